@@ -1,0 +1,269 @@
+package archive
+
+import (
+	"bytes"
+	"compress/flate"
+	"compress/gzip"
+	"context"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/imgcloud/gateway/dcm"
+	"github.com/imgcloud/gateway/index"
+)
+
+// Instance is an index row as seen by callers of the archive.
+type Instance = index.Instance
+
+// Instances lists the instances of a study, a series or one instance.
+func (s *Service) Instances(ctx context.Context, study, series, sop string) ([]*Instance, error) {
+	if sop != "" {
+		in, err := s.db.Instance(study, series, sop)
+		if err != nil {
+			return nil, mapIndexErr(err)
+		}
+		return []*Instance{in}, nil
+	}
+	ins, err := s.db.Instances(study, series)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	if len(ins) == 0 {
+		what := "study " + study
+		if series != "" {
+			what = "series " + series
+		}
+		return nil, fmt.Errorf("%s: %w", what, ErrNotFound)
+	}
+	return ins, nil
+}
+
+// InstanceBySOP finds an instance by its SOP Instance UID alone (WADO-URI
+// names all three UIDs, but a mismatch must be a 404, not a wrong file).
+func (s *Service) InstanceBySOP(ctx context.Context, sop string) (*Instance, error) {
+	in, err := s.db.InstanceBySOP(sop)
+	return in, mapIndexErr(err)
+}
+
+// Open opens the stored bytes of an instance. It fails before anything is
+// read when the object is missing, so callers can still answer 404.
+func (s *Service) Open(ctx context.Context, in *Instance) (io.ReadCloser, error) {
+	rc, err := s.store.Get(ctx, in.Key, 0, -1)
+	if err != nil {
+		return nil, mapStoreErr(fmt.Errorf("open %s: %w", in.SOP, err))
+	}
+	return rc, nil
+}
+
+// Frame is one frame's bytes, ready to copy.
+type Frame struct {
+	Number int
+	Length int64
+	// TransferSyntax of the bytes: Explicit VR Little Endian for native
+	// pixel data, the stored syntax for encapsulated data.
+	TransferSyntax string
+	open           func(ctx context.Context) (io.ReadCloser, error)
+}
+
+// Open returns the frame's bytes.
+func (f *Frame) Open(ctx context.Context) (io.ReadCloser, error) { return f.open(ctx) }
+
+// FrameSyntax is the transfer syntax frames of an instance are served in.
+func FrameSyntax(in *Instance) string {
+	if in.Frames.Encapsulated {
+		return in.TransferSyntax
+	}
+	return dcm.ExplicitVRLittleEndian
+}
+
+// Frames resolves 1-based frame numbers of an instance to readers that do
+// range reads of the stored object, using the frame table recorded at
+// ingest. A number out of range is an *InvalidError naming the count.
+func (s *Service) Frames(ctx context.Context, in *Instance, numbers []int) ([]*Frame, error) {
+	n := len(in.Frames.Frames)
+	if n == 0 {
+		return nil, fmt.Errorf("instance %s has no pixel data: %w", in.SOP, ErrNotFound)
+	}
+	out := make([]*Frame, 0, len(numbers))
+	for _, num := range numbers {
+		if num < 1 || num > n {
+			return nil, fmt.Errorf("frame %d: %w", num, &frameRangeError{n: n, num: num})
+		}
+		ranges := in.Frames.Frames[num-1]
+		var length int64
+		for _, r := range ranges {
+			length += r.Length
+		}
+		out = append(out, &Frame{
+			Number: num, Length: length, TransferSyntax: FrameSyntax(in),
+			open: func(ctx context.Context) (io.ReadCloser, error) { return s.readRanges(ctx, in, ranges) },
+		})
+	}
+	return out, nil
+}
+
+type frameRangeError struct{ n, num int }
+
+func (e *frameRangeError) Error() string {
+	return "frame " + strconv.Itoa(e.num) + " does not exist: the instance has " + strconv.Itoa(e.n) + " frame(s)"
+}
+func (e *frameRangeError) Unwrap() error { return ErrNotFound }
+
+// Bulk returns a reader over one bulk value of an instance.
+func (s *Service) Bulk(ctx context.Context, in *Instance, path string) (io.ReadCloser, int64, error) {
+	for _, b := range in.Bulk {
+		if b.Path == path {
+			rc, err := s.readRanges(ctx, in, []dcm.Range{b.Range})
+			return rc, b.Range.Length, err
+		}
+	}
+	return nil, 0, fmt.Errorf("bulk data %s of %s: %w", path, in.SOP, ErrNotFound)
+}
+
+// readRanges reads ranges of the stored object, one range read each; for
+// deflated files it inflates the data set stream up to the ranges (such
+// files are small: deflate is used for structured reports and the like).
+func (s *Service) readRanges(ctx context.Context, in *Instance, ranges []dcm.Range) (io.ReadCloser, error) {
+	if in.Frames.Deflated {
+		rc, err := s.store.Get(ctx, in.Key, in.Frames.DeflateStart, -1)
+		if err != nil {
+			return nil, mapStoreErr(fmt.Errorf("open %s: %w", in.SOP, err))
+		}
+		defer rc.Close()
+		var buf bytes.Buffer
+		zr := flate.NewReader(rc)
+		var pos int64
+		for _, r := range ranges {
+			if _, err := io.CopyN(io.Discard, zr, r.Offset-pos); err != nil {
+				return nil, fmt.Errorf("inflate %s: %w", in.SOP, err)
+			}
+			if _, err := io.CopyN(&buf, zr, r.Length); err != nil {
+				return nil, fmt.Errorf("inflate %s: %w", in.SOP, err)
+			}
+			pos = r.Offset + r.Length
+		}
+		return io.NopCloser(&buf), nil
+	}
+	if len(ranges) == 1 {
+		rc, err := s.store.Get(ctx, in.Key, ranges[0].Offset, ranges[0].Length)
+		if err != nil {
+			return nil, mapStoreErr(fmt.Errorf("read %s: %w", in.SOP, err))
+		}
+		return rc, nil
+	}
+	readers := make([]io.Reader, 0, len(ranges))
+	closers := make([]io.Closer, 0, len(ranges))
+	for _, r := range ranges {
+		rc, err := s.store.Get(ctx, in.Key, r.Offset, r.Length)
+		if err != nil {
+			for _, c := range closers {
+				c.Close()
+			}
+			return nil, mapStoreErr(fmt.Errorf("read %s: %w", in.SOP, err))
+		}
+		readers = append(readers, rc)
+		closers = append(closers, rc)
+	}
+	return &multiCloser{Reader: io.MultiReader(readers...), closers: closers}, nil
+}
+
+type multiCloser struct {
+	io.Reader
+	closers []io.Closer
+}
+
+func (m *multiCloser) Close() error {
+	var first error
+	for _, c := range m.closers {
+		if err := c.Close(); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// MetadataVersion identifies the current metadata of a study, series or
+// instance, for ETags.
+func (s *Service) MetadataVersion(study, series, sop string) (uint64, error) {
+	switch {
+	case sop != "":
+		in, err := s.db.Instance(study, series, sop)
+		if err != nil {
+			return 0, mapIndexErr(err)
+		}
+		return in.Seq, nil
+	case series != "":
+		se, err := s.db.OneSeries(study, series)
+		if err != nil {
+			return 0, mapIndexErr(err)
+		}
+		return se.Version, nil
+	default:
+		st, err := s.db.Study(study)
+		if err != nil {
+			return 0, mapIndexErr(err)
+		}
+		return st.Version, nil
+	}
+}
+
+// WriteMetadata writes the DICOM JSON array of the instances of a study,
+// series or instance, precomputed at ingest, with base (the service root
+// the client used) in place of BasePlaceholder. It never reads objects.
+func (s *Service) WriteMetadata(ctx context.Context, w io.Writer, study, series, sop, base string) error {
+	first := true
+	var zr *gzip.Reader
+	var buf bytes.Buffer
+	ph := []byte(BasePlaceholder)
+	err := s.db.Metadata(study, series, sop, func(gz []byte) error {
+		var err error
+		if zr == nil {
+			zr, err = gzip.NewReader(bytes.NewReader(gz))
+		} else {
+			err = zr.Reset(bytes.NewReader(gz))
+		}
+		if err != nil {
+			return fmt.Errorf("decompress metadata: %w", err)
+		}
+		buf.Reset()
+		if _, err := buf.ReadFrom(zr); err != nil {
+			return fmt.Errorf("decompress metadata: %w", err)
+		}
+		sep := ","
+		if first {
+			sep = "["
+			first = false
+		}
+		if _, err := io.WriteString(w, sep); err != nil {
+			return err
+		}
+		_, err = w.Write(bytes.ReplaceAll(bytes.TrimRight(buf.Bytes(), "\n"), ph, []byte(base)))
+		return err
+	})
+	if err != nil {
+		if first {
+			return mapIndexErr(err)
+		}
+		return err
+	}
+	_, err = io.WriteString(w, "]")
+	return err
+}
+
+// ValidBulkPath reports whether p looks like a bulk data path
+// ("7FE00010", "00540016/0/00181072").
+func ValidBulkPath(p string) bool {
+	parts := strings.Split(p, "/")
+	for i, part := range parts {
+		if i%2 == 0 {
+			if len(part) != 8 || strings.Trim(part, "0123456789ABCDEFabcdef") != "" {
+				return false
+			}
+		} else if _, err := strconv.Atoi(part); err != nil {
+			return false
+		}
+	}
+	return len(parts)%2 == 1
+}

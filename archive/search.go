@@ -1,0 +1,292 @@
+package archive
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/imgcloud/gateway/dcm"
+	"github.com/imgcloud/gateway/index"
+)
+
+// Level is a QIDO-RS query level.
+type Level int
+
+// Query levels.
+const (
+	LevelStudy Level = iota
+	LevelSeries
+	LevelInstance
+)
+
+// Param is one matching key of a query: a tag and the raw value.
+type Param struct{ Tag, Value string }
+
+// Query is a parsed QIDO-RS request.
+type Query struct {
+	Level Level
+	// Study and Series scope the search when the URL names them.
+	Study, Series string
+	Params        []Param
+	Include       []string
+	IncludeAll    bool
+	Limit, Offset int
+	Fuzzy         bool
+}
+
+// Result is a page of QIDO-RS answers.
+type Result struct {
+	Items []dcm.Dataset
+	// More is true when results beyond Limit exist (PS3.18 asks for a
+	// Warning header then).
+	More bool
+	// Ignored lists attributes the gateway does not match on at this
+	// level; they are ignored, with a Warning header.
+	Ignored []string
+}
+
+// MaxLimit bounds one page of results.
+const MaxLimit = 10000
+
+// row is one candidate result with attribute lookup across levels.
+type row struct {
+	st *index.Study
+	se *index.Series
+	in *index.Instance
+}
+
+func (r row) get(tag string) *dcm.Element {
+	switch tag {
+	case tagModalitiesInStudy:
+		if len(r.st.Modalities) == 0 {
+			return nil
+		}
+		return &dcm.Element{VR: "CS", Value: strs(r.st.Modalities)}
+	case tagNumStudySeries:
+		return &dcm.Element{VR: "IS", Value: []any{float64(r.st.Series)}}
+	case tagNumStudyInstances:
+		return &dcm.Element{VR: "IS", Value: []any{float64(r.st.Instances)}}
+	case tagNumSeriesInstances:
+		if r.se == nil {
+			return nil
+		}
+		return &dcm.Element{VR: "IS", Value: []any{float64(r.se.Instances)}}
+	case tagInstanceAvailability:
+		return &dcm.Element{VR: "CS", Value: []any{"ONLINE"}}
+	case tagSpecificCharacterSet:
+		// Every string the gateway answers with is UTF-8.
+		return &dcm.Element{VR: "CS", Value: []any{"ISO_IR 192"}}
+	case tagRetrieveURL:
+		u := BasePlaceholder + "/studies/" + r.st.UID
+		if r.se != nil {
+			u += "/series/" + r.se.UID
+		}
+		if r.in != nil {
+			u += "/instances/" + r.in.SOP
+		}
+		return &dcm.Element{VR: "UR", Value: []any{u}}
+	}
+	if r.in != nil {
+		if e, ok := r.in.Attrs[tag]; ok {
+			return e
+		}
+	}
+	if r.se != nil {
+		if e, ok := r.se.Attrs[tag]; ok {
+			return e
+		}
+	}
+	if e, ok := r.st.Attrs[tag]; ok {
+		return e
+	}
+	return nil
+}
+
+func strs(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
+}
+
+// computedVR gives the VR of attributes that are not in the dictionary's
+// usual place or are computed.
+func vrOf(tag string) string {
+	switch tag {
+	case tagModalitiesInStudy:
+		return "CS"
+	}
+	return dcm.VRForTag(tag)
+}
+
+// levelTags are the attributes the index holds for rows of a level
+// (including those of the levels above).
+func levelTags(l Level) map[string]bool {
+	m := map[string]bool{}
+	add := func(ts []string) {
+		for _, t := range ts {
+			m[t] = true
+		}
+	}
+	add(studyTags)
+	add([]string{tagModalitiesInStudy, tagNumStudySeries, tagNumStudyInstances})
+	if l >= LevelSeries {
+		add(seriesTags)
+		add([]string{tagNumSeriesInstances})
+	}
+	if l >= LevelInstance {
+		add(instanceTags)
+	}
+	return m
+}
+
+// Search answers a QIDO-RS query from the index alone.
+func (s *Service) Search(ctx context.Context, q Query) (*Result, error) {
+	if q.Limit <= 0 || q.Limit > MaxLimit {
+		q.Limit = MaxLimit
+	}
+	known := levelTags(q.Level)
+	res := &Result{}
+	var matchers []matcher
+	returnTags := map[string]bool{}
+	for _, t := range defaultTags(q.Level) {
+		returnTags[t] = true
+	}
+	for _, p := range q.Params {
+		if !known[p.Tag] {
+			res.Ignored = append(res.Ignored, keyword(p.Tag))
+			continue
+		}
+		returnTags[p.Tag] = true
+		m, err := compile(p.Tag, vrOf(p.Tag), p.Value, q.Fuzzy)
+		if err != nil {
+			return nil, err
+		}
+		if m != nil {
+			matchers = append(matchers, m)
+		}
+		// A UID key narrows the scan.
+		switch {
+		case p.Tag == tagStudyInstanceUID && q.Study == "" && dcm.ValidUID(p.Value):
+			q.Study = p.Value
+		case p.Tag == tagSeriesInstanceUID && q.Series == "" && dcm.ValidUID(p.Value) && q.Level == LevelInstance:
+			q.Series = p.Value
+		}
+	}
+	for _, t := range q.Include {
+		returnTags[t] = true
+	}
+	skipped := 0
+	emit := func(r row) bool {
+		for _, m := range matchers {
+			if !m(r.get) {
+				return true
+			}
+		}
+		if skipped < q.Offset {
+			skipped++
+			return true
+		}
+		if len(res.Items) == q.Limit {
+			res.More = true
+			return false
+		}
+		res.Items = append(res.Items, render(r, returnTags, q.IncludeAll))
+		return true
+	}
+	if err := s.scan(ctx, q, emit); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+func defaultTags(l Level) []string {
+	switch l {
+	case LevelSeries:
+		return defaultSeries
+	case LevelInstance:
+		return defaultInstance
+	}
+	return defaultStudy
+}
+
+// scan feeds candidate rows of the query's level and scope to emit.
+func (s *Service) scan(ctx context.Context, q Query, emit func(row) bool) error {
+	studies := s.db.Studies()
+	if q.Study != "" {
+		st, err := s.db.Study(q.Study)
+		if err != nil {
+			return nil // no such study: an empty answer, not an error
+		}
+		studies = []*index.Study{st}
+	}
+	for _, st := range studies {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if q.Level == LevelStudy {
+			if !emit(row{st: st}) {
+				return nil
+			}
+			continue
+		}
+		for _, se := range s.db.SeriesOf(st.UID) {
+			if q.Series != "" && se.UID != q.Series {
+				continue
+			}
+			if q.Level == LevelSeries {
+				if !emit(row{st: st, se: se}) {
+					return nil
+				}
+				continue
+			}
+			ins, err := s.db.Instances(st.UID, se.UID)
+			if err != nil {
+				return fmt.Errorf("%w: %w", ErrUnavailable, err)
+			}
+			for _, in := range ins {
+				if !emit(row{st: st, se: se, in: in}) {
+					return nil
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// render builds the answer for one row: the requested attributes that the
+// row has, and with includefield=all everything the index holds for it.
+func render(r row, tags map[string]bool, all bool) dcm.Dataset {
+	out := dcm.Dataset{}
+	if all {
+		for t, e := range r.st.Attrs {
+			out[t] = e
+		}
+		if r.se != nil {
+			for t, e := range r.se.Attrs {
+				out[t] = e
+			}
+		}
+		if r.in != nil {
+			for t, e := range r.in.Attrs {
+				out[t] = e
+			}
+		}
+	}
+	for t := range tags {
+		if e := r.get(t); e != nil {
+			out[t] = e
+		} else if vr := vrOf(t); vr != "" {
+			out[t] = &dcm.Element{VR: vr}
+		}
+	}
+	// Always identify the row.
+	out[tagStudyInstanceUID] = &dcm.Element{VR: "UI", Value: []any{r.st.UID}}
+	if r.se != nil {
+		out[tagSeriesInstanceUID] = &dcm.Element{VR: "UI", Value: []any{r.se.UID}}
+	}
+	if r.in != nil {
+		out[tagSOPInstanceUID] = &dcm.Element{VR: "UI", Value: []any{r.in.SOP}}
+	}
+	return out
+}

@@ -1,0 +1,95 @@
+package archive
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/imgcloud/gateway/dcm"
+	"github.com/imgcloud/gateway/index"
+	"github.com/imgcloud/gateway/storage"
+)
+
+// BasePlaceholder stands for the DICOMweb service root in precomputed
+// metadata (BulkDataURI, RetrieveURL); responses replace it with the root
+// the client used, so URIs stay right behind a reverse proxy.
+const BasePlaceholder = "@@BASE@@"
+
+// Options configure a Service.
+type Options struct {
+	// MaxInstanceBytes bounds one stored instance (default 4 GiB).
+	MaxInstanceBytes int64
+	// TempDir is where STOW parts are spooled (default os.TempDir()).
+	TempDir string
+	Limits  dcm.Limits
+	Logger  *slog.Logger
+}
+
+// Service is the archive.
+type Service struct {
+	store storage.Store
+	db    *index.DB
+	opt   Options
+	log   *slog.Logger
+	now   func() time.Time
+	// sopLocks serialise stores of the same SOP Instance UID, so that a
+	// check-then-store cannot race into a silent overwrite.
+	sopLocks [64]sync.Mutex
+}
+
+// New returns a Service over a store and an index.
+func New(store storage.Store, db *index.DB, opt Options) *Service {
+	if opt.MaxInstanceBytes <= 0 {
+		opt.MaxInstanceBytes = 4 << 30
+	}
+	if opt.TempDir == "" {
+		opt.TempDir = os.TempDir()
+	}
+	if opt.Logger == nil {
+		opt.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Service{store: store, db: db, opt: opt, log: opt.Logger, now: time.Now}
+}
+
+// Commit makes every instance stored so far durable in the index. STOW
+// calls it once per request before answering, so concurrent requests share
+// one index fsync (objects are fsynced by the store on Put).
+func (s *Service) Commit() error {
+	if err := s.db.Sync(); err != nil {
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	return nil
+}
+
+// Ready reports whether object storage answers (a missing probe object is
+// an answer).
+func (s *Service) Ready(ctx context.Context) error {
+	_, err := s.store.Stat(ctx, "health/probe")
+	if err != nil && !errors.Is(err, storage.ErrNotFound) {
+		return mapStoreErr(err)
+	}
+	return nil
+}
+
+// mapIndexErr turns index errors into domain errors.
+func mapIndexErr(err error) error {
+	if errors.Is(err, index.ErrNotFound) {
+		return fmt.Errorf("%w: %w", ErrNotFound, err)
+	}
+	return err
+}
+
+// mapStoreErr turns storage errors into domain errors.
+func mapStoreErr(err error) error {
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		return fmt.Errorf("%w: %w", ErrNotFound, err)
+	case errors.Is(err, storage.ErrUnavailable):
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	return err
+}

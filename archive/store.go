@@ -1,0 +1,244 @@
+package archive
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"os"
+
+	"github.com/imgcloud/gateway/dcm"
+	"github.com/imgcloud/gateway/index"
+	"github.com/imgcloud/gateway/storage"
+)
+
+// STOW-RS failure reasons (PS3.18 table 10.5.3-3 and PS3.4 annex GG).
+const (
+	ReasonProcessingFailure  = 0x0110
+	ReasonDuplicateSOP       = 0x0111
+	ReasonOutOfResources     = 0xA700
+	ReasonCannotUnderstand   = 0xC000
+	ReasonStudyUIDMismatch   = 0xC409
+	ReasonSOPClassNotMatched = 0xA900
+)
+
+// Stored describes one instance that was stored (or was already there with
+// the same bytes).
+type Stored struct {
+	Study, Series, SOP, SOPClass string
+	// Duplicate is true when the same bytes were already stored.
+	Duplicate bool
+	Size      int64
+}
+
+// StoreError describes one instance that was refused.
+type StoreError struct {
+	// SOP and SOPClass are known when the file could be parsed.
+	SOP, SOPClass string
+	Reason        uint16
+	Err           error
+}
+
+func (e *StoreError) Error() string { return e.Err.Error() }
+func (e *StoreError) Unwrap() error { return e.Err }
+
+// Store reads one DICOM Part 10 instance from r and stores it. When
+// expectStudy is not empty the instance must belong to that study. Errors
+// about the instance are *StoreError (the request may go on with the next
+// part); other errors mean the request cannot go on.
+func (s *Service) Store(ctx context.Context, r io.Reader, expectStudy string) (*Stored, error) {
+	f, size, sum, err := s.spool(r)
+	if f != nil {
+		defer func() { f.Close(); os.Remove(f.Name()) }()
+	}
+	if err != nil {
+		return nil, err
+	}
+	h, err := dcm.ReadHeader(f, size, s.opt.Limits)
+	if err != nil {
+		var inv *dcm.InvalidError
+		if errors.As(err, &inv) {
+			return nil, &StoreError{Reason: ReasonCannotUnderstand, Err: &InvalidError{Reason: inv.Error()}}
+		}
+		return nil, &StoreError{Reason: ReasonProcessingFailure, Err: fmt.Errorf("read header: %w", err)}
+	}
+	fail := func(reason uint16, err error) (*Stored, error) {
+		return nil, &StoreError{SOP: h.SOPUID, SOPClass: h.SOPClassUID, Reason: reason, Err: err}
+	}
+	if expectStudy != "" && h.StudyUID != expectStudy {
+		return fail(ReasonStudyUIDMismatch, invalid("StudyInstanceUID", "instance %s belongs to study %s, not %s named in the URL", h.SOPUID, h.StudyUID, expectStudy))
+	}
+	if h.PreambleNonZero {
+		s.log.Warn("zeroed non-zero preamble", "sop", h.SOPUID)
+	}
+	out := &Stored{Study: h.StudyUID, Series: h.SeriesUID, SOP: h.SOPUID, SOPClass: h.SOPClassUID, Size: size}
+
+	lock := &s.sopLocks[lockSlot(h.SOPUID)]
+	lock.Lock()
+	defer lock.Unlock()
+
+	if prev, err := s.db.InstanceBySOP(h.SOPUID); err == nil {
+		if prev.SHA256 == "" {
+			if prev.SHA256, err = s.digest(ctx, prev.Key); err != nil {
+				return nil, err
+			}
+		}
+		if prev.SHA256 == sum && prev.Study == h.StudyUID && prev.Series == h.SeriesUID {
+			out.Duplicate = true
+			return out, nil
+		}
+		return fail(ReasonDuplicateSOP, fmt.Errorf("%w: SOP instance %s is already stored with different content; delete it first", ErrConflict, h.SOPUID))
+	} else if !errors.Is(err, index.ErrNotFound) {
+		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+
+	row, meta, err := s.indexRow(h, size, sum)
+	if err != nil {
+		return fail(ReasonProcessingFailure, err)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, fmt.Errorf("rewind spool: %w", err)
+	}
+	// Object first, index last: a crash in between leaves an orphan object
+	// (not acknowledged, picked up by reindex), never an index row without
+	// its object.
+	if err := s.store.Put(ctx, row.Key, f, size); err != nil {
+		err = mapStoreErr(fmt.Errorf("store %s: %w", h.SOPUID, err))
+		if errors.Is(err, ErrUnavailable) {
+			return nil, err
+		}
+		return fail(ReasonOutOfResources, err)
+	}
+	err = s.db.PutInstance(index.NewInstance{
+		Instance:    row,
+		MetaGz:      meta,
+		SeriesAttrs: pick(h.Dataset, seriesTags),
+		StudyAttrs:  pick(h.Dataset, studyTags),
+		Modality:    h.Dataset.String(tagModality),
+	})
+	var exists *index.ExistsError
+	if errors.As(err, &exists) {
+		// Impossible under the SOP lock unless two gateways share an index.
+		return fail(ReasonDuplicateSOP, fmt.Errorf("%w: %s indexed concurrently", ErrConflict, h.SOPUID))
+	}
+	if err != nil {
+		// The index refused: remove the object so nothing half-stored stays.
+		if derr := s.store.Delete(context.WithoutCancel(ctx), row.Key); derr != nil {
+			s.log.Error("orphan object after index failure", "key", row.Key, "err", derr)
+		}
+		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	return out, nil
+}
+
+func lockSlot(sop string) int {
+	h := fnv.New32a()
+	h.Write([]byte(sop))
+	return int(h.Sum32() % 64)
+}
+
+// spool copies one part to a temporary file, zeroing the 128-byte preamble
+// on the way (so no polyglot file is ever served back) and hashing what is
+// written. It enforces MaxInstanceBytes.
+func (s *Service) spool(r io.Reader) (*os.File, int64, string, error) {
+	f, err := os.CreateTemp(s.opt.TempDir, "stow-*.dcm")
+	if err != nil {
+		return nil, 0, "", fmt.Errorf("%w: spool: %w", ErrUnavailable, err)
+	}
+	h := sha256.New()
+	w := &preambleZeroer{w: io.MultiWriter(f, h)}
+	rr := &readErr{r: io.LimitReader(r, s.opt.MaxInstanceBytes+1)}
+	n, err := io.Copy(w, rr)
+	if rr.err != nil {
+		return f, 0, "", fmt.Errorf("%w: %w", ErrBadBody, rr.err)
+	}
+	if err != nil {
+		return f, 0, "", fmt.Errorf("%w: spool: %w", ErrUnavailable, err)
+	}
+	if n > s.opt.MaxInstanceBytes {
+		return f, 0, "", &StoreError{Reason: ReasonOutOfResources, Err: fmt.Errorf("%w: instance larger than %d bytes", ErrTooLarge, s.opt.MaxInstanceBytes)}
+	}
+	if n == 0 {
+		return f, 0, "", &StoreError{Reason: ReasonCannotUnderstand, Err: invalid("", "empty part: a DICOM Part 10 file was expected")}
+	}
+	return f, n, hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// readErr remembers a read error so that it can be told from a write error.
+type readErr struct {
+	r   io.Reader
+	err error
+}
+
+func (r *readErr) Read(b []byte) (int, error) {
+	n, err := r.r.Read(b)
+	if err != nil && err != io.EOF {
+		r.err = err
+	}
+	return n, err
+}
+
+type preambleZeroer struct {
+	w   io.Writer
+	off int64
+}
+
+var zeros [128]byte
+
+func (p *preambleZeroer) Write(b []byte) (int, error) {
+	if p.off >= 128 {
+		n, err := p.w.Write(b)
+		p.off += int64(n)
+		return n, err
+	}
+	k := min(int64(len(b)), 128-p.off)
+	if _, err := p.w.Write(zeros[:k]); err != nil {
+		return 0, err
+	}
+	n, err := p.w.Write(b[k:])
+	p.off += k + int64(n)
+	return int(k) + n, err
+}
+
+// indexRow builds the index row and the compressed metadata of an instance.
+func (s *Service) indexRow(h *dcm.Header, size int64, sum string) (*index.Instance, []byte, error) {
+	ds := h.Dataset.Clone()
+	prefix := BasePlaceholder + "/studies/" + h.StudyUID + "/series/" + h.SeriesUID + "/instances/" + h.SOPUID
+	ds.WalkBulk(func(e *dcm.Element) { e.BulkDataURI = prefix + "/bulkdata/" + e.BulkDataURI })
+	var buf bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
+	if err := json.NewEncoder(zw).Encode(ds); err != nil {
+		return nil, nil, fmt.Errorf("encode metadata: %w", err)
+	}
+	if err := zw.Close(); err != nil {
+		return nil, nil, fmt.Errorf("compress metadata: %w", err)
+	}
+	row := &index.Instance{
+		Study: h.StudyUID, Series: h.SeriesUID, SOP: h.SOPUID,
+		Attrs:          pick(h.Dataset, instanceTags),
+		Key:            storage.InstanceKey(h.StudyUID, h.SeriesUID, h.SOPUID),
+		Size:           size,
+		SHA256:         sum,
+		TransferSyntax: h.TransferSyntax,
+		Frames:         h.Frames,
+		Bulk:           h.Bulk,
+	}
+	return row, buf.Bytes(), nil
+}
+
+// pick copies the listed top-level attributes that are present.
+func pick(ds dcm.Dataset, tags []string) dcm.Dataset {
+	out := make(dcm.Dataset, len(tags))
+	for _, t := range tags {
+		if e, ok := ds[t]; ok {
+			out[t] = e
+		}
+	}
+	return out
+}

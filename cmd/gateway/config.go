@@ -1,0 +1,133 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is the configuration of "serve". Precedence: flags, then
+// GATEWAY_* environment variables, then defaults.
+type Config struct {
+	Listen  string
+	Data    string
+	Demo    bool
+	Store   string // "file" or "s3"
+	S3      S3Config
+	LogJSON bool
+	Debug   bool
+
+	PublicURL        string
+	TrustForwarded   bool
+	CORSOrigins      string
+	MaxRequestBytes  int64
+	MaxInstanceBytes int64
+	ShutdownGrace    time.Duration
+}
+
+// S3Config selects an S3-compatible bucket.
+type S3Config struct {
+	Endpoint, Bucket, AccessKey, SecretKey, Region, Prefix string
+	TLS, PathStyle                                         bool
+}
+
+// DefaultConfig is the embedded default: a local folder and Badger under
+// ./data, listening on loopback.
+func DefaultConfig() Config {
+	return Config{
+		Listen:           "127.0.0.1:8080",
+		Data:             "data",
+		Store:            "file",
+		S3:               S3Config{Bucket: "dicom", Region: "us-east-1", PathStyle: true},
+		CORSOrigins:      "*",
+		MaxRequestBytes:  64 << 30,
+		MaxInstanceBytes: 4 << 30,
+		ShutdownGrace:    20 * time.Second,
+	}
+}
+
+// Validate names the first field that is wrong.
+func (c Config) Validate() error {
+	switch {
+	case c.Listen == "":
+		return errors.New("listen: an address such as 127.0.0.1:8080 is required")
+	case c.Data == "":
+		return errors.New("data: a directory is required")
+	case c.Store != "file" && c.Store != "s3":
+		return fmt.Errorf("store: %q is neither file nor s3", c.Store)
+	case c.Store == "s3" && (c.S3.Endpoint == "" || c.S3.Bucket == ""):
+		return errors.New("s3-endpoint and s3-bucket are required with --store s3")
+	case c.MaxRequestBytes <= 0 || c.MaxInstanceBytes <= 0:
+		return errors.New("max-request-bytes and max-instance-bytes must be positive")
+	case c.PublicURL != "" && !strings.HasPrefix(c.PublicURL, "http://") && !strings.HasPrefix(c.PublicURL, "https://"):
+		return fmt.Errorf("public-url: %q must start with http:// or https://", c.PublicURL)
+	}
+	return nil
+}
+
+// bindServe registers serve's flags on fs, with defaults taken from the
+// environment.
+func bindServe(fs *flag.FlagSet, c *Config) {
+	str(fs, &c.Listen, "listen", "address to listen on (host:port)")
+	str(fs, &c.Data, "data", "data directory: objects/ (file store), index/ (Badger), tmp/")
+	boolean(fs, &c.Demo, "demo", "load demo studies when the index is empty")
+	str(fs, &c.Store, "store", "object store: file or s3")
+	str(fs, &c.S3.Endpoint, "s3-endpoint", "S3 endpoint host:port (MinIO or any S3)")
+	str(fs, &c.S3.Bucket, "s3-bucket", "S3 bucket (created if absent)")
+	str(fs, &c.S3.AccessKey, "s3-access-key", "S3 access key")
+	str(fs, &c.S3.SecretKey, "s3-secret-key", "S3 secret key (prefer the environment variable)")
+	str(fs, &c.S3.Region, "s3-region", "S3 region")
+	str(fs, &c.S3.Prefix, "s3-prefix", "key prefix inside the bucket")
+	boolean(fs, &c.S3.TLS, "s3-tls", "use HTTPS to reach S3")
+	boolean(fs, &c.S3.PathStyle, "s3-path-style", "path-style bucket addressing (MinIO)")
+	boolean(fs, &c.LogJSON, "log-json", "log as JSON lines (default text)")
+	boolean(fs, &c.Debug, "debug", "debug logging")
+	str(fs, &c.PublicURL, "public-url", "service root URL clients see, e.g. https://pacs.example.cn/dicomweb")
+	boolean(fs, &c.TrustForwarded, "trust-forwarded", "trust X-Forwarded-Proto/Host/Prefix from a reverse proxy")
+	str(fs, &c.CORSOrigins, "cors-origins", "comma-separated origins allowed by CORS (* for any)")
+	int64v(fs, &c.MaxRequestBytes, "max-request-bytes", "largest STOW request body")
+	int64v(fs, &c.MaxInstanceBytes, "max-instance-bytes", "largest single instance")
+	duration(fs, &c.ShutdownGrace, "shutdown-grace", "time to finish requests on shutdown")
+}
+
+func envName(flag string) string {
+	return "GATEWAY_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
+}
+
+func str(fs *flag.FlagSet, p *string, name, usage string) {
+	if v, ok := os.LookupEnv(envName(name)); ok {
+		*p = v
+	}
+	fs.StringVar(p, name, *p, usage+" ["+envName(name)+"]")
+}
+
+func boolean(fs *flag.FlagSet, p *bool, name, usage string) {
+	if v, ok := os.LookupEnv(envName(name)); ok {
+		if b, err := strconv.ParseBool(v); err == nil {
+			*p = b
+		}
+	}
+	fs.BoolVar(p, name, *p, usage+" ["+envName(name)+"]")
+}
+
+func int64v(fs *flag.FlagSet, p *int64, name, usage string) {
+	if v, ok := os.LookupEnv(envName(name)); ok {
+		if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+			*p = n
+		}
+	}
+	fs.Int64Var(p, name, *p, usage+" ["+envName(name)+"]")
+}
+
+func duration(fs *flag.FlagSet, p *time.Duration, name, usage string) {
+	if v, ok := os.LookupEnv(envName(name)); ok {
+		if d, err := time.ParseDuration(v); err == nil {
+			*p = d
+		}
+	}
+	fs.DurationVar(p, name, *p, usage+" ["+envName(name)+"]")
+}

@@ -1,0 +1,126 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/imgcloud/gateway/archive"
+	"github.com/imgcloud/gateway/dicomweb"
+	"github.com/imgcloud/gateway/index"
+	"github.com/imgcloud/gateway/internal/metrics"
+	"github.com/imgcloud/gateway/internal/server"
+	"github.com/imgcloud/gateway/storage"
+	"github.com/imgcloud/gateway/storage/file"
+	"github.com/imgcloud/gateway/storage/s3"
+	viewerstatic "github.com/imgcloud/gateway/viewer-static"
+)
+
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg := DefaultConfig()
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	bindServe(fs, &cfg)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	log := newLogger(stderr, cfg.LogJSON, cfg.Debug)
+	slog.SetDefault(log)
+
+	store, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	db, err := index.Open(index.Options{Dir: filepath.Join(cfg.Data, "index"), Logger: log.With("component", "index")})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := db.Close(); err != nil {
+			log.Error("close index", "err", err)
+		}
+	}()
+	tmp := filepath.Join(cfg.Data, "tmp")
+	if err := os.MkdirAll(tmp, 0o750); err != nil {
+		return fmt.Errorf("create %s: %w", tmp, err)
+	}
+	svc := archive.New(store, db, archive.Options{
+		MaxInstanceBytes: cfg.MaxInstanceBytes, TempDir: tmp, Logger: log.With("component", "archive"),
+	})
+	if cfg.Demo {
+		if err := loadDemoIfEmpty(ctx, svc, db, tmp, log); err != nil {
+			return err
+		}
+	}
+	m := metrics.New(db.Counts)
+	e := server.New(svc, server.Options{
+		DICOMweb: dicomweb.Options{
+			PublicURL: cfg.PublicURL, TrustForwarded: cfg.TrustForwarded, MaxRequestBytes: cfg.MaxRequestBytes,
+		},
+		CORSOrigins: strings.Split(cfg.CORSOrigins, ","),
+		Logger:      log,
+		Metrics:     m,
+		Viewer:      viewerstatic.FS(),
+	})
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", cfg.Listen, err)
+	}
+	srv := &http.Server{Handler: e, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
+	studies, _, instances := db.Counts()
+	log.Info("gateway listening", "addr", ln.Addr().String(), "store", cfg.Store, "data", cfg.Data,
+		"studies", studies, "instances", instances)
+	fmt.Fprintf(stdout, "gateway: serving DICOMweb at http://%s/dicomweb and the viewer at http://%s/\n", ln.Addr(), ln.Addr())
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down", "grace", cfg.ShutdownGrace)
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+func newLogger(w io.Writer, asJSON, debug bool) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: slog.LevelInfo}
+	if debug {
+		opts.Level = slog.LevelDebug
+	}
+	if asJSON {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// openStore opens the configured object store.
+func openStore(ctx context.Context, cfg Config) (storage.Store, error) {
+	if cfg.Store == "s3" {
+		octx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		return s3.Open(octx, s3.Config{
+			Endpoint: cfg.S3.Endpoint, Bucket: cfg.S3.Bucket, AccessKey: cfg.S3.AccessKey,
+			SecretKey: cfg.S3.SecretKey, Region: cfg.S3.Region, UseTLS: cfg.S3.TLS,
+			PathStyle: cfg.S3.PathStyle, Prefix: cfg.S3.Prefix,
+		})
+	}
+	return file.Open(filepath.Join(cfg.Data, "objects"))
+}

@@ -1,0 +1,64 @@
+package dcm
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/suyashkumar/dicom/pkg/tag"
+)
+
+// TagForKeyword returns the tag ("00100010") of a data dictionary keyword
+// ("PatientName"). An 8-digit hexadecimal tag is accepted too and returned
+// in upper case.
+func TagForKeyword(kw string) (string, bool) {
+	if t, ok := parseTagKey(kw); ok {
+		return tagKey(t), true
+	}
+	if kw == "" {
+		return "", false
+	}
+	info, err := tag.FindByKeyword(kw)
+	if err != nil || info.Keyword != kw {
+		return "", false
+	}
+	return tagKey(uint32(info.Tag.Group)<<16 | uint32(info.Tag.Element)), true
+}
+
+// KeywordForTag returns the data dictionary keyword of tag ("00100010" ->
+// "PatientName"), or "" for private and unknown tags.
+func KeywordForTag(key string) string {
+	info, ok := lookupTag(key)
+	if !ok {
+		return ""
+	}
+	return info.Keyword
+}
+
+// VRForTag returns the data dictionary VR of tag ("00100010" -> "PN"): the
+// first one where the dictionary allows several ("US or SS" -> "US"), and
+// "UN" for private and unknown tags.
+func VRForTag(key string) string {
+	info, ok := lookupTag(key)
+	if !ok || len(info.VRs) == 0 {
+		return "UN"
+	}
+	return info.VRs[0]
+}
+
+func lookupTag(key string) (tag.Info, bool) {
+	t, ok := parseTagKey(key)
+	if !ok {
+		return tag.Info{}, false
+	}
+	info, err := tag.Find(tag.Tag{Group: uint16(t >> 16), Element: uint16(t)})
+	return info, err == nil
+}
+
+// parseTagKey parses an 8-digit hexadecimal tag.
+func parseTagKey(s string) (uint32, bool) {
+	if len(s) != 8 || strings.ContainsAny(s, "+-xX_") {
+		return 0, false
+	}
+	v, err := strconv.ParseUint(s, 16, 32)
+	return uint32(v), err == nil
+}

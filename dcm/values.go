@@ -1,0 +1,298 @@
+package dcm
+
+import (
+	"encoding/base64"
+	"encoding/binary"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+
+	"github.com/suyashkumar/dicom"
+)
+
+// converter turns library elements and the scanner's own elements into
+// DICOM JSON model elements.
+type converter struct {
+	own   map[string][]ownElem // consumed as data sets are converted
+	order binary.ByteOrder
+	big   bool
+}
+
+// dataSet converts the data set at path ("" for the top level, else an
+// item path) whose library elements are elems, in character set cs unless
+// it names its own.
+func (c *converter) dataSet(path string, elems []*dicom.Element, cs *textDecoder) (Dataset, error) {
+	ds := make(Dataset, len(elems))
+	owns := c.own[path]
+	delete(c.own, path)
+	for _, o := range owns {
+		if o.tag == tagSpecificCharacterSet && !o.bulk {
+			cs = newTextDecoder(charsetTerms(o.value))
+		}
+	}
+	add := func(t uint32, e *Element) error {
+		k := tagKey(t)
+		if _, dup := ds[k]; dup {
+			return invalidf("element %s appears twice in %s", tagString(t), describePath(path))
+		}
+		ds[k] = e
+		return nil
+	}
+	for _, o := range owns {
+		if (path == "" && o.tag>>16 == 0x0002) || isGroupLength(o.tag) {
+			continue
+		}
+		if err := add(o.tag, c.ownElement(o, cs)); err != nil {
+			return nil, err
+		}
+	}
+	for _, e := range elems {
+		t := uint32(e.Tag.Group)<<16 | uint32(e.Tag.Element)
+		if (path == "" && e.Tag.Group == 0x0002) || isGroupLength(t) {
+			continue
+		}
+		el, err := c.element(path, t, e, cs)
+		if err != nil {
+			return nil, err
+		}
+		if err := add(t, el); err != nil {
+			return nil, err
+		}
+	}
+	return ds, nil
+}
+
+func describePath(path string) string {
+	if path == "" {
+		return "the data set"
+	}
+	return "item " + path
+}
+
+// element converts one library element.
+func (c *converter) element(parent string, t uint32, e *dicom.Element, cs *textDecoder) (*Element, error) {
+	vr := e.RawValueRepresentation
+	el := &Element{VR: vr}
+	if e.Value == nil {
+		return el, nil
+	}
+	switch v := e.Value.GetValue().(type) {
+	case []*dicom.SequenceItemValue:
+		el.VR = "SQ"
+		path := tagKey(t)
+		if parent != "" {
+			path = parent + "/" + path
+		}
+		for i, item := range v {
+			sub, _ := item.GetValue().([]*dicom.Element)
+			ds, err := c.dataSet(path+"/"+strconv.Itoa(i), sub, cs)
+			if err != nil {
+				return nil, err
+			}
+			el.Value = append(el.Value, ds)
+		}
+	case []string:
+		el.Value = stringValues(vr, strings.Join(v, `\`), cs)
+	case []int:
+		el.Value = intValues(vr, v)
+	case []float64:
+		el.Value = make([]any, len(v))
+		for i, f := range v {
+			el.Value[i] = jsonFloat(f)
+		}
+	default:
+		return nil, invalidf("decoding values: element %s has unexpected value type %T", tagString(t), v)
+	}
+	return el, nil
+}
+
+// ownElement converts an element the scanner kept for itself.
+func (c *converter) ownElement(o ownElem, cs *textDecoder) *Element {
+	el := &Element{VR: o.vr}
+	switch {
+	case o.bulk:
+		el.BulkDataURI = o.path
+	case o.vr == "SV" || o.vr == "UV":
+		for b := o.value; len(b) >= 8; b = b[8:] {
+			u := c.order.Uint64(b)
+			if o.vr == "UV" {
+				el.Value = append(el.Value, bigInt(float64(u), strconv.FormatUint(u, 10), u <= 1<<53))
+			} else {
+				i := int64(u)
+				el.Value = append(el.Value, bigInt(float64(i), strconv.FormatInt(i, 10), i >= -(1<<53) && i <= 1<<53))
+			}
+		}
+	case vrTable[o.vr].binary:
+		if len(o.value) > 0 {
+			el.InlineBinary = base64.StdEncoding.EncodeToString(c.littleEndian(o.vr, o.value))
+		}
+	default: // SpecificCharacterSet, implicit VR private creators
+		el.Value = stringValues(o.vr, string(o.value), cs)
+	}
+	return el
+}
+
+// bigInt is f, or s when f cannot hold the value exactly.
+func bigInt(f float64, s string, exact bool) any {
+	if exact {
+		return f
+	}
+	return s
+}
+
+// littleEndian returns b, byte-swapped per word of vr when the data set is
+// big endian.
+func (c *converter) littleEndian(vr string, b []byte) []byte {
+	w := vrTable[vr].word
+	if !c.big || w <= 1 {
+		return b
+	}
+	out := make([]byte, len(b))
+	copy(out, b)
+	for i := 0; i+w <= len(out); i += w {
+		for j := 0; j < w/2; j++ {
+			out[i+j], out[i+w-1-j] = out[i+w-1-j], out[i+j]
+		}
+	}
+	return out
+}
+
+// intValues converts binary integers, pairing uint16s into tags for AT.
+func intValues(vr string, v []int) []any {
+	if vr == "AT" {
+		out := make([]any, 0, len(v)/2)
+		for i := 0; i+1 < len(v); i += 2 {
+			out = append(out, fmt.Sprintf("%04X%04X", uint16(v[i]), uint16(v[i+1])))
+		}
+		return out
+	}
+	out := make([]any, len(v))
+	for i, n := range v {
+		out[i] = float64(n)
+	}
+	return out
+}
+
+// jsonFloat is f, or a string for values JSON numbers cannot hold.
+func jsonFloat(f float64) any {
+	switch {
+	case math.IsNaN(f):
+		return "NaN"
+	case math.IsInf(f, 1):
+		return "Infinity"
+	case math.IsInf(f, -1):
+		return "-Infinity"
+	}
+	return f
+}
+
+// stringValues converts the raw (undecoded, backslash-joined) text value of
+// a VR into DICOM JSON values; nil when the element is empty.
+func stringValues(vr, raw string, cs *textDecoder) []any {
+	var text string
+	switch vr {
+	case "SH", "LO", "ST", "LT", "UC", "UT", "PN":
+		text = cs.decode(raw)
+	default:
+		text = defaultText.decode(raw)
+	}
+	text = strings.TrimRight(text, " \x00")
+	if strings.Trim(text, " ") == "" {
+		return nil
+	}
+	switch vr {
+	case "ST", "LT", "UT", "UR":
+		return []any{text}
+	}
+	parts := splitBackslash(text)
+	out := make([]any, len(parts))
+	empty := true
+	for i, p := range parts {
+		out[i] = component(vr, p)
+		empty = empty && out[i] == nil
+	}
+	if empty {
+		return nil
+	}
+	return out
+}
+
+// component converts one value of a multi-valued text element; nil when
+// it is empty (or, for DS and IS, not a number).
+func component(vr, s string) any {
+	switch vr {
+	case "AE", "CS", "DS", "IS", "LO", "SH", "AS", "DA", "DT", "TM", "UI":
+		s = strings.Trim(s, " \x00")
+	default:
+		s = strings.TrimRight(s, " \x00")
+	}
+	if s == "" {
+		return nil
+	}
+	switch vr {
+	case "PN":
+		return personName(s)
+	case "DS":
+		return decimal(s)
+	case "IS":
+		return integer(s)
+	}
+	return s
+}
+
+// personName splits a PN value into its component groups.
+func personName(s string) any {
+	g := strings.SplitN(s, "=", 3)
+	var pn PersonName
+	for i, v := range g {
+		v = strings.TrimRight(v, " ")
+		if strings.Trim(v, "^ ") == "" {
+			v = "" // only component delimiters
+		}
+		switch i {
+		case 0:
+			pn.Alphabetic = v
+		case 1:
+			pn.Ideographic = v
+		case 2:
+			pn.Phonetic = v
+		}
+	}
+	if pn == (PersonName{}) {
+		return nil
+	}
+	return pn
+}
+
+// decimal parses a DS value; nil when it is not a finite number.
+func decimal(s string) any {
+	for _, r := range s {
+		if !strings.ContainsRune("0123456789+-.eE", r) {
+			return nil
+		}
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
+		return nil
+	}
+	return f
+}
+
+// integer parses an IS value; nil when it is not an integer.
+func integer(s string) any {
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return nil
+	}
+	return float64(n)
+}
+
+// charsetTerms splits the raw SpecificCharacterSet value.
+func charsetTerms(raw []byte) []string {
+	parts := splitBackslash(string(raw))
+	for i, p := range parts {
+		parts[i] = strings.Trim(p, " \x00")
+	}
+	return parts
+}

@@ -1,0 +1,100 @@
+package dicomweb
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/imgcloud/gateway/archive"
+)
+
+// Errors of the HTTP layer itself.
+var (
+	// errNotAcceptable: the Accept header cannot be met (406).
+	errNotAcceptable = errors.New("not acceptable")
+	// errUnsupportedMedia: the request's Content-Type is not one this
+	// resource takes (415).
+	errUnsupportedMedia = errors.New("unsupported media type")
+	// errBadRequest: the request is malformed (400).
+	errBadRequest = errors.New("bad request")
+)
+
+// httpError carries a status picked by a handler with a message for people.
+type httpError struct {
+	kind error
+	msg  string
+}
+
+func (e *httpError) Error() string { return e.msg }
+func (e *httpError) Unwrap() error { return e.kind }
+
+func notAcceptable(msg string) error { return &httpError{kind: errNotAcceptable, msg: msg} }
+func unsupportedMedia(msg string) error {
+	return &httpError{kind: errUnsupportedMedia, msg: msg}
+}
+func badRequest(msg string) error { return &httpError{kind: errBadRequest, msg: msg} }
+
+// Status maps an error to its HTTP status: the one place where domain
+// errors meet PS3.18's status codes.
+func Status(err error) int {
+	var he *echo.HTTPError
+	var inv *archive.InvalidError
+	var mbe *http.MaxBytesError
+	var unsup *archive.UnsupportedError
+	switch {
+	case errors.As(err, &mbe), errors.Is(err, archive.ErrTooLarge):
+		return http.StatusRequestEntityTooLarge
+	case errors.As(err, &he):
+		return he.Code
+	case errors.As(err, &inv), errors.Is(err, errBadRequest), errors.Is(err, archive.ErrBadBody):
+		return http.StatusBadRequest
+	case errors.Is(err, errNotAcceptable), errors.As(err, &unsup):
+		return http.StatusNotAcceptable
+	case errors.Is(err, errUnsupportedMedia):
+		return http.StatusUnsupportedMediaType
+	case errors.Is(err, archive.ErrNotFound):
+		return http.StatusNotFound
+	case errors.Is(err, archive.ErrConflict):
+		return http.StatusConflict
+	case errors.Is(err, archive.ErrUnavailable):
+		return http.StatusServiceUnavailable
+	case errors.Is(err, context.Canceled):
+		return 499
+	}
+	return http.StatusInternalServerError
+}
+
+// ErrorHandler writes errors as JSON {"status": N, "error": "..."} and logs
+// server-side failures. Install it as echo's HTTPErrorHandler.
+func ErrorHandler(log *slog.Logger) echo.HTTPErrorHandler {
+	return func(err error, c echo.Context) {
+		if c.Response().Committed {
+			return
+		}
+		code := Status(err)
+		msg := err.Error()
+		var he *echo.HTTPError
+		if errors.As(err, &he) {
+			if m, ok := he.Message.(string); ok {
+				msg = m
+			}
+		}
+		if code >= 500 {
+			log.Error("request failed", "status", code, "err", err, "request_id", c.Response().Header().Get(echo.HeaderXRequestID))
+			if code == http.StatusInternalServerError {
+				msg = "internal error; the request id in the logs tells what happened"
+			}
+		}
+		if code == http.StatusServiceUnavailable {
+			c.Response().Header().Set("Retry-After", "5")
+		}
+		if c.Request().Method == http.MethodHead {
+			_ = c.NoContent(code)
+			return
+		}
+		_ = c.JSON(code, map[string]any{"status": code, "error": msg})
+	}
+}

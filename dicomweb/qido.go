@@ -1,0 +1,137 @@
+package dicomweb
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/imgcloud/gateway/archive"
+	"github.com/imgcloud/gateway/dcm"
+)
+
+const mediaDICOMJSON = "application/dicom+json"
+
+// qido answers QIDO-RS searches (PS3.18 10.6) at one level.
+func (h *handlers) qido(level archive.Level) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if !wantsJSON(c.Request().Header.Get("Accept")) {
+			return notAcceptable("QIDO-RS answers in application/dicom+json only")
+		}
+		q, err := parseQuery(level, c.QueryParams())
+		if err != nil {
+			return err
+		}
+		for _, p := range []struct{ name, v string }{{"study", c.Param("study")}, {"series", c.Param("series")}} {
+			if p.v != "" && !dcm.ValidUID(p.v) {
+				return badRequest(fmt.Sprintf("%s UID %q in the URL is not a valid UID", p.name, p.v))
+			}
+		}
+		q.Study, q.Series = c.Param("study"), c.Param("series")
+		res, err := h.svc.Search(c.Request().Context(), q)
+		if err != nil {
+			return err
+		}
+		if res.More {
+			c.Response().Header().Add("Warning", `299 gateway "There are additional results that can be requested"`)
+		}
+		if len(res.Ignored) > 0 {
+			c.Response().Header().Add("Warning", fmt.Sprintf(`299 gateway "The following attributes are not supported for matching at this level and were ignored: %s"`, strings.Join(res.Ignored, ", ")))
+		}
+		noStore(c)
+		var buf bytes.Buffer
+		if err := json.NewEncoder(&buf).Encode(res.Items); err != nil {
+			return fmt.Errorf("encode answer: %w", err)
+		}
+		b := bytes.ReplaceAll(bytes.TrimRight(buf.Bytes(), "\n"), []byte(archive.BasePlaceholder), []byte(h.base(c)))
+		if len(res.Items) == 0 {
+			b = []byte("[]")
+		}
+		return c.Blob(http.StatusOK, mediaDICOMJSON, b)
+	}
+}
+
+// parseQuery turns QIDO-RS query parameters into an archive.Query: keys are
+// keywords or tags; includefield, limit, offset and fuzzymatching are
+// control parameters. Unknown attributes are refused with 400.
+func parseQuery(level archive.Level, v url.Values) (archive.Query, error) {
+	q := archive.Query{Level: level}
+	for key, vals := range v {
+		switch key {
+		case "limit", "offset":
+			n, err := strconv.Atoi(vals[0])
+			if err != nil || n < 0 {
+				return q, badRequest(fmt.Sprintf("%s=%q is not a non-negative integer", key, vals[0]))
+			}
+			if key == "limit" {
+				q.Limit = n
+			} else {
+				q.Offset = n
+			}
+		case "fuzzymatching":
+			switch strings.ToLower(vals[0]) {
+			case "true":
+				q.Fuzzy = true
+			case "false", "":
+			default:
+				return q, badRequest(fmt.Sprintf("fuzzymatching=%q must be true or false", vals[0]))
+			}
+		case "includefield":
+			for _, val := range vals {
+				for _, f := range strings.Split(val, ",") {
+					f = strings.TrimSpace(f)
+					if f == "" {
+						continue
+					}
+					if f == "all" {
+						q.IncludeAll = true
+						continue
+					}
+					tag, err := resolveTag(f)
+					if err != nil {
+						return q, err
+					}
+					q.Include = append(q.Include, tag)
+				}
+			}
+		default:
+			tag, err := resolveTag(key)
+			if err != nil {
+				return q, err
+			}
+			for _, val := range vals {
+				q.Params = append(q.Params, archive.Param{Tag: tag, Value: val})
+			}
+		}
+	}
+	return q, nil
+}
+
+// resolveTag accepts a keyword ("PatientName") or a tag ("00100010").
+// Sequence paths ("00400275.00321060") are refused as unsupported.
+func resolveTag(s string) (string, error) {
+	if strings.Contains(s, ".") {
+		return "", badRequest(fmt.Sprintf("attribute %q: matching on sequence paths is not supported", s))
+	}
+	if len(s) == 8 && strings.Trim(strings.ToUpper(s), "0123456789ABCDEF") == "" {
+		return strings.ToUpper(s), nil
+	}
+	if t, ok := dcm.TagForKeyword(s); ok {
+		return t, nil
+	}
+	return "", badRequest(fmt.Sprintf("unknown attribute %q: use a DICOM keyword such as PatientName or a tag such as 00100010", s))
+}
+
+// writeDICOMJSON writes v as application/dicom+json.
+func writeDICOMJSON(c echo.Context, status int, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode answer: %w", err)
+	}
+	return c.Blob(status, mediaDICOMJSON, b)
+}

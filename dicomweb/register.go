@@ -1,0 +1,141 @@
+// Package dicomweb is the gateway's PS3.18 HTTP surface: STOW-RS, QIDO-RS,
+// WADO-RS (instances, metadata, frames, bulk data) and WADO-URI. Handlers
+// parse the request, call the archive and write the answer; errors go to
+// ErrorHandler, which maps them to statuses in one place.
+package dicomweb
+
+import (
+	"log/slog"
+	"net/url"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/imgcloud/gateway/archive"
+)
+
+// Options configure the DICOMweb routes.
+type Options struct {
+	// PublicURL, when set, is the service root clients see (for example
+	// https://pacs.example.cn/dicomweb); it wins over request headers.
+	PublicURL string
+	// TrustForwarded makes X-Forwarded-Proto/Host/Prefix set the service
+	// root, for deployments behind a reverse proxy.
+	TrustForwarded bool
+	// MaxRequestBytes bounds a STOW request body (413 beyond).
+	MaxRequestBytes int64
+	// Root is the path g is mounted at (default "/dicomweb").
+	Root   string
+	Logger *slog.Logger
+}
+
+type handlers struct {
+	svc *archive.Service
+	opt Options
+	log *slog.Logger
+}
+
+// Register mounts the DICOMweb routes on g (the service root, /dicomweb).
+func Register(g *echo.Group, svc *archive.Service, opt Options) {
+	if opt.Logger == nil {
+		opt.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opt.Root == "" {
+		opt.Root = "/dicomweb"
+	}
+	if opt.MaxRequestBytes <= 0 {
+		opt.MaxRequestBytes = 64 << 30
+	}
+	h := &handlers{svc: svc, opt: opt, log: opt.Logger}
+	g.Use(corpHeader)
+
+	g.POST("/studies", h.stow)
+	g.POST("/studies/:study", h.stow)
+
+	g.GET("/studies", h.qido(archive.LevelStudy))
+	g.GET("/series", h.qido(archive.LevelSeries))
+	g.GET("/instances", h.qido(archive.LevelInstance))
+	g.GET("/studies/:study/series", h.qido(archive.LevelSeries))
+	g.GET("/studies/:study/instances", h.qido(archive.LevelInstance))
+	g.GET("/studies/:study/series/:series/instances", h.qido(archive.LevelInstance))
+
+	g.GET("/studies/:study", h.retrieve)
+	g.GET("/studies/:study/series/:series", h.retrieve)
+	g.GET("/studies/:study/series/:series/instances/:sop", h.retrieve)
+
+	g.GET("/studies/:study/metadata", h.metadata)
+	g.GET("/studies/:study/series/:series/metadata", h.metadata)
+	g.GET("/studies/:study/series/:series/instances/:sop/metadata", h.metadata)
+
+	g.GET("/studies/:study/series/:series/instances/:sop/frames/:frames", h.frames)
+	g.GET("/studies/:study/series/:series/instances/:sop/bulkdata/*", h.bulk)
+
+	g.GET("/wado", h.wadoURI)
+}
+
+// corpHeader lets cross-origin-isolated viewers (COEP require-corp) load
+// images and metadata from the gateway.
+func corpHeader(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		c.Response().Header().Set("Cross-Origin-Resource-Policy", "cross-origin")
+		return next(c)
+	}
+}
+
+// base returns the service root as the client sees it, for RetrieveURL and
+// BulkDataURI values.
+func (h *handlers) base(c echo.Context) string {
+	if h.opt.PublicURL != "" {
+		return strings.TrimRight(h.opt.PublicURL, "/")
+	}
+	r := c.Request()
+	scheme, host, prefix := "http", r.Host, ""
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	if h.opt.TrustForwarded {
+		if p := r.Header.Get("X-Forwarded-Proto"); p == "http" || p == "https" {
+			scheme = p
+		}
+		if fh := r.Header.Get("X-Forwarded-Host"); fh != "" {
+			host = strings.TrimSpace(strings.Split(fh, ",")[0])
+		}
+		prefix = r.Header.Get("X-Forwarded-Prefix")
+	}
+	if !validHost(host) {
+		host = "localhost"
+	}
+	if prefix != "" {
+		u, err := url.Parse(prefix)
+		if err != nil || u.Host != "" || u.Scheme != "" || strings.ContainsAny(prefix, "\"\\<> ") {
+			prefix = ""
+		}
+		prefix = "/" + strings.Trim(prefix, "/")
+		if prefix == "/" {
+			prefix = ""
+		}
+	}
+	return scheme + "://" + host + prefix + h.opt.Root
+}
+
+// validHost accepts host[:port] made of DNS and IP literal characters only,
+// so a forged Host header cannot inject into JSON or URLs.
+func validHost(h string) bool {
+	if h == "" || len(h) > 255 {
+		return false
+	}
+	for _, r := range h {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '.', r == '-', r == ':', r == '[', r == ']':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// noStore marks answers that hold patient data as not cacheable by shared
+// caches.
+func noStore(c echo.Context) {
+	c.Response().Header().Set("Cache-Control", "private, no-cache")
+}

@@ -1,0 +1,196 @@
+package dicomweb
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/imgcloud/gateway/archive"
+	"github.com/imgcloud/gateway/dcm"
+)
+
+// stow answers STOW-RS (PS3.18 10.5): it streams the multipart/related
+// body part by part into the archive and answers with the Store Instances
+// Response (ReferencedSOPSequence, FailedSOPSequence).
+func (h *handlers) stow(c echo.Context) error {
+	study := c.Param("study")
+	if study != "" && !dcm.ValidUID(study) {
+		return badRequest(fmt.Sprintf("study UID %q in the URL is not a valid UID", study))
+	}
+	if !wantsJSON(c.Request().Header.Get("Accept")) {
+		return notAcceptable("STOW-RS answers in application/dicom+json only")
+	}
+	boundary, err := stowBoundary(c.Request().Header.Get("Content-Type"))
+	if err != nil {
+		return err
+	}
+	body := http.MaxBytesReader(c.Response(), c.Request().Body, h.opt.MaxRequestBytes)
+	mr := multipart.NewReader(body, boundary)
+	ctx := c.Request().Context()
+
+	var stored []*archive.Stored
+	var failed []*archive.StoreError
+	var reqErr error
+	parts := 0
+	for {
+		part, err := mr.NextPart()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			reqErr = bodyError(err, parts)
+			break
+		}
+		parts++
+		if ct := part.Header.Get("Content-Type"); ct != "" && !isDICOMPart(ct) {
+			failed = append(failed, &archive.StoreError{Reason: archive.ReasonCannotUnderstand,
+				Err: fmt.Errorf("part %d has Content-Type %q; application/dicom was expected", parts, ct)})
+			_, _ = io.Copy(io.Discard, part)
+			continue
+		}
+		st, err := h.svc.Store(ctx, part, study)
+		var se *archive.StoreError
+		switch {
+		case err == nil:
+			stored = append(stored, st)
+		case errors.As(err, &se):
+			h.log.Info("instance refused", "sop", se.SOP, "reason", se.Reason, "err", se.Err)
+			failed = append(failed, se)
+		default:
+			reqErr = err
+		}
+		part.Close()
+		if reqErr != nil {
+			break
+		}
+	}
+	// What was stored is made durable even if the request then failed.
+	if len(stored) > 0 {
+		if err := h.svc.Commit(); err != nil {
+			return err
+		}
+	}
+	if reqErr != nil {
+		if errors.Is(reqErr, archive.ErrBadBody) || errors.Is(reqErr, errBadRequest) {
+			var mbe *http.MaxBytesError
+			if !errors.As(reqErr, &mbe) && len(stored) > 0 {
+				reqErr = fmt.Errorf("%w (the %d instance(s) before it were stored)", reqErr, len(stored))
+			}
+		}
+		return reqErr
+	}
+	if parts == 0 {
+		return badRequest("the multipart body holds no parts: send one application/dicom part per instance")
+	}
+	return writeDICOMJSON(c, stowStatus(len(stored), len(failed)), h.stowResponse(c, study, stored, failed))
+}
+
+// stowStatus picks the status of a STOW-RS answer (PS3.18 10.5.3).
+func stowStatus(stored, failed int) int {
+	switch {
+	case failed == 0:
+		return http.StatusOK
+	case stored == 0:
+		return http.StatusConflict
+	default:
+		return http.StatusAccepted
+	}
+}
+
+func stowBoundary(ct string) (string, error) {
+	if ct == "" {
+		return "", unsupportedMedia("Content-Type is missing: send multipart/related; type=\"application/dicom\"")
+	}
+	mt, params, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return "", unsupportedMedia(fmt.Sprintf("Content-Type %q cannot be parsed: %v", ct, err))
+	}
+	if mt != "multipart/related" {
+		return "", unsupportedMedia(fmt.Sprintf("Content-Type %s is not accepted: send multipart/related; type=\"application/dicom\"", mt))
+	}
+	if t := params["type"]; t != "" && !isDICOMPart(t) {
+		return "", unsupportedMedia(fmt.Sprintf("multipart/related type %q is not supported: only application/dicom parts are", t))
+	}
+	b := params["boundary"]
+	if b == "" {
+		return "", badRequest("multipart/related Content-Type has no boundary parameter")
+	}
+	return b, nil
+}
+
+func isDICOMPart(ct string) bool {
+	mt, _, err := mime.ParseMediaType(ct)
+	return err == nil && mt == "application/dicom"
+}
+
+func bodyError(err error, parts int) error {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return fmt.Errorf("request body larger than the %d bytes allowed: %w", mbe.Limit, err)
+	}
+	if parts == 0 && (err == io.ErrUnexpectedEOF || strings.Contains(err.Error(), "EOF")) {
+		return badRequest("the body is empty or does not start with the multipart boundary")
+	}
+	return badRequest("broken multipart body: " + err.Error())
+}
+
+// stowResponse builds the Store Instances Response data set.
+func (h *handlers) stowResponse(c echo.Context, study string, stored []*archive.Stored, failed []*archive.StoreError) dcm.Dataset {
+	base := h.base(c)
+	out := dcm.Dataset{}
+	if study == "" && len(stored) > 0 {
+		study = stored[0].Study
+		for _, s := range stored {
+			if s.Study != study {
+				study = ""
+				break
+			}
+		}
+	}
+	if study != "" {
+		out["00081190"] = &dcm.Element{VR: "UR", Value: []any{base + "/studies/" + study}}
+	}
+	if len(stored) > 0 {
+		items := make([]any, 0, len(stored))
+		for _, s := range stored {
+			items = append(items, dcm.Dataset{
+				"00081150": {VR: "UI", Value: []any{s.SOPClass}},
+				"00081155": {VR: "UI", Value: []any{s.SOP}},
+				"00081190": {VR: "UR", Value: []any{base + "/studies/" + s.Study + "/series/" + s.Series + "/instances/" + s.SOP}},
+			})
+		}
+		out["00081199"] = &dcm.Element{VR: "SQ", Value: items}
+	}
+	if len(failed) > 0 {
+		items := make([]any, 0, len(failed))
+		for _, f := range failed {
+			item := dcm.Dataset{
+				"00081197": {VR: "US", Value: []any{float64(f.Reason)}},
+				// ErrorComment: why, in words a person understands.
+				"00000902": {VR: "LO", Value: []any{truncate(f.Err.Error(), 1024)}},
+			}
+			if f.SOP != "" {
+				item["00081155"] = &dcm.Element{VR: "UI", Value: []any{f.SOP}}
+			}
+			if f.SOPClass != "" {
+				item["00081150"] = &dcm.Element{VR: "UI", Value: []any{f.SOPClass}}
+			}
+			items = append(items, item)
+		}
+		out["00081198"] = &dcm.Element{VR: "SQ", Value: items}
+	}
+	return out
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}

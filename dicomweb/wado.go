@@ -1,0 +1,344 @@
+package dicomweb
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/imgcloud/gateway/archive"
+	"github.com/imgcloud/gateway/dcm"
+)
+
+// uids reads and validates the UIDs named in the path.
+func uids(c echo.Context) (study, series, sop string, err error) {
+	study, series, sop = c.Param("study"), c.Param("series"), c.Param("sop")
+	for _, p := range []struct{ name, v string }{{"study", study}, {"series", series}, {"instance", sop}} {
+		if p.v != "" && !dcm.ValidUID(p.v) {
+			return "", "", "", badRequest(fmt.Sprintf("%s UID %q is not a valid UID (digits and dots, at most 64 characters)", p.name, p.v))
+		}
+	}
+	return study, series, sop, nil
+}
+
+// retrieve answers WADO-RS study, series and instance retrieval as
+// multipart/related; type="application/dicom" in the stored transfer
+// syntax (PS3.18 10.4). Transcoding is not offered: a request for another
+// syntax gets 406 naming the stored one.
+func (h *handlers) retrieve(c echo.Context) error {
+	study, series, sop, err := uids(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	ins, err := h.svc.Instances(ctx, study, series, sop)
+	if err != nil {
+		return err
+	}
+	if err := negotiateDICOM(c.Request().Header.Get("Accept"), ins); err != nil {
+		return err
+	}
+	// Open the first object before the status line, so a missing object is
+	// a 404 or 503, not a truncated 200.
+	first, err := h.svc.Open(ctx, ins[0])
+	if err != nil {
+		return err
+	}
+	noStore(c)
+	pw := startMultipart(c.Response(), http.StatusOK, "application/dicom", "")
+	for i, in := range ins {
+		rc := first
+		if i > 0 {
+			if rc, err = h.svc.Open(ctx, in); err != nil {
+				h.log.Error("retrieve aborted", "sop", in.SOP, "err", err)
+				return nil // the status is sent; the client sees a truncated body
+			}
+		}
+		err = pw.part("application/dicom; transfer-syntax="+in.TransferSyntax, in.Size, "", rc)
+		rc.Close()
+		if err != nil {
+			return nil
+		}
+	}
+	return pw.close()
+}
+
+// negotiateDICOM checks that the Accept header allows application/dicom in
+// the stored transfer syntax of every instance.
+func negotiateDICOM(accept string, ins []*archive.Instance) error {
+	for _, m := range parseAccept(accept) {
+		switch m.typ {
+		case "*/*", "multipart/*":
+			return nil
+		case "multipart/related":
+			t := m.params["type"]
+			if t != "" && t != "application/dicom" && t != "*/*" && t != "application/*" {
+				continue
+			}
+			ts := m.params["transfer-syntax"]
+			if ts == "" || ts == "*" {
+				return nil
+			}
+			ok := true
+			for _, in := range ins {
+				if in.TransferSyntax != ts {
+					ok = false
+					break
+				}
+			}
+			if ok {
+				return nil
+			}
+		}
+	}
+	return notAcceptable(fmt.Sprintf("cannot meet Accept %q: instances are served as multipart/related; type=\"application/dicom\" in their stored transfer syntax (%s); ask with transfer-syntax=*", accept, ins[0].TransferSyntax))
+}
+
+// metadata answers WADO-RS metadata (PS3.18 10.4.1.1.2) from the DICOM
+// JSON precomputed at ingest, with an ETag so viewers can revalidate.
+func (h *handlers) metadata(c echo.Context) error {
+	study, series, sop, err := uids(c)
+	if err != nil {
+		return err
+	}
+	if !wantsJSON(c.Request().Header.Get("Accept")) {
+		return notAcceptable("metadata is served as application/dicom+json only")
+	}
+	v, err := h.svc.MetadataVersion(study, series, sop)
+	if err != nil {
+		return err
+	}
+	base := h.base(c)
+	sum := sha256.Sum256([]byte(base))
+	etag := `"` + strconv.FormatUint(v, 36) + "-" + hex.EncodeToString(sum[:4]) + `"`
+	c.Response().Header().Set("ETag", etag)
+	noStore(c)
+	if match := c.Request().Header.Get("If-None-Match"); match != "" && etagMatch(match, etag) {
+		return c.NoContent(http.StatusNotModified)
+	}
+	c.Response().Header().Set("Content-Type", mediaDICOMJSON)
+	c.Response().WriteHeader(http.StatusOK)
+	return h.svc.WriteMetadata(c.Request().Context(), c.Response(), study, series, sop, base)
+}
+
+func etagMatch(header, etag string) bool {
+	for _, t := range strings.Split(header, ",") {
+		t = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(t), "W/"))
+		if t == etag || t == "*" {
+			return true
+		}
+	}
+	return false
+}
+
+// frames answers WADO-RS frame retrieval (PS3.18 10.4.1.1.4) with range
+// reads over the frame table recorded at ingest.
+func (h *handlers) frames(c echo.Context) error {
+	study, series, sop, err := uids(c)
+	if err != nil {
+		return err
+	}
+	nums, err := parseFrameList(c.Param("frames"))
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	ins, err := h.svc.Instances(ctx, study, series, sop)
+	if err != nil {
+		return err
+	}
+	in := ins[0]
+	frames, err := h.svc.Frames(ctx, in, nums)
+	if err != nil {
+		return err
+	}
+	media, single, err := negotiateFrames(c.Request().Header.Get("Accept"), in, len(frames))
+	if err != nil {
+		return err
+	}
+	first, err := frames[0].Open(ctx)
+	if err != nil {
+		return err
+	}
+	noStore(c)
+	if single {
+		defer first.Close()
+		c.Response().Header().Set("Content-Length", strconv.FormatInt(frames[0].Length, 10))
+		return c.Stream(http.StatusOK, media, first)
+	}
+	ts := archive.FrameSyntax(in)
+	pw := startMultipart(c.Response(), http.StatusOK, media, "transfer-syntax="+ts)
+	base := h.base(c) + "/studies/" + study + "/series/" + series + "/instances/" + sop + "/frames/"
+	for i, f := range frames {
+		rc := first
+		if i > 0 {
+			if rc, err = f.Open(ctx); err != nil {
+				h.log.Error("frames aborted", "sop", sop, "err", err)
+				return nil
+			}
+		}
+		err = pw.part(media+"; transfer-syntax="+ts, f.Length, base+strconv.Itoa(f.Number), rc)
+		rc.Close()
+		if err != nil {
+			return nil
+		}
+	}
+	return pw.close()
+}
+
+// parseFrameList parses "1,3,5" (1-based frame numbers).
+func parseFrameList(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			return nil, badRequest(fmt.Sprintf("frame list %q: frame numbers are positive integers separated by commas", s))
+		}
+		out = append(out, n)
+		if len(out) > 10000 {
+			return nil, badRequest("frame list: at most 10000 frames per request")
+		}
+	}
+	return out, nil
+}
+
+// frameMedia is the media type of encapsulated frames of a transfer
+// syntax (PS3.18 table 8.7.3-2); native frames are application/octet-stream.
+func frameMedia(ts string) string {
+	switch {
+	case ts == "1.2.840.10008.1.2.4.50", ts == "1.2.840.10008.1.2.4.51", ts == "1.2.840.10008.1.2.4.57", ts == "1.2.840.10008.1.2.4.70":
+		return "image/jpeg"
+	case ts == "1.2.840.10008.1.2.4.80", ts == "1.2.840.10008.1.2.4.81":
+		return "image/jls"
+	case ts == "1.2.840.10008.1.2.4.90", ts == "1.2.840.10008.1.2.4.91":
+		return "image/jp2"
+	case ts == "1.2.840.10008.1.2.5":
+		return "image/x-dicom-rle"
+	case strings.HasPrefix(ts, "1.2.840.10008.1.2.4.10"):
+		return "video/mpeg"
+	}
+	return "application/octet-stream"
+}
+
+// negotiateFrames picks the media type of a frames answer. Native frames
+// go as application/octet-stream; encapsulated ones as their image type,
+// or as application/octet-stream when the client accepts any transfer
+// syntax (transfer-syntax=*), which is what OHIF asks for.
+func negotiateFrames(accept string, in *archive.Instance, n int) (media string, single bool, err error) {
+	ts := archive.FrameSyntax(in)
+	native := !in.Frames.Encapsulated
+	for _, m := range parseAccept(accept) {
+		switch m.typ {
+		case "*/*", "multipart/*":
+			if native {
+				return "application/octet-stream", false, nil
+			}
+			return frameMedia(ts), false, nil
+		case "application/octet-stream":
+			if n == 1 && native {
+				return "application/octet-stream", true, nil
+			}
+		case "multipart/related":
+			t, want := m.params["type"], m.params["transfer-syntax"]
+			switch {
+			case t == "" || t == "application/octet-stream":
+				if native && (want == "" || want == "*" || want == dcm.ExplicitVRLittleEndian) {
+					return "application/octet-stream", false, nil
+				}
+				if !native && (want == "*" || want == ts) {
+					return "application/octet-stream", false, nil
+				}
+			case t == frameMedia(ts) && !native && (want == "" || want == "*" || want == ts):
+				return t, false, nil
+			}
+		default:
+			if !native && m.typ == frameMedia(ts) && n == 1 {
+				return m.typ, true, nil
+			}
+		}
+	}
+	return "", false, notAcceptable(fmt.Sprintf("cannot meet Accept %q: frames of this instance are %s in transfer syntax %s; ask for multipart/related; type=\"application/octet-stream\"; transfer-syntax=*", accept, frameMedia(ts), ts))
+}
+
+// bulk answers WADO-RS bulk data retrieval for one value recorded at ingest.
+func (h *handlers) bulk(c echo.Context) error {
+	study, series, sop, err := uids(c)
+	if err != nil {
+		return err
+	}
+	path := strings.Trim(c.Param("*"), "/")
+	if !archive.ValidBulkPath(path) {
+		return badRequest(fmt.Sprintf("bulk data path %q is not a tag path such as 7FE00010", path))
+	}
+	ctx := c.Request().Context()
+	ins, err := h.svc.Instances(ctx, study, series, sop)
+	if err != nil {
+		return err
+	}
+	rc, n, err := h.svc.Bulk(ctx, ins[0], strings.ToUpper(path))
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	noStore(c)
+	for _, m := range parseAccept(c.Request().Header.Get("Accept")) {
+		if m.typ == "application/octet-stream" {
+			c.Response().Header().Set("Content-Length", strconv.FormatInt(n, 10))
+			return c.Stream(http.StatusOK, "application/octet-stream", rc)
+		}
+		if m.typ == "*/*" || m.typ == "multipart/related" || m.typ == "multipart/*" {
+			pw := startMultipart(c.Response(), http.StatusOK, "application/octet-stream", "")
+			if err := pw.part("application/octet-stream", n, "", rc); err != nil {
+				return nil
+			}
+			return pw.close()
+		}
+	}
+	return notAcceptable("bulk data is served as application/octet-stream or multipart/related; type=\"application/octet-stream\"")
+}
+
+// wadoURI answers WADO-URI (PS3.18 chapter 9) for application/dicom.
+func (h *handlers) wadoURI(c echo.Context) error {
+	q := c.QueryParams()
+	if q.Get("requestType") != "WADO" {
+		return badRequest("requestType must be WADO")
+	}
+	study, series, sop := q.Get("studyUID"), q.Get("seriesUID"), q.Get("objectUID")
+	for _, p := range []struct{ name, v string }{{"studyUID", study}, {"seriesUID", series}, {"objectUID", sop}} {
+		if !dcm.ValidUID(p.v) {
+			return badRequest(fmt.Sprintf("%s %q is missing or not a valid UID", p.name, p.v))
+		}
+	}
+	ct := q.Get("contentType")
+	if ct == "" {
+		// PS3.18 9.1.2.1.3: the default is image/jpeg for images; the
+		// gateway serves DICOM until rendering is available.
+		ct = "application/dicom"
+	}
+	if ct != "application/dicom" && ct != "*/*" {
+		return notAcceptable(fmt.Sprintf("contentType %q is not served by WADO-URI here: use application/dicom", ct))
+	}
+	ts := q.Get("transferSyntax")
+	ctx := c.Request().Context()
+	ins, err := h.svc.Instances(ctx, study, series, sop)
+	if err != nil {
+		return err
+	}
+	in := ins[0]
+	if ts != "" && ts != "*" && ts != in.TransferSyntax {
+		return notAcceptable(fmt.Sprintf("transferSyntax %s is not available: the instance is stored in %s", ts, in.TransferSyntax))
+	}
+	rc, err := h.svc.Open(ctx, in)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	noStore(c)
+	c.Response().Header().Set("Content-Length", strconv.FormatInt(in.Size, 10))
+	c.Response().Header().Set("Content-Disposition", `attachment; filename="`+sop+`.dcm"`)
+	return c.Stream(http.StatusOK, "application/dicom", rc)
+}

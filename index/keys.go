@@ -1,0 +1,22 @@
+package index
+
+// Key space. UIDs hold only digits and dots, so "/" is a safe separator and
+// prefix scans of "in/{study}/" or "in/{study}/{series}/" are exact.
+const (
+	prefixStudy    = "st/" // st/{study}                      -> Study
+	prefixSeries   = "se/" // se/{study}/{series}             -> Series
+	prefixInstance = "in/" // in/{study}/{series}/{sop}       -> Instance
+	prefixMeta     = "md/" // md/{study}/{series}/{sop}       -> gzip DICOM JSON
+	prefixSOP      = "so/" // so/{sop}                        -> {study}/{series}
+	keySeq         = "meta/seq"
+)
+
+func studyKey(study string) []byte          { return []byte(prefixStudy + study) }
+func seriesKey(study, series string) []byte { return []byte(prefixSeries + study + "/" + series) }
+func instanceKey(study, series, sop string) []byte {
+	return []byte(prefixInstance + study + "/" + series + "/" + sop)
+}
+func metaKey(study, series, sop string) []byte {
+	return []byte(prefixMeta + study + "/" + series + "/" + sop)
+}
+func sopKey(sop string) []byte { return []byte(prefixSOP + sop) }

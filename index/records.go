@@ -1,0 +1,45 @@
+package index
+
+import (
+	"github.com/imgcloud/gateway/dcm"
+)
+
+// Instance is the index row of one stored instance: what QIDO returns at the
+// instance level and what WADO needs to find the bytes without parsing.
+type Instance struct {
+	Study  string `json:"study"`
+	Series string `json:"series"`
+	SOP    string `json:"sop"`
+	// Attrs are the instance-level attributes QIDO matches and returns.
+	Attrs dcm.Dataset `json:"attrs"`
+	// Key is the object key in storage; Size its length; SHA256 (hex) its
+	// digest, used to tell an idempotent re-store from a conflict.
+	Key            string         `json:"key"`
+	Size           int64          `json:"size"`
+	SHA256         string         `json:"sha256"`
+	TransferSyntax string         `json:"ts"`
+	Frames         dcm.FrameTable `json:"frames"`
+	Bulk           []dcm.BulkRef  `json:"bulk,omitempty"`
+	// Seq orders instances by arrival; it makes ETags change on every write.
+	Seq uint64 `json:"seq"`
+}
+
+// Series is the index row of one series with its computed counts.
+type Series struct {
+	Study     string      `json:"study"`
+	UID       string      `json:"uid"`
+	Attrs     dcm.Dataset `json:"attrs"`
+	Instances int         `json:"instances"`
+	// Version changes whenever an instance of the series is added or removed.
+	Version uint64 `json:"version"`
+}
+
+// Study is the index row of one study with its computed attributes.
+type Study struct {
+	UID        string      `json:"uid"`
+	Attrs      dcm.Dataset `json:"attrs"`
+	Modalities []string    `json:"modalities"`
+	Series     int         `json:"series"`
+	Instances  int         `json:"instances"`
+	Version    uint64      `json:"version"`
+}

@@ -1,0 +1,214 @@
+package index
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/dgraph-io/badger/v4"
+
+	"github.com/imgcloud/gateway/dcm"
+)
+
+// ErrExists is returned (wrapped in *ExistsError) when an instance with the
+// same SOP Instance UID is already indexed.
+var ErrExists = errors.New("instance already indexed")
+
+// ExistsError carries the row already indexed under a SOP Instance UID.
+type ExistsError struct{ Existing *Instance }
+
+func (e *ExistsError) Error() string { return "instance " + e.Existing.SOP + " already indexed" }
+func (e *ExistsError) Unwrap() error { return ErrExists }
+
+// NewInstance is everything PutInstance records for one instance.
+type NewInstance struct {
+	Instance *Instance
+	// MetaGz is the gzip-compressed DICOM JSON of the instance.
+	MetaGz []byte
+	// SeriesAttrs and StudyAttrs seed the series and study rows the first
+	// time they are seen.
+	SeriesAttrs, StudyAttrs dcm.Dataset
+	Modality                string
+}
+
+// PutInstance indexes a new instance and updates its series and study rows
+// in one transaction. If the SOP Instance UID is already indexed it changes
+// nothing and returns an *ExistsError.
+func (db *DB) PutInstance(n NewInstance) error {
+	in := n.Instance
+	db.mu.Lock()
+	defer db.mu.Unlock()
+
+	var existing *Instance
+	err := db.bdb.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(sopKey(in.SOP))
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		path, err := item.ValueCopy(nil)
+		if err != nil {
+			return err
+		}
+		study, series, _ := cutPath(string(path))
+		existing, err = getInstance(txn, study, series, in.SOP)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("check %s: %w", in.SOP, err)
+	}
+	if existing != nil {
+		return &ExistsError{Existing: existing}
+	}
+
+	db.seq++
+	in.Seq = db.seq
+
+	st := db.studies[in.Study]
+	newSt := &Study{UID: in.Study, Attrs: n.StudyAttrs}
+	if st != nil {
+		c := *st
+		newSt = &c
+	}
+	se := db.series[in.Study][in.Series]
+	newSe := &Series{Study: in.Study, UID: in.Series, Attrs: n.SeriesAttrs}
+	if se != nil {
+		c := *se
+		newSe = &c
+	} else {
+		newSt.Series++
+	}
+	newSe.Instances++
+	newSe.Version = db.seq
+	newSt.Instances++
+	newSt.Version = db.seq
+	if n.Modality != "" && !slices.Contains(newSt.Modalities, n.Modality) {
+		newSt.Modalities = append(slices.Clone(newSt.Modalities), n.Modality)
+		slices.Sort(newSt.Modalities)
+	}
+
+	err = db.bdb.Update(func(txn *badger.Txn) error {
+		for _, kv := range []struct {
+			k []byte
+			v any
+		}{
+			{instanceKey(in.Study, in.Series, in.SOP), in},
+			{seriesKey(in.Study, in.Series), newSe},
+			{studyKey(in.Study), newSt},
+		} {
+			b, err := json.Marshal(kv.v)
+			if err != nil {
+				return fmt.Errorf("encode %s: %w", kv.k, err)
+			}
+			if err := txn.Set(kv.k, b); err != nil {
+				return err
+			}
+		}
+		if err := txn.Set(metaKey(in.Study, in.Series, in.SOP), n.MetaGz); err != nil {
+			return err
+		}
+		if err := txn.Set(sopKey(in.SOP), []byte(in.Study+"/"+in.Series)); err != nil {
+			return err
+		}
+		return txn.Set([]byte(keySeq), binary.BigEndian.AppendUint64(nil, db.seq))
+	})
+	if err != nil {
+		db.seq--
+		return fmt.Errorf("index %s: %w", in.SOP, err)
+	}
+	db.studies[in.Study] = newSt
+	if db.series[in.Study] == nil {
+		db.series[in.Study] = map[string]*Series{}
+	}
+	db.series[in.Study][in.Series] = newSe
+	db.sorted = nil
+	return nil
+}
+
+// DeleteInstance removes an instance row and updates (or removes) its
+// series and study rows. The caller deletes the object afterwards, so the
+// index never lists an instance whose object is gone.
+func (db *DB) DeleteInstance(study, series, sop string) error {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	st, se := db.studies[study], db.series[study][series]
+	if st == nil || se == nil {
+		return fmt.Errorf("delete %s: %w", sop, ErrNotFound)
+	}
+	db.seq++
+	newSt, newSe := *st, *se
+	newSe.Instances--
+	newSe.Version = db.seq
+	newSt.Instances--
+	newSt.Version = db.seq
+	if newSe.Instances == 0 {
+		newSt.Series--
+	}
+	err := db.bdb.Update(func(txn *badger.Txn) error {
+		if _, err := txn.Get(instanceKey(study, series, sop)); err != nil {
+			return err
+		}
+		for _, k := range [][]byte{instanceKey(study, series, sop), metaKey(study, series, sop), sopKey(sop)} {
+			if err := txn.Delete(k); err != nil {
+				return err
+			}
+		}
+		if newSe.Instances == 0 {
+			if err := txn.Delete(seriesKey(study, series)); err != nil {
+				return err
+			}
+		} else if err := setJSON(txn, seriesKey(study, series), &newSe); err != nil {
+			return err
+		}
+		if newSt.Instances == 0 {
+			if err := txn.Delete(studyKey(study)); err != nil {
+				return err
+			}
+		} else if err := setJSON(txn, studyKey(study), &newSt); err != nil {
+			return err
+		}
+		return txn.Set([]byte(keySeq), binary.BigEndian.AppendUint64(nil, db.seq))
+	})
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		db.seq--
+		return fmt.Errorf("delete %s: %w", sop, ErrNotFound)
+	}
+	if err != nil {
+		db.seq--
+		return fmt.Errorf("delete %s: %w", sop, err)
+	}
+	if newSe.Instances == 0 {
+		delete(db.series[study], series)
+	} else {
+		db.series[study][series] = &newSe
+	}
+	if newSt.Instances == 0 {
+		delete(db.studies, study)
+		delete(db.series, study)
+	} else {
+		db.studies[study] = &newSt
+	}
+	db.sorted = nil
+	return nil
+}
+
+func setJSON(txn *badger.Txn, k []byte, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", k, err)
+	}
+	return txn.Set(k, b)
+}
+
+func cutPath(p string) (study, series string, ok bool) {
+	for i := 0; i < len(p); i++ {
+		if p[i] == '/' {
+			return p[:i], p[i+1:], true
+		}
+	}
+	return p, "", false
+}

@@ -1,0 +1,92 @@
+// Package metrics holds the gateway's Prometheus registry and the HTTP
+// middleware that records every request by route, method and status.
+package metrics
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Metrics is a registry with the gateway's collectors. It is created in
+// main and passed down; there is no global registry.
+type Metrics struct {
+	Registry *prometheus.Registry
+	requests *prometheus.HistogramVec
+	inflight prometheus.Gauge
+	// Stored counts instances stored by STOW-RS, by outcome.
+	Stored *prometheus.CounterVec
+	// StoredBytes counts bytes of instances stored.
+	StoredBytes prometheus.Counter
+}
+
+// New creates the registry, with Go runtime and process collectors, and
+// index gauges read through counts.
+func New(counts func() (studies, series, instances int)) *Metrics {
+	reg := prometheus.NewRegistry()
+	m := &Metrics{
+		Registry: reg,
+		requests: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "gateway_http_request_duration_seconds",
+			Help:    "HTTP requests by route, method and status.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+		}, []string{"route", "method", "status"}),
+		inflight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "gateway_http_requests_in_flight", Help: "HTTP requests being served.",
+		}),
+		Stored: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gateway_stow_instances_total", Help: "Instances received by STOW-RS, by outcome (stored, duplicate, failed).",
+		}, []string{"outcome"}),
+		StoredBytes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "gateway_stow_bytes_total", Help: "Bytes of instances stored by STOW-RS.",
+		}),
+	}
+	reg.MustRegister(m.requests, m.inflight, m.Stored, m.StoredBytes,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if counts != nil {
+		for i, name := range []string{"studies", "series", "instances"} {
+			i := i
+			reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "gateway_index_" + name, Help: "Number of " + name + " in the index.",
+			}, func() float64 {
+				s, se, in := counts()
+				return float64([]int{s, se, in}[i])
+			}))
+		}
+	}
+	return m
+}
+
+// Middleware records request durations by route template (never by raw
+// path, which holds UIDs).
+func (m *Metrics) Middleware(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := time.Now()
+		m.inflight.Inc()
+		err := next(c)
+		if err != nil {
+			// Let the error handler write the answer now, so the status
+			// recorded is the one the client gets.
+			c.Error(err)
+			err = nil
+		}
+		m.inflight.Dec()
+		status := c.Response().Status
+		route := c.Path()
+		if route == "" {
+			route = "unmatched"
+		}
+		m.requests.WithLabelValues(route, c.Request().Method, strconv.Itoa(status)).Observe(time.Since(start).Seconds())
+		return err
+	}
+}
+
+// Handler serves the registry in the Prometheus text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry})
+}

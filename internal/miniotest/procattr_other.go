@@ -1,0 +1,8 @@
+//go:build !linux
+
+package miniotest
+
+import "syscall"
+
+// sysProcAttr returns no special attributes outside Linux.
+func sysProcAttr() *syscall.SysProcAttr { return nil }

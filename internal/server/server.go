@@ -1,0 +1,93 @@
+// Package server assembles the gateway's HTTP server: middleware (request
+// IDs, structured request logs, metrics, CORS, recovery), health endpoints,
+// Prometheus metrics, the DICOMweb routes and the viewer.
+package server
+
+import (
+	"context"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+
+	"github.com/imgcloud/gateway/archive"
+	"github.com/imgcloud/gateway/dicomweb"
+	"github.com/imgcloud/gateway/internal/metrics"
+)
+
+// Options configure New.
+type Options struct {
+	DICOMweb    dicomweb.Options
+	CORSOrigins []string
+	Logger      *slog.Logger
+	Metrics     *metrics.Metrics
+	// Viewer is served at / when set.
+	Viewer fs.FS
+}
+
+// New returns the gateway's echo server.
+func New(svc *archive.Service, opt Options) *echo.Echo {
+	log := opt.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	e := echo.New()
+	e.HideBanner = true
+	e.HidePort = true
+	e.HTTPErrorHandler = dicomweb.ErrorHandler(log)
+
+	e.Use(middleware.RequestID())
+	e.Use(middleware.Recover())
+	e.Use(middleware.RequestLoggerWithConfig(middleware.RequestLoggerConfig{
+		LogStatus: true, LogURIPath: true, LogMethod: true, LogLatency: true, LogRequestID: true,
+		LogRemoteIP: true, LogResponseSize: true,
+		LogValuesFunc: func(c echo.Context, v middleware.RequestLoggerValues) error {
+			// The path holds UIDs, never names; query strings are left out
+			// because they may hold patient names or IDs.
+			log.LogAttrs(c.Request().Context(), slog.LevelInfo, "request",
+				slog.String("request_id", v.RequestID), slog.String("method", v.Method),
+				slog.String("path", v.URIPath), slog.Int("status", v.Status),
+				slog.Int64("bytes", v.ResponseSize), slog.Duration("latency", v.Latency),
+				slog.String("remote", v.RemoteIP))
+			return nil
+		},
+	}))
+	if opt.Metrics != nil {
+		e.Use(opt.Metrics.Middleware)
+	}
+	origins := opt.CORSOrigins
+	if len(origins) == 0 {
+		origins = []string{"*"}
+	}
+	e.Use(middleware.CORSWithConfig(middleware.CORSConfig{
+		AllowOrigins:  origins,
+		AllowMethods:  []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodDelete, http.MethodOptions},
+		AllowHeaders:  []string{"Authorization", "Accept", "Content-Type", "If-None-Match", "X-Request-Id"},
+		ExposeHeaders: []string{"Warning", "ETag", "Content-Location", "X-Request-Id", "Content-Length"},
+		MaxAge:        600,
+	}))
+
+	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok\n") })
+	e.GET("/readyz", func(c echo.Context) error {
+		ctx, cancel := context.WithTimeout(c.Request().Context(), 3*time.Second)
+		defer cancel()
+		if err := svc.Ready(ctx); err != nil {
+			return c.String(http.StatusServiceUnavailable, "not ready: "+err.Error()+"\n")
+		}
+		return c.String(http.StatusOK, "ready\n")
+	})
+	if opt.Metrics != nil {
+		e.GET("/metrics", echo.WrapHandler(opt.Metrics.Handler()))
+	}
+
+	opt.DICOMweb.Logger = log.With("component", "dicomweb")
+	dicomweb.Register(e.Group("/dicomweb"), svc, opt.DICOMweb)
+
+	if opt.Viewer != nil {
+		e.GET("/*", echo.WrapHandler(http.FileServerFS(opt.Viewer)))
+	}
+	return e
+}

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Runs every test of the project, installing what the tests need first:
+# a MinIO server binary (built from its Go module once, then cached).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "== MinIO binary"
+IMGCLOUD_MINIO_BIN="$(scripts/minio.sh)"
+export IMGCLOUD_MINIO_BIN
+echo "using $IMGCLOUD_MINIO_BIN"
+
+echo "== go vet"
+go vet ./...
+
+echo "== go test"
+go test -count=1 -timeout 25m ./...
+
+echo "== fuzz (brief; see README for long runs)"
+for target in "FuzzReadHeader ./dcm"; do
+  set -- $target
+  go test -run '^$' -fuzz "^$1\$" -fuzztime 15s "$2"
+done
