@@ -663,8 +663,8 @@ func testBadInput(t *testing.T, gw *gwtest.Gateway, man *corpus.Manifest) {
 	unclosed := body[:bytes.LastIndex(body, []byte("\r\n--"))]
 	for _, c := range []struct {
 		name, ct string
-		body []byte
-		want int
+		body     []byte
+		want     int
 	}{
 		{"wrong Content-Type", "application/json", body, 415},
 		{"no Content-Type", "", body, 415},
