@@ -246,4 +246,3 @@ func canonical(t *testing.T, s string) string {
 	sort.Strings(out)
 	return strings.Join(out, "\n")
 }
-
