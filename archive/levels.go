@@ -59,6 +59,7 @@ var (
 		"00201041", // SliceLocation
 		"00280002", // SamplesPerPixel
 		"00280004", // PhotometricInterpretation
+		"00280006", // PlanarConfiguration
 		"00280008", // NumberOfFrames
 		"00280010", // Rows
 		"00280011", // Columns
@@ -70,6 +71,10 @@ var (
 		"00281051", // WindowWidth
 		"00281052", // RescaleIntercept
 		"00281053", // RescaleSlope
+		"00281056", // VOILUTFunction
+		"00281101", // RedPaletteColorLookupTableDescriptor
+		"00281102", // GreenPaletteColorLookupTableDescriptor
+		"00281103", // BluePaletteColorLookupTableDescriptor
 	}
 )
 

@@ -145,10 +145,12 @@ func TestNativeFrames(t *testing.T) {
 		{name: "zero frames", rows: 2, cols: 2, spp: 1, bits: 8, frames: "0", pixelBytes: 4, errHas: []string{"NumberOfFrames"}},
 		{name: "negative frames", rows: 2, cols: 2, spp: 1, bits: 8, frames: "-3", pixelBytes: 4, errHas: []string{"NumberOfFrames"}},
 		{name: "too many frames", rows: 2, cols: 2, spp: 1, bits: 8, frames: "100001", pixelBytes: 4, errHas: []string{"NumberOfFrames"}},
-		{name: "frames not a number", rows: 2, cols: 2, spp: 1, bits: 8, frames: "x", pixelBytes: 4, errHas: []string{"NumberOfFrames"}},
+		// A NumberOfFrames that is not a number has no value: one frame.
+		{name: "frames not a number", rows: 2, cols: 2, spp: 1, bits: 8, frames: "x", pixelBytes: 4, want: []Range{{0, 4}}},
 		{name: "12 bits allocated", rows: 2, cols: 2, spp: 1, bits: 12, pixelBytes: 6, errHas: []string{"BitsAllocated"}},
 		{name: "5 samples", rows: 2, cols: 2, spp: 5, bits: 8, pixelBytes: 20, errHas: []string{"SamplesPerPixel 5"}},
-		{name: "overflow", rows: 65535, cols: 65535, spp: 3, bits: 64, frames: "100000", pixelBytes: 1000, errHas: []string{"overflows"}},
+		{name: "huge", rows: 65535, cols: 65535, spp: 4, bits: 64, frames: "100000", pixelBytes: 1000,
+			errHas: []string{"Rows 65535 × Columns 65535 × SamplesPerPixel 4 × BitsAllocated 64 × NumberOfFrames 100000 needs 13743475920000000"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -171,6 +173,17 @@ func TestNativeFrames(t *testing.T) {
 				t.Errorf("frames = %v, want %v", h.Frames.Frames, want)
 			}
 		})
+	}
+}
+
+func TestMulOverflow(t *testing.T) {
+	if _, ok := mul(65535, 65535, 4, 64, 100000); !ok {
+		t.Error("largest accepted image overflowed")
+	}
+	for _, v := range [][]uint64{{1 << 32, 1 << 31}, {1 << 62, 4}, {3, 1 << 63}} {
+		if _, ok := mul(v...); ok {
+			t.Errorf("mul(%v) did not report overflow", v)
+		}
 	}
 }
 
@@ -263,13 +276,14 @@ func TestImplicitPrivate(t *testing.T) {
 func TestBulkPaths(t *testing.T) {
 	for _, e := range []enc{explicitLE, implicit, explicitBE} {
 		t.Run(e.ts(), func(t *testing.T) {
-			lut := bytes.Repeat([]byte{1, 2}, 1000)
+			icon := bytes.Repeat([]byte{1, 2}, 1000)
+			palette := e.bo().AppendUint16(e.bo().AppendUint16(nil, 9), 8)
 			doc := bytes.Repeat([]byte("%PDF"), 500)
 			file := e.file(
 				// Defined lengths: the library sees them fixed up.
-				e.seqDef(0x00283000, // ModalityLUTSequence
-					e.itemDef(e.us(0x00283002, 1000, 0, 16), e.el(0x00283006, "OW", lut), e.str(0x00283003, "LO", "big")),
-					e.itemDef(e.us(0x00283002, 2, 0, 16), e.el(0x00283006, "OW", []byte{9, 0, 8, 0})),
+				e.seqDef(0x00880200, // IconImageSequence
+					e.itemDef(e.us(tagRows, 40), e.us(tagColumns, 25), e.str(0x00280004, "CS", "MONOCHROME2"), e.el(tagPixelData, "OW", icon)),
+					e.itemDef(e.us(0x00281101, 2, 0, 16), e.el(0x00281201, "OW", palette)),
 				),
 				e.seq(0x0040A730, // ContentSequence
 					e.item(e.str(0x0040A010, "CS", "CONTAINS")),
@@ -278,7 +292,7 @@ func TestBulkPaths(t *testing.T) {
 				e.str(0x00100020, "LO", "PID-1"),
 			)
 			h := mustRead(t, file)
-			want := map[string][]byte{"00283000/0/00283006": lut, "0040A730/1/0040A730/1/00420011": doc}
+			want := map[string][]byte{"00880200/0/7FE00010": icon, "0040A730/1/0040A730/1/00420011": doc}
 			if len(h.Bulk) != len(want) {
 				t.Fatalf("Bulk = %+v", h.Bulk)
 			}
@@ -287,16 +301,16 @@ func TestBulkPaths(t *testing.T) {
 					t.Errorf("bulk %s does not point at its value", b.Path)
 				}
 			}
-			items := h.Dataset["00283000"].Value
-			lut0, lut1 := items[0].(Dataset), items[1].(Dataset)
-			if lut0["00283006"].BulkDataURI != "00283000/0/00283006" || lut0.String("00283003") != "big" {
-				t.Errorf("LUT item 0 = %+v", lut0)
+			items := h.Dataset["00880200"].Value
+			icon0, icon1 := items[0].(Dataset), items[1].(Dataset)
+			if icon0["7FE00010"].BulkDataURI != "00880200/0/7FE00010" || icon0.String("00280004") != "MONOCHROME2" {
+				t.Errorf("icon item 0 = %+v", icon0)
 			}
-			if lut1["00283006"].InlineBinary != base64.StdEncoding.EncodeToString([]byte{9, 0, 8, 0}) {
-				t.Errorf("LUT item 1 data = %+v", lut1["00283006"])
+			if got := icon1["00281201"].InlineBinary; got != base64.StdEncoding.EncodeToString([]byte{9, 0, 8, 0}) {
+				t.Errorf("palette data = %s, want little endian words 9, 8", got)
 			}
-			if got := lut1.Strings("00283002"); !reflect.DeepEqual(got, []string{"2", "0", "16"}) {
-				t.Errorf("LUT item 1 descriptor = %v", got)
+			if got := icon1.Strings("00281101"); !reflect.DeepEqual(got, []string{"2", "0", "16"}) {
+				t.Errorf("palette descriptor = %v", got)
 			}
 			nested := h.Dataset["0040A730"].Value[1].(Dataset)["0040A730"].Value
 			if len(nested) != 2 || len(nested[0].(Dataset)) != 0 {

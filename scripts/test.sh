@@ -9,6 +9,9 @@ IMGCLOUD_MINIO_BIN="$(scripts/minio.sh)"
 export IMGCLOUD_MINIO_BIN
 echo "using $IMGCLOUD_MINIO_BIN"
 
+echo "== Chromium (viewer tests)"
+scripts/chromium.sh
+
 echo "== go vet"
 go vet ./...
 
