@@ -57,7 +57,7 @@ func (s *Service) Reindex(ctx context.Context, progress func(done, total int)) (
 			progress(i+1, len(keys))
 		}
 	}
-	if err := s.Commit(); err != nil {
+	if err := s.Commit(ctx, nil); err != nil {
 		return st, err
 	}
 	return st, nil
@@ -82,6 +82,8 @@ func (s *Service) reindexOne(ctx context.Context, oi storage.ObjectInfo) (int64,
 		Instance: row, MetaGz: meta,
 		SeriesAttrs: pick(h.Dataset, seriesTags), StudyAttrs: pick(h.Dataset, studyTags),
 		Modality: h.Dataset.String(tagModality),
+		// The object's time is the best record of arrival left.
+		Received: oi.ModTime,
 	})
 	return ra.read, err
 }

@@ -5,6 +5,7 @@ import (
 	"compress/flate"
 	"compress/gzip"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
@@ -213,6 +214,17 @@ func (s *Service) MetadataVersion(study, series, sop string) (uint64, error) {
 // series or instance, precomputed at ingest, with base (the service root
 // the client used) in place of BasePlaceholder. It never reads objects.
 func (s *Service) WriteMetadata(ctx context.Context, w io.Writer, study, series, sop, base string) error {
+	var extra []byte
+	if st, err := s.db.Study(study); err == nil {
+		if ann := s.annotate(ctx, st); len(ann) > 0 {
+			b, err := json.Marshal(ann)
+			if err != nil {
+				return fmt.Errorf("encode annotation: %w", err)
+			}
+			// Spliced after each instance's opening brace: {"0011...":...,
+			extra = append(b[1:len(b)-1:len(b)-1], ',')
+		}
+	}
 	first := true
 	var zr *gzip.Reader
 	var buf bytes.Buffer
@@ -239,7 +251,17 @@ func (s *Service) WriteMetadata(ctx context.Context, w io.Writer, study, series,
 		if _, err := io.WriteString(w, sep); err != nil {
 			return err
 		}
-		_, err = w.Write(bytes.ReplaceAll(bytes.TrimRight(buf.Bytes(), "\n"), ph, []byte(base)))
+		js := bytes.ReplaceAll(bytes.TrimRight(buf.Bytes(), "\n"), ph, []byte(base))
+		if extra != nil && len(js) > 2 && js[0] == '{' {
+			if _, err := w.Write(js[:1]); err != nil {
+				return err
+			}
+			if _, err := w.Write(extra); err != nil {
+				return err
+			}
+			js = js[1:]
+		}
+		_, err = w.Write(js)
 		return err
 	})
 	if err != nil {

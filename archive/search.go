@@ -191,7 +191,13 @@ func (s *Service) Search(ctx context.Context, q Query) (*Result, error) {
 			res.More = true
 			return false
 		}
-		res.Items = append(res.Items, render(r, returnTags, q.IncludeAll))
+		ds := render(r, returnTags, q.IncludeAll)
+		if q.Level == LevelStudy {
+			for t, e := range s.annotate(ctx, r.st) {
+				ds[t] = e
+			}
+		}
+		res.Items = append(res.Items, ds)
 		return true
 	}
 	if err := s.scan(ctx, q, emit); err != nil {

@@ -27,6 +27,23 @@ type Options struct {
 	TempDir string
 	Limits  dcm.Limits
 	Logger  *slog.Logger
+	// Annotators add attributes to study-level answers for the asking
+	// party (the recognition tag is one).
+	Annotators []Annotator
+	// Observers are told about studies that received instances.
+	Observers []Observer
+}
+
+// Annotator adds attributes (for example a private block) to QIDO study
+// answers and to metadata, for the party asking (see auth.FromContext).
+type Annotator interface {
+	AnnotateStudy(ctx context.Context, st *index.Study) dcm.Dataset
+}
+
+// Observer is told, after the index was synced, which studies received
+// instances in a request.
+type Observer interface {
+	StudyStored(ctx context.Context, study string)
 }
 
 // Service is the archive.
@@ -58,11 +75,35 @@ func New(store storage.Store, db *index.DB, opt Options) *Service {
 // Commit makes every instance stored so far durable in the index. STOW
 // calls it once per request before answering, so concurrent requests share
 // one index fsync (objects are fsynced by the store on Put).
-func (s *Service) Commit() error {
+func (s *Service) Commit(ctx context.Context, stored []*Stored) error {
 	if err := s.db.Sync(); err != nil {
 		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
+	seen := map[string]bool{}
+	for _, st := range stored {
+		if seen[st.Study] || st.Duplicate {
+			continue
+		}
+		seen[st.Study] = true
+		for _, o := range s.opt.Observers {
+			o.StudyStored(ctx, st.Study)
+		}
+	}
 	return nil
+}
+
+// annotate merges the annotators' attributes for a study.
+func (s *Service) annotate(ctx context.Context, st *index.Study) dcm.Dataset {
+	if len(s.opt.Annotators) == 0 {
+		return nil
+	}
+	out := dcm.Dataset{}
+	for _, a := range s.opt.Annotators {
+		for t, e := range a.AnnotateStudy(ctx, st) {
+			out[t] = e
+		}
+	}
+	return out
 }
 
 // Ready reports whether object storage answers (a missing probe object is

@@ -121,6 +121,7 @@ func (s *Service) Store(ctx context.Context, r io.Reader, expectStudy string) (*
 		SeriesAttrs: pick(h.Dataset, seriesTags),
 		StudyAttrs:  pick(h.Dataset, studyTags),
 		Modality:    h.Dataset.String(tagModality),
+		Received:    s.now(),
 	})
 	var exists *index.ExistsError
 	if errors.As(err, &exists) {

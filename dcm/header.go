@@ -77,6 +77,9 @@ func ReadHeader(r io.ReaderAt, size int64, lim Limits) (*Header, error) {
 		{&h.SOPClassUID, "00080016", "SOPClassUID", true},
 	} {
 		v := ds.String(u.tag)
+		if n := len(ds.Strings(u.tag)); n > 1 {
+			return nil, invalidf("%s %s has %d values", u.name, tagDisplay(u.tag), n)
+		}
 		if v == "" && u.tag == "00080016" {
 			v = meta.sopClassUID
 		}
@@ -84,7 +87,7 @@ func ReadHeader(r io.ReaderAt, size int64, lim Limits) (*Header, error) {
 			if u.optional {
 				continue
 			}
-			return nil, invalidf("missing %s (%s)", u.name, tagDisplay(u.tag))
+			return nil, invalidf("missing %s %s", u.name, tagDisplay(u.tag))
 		}
 		if !ValidUID(v) {
 			return nil, invalidf("%s %q is not a valid UID", u.name, clip(v))

@@ -72,7 +72,7 @@ func (h *handlers) stow(c echo.Context) error {
 	}
 	// What was stored is made durable even if the request then failed.
 	if len(stored) > 0 {
-		if err := h.svc.Commit(); err != nil {
+		if err := h.svc.Commit(ctx, stored); err != nil {
 			return err
 		}
 	}

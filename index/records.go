@@ -1,6 +1,8 @@
 package index
 
 import (
+	"time"
+
 	"github.com/imgcloud/gateway/dcm"
 )
 
@@ -42,4 +44,7 @@ type Study struct {
 	Series     int         `json:"series"`
 	Instances  int         `json:"instances"`
 	Version    uint64      `json:"version"`
+	// Received is when the gateway first received an instance of the
+	// study: validity windows count from it as well as from StudyDate.
+	Received time.Time `json:"received"`
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/dgraph-io/badger/v4"
 
@@ -31,6 +32,8 @@ type NewInstance struct {
 	// time they are seen.
 	SeriesAttrs, StudyAttrs dcm.Dataset
 	Modality                string
+	// Received is the time of arrival, recorded on a new study row.
+	Received time.Time
 }
 
 // PutInstance indexes a new instance and updates its series and study rows
@@ -69,7 +72,7 @@ func (db *DB) PutInstance(n NewInstance) error {
 	in.Seq = db.seq
 
 	st := db.studies[in.Study]
-	newSt := &Study{UID: in.Study, Attrs: n.StudyAttrs}
+	newSt := &Study{UID: in.Study, Attrs: n.StudyAttrs, Received: n.Received.UTC()}
 	if st != nil {
 		c := *st
 		newSt = &c
@@ -86,6 +89,9 @@ func (db *DB) PutInstance(n NewInstance) error {
 	newSe.Version = db.seq
 	newSt.Instances++
 	newSt.Version = db.seq
+	if !n.Received.IsZero() && n.Received.Before(newSt.Received) {
+		newSt.Received = n.Received.UTC() // reindex meets objects in key order, not arrival order
+	}
 	if n.Modality != "" && !slices.Contains(newSt.Modalities, n.Modality) {
 		newSt.Modalities = append(slices.Clone(newSt.Modalities), n.Modality)
 		slices.Sort(newSt.Modalities)

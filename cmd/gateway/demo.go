@@ -44,23 +44,23 @@ func loadDemoIfEmpty(ctx context.Context, svc *archive.Service, db *index.DB, tm
 	if err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
-	stored := 0
+	var stored []*archive.Stored
 	for _, f := range man.Files {
 		fh, err := os.Open(filepath.Join(dir, f.Path))
 		if err != nil {
 			return fmt.Errorf("demo: %w", err)
 		}
-		_, err = svc.Store(ctx, fh, "")
+		st, err := svc.Store(ctx, fh, "")
 		fh.Close()
 		if err != nil {
 			return fmt.Errorf("demo: store %s: %w", f.Path, err)
 		}
-		stored++
+		stored = append(stored, st)
 	}
-	if err := svc.Commit(); err != nil {
+	if err := svc.Commit(ctx, stored); err != nil {
 		return err
 	}
-	log.Info("loaded demo studies", "instances", stored, "studies", len(man.Studies()))
+	log.Info("loaded demo studies", "instances", len(stored), "studies", len(man.Studies()))
 	return nil
 }
 

@@ -1,0 +1,42 @@
+// Package auth knows who is asking: the Principal that authentication puts
+// in a request's context, and the roles the gateway distinguishes.
+package auth
+
+import "context"
+
+// Role is what kind of party a principal is.
+type Role string
+
+// Roles (see the security model in the README).
+const (
+	RolePACS      Role = "pacs"      // stores studies for its own institution
+	RoleClinician Role = "clinician" // queries and views within consent
+	RolePatient   Role = "patient"   // a patient, through a share link or patient access
+	RolePeer      Role = "peer"      // another province's gateway
+	RoleAdmin     Role = "admin"
+)
+
+// Principal is the authenticated party of a request.
+type Principal struct {
+	Role Role `json:"role"`
+	// Institution is the institution id the principal acts for (empty for
+	// admins and patients).
+	Institution string `json:"institution,omitempty"`
+	// User names the person or system (clinician id, PACS AE title, ...).
+	User string `json:"user,omitempty"`
+	// PersonKey is set for patients: the person whose data they may see.
+	PersonKey string `json:"person_key,omitempty"`
+}
+
+type ctxKey struct{}
+
+// WithPrincipal returns ctx carrying p.
+func WithPrincipal(ctx context.Context, p Principal) context.Context {
+	return context.WithValue(ctx, ctxKey{}, p)
+}
+
+// FromContext returns the principal of a request, if authentication ran.
+func FromContext(ctx context.Context) (Principal, bool) {
+	p, ok := ctx.Value(ctxKey{}).(Principal)
+	return p, ok
+}
