@@ -41,24 +41,24 @@ type codeSet int
 const (
 	setNone codeSet = iota
 	setASCII
-	setJISRoman   // JIS X 0201 Romaji (G0)
-	setJIS0208    // JIS X 0208 kanji (G0, two bytes)
-	setJIS0212    // JIS X 0212 supplementary kanji (G0, two bytes)
-	setKatakana   // JIS X 0201 katakana (G1)
-	setKSC5601    // KS X 1001 (G1, two bytes)
-	setGB2312     // GB 2312 (G1, two bytes)
-	setLatin1     // ISO 8859 upper halves (G1) ...
-	setLatin2     //
-	setLatin3     //
-	setLatin4     //
-	setCyrillic   //
-	setArabic     //
-	setGreek      //
-	setHebrew     //
-	setLatin5     //
-	setThai       // TIS 620 (G1)
-	setLatin9     //
-	setDefinedEnd //
+	setJISRoman // JIS X 0201 Romaji (G0)
+	setJIS0208  // JIS X 0208 kanji (G0, two bytes)
+	setJIS0212  // JIS X 0212 supplementary kanji (G0, two bytes)
+	setKatakana // JIS X 0201 katakana (G1)
+	setKSC5601  // KS X 1001 (G1, two bytes)
+	setGB2312   // GB 2312 (G1, two bytes)
+	// Upper halves of ISO 8859 parts and TIS 620 (G1, one byte).
+	setLatin1
+	setLatin2
+	setLatin3
+	setLatin4
+	setCyrillic
+	setArabic
+	setGreek
+	setHebrew
+	setLatin5
+	setThai
+	setLatin9
 )
 
 // upperHalf is the charmap of each single-byte G1 set.
@@ -82,7 +82,8 @@ var singleByte = map[string]encoding.Encoding{
 	"GB18030": simplifiedchinese.GB18030, "GBK": simplifiedchinese.GBK,
 }
 
-// g1Terms maps "ISO 2022 IR nnn" defined terms to the sets they designate.
+// iso2022Terms maps "ISO 2022 IR nnn" defined terms to the sets they
+// designate initially.
 var iso2022Terms = map[string][2]codeSet{ // {G0, G1}
 	"ISO 2022 IR 6":   {setASCII, setNone},
 	"ISO 2022 IR 100": {setASCII, setLatin1},

@@ -102,7 +102,7 @@ func TestCharsetsInRealFile(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want, _ := json.Marshal(map[string]any{"vr": "PN", "Value": []PersonName{tc.want}})
+			want, _ := json.Marshal(Element{VR: "PN", Value: []any{tc.want}})
 			if !bytes.Equal(b, want) {
 				t.Errorf("JSON %s, want %s", b, want)
 			}
@@ -141,9 +141,9 @@ func TestTextDecoder(t *testing.T) {
 		want  string
 	}{
 		{nil, "plain", "plain"},
-		{nil, "d\xe9j\xe0", "déjà"},               // not UTF-8: Latin-1
-		{nil, "déjà", "déjà"},                     // already UTF-8
-		{[]string{"ISO_IR 6"}, "abc", "abc"},      // default repertoire
+		{nil, "d\xe9j\xe0", "déjà"},                // not UTF-8: Latin-1
+		{nil, "déjà", "déjà"},                      // already UTF-8
+		{[]string{"ISO_IR 6"}, "abc", "abc"},       // default repertoire
 		{[]string{"ISO_IR 192"}, "\xff", "\uFFFD"}, // invalid UTF-8
 		{[]string{"ISO_IR 101"}, "\xb1", "ą"},
 		{[]string{"ISO_IR 126"}, "\xc1", "Α"},

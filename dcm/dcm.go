@@ -129,6 +129,7 @@ type InvalidError struct {
 	Reason string
 }
 
+// Error returns the reason, prefixed with "invalid DICOM: ".
 func (e *InvalidError) Error() string { return "invalid DICOM: " + e.Reason }
 
 func invalidf(format string, args ...any) error {

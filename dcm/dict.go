@@ -2,14 +2,15 @@ package dcm
 
 import (
 	"strconv"
-	"strings"
 
 	"github.com/suyashkumar/dicom/pkg/tag"
 )
 
 // TagForKeyword returns the tag ("00100010") of a data dictionary keyword
 // ("PatientName"). An 8-digit hexadecimal tag is accepted too and returned
-// in upper case.
+// in upper case. The library's dictionary has no keyword index, so a
+// keyword lookup scans it (tens of microseconds): resolve keywords once per
+// request, not per result.
 func TagForKeyword(kw string) (string, bool) {
 	if t, ok := parseTagKey(kw); ok {
 		return tagKey(t), true
@@ -56,7 +57,7 @@ func lookupTag(key string) (tag.Info, bool) {
 
 // parseTagKey parses an 8-digit hexadecimal tag.
 func parseTagKey(s string) (uint32, bool) {
-	if len(s) != 8 || strings.ContainsAny(s, "+-xX_") {
+	if len(s) != 8 {
 		return 0, false
 	}
 	v, err := strconv.ParseUint(s, 16, 32)

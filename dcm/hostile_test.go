@@ -3,9 +3,9 @@ package dcm
 import (
 	"bytes"
 	"compress/flate"
-	"io"
 	"encoding/json"
 	"errors"
+	"io"
 	"strings"
 	"testing"
 	"time"

@@ -83,10 +83,14 @@ func ErrorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 			}
 		}
 		if code >= 500 {
-			log.Error("request failed", "status", code, "err", err, "request_id", c.Response().Header().Get(echo.HeaderXRequestID))
-			if code == http.StatusInternalServerError {
-				msg = "internal error; the request id in the logs tells what happened"
+			// Details stay in the log: they may name keys or values.
+			rid := c.Response().Header().Get(echo.HeaderXRequestID)
+			log.Error("request failed", "status", code, "err", err, "request_id", rid)
+			msg = "internal error"
+			if code == http.StatusServiceUnavailable {
+				msg = "storage unavailable, retry later"
 			}
+			msg += " (request id " + rid + ")"
 		}
 		if code == http.StatusServiceUnavailable {
 			c.Response().Header().Set("Retry-After", "5")

@@ -53,8 +53,11 @@ func Open(opt Options) (*DB, error) {
 		WithInMemory(opt.Dir == "").
 		WithSyncWrites(opt.SyncWrites).
 		WithLogger(nil).
-		WithNumVersionsToKeep(1).
-		WithValueThreshold(1 << 10)
+		WithNumVersionsToKeep(1)
+	if opt.Dir != "" {
+		// Keep rows in the LSM tree and large metadata in the value log.
+		bo = bo.WithValueThreshold(1 << 10)
+	}
 	bdb, err := badger.Open(bo)
 	if err != nil {
 		return nil, fmt.Errorf("open index %q: %w", opt.Dir, err)

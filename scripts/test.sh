@@ -19,7 +19,7 @@ echo "== go test"
 go test -count=1 -timeout 25m ./...
 
 echo "== fuzz (brief; see README for long runs)"
-for target in "FuzzReadHeader ./dcm"; do
+for target in "FuzzReadHeader ./dcm" "FuzzParseQuery ./dicomweb" "FuzzAccept ./dicomweb"; do
   set -- $target
   go test -run '^$' -fuzz "^$1\$" -fuzztime 15s "$2"
 done

@@ -1,0 +1,125 @@
+package render
+
+import (
+	"encoding/binary"
+	"fmt"
+)
+
+// Raster is one decoded frame: stored pixel values before any transform,
+// pixel-interleaved (R, G, B, R, G, B... for colour), sign-extended when
+// PixelRepresentation is 1.
+type Raster struct {
+	Width, Height, Samples int
+	Values                 []int32
+	// Photometric is how to read Values: JPEG colour decodes to RGB
+	// whatever the header said, and YBR_FULL_422 expands to YBR_FULL.
+	Photometric string
+}
+
+// Transfer syntaxes with a decoder here.
+const (
+	syntaxImplicitLE = "1.2.840.10008.1.2"
+	syntaxExplicitLE = "1.2.840.10008.1.2.1"
+	syntaxDeflated   = "1.2.840.10008.1.2.1.99"
+	syntaxExplicitBE = "1.2.840.10008.1.2.2"
+	syntaxJPEGBase   = "1.2.840.10008.1.2.4.50"
+	syntaxJPEGExt    = "1.2.840.10008.1.2.4.51"
+	syntaxRLE        = "1.2.840.10008.1.2.5"
+)
+
+// Decode turns one frame's bytes into a Raster. syntax is the transfer
+// syntax of the bytes: native syntaxes (the frame as stored; Params.
+// BigEndian says the word order), RLE Lossless or JPEG baseline. Any other
+// syntax is an *UnsupportedError naming it.
+func Decode(p *Params, syntax string, data []byte) (*Raster, error) {
+	if err := p.Check(); err != nil {
+		return nil, err
+	}
+	switch syntax {
+	case syntaxImplicitLE, syntaxExplicitLE, syntaxDeflated, syntaxExplicitBE:
+		return decodeNative(p, data)
+	case syntaxRLE:
+		return decodeRLE(p, data)
+	case syntaxJPEGBase, syntaxJPEGExt:
+		return decodeJPEG(p, syntax, data)
+	}
+	return nil, &UnsupportedError{TransferSyntax: syntax,
+		Reason: "the gateway decodes native, RLE Lossless and JPEG baseline pixel data only; retrieve the frames with transfer-syntax=* and decode them in the client"}
+}
+
+// decodeNative reads uncompressed pixel data.
+func decodeNative(p *Params, data []byte) (*Raster, error) {
+	need := p.FrameBytes()
+	if len(data) < need {
+		return nil, fmt.Errorf("native frame is %d bytes, %dx%dx%d samples of %d bits need %d",
+			len(data), p.Columns, p.Rows, p.SamplesPerPixel, p.BitsAllocated, need)
+	}
+	n := need / (p.BitsAllocated / 8)
+	vals := make([]int32, n)
+	conv := storedValue(p)
+	if p.BitsAllocated == 8 {
+		for i := range vals {
+			vals[i] = conv(uint32(data[i]))
+		}
+	} else {
+		var bo binary.ByteOrder = binary.LittleEndian
+		if p.BigEndian {
+			bo = binary.BigEndian
+		}
+		for i := range vals {
+			vals[i] = conv(uint32(bo.Uint16(data[2*i:])))
+		}
+	}
+	r := &Raster{Width: p.Columns, Height: p.Rows, Samples: p.SamplesPerPixel, Values: vals, Photometric: p.Photometric}
+	switch {
+	case p.Photometric == PhotometricYBRFull422:
+		r.Values, r.Photometric = expand422(vals, p.Columns, p.Rows), PhotometricYBRFull
+	case p.SamplesPerPixel == 3 && p.PlanarConfiguration == 1:
+		r.Values = interleave(vals, p.Columns*p.Rows)
+	}
+	return r, nil
+}
+
+// storedValue returns a function that keeps the BitsStored low bits of a
+// word (HighBit = BitsStored-1, as nearly all files have) and sign-extends
+// them for PixelRepresentation 1.
+func storedValue(p *Params) func(uint32) int32 {
+	bits := uint(p.BitsStored)
+	mask := uint32(1)<<bits - 1
+	if p.PixelRepresentation == 1 {
+		shift := 32 - bits
+		return func(w uint32) int32 { return int32((w&mask)<<shift) >> shift }
+	}
+	return func(w uint32) int32 { return int32(w & mask) }
+}
+
+// interleave turns colour-by-plane samples (RRR...GGG...BBB...) into
+// colour-by-pixel ones.
+func interleave(planes []int32, pixels int) []int32 {
+	out := make([]int32, 3*pixels)
+	for i := range pixels {
+		out[3*i] = planes[i]
+		out[3*i+1] = planes[pixels+i]
+		out[3*i+2] = planes[2*pixels+i]
+	}
+	return out
+}
+
+// expand422 turns YBR_FULL_422 native data (Y1 Y2 Cb Cr for each pair of
+// pixels in a row) into full YCbCr triplets.
+func expand422(v []int32, cols, rows int) []int32 {
+	out := make([]int32, 3*cols*rows)
+	in := 0
+	for y := range rows {
+		for x := 0; x < cols; x += 2 {
+			y1, y2, cb, cr := v[in], v[in+1], v[in+2], v[in+3]
+			in += 4
+			o := 3 * (y*cols + x)
+			out[o], out[o+1], out[o+2] = y1, cb, cr
+			if x+1 < cols {
+				out[o+3], out[o+4], out[o+5] = y2, cb, cr
+			}
+		}
+	}
+	return out
+}
