@@ -20,6 +20,9 @@ type Instance = index.Instance
 
 // Instances lists the instances of a study, a series or one instance.
 func (s *Service) Instances(ctx context.Context, study, series, sop string) ([]*Instance, error) {
+	if err := s.checkStudy(ctx, study); err != nil {
+		return nil, err
+	}
 	if sop != "" {
 		in, err := s.db.Instance(study, series, sop)
 		if err != nil {
@@ -45,7 +48,13 @@ func (s *Service) Instances(ctx context.Context, study, series, sop string) ([]*
 // names all three UIDs, but a mismatch must be a 404, not a wrong file).
 func (s *Service) InstanceBySOP(ctx context.Context, sop string) (*Instance, error) {
 	in, err := s.db.InstanceBySOP(sop)
-	return in, mapIndexErr(err)
+	if err != nil {
+		return nil, mapIndexErr(err)
+	}
+	if err := s.checkStudy(ctx, in.Study); err != nil {
+		return nil, err
+	}
+	return in, nil
 }
 
 // Open opens the stored bytes of an instance. It fails before anything is
@@ -187,7 +196,10 @@ func (m *multiCloser) Close() error {
 
 // MetadataVersion identifies the current metadata of a study, series or
 // instance, for ETags.
-func (s *Service) MetadataVersion(study, series, sop string) (uint64, error) {
+func (s *Service) MetadataVersion(ctx context.Context, study, series, sop string) (uint64, error) {
+	if err := s.checkStudy(ctx, study); err != nil {
+		return 0, err
+	}
 	switch {
 	case sop != "":
 		in, err := s.db.Instance(study, series, sop)
@@ -214,6 +226,9 @@ func (s *Service) MetadataVersion(study, series, sop string) (uint64, error) {
 // series or instance, precomputed at ingest, with base (the service root
 // the client used) in place of BasePlaceholder. It never reads objects.
 func (s *Service) WriteMetadata(ctx context.Context, w io.Writer, study, series, sop, base string) error {
+	if err := s.checkStudy(ctx, study); err != nil {
+		return err
+	}
 	var extra []byte
 	if st, err := s.db.Study(study); err == nil {
 		if ann := s.annotate(ctx, st); len(ann) > 0 {

@@ -230,6 +230,9 @@ func (s *Service) scan(ctx context.Context, q Query, emit func(row) bool) error 
 		if err := ctx.Err(); err != nil {
 			return err
 		}
+		if !s.visible(ctx, st) {
+			continue
+		}
 		if q.Level == LevelStudy {
 			if !emit(row{st: st}) {
 				return nil

@@ -32,6 +32,15 @@ type Options struct {
 	Annotators []Annotator
 	// Observers are told about studies that received instances.
 	Observers []Observer
+	// Visibility, when set, hides the studies the asking party may not
+	// see: they are left out of searches and are "not found" on retrieval,
+	// so their existence does not leak.
+	Visibility Visibility
+}
+
+// Visibility decides whether the party in ctx may see a study.
+type Visibility interface {
+	Visible(ctx context.Context, st *index.Study) bool
 }
 
 // Annotator adds attributes (for example a private block) to QIDO study
@@ -88,6 +97,27 @@ func (s *Service) Commit(ctx context.Context, stored []*Stored) error {
 		for _, o := range s.opt.Observers {
 			o.StudyStored(ctx, st.Study)
 		}
+	}
+	return nil
+}
+
+// visible applies the Visibility rule.
+func (s *Service) visible(ctx context.Context, st *index.Study) bool {
+	return s.opt.Visibility == nil || s.opt.Visibility.Visible(ctx, st)
+}
+
+// checkStudy returns ErrNotFound for a study that does not exist or that
+// the asking party may not see.
+func (s *Service) checkStudy(ctx context.Context, study string) error {
+	if s.opt.Visibility == nil {
+		return nil
+	}
+	st, err := s.db.Study(study)
+	if err != nil {
+		return mapIndexErr(err)
+	}
+	if !s.visible(ctx, st) {
+		return fmt.Errorf("study %s: %w", study, ErrNotFound)
 	}
 	return nil
 }

@@ -26,6 +26,11 @@ type Principal struct {
 	User string `json:"user,omitempty"`
 	// PersonKey is set for patients: the person whose data they may see.
 	PersonKey string `json:"person_key,omitempty"`
+	// TokenID names the API token used, for rate limits and the audit
+	// trail (never the secret).
+	TokenID string `json:"token_id,omitempty"`
+	// Scope, when set, limits a principal to one study (share links).
+	Scope string `json:"scope,omitempty"`
 }
 
 type ctxKey struct{}

@@ -9,6 +9,8 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/imgcloud/gateway/archive"
+	"github.com/imgcloud/gateway/auth"
+	"github.com/imgcloud/gateway/render"
 )
 
 // Errors of the HTTP layer itself.
@@ -44,14 +46,19 @@ func Status(err error) int {
 	var inv *archive.InvalidError
 	var mbe *http.MaxBytesError
 	var unsup *archive.UnsupportedError
+	var unrender *render.UnsupportedError
 	switch {
+	case errors.Is(err, auth.ErrUnauthenticated):
+		return http.StatusUnauthorized
+	case errors.Is(err, auth.ErrForbidden):
+		return http.StatusForbidden
 	case errors.As(err, &mbe), errors.Is(err, archive.ErrTooLarge):
 		return http.StatusRequestEntityTooLarge
 	case errors.As(err, &he):
 		return he.Code
 	case errors.As(err, &inv), errors.Is(err, errBadRequest), errors.Is(err, archive.ErrBadBody):
 		return http.StatusBadRequest
-	case errors.Is(err, errNotAcceptable), errors.As(err, &unsup):
+	case errors.Is(err, errNotAcceptable), errors.As(err, &unsup), errors.As(err, &unrender):
 		return http.StatusNotAcceptable
 	case errors.Is(err, errUnsupportedMedia):
 		return http.StatusUnsupportedMediaType

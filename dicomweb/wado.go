@@ -108,7 +108,7 @@ func (h *handlers) metadata(c echo.Context) error {
 	if !wantsJSON(c.Request().Header.Get("Accept")) {
 		return notAcceptable("metadata is served as application/dicom+json only")
 	}
-	v, err := h.svc.MetadataVersion(study, series, sop)
+	v, err := h.svc.MetadataVersion(c.Request().Context(), study, series, sop)
 	if err != nil {
 		return err
 	}

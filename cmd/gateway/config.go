@@ -27,6 +27,7 @@ type Config struct {
 	MaxRequestBytes  int64
 	MaxInstanceBytes int64
 	ShutdownGrace    time.Duration
+	Access           AccessConfig
 }
 
 // S3Config selects an S3-compatible bucket.
@@ -47,6 +48,7 @@ func DefaultConfig() Config {
 		MaxRequestBytes:  64 << 30,
 		MaxInstanceBytes: 4 << 30,
 		ShutdownGrace:    20 * time.Second,
+		Access:           defaultAccess(),
 	}
 }
 
@@ -92,6 +94,7 @@ func bindServe(fs *flag.FlagSet, c *Config) {
 	int64v(fs, &c.MaxRequestBytes, "max-request-bytes", "largest STOW request body")
 	int64v(fs, &c.MaxInstanceBytes, "max-instance-bytes", "largest single instance")
 	duration(fs, &c.ShutdownGrace, "shutdown-grace", "time to finish requests on shutdown")
+	bindAccess(fs, &c.Access)
 }
 
 func envName(flag string) string {
@@ -130,4 +133,22 @@ func duration(fs *flag.FlagSet, p *time.Duration, name, usage string) {
 		}
 	}
 	fs.DurationVar(p, name, *p, usage+" ["+envName(name)+"]")
+}
+
+func float(fs *flag.FlagSet, p *float64, name, usage string) {
+	if v, ok := os.LookupEnv(envName(name)); ok {
+		if f, err := strconv.ParseFloat(v, 64); err == nil {
+			*p = f
+		}
+	}
+	fs.Float64Var(p, name, *p, usage+" ["+envName(name)+"]")
+}
+
+func intv(fs *flag.FlagSet, p *int, name, usage string) {
+	if v, ok := os.LookupEnv(envName(name)); ok {
+		if n, err := strconv.Atoi(v); err == nil {
+			*p = n
+		}
+	}
+	fs.IntVar(p, name, *p, usage+" ["+envName(name)+"]")
 }

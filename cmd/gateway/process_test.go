@@ -69,7 +69,7 @@ func freeAddr(t *testing.T) string {
 func startGateway(t *testing.T, data string, extra ...string) *proc {
 	t.Helper()
 	addr := freeAddr(t)
-	args := append([]string{"serve", "--listen", addr, "--data", data}, extra...)
+	args := append([]string{"serve", "--listen", addr, "--data", data, "--no-auth"}, extra...)
 	cmd := exec.Command(gatewayBinary(t), args...)
 	var log bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &log, &log

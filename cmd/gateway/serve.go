@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/labstack/echo/v4"
 	"io"
 	"log/slog"
 	"net"
@@ -17,8 +19,10 @@ import (
 	"github.com/imgcloud/gateway/archive"
 	"github.com/imgcloud/gateway/dicomweb"
 	"github.com/imgcloud/gateway/index"
+	"github.com/imgcloud/gateway/internal/access"
 	"github.com/imgcloud/gateway/internal/metrics"
 	"github.com/imgcloud/gateway/internal/server"
+	"github.com/imgcloud/gateway/records"
 	"github.com/imgcloud/gateway/storage"
 	"github.com/imgcloud/gateway/storage/file"
 	"github.com/imgcloud/gateway/storage/s3"
@@ -64,8 +68,22 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
+	rec := records.New(store, db)
+	acc, err := setupAccess(ctx, cfg.Access, store, db, rec, stdout, log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := acc.audit.Close(cctx); err != nil {
+			log.Error("close audit trail", "err", err)
+		}
+	}()
 	m := metrics.New(db.Counts)
 	e := server.New(svc, server.Options{
+		Access: access.Middleware(*acc.mw),
+		API:    []func(g *echo.Group){acc.api.Register},
 		DICOMweb: dicomweb.Options{
 			PublicURL: cfg.PublicURL, TrustForwarded: cfg.TrustForwarded, MaxRequestBytes: cfg.MaxRequestBytes,
 		},

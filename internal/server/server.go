@@ -26,6 +26,12 @@ type Options struct {
 	Metrics     *metrics.Metrics
 	// Viewer is served at / when set.
 	Viewer fs.FS
+	// Access is the authentication, authorisation and audit middleware
+	// (internal/access); nil serves everything to everyone (tests).
+	Access echo.MiddlewareFunc
+	// API mounts JSON API routes on the /api/v1 group, one function per
+	// feature package.
+	API []func(g *echo.Group)
 }
 
 // New returns the gateway's echo server.
@@ -69,6 +75,10 @@ func New(svc *archive.Service, opt Options) *echo.Echo {
 		ExposeHeaders: []string{"Warning", "ETag", "Content-Location", "X-Request-Id", "Content-Length"},
 		MaxAge:        600,
 	}))
+	// After CORS, so that refusals still carry CORS headers a browser can read.
+	if opt.Access != nil {
+		e.Use(opt.Access)
+	}
 
 	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok\n") })
 	e.GET("/readyz", func(c echo.Context) error {
@@ -81,6 +91,11 @@ func New(svc *archive.Service, opt Options) *echo.Echo {
 	})
 	if opt.Metrics != nil {
 		e.GET("/metrics", echo.WrapHandler(opt.Metrics.Handler()))
+	}
+
+	api := e.Group("/api/v1")
+	for _, mount := range opt.API {
+		mount(api)
 	}
 
 	opt.DICOMweb.Logger = log.With("component", "dicomweb")

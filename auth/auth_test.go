@@ -1,0 +1,223 @@
+package auth
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"math/big"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// memRecords is an in-memory RecordStore for unit tests of this package;
+// the real one (records.Store) is exercised by the end-to-end tests.
+type memRecords struct {
+	mu sync.Mutex
+	m  map[string][]byte
+}
+
+func (m *memRecords) Put(_ context.Context, kind, id string, v any) error {
+	b, _ := json.Marshal(v)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.m == nil {
+		m.m = map[string][]byte{}
+	}
+	m.m[kind+"/"+id] = b
+	return nil
+}
+func (m *memRecords) Get(_ context.Context, kind, id string, v any) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	b, ok := m.m[kind+"/"+id]
+	if !ok {
+		return errors.New("not found")
+	}
+	return json.Unmarshal(b, v)
+}
+func (m *memRecords) List(_ context.Context, kind string, fn func(string, []byte) error) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for k, v := range m.m {
+		if id, ok := strings.CutPrefix(k, kind+"/"); ok {
+			if err := fn(id, v); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func TestTokens(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	rec := &memRecords{}
+	toks := NewTokens(rec, func() time.Time { return now })
+	if empty, _ := toks.Empty(ctx); !empty {
+		t.Fatal("new store not empty")
+	}
+	clear, tok, err := toks.Create(ctx, RoleClinician, "bj-pumch", "dr.li", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, raw := range rec.m {
+		if strings.Contains(string(raw), strings.Split(clear, "_")[2]) {
+			t.Fatal("the token secret is stored in clear")
+		}
+	}
+	p, err := toks.Verify(ctx, clear)
+	if err != nil || p.Role != RoleClinician || p.Institution != "bj-pumch" || p.TokenID != tok.ID {
+		t.Fatalf("verify: %+v %v", p, err)
+	}
+	for name, bad := range map[string]string{
+		"tampered secret": clear[:len(clear)-1] + "x",
+		"unknown id":      "gw_zzzzz_" + strings.Split(clear, "_")[2],
+		"malformed":       "Bearer abc",
+		"empty":           "",
+	} {
+		if _, err := toks.Verify(ctx, bad); !errors.Is(err, ErrUnauthenticated) {
+			t.Errorf("%s: %v, want ErrUnauthenticated", name, err)
+		}
+	}
+	now = now.Add(2 * time.Hour)
+	if _, err := toks.Verify(ctx, clear); err == nil || !strings.Contains(err.Error(), "expired") {
+		t.Errorf("expired token: %v", err)
+	}
+	clear2, tok2, _ := toks.Create(ctx, RoleAdmin, "", "ops", 0)
+	if err := toks.Revoke(ctx, tok2.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := toks.Verify(ctx, clear2); err == nil || !strings.Contains(err.Error(), "revoked") {
+		t.Errorf("revoked token: %v", err)
+	}
+	if _, _, err := toks.Create(ctx, RolePACS, "", "", 0); err == nil {
+		t.Error("a PACS token without institution was created")
+	}
+	if _, _, err := toks.Create(ctx, Role("root"), "", "", 0); err == nil {
+		t.Error("unknown role accepted")
+	}
+	if err := toks.Import(ctx, "gw_admin_short", RoleAdmin, "", ""); err == nil {
+		t.Error("short imported secret accepted")
+	}
+}
+
+func TestPolicy(t *testing.T) {
+	p := DefaultPolicy()
+	for _, c := range []struct {
+		role         Role
+		method, path string
+		ok           bool
+	}{
+		{RolePACS, "POST", "/dicomweb/studies", true},
+		{RolePACS, "GET", "/dicomweb/studies", false},
+		{RoleClinician, "POST", "/dicomweb/studies", false},
+		{RoleClinician, "GET", "/dicomweb/studies/1.2/metadata", true},
+		{RoleClinician, "GET", "/api/v1/admin/tokens", false},
+		{RoleAdmin, "POST", "/api/v1/admin/tokens", true},
+		{RolePatient, "GET", "/api/v1/patient/access-log", true},
+		{RoleClinician, "GET", "/api/v1/patient/access-log", false},
+		{RoleClinician, "GET", "/metrics", false},
+		{RolePeer, "GET", "/api/v1/admin/audit", false},
+		{"", "GET", "/healthz", true},
+		{"", "GET", "/index.html", true},
+	} {
+		err := p.Allow(Principal{Role: c.role}, c.method, c.path)
+		if (err == nil) != c.ok {
+			t.Errorf("%s %s %s: %v, want ok=%v", c.role, c.method, c.path, err, c.ok)
+		}
+	}
+}
+
+func TestJWT(t *testing.T) {
+	rsaKey, _ := rsa.GenerateKey(rand.Reader, 2048)
+	ecKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	edPub, edPriv, _ := ed25519.GenerateKey(rand.Reader)
+	enc := func(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
+	jwks := map[string]any{"keys": []map[string]string{
+		{"kid": "r1", "kty": "RSA", "n": enc(rsaKey.N.Bytes()), "e": enc(big.NewInt(int64(rsaKey.E)).Bytes())},
+		{"kid": "e1", "kty": "EC", "crv": "P-256", "x": enc(ecKey.X.FillBytes(make([]byte, 32))), "y": enc(ecKey.Y.FillBytes(make([]byte, 32)))},
+		{"kid": "o1", "kty": "OKP", "crv": "Ed25519", "x": enc(edPub)},
+	}}
+	b, _ := json.Marshal(jwks)
+	file := filepath.Join(t.TempDir(), "jwks.json")
+	os.WriteFile(file, b, 0o600)
+	now := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	v, err := NewJWTVerifier(context.Background(), JWTConfig{Issuer: "https://idp.example", Audience: "gateway", JWKSFile: file, Skew: 30 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v.now = func() time.Time { return now }
+	sign := func(method jwt.SigningMethod, kid string, key any, claims jwt.MapClaims) string {
+		tok := jwt.NewWithClaims(method, claims)
+		tok.Header["kid"] = kid
+		s, err := tok.SignedString(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	good := jwt.MapClaims{"iss": "https://idp.example", "aud": "gateway", "sub": "dr.wang", "role": "clinician",
+		"institution": "sh-zs", "exp": now.Add(time.Hour).Unix(), "iat": now.Unix()}
+	for name, tok := range map[string]string{
+		"RS256": sign(jwt.SigningMethodRS256, "r1", rsaKey, good),
+		"ES256": sign(jwt.SigningMethodES256, "e1", ecKey, good),
+		"EdDSA": sign(jwt.SigningMethodEdDSA, "o1", edPriv, good),
+	} {
+		p, err := v.Verify(context.Background(), tok)
+		if err != nil || p.Role != RoleClinician || p.Institution != "sh-zs" || p.User != "dr.wang" {
+			t.Errorf("%s: %+v %v", name, p, err)
+		}
+	}
+	with := func(k string, val any) jwt.MapClaims {
+		c := jwt.MapClaims{}
+		for kk, vv := range good {
+			c[kk] = vv
+		}
+		if val == nil {
+			delete(c, k)
+		} else {
+			c[k] = val
+		}
+		return c
+	}
+	other, _ := rsa.GenerateKey(rand.Reader, 2048)
+	for name, tok := range map[string]string{
+		"expired":          sign(jwt.SigningMethodRS256, "r1", rsaKey, with("exp", now.Add(-time.Minute).Unix())),
+		"wrong issuer":     sign(jwt.SigningMethodRS256, "r1", rsaKey, with("iss", "https://evil")),
+		"wrong audience":   sign(jwt.SigningMethodRS256, "r1", rsaKey, with("aud", "other")),
+		"no expiry":        sign(jwt.SigningMethodRS256, "r1", rsaKey, with("exp", nil)),
+		"unknown role":     sign(jwt.SigningMethodRS256, "r1", rsaKey, with("role", "root")),
+		"no institution":   sign(jwt.SigningMethodRS256, "r1", rsaKey, with("institution", nil)),
+		"other key":        sign(jwt.SigningMethodRS256, "r1", other, good),
+		"unknown kid":      sign(jwt.SigningMethodRS256, "zz", rsaKey, good),
+		"HS256 confusion":  sign(jwt.SigningMethodHS256, "r1", []byte("secret"), good),
+		"not a JWT at all": "abc.def.ghi",
+	} {
+		if _, err := v.Verify(context.Background(), tok); !errors.Is(err, ErrUnauthenticated) {
+			t.Errorf("%s: accepted (%v)", name, err)
+		}
+	}
+	// Within the allowed skew an expired token still passes.
+	if _, err := v.Verify(context.Background(), sign(jwt.SigningMethodRS256, "r1", rsaKey, with("exp", now.Add(-10*time.Second).Unix()))); err != nil {
+		t.Errorf("within skew: %v", err)
+	}
+	// Credentials only come from the Authorization header.
+	a := &Authenticator{JWT: v, Policy: DefaultPolicy()}
+	r := httptest.NewRequest("GET", "/dicomweb/studies?access_token="+sign(jwt.SigningMethodRS256, "r1", rsaKey, good), nil)
+	if _, err := a.Check(r); !errors.Is(err, ErrUnauthenticated) {
+		t.Errorf("token in URL accepted: %v", err)
+	}
+}

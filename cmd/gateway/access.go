@@ -1,0 +1,107 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/imgcloud/gateway/audit"
+	"github.com/imgcloud/gateway/auth"
+	"github.com/imgcloud/gateway/index"
+	"github.com/imgcloud/gateway/internal/access"
+	"github.com/imgcloud/gateway/internal/adminapi"
+	"github.com/imgcloud/gateway/records"
+	"github.com/imgcloud/gateway/storage"
+)
+
+// AccessConfig configures authentication, rate limits and the audit trail.
+type AccessConfig struct {
+	// Disabled turns authentication off: only for a laptop demo.
+	Disabled bool
+	// AdminToken, when set (GATEWAY_ADMIN_TOKEN), is installed as an admin
+	// token, for automation; otherwise one is created and printed once on
+	// first start.
+	AdminToken  string
+	JWT         auth.JWTConfig
+	RatePerSec  float64
+	RateBurst   int
+	AuditExport time.Duration
+}
+
+func defaultAccess() AccessConfig {
+	return AccessConfig{RatePerSec: 200, RateBurst: 400, AuditExport: time.Hour, JWT: auth.JWTConfig{Skew: time.Minute}}
+}
+
+func bindAccess(fs *flag.FlagSet, c *AccessConfig) {
+	boolean(fs, &c.Disabled, "no-auth", "DANGER: serve without authentication (local demos only)")
+	str(fs, &c.AdminToken, "admin-token", "admin API token to install (gw_<id>_<secret>); prefer the environment variable")
+	str(fs, &c.JWT.Issuer, "jwt-issuer", "OIDC/JWT issuer to accept")
+	str(fs, &c.JWT.Audience, "jwt-audience", "OIDC/JWT audience to require")
+	str(fs, &c.JWT.JWKSFile, "jwt-jwks-file", "JWKS file with the issuer's signing keys")
+	str(fs, &c.JWT.JWKSURL, "jwt-jwks-url", "JWKS URL with the issuer's signing keys")
+	duration(fs, &c.JWT.Skew, "jwt-skew", "clock skew allowed on JWT times")
+	str(fs, &c.JWT.RoleClaim, "jwt-role-claim", "JWT claim holding the role (pacs, clinician, patient, peer, admin)")
+	str(fs, &c.JWT.InstitutionClaim, "jwt-institution-claim", "JWT claim holding the institution id")
+	float(fs, &c.RatePerSec, "rate-limit", "requests per second allowed per token (0: unlimited)")
+	intv(fs, &c.RateBurst, "rate-burst", "burst allowed above the rate limit")
+	duration(fs, &c.AuditExport, "audit-export-every", "period of audit trail exports to object storage (0: never)")
+}
+
+// accessParts are what setupAccess builds.
+type accessParts struct {
+	rec    *records.Store
+	tokens *auth.Tokens
+	audit  *audit.Log
+	mw     *access.Options
+	api    *adminapi.API
+}
+
+// setupAccess opens the token store and the audit trail, installs or
+// creates the admin token, and builds the access middleware options.
+func setupAccess(ctx context.Context, cfg AccessConfig, store storage.Store, db *index.DB, rec *records.Store, stdout io.Writer, log *slog.Logger) (*accessParts, error) {
+	tokens := auth.NewTokens(rec, nil)
+	al, err := audit.Open(db, store, audit.Options{ExportEvery: cfg.AuditExport, Logger: log.With("component", "audit")})
+	if err != nil {
+		return nil, err
+	}
+	parts := &accessParts{rec: rec, tokens: tokens, audit: al, api: &adminapi.API{Tokens: tokens, Audit: al}}
+	if cfg.Disabled {
+		log.Warn("authentication is OFF (--no-auth): every request is served as an admin; never do this with patient data")
+		parts.mw = &access.Options{Audit: al, Auth: &auth.Authenticator{Policy: auth.Policy{{Method: "*", Prefix: "/", Public: true}},
+			Sessions: []auth.SessionFunc{anonymousAdmin}}}
+		return parts, nil
+	}
+	if cfg.AdminToken != "" {
+		if err := tokens.Import(ctx, cfg.AdminToken, auth.RoleAdmin, "", "admin"); err != nil {
+			return nil, fmt.Errorf("admin-token: %w", err)
+		}
+	} else if empty, err := tokens.Empty(ctx); err != nil {
+		return nil, err
+	} else if empty {
+		clear, _, err := tokens.Create(ctx, auth.RoleAdmin, "", "admin", 0)
+		if err != nil {
+			return nil, err
+		}
+		// Printed once, to the terminal, never to the log.
+		fmt.Fprintf(stdout, "\nFirst start: an admin token was created. It is shown only now; keep it safe:\n\n    %s\n\n", clear)
+	}
+	a := &auth.Authenticator{Tokens: tokens, Policy: auth.DefaultPolicy()}
+	if cfg.JWT.JWKSFile != "" || cfg.JWT.JWKSURL != "" {
+		v, err := auth.NewJWTVerifier(ctx, cfg.JWT)
+		if err != nil {
+			return nil, err
+		}
+		a.JWT = v
+	}
+	parts.mw = &access.Options{Auth: a, Audit: al, RatePerSecond: cfg.RatePerSec, Burst: cfg.RateBurst}
+	return parts, nil
+}
+
+// anonymousAdmin is the principal of every request under --no-auth.
+func anonymousAdmin(_ *http.Request) (auth.Principal, bool, error) {
+	return auth.Principal{Role: auth.RoleAdmin, User: "anonymous (--no-auth)"}, true, nil
+}
