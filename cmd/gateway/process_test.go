@@ -68,8 +68,15 @@ func freeAddr(t *testing.T) string {
 // startGateway runs "gateway serve" on data and waits until /readyz answers.
 func startGateway(t *testing.T, data string, extra ...string) *proc {
 	t.Helper()
+	return startGatewayArgs(t, data, append([]string{"--no-auth"}, extra...)...)
+}
+
+// startGatewayArgs runs "gateway serve" with authentication as configured
+// by the extra arguments.
+func startGatewayArgs(t *testing.T, data string, extra ...string) *proc {
+	t.Helper()
 	addr := freeAddr(t)
-	args := append([]string{"serve", "--listen", addr, "--data", data, "--no-auth"}, extra...)
+	args := append([]string{"serve", "--listen", addr, "--data", data}, extra...)
 	cmd := exec.Command(gatewayBinary(t), args...)
 	var log bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &log, &log
@@ -245,4 +252,49 @@ func canonical(t *testing.T, s string) string {
 	}
 	sort.Strings(out)
 	return strings.Join(out, "\n")
+}
+
+// TestTokenAndAuditCLI starts a gateway with an admin token from the
+// environment, creates a clinician token with the CLI, uses it, and checks
+// the audit trail with the CLI.
+func TestTokenAndAuditCLI(t *testing.T) {
+	data := t.TempDir()
+	admin := "gw_ops_0123456789abcdefghijklmnop"
+	p := startGatewayArgs(t, data, "--admin-token", admin)
+	root := strings.TrimSuffix(p.base, "/dicomweb")
+	cli := func(args ...string) string {
+		cmd := exec.Command(gatewayBinary(t), args...)
+		cmd.Env = append(os.Environ(), "GATEWAY_TOKEN="+admin, "GATEWAY_URL="+root)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("gateway %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	out := cli("token", "create", "--role", "clinician", "--institution", "h1", "--user", "dr.li", "--ttl", "1h")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	tok := lines[len(lines)-1]
+	if !strings.HasPrefix(tok, "gw_") {
+		t.Fatalf("token create printed %q", out)
+	}
+	if !strings.Contains(cli("token", "list"), "dr.li") {
+		t.Fatal("token list lacks the new token")
+	}
+	resp, _ := gwtest.Do(t, "GET", p.base+"/studies", map[string]string{"Authorization": "Bearer " + tok}, nil)
+	if resp.StatusCode != 200 {
+		t.Fatalf("clinician token: %d", resp.StatusCode)
+	}
+	resp, _ = gwtest.Do(t, "GET", p.base+"/studies", nil, nil)
+	if resp.StatusCode != 401 {
+		t.Fatalf("no token: %d", resp.StatusCode)
+	}
+	if out := cli("audit", "verify"); !strings.Contains(out, `"ok":true`) {
+		t.Fatalf("audit verify: %s", out)
+	}
+	if out := cli("audit", "query"); strings.Count(out, "\n") < 2 || strings.Contains(out, strings.Split(tok, "_")[2]) {
+		t.Fatalf("audit query: %s", out)
+	}
+	if strings.Contains(p.log.String(), strings.Split(tok, "_")[2]) || strings.Contains(p.log.String(), "0123456789abcdefghijklmnop") {
+		t.Fatal("a token secret reached the server log")
+	}
 }

@@ -21,6 +21,8 @@ Commands:
   demo      load demo studies into a running gateway
   corpus    generate test studies from real DICOM files
   reindex   rebuild the index from object storage
+  token     create, list or revoke API tokens (through a running gateway)
+  audit     verify, query or export the audit trail (through a running gateway)
   help      show this help
 
 Run "gateway <command> -h" for the flags of a command. Every flag can also
@@ -45,6 +47,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = corpus.Main(args[1:], stdout, stderr)
 	case "reindex":
 		err = reindex(ctx, args[1:], stdout, stderr)
+	case "token":
+		err = tokenCmd(ctx, args[1:], stdout, stderr)
+	case "audit":
+		err = auditCmd(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
