@@ -69,7 +69,7 @@ func TestTokens(t *testing.T) {
 	if empty, _ := toks.Empty(ctx); !empty {
 		t.Fatal("new store not empty")
 	}
-	clear, tok, err := toks.Create(ctx, RoleClinician, "bj-pumch", "dr.li", time.Hour)
+	clear, tok, err := toks.Create(ctx, Principal{Role: RoleClinician, Institution: "bj-pumch", User: "dr.li"}, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,17 +96,17 @@ func TestTokens(t *testing.T) {
 	if _, err := toks.Verify(ctx, clear); err == nil || !strings.Contains(err.Error(), "expired") {
 		t.Errorf("expired token: %v", err)
 	}
-	clear2, tok2, _ := toks.Create(ctx, RoleAdmin, "", "ops", 0)
+	clear2, tok2, _ := toks.Create(ctx, Principal{Role: RoleAdmin, User: "ops"}, 0)
 	if err := toks.Revoke(ctx, tok2.ID); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := toks.Verify(ctx, clear2); err == nil || !strings.Contains(err.Error(), "revoked") {
 		t.Errorf("revoked token: %v", err)
 	}
-	if _, _, err := toks.Create(ctx, RolePACS, "", "", 0); err == nil {
+	if _, _, err := toks.Create(ctx, Principal{Role: RolePACS}, 0); err == nil {
 		t.Error("a PACS token without institution was created")
 	}
-	if _, _, err := toks.Create(ctx, Role("root"), "", "", 0); err == nil {
+	if _, _, err := toks.Create(ctx, Principal{Role: "root"}, 0); err == nil {
 		t.Error("unknown role accepted")
 	}
 	if err := toks.Import(ctx, "gw_admin_short", RoleAdmin, "", ""); err == nil {

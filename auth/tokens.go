@@ -27,6 +27,7 @@ type Token struct {
 	Role        Role       `json:"role"`
 	Institution string     `json:"institution,omitempty"`
 	User        string     `json:"user,omitempty"`
+	PersonKey   string     `json:"person_key,omitempty"`
 	Created     time.Time  `json:"created"`
 	Expires     *time.Time `json:"expires,omitempty"`
 	Revoked     *time.Time `json:"revoked,omitempty"`
@@ -79,15 +80,19 @@ func ValidRole(r Role) bool {
 
 // Create makes a token and returns it in clear text: this is the only time
 // the secret exists outside the caller.
-func (t *Tokens) Create(ctx context.Context, role Role, institution, user string, ttl time.Duration) (string, *Token, error) {
-	if !ValidRole(role) {
-		return "", nil, fmt.Errorf("role %q: must be one of pacs, clinician, patient, peer, admin", role)
+func (t *Tokens) Create(ctx context.Context, p Principal, ttl time.Duration) (string, *Token, error) {
+	if !ValidRole(p.Role) {
+		return "", nil, fmt.Errorf("role %q: must be one of pacs, clinician, patient, peer, admin", p.Role)
 	}
-	if (role == RolePACS || role == RoleClinician) && institution == "" {
-		return "", nil, fmt.Errorf("a %s token needs an institution", role)
+	if (p.Role == RolePACS || p.Role == RoleClinician) && p.Institution == "" {
+		return "", nil, fmt.Errorf("a %s token needs an institution", p.Role)
+	}
+	if p.Role == RolePatient && p.PersonKey == "" {
+		return "", nil, fmt.Errorf("a patient token needs a person key")
 	}
 	id, secret := randomString(5), randomString(20)
-	tok := &Token{ID: id, Hash: hashSecret(secret), Role: role, Institution: institution, User: user, Created: t.now().UTC()}
+	tok := &Token{ID: id, Hash: hashSecret(secret), Role: p.Role, Institution: p.Institution, User: p.User,
+		PersonKey: p.PersonKey, Created: t.now().UTC()}
 	if ttl > 0 {
 		exp := tok.Created.Add(ttl)
 		tok.Expires = &exp
@@ -151,7 +156,7 @@ func (t *Tokens) Verify(ctx context.Context, bearer string) (Principal, error) {
 	if tok.Expires != nil && now.After(*tok.Expires) {
 		return Principal{}, fmt.Errorf("%w: token expired", ErrUnauthenticated)
 	}
-	return Principal{Role: tok.Role, Institution: tok.Institution, User: tok.User, TokenID: tok.ID}, nil
+	return Principal{Role: tok.Role, Institution: tok.Institution, User: tok.User, PersonKey: tok.PersonKey, TokenID: tok.ID}, nil
 }
 
 // Revoke marks a token revoked; it stays listed for the audit trail.

@@ -82,7 +82,7 @@ func setupAccess(ctx context.Context, cfg AccessConfig, store storage.Store, db 
 	} else if empty, err := tokens.Empty(ctx); err != nil {
 		return nil, err
 	} else if empty {
-		clear, _, err := tokens.Create(ctx, auth.RoleAdmin, "", "admin", 0)
+		clear, _, err := tokens.Create(ctx, auth.Principal{Role: auth.RoleAdmin, User: "admin"}, 0)
 		if err != nil {
 			return nil, err
 		}

@@ -74,19 +74,20 @@ func tokenCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return errors.New("usage: gateway token create --role R [--institution I] [--user U] [--ttl 720h] | list | revoke ID")
 	}
 	fs, c := newAdminFlags("token "+args[0], stderr)
-	role, inst, user, ttl := "", "", "", ""
+	role, inst, user, ttl, person := "", "", "", "", ""
 	if args[0] == "create" {
 		fs.StringVar(&role, "role", "", "pacs, clinician, patient, peer or admin")
 		fs.StringVar(&inst, "institution", "", "institution id (pacs and clinician)")
 		fs.StringVar(&user, "user", "", "user or system name")
 		fs.StringVar(&ttl, "ttl", "", "lifetime, e.g. 720h (empty: no expiry)")
+		fs.StringVar(&person, "person", "", "person key (patient tokens)")
 	}
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
 	switch args[0] {
 	case "create":
-		b, err := c.call(ctx, "POST", "/api/v1/admin/tokens", map[string]string{"role": role, "institution": inst, "user": user, "ttl": ttl})
+		b, err := c.call(ctx, "POST", "/api/v1/admin/tokens", map[string]string{"role": role, "institution": inst, "user": user, "ttl": ttl, "person_key": person})
 		if err != nil {
 			return err
 		}

@@ -58,7 +58,7 @@ func start(t *testing.T, rate float64) *env {
 	t.Cleanup(srv.Close)
 	e := &env{url: srv.URL, tokens: map[auth.Role]string{}, audit: al}
 	for role, inst := range map[auth.Role]string{auth.RoleAdmin: "", auth.RolePACS: "h1", auth.RoleClinician: "h1", auth.RolePeer: "", auth.RolePatient: ""} {
-		clear, _, err := toks.Create(context.Background(), role, inst, "u-"+string(role), 0)
+		clear, _, err := toks.Create(context.Background(), auth.Principal{Role: role, Institution: inst, User: "u-" + string(role), PersonKey: pk(role)}, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -196,4 +196,12 @@ func TestRateLimitPerToken(t *testing.T) {
 	if resp, _ := e.do(t, "GET", "/api/v1/me", e.tokens[auth.RoleAdmin], nil, nil); resp.StatusCode != 200 {
 		t.Errorf("other token limited too: %d", resp.StatusCode)
 	}
+}
+
+// pk gives patient tokens a person key.
+func pk(r auth.Role) string {
+	if r == auth.RolePatient {
+		return strings.Repeat("ab", 32)
+	}
+	return ""
 }

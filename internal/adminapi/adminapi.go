@@ -45,7 +45,8 @@ type createReq struct {
 	Role        auth.Role `json:"role"`
 	Institution string    `json:"institution"`
 	User        string    `json:"user"`
-	TTL         string    `json:"ttl"` // Go duration, e.g. "720h"; empty: no expiry
+	PersonKey   string    `json:"person_key"` // for patient tokens
+	TTL         string    `json:"ttl"`        // Go duration, e.g. "720h"; empty: no expiry
 }
 
 func (a *API) createToken(c echo.Context) error {
@@ -61,7 +62,7 @@ func (a *API) createToken(c echo.Context) error {
 		}
 		ttl = d
 	}
-	clear, tok, err := a.Tokens.Create(c.Request().Context(), req.Role, req.Institution, req.User, ttl)
+	clear, tok, err := a.Tokens.Create(c.Request().Context(), auth.Principal{Role: req.Role, Institution: req.Institution, User: req.User, PersonKey: req.PersonKey}, ttl)
 	if err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, err.Error())
 	}

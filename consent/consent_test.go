@@ -1,0 +1,129 @@
+package consent
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/imgcloud/gateway/auth"
+	"github.com/imgcloud/gateway/index"
+)
+
+// tableFacts answers Facts from fixed tables; the real implementation (the
+// recognition service) is exercised by the end-to-end tests.
+type tableFacts struct {
+	inst    map[string]string
+	person  map[string]string
+	items   map[string][]string
+	regions map[string][]string
+}
+
+func (f tableFacts) StudyInstitution(_ context.Context, st *index.Study) string { return f.inst[st.UID] }
+func (f tableFacts) StudyPerson(_ context.Context, st *index.Study) string      { return f.person[st.UID] }
+func (f tableFacts) StudyItems(_ context.Context, st *index.Study) []string     { return f.items[st.UID] }
+func (f tableFacts) Regions(i string) []string                                  { return f.regions[i] }
+
+type memRec struct {
+	mu sync.Mutex
+	m  map[string][]byte
+}
+
+func (m *memRec) Put(_ context.Context, kind, id string, v any) error {
+	b, _ := json.Marshal(v)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.m[kind+"/"+id] = b
+	return nil
+}
+func (m *memRec) List(_ context.Context, kind string, fn func(string, []byte) error) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for k, v := range m.m {
+		if id, ok := strings.CutPrefix(k, kind+"/"); ok {
+			if err := fn(id, v); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func TestVisibility(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
+	pA, pB := strings.Repeat("a", 64), strings.Repeat("b", 64)
+	facts := tableFacts{
+		inst:    map[string]string{"1.1": "sh-hosp", "1.2": "sh-hosp", "1.3": "bj-hosp"},
+		person:  map[string]string{"1.1": pA, "1.2": pA, "1.3": pB},
+		items:   map[string][]string{"1.1": {"CT-HEAD"}, "1.2": {"DR-CHEST"}},
+		regions: map[string][]string{"hz-hosp": {"yrd"}, "sh-hosp": {"yrd"}, "bj-hosp": {"jjj"}},
+	}
+	rec := &memRec{m: map[string][]byte{}}
+	s, err := New(ctx, rec, facts, func() time.Time { return now })
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := func(uid string) *index.Study { return &index.Study{UID: uid} }
+	as := func(p auth.Principal) context.Context { return auth.WithPrincipal(ctx, p) }
+	hz := auth.Principal{Role: auth.RoleClinician, Institution: "hz-hosp"}
+	check := func(name string, p auth.Principal, study string, want bool) {
+		t.Helper()
+		if got := s.Visible(as(p), st(study)); got != want {
+			t.Errorf("%s: visible(%s) = %v, want %v", name, study, got, want)
+		}
+	}
+	check("own institution", auth.Principal{Role: auth.RoleClinician, Institution: "sh-hosp"}, "1.1", true)
+	check("other institution, no consent", hz, "1.1", false)
+	check("PACS never reads", auth.Principal{Role: auth.RolePACS, Institution: "sh-hosp"}, "1.1", false)
+	check("admin", auth.Principal{Role: auth.RoleAdmin}, "1.3", true)
+	check("patient, own", auth.Principal{Role: auth.RolePatient, PersonKey: pA}, "1.1", true)
+	check("patient, other's", auth.Principal{Role: auth.RolePatient, PersonKey: pA}, "1.3", false)
+	check("share scope", auth.Principal{Role: auth.RolePatient, Scope: "1.3"}, "1.3", true)
+	check("share scope, other study", auth.Principal{Role: auth.RolePatient, Scope: "1.3"}, "1.1", false)
+
+	// Region consent limited to CT-HEAD.
+	c, err := s.Grant(ctx, Consent{PersonKey: pA, GranteeKind: GranteeRegion, GranteeID: "yrd", Items: []string{"CT-HEAD"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Until.Sub(c.From) != DefaultPeriod {
+		t.Errorf("default period %v", c.Until.Sub(c.From))
+	}
+	check("region consent covers the item", hz, "1.1", true)
+	check("region consent, other item", hz, "1.2", false)
+	check("region consent, other region", auth.Principal{Role: auth.RoleClinician, Institution: "bj-hosp"}, "1.1", false)
+	check("consent of another person", hz, "1.3", false)
+
+	now = now.Add(31 * 24 * time.Hour)
+	check("expired consent", hz, "1.1", false)
+	now = now.Add(-31 * 24 * time.Hour)
+
+	if _, err := s.Revoke(ctx, c.ID, pB); err == nil {
+		t.Error("another person revoked the consent")
+	}
+	if _, err := s.Revoke(ctx, c.ID, pA); err != nil {
+		t.Fatal(err)
+	}
+	check("revoked consent", hz, "1.1", false)
+
+	// Reload from the record store: state survives.
+	s2, _ := New(ctx, rec, facts, func() time.Time { return now })
+	if got := s2.List(pA); len(got) != 1 || got[0].Revoked == nil {
+		t.Fatalf("reloaded consents: %+v", got)
+	}
+
+	for name, bad := range map[string]Consent{
+		"short person key": {PersonKey: "abc", GranteeKind: GranteeAll},
+		"all with id":      {PersonKey: pA, GranteeKind: GranteeAll, GranteeID: "x"},
+		"unknown kind":     {PersonKey: pA, GranteeKind: "everyone"},
+		"ended":            {PersonKey: pA, GranteeKind: GranteeAll, From: now.Add(-48 * time.Hour), Until: now.Add(-24 * time.Hour)},
+		"too long":         {PersonKey: pA, GranteeKind: GranteeAll, Until: now.Add(400 * 24 * time.Hour)},
+	} {
+		if _, err := s.Grant(ctx, bad); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
