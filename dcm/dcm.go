@@ -49,6 +49,11 @@ type Range struct {
 // concatenation of the ranges Frames[i]. Offsets are into the stored file,
 // or, when Deflated is true, into the inflated data set stream that starts
 // at DeflateStart in the file.
+//
+// Native frames are stored bytes as they are (big endian words for the
+// Explicit VR Big Endian syntax). Bit-packed frames (BitsAllocated 1) that
+// do not start on byte boundaries get a single range covering all frames.
+// Encapsulated frames are their fragments' values, without item headers.
 type FrameTable struct {
 	// Encapsulated is true for compressed pixel data (frames are fragments).
 	Encapsulated bool `json:"enc,omitempty"`
@@ -83,9 +88,17 @@ type Header struct {
 // Limits bound what ReadHeader accepts, so that hostile files cannot
 // exhaust memory or the stack. A zero field takes its default.
 type Limits struct {
-	MaxDepth        int   // sequence nesting depth; default 32, at most 256
-	MaxHeaderBytes  int64 // bytes of non-pixel, non-bulk values held in memory; default 16 MiB
-	InlineBinaryMax int   // binary values up to this size are inlined; default 1024, negative: never inline
+	// MaxDepth bounds sequence nesting; default 32, at most 256.
+	MaxDepth int
+	// MaxHeaderBytes bounds the bytes of non-pixel, non-bulk values held
+	// in memory, counting 64 more for each element, item and bulk
+	// reference (so that millions of empty elements count too); default
+	// 16 MiB.
+	MaxHeaderBytes int64
+	// InlineBinaryMax is the largest binary value inlined as
+	// InlineBinary; larger ones become bulk. Default 1024; negative:
+	// never inline.
+	InlineBinaryMax int
 	// MaxInflatedBytes bounds the inflated data set of a Deflated transfer
 	// syntax file, pixel data included; default 1 GiB.
 	MaxInflatedBytes int64

@@ -2,6 +2,8 @@ package dcm
 
 import (
 	"strconv"
+	"sync"
+	"sync/atomic"
 
 	"github.com/suyashkumar/dicom/pkg/tag"
 )
@@ -18,11 +20,36 @@ func TagForKeyword(kw string) (string, bool) {
 	if kw == "" {
 		return "", false
 	}
-	info, err := tag.FindByKeyword(kw)
-	if err != nil || info.Keyword != kw {
-		return "", false
+	if t, ok := keywordCache.Load(kw); ok {
+		return t.(string), t.(string) != ""
 	}
-	return tagKey(uint32(info.Tag.Group)<<16 | uint32(info.Tag.Element)), true
+	t := ""
+	if info, err := tag.FindByKeyword(kw); err == nil && info.Keyword == kw {
+		t = tagKey(uint32(info.Tag.Group)<<16 | uint32(info.Tag.Element))
+	}
+	keywordCache.Store(kw, t)
+	return t, t != ""
+}
+
+// keywordCache memoises keyword lookups: the library's FindByKeyword scans
+// its whole dictionary. Misses are cached too, bounded to 4096 distinct
+// keys so that hostile queries cannot grow it without end.
+var keywordCache = &boundedCache{max: 4096}
+
+type boundedCache struct {
+	m   sync.Map
+	n   atomic.Int64
+	max int64
+}
+
+func (c *boundedCache) Load(k string) (any, bool) { return c.m.Load(k) }
+func (c *boundedCache) Store(k string, v string) {
+	if c.n.Load() >= c.max {
+		return
+	}
+	if _, loaded := c.m.LoadOrStore(k, v); !loaded {
+		c.n.Add(1)
+	}
 }
 
 // KeywordForTag returns the data dictionary keyword of tag ("00100010" ->

@@ -65,3 +65,43 @@ func FuzzReadHeader(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDataSet fuzzes the data set alone, behind a valid preamble and file
+// meta group naming one of the transfer syntaxes, to reach deeper than
+// FuzzReadHeader's mutations of whole files usually do.
+func FuzzDataSet(f *testing.F) {
+	syntaxes := []string{ExplicitVRLittleEndian, ImplicitVRLittleEndian, ExplicitVRBigEndian, "1.2.840.10008.1.2.4.50"}
+	for _, name := range []string{"1.dcm", "3.dcm", "4.dcm"} {
+		ds, _ := splitPart10(f, readReal(f, name))
+		ts := uint8(0)
+		if name == "4.dcm" {
+			ts = 1
+		}
+		f.Add(ds[:min(len(ds), 3000)], ts)
+	}
+	e := explicitLE
+	f.Add(e.withIDs(append(e.image(8, 8, 1, 8, "2"),
+		e.encapsulated([]uint32{0, 18}, frag([]byte{0xFF, 0xD8}, 10), frag([]byte{0xFF, 0xD8}, 12)))...), uint8(3))
+	f.Add(implicit.withIDs(implicit.str(0x00090010, "LO", "ACME"), nested(implicit, 3, 0x00091010, "UN")), uint8(1))
+	be := explicitBE
+	f.Add(be.withIDs(be.seqDef(0x00081140, be.itemDef(be.str(0x00081150, "UI", testClass))), be.el(0x00720082, "SV", make([]byte, 8))), uint8(2))
+	f.Add(e.withIDs(e.str(tagSpecificCharacterSet, "CS", `\ISO 2022 IR 87`), e.str(0x00100010, "PN", "\x1b$B;3ED\x1b(B")), uint8(0))
+
+	f.Fuzz(func(t *testing.T, ds []byte, ts uint8) {
+		b := part10(syntaxes[int(ts)%len(syntaxes)], ds)
+		h, err := readBytes(b, Limits{MaxHeaderBytes: 4 << 20})
+		if err != nil {
+			var ie *InvalidError
+			if !errors.As(err, &ie) {
+				t.Fatalf("error %v (%T) is not an *InvalidError", err, err)
+			}
+			return
+		}
+		if !ValidUID(h.StudyUID) || !ValidUID(h.SeriesUID) || !ValidUID(h.SOPUID) {
+			t.Fatalf("accepted invalid UIDs %q %q %q", h.StudyUID, h.SeriesUID, h.SOPUID)
+		}
+		if _, err := json.Marshal(h.Dataset); err != nil {
+			t.Fatalf("data set does not marshal: %v", err)
+		}
+	})
+}

@@ -61,9 +61,9 @@ type scanResult struct {
 	own   map[string][]ownElem // by the path of the data set holding them ("" is the top level)
 	bulk  []BulkRef
 	pixel pixelInfo
-	end   int64 // stream position where the data set ended
 }
 
+// levelKind is what a level of the walk is.
 type levelKind uint8
 
 const (
@@ -95,12 +95,13 @@ type level struct {
 	libStart int // len(lib) when the content started
 }
 
+// scanner is the state of one walk.
 type scanner struct {
 	src  *source
 	lim  Limits
 	used int64
 	res  scanResult
-	// bound for the top level: the end of the stream
+	// stack holds the open containers, the top level first.
 	stack []level
 }
 
@@ -112,7 +113,6 @@ func scanDataSet(src *source, sy syntax, lim Limits, used int64) (*scanResult, e
 	if err := sc.run(); err != nil {
 		return nil, err
 	}
-	sc.res.end = src.pos
 	return &sc.res, nil
 }
 
@@ -153,7 +153,7 @@ func (sc *scanner) run() error {
 		h, err := readElemHeader(sc.src, lv.sy)
 		if err != nil {
 			if errors.Is(err, errShort) {
-				return invalidf("file ends inside %s (at data set offset %d)", sc.describe(lv), pos)
+				return invalidf("file ends inside %s (at offset %d)", sc.describe(lv), pos)
 			}
 			return err
 		}
@@ -302,7 +302,7 @@ func (sc *scanner) inDataSet(lv *level, h *elemHeader) error {
 	if lv.path != "" {
 		path = lv.path + "/" + path
 	}
-	isPixel := h.tag == tagPixelData || h.tag == tagFloatPixelData || h.tag == tagDoubleFloatPixelData
+	isPixel := isPixelTag(h.tag)
 	if isPixel && !vrTable[h.vr].binary {
 		return invalidf("pixel data %s has VR %s", tagString(h.tag), h.vr)
 	}
@@ -453,8 +453,13 @@ func (sc *scanner) openOpaque(lv *level, h *elemHeader, path string, kind levelK
 		}
 		child.root = &ownElem{tag: h.tag, vr: h.vr, path: path}
 		child.valueStart = sc.src.pos
-		// Record the value (and its 8-byte delimiter) when it may be inlined.
-		sc.src.startRecording(sc.lim.InlineBinaryMax + 8)
+		// Record the value (and its 8-byte delimiter) when it may be
+		// inlined; pixel data never is.
+		max := sc.lim.InlineBinaryMax + 8
+		if isPixelTag(h.tag) {
+			max = -1
+		}
+		sc.src.startRecording(max)
 	}
 	sc.stack = append(sc.stack, child)
 	return nil
@@ -540,6 +545,12 @@ func (sc *scanner) valueErr(h *elemHeader, err error) error {
 		return invalidf("file ends inside the value of element %s (%d bytes declared at offset %d)", tagString(h.tag), h.vl, h.start)
 	}
 	return err
+}
+
+// isPixelTag reports whether t is one of the pixel data elements, whose
+// values are always bulk.
+func isPixelTag(t uint32) bool {
+	return t == tagPixelData || t == tagFloatPixelData || t == tagDoubleFloatPixelData
 }
 
 // isPrivateCreator reports whether t is a private creator (gggg,0010-00FF
