@@ -101,3 +101,39 @@ func TestMinIOStoppedMidSTOW(t *testing.T) {
 		assertInstanceBytes(t, gw, f, want)
 	}
 }
+
+// TestPresignedRedirect answers WADO-URI with a redirect to a presigned
+// MinIO URL whose bytes are the instance's.
+func TestPresignedRedirect(t *testing.T) {
+	man := testCorpus(t)
+	srv := miniotest.Start(t)
+	store, err := s3.Open(t.Context(), s3.Config{Endpoint: srv.Endpoint, Bucket: "dicom", AccessKey: srv.AccessKey, SecretKey: srv.SecretKey, PathStyle: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw := gwtest.Start(t, store, gwtest.Options{PresignRedirect: time.Minute})
+	f := man.Files[0]
+	if resp, body := gwtest.Stow(t, gw.URL+"/studies", gwtest.FileParts(t, man.Abs(f))); resp.StatusCode != 200 {
+		t.Fatalf("STOW: %d %s", resp.StatusCode, body)
+	}
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := noFollow.Get(gw.URL + "/wado?requestType=WADO&studyUID=" + f.StudyUID + "&seriesUID=" + f.SeriesUID + "&objectUID=" + f.SOPUID + "&contentType=application/dicom")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	loc := resp.Header.Get("Location")
+	if resp.StatusCode != http.StatusTemporaryRedirect || !strings.Contains(loc, "X-Amz-Signature=") {
+		t.Fatalf("want a 307 to a presigned URL, got %d %q", resp.StatusCode, loc)
+	}
+	r2, err := http.Get(loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(r2.Body)
+	r2.Body.Close()
+	want, _ := os.ReadFile(man.Abs(f))
+	if r2.StatusCode != 200 || string(got) != string(want) {
+		t.Fatalf("presigned download: %d, equal %v", r2.StatusCode, string(got) == string(want))
+	}
+}

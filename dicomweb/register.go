@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -24,6 +25,10 @@ type Options struct {
 	TrustForwarded bool
 	// MaxRequestBytes bounds a STOW request body (413 beyond).
 	MaxRequestBytes int64
+	// PresignRedirect, when positive, answers WADO-URI downloads with a
+	// redirect to a presigned object-store URL valid that long (for
+	// deployments where clients reach S3 directly).
+	PresignRedirect time.Duration
 	// Root is the path g is mounted at (default "/dicomweb").
 	Root   string
 	Logger *slog.Logger
@@ -71,6 +76,8 @@ func Register(g *echo.Group, svc *archive.Service, opt Options) {
 	g.GET("/studies/:study/series/:series/instances/:sop/bulkdata/*", h.bulk)
 
 	g.GET("/wado", h.wadoURI)
+
+	registerRendered(g, h) // rendered.go: /rendered and /thumbnail at every level
 }
 
 // corpHeader lets cross-origin-isolated viewers (COEP require-corp) load

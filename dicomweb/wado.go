@@ -332,6 +332,12 @@ func (h *handlers) wadoURI(c echo.Context) error {
 	if ts != "" && ts != "*" && ts != in.TransferSyntax {
 		return notAcceptable(fmt.Sprintf("transferSyntax %s is not available: the instance is stored in %s", ts, in.TransferSyntax))
 	}
+	if u, ok, err := h.svc.PresignedURL(ctx, in, h.opt.PresignRedirect); err != nil {
+		return err
+	} else if ok {
+		noStore(c)
+		return c.Redirect(http.StatusTemporaryRedirect, u.String())
+	}
 	rc, err := h.svc.Open(ctx, in)
 	if err != nil {
 		return err

@@ -26,8 +26,11 @@ type Config struct {
 	CORSOrigins      string
 	MaxRequestBytes  int64
 	MaxInstanceBytes int64
-	ShutdownGrace    time.Duration
-	Access           AccessConfig
+	// PresignRedirect > 0 answers WADO-URI downloads with a redirect to a
+	// presigned S3 URL valid that long.
+	PresignRedirect time.Duration
+	ShutdownGrace   time.Duration
+	Access          AccessConfig
 }
 
 // S3Config selects an S3-compatible bucket.
@@ -93,6 +96,7 @@ func bindServe(fs *flag.FlagSet, c *Config) {
 	str(fs, &c.CORSOrigins, "cors-origins", "comma-separated origins allowed by CORS (* for any)")
 	int64v(fs, &c.MaxRequestBytes, "max-request-bytes", "largest STOW request body")
 	int64v(fs, &c.MaxInstanceBytes, "max-instance-bytes", "largest single instance")
+	duration(fs, &c.PresignRedirect, "s3-presign-redirect", "with --store s3: redirect WADO-URI downloads to presigned URLs valid this long (0: off)")
 	duration(fs, &c.ShutdownGrace, "shutdown-grace", "time to finish requests on shutdown")
 	bindAccess(fs, &c.Access)
 }

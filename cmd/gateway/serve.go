@@ -86,6 +86,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		API:    []func(g *echo.Group){acc.api.Register},
 		DICOMweb: dicomweb.Options{
 			PublicURL: cfg.PublicURL, TrustForwarded: cfg.TrustForwarded, MaxRequestBytes: cfg.MaxRequestBytes,
+			PresignRedirect: cfg.PresignRedirect,
 		},
 		CORSOrigins: strings.Split(cfg.CORSOrigins, ","),
 		Logger:      log,

@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/imgcloud/gateway/archive"
 	"github.com/imgcloud/gateway/dicomweb"
@@ -35,6 +36,7 @@ type Gateway struct {
 type Options struct {
 	MaxRequestBytes  int64
 	MaxInstanceBytes int64
+	PresignRedirect  time.Duration
 }
 
 // Start runs a gateway over store with an index in a temp dir.
@@ -46,7 +48,7 @@ func Start(t testing.TB, store storage.Store, opt Options) *Gateway {
 		t.Fatal(err)
 	}
 	svc := archive.New(store, db, archive.Options{TempDir: dir, MaxInstanceBytes: opt.MaxInstanceBytes})
-	e := server.New(svc, server.Options{DICOMweb: dicomweb.Options{MaxRequestBytes: opt.MaxRequestBytes}})
+	e := server.New(svc, server.Options{DICOMweb: dicomweb.Options{MaxRequestBytes: opt.MaxRequestBytes, PresignRedirect: opt.PresignRedirect}})
 	srv := httptest.NewServer(e)
 	t.Cleanup(func() { srv.Close(); db.Close() })
 	return &Gateway{URL: srv.URL + "/dicomweb", Store: store, DB: db, Srv: srv}
