@@ -298,3 +298,33 @@ func TestTokenAndAuditCLI(t *testing.T) {
 		t.Fatal("a token secret reached the server log")
 	}
 }
+
+// TestPushAndDemo runs "serve --demo" (demo studies on an empty store) and
+// "push" of a generated folder to it, as a newcomer would.
+func TestPushAndDemo(t *testing.T) {
+	p := startGateway(t, t.TempDir(), "--demo")
+	count := func() int {
+		resp, body := gwtest.Do(t, "GET", p.base+"/instances", map[string]string{"Accept": "application/dicom+json"}, nil)
+		var items []json.RawMessage
+		if resp.StatusCode != 200 || json.Unmarshal(body, &items) != nil {
+			t.Fatalf("count instances: %d", resp.StatusCode)
+		}
+		return len(items)
+	}
+	demo := count()
+	if demo == 0 {
+		t.Fatal("serve --demo loaded no studies")
+	}
+	man := smallCorpus(t, 3)
+	os.WriteFile(filepath.Join(man.Dir, "README.txt"), []byte("not DICOM"), 0o644)
+	out, err := exec.Command(gatewayBinary(t), "push", "--url", p.base, "-c", "2", man.Dir).CombinedOutput()
+	if err != nil {
+		t.Fatalf("push: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), fmt.Sprintf("%d", len(man.Files))) {
+		t.Errorf("push summary does not count %d files: %s", len(man.Files), out)
+	}
+	if got := count(); got != demo+len(man.Files) {
+		t.Fatalf("after push: %d instances, want %d", got, demo+len(man.Files))
+	}
+}
