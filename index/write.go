@@ -153,6 +153,14 @@ func (db *DB) DeleteInstance(study, series, sop string) error {
 	newSt.Version = db.seq
 	if newSe.Instances == 0 {
 		newSt.Series--
+		// The study's modalities are those of the series that remain.
+		newSt.Modalities = nil
+		for uid, other := range db.series[study] {
+			if m := other.Attrs.String("00080060"); uid != series && m != "" && !slices.Contains(newSt.Modalities, m) {
+				newSt.Modalities = append(newSt.Modalities, m)
+			}
+		}
+		slices.Sort(newSt.Modalities)
 	}
 	err := db.bdb.Update(func(txn *badger.Txn) error {
 		if _, err := txn.Get(instanceKey(study, series, sop)); err != nil {
