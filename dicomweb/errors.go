@@ -10,6 +10,7 @@ import (
 
 	"github.com/imgcloud/gateway/archive"
 	"github.com/imgcloud/gateway/auth"
+	"github.com/imgcloud/gateway/recognition"
 	"github.com/imgcloud/gateway/render"
 )
 
@@ -70,6 +71,13 @@ func Status(err error) int {
 		return http.StatusServiceUnavailable
 	case errors.Is(err, context.Canceled):
 		return 499
+	// Mutual recognition (package recognition, JSON API under /api/v1).
+	case errors.Is(err, recognition.ErrInvalid):
+		return http.StatusBadRequest
+	case errors.Is(err, recognition.ErrNotFound):
+		return http.StatusNotFound
+	case errors.Is(err, recognition.ErrNotRecognisable), errors.Is(err, recognition.ErrConflict):
+		return http.StatusConflict
 	}
 	return http.StatusInternalServerError
 }

@@ -31,6 +31,7 @@ type Config struct {
 	PresignRedirect time.Duration
 	ShutdownGrace   time.Duration
 	Access          AccessConfig
+	Recognition     RecognitionConfig
 }
 
 // S3Config selects an S3-compatible bucket.
@@ -99,6 +100,7 @@ func bindServe(fs *flag.FlagSet, c *Config) {
 	duration(fs, &c.PresignRedirect, "s3-presign-redirect", "with --store s3: redirect WADO-URI downloads to presigned URLs valid this long (0: off)")
 	duration(fs, &c.ShutdownGrace, "shutdown-grace", "time to finish requests on shutdown")
 	bindAccess(fs, &c.Access)
+	bindRecognition(fs, &c.Recognition)
 }
 
 func envName(flag string) string {

@@ -12,6 +12,7 @@ import (
 	"github.com/imgcloud/gateway/archive"
 	"github.com/imgcloud/gateway/index"
 	"github.com/imgcloud/gateway/internal/progress"
+	"github.com/imgcloud/gateway/records"
 )
 
 // reindex rebuilds the Badger index from object storage alone.
@@ -66,6 +67,13 @@ func reindex(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
+	// Domain records (registry, catalogue, eligibility, decisions, tokens,
+	// consents, ...) live in object storage too.
+	nrec, err := records.New(store, db).Rebuild(ctx)
+	if err != nil {
+		return fmt.Errorf("rebuild records: %w", err)
+	}
+	fmt.Fprintf(stdout, "reindex: %d domain records restored\n", nrec)
 	if st.Failed > 0 {
 		return fmt.Errorf("%d object(s) could not be indexed (see the log)", st.Failed)
 	}

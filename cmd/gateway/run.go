@@ -23,6 +23,7 @@ Commands:
   reindex   rebuild the index from object storage
   token     create, list or revoke API tokens (through a running gateway)
   audit     verify, query or export the audit trail (through a running gateway)
+  recognition  load or export institutions and the catalogue, print statistics (through a running gateway)
   help      show this help
 
 Run "gateway <command> -h" for the flags of a command. Every flag can also
@@ -51,6 +52,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = tokenCmd(ctx, args[1:], stdout, stderr)
 	case "audit":
 		err = auditCmd(ctx, args[1:], stdout, stderr)
+	case "recognition":
+		err = recognitionCmd(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

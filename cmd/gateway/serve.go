@@ -16,10 +16,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/imgcloud/gateway/api"
 	"github.com/imgcloud/gateway/archive"
+	"github.com/imgcloud/gateway/consent"
 	"github.com/imgcloud/gateway/dicomweb"
 	"github.com/imgcloud/gateway/index"
 	"github.com/imgcloud/gateway/internal/access"
+	"github.com/imgcloud/gateway/internal/consentapi"
 	"github.com/imgcloud/gateway/internal/metrics"
 	"github.com/imgcloud/gateway/internal/server"
 	"github.com/imgcloud/gateway/records"
@@ -60,15 +63,27 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := os.MkdirAll(tmp, 0o750); err != nil {
 		return fmt.Errorf("create %s: %w", tmp, err)
 	}
+	rs, err := setupRecognition(ctx, cfg, store, db, log) // recognition.go
+	if err != nil {
+		return err
+	}
+	rec := records.New(store, db)
+	cons, err := consent.New(ctx, rec, rs, nil)
+	if err != nil {
+		return err
+	}
+	rs.SetConsent(cons)
 	svc := archive.New(store, db, archive.Options{
 		MaxInstanceBytes: cfg.MaxInstanceBytes, TempDir: tmp, Logger: log.With("component", "archive"),
+		Annotators: []archive.Annotator{rs}, Observers: []archive.Observer{rs},
+		// Own institution, consent, share scope: one rule for QIDO and WADO.
+		Visibility: cons,
 	})
 	if cfg.Demo {
 		if err := loadDemoIfEmpty(ctx, svc, db, tmp, log); err != nil {
 			return err
 		}
 	}
-	rec := records.New(store, db)
 	acc, err := setupAccess(ctx, cfg.Access, store, db, rec, stdout, log)
 	if err != nil {
 		return err
@@ -80,10 +95,14 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			log.Error("close audit trail", "err", err)
 		}
 	}()
+	acc.mw.PersonKeyOf = rs.PersonKeyOf // audit events name the person of a study
 	m := metrics.New(db.Counts)
 	e := server.New(svc, server.Options{
 		Access: access.Middleware(*acc.mw),
-		API:    []func(g *echo.Group){acc.api.Register},
+		API: []func(g *echo.Group){acc.api.Register, recognitionAPI(rs),
+			(&consentapi.API{Consents: cons}).Register},
+		// The asking institution of DICOMweb requests, for the recognition tag.
+		Middleware: []echo.MiddlewareFunc{api.Asking},
 		DICOMweb: dicomweb.Options{
 			PublicURL: cfg.PublicURL, TrustForwarded: cfg.TrustForwarded, MaxRequestBytes: cfg.MaxRequestBytes,
 			PresignRedirect: cfg.PresignRedirect,

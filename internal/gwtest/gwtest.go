@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/labstack/echo/v4"
+
 	"github.com/imgcloud/gateway/archive"
 	"github.com/imgcloud/gateway/dicomweb"
 	"github.com/imgcloud/gateway/index"
@@ -37,6 +39,18 @@ type Options struct {
 	MaxRequestBytes  int64
 	MaxInstanceBytes int64
 	PresignRedirect  time.Duration
+	// Extend, when set, is called with the index and the object store
+	// before the archive is built; what it returns is wired in.
+	Extend func(db *index.DB, store storage.Store) Extension
+}
+
+// Extension is what a domain package adds to the test gateway: archive
+// hooks, middleware and JSON API routes.
+type Extension struct {
+	Annotators []archive.Annotator
+	Observers  []archive.Observer
+	Middleware []echo.MiddlewareFunc
+	API        func(g *echo.Group)
 }
 
 // Start runs a gateway over store with an index in a temp dir.
@@ -47,8 +61,21 @@ func Start(t testing.TB, store storage.Store, opt Options) *Gateway {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := archive.New(store, db, archive.Options{TempDir: dir, MaxInstanceBytes: opt.MaxInstanceBytes})
-	e := server.New(svc, server.Options{DICOMweb: dicomweb.Options{MaxRequestBytes: opt.MaxRequestBytes, PresignRedirect: opt.PresignRedirect}})
+	var ext Extension
+	if opt.Extend != nil {
+		ext = opt.Extend(db, store)
+	}
+	svc := archive.New(store, db, archive.Options{
+		TempDir: dir, MaxInstanceBytes: opt.MaxInstanceBytes, Annotators: ext.Annotators, Observers: ext.Observers,
+	})
+	sopt := server.Options{
+		DICOMweb:   dicomweb.Options{MaxRequestBytes: opt.MaxRequestBytes, PresignRedirect: opt.PresignRedirect},
+		Middleware: ext.Middleware,
+	}
+	if ext.API != nil {
+		sopt.API = append(sopt.API, ext.API)
+	}
+	e := server.New(svc, sopt)
 	srv := httptest.NewServer(e)
 	t.Cleanup(func() { srv.Close(); db.Close() })
 	return &Gateway{URL: srv.URL + "/dicomweb", Store: store, DB: db, Srv: srv}

@@ -16,6 +16,7 @@ import (
 	"github.com/imgcloud/gateway/archive"
 	"github.com/imgcloud/gateway/dicomweb"
 	"github.com/imgcloud/gateway/internal/metrics"
+	"github.com/imgcloud/gateway/internal/web"
 )
 
 // Options configure New.
@@ -32,6 +33,9 @@ type Options struct {
 	// API mounts JSON API routes on the /api/v1 group, one function per
 	// feature package.
 	API []func(g *echo.Group)
+	// Middleware runs after Access on every route (e.g. the recognition
+	// API's asking-institution middleware, api.Asking).
+	Middleware []echo.MiddlewareFunc
 }
 
 // New returns the gateway's echo server.
@@ -71,7 +75,7 @@ func New(svc *archive.Service, opt Options) *echo.Echo {
 	e.Use(middleware.CORSWithConfig(middleware.CORSConfig{
 		AllowOrigins:  origins,
 		AllowMethods:  []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodDelete, http.MethodOptions},
-		AllowHeaders:  []string{"Authorization", "Accept", "Content-Type", "If-None-Match", "X-Request-Id"},
+		AllowHeaders:  []string{"Authorization", "Accept", "Content-Type", "If-None-Match", "X-Request-Id", "X-Asking-Institution"},
 		ExposeHeaders: []string{"Warning", "ETag", "Content-Location", "X-Request-Id", "Content-Length"},
 		MaxAge:        600,
 	}))
@@ -79,6 +83,7 @@ func New(svc *archive.Service, opt Options) *echo.Echo {
 	if opt.Access != nil {
 		e.Use(opt.Access)
 	}
+	e.Use(opt.Middleware...)
 
 	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok\n") })
 	e.GET("/readyz", func(c echo.Context) error {
@@ -102,7 +107,7 @@ func New(svc *archive.Service, opt Options) *echo.Echo {
 	dicomweb.Register(e.Group("/dicomweb"), svc, opt.DICOMweb)
 
 	if opt.Viewer != nil {
-		e.GET("/*", echo.WrapHandler(http.FileServerFS(opt.Viewer)))
+		web.Register(e, web.Options{Files: opt.Viewer})
 	}
 	return e
 }

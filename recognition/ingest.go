@@ -1,0 +1,107 @@
+package recognition
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/imgcloud/gateway/auth"
+)
+
+// StudyStored runs the eligibility check of a study that received
+// instances and stores its outcome (archive.Observer). Failures are logged:
+// the instances are stored whatever recognition thinks of them.
+func (s *Service) StudyStored(ctx context.Context, study string) {
+	// The outcome is written even if the client goes away now.
+	ctx = context.WithoutCancel(ctx)
+	if _, err := s.Check(ctx, study); err != nil {
+		s.log.Error("eligibility check", "study", study, "err", err)
+	}
+}
+
+// Check runs the eligibility check of a stored study: required
+// attributes, complete series, a registered institution certified on the
+// study date and a matching catalogue item. The outcome is stored as
+// eligibility/{study} and returned. The holding institution is the pushing
+// PACS's when a PACS principal is in ctx, else the registry's mapping of
+// InstitutionName or IssuerOfPatientID.
+func (s *Service) Check(ctx context.Context, study string) (*Eligibility, error) {
+	f, err := s.facts(study)
+	if err != nil {
+		return nil, err
+	}
+	st := s.state()
+	now := s.opt.Now()
+	e := &Eligibility{
+		Study: study, StudyDate: f.StudyDateRaw, Received: f.Received, CheckedAt: now.UTC(), Issuer: f.Issuer,
+	}
+	if a, ok := f.anchor(); ok {
+		e.Anchor = isoDate(a)
+	}
+	e.Problems = structuralProblems(f, day(now))
+	series, nSeries, nInst, err := seriesProblems(s.db, study)
+	if err != nil {
+		return nil, err
+	}
+	e.Problems = append(e.Problems, series...)
+	e.Series, e.Instances = nSeries, nInst
+
+	holding, how := s.attributeIngest(ctx, st, f)
+	switch {
+	case holding != nil:
+		e.Holding, e.AttributedBy = holding.ID, how
+		if e.Issuer == "" && len(holding.Issuers) > 0 {
+			e.Issuer = holding.Issuers[0]
+		}
+		if !holding.CertifiedOn(f.StudyDate) {
+			e.Problems = append(e.Problems, Problem{ProblemNotCertified,
+				fmt.Sprintf("%s has no imaging quality-control certification valid on the study date", holding.Name)})
+		}
+	case how != "":
+		e.Problems = append(e.Problems, Problem{ProblemUnknownInstitution, how})
+	default:
+		e.Problems = append(e.Problems, Problem{ProblemUnknownInstitution,
+			fmt.Sprintf("no registered institution has the name %q or the issuer %q", strings.Join(f.InstitutionNames, " / "), f.Issuer)})
+	}
+	if e.Issuer == "" {
+		e.Problems = append(e.Problems, Problem{ProblemMissingAttribute,
+			"IssuerOfPatientID (0010,0021) is missing and the institution declares no issuer"})
+	}
+	if it := bestItem(st.sortedItems, f); it != nil {
+		e.Item = it.Code
+	} else {
+		e.Problems = append(e.Problems, Problem{ProblemNoItem, "no catalogue item matches the study (modality, body part, description)"})
+	}
+	e.Eligible = len(e.Problems) == 0
+	e.Explanation = explain(e)
+	if err := s.rec.Put(ctx, kindEligibility, study, e); err != nil {
+		return nil, fmt.Errorf("store eligibility %s: %w", study, err)
+	}
+	return e, nil
+}
+
+// attributeIngest finds the holding institution at ingest: the PACS
+// principal's institution when authentication ran, else the registry
+// mapping. When a PACS names an unregistered institution, in is nil and
+// how says so.
+func (s *Service) attributeIngest(ctx context.Context, st *state, f *Facts) (in *Institution, how string) {
+	if p, ok := auth.FromContext(ctx); ok && p.Role == auth.RolePACS && p.Institution != "" {
+		if in := st.institutions[p.Institution]; in != nil {
+			return in, "pacs"
+		}
+		return nil, fmt.Sprintf("the pushing PACS acts for institution %q, which is not in the registry", p.Institution)
+	}
+	return st.attribute(f)
+}
+
+// explain sums an eligibility outcome up in a sentence.
+func explain(e *Eligibility) string {
+	if e.Eligible {
+		return fmt.Sprintf("Eligible: attributed to %s (%s), catalogue item %s, window counted from %s.", e.Holding, e.AttributedBy, e.Item, e.Anchor)
+	}
+	texts := make([]string, len(e.Problems))
+	for i, p := range e.Problems {
+		texts[i] = p.Text
+	}
+	return "Not eligible: " + strings.Join(texts, "; ") + "."
+}

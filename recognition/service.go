@@ -1,0 +1,166 @@
+package recognition
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/imgcloud/gateway/index"
+	"github.com/imgcloud/gateway/records"
+)
+
+// Record kinds (records/{kind}/{id}.json in object storage).
+const (
+	kindInstitutions = "institutions"
+	kindRegions      = "regions"
+	kindCatalogue    = "catalogue"
+	kindEligibility  = "eligibility"
+	kindDecisions    = "decisions"
+	kindPersons      = "persons"
+	kindPatientLinks = "patient-links"
+)
+
+// Options configure a Service.
+type Options struct {
+	// Now is the clock (default time.Now); tests inject one.
+	Now func() time.Time
+	// PersonKeySecret keys the hash that turns national identifiers into
+	// person keys (see LoadOrCreateSecret). Person links are refused
+	// without one.
+	PersonKeySecret []byte
+	// Rand is the source of decision ids (default crypto/rand).
+	Rand   io.Reader
+	Logger *slog.Logger
+}
+
+// Service is mutual recognition over the index and the records store. It
+// is an archive.Annotator (the private block) and an archive.Observer (the
+// eligibility check at ingest).
+type Service struct {
+	db  *index.DB
+	rec *records.Store
+	opt Options
+	log *slog.Logger
+	// st is the current snapshot; edit serialises the edits that replace it.
+	st   atomic.Pointer[state]
+	edit sync.Mutex
+	// links serialises person link updates.
+	links sync.Mutex
+	// consent, when set, hides uncovered results in order checks.
+	consent ConsentChecker
+}
+
+// New returns a Service with the registry and catalogue read from the
+// records store.
+func New(ctx context.Context, db *index.DB, rec *records.Store, opt Options) (*Service, error) {
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	if opt.Rand == nil {
+		opt.Rand = rand.Reader
+	}
+	if opt.Logger == nil {
+		opt.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Service{db: db, rec: rec, opt: opt, log: opt.Logger}
+	insts, err := listRecords[Institution](ctx, rec, kindInstitutions)
+	if err != nil {
+		return nil, err
+	}
+	regions, err := listRecords[Region](ctx, rec, kindRegions)
+	if err != nil {
+		return nil, err
+	}
+	items, err := listRecords[Item](ctx, rec, kindCatalogue)
+	if err != nil {
+		return nil, err
+	}
+	s.st.Store(newState(insts, regions, items))
+	return s, nil
+}
+
+// listRecords decodes every record of a kind.
+func listRecords[T any](ctx context.Context, rec *records.Store, kind string) ([]*T, error) {
+	var out []*T
+	err := rec.List(ctx, kind, func(id string, raw []byte) error {
+		v := new(T)
+		if err := json.Unmarshal(raw, v); err != nil {
+			return fmt.Errorf("decode %s/%s: %w", kind, id, err)
+		}
+		out = append(out, v)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("load %s: %w", kind, err)
+	}
+	return out, nil
+}
+
+// state returns the current snapshot.
+func (s *Service) state() *state { return s.st.Load() }
+
+// Counts returns how many institutions, regions and catalogue items are
+// loaded.
+func (s *Service) Counts() (institutions, regions, items int) {
+	st := s.state()
+	return len(st.institutions), len(st.regions), len(st.items)
+}
+
+// facts reads the facts of a stored study.
+func (s *Service) facts(study string) (*Facts, error) {
+	st, err := s.db.Study(study)
+	if errors.Is(err, index.ErrNotFound) {
+		return nil, notFoundf("study %s", study)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return factsOf(st, s.db.SeriesOf(study)), nil
+}
+
+// eligibility returns the stored outcome of the ingest check, or nil.
+func (s *Service) eligibility(ctx context.Context, study string) *Eligibility {
+	var e Eligibility
+	if err := s.rec.Get(ctx, kindEligibility, study, &e); err != nil {
+		if !errors.Is(err, records.ErrNotFound) {
+			s.log.Warn("read eligibility", "study", study, "err", err)
+		}
+		return nil
+	}
+	return &e
+}
+
+// Tag computes the recognition tag of a stored study for the asking
+// institution ("" to leave the region check out). An asking institution
+// that is not registered is an ErrNotFound.
+func (s *Service) Tag(ctx context.Context, study, asking string) (Tag, error) {
+	if asking != "" {
+		if _, ok := s.state().institutions[asking]; !ok {
+			return Tag{}, notFoundf("institution %s", asking)
+		}
+	}
+	f, err := s.facts(study)
+	if err != nil {
+		return Tag{}, err
+	}
+	return s.state().evaluate(f, s.eligibility(ctx, study), asking, s.opt.Now()), nil
+}
+
+// Eligibility returns the stored outcome of the ingest check of a study.
+func (s *Service) Eligibility(ctx context.Context, study string) (*Eligibility, error) {
+	if _, err := s.db.Study(study); err != nil {
+		return nil, notFoundf("study %s", study)
+	}
+	e := s.eligibility(ctx, study)
+	if e == nil {
+		return nil, notFoundf("no eligibility check is recorded for study %s", study)
+	}
+	return e, nil
+}
