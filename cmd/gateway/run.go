@@ -21,6 +21,7 @@ Commands:
   demo      load demo studies into a running gateway
   corpus    generate test studies from real DICOM files
   reindex   rebuild the index from object storage
+  fsck      compare the index with object storage (--deep, --repair)
   token     create, list or revoke API tokens (through a running gateway)
   audit     verify, query or export the audit trail (through a running gateway)
   recognition  load or export institutions and the catalogue, print statistics (through a running gateway)
@@ -48,6 +49,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = corpus.Main(args[1:], stdout, stderr)
 	case "reindex":
 		err = reindex(ctx, args[1:], stdout, stderr)
+	case "fsck":
+		err = fsck(ctx, args[1:], stdout, stderr)
 	case "token":
 		err = tokenCmd(ctx, args[1:], stdout, stderr)
 	case "audit":

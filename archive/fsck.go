@@ -1,0 +1,116 @@
+package archive
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/imgcloud/gateway/index"
+	"github.com/imgcloud/gateway/storage"
+)
+
+// FsckOptions choose what Fsck checks and repairs.
+type FsckOptions struct {
+	// Deep re-hashes every object against the digest in its row.
+	Deep bool
+	// Repair removes rows whose object is missing and indexes objects
+	// that have no row. Objects whose content no longer matches are only
+	// reported: the gateway cannot know which copy is right.
+	Repair bool
+	// Progress, when set, is called after each step with done and total.
+	Progress func(done, total int)
+}
+
+// FsckReport counts what Fsck found.
+type FsckReport struct {
+	Rows, Objects int
+	// Dangling are rows whose object is missing; Orphans objects without
+	// a row; Corrupt objects whose digest differs from their row's.
+	Dangling, Orphans, Corrupt []string
+	Repaired                   int
+}
+
+// Clean reports whether nothing is wrong (after repairs).
+func (r FsckReport) Clean() bool {
+	return len(r.Corrupt) == 0 && len(r.Dangling)+len(r.Orphans) == r.Repaired
+}
+
+// Fsck compares the index with object storage.
+func (s *Service) Fsck(ctx context.Context, opt FsckOptions) (FsckReport, error) {
+	var rep FsckReport
+	var rows []*index.Instance
+	if err := s.db.AllInstances(func(in *index.Instance) (bool, error) {
+		rows = append(rows, in)
+		return true, nil
+	}); err != nil {
+		return rep, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	objects := map[string]storage.ObjectInfo{}
+	if err := s.store.List(ctx, storage.StudiesPrefix, func(oi storage.ObjectInfo) error {
+		if strings.HasSuffix(oi.Key, ".dcm") {
+			objects[oi.Key] = oi
+		}
+		return nil
+	}); err != nil {
+		return rep, mapStoreErr(fmt.Errorf("list objects: %w", err))
+	}
+	rep.Rows, rep.Objects = len(rows), len(objects)
+	total, done := len(rows)+len(objects), 0
+	step := func() {
+		done++
+		if opt.Progress != nil {
+			opt.Progress(done, total)
+		}
+	}
+	seen := map[string]bool{}
+	for _, in := range rows {
+		if err := ctx.Err(); err != nil {
+			return rep, err
+		}
+		seen[in.Key] = true
+		oi, ok := objects[in.Key]
+		switch {
+		case !ok:
+			rep.Dangling = append(rep.Dangling, in.Key)
+			if opt.Repair {
+				if err := s.db.DeleteInstance(in.Study, in.Series, in.SOP); err != nil {
+					return rep, fmt.Errorf("repair %s: %w", in.Key, err)
+				}
+				rep.Repaired++
+			}
+		case oi.Size != in.Size:
+			rep.Corrupt = append(rep.Corrupt, in.Key)
+		case opt.Deep && in.SHA256 != "":
+			sum, err := s.digest(ctx, in.Key)
+			if err != nil {
+				return rep, err
+			}
+			if sum != in.SHA256 {
+				rep.Corrupt = append(rep.Corrupt, in.Key)
+			}
+		}
+		step()
+	}
+	for key, oi := range objects {
+		if seen[key] {
+			step()
+			continue
+		}
+		rep.Orphans = append(rep.Orphans, key)
+		if opt.Repair {
+			_, err := s.reindexOne(ctx, oi)
+			if err != nil && !errors.Is(err, index.ErrExists) {
+				return rep, fmt.Errorf("repair %s: %w", key, err)
+			}
+			rep.Repaired++
+		}
+		step()
+	}
+	if opt.Repair && rep.Repaired > 0 {
+		if err := s.Commit(ctx, nil); err != nil {
+			return rep, err
+		}
+	}
+	return rep, nil
+}
