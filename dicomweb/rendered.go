@@ -1,0 +1,417 @@
+package dicomweb
+
+import (
+	"bytes"
+	"cmp"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"image"
+	"io"
+	"net/http"
+	"net/url"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/imgcloud/gateway/archive"
+	"github.com/imgcloud/gateway/dcm"
+	"github.com/imgcloud/gateway/render"
+)
+
+// Rendered resources and thumbnails (PS3.18 10.4.1.1.3 and 10.4.1.1.5).
+//
+// Study and series rendered resources and thumbnails show one
+// representative image: the middle instance (by InstanceNumber) of the
+// first series that has pixel data, first frame. PS3.18 also allows a
+// multipart answer with every image; the gateway does not offer it.
+// A multi-frame instance renders as an animated image/gif when image/gif
+// is asked for by name, else as its first frame.
+const (
+	thumbnailSide    = 128 // default thumbnail viewport
+	thumbnailQuality = 80
+	maxGIFFrames     = 100 // longer cines are sampled evenly
+	gifDelay         = 10  // hundredths of a second between GIF frames
+	cacheVersion     = "v1"
+)
+
+// renderer serves rendered resources and thumbnails. sem bounds how many
+// frames are decoded at once, so memory stays flat under many requests.
+type renderer struct {
+	*handlers
+	sem chan struct{}
+}
+
+// registerRendered mounts /rendered and /thumbnail at every level.
+func registerRendered(g *echo.Group, h *handlers) {
+	r := &renderer{handlers: h, sem: make(chan struct{}, max(2, runtime.GOMAXPROCS(0)))}
+	for _, p := range []string{
+		"/studies/:study",
+		"/studies/:study/series/:series",
+		"/studies/:study/series/:series/instances/:sop",
+		"/studies/:study/series/:series/instances/:sop/frames/:frames",
+	} {
+		g.GET(p+"/rendered", r.serve(false))
+		g.GET(p+"/thumbnail", r.serve(true))
+	}
+}
+
+// renderRequest is a parsed rendered or thumbnail request.
+type renderRequest struct {
+	study, series, sop string
+	frames             []int // from the path; nil when not named
+	media              string
+	gifAsked           bool // image/gif asked for by name
+	window             *render.Window
+	viewport           render.Viewport
+	quality            int
+	thumbnail          bool
+}
+
+func (r *renderer) serve(thumbnail bool) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		req, err := parseRenderRequest(c, thumbnail)
+		if err != nil {
+			return err
+		}
+		ctx := c.Request().Context()
+		ins, err := r.svc.Instances(ctx, req.study, req.series, req.sop)
+		if err != nil {
+			return err
+		}
+		in, err := representative(ins)
+		if err != nil {
+			return err
+		}
+		nums := r.frameNumbers(req, in)
+		key := ""
+		if thumbnail {
+			key = thumbnailKey(in, nums[0], req)
+			if rc, err := r.svc.CachedGet(ctx, key); err == nil {
+				defer rc.Close()
+				c.Response().Header().Set("X-Cache", "hit")
+				return writeImage(c, req.media, rc)
+			} else if !errors.Is(err, archive.ErrNotFound) {
+				r.log.Warn("thumbnail cache unreadable", "sop", in.SOP, "err", err)
+			}
+		}
+		var buf bytes.Buffer
+		win, err := r.render(c, req, in, nums, &buf)
+		if err != nil {
+			return err
+		}
+		if win != "" {
+			c.Response().Header().Set("X-Rendered-Window", win)
+		}
+		if thumbnail {
+			c.Response().Header().Set("X-Cache", "miss")
+			if err := r.svc.CachePut(ctx, key, buf.Bytes()); err != nil {
+				r.log.Warn("thumbnail not cached", "sop", in.SOP, "err", err)
+			}
+		}
+		return writeImage(c, req.media, &buf)
+	}
+}
+
+// writeImage sends an encoded picture. Instances never change under their
+// UID, so browsers may keep pictures a while (privately).
+func writeImage(c echo.Context, media string, body io.Reader) error {
+	h := c.Response().Header()
+	h.Set("Cache-Control", "private, max-age=300")
+	if b, ok := body.(*bytes.Buffer); ok {
+		h.Set("Content-Length", strconv.Itoa(b.Len()))
+	}
+	return c.Stream(http.StatusOK, media, body)
+}
+
+// render decodes, windows, fits and encodes the frames nums of in into
+// w. It returns the window applied to grayscale pictures, formatted.
+func (r *renderer) render(c echo.Context, req renderRequest, in *archive.Instance, nums []int, w io.Writer) (string, error) {
+	ctx := c.Request().Context()
+	p, err := render.ParamsFrom(in.Attrs)
+	if err != nil {
+		return "", fmt.Errorf("instance %s: %w", in.SOP, err)
+	}
+	p.BigEndian = in.TransferSyntax == dcm.ExplicitVRBigEndian
+	if crop := req.viewport.Crop; !crop.Empty() && !crop.In(image.Rect(0, 0, p.Columns, p.Rows)) {
+		return "", badRequest(fmt.Sprintf("viewport region %v is outside the %dx%d image", crop, p.Columns, p.Rows))
+	}
+	if p.Palette != nil {
+		if err := r.loadPalette(c, in, p); err != nil {
+			return "", err
+		}
+	}
+	frames, err := r.svc.Frames(ctx, in, nums)
+	if err != nil {
+		return "", err
+	}
+	select {
+	case r.sem <- struct{}{}:
+		defer func() { <-r.sem }()
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+	opt := render.Options{Window: req.window, Viewport: req.viewport}
+	var imgs []image.Image
+	var used render.Window
+	for _, f := range frames {
+		data, err := readFrame(c, f)
+		if err != nil {
+			return "", err
+		}
+		img, win, err := render.Frame(p, f.TransferSyntax, data, opt)
+		if err != nil {
+			return "", fmt.Errorf("render %s frame %d: %w", in.SOP, f.Number, err)
+		}
+		if opt.Window == nil && win.Width > 0 {
+			opt.Window = &win // one window for every frame of a cine
+		}
+		used = win
+		imgs = append(imgs, img)
+	}
+	if len(imgs) > 1 {
+		err = render.EncodeGIF(w, imgs, gifDelay)
+	} else {
+		err = render.Encode(w, imgs[0], req.media, req.quality)
+	}
+	if err != nil || used.Width == 0 {
+		return "", err
+	}
+	return used.String(), nil
+}
+
+// readFrame reads one frame's bytes.
+func readFrame(c echo.Context, f *archive.Frame) ([]byte, error) {
+	rc, err := f.Open(c.Request().Context())
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	data := make([]byte, f.Length)
+	if _, err := io.ReadFull(rc, data); err != nil {
+		return nil, fmt.Errorf("read frame %d: %w", f.Number, err)
+	}
+	return data, nil
+}
+
+// loadPalette fetches the red, green and blue palette LUT data: bulk data
+// when the tables were large, else the InlineBinary values of the
+// instance's metadata.
+func (r *renderer) loadPalette(c echo.Context, in *archive.Instance, p *render.Params) error {
+	ctx := c.Request().Context()
+	var data [3][]byte
+	var meta dcm.Dataset
+	for i, tag := range render.PaletteDataTags() {
+		rc, _, err := r.svc.Bulk(ctx, in, tag)
+		if err == nil {
+			data[i], err = io.ReadAll(rc)
+			rc.Close()
+			if err != nil {
+				return fmt.Errorf("read palette %s: %w", tag, err)
+			}
+			continue
+		}
+		if !errors.Is(err, archive.ErrNotFound) {
+			return err
+		}
+		if meta == nil {
+			var buf bytes.Buffer
+			if err := r.svc.WriteMetadata(ctx, &buf, in.Study, in.Series, in.SOP, ""); err != nil {
+				return err
+			}
+			var all []dcm.Dataset
+			if err := json.Unmarshal(buf.Bytes(), &all); err != nil || len(all) != 1 {
+				return fmt.Errorf("read metadata of %s for its palette: %v", in.SOP, err)
+			}
+			meta = all[0]
+		}
+		e := meta[tag]
+		if e == nil || e.InlineBinary == "" {
+			return &render.UnsupportedError{Reason: "PALETTE COLOR image without palette LUT data " + tag + " (segmented palettes are not rendered)"}
+		}
+		if data[i], err = base64.StdEncoding.DecodeString(e.InlineBinary); err != nil {
+			return fmt.Errorf("palette %s of %s: %w", tag, in.SOP, err)
+		}
+	}
+	return p.SetPalette(data[0], data[1], data[2])
+}
+
+// frameNumbers picks the frames to render: those named in the path, every
+// frame (sampled down to maxGIFFrames) of a multi-frame instance asked as
+// image/gif, else the first.
+func (r *renderer) frameNumbers(req renderRequest, in *archive.Instance) []int {
+	if req.frames != nil {
+		if req.thumbnail {
+			return req.frames[:1]
+		}
+		return req.frames
+	}
+	n := len(in.Frames.Frames)
+	if req.thumbnail || !req.gifAsked || n < 2 || req.sop == "" {
+		return []int{1}
+	}
+	k := min(n, maxGIFFrames)
+	out := make([]int, k)
+	for i := range out {
+		out[i] = 1 + i*n/k
+	}
+	return out
+}
+
+// representative picks the instance that stands for a study or series:
+// the middle one, by InstanceNumber, of the first series with images.
+func representative(ins []*archive.Instance) (*archive.Instance, error) {
+	if len(ins) == 1 {
+		return ins[0], nil
+	}
+	var series string
+	var stack []*archive.Instance
+	for _, in := range ins {
+		if len(in.Frames.Frames) == 0 {
+			continue
+		}
+		if series == "" {
+			series = in.Series
+		}
+		if in.Series == series {
+			stack = append(stack, in)
+		}
+	}
+	if len(stack) == 0 {
+		return nil, fmt.Errorf("no instance has pixel data to render: %w", archive.ErrNotFound)
+	}
+	slices.SortStableFunc(stack, func(a, b *archive.Instance) int {
+		x, _ := a.Attrs.Int("00200013")
+		y, _ := b.Attrs.Int("00200013")
+		return cmp.Compare(x, y)
+	})
+	return stack[(len(stack)-1)/2], nil
+}
+
+// thumbnailKey names a cached thumbnail: the instance, frame and every
+// parameter that changes the picture.
+func thumbnailKey(in *archive.Instance, frame int, req renderRequest) string {
+	ext := strings.TrimPrefix(req.media, "image/")
+	return fmt.Sprintf("thumbnails/%s/%s/%s/%s/f%d-%dx%d-q%d.%s", cacheVersion, in.Study, in.Series, in.SOP,
+		frame, req.viewport.Width, req.viewport.Height, req.quality, ext)
+}
+
+// parseRenderRequest reads UIDs, frames, Accept (or the accept query
+// parameter) and the window, viewport and quality parameters (PS3.18
+// 8.3.5.1). Thumbnails take viewport and quality only.
+func parseRenderRequest(c echo.Context, thumbnail bool) (renderRequest, error) {
+	var req renderRequest
+	var err error
+	req.thumbnail = thumbnail
+	if req.study, req.series, req.sop, err = uids(c); err != nil {
+		return req, err
+	}
+	if f := c.Param("frames"); f != "" {
+		if req.frames, err = parseFrameList(f); err != nil {
+			return req, err
+		}
+	}
+	q := c.QueryParams()
+	accept := c.Request().Header.Get("Accept")
+	if a := q.Get("accept"); a != "" {
+		accept = a
+	}
+	var named bool
+	if req.media, named, err = negotiateImage(accept); err != nil {
+		return req, err
+	}
+	req.gifAsked = named && req.media == render.MediaGIF
+	if len(req.frames) > 1 && req.media != render.MediaGIF && !thumbnail {
+		return req, notAcceptable(fmt.Sprintf("%d frames render as one animated image/gif only: ask Accept: image/gif, or one frame", len(req.frames)))
+	}
+	if req.viewport, err = parseViewport(q); err != nil {
+		return req, err
+	}
+	if req.quality, err = parseQuality(q); err != nil {
+		return req, err
+	}
+	if thumbnail {
+		if req.viewport.Width == 0 {
+			req.viewport.Width, req.viewport.Height = thumbnailSide, thumbnailSide
+		}
+		req.viewport.Crop = image.Rectangle{}
+		if req.quality == 0 {
+			req.quality = thumbnailQuality
+		}
+		return req, nil
+	}
+	if s := q.Get("window"); s != "" {
+		w, err := render.ParseWindow(s)
+		if err != nil {
+			return req, badRequest(err.Error())
+		}
+		req.window = &w
+	}
+	return req, nil
+}
+
+// negotiateImage picks the picture type from Accept: image/jpeg, image/png
+// or image/gif by name, or JPEG for image/* and */*.
+func negotiateImage(accept string) (media string, named bool, err error) {
+	for _, m := range parseAccept(accept) {
+		switch m.typ {
+		case render.MediaJPEG, render.MediaPNG, render.MediaGIF:
+			return m.typ, true, nil
+		case "image/*", "*/*":
+			return render.MediaJPEG, false, nil
+		}
+	}
+	return "", false, notAcceptable(fmt.Sprintf("cannot meet Accept %q: rendered images are image/jpeg, image/png or image/gif", accept))
+}
+
+// parseViewport reads viewport=vw,vh[,sx,sy,sw,sh] (PS3.18 8.3.5.1.3):
+// the width comes first, then the height, then an optional source region.
+func parseViewport(q url.Values) (render.Viewport, error) {
+	s := q.Get("viewport")
+	if s == "" {
+		return render.Viewport{}, nil
+	}
+	bad := func(why string) error {
+		return badRequest(fmt.Sprintf("viewport=%q: %s (want vw,vh[,sx,sy,sw,sh])", s, why))
+	}
+	parts := strings.Split(s, ",")
+	if len(parts) != 2 && len(parts) != 6 {
+		return render.Viewport{}, bad("2 or 6 values")
+	}
+	n := make([]int, len(parts))
+	for i, p := range parts {
+		v, err := strconv.Atoi(strings.TrimSpace(p))
+		if err != nil {
+			return render.Viewport{}, bad("values are integers")
+		}
+		n[i] = v
+	}
+	if n[0] < 1 || n[1] < 1 || n[0] > render.MaxViewport || n[1] > render.MaxViewport {
+		return render.Viewport{}, bad(fmt.Sprintf("width and height are 1 to %d", render.MaxViewport))
+	}
+	vp := render.Viewport{Width: n[0], Height: n[1]}
+	if len(n) == 6 {
+		if n[2] < 0 || n[3] < 0 || n[4] < 1 || n[5] < 1 {
+			return render.Viewport{}, bad("the region starts at 0 or more and has a positive size (flipping is not supported)")
+		}
+		vp.Crop = image.Rect(n[2], n[3], n[2]+n[4], n[3]+n[5])
+	}
+	return vp, nil
+}
+
+// parseQuality reads quality=1..100 (JPEG only; 0 when absent).
+func parseQuality(q url.Values) (int, error) {
+	s := q.Get("quality")
+	if s == "" {
+		return 0, nil
+	}
+	v, err := strconv.Atoi(s)
+	if err != nil || v < 1 || v > 100 {
+		return 0, badRequest(fmt.Sprintf("quality=%q: an integer from 1 to 100", s))
+	}
+	return v, nil
+}

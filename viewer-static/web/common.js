@@ -1,0 +1,154 @@
+// Shared helpers of the viewer pages: DICOMweb and /api/v1 requests with an
+// optional bearer token, DICOM JSON accessors, the recognition badge and
+// the header's token entry. Plain JS, no build step, no framework.
+"use strict";
+
+const GW = (() => {
+  // Service roots, relative to the page so a reverse proxy prefix works.
+  const root = (document.querySelector('meta[name="dicomweb-root"]') || {}).content || "dicomweb";
+  const apiRoot = (document.querySelector('meta[name="api-root"]') || {}).content || "api/v1";
+  const TOKEN_KEY = "imgcloud.token";
+
+  // Share links and launches may carry a token in the fragment
+  // (#token=...): fragments never reach servers or Referer headers. Keep it
+  // for this tab only and take it out of the address bar.
+  (function takeFragmentToken() {
+    const m = location.hash.match(/(?:^#|&)token=([^&]+)/);
+    if (m) {
+      sessionStorage.setItem(TOKEN_KEY, decodeURIComponent(m[1]));
+      history.replaceState(null, "", location.pathname + location.search);
+    }
+  })();
+
+  const token = () => sessionStorage.getItem(TOKEN_KEY) || "";
+
+  function url(base, path, params) {
+    const u = new URL(base + path, document.baseURI);
+    for (const [k, v] of Object.entries(params || {})) if (v !== undefined && v !== "") u.searchParams.set(k, v);
+    return u;
+  }
+
+  // request fetches with Accept and, when a token is set, Authorization.
+  async function request(u, accept) {
+    const headers = { Accept: accept };
+    if (token()) headers.Authorization = "Bearer " + token();
+    const r = await fetch(u, { headers });
+    if (r.status === 401) openTokenDialog("需要登录令牌 A token is required");
+    return r;
+  }
+
+  async function failure(r) {
+    const body = await r.json().catch(() => ({}));
+    return new Error(body.error || r.status + " " + r.statusText);
+  }
+
+  async function qido(path, params) {
+    const r = await request(url(root, path, params), "application/dicom+json");
+    if (!r.ok) throw await failure(r);
+    return r.json();
+  }
+
+  async function metadata(path) {
+    const r = await request(url(root, path + "/metadata"), "application/dicom+json");
+    if (!r.ok) throw await failure(r);
+    return r.json();
+  }
+
+  // image fetches a rendered picture or thumbnail and returns a blob URL
+  // (so the Authorization header is sent) with the window the server used.
+  async function image(path, params, accept) {
+    const r = await request(url(root, path, params), accept || "image/jpeg");
+    if (!r.ok) throw await failure(r);
+    const blob = await r.blob();
+    return { src: URL.createObjectURL(blob), window: r.headers.get("X-Rendered-Window") || "" };
+  }
+
+  // api fetches project JSON; a 404 answers null (the API may not exist).
+  async function api(path, params) {
+    const r = await request(url(apiRoot, path, params), "application/json");
+    if (r.status === 404) return null;
+    if (!r.ok) throw await failure(r);
+    return r.json();
+  }
+
+  function val(ds, tag) {
+    const e = ds && ds[tag];
+    if (!e || !e.Value || !e.Value.length) return "";
+    const v = e.Value[0];
+    if (typeof v === "object" && v !== null) return personName(v);
+    return String(v);
+  }
+  // personName shows a PN value for people: "李敏 / Li Min" (ideographic
+  // components are written without spaces, others with).
+  function personName(v) {
+    const part = (s, sep) => (s || "").split("^").filter(Boolean).join(sep);
+    return [part(v.Ideographic, ""), part(v.Alphabetic, " "), v.Ideographic || v.Alphabetic ? "" : part(v.Phonetic, " ")].filter(Boolean).join(" / ");
+  }
+  const vals = (ds, tag) => (ds && ds[tag] && ds[tag].Value ? ds[tag].Value.join(", ") : "");
+  const fmtDate = (d) => (d && d.length === 8 ? d.slice(0, 4) + "-" + d.slice(4, 6) + "-" + d.slice(6) : d || "");
+
+  // Recognition tag (互认), added to study answers by the recognition
+  // service as a private block: creator "IMGCLOUD RECOGNITION" at
+  // (0011,0010) and elements (0011,1001) status, (0011,1002) item code,
+  // (0011,1003) item name, (0011,1004) valid until (DA).
+  const RECOGNITION_CREATOR = "IMGCLOUD RECOGNITION";
+  const recognitionFields = "00110010,00111001,00111002,00111003,00111004";
+  function recognition(ds) {
+    if (val(ds, "00110010").trim() !== RECOGNITION_CREATOR) return null;
+    const status = val(ds, "00111001").trim();
+    if (!status) return null;
+    return { status, code: val(ds, "00111002"), name: val(ds, "00111003"), until: fmtDate(val(ds, "00111004")) };
+  }
+  const STATUS_TEXT = {
+    RECOGNISED: "互认 ✓",
+    EXPIRED: "互认已过期 Expired",
+    NOT_ELIGIBLE: "不适用互认 Not eligible",
+    NOT_CERTIFIED: "机构未认证 Not certified",
+    OUTSIDE_REGION: "区域外 Outside region",
+  };
+  // badge builds the mark: a small badge in lists, a stamp on images.
+  function badge(rec, stamp) {
+    const el = el_("span", "badge badge-" + rec.status.toLowerCase().replace(/_/g, "-") + (stamp ? " stamp" : ""));
+    let text = STATUS_TEXT[rec.status] || rec.status;
+    if (rec.status === "RECOGNISED" && rec.until) text += " 至 " + rec.until;
+    el.append(el_("span", "badge-main", text));
+    if (rec.name || rec.code) el.append(el_("span", "badge-item", [rec.code, rec.name].filter(Boolean).join(" ")));
+    el.title = "检查检验结果互认 Mutual recognition: " + rec.status;
+    return el;
+  }
+
+  // el_ makes an element with a class and text (never HTML).
+  function el_(tag, cls, text) {
+    const e = document.createElement(tag);
+    if (cls) e.className = cls;
+    if (text !== undefined) e.textContent = text;
+    return e;
+  }
+
+  function openTokenDialog(message) {
+    const d = document.getElementById("token-dialog");
+    if (!d || d.open) return;
+    d.querySelector(".token-message").textContent = message || "";
+    d.querySelector("input").value = token();
+    d.showModal();
+  }
+
+  // setupHeader wires the token button and dialog present on every page.
+  function setupHeader() {
+    const d = document.getElementById("token-dialog");
+    const btn = document.getElementById("token-button");
+    if (!d || !btn) return;
+    const show = () => { btn.textContent = token() ? "已登录 Signed in" : "令牌 Token"; };
+    show();
+    btn.addEventListener("click", () => openTokenDialog(""));
+    d.querySelector("form").addEventListener("submit", (ev) => {
+      const v = d.querySelector("input").value.trim();
+      if (ev.submitter && ev.submitter.value === "clear") sessionStorage.removeItem(TOKEN_KEY);
+      else if (v) sessionStorage.setItem(TOKEN_KEY, v);
+      show();
+      location.reload();
+    });
+  }
+
+  return { root, request, qido, metadata, image, api, val, vals, fmtDate, recognition, recognitionFields, badge, el: el_, setupHeader };
+})();
