@@ -11,6 +11,7 @@ import (
 
 	"github.com/imgcloud/gateway/dcm"
 	"github.com/imgcloud/gateway/index"
+	"github.com/imgcloud/gateway/internal/diskspace"
 	"github.com/imgcloud/gateway/storage"
 )
 
@@ -32,6 +33,11 @@ type Options struct {
 	Annotators []Annotator
 	// Observers are told about studies that received instances.
 	Observers []Observer
+	// SpaceDirs are the folders whose volumes must keep MinFreeBytes free
+	// for a store to be accepted (the index folder, the spool folder and,
+	// with the file store, the objects folder).
+	SpaceDirs    []string
+	MinFreeBytes int64
 	// Visibility, when set, hides the studies the asking party may not
 	// see: they are left out of searches and are "not found" on retrieval,
 	// so their existence does not leak.
@@ -96,6 +102,23 @@ func (s *Service) Commit(ctx context.Context, stored []*Stored) error {
 		seen[st.Study] = true
 		for _, o := range s.opt.Observers {
 			o.StudyStored(ctx, st.Study)
+		}
+	}
+	return nil
+}
+
+// checkSpace refuses new data while a volume is nearly full: Badger maps
+// its write-ahead files into memory, and a write into such a mapping on a
+// full disk kills the process (SIGBUS) instead of returning an error.
+func (s *Service) checkSpace() error {
+	for _, dir := range s.opt.SpaceDirs {
+		free, err := diskspace.Free(dir)
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrUnavailable, err)
+		}
+		if free < s.opt.MinFreeBytes {
+			s.log.Error("disk almost full: refusing new instances", "dir", dir, "free_bytes", free, "min_free_bytes", s.opt.MinFreeBytes)
+			return fmt.Errorf("%w: disk almost full (%d bytes free under %s, %d required)", ErrUnavailable, free, dir, s.opt.MinFreeBytes)
 		}
 	}
 	return nil

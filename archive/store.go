@@ -53,6 +53,9 @@ func (e *StoreError) Unwrap() error { return e.Err }
 // about the instance are *StoreError (the request may go on with the next
 // part); other errors mean the request cannot go on.
 func (s *Service) Store(ctx context.Context, r io.Reader, expectStudy string) (*Stored, error) {
+	if err := s.checkSpace(); err != nil {
+		return nil, err
+	}
 	f, size, sum, err := s.spool(r)
 	if f != nil {
 		defer func() { f.Close(); os.Remove(f.Name()) }()

@@ -29,9 +29,11 @@ type Config struct {
 	// PresignRedirect > 0 answers WADO-URI downloads with a redirect to a
 	// presigned S3 URL valid that long.
 	PresignRedirect time.Duration
-	ShutdownGrace   time.Duration
-	Access          AccessConfig
-	Recognition     RecognitionConfig
+	// MinFreeBytes is the room the data volumes must keep for STOW.
+	MinFreeBytes  int64
+	ShutdownGrace time.Duration
+	Access        AccessConfig
+	Recognition   RecognitionConfig
 }
 
 // S3Config selects an S3-compatible bucket.
@@ -51,6 +53,7 @@ func DefaultConfig() Config {
 		CORSOrigins:      "*",
 		MaxRequestBytes:  64 << 30,
 		MaxInstanceBytes: 4 << 30,
+		MinFreeBytes:     512 << 20,
 		ShutdownGrace:    20 * time.Second,
 		Access:           defaultAccess(),
 	}
@@ -97,6 +100,7 @@ func bindServe(fs *flag.FlagSet, c *Config) {
 	str(fs, &c.CORSOrigins, "cors-origins", "comma-separated origins allowed by CORS (* for any)")
 	int64v(fs, &c.MaxRequestBytes, "max-request-bytes", "largest STOW request body")
 	int64v(fs, &c.MaxInstanceBytes, "max-instance-bytes", "largest single instance")
+	int64v(fs, &c.MinFreeBytes, "min-free-bytes", "refuse STOW (503) while a data volume has less free space than this")
 	duration(fs, &c.PresignRedirect, "s3-presign-redirect", "with --store s3: redirect WADO-URI downloads to presigned URLs valid this long (0: off)")
 	duration(fs, &c.ShutdownGrace, "shutdown-grace", "time to finish requests on shutdown")
 	bindAccess(fs, &c.Access)

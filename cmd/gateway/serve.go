@@ -75,6 +75,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	rs.SetConsent(cons)
 	svc := archive.New(store, db, archive.Options{
 		MaxInstanceBytes: cfg.MaxInstanceBytes, TempDir: tmp, Logger: log.With("component", "archive"),
+		SpaceDirs: spaceDirs(cfg), MinFreeBytes: cfg.MinFreeBytes,
 		Annotators: []archive.Annotator{rs}, Observers: []archive.Observer{rs},
 		// Own institution, consent, share scope: one rule for QIDO and WADO.
 		Visibility: cons,
@@ -96,11 +97,16 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}()
 	acc.mw.PersonKeyOf = rs.PersonKeyOf // audit events name the person of a study
+	shares, err := setupShares(cfg, svc, db, rs, acc, log) // share.go
+	if err != nil {
+		return err
+	}
 	m := metrics.New(db.Counts)
 	e := server.New(svc, server.Options{
 		Access: access.Middleware(*acc.mw),
 		API: []func(g *echo.Group){acc.api.Register, recognitionAPI(rs),
-			(&consentapi.API{Consents: cons}).Register},
+			(&consentapi.API{Consents: cons}).Register, shares.Register},
+		Routes: []func(e *echo.Echo){shares.RegisterLinks}, // share links at /s/
 		// The asking institution of DICOMweb requests, for the recognition tag.
 		Middleware: []echo.MiddlewareFunc{api.Asking},
 		DICOMweb: dicomweb.Options{
@@ -161,4 +167,13 @@ func openStore(ctx context.Context, cfg Config) (storage.Store, error) {
 		})
 	}
 	return file.Open(filepath.Join(cfg.Data, "objects"))
+}
+
+// spaceDirs are the folders whose volumes must keep room for STOW.
+func spaceDirs(cfg Config) []string {
+	dirs := []string{filepath.Join(cfg.Data, "index"), filepath.Join(cfg.Data, "tmp")}
+	if cfg.Store == "file" {
+		dirs = append(dirs, filepath.Join(cfg.Data, "objects"))
+	}
+	return dirs
 }
