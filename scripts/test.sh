@@ -19,7 +19,9 @@ echo "== go test"
 go test -count=1 -timeout 25m ./...
 
 echo "== fuzz (brief; see README for long runs)"
-for target in "FuzzReadHeader ./dcm" "FuzzParseQuery ./dicomweb" "FuzzAccept ./dicomweb"; do
+FUZZTIME="${FUZZTIME:-10s}"
+for target in "FuzzReadHeader ./dcm" "FuzzValidUID ./dcm" "FuzzParseQuery ./dicomweb" "FuzzAccept ./dicomweb" \
+              "FuzzSTOW ./dicomweb" "FuzzVerify ./auth"; do
   set -- $target
-  go test -run '^$' -fuzz "^$1\$" -fuzztime 15s "$2"
+  go test -run '^$' -fuzz "^$1\$" -fuzztime "$FUZZTIME" "$2"
 done
