@@ -179,11 +179,13 @@ func mapIndexErr(err error) error {
 
 // mapStoreErr turns storage errors into domain errors.
 func mapStoreErr(err error) error {
+	// Unavailable first: a missing bucket is both "unavailable" and "not
+	// found" to the store, and for callers it is an outage, not a 404.
 	switch {
-	case errors.Is(err, storage.ErrNotFound):
-		return fmt.Errorf("%w: %w", ErrNotFound, err)
 	case errors.Is(err, storage.ErrUnavailable):
 		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	case errors.Is(err, storage.ErrNotFound):
+		return fmt.Errorf("%w: %w", ErrNotFound, err)
 	}
 	return err
 }

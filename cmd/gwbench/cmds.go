@@ -60,6 +60,8 @@ type bigStowOut struct {
 	PID         int         `json:"pid,omitempty"`
 	RSSBeforeMB float64     `json:"rss_before_mb"`
 	RSSPeakMB   float64     `json:"rss_peak_sampled_mb"`
+	AnonPeakMB  float64     `json:"rss_anon_peak_sampled_mb"`
+	AnonBefore  float64     `json:"rss_anon_before_mb"`
 	RSSAfterMB  float64     `json:"rss_after_mb"`
 	HWMBeforeMB float64     `json:"vmhwm_before_mb"`
 	HWMAfterMB  float64     `json:"vmhwm_after_mb"`
@@ -98,7 +100,7 @@ func bigStowCmd(ctx context.Context, args []string) error {
 		if err != nil {
 			return fmt.Errorf("read memory of pid %d: %w", *pid, err)
 		}
-		out.RSSBeforeMB, out.HWMBeforeMB = mb(m.RSS), mb(m.HWM)
+		out.RSSBeforeMB, out.HWMBeforeMB, out.AnonBefore = mb(m.RSS), mb(m.HWM), mb(m.Anon)
 	}
 	cl := loopbackClient(c.timeout)
 	s := startSampler(*pid, *every)
@@ -112,7 +114,7 @@ func bigStowCmd(ctx context.Context, args []string) error {
 		_, err := w.Write(t.Data)
 		return t.SOPUID, err
 	})
-	samples, peak, hwm := s.Stop()
+	samples, peak, hwm, anon := s.Stop()
 	if err != nil {
 		return err
 	}
@@ -128,6 +130,7 @@ func bigStowCmd(ctx context.Context, args []string) error {
 			out.RSSAfterMB, out.HWMAfterMB = mb(m.RSS), mb(max(m.HWM, hwm))
 		}
 		out.RSSPeakMB = mb(peak)
+		out.AnonPeakMB = mb(anon)
 	}
 	// Read back: the study must list every instance.
 	got, err := countInstances(ctx, cl, c.base, t.StudyUID)
@@ -143,9 +146,11 @@ func bigStowCmd(ctx context.Context, args []string) error {
 	if *pid > 0 {
 		fmt.Printf("bigstow: server pid %d RSS before %.0f MB, peak sampled %.0f MB (%d samples every %s), after %.0f MB; VmHWM before %.0f MB, after %.0f MB\n",
 			*pid, out.RSSBeforeMB, out.RSSPeakMB, out.Samples, *every, out.RSSAfterMB, out.HWMBeforeMB, out.HWMAfterMB)
+		fmt.Printf("bigstow: RssAnon (heap, stacks) before %.0f MB, peak sampled %.0f MB; the rest of VmRSS is file-backed pages (RssFile: mmapped index files)\n",
+			out.AnonBefore, out.AnonPeakMB)
 		var pts []string
 		for _, p := range out.Curve {
-			pts = append(pts, fmt.Sprintf("%.1fs:%.0f", float64(p.AtMs)/1000, p.RSSMB))
+			pts = append(pts, fmt.Sprintf("%.1fs:%.0f(anon %.0f, file %.0f)", float64(p.AtMs)/1000, p.RSSMB, p.AnonMB, p.FileMB))
 		}
 		fmt.Printf("bigstow: RSS curve (s:MB) %s\n", strings.Join(pts, " "))
 	}

@@ -11,6 +11,8 @@
 //	                                       /metadata fetched N times
 //	gwbench frame -base URL                /frames/2 and /frames/1 of the
 //	                                       2-frame enhanced CT (5.dcm)
+//	gwbench summary -dir DIR               markdown tables of the results
+//	                                       scripts/bench.sh wrote to DIR
 //
 // Every subcommand talks to 127.0.0.1 only, and every loop is bounded by a
 // count and a time limit. With -json FILE the figures are also written as
@@ -57,6 +59,8 @@ func main() {
 		err = seriesCmd(ctx, args)
 	case "frame":
 		err = frameCmd(ctx, args)
+	case "summary":
+		err = summaryCmd(args)
 	case "-h", "-help", "--help", "help":
 		usage()
 		return

@@ -12,7 +12,7 @@ import (
 
 // mem is one reading of /proc/PID/status (bytes).
 type mem struct {
-	RSS, HWM int64
+	RSS, HWM, Anon, File int64
 }
 
 func readMem(pid int) (mem, error) {
@@ -25,7 +25,7 @@ func readMem(pid int) (mem, error) {
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		k, v, ok := strings.Cut(sc.Text(), ":")
-		if !ok || (k != "VmRSS" && k != "VmHWM") {
+		if !ok || (k != "VmRSS" && k != "VmHWM" && k != "RssAnon" && k != "RssFile") {
 			continue
 		}
 		f := strings.Fields(v)
@@ -36,10 +36,15 @@ func readMem(pid int) (mem, error) {
 		if err != nil {
 			continue
 		}
-		if k == "VmRSS" {
+		switch k {
+		case "VmRSS":
 			m.RSS = n * 1024
-		} else {
+		case "VmHWM":
 			m.HWM = n * 1024
+		case "RssAnon":
+			m.Anon = n * 1024
+		case "RssFile":
+			m.File = n * 1024
 		}
 	}
 	return m, sc.Err()
@@ -47,8 +52,10 @@ func readMem(pid int) (mem, error) {
 
 // rssSample is one point of the RSS curve.
 type rssSample struct {
-	AtMs  int64   `json:"at_ms"`
-	RSSMB float64 `json:"rss_mb"`
+	AtMs   int64   `json:"at_ms"`
+	RSSMB  float64 `json:"rss_mb"`
+	AnonMB float64 `json:"rss_anon_mb"`
+	FileMB float64 `json:"rss_file_mb"`
 }
 
 // sampler reads a process's memory every interval until stopped.
@@ -60,6 +67,7 @@ type sampler struct {
 	mu      sync.Mutex
 	samples []rssSample
 	maxRSS  int64
+	maxAnon int64
 	lastHWM int64
 	errs    int
 }
@@ -81,8 +89,9 @@ func startSampler(pid int, every time.Duration) *sampler {
 			if err != nil {
 				s.errs++
 			} else {
-				s.samples = append(s.samples, rssSample{AtMs: time.Since(start).Milliseconds(), RSSMB: mb(m.RSS)})
+				s.samples = append(s.samples, rssSample{AtMs: time.Since(start).Milliseconds(), RSSMB: mb(m.RSS), AnonMB: mb(m.Anon), FileMB: mb(m.File)})
 				s.maxRSS = max(s.maxRSS, m.RSS)
+				s.maxAnon = max(s.maxAnon, m.Anon)
 				s.lastHWM = m.HWM
 			}
 			s.mu.Unlock()
@@ -96,16 +105,16 @@ func startSampler(pid int, every time.Duration) *sampler {
 	return s
 }
 
-// Stop ends sampling and returns the samples, the highest VmRSS seen and
-// the last VmHWM read.
-func (s *sampler) Stop() ([]rssSample, int64, int64) {
+// Stop ends sampling and returns the samples, the highest VmRSS seen,
+// the last VmHWM read and the highest RssAnon seen.
+func (s *sampler) Stop() ([]rssSample, int64, int64, int64) {
 	if s.pid > 0 {
 		close(s.stop)
 	}
 	<-s.done
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.samples, s.maxRSS, s.lastHWM
+	return s.samples, s.maxRSS, s.lastHWM, s.maxAnon
 }
 
 // curve picks a few evenly spaced samples to show the shape of the curve.
