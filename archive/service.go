@@ -1,9 +1,11 @@
 package archive
 
 import (
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"sync"
@@ -71,6 +73,9 @@ type Service struct {
 	// sopLocks serialise stores of the same SOP Instance UID, so that a
 	// check-then-store cannot race into a silent overwrite.
 	sopLocks [64]sync.Mutex
+	// gzips recycles metadata compressors: a new one allocates about a
+	// megabyte, more than the metadata it compresses.
+	gzips sync.Pool
 }
 
 // New returns a Service over a store and an index.
@@ -84,14 +89,31 @@ func New(store storage.Store, db *index.DB, opt Options) *Service {
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Service{store: store, db: db, opt: opt, log: opt.Logger, now: time.Now}
+	s := &Service{store: store, db: db, opt: opt, log: opt.Logger, now: time.Now}
+	s.gzips.New = func() any {
+		zw, _ := gzip.NewWriterLevel(io.Discard, gzip.BestSpeed)
+		return zw
+	}
+	return s
 }
 
 // Commit makes every instance stored so far durable in the index. STOW
 // calls it once per request before answering, so concurrent requests share
 // one index fsync (objects are fsynced by the store on Put).
 func (s *Service) Commit(ctx context.Context, stored []*Stored) error {
+	// Objects first (one syncfs for every file moved in since the last
+	// commit), then the index; the checkpoint then says that rows up to
+	// seq have durable objects.
+	seq := s.db.Seq()
+	if m, ok := s.store.(storage.Mover); ok {
+		if err := m.Sync(ctx); err != nil {
+			return fmt.Errorf("%w: %w", ErrUnavailable, err)
+		}
+	}
 	if err := s.db.Sync(); err != nil {
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	if err := s.db.SetCheckpoint(seq); err != nil {
 		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	seen := map[string]bool{}
@@ -143,6 +165,46 @@ func (s *Service) checkStudy(ctx context.Context, study string) error {
 		return fmt.Errorf("study %s: %w", study, ErrNotFound)
 	}
 	return nil
+}
+
+// Recover runs at start: rows written after the last checkpoint may
+// belong to objects that a machine crash did not let reach the disk (they
+// were never acknowledged); such rows are dropped, so the index never
+// lists an instance whose object is missing. It returns how many rows it
+// checked and dropped.
+func (s *Service) Recover(ctx context.Context) (checked, dropped int, err error) {
+	cp, err := s.db.Checkpoint()
+	if err != nil {
+		return 0, 0, err
+	}
+	var bad []*index.Instance
+	err = s.db.RowsAfter(cp, func(in *index.Instance) error {
+		checked++
+		oi, err := s.store.Stat(ctx, in.Key)
+		switch {
+		case errors.Is(err, storage.ErrNotFound):
+			bad = append(bad, in)
+		case err != nil:
+			return mapStoreErr(err)
+		case oi.Size != in.Size:
+			bad = append(bad, in)
+		}
+		return nil
+	})
+	if err != nil {
+		return checked, 0, err
+	}
+	for _, in := range bad {
+		if err := s.db.DeleteInstance(in.Study, in.Series, in.SOP); err != nil {
+			return checked, dropped, err
+		}
+		s.log.Warn("recover: dropped a row whose object did not survive", "key", in.Key)
+		dropped++
+	}
+	if err := s.Commit(ctx, nil); err != nil {
+		return checked, dropped, err
+	}
+	return checked, dropped, nil
 }
 
 // annotate merges the annotators' attributes for a study.

@@ -57,8 +57,14 @@ func (s *Service) Store(ctx context.Context, r io.Reader, expectStudy string) (*
 		return nil, err
 	}
 	f, size, sum, err := s.spool(r)
+	moved := false
 	if f != nil {
-		defer func() { f.Close(); os.Remove(f.Name()) }()
+		defer func() {
+			f.Close()
+			if !moved {
+				os.Remove(f.Name())
+			}
+		}()
 	}
 	if err != nil {
 		return nil, err
@@ -105,13 +111,10 @@ func (s *Service) Store(ctx context.Context, r io.Reader, expectStudy string) (*
 	if err != nil {
 		return fail(ReasonProcessingFailure, err)
 	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return nil, fmt.Errorf("rewind spool: %w", err)
-	}
 	// Object first, index last: a crash in between leaves an orphan object
 	// (not acknowledged, picked up by reindex), never an index row without
 	// its object.
-	if err := s.store.Put(ctx, row.Key, f, size); err != nil {
+	if err := s.putObject(ctx, row.Key, f, size, &moved); err != nil {
 		err = mapStoreErr(fmt.Errorf("store %s: %w", h.SOPUID, err))
 		if errors.Is(err, ErrUnavailable) {
 			return nil, err
@@ -139,6 +142,25 @@ func (s *Service) Store(ctx context.Context, r io.Reader, expectStudy string) (*
 		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	return out, nil
+}
+
+// putObject stores the spooled file: moved into place when the store can
+// adopt local files (one write per instance), copied otherwise.
+func (s *Service) putObject(ctx context.Context, key string, f *os.File, size int64, moved *bool) error {
+	if m, ok := s.store.(storage.Mover); ok {
+		err := m.MoveIn(ctx, key, f, size)
+		if err == nil {
+			*moved = true
+			return nil
+		}
+		if !errors.Is(err, storage.ErrCannotMove) {
+			return err
+		}
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return fmt.Errorf("rewind spool: %w", err)
+	}
+	return s.store.Put(ctx, key, f, size)
 }
 
 func lockSlot(sop string) int {
@@ -216,7 +238,9 @@ func (s *Service) indexRow(h *dcm.Header, size int64, sum string) (*index.Instan
 	prefix := BasePlaceholder + "/studies/" + h.StudyUID + "/series/" + h.SeriesUID + "/instances/" + h.SOPUID
 	ds.WalkBulk(func(e *dcm.Element) { e.BulkDataURI = prefix + "/bulkdata/" + e.BulkDataURI })
 	var buf bytes.Buffer
-	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
+	zw := s.gzips.Get().(*gzip.Writer)
+	defer s.gzips.Put(zw)
+	zw.Reset(&buf)
 	if err := json.NewEncoder(zw).Encode(ds); err != nil {
 		return nil, nil, fmt.Errorf("encode metadata: %w", err)
 	}

@@ -45,6 +45,9 @@ type DB struct {
 	seq     uint64
 	// sorted caches the study list in QIDO order; nil when stale.
 	sorted []*Study
+
+	cpMu sync.Mutex // serialises checkpoint writes
+	cp   uint64     // last checkpoint written by this process
 }
 
 // Open opens (or creates) the index and loads study and series rows.

@@ -120,6 +120,9 @@ func (db *DB) PutInstance(n NewInstance) error {
 		if err := txn.Set(sopKey(in.SOP), []byte(in.Study+"/"+in.Series)); err != nil {
 			return err
 		}
+		if err := txn.Set(feedKey(in.Seq), []byte(in.Study+"/"+in.Series+"/"+in.SOP)); err != nil {
+			return err
+		}
 		return txn.Set([]byte(keySeq), binary.BigEndian.AppendUint64(nil, db.seq))
 	})
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"os"
 	"time"
 )
 
@@ -44,4 +45,17 @@ type Store interface {
 	// List calls fn for every object whose key starts with prefix, in
 	// lexical key order, stopping at the first error fn returns.
 	List(ctx context.Context, prefix string, fn func(ObjectInfo) error) error
+}
+
+// ErrCannotMove is returned by Mover.MoveIn when the file cannot be moved
+// (another volume): the caller then copies it with Put.
+var ErrCannotMove = errors.New("cannot move the file into the store")
+
+// Mover is implemented by stores that can adopt a local file as an object
+// without copying it (the folder store renames it into place). Moved
+// objects are durable only after Sync, which makes all of them durable at
+// once (group commit).
+type Mover interface {
+	MoveIn(ctx context.Context, key string, f *os.File, size int64) error
+	Sync(ctx context.Context) error
 }

@@ -80,6 +80,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		// Own institution, consent, share scope: one rule for QIDO and WADO.
 		Visibility: cons,
 	})
+	if checked, dropped, err := svc.Recover(ctx); err != nil {
+		return fmt.Errorf("recover: %w", err)
+	} else if checked > 0 {
+		log.Info("checked rows written since the last checkpoint", "rows", checked, "dropped", dropped)
+	}
 	if cfg.Demo {
 		if err := loadDemoIfEmpty(ctx, svc, db, tmp, log); err != nil {
 			return err
@@ -96,13 +101,17 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			log.Error("close audit trail", "err", err)
 		}
 	}()
-	acc.mw.PersonKeyOf = rs.PersonKeyOf // audit events name the person of a study
+	acc.mw.PersonKeyOf = rs.PersonKeyOf                    // audit events name the person of a study
 	shares, err := setupShares(cfg, svc, db, rs, acc, log) // share.go
 	if err != nil {
 		return err
 	}
 	m := metrics.New(db.Counts)
-	e := server.New(svc, server.Options{
+	fed, err := setupFederation(cfg.Federation, cfg.Data, rs, m, stdout, log) // federation.go
+	if err != nil {
+		return err
+	}
+	sopt := server.Options{
 		Access: access.Middleware(*acc.mw),
 		API: []func(g *echo.Group){acc.api.Register, recognitionAPI(rs),
 			(&consentapi.API{Consents: cons}).Register, shares.Register},
@@ -117,7 +126,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Logger:      log,
 		Metrics:     m,
 		Viewer:      viewerstatic.FS(),
-	})
+	}
+	fed.wire(&sopt, acc.mw.Auth)
+	e := server.New(svc, sopt)
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", cfg.Listen, err)

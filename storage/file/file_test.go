@@ -244,3 +244,49 @@ func TestOpenOnFile(t *testing.T) {
 func BenchmarkPutGet(b *testing.B) {
 	storagetest.Bench(b, open(b))
 }
+
+// TestMoveIn adopts a local file as an object without copying it: the
+// bytes are the object's, the source path is gone, a wrong size is refused
+// and leaves nothing, and Sync makes it durable.
+func TestMoveIn(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s, err := file.Open(filepath.Join(dir, "objects"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.CreateTemp(dir, "spool-*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	body := []byte("moved, not copied")
+	f.Write(body)
+	if err := s.MoveIn(ctx, "a/b/c.dcm", f, int64(len(body))+1); err == nil {
+		t.Fatal("wrong size accepted")
+	}
+	if _, err := s.Stat(ctx, "a/b/c.dcm"); err == nil {
+		t.Fatal("a refused move left an object")
+	}
+	if err := s.MoveIn(ctx, "a/b/c.dcm", f, int64(len(body))); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(f.Name()); !os.IsNotExist(err) {
+		t.Fatalf("source still there: %v", err)
+	}
+	rc, err := s.Get(ctx, "a/b/c.dcm", 0, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(rc)
+	rc.Close()
+	if string(got) != string(body) {
+		t.Fatalf("object %q", got)
+	}
+	if err := s.MoveIn(ctx, "../x", f, int64(len(body))); err == nil {
+		t.Fatal("invalid key accepted")
+	}
+}

@@ -115,25 +115,26 @@ func (s *Store) createTemp(key string) (*os.File, error) {
 		if err == nil || !errors.Is(err, fs.ErrNotExist) || attempt == 10 {
 			return f, err
 		}
-		if err := s.mkdirs(key); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err := s.mkdirs(key, true); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return nil, err
 		}
 	}
 }
 
 // mkdirs creates the directories leading to key, fsyncing the parent of
-// each one it creates so the new entries survive a crash.
-func (s *Store) mkdirs(key string) error {
+// each one it creates (when sync is set) so the new entries survive a crash.
+func (s *Store) mkdirs(key string, sync bool) error {
 	segs := strings.Split(key, "/")
 	cur := s.root
 	for _, seg := range segs[:len(segs)-1] {
 		next := filepath.Join(cur, seg)
 		err := os.Mkdir(next, dirPerm)
 		switch {
-		case err == nil:
+		case err == nil && sync:
 			if err := syncDir(cur); err != nil {
 				return err
 			}
+		case err == nil:
 		case !errors.Is(err, fs.ErrExist):
 			return err
 		}
