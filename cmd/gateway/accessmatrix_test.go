@@ -155,7 +155,7 @@ func TestAccessMatrix(t *testing.T) {
 		}
 		if pr.role != "pacs" {
 			requests++
-					body, ct := gwtest.Multipart([]gwtest.Part{{Body: (gwtest.Part10("1.2.840.10008.5.1.4.1.1.7", "1.2.826.0.1.55.3", gwtest.Minimal("1.2.826.0.1.55", "1.2.826.0.1.55.2", "1.2.826.0.1.55.3")))}})
+			body, ct := gwtest.Multipart([]gwtest.Part{{Body: (gwtest.Part10("1.2.840.10008.5.1.4.1.1.7", "1.2.826.0.1.55.3", gwtest.Minimal("1.2.826.0.1.55", "1.2.826.0.1.55.2", "1.2.826.0.1.55.3")))}})
 			if code, _ := do(pr.tok, "POST", "/dicomweb/studies", map[string]string{"Content-Type": ct}, body); code/100 == 2 {
 				bad2xx++
 				t.Errorf("%s could store", pr.name)
