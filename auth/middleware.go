@@ -78,10 +78,16 @@ func (a *Authenticator) Check(r *http.Request) (*http.Request, error) {
 	if err != nil {
 		return r, err
 	}
+	// Refusals carry the principal too, so the audit trail names who was
+	// refused.
+	r = r.WithContext(WithPrincipal(r.Context(), p))
 	if err := a.Policy.Allow(p, r.Method, r.URL.Path); err != nil {
 		return r, err
 	}
-	return r.WithContext(WithPrincipal(r.Context(), p)), nil
+	if err := CheckScope(p, r); err != nil { // share_policy.go
+		return r, err
+	}
+	return r, nil
 }
 
 // IsAuthError reports whether err is an authentication failure (401) as

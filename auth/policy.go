@@ -31,12 +31,16 @@ func DefaultPolicy() Policy {
 		{Method: "GET", Prefix: "/metrics", Roles: []Role{RoleAdmin}},
 		{Method: "POST", Prefix: "/dicomweb/studies", Roles: []Role{RolePACS, RoleAdmin}},
 		{Method: "DELETE", Prefix: "/dicomweb/", Roles: []Role{RoleAdmin}},
+		// Retrieval through this gateway from a peer: never by a peer (no
+		// relaying on), a patient or a share link.
+		{Method: "GET", Prefix: "/dicomweb/peers/", Roles: []Role{RoleAdmin, RoleClinician}},
 		{Method: "GET", Prefix: "/dicomweb/", Roles: all},
 		{Method: "HEAD", Prefix: "/dicomweb/", Roles: all},
 		{Method: "*", Prefix: "/api/v1/admin/", Roles: []Role{RoleAdmin}},
 		{Method: "*", Prefix: "/api/v1/federation/", Roles: []Role{RolePeer, RoleAdmin}},
 		{Method: "GET", Prefix: "/api/v1/me", Roles: []Role{RoleAdmin, RoleClinician, RolePeer, RolePatient, RolePACS}},
 		{Method: "*", Prefix: "/api/v1/patient/", Roles: []Role{RolePatient, RoleAdmin}},
+		{Method: "*", Prefix: "/api/v1/shares", Roles: []Role{RoleAdmin, RoleClinician, RolePatient}}, // + CheckScope
 		{Method: "*", Prefix: "/api/v1/", Roles: []Role{RoleAdmin, RoleClinician}},
 		// The viewer's static files hold no patient data.
 		{Method: "GET", Prefix: "/", Public: true},

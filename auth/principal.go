@@ -31,6 +31,9 @@ type Principal struct {
 	TokenID string `json:"token_id,omitempty"`
 	// Scope, when set, limits a principal to one study (share links).
 	Scope string `json:"scope,omitempty"`
+	// Download, for a scoped principal, allows downloading DICOM (see
+	// CheckScope); without it a share link only shows images.
+	Download bool `json:"download,omitempty"`
 }
 
 type ctxKey struct{}

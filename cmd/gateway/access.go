@@ -30,10 +30,11 @@ type AccessConfig struct {
 	RatePerSec  float64
 	RateBurst   int
 	AuditExport time.Duration
+	Share       ShareConfig // share.go
 }
 
 func defaultAccess() AccessConfig {
-	return AccessConfig{RatePerSec: 200, RateBurst: 400, AuditExport: time.Hour, JWT: auth.JWTConfig{Skew: time.Minute}}
+	return AccessConfig{RatePerSec: 200, RateBurst: 400, AuditExport: time.Hour, JWT: auth.JWTConfig{Skew: time.Minute}, Share: defaultShare()}
 }
 
 func bindAccess(fs *flag.FlagSet, c *AccessConfig) {
@@ -49,6 +50,7 @@ func bindAccess(fs *flag.FlagSet, c *AccessConfig) {
 	float(fs, &c.RatePerSec, "rate-limit", "requests per second allowed per token (0: unlimited)")
 	intv(fs, &c.RateBurst, "rate-burst", "burst allowed above the rate limit")
 	duration(fs, &c.AuditExport, "audit-export-every", "period of audit trail exports to object storage (0: never)")
+	bindShare(fs, &c.Share)
 }
 
 // accessParts are what setupAccess builds.

@@ -34,6 +34,7 @@ type Config struct {
 	ShutdownGrace time.Duration
 	Access        AccessConfig
 	Recognition   RecognitionConfig
+	Federation    FederationConfig // federation.go
 }
 
 // S3Config selects an S3-compatible bucket.
@@ -56,6 +57,7 @@ func DefaultConfig() Config {
 		MinFreeBytes:     512 << 20,
 		ShutdownGrace:    20 * time.Second,
 		Access:           defaultAccess(),
+		Federation:       defaultFederation(),
 	}
 }
 
@@ -75,7 +77,7 @@ func (c Config) Validate() error {
 	case c.PublicURL != "" && !strings.HasPrefix(c.PublicURL, "http://") && !strings.HasPrefix(c.PublicURL, "https://"):
 		return fmt.Errorf("public-url: %q must start with http:// or https://", c.PublicURL)
 	}
-	return nil
+	return c.Federation.validate()
 }
 
 // bindServe registers serve's flags on fs, with defaults taken from the
@@ -105,6 +107,7 @@ func bindServe(fs *flag.FlagSet, c *Config) {
 	duration(fs, &c.ShutdownGrace, "shutdown-grace", "time to finish requests on shutdown")
 	bindAccess(fs, &c.Access)
 	bindRecognition(fs, &c.Recognition)
+	bindFederation(fs, &c.Federation)
 }
 
 func envName(flag string) string {

@@ -24,6 +24,7 @@ Commands:
   fsck      compare the index with object storage (--deep, --repair)
   token     create, list or revoke API tokens (through a running gateway)
   audit     verify, query or export the audit trail (through a running gateway)
+  share     make a share link with a QR code for a study, or revoke one (through a running gateway)
   recognition  load or export institutions and the catalogue, print statistics (through a running gateway)
   help      show this help
 
@@ -55,6 +56,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = tokenCmd(ctx, args[1:], stdout, stderr)
 	case "audit":
 		err = auditCmd(ctx, args[1:], stdout, stderr)
+	case "share":
+		err = shareCmd(ctx, args[1:], stdout, stderr)
 	case "recognition":
 		err = recognitionCmd(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":

@@ -106,6 +106,12 @@ func event(c echo.Context, p auth.Principal, personKeyOf func(string) string) au
 		Action: c.Request().Method + " " + route, Outcome: c.Response().Status,
 		Source: c.RealIP(), RequestID: c.Response().Header().Get(echo.HeaderXRequestID),
 	}
+	if n, ok := c.Get(noteKey).(Note); ok {
+		e.Detail = n.Detail
+		if e.Study == "" {
+			e.Study = n.Study
+		}
+	}
 	if e.Study == "" {
 		e.Study = c.QueryParam("studyUID")
 	}
@@ -116,6 +122,19 @@ func event(c echo.Context, p auth.Principal, personKeyOf func(string) string) au
 	}
 	return e
 }
+
+// Note is what a handler adds to its request's audit event: the study it
+// touched when the route does not name it, and a detail such as
+// "share open ok" (never a secret: no tokens, PINs or patient names).
+type Note struct {
+	Study  string
+	Detail string
+}
+
+const noteKey = "access.note"
+
+// SetNote attaches n to the request's audit event.
+func SetNote(c echo.Context, n Note) { c.Set(noteKey, n) }
 
 // limiters holds one token bucket per key, forgetting idle ones.
 type limiters struct {

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -36,6 +37,9 @@ type Options struct {
 	// Middleware runs after Access on every route (e.g. the recognition
 	// API's asking-institution middleware, api.Asking).
 	Middleware []echo.MiddlewareFunc
+	// Routes mount routes outside /api/v1 and /dicomweb (e.g. share links
+	// at /s/, internal/shareapi).
+	Routes []func(e *echo.Echo)
 }
 
 // New returns the gateway's echo server.
@@ -48,6 +52,13 @@ func New(svc *archive.Service, opt Options) *echo.Echo {
 	e.HideBanner = true
 	e.HidePort = true
 	e.HTTPErrorHandler = dicomweb.ErrorHandler(log)
+	// The client address feeds rate limits and the audit trail: take it
+	// from X-Forwarded-For only behind a trusted proxy, or anyone could
+	// pick their own address.
+	e.IPExtractor = echo.ExtractIPDirect()
+	if opt.DICOMweb.TrustForwarded {
+		e.IPExtractor = echo.ExtractIPFromXFFHeader()
+	}
 
 	e.Use(middleware.RequestID())
 	e.Use(middleware.Recover())
@@ -57,9 +68,14 @@ func New(svc *archive.Service, opt Options) *echo.Echo {
 		LogValuesFunc: func(c echo.Context, v middleware.RequestLoggerValues) error {
 			// The path holds UIDs, never names; query strings are left out
 			// because they may hold patient names or IDs.
+			// Share links carry their token in the path: log the route.
+			path := v.URIPath
+			if strings.HasPrefix(path, "/s/") {
+				path = c.Path()
+			}
 			log.LogAttrs(c.Request().Context(), slog.LevelInfo, "request",
 				slog.String("request_id", v.RequestID), slog.String("method", v.Method),
-				slog.String("path", v.URIPath), slog.Int("status", v.Status),
+				slog.String("path", path), slog.Int("status", v.Status),
 				slog.Int64("bytes", v.ResponseSize), slog.Duration("latency", v.Latency),
 				slog.String("remote", v.RemoteIP))
 			return nil
@@ -101,6 +117,10 @@ func New(svc *archive.Service, opt Options) *echo.Echo {
 	api := e.Group("/api/v1")
 	for _, mount := range opt.API {
 		mount(api)
+	}
+
+	for _, mount := range opt.Routes {
+		mount(e)
 	}
 
 	opt.DICOMweb.Logger = log.With("component", "dicomweb")

@@ -1,0 +1,96 @@
+package shareapi
+
+import (
+	"html/template"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+)
+
+// page is what the landing template shows. It never holds patient data:
+// no name, no ID, no study description, not even the study UID.
+type page struct {
+	Status  int
+	Title   string // Chinese
+	TitleEn string
+	Text    string
+	TextEn  string
+	// Form shows the open button (and the PIN field when PIN is true).
+	Form     bool
+	PIN      bool
+	Action   string
+	Expires  string // in China Standard Time
+	Download bool
+	UsesLeft int // -1: unlimited
+	PINError string
+	PINErrEn string
+}
+
+// cst is China Standard Time, for the dates patients read.
+var cst = time.FixedZone("CST", 8*3600)
+
+// pageTmpl is small, self-contained (no script, no external file) and
+// readable on a 375-pixel phone over a slow connection.
+var pageTmpl = template.Must(template.New("page").Parse(`<!doctype html>
+<html lang="zh-CN"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer"><meta name="robots" content="noindex, nofollow">
+<title>{{.Title}} · {{.TitleEn}}</title>
+<style>
+*{box-sizing:border-box}body{margin:0;font:16px/1.5 system-ui,-apple-system,"PingFang SC","Microsoft YaHei",sans-serif;background:#f3f5f8;color:#1c2430}
+main{max-width:28rem;margin:0 auto;padding:1.5rem 1rem}.card{background:#fff;border-radius:12px;padding:1.25rem;box-shadow:0 1px 3px #0002}
+h1{font-size:1.3rem;margin:0 0 .25rem}h2{font-size:1rem;font-weight:400;color:#556;margin:0 0 1rem}p{margin:.5rem 0}.en{color:#556;font-size:.92rem}
+ul{padding-left:1.2rem;margin:.75rem 0}label{display:block;margin:1rem 0 .25rem;font-weight:600}
+input{width:100%;font-size:1.4rem;letter-spacing:.3em;padding:.6rem;border:1px solid #99a;border-radius:8px}
+button{width:100%;margin-top:1rem;padding:.9rem;font-size:1.15rem;border:0;border-radius:8px;background:#0b63c5;color:#fff}
+.err{color:#b00020;font-weight:600}.brand{color:#556;font-size:.85rem;margin-top:1rem;text-align:center}
+</style></head><body><main><div class="card">
+<h1>{{.Title}}</h1><h2>{{.TitleEn}}</h2>
+<p>{{.Text}}</p><p class="en">{{.TextEn}}</p>
+{{if .Form}}<ul>
+<li>有效期至 Valid until: {{.Expires}}</li>
+<li>{{if .Download}}可查看图像并下载 DICOM · View and download{{else}}仅可查看图像 · View only{{end}}</li>
+{{if ge .UsesLeft 0}}<li>剩余打开次数 Opens left: {{.UsesLeft}}</li>{{end}}
+</ul>
+<form method="post" action="{{.Action}}">
+{{if .PIN}}<label for="pin">访问码 PIN</label>
+<input id="pin" name="pin" type="password" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9]*" maxlength="12" required autofocus>
+{{if .PINError}}<p class="err" role="alert">{{.PINError}} · {{.PINErrEn}}</p>{{end}}{{end}}
+<button type="submit">打开 Open</button>
+</form>{{end}}
+</div><p class="brand">影像云 Imaging Cloud</p></main></body></html>
+`))
+
+// render writes a page with the headers a page at a secret URL needs.
+func render(c echo.Context, p page) error {
+	h := c.Response().Header()
+	h.Set("Content-Security-Policy", "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Robots-Tag", "noindex, nofollow")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set(echo.HeaderContentType, echo.MIMETextHTMLCharsetUTF8)
+	c.Response().WriteHeader(p.Status)
+	if c.Request().Method == http.MethodHead {
+		return nil
+	}
+	return pageTmpl.Execute(c.Response(), p)
+}
+
+// Pages for links that cannot be opened.
+var (
+	pageInvalid = page{Status: http.StatusNotFound, Title: "链接无效", TitleEn: "This link is not valid",
+		Text: "请检查链接是否完整，或请分享者重新发送。", TextEn: "Check that the whole link was copied, or ask for a new one."}
+	pageExpired = page{Status: http.StatusGone, Title: "链接已过期", TitleEn: "This link has expired",
+		Text: "请联系分享者获取新的链接。", TextEn: "Ask whoever shared it for a new link."}
+	pageRevoked = page{Status: http.StatusGone, Title: "链接已撤销", TitleEn: "This link was revoked",
+		Text: "分享者已停止分享。", TextEn: "Whoever shared it has stopped sharing."}
+	pageUsedUp = page{Status: http.StatusGone, Title: "链接已用完", TitleEn: "This link has been used up",
+		Text: "该链接的打开次数已用完，请联系分享者。", TextEn: "It was opened as many times as allowed. Ask for a new link."}
+	pageLocked = page{Status: http.StatusForbidden, Title: "链接已锁定", TitleEn: "This link is locked",
+		Text: "访问码错误次数过多，链接已锁定。请联系分享者。", TextEn: "Too many wrong PINs were entered. Ask for a new link."}
+	pageTooMany = page{Status: http.StatusTooManyRequests, Title: "尝试过于频繁", TitleEn: "Too many attempts",
+		Text: "请稍后再试。", TextEn: "Please wait a few minutes and try again."}
+	pageError = page{Status: http.StatusServiceUnavailable, Title: "暂时无法打开", TitleEn: "Cannot open the link now",
+		Text: "请稍后再试。", TextEn: "Please try again in a moment."}
+)
