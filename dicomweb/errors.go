@@ -10,6 +10,7 @@ import (
 
 	"github.com/imgcloud/gateway/archive"
 	"github.com/imgcloud/gateway/auth"
+	"github.com/imgcloud/gateway/federation"
 	"github.com/imgcloud/gateway/recognition"
 	"github.com/imgcloud/gateway/render"
 )
@@ -48,6 +49,7 @@ func Status(err error) int {
 	var mbe *http.MaxBytesError
 	var unsup *archive.UnsupportedError
 	var unrender *render.UnsupportedError
+	var peerErr *federation.PeerError
 	switch {
 	case errors.Is(err, auth.ErrUnauthenticated):
 		return http.StatusUnauthorized
@@ -78,6 +80,13 @@ func Status(err error) int {
 		return http.StatusNotFound
 	case errors.Is(err, recognition.ErrNotRecognisable), errors.Is(err, recognition.ErrConflict):
 		return http.StatusConflict
+	// Federation (package federation, routes under /dicomweb/peers/).
+	case errors.As(err, &peerErr):
+		return peerErr.HTTPStatus()
+	case errors.Is(err, federation.ErrUnknownPeer):
+		return http.StatusNotFound
+	case errors.Is(err, federation.ErrBadScope), errors.Is(err, federation.ErrBadPath):
+		return http.StatusBadRequest
 	}
 	return http.StatusInternalServerError
 }
@@ -104,6 +113,9 @@ func ErrorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 			msg = "internal error"
 			if code == http.StatusServiceUnavailable {
 				msg = "storage unavailable, retry later"
+			}
+			if pe := (*federation.PeerError)(nil); errors.As(err, &pe) {
+				msg = pe.Error() // names the peer and why, never its URL
 			}
 			msg += " (request id " + rid + ")"
 		}

@@ -32,6 +32,10 @@ type Options struct {
 	// Root is the path g is mounted at (default "/dicomweb").
 	Root   string
 	Logger *slog.Logger
+	// Mount adds routes of other packages under the service root (the
+	// federation proxy, internal/fedapi); base gives the service root as
+	// the client sees it.
+	Mount []func(g *echo.Group, base func(echo.Context) string)
 }
 
 type handlers struct {
@@ -78,6 +82,9 @@ func Register(g *echo.Group, svc *archive.Service, opt Options) {
 	g.GET("/wado", h.wadoURI)
 
 	registerRendered(g, h) // rendered.go: /rendered and /thumbnail at every level
+	for _, mount := range opt.Mount {
+		mount(g, h.base)
+	}
 }
 
 // corpHeader lets cross-origin-isolated viewers (COEP require-corp) load
