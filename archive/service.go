@@ -1,7 +1,6 @@
 package archive
 
 import (
-	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +9,8 @@ import (
 	"os"
 	"sync"
 	"time"
+
+	"github.com/klauspost/compress/gzip"
 
 	"github.com/imgcloud/gateway/dcm"
 	"github.com/imgcloud/gateway/index"
@@ -76,6 +77,9 @@ type Service struct {
 	// gzips recycles metadata compressors: a new one allocates about a
 	// megabyte, more than the metadata it compresses.
 	gzips sync.Pool
+	// bufs recycles the copy buffers of spooling: large enough that a
+	// typical instance is written with one system call.
+	bufs sync.Pool
 }
 
 // New returns a Service over a store and an index.
@@ -90,6 +94,10 @@ func New(store storage.Store, db *index.DB, opt Options) *Service {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Service{store: store, db: db, opt: opt, log: opt.Logger, now: time.Now}
+	s.bufs.New = func() any {
+		b := make([]byte, 256<<10)
+		return &b
+	}
 	s.gzips.New = func() any {
 		zw, _ := gzip.NewWriterLevel(io.Discard, gzip.BestSpeed)
 		return zw

@@ -2,7 +2,6 @@ package archive
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -12,6 +11,8 @@ import (
 	"hash/fnv"
 	"io"
 	"os"
+
+	"github.com/klauspost/compress/gzip"
 
 	"github.com/imgcloud/gateway/dcm"
 	"github.com/imgcloud/gateway/index"
@@ -180,7 +181,9 @@ func (s *Service) spool(r io.Reader) (*os.File, int64, string, error) {
 	h := sha256.New()
 	w := &preambleZeroer{w: io.MultiWriter(f, h)}
 	rr := &readErr{r: io.LimitReader(r, s.opt.MaxInstanceBytes+1)}
-	n, err := io.Copy(w, rr)
+	buf := s.bufs.Get().(*[]byte)
+	n, err := io.CopyBuffer(w, rr, *buf)
+	s.bufs.Put(buf)
 	if rr.err != nil {
 		return f, 0, "", fmt.Errorf("%w: %w", ErrBadBody, rr.err)
 	}

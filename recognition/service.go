@@ -55,6 +55,8 @@ type Service struct {
 	links sync.Mutex
 	// consent, when set, hides uncovered results in order checks.
 	consent ConsentChecker
+	// eligCache maps study UID to its stored *Eligibility.
+	eligCache sync.Map
 }
 
 // New returns a Service with the registry and catalogue read from the
@@ -126,7 +128,12 @@ func (s *Service) facts(study string) (*Facts, error) {
 }
 
 // eligibility returns the stored outcome of the ingest check, or nil.
+// Outcomes are read on every QIDO study row, so they are cached in memory
+// (a few hundred bytes per study); callers treat them as read-only.
 func (s *Service) eligibility(ctx context.Context, study string) *Eligibility {
+	if e, ok := s.eligCache.Load(study); ok {
+		return e.(*Eligibility)
+	}
 	var e Eligibility
 	if err := s.rec.Get(ctx, kindEligibility, study, &e); err != nil {
 		if !errors.Is(err, records.ErrNotFound) {
@@ -134,6 +141,7 @@ func (s *Service) eligibility(ctx context.Context, study string) *Eligibility {
 		}
 		return nil
 	}
+	s.eligCache.Store(study, &e)
 	return &e
 }
 

@@ -29,6 +29,9 @@ type Config struct {
 	// PresignRedirect > 0 answers WADO-URI downloads with a redirect to a
 	// presigned S3 URL valid that long.
 	PresignRedirect time.Duration
+	// DebugListen, when set, serves Go's pprof profiles on that (loopback)
+	// address, apart from the public listener.
+	DebugListen string
 	// MinFreeBytes is the room the data volumes must keep for STOW.
 	MinFreeBytes  int64
 	ShutdownGrace time.Duration
@@ -102,6 +105,7 @@ func bindServe(fs *flag.FlagSet, c *Config) {
 	str(fs, &c.CORSOrigins, "cors-origins", "comma-separated origins allowed by CORS (* for any)")
 	int64v(fs, &c.MaxRequestBytes, "max-request-bytes", "largest STOW request body")
 	int64v(fs, &c.MaxInstanceBytes, "max-instance-bytes", "largest single instance")
+	str(fs, &c.DebugListen, "debug-listen", "serve /debug/pprof on this address (keep it on loopback)")
 	int64v(fs, &c.MinFreeBytes, "min-free-bytes", "refuse STOW (503) while a data volume has less free space than this")
 	duration(fs, &c.PresignRedirect, "s3-presign-redirect", "with --store s3: redirect WADO-URI downloads to presigned URLs valid this long (0: off)")
 	duration(fs, &c.ShutdownGrace, "shutdown-grace", "time to finish requests on shutdown")

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"strings"
@@ -139,6 +140,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		"studies", studies, "instances", instances)
 	fmt.Fprintf(stdout, "gateway: serving DICOMweb at http://%s/dicomweb and the viewer at http://%s/\n", ln.Addr(), ln.Addr())
 
+	if cfg.DebugListen != "" {
+		go servePprof(cfg.DebugListen, log)
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -187,4 +191,18 @@ func spaceDirs(cfg Config) []string {
 		dirs = append(dirs, filepath.Join(cfg.Data, "objects"))
 	}
 	return dirs
+}
+
+// servePprof serves Go's profiles for operators, on its own listener so
+// that the public port never exposes them.
+func servePprof(addr string, log *slog.Logger) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	log.Info("pprof listening", "addr", addr)
+	if err := srv.ListenAndServe(); err != nil {
+		log.Error("pprof listener", "err", err)
+	}
 }
