@@ -21,10 +21,12 @@ type tableFacts struct {
 	regions map[string][]string
 }
 
-func (f tableFacts) StudyInstitution(_ context.Context, st *index.Study) string { return f.inst[st.UID] }
-func (f tableFacts) StudyPerson(_ context.Context, st *index.Study) string      { return f.person[st.UID] }
-func (f tableFacts) StudyItems(_ context.Context, st *index.Study) []string     { return f.items[st.UID] }
-func (f tableFacts) Regions(i string) []string                                  { return f.regions[i] }
+func (f tableFacts) StudyInstitution(_ context.Context, st *index.Study) string {
+	return f.inst[st.UID]
+}
+func (f tableFacts) StudyPerson(_ context.Context, st *index.Study) string  { return f.person[st.UID] }
+func (f tableFacts) StudyItems(_ context.Context, st *index.Study) []string { return f.items[st.UID] }
+func (f tableFacts) Regions(i string) []string                              { return f.regions[i] }
 
 type memRec struct {
 	mu sync.Mutex
