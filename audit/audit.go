@@ -44,6 +44,7 @@ type Event struct {
 // KV is where events are kept (index.DB implements it).
 type KV interface {
 	PutRecord(kind, id string, v []byte) error
+	PutRecords(kind string, ids []string, values [][]byte) error
 	GetRecord(kind, id string) ([]byte, error)
 	Records(kind string, fn func(id string, v []byte) error) error
 }
@@ -203,12 +204,15 @@ func seqID(n uint64) string { return fmt.Sprintf("%016d", n) }
 func (l *Log) write(batch []Event) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	seq, head := l.seq, l.head
+	ids := make([]string, 0, len(batch))
+	vals := make([][]byte, 0, len(batch))
 	for _, e := range batch {
-		e.Seq = l.seq + 1
+		e.Seq = seq + 1
 		if e.Time.IsZero() {
 			e.Time = l.opt.Now().UTC()
 		}
-		e.Prev = l.head
+		e.Prev = head
 		h, err := chainHash(e)
 		if err != nil {
 			return fmt.Errorf("hash event: %w", err)
@@ -218,11 +222,14 @@ func (l *Log) write(batch []Event) error {
 		if err != nil {
 			return fmt.Errorf("encode event: %w", err)
 		}
-		if err := l.kv.PutRecord(kindEvents, seqID(e.Seq), b); err != nil {
-			return err
-		}
-		l.seq, l.head = e.Seq, e.Hash
+		ids, vals = append(ids, seqID(e.Seq)), append(vals, b)
+		seq, head = e.Seq, e.Hash
 	}
+	// One transaction per batch; the head moves only once the batch is in.
+	if err := l.kv.PutRecords(kindEvents, ids, vals); err != nil {
+		return err
+	}
+	l.seq, l.head = seq, head
 	hb, _ := json.Marshal(map[string]any{"seq": l.seq, "hash": l.head})
 	return l.kv.PutRecord(kindMeta, "head", hb)
 }

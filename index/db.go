@@ -46,6 +46,8 @@ type DB struct {
 	// sorted caches the study list in QIDO order; nil when stale.
 	sorted []*Study
 
+	rows *rowCache // decoded instance rows, most recently used
+
 	cpMu sync.Mutex // serialises checkpoint writes
 	cp   uint64     // last checkpoint written by this process
 }
@@ -58,8 +60,10 @@ func Open(opt Options) (*DB, error) {
 		WithLogger(nil).
 		WithNumVersionsToKeep(1)
 	if opt.Dir != "" {
-		// Keep rows in the LSM tree and large metadata in the value log.
-		bo = bo.WithValueThreshold(1 << 10)
+		// Rows and compressed metadata (a few KB each) stay in the LSM
+		// tree, which is memory-mapped and cached: reading them is then
+		// no system call. Only unusual giants go to the value log.
+		bo = bo.WithValueThreshold(64 << 10)
 	}
 	bdb, err := badger.Open(bo)
 	if err != nil {
@@ -69,7 +73,7 @@ func Open(opt Options) (*DB, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	db := &DB{bdb: bdb, log: log, studies: map[string]*Study{}, series: map[string]map[string]*Series{}}
+	db := &DB{bdb: bdb, log: log, studies: map[string]*Study{}, series: map[string]map[string]*Series{}, rows: newRowCache(20000)}
 	if err := db.load(); err != nil {
 		bdb.Close()
 		return nil, err
@@ -332,8 +336,13 @@ func (db *DB) InstanceBySOP(sop string) (*Instance, error) {
 	return in, nil
 }
 
-// Instance returns one instance row.
+// Instance returns one instance row. Rows are shared: callers must not
+// modify them.
 func (db *DB) Instance(study, series, sop string) (*Instance, error) {
+	key := string(instanceKey(study, series, sop))
+	if in, ok := db.rows.get(key); ok {
+		return in, nil
+	}
 	var in *Instance
 	err := db.bdb.View(func(txn *badger.Txn) (err error) {
 		in, err = getInstance(txn, study, series, sop)
@@ -345,6 +354,7 @@ func (db *DB) Instance(study, series, sop string) (*Instance, error) {
 	if err != nil {
 		return nil, fmt.Errorf("get instance %s: %w", sop, err)
 	}
+	db.rows.put(key, in)
 	return in, nil
 }
 

@@ -79,3 +79,19 @@ func (db *DB) Records(kind string, fn func(id string, v []byte) error) error {
 	}
 	return nil
 }
+
+// PutRecords stores several records of one kind in one transaction (the
+// audit trail writes its events in batches).
+func (db *DB) PutRecords(kind string, ids []string, values [][]byte) error {
+	wb := db.bdb.NewWriteBatch()
+	defer wb.Cancel()
+	for i, id := range ids {
+		if err := wb.Set(recordKey(kind, id), values[i]); err != nil {
+			return fmt.Errorf("put records %s: %w", kind, err)
+		}
+	}
+	if err := wb.Flush(); err != nil {
+		return fmt.Errorf("put records %s: %w", kind, err)
+	}
+	return nil
+}

@@ -198,6 +198,7 @@ func (db *DB) DeleteInstance(study, series, sop string) error {
 		db.seq--
 		return fmt.Errorf("delete %s: %w", sop, err)
 	}
+	db.rows.remove(string(instanceKey(study, series, sop)))
 	if newSe.Instances == 0 {
 		delete(db.series[study], series)
 	} else {
