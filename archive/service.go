@@ -36,6 +36,9 @@ type Options struct {
 	Annotators []Annotator
 	// Observers are told about studies that received instances.
 	Observers []Observer
+	// Admission, when set, may refuse an instance before it is stored
+	// (a PACS storing for another institution).
+	Admission Admission
 	// SpaceDirs are the folders whose volumes must keep MinFreeBytes free
 	// for a store to be accepted (the index folder, the spool folder and,
 	// with the file store, the objects folder).
@@ -56,6 +59,13 @@ type Visibility interface {
 // answers and to metadata, for the party asking (see auth.FromContext).
 type Annotator interface {
 	AnnotateStudy(ctx context.Context, st *index.Study) dcm.Dataset
+}
+
+// Admission decides whether the party in ctx may store an instance whose
+// data set is ds; an error refuses it (FailureReason 0x0124, not
+// authorised) with the error's text.
+type Admission interface {
+	Admit(ctx context.Context, ds dcm.Dataset) error
 }
 
 // Observer is told, after the index was synced, which studies received

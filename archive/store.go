@@ -27,6 +27,7 @@ const (
 	ReasonCannotUnderstand   = 0xC000
 	ReasonStudyUIDMismatch   = 0xC409
 	ReasonSOPClassNotMatched = 0xA900
+	ReasonNotAuthorized      = 0x0124
 )
 
 // Stored describes one instance that was stored (or was already there with
@@ -83,6 +84,11 @@ func (s *Service) Store(ctx context.Context, r io.Reader, expectStudy string) (*
 	}
 	if expectStudy != "" && h.StudyUID != expectStudy {
 		return fail(ReasonStudyUIDMismatch, invalid("StudyInstanceUID", "instance %s belongs to study %s, not %s named in the URL", h.SOPUID, h.StudyUID, expectStudy))
+	}
+	if s.opt.Admission != nil {
+		if err := s.opt.Admission.Admit(ctx, h.Dataset); err != nil {
+			return fail(ReasonNotAuthorized, err)
+		}
 	}
 	if h.PreambleNonZero {
 		s.log.Warn("zeroed non-zero preamble", "sop", h.SOPUID)

@@ -16,7 +16,8 @@ import (
 
 func openLog(t *testing.T) (*Log, *index.DB) {
 	t.Helper()
-	db, err := index.Open(index.Options{})
+	// On disk, as in production: the tampering below edits the stored rows.
+	db, err := index.Open(index.Options{Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -99,9 +99,13 @@ func TestVisibility(t *testing.T) {
 	check("region consent, other region", auth.Principal{Role: auth.RoleClinician, Institution: "bj-hosp"}, "1.1", false)
 	check("consent of another person", hz, "1.3", false)
 
-	now = now.Add(31 * 24 * time.Hour)
-	check("expired consent", hz, "1.1", false)
-	now = now.Add(-31 * 24 * time.Hour)
+	now = c.Until.Add(-time.Second)
+	check("consent in its last second", hz, "1.1", true)
+	now = c.Until
+	check("consent expired at its end", hz, "1.1", false)
+	now = c.Until.Add(time.Second)
+	check("consent expired one second ago", hz, "1.1", false)
+	now = c.From
 
 	if _, err := s.Revoke(ctx, c.ID, pB); err == nil {
 		t.Error("another person revoked the consent")

@@ -139,7 +139,94 @@ func TestConsentEndToEnd(t *testing.T) {
 	if visible(foreign) {
 		t.Fatal("revoked consent still shows the study")
 	}
+	// Regulators see the cross-institution access, allowed and refused.
+	var rep struct {
+		Rows []struct {
+			Actor    string `json:"actor_institution"`
+			Holding  string `json:"holding_institution"`
+			Scope    string `json:"scope"`
+			Allowed  int    `json:"allowed"`
+			Refused  int    `json:"refused"`
+			Requests int    `json:"requests"`
+		}
+	}
+	json.Unmarshal(call(admin, "GET", "/api/v1/admin/audit/report", nil, 200), &rep)
+	found := false
+	for _, r := range rep.Rows {
+		if r.Actor == other && r.Holding == holding {
+			found = r.Allowed >= 1 && r.Refused >= 1 && r.Requests == r.Allowed+r.Refused && r.Scope != ""
+		}
+	}
+	if !found {
+		t.Fatalf("regulators' report lacks %s reading %s's study: %+v", other, holding, rep.Rows)
+	}
 	// Patients cannot grant for someone else; clinicians cannot use the patient API.
 	call(patient, "POST", "/api/v1/patient/consents", map[string]any{"person_key": strings.Repeat("0", 64), "grantee_kind": "all"}, 403)
 	call(foreign, "GET", "/api/v1/patient/consents", nil, 403)
+}
+
+// TestPACSStoresForItsOwnInstitutionOnly: a PACS token of one institution
+// cannot store a study that the registry attributes to another; its own
+// institution's studies go through.
+func TestPACSStoresForItsOwnInstitutionOnly(t *testing.T) {
+	admin := "gw_ops_0123456789abcdefghijklmnop"
+	p := startGatewayArgs(t, t.TempDir(), "--admin-token", admin, "--demo")
+	root := strings.TrimSuffix(p.base, "/dicomweb")
+	man := smallCorpus(t, 4)
+	// The registry names the corpus hospitals; find two files of different
+	// institutions and the institution of the first.
+	hdr := map[string]string{"Authorization": "Bearer " + admin, "Content-Type": "application/json"}
+	var owner string
+	var own, foreign string
+	for _, f := range man.Files {
+		resp, b := gwtest.Do(t, "GET", root+"/api/v1/institutions", map[string]string{"Authorization": "Bearer " + admin}, nil)
+		if resp.StatusCode != 200 {
+			t.Fatal("institutions")
+		}
+		var reg struct {
+			Institutions []struct {
+				ID     string   `json:"id"`
+				Name   string   `json:"name"`
+				NameEN string   `json:"name_en"`
+				Names  []string `json:"names"`
+			}
+		}
+		json.Unmarshal(b, &reg)
+		for _, in := range reg.Institutions {
+			known := in.Name == f.InstitutionName || in.NameEN == f.InstitutionName
+			for _, n := range in.Names {
+				known = known || n == f.InstitutionName
+			}
+			if !known {
+				continue
+			}
+			switch {
+			case owner == "":
+				owner, own = in.ID, man.Abs(f)
+			case in.ID != owner && foreign == "":
+				foreign = man.Abs(f)
+			}
+		}
+	}
+	if own == "" || foreign == "" {
+		t.Skip("the corpus lacks two registered institutions")
+	}
+	b, _ := json.Marshal(map[string]string{"role": "pacs", "institution": owner, "user": "pacs-1"})
+	resp, out := gwtest.Do(t, "POST", root+"/api/v1/admin/tokens", hdr, strings.NewReader(string(b)))
+	var tok struct{ Token string }
+	if resp.StatusCode != 201 || json.Unmarshal(out, &tok) != nil {
+		t.Fatalf("token: %d %s", resp.StatusCode, out)
+	}
+	stow := func(path string) (int, string) {
+		body, ct := gwtest.Multipart(gwtest.FileParts(t, path))
+		resp, out := gwtest.Do(t, "POST", p.base+"/studies", map[string]string{"Authorization": "Bearer " + tok.Token, "Content-Type": ct}, strings.NewReader(string(body)))
+		return resp.StatusCode, string(out)
+	}
+	if code, out := stow(own); code != 200 {
+		t.Fatalf("own institution's study: %d %s", code, out)
+	}
+	code, msg := stow(foreign)
+	if code != 409 || !strings.Contains(msg, fmt.Sprint(0x0124)) || !strings.Contains(msg, "own institution") {
+		t.Fatalf("another institution's study: %d %s, want 409 with FailureReason 292 (0x0124)", code, msg)
+	}
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/imgcloud/gateway/internal/consentapi"
 	"github.com/imgcloud/gateway/internal/metrics"
 	"github.com/imgcloud/gateway/internal/server"
+	"github.com/imgcloud/gateway/recognition"
 	"github.com/imgcloud/gateway/records"
 	"github.com/imgcloud/gateway/storage"
 	"github.com/imgcloud/gateway/storage/file"
@@ -77,7 +78,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	svc := archive.New(store, db, archive.Options{
 		MaxInstanceBytes: cfg.MaxInstanceBytes, TempDir: tmp, Logger: log.With("component", "archive"),
 		SpaceDirs: spaceDirs(cfg), MinFreeBytes: cfg.MinFreeBytes,
-		Annotators: []archive.Annotator{rs}, Observers: []archive.Observer{rs},
+		Annotators: []archive.Annotator{rs}, Observers: []archive.Observer{rs}, Admission: rs,
 		// Own institution, consent, share scope: one rule for QIDO and WADO.
 		Visibility: cons,
 	})
@@ -103,6 +104,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}()
 	acc.mw.PersonKeyOf = rs.PersonKeyOf                    // audit events name the person of a study
+	acc.api.Facts = reportFacts{db: db, rs: rs}            // the regulators' report
 	shares, err := setupShares(cfg, svc, db, rs, acc, log) // share.go
 	if err != nil {
 		return err
@@ -206,3 +208,20 @@ func servePprof(addr string, log *slog.Logger) {
 		log.Error("pprof listener", "err", err)
 	}
 }
+
+// reportFacts answers the regulators' report from the index and the
+// recognition registry.
+type reportFacts struct {
+	db *index.DB
+	rs *recognition.Service
+}
+
+func (f reportFacts) HoldingOf(ctx context.Context, study string) string {
+	st, err := f.db.Study(study)
+	if err != nil {
+		return ""
+	}
+	return f.rs.StudyInstitution(ctx, st)
+}
+
+func (f reportFacts) Regions(institution string) []string { return f.rs.Regions(institution) }

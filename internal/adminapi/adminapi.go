@@ -18,6 +18,8 @@ import (
 type API struct {
 	Tokens *auth.Tokens
 	Audit  *audit.Log
+	// Facts feed the regulators' report (optional).
+	Facts Facts
 }
 
 // Register mounts the routes on the /api/v1 group. The access middleware
@@ -30,6 +32,7 @@ func (a *API) Register(g *echo.Group) {
 	g.GET("/admin/audit", a.queryAudit)
 	g.GET("/admin/audit/verify", a.verifyAudit)
 	g.POST("/admin/audit/export", a.exportAudit)
+	g.GET("/admin/audit/report", a.report)
 	g.GET("/patient/access-log", a.patientAccessLog)
 }
 
