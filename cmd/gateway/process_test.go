@@ -216,6 +216,19 @@ func TestReindexRebuildsSameAnswers(t *testing.T) {
 			}
 			out[path] = canonical(t, strings.ReplaceAll(string(body), p.base, "BASE"))
 		}
+		// Domain records live in object storage too: the eligibility
+		// outcome recorded at ingest must survive the index's deletion.
+		root := strings.TrimSuffix(p.base, "/dicomweb")
+		for _, st := range man.Studies() {
+			resp, body := gwtest.Do(t, "GET", root+"/api/v1/recognition/studies/"+st.StudyUID, nil, nil)
+			var v struct {
+				Eligibility json.RawMessage `json:"eligibility"`
+			}
+			if resp.StatusCode != 200 || json.Unmarshal(body, &v) != nil || len(v.Eligibility) == 0 {
+				t.Fatalf("eligibility record of %s: %d %s", st.StudyUID, resp.StatusCode, body)
+			}
+			out["eligibility "+st.StudyUID] = string(v.Eligibility)
+		}
 		return out
 	}
 	before := snapshot(p)
