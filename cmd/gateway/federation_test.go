@@ -21,6 +21,7 @@ import (
 	"github.com/imgcloud/gateway/federation"
 	"github.com/imgcloud/gateway/internal/corpus"
 	"github.com/imgcloud/gateway/internal/gwtest"
+	"github.com/imgcloud/gateway/recognition"
 )
 
 const fedAdmin = "gw_ops_0123456789abcdefghijklmnop"
@@ -269,13 +270,38 @@ type fedSetup struct {
 func startFederation(t testing.TB) *fedSetup {
 	t.Helper()
 	man, err := corpus.Generate(t.TempDir(), corpus.Options{
-		Studies: 5, SeriesPerStudy: 2, InstancesPerSeries: 3, Big: 1, Seed: 11,
+		Studies: 120, SeriesPerStudy: 2, InstancesPerSeries: 3, Big: 1, Seed: 11,
 		Today: time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC),
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	studies := man.Studies()
+	// A PACS stores only its own institution's studies: pick, for each
+	// gateway's PACS, studies whose InstitutionName the registry gives to
+	// that institution.
+	reg, err := recognition.ExampleRegistry()
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]string{}
+	for _, in := range reg.Institutions {
+		for _, n := range append(append([]string{in.Name, in.NameEN}, in.Aliases...), in.Issuers...) {
+			names[n] = in.ID
+		}
+	}
+	used := map[string]bool{}
+	pick := func(id string) corpus.Study {
+		for _, st := range man.Studies() {
+			issuer := st.Series[0].Files[0].IssuerOfPatientID
+			if (names[st.InstitutionName] == id || names[issuer] == id) && !used[st.StudyUID] {
+				used[st.StudyUID] = true
+				return st
+			}
+		}
+		t.Fatalf("the corpus has no study of %s", id)
+		return corpus.Study{}
+	}
+	studies := []corpus.Study{pick("pumch"), pick("zsh-fdu"), pick("zsh-fdu"), pick("fah-sysu"), pick("tjh-hust")}
 	issuer := func(st corpus.Study) string { return st.Series[0].Files[0].IssuerOfPatientID }
 	mk := func(name, province string) *fedGateway {
 		g := &fedGateway{name: name, province: province, addr: loopbackAddr(t), data: t.TempDir()}
