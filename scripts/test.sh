@@ -21,7 +21,7 @@ go test -count=1 -timeout 25m ./...
 echo "== fuzz (brief; see README for long runs)"
 FUZZTIME="${FUZZTIME:-10s}"
 for target in "FuzzReadHeader ./dcm" "FuzzValidUID ./dcm" "FuzzParseQuery ./dicomweb" "FuzzAccept ./dicomweb" \
-              "FuzzSTOW ./dicomweb" "FuzzVerify ./auth"; do
+              "FuzzSTOW ./dicomweb" "FuzzVerify ./auth" "FuzzTokenDecode ./share" "FuzzPeerRequest ./federation"; do
   set -- $target
   go test -run '^$' -fuzz "^$1\$" -fuzztime "$FUZZTIME" "$2"
 done

@@ -36,7 +36,7 @@ type claims struct {
 	Nonce string `json:"n,omitempty"`
 }
 
-var b64 = base64.RawURLEncoding
+var b64 = base64.RawURLEncoding.Strict() // one encoding per token: no malleable variants
 
 // encode signs c: base64url(payload) "." base64url(Ed25519 signature of
 // sigContext + the encoded payload), under the signing key, whose id it
