@@ -53,9 +53,9 @@ func TestAccessMatrix(t *testing.T) {
 	}
 
 	// Every study with its holding institution and one instance.
-	type study struct{ uid, series, sop, holding string }
+	type study struct{ uid, series, sop, holding, patient string }
 	var rows []map[string]struct{ Value []any }
-	mustJSON(admin, "/dicomweb/instances", &rows)
+	mustJSON(admin, "/dicomweb/instances?includefield=00100020,00100021", &rows)
 	byStudy := map[string]*study{}
 	var studies []*study
 	for _, r := range rows {
@@ -64,6 +64,9 @@ func TestAccessMatrix(t *testing.T) {
 			continue
 		}
 		s := &study{uid: uid, series: fmt.Sprint(r["0020000E"].Value[0]), sop: fmt.Sprint(r["00080018"].Value[0])}
+		if len(r["00100021"].Value) > 0 && len(r["00100020"].Value) > 0 {
+			s.patient = fmt.Sprint(r["00100021"].Value[0]) + "|" + fmt.Sprint(r["00100020"].Value[0])
+		}
 		var tag struct {
 			Tag struct {
 				Holding string `json:"holding_institution"`
@@ -94,8 +97,48 @@ func TestAccessMatrix(t *testing.T) {
 		principal{"anonymous", "", "", ""},
 		principal{"forged", "", "", "gw_ops_0123456789abcdefghijklmnoX"},
 	)
+	// One patient is linked to a person, who consents to one other
+	// institution; that person also gets a patient token.
+	var linked *study
+	for _, s := range studies {
+		if s.patient != "" && s.holding != "" {
+			linked = s
+			break
+		}
+	}
+	if linked == nil {
+		t.Fatal("no study with an issuer to link")
+	}
+	issuer, pid, _ := strings.Cut(linked.patient, "|")
+	lb, _ := json.Marshal(map[string]string{"issuer": issuer, "patient_id": pid, "national_id": nationalID("11010519491231002")})
+	code, out := do(admin, "POST", "/api/v1/persons/links", map[string]string{"Content-Type": "application/json"}, lb)
+	var link struct {
+		PersonKey string `json:"person_key"`
+	}
+	if code != 200 || json.Unmarshal(out, &link) != nil {
+		t.Fatalf("link: %d %s", code, out)
+	}
+	var grantee string
+	for inst := range insts {
+		if inst != linked.holding {
+			grantee = inst
+			break
+		}
+	}
+	cb, _ := json.Marshal(map[string]any{"person_key": link.PersonKey, "grantee_kind": "institution", "grantee_id": grantee, "days": 30})
+	if code, out := do(admin, "POST", "/api/v1/patient/consents", map[string]string{"Content-Type": "application/json"}, cb); code != 201 {
+		t.Fatalf("consent: %d %s", code, out)
+	}
+	principals = append(principals, principal{"patient(linked)", "patient", "", token(map[string]string{"role": "patient", "user": "p2", "person_key": link.PersonKey})})
 	allowed := func(pr principal, s *study) bool {
-		return pr.role == "clinician" && pr.inst == s.holding
+		samePerson := s.patient != "" && s.patient == linked.patient
+		switch pr.role {
+		case "clinician":
+			return pr.inst == s.holding || (pr.inst == grantee && samePerson)
+		case "patient":
+			return pr.name == "patient(linked)" && samePerson
+		}
+		return false
 	}
 
 	requests, bad2xx, foreignRows := 0, 0, 0
@@ -162,6 +205,7 @@ func TestAccessMatrix(t *testing.T) {
 			}
 		}
 	}
+	t.Logf("consent: person of %s (held by %s) consented to %s", linked.uid, linked.holding, grantee)
 	t.Logf("access matrix: %d principals x %d studies, %d requests; unauthorised 2xx %d, foreign QIDO rows %d",
 		len(principals), len(studies), requests, bad2xx, foreignRows)
 	fmt.Printf("ACCESS: requests=%d unauthorised_2xx=%d foreign_rows=%d\n", requests, bad2xx, foreignRows)

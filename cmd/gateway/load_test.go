@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/imgcloud/gateway/internal/corpus"
 	"github.com/imgcloud/gateway/internal/gwtest"
 )
 
@@ -83,8 +84,9 @@ func (l *latencies) pct(p float64) time.Duration {
 	return s[min(len(s)-1, int(float64(len(s))*p))]
 }
 
-// TestLoadWithBombs runs a mixed read load (QIDO, metadata, frames) against
-// a real gateway, first alone, then while attackers send a multipart bomb
+// TestLoadWithBombs runs a mixed load (QIDO, metadata and frames readers,
+// ramped 1-4-2, plus a STOW client) against a real gateway, first alone,
+// then while attackers send a multipart bomb
 // (hundreds of megabytes in one part), DICOM bombs (4 GB lengths, deep
 // nesting) and never-ending bodies. The gateway's RSS must stay below
 // 512 MB, normal clients must see no error, and goroutines and open files
@@ -107,6 +109,40 @@ func TestLoadWithBombs(t *testing.T) {
 	pid := p.cmd.Process.Pid
 	files := man.Files
 	client := &http.Client{Timeout: 30 * time.Second}
+	// A second corpus feeds the STOW client: instances not stored yet.
+	fresh := smallCorpus2(t)
+	var nextFresh atomic.Int64
+	var stowBytes atomic.Int64
+	stower := func(stop <-chan struct{}, lat *latencies) {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			i := int(nextFresh.Add(1)) - 1
+			if i >= len(fresh.Files) {
+				<-stop
+				return
+			}
+			f := fresh.Files[i]
+			b, _ := os.ReadFile(fresh.Abs(f))
+			body, ct := gwtest.Multipart([]gwtest.Part{{Body: b}})
+			req, _ := http.NewRequest("POST", p.base+"/studies", bytes.NewReader(body))
+			req.Header.Set("Content-Type", ct)
+			start := time.Now()
+			resp, err := client.Do(req)
+			ok := err == nil && resp.StatusCode == 200
+			if err == nil {
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+			if ok {
+				stowBytes.Add(int64(len(b)))
+			}
+			lat.add(time.Since(start), ok)
+		}
+	}
 	normal := func(stop <-chan struct{}, lat *latencies, seed uint64) {
 		rng := rand.New(rand.NewPCG(seed, 1))
 		for {
@@ -137,14 +173,24 @@ func TestLoadWithBombs(t *testing.T) {
 			lat.add(time.Since(start), ok)
 		}
 	}
-	phase := func(d time.Duration, attack func(stop <-chan struct{})) (*latencies, int) {
+	phase := func(d time.Duration, readers int, attack func(stop <-chan struct{})) (*latencies, int) {
 		lat := &latencies{}
+		stow := &latencies{}
 		stop := make(chan struct{})
 		var wg sync.WaitGroup
-		for i := 0; i < 2; i++ {
+		for i := 0; i < readers; i++ {
 			wg.Add(1)
 			go func(i int) { defer wg.Done(); normal(stop, lat, uint64(i)) }(i)
 		}
+		wg.Add(1)
+		go func() { defer wg.Done(); stower(stop, stow) }()
+		b0, t0 := stowBytes.Load(), time.Now()
+		defer func() {
+			mbs := float64(stowBytes.Load()-b0) / 1e6 / time.Since(t0).Seconds()
+			t.Logf("  %d readers: reads p50 %v p99 %v (%d), STOW p50 %v p99 %v (%d, %.1f MB/s), errors %d",
+				readers, lat.pct(0.5), lat.pct(0.99), len(lat.d), stow.pct(0.5), stow.pct(0.99), len(stow.d), mbs, lat.err+stow.err)
+			lat.err += stow.err
+		}()
 		var peak atomic.Int64
 		wg.Add(1)
 		go func() {
@@ -172,7 +218,10 @@ func TestLoadWithBombs(t *testing.T) {
 
 	client.CloseIdleConnections()
 	g0, fd0 := goroutines(t, root), openFiles(pid)
-	base, rssBase := phase(4*time.Second, nil)
+	// Ramp: 1, 2 then 4 readers, a STOW client throughout.
+	phase(2*time.Second, 1, nil)
+	phase(2*time.Second, 4, nil)
+	base, rssBase := phase(3*time.Second, 2, nil)
 
 	var refused, attacks atomic.Int64
 	bomb := func(stop <-chan struct{}) {
@@ -246,7 +295,7 @@ func TestLoadWithBombs(t *testing.T) {
 			}
 		}
 	}
-	attacked, rssAttack := phase(6*time.Second, bomb)
+	attacked, rssAttack := phase(6*time.Second, 2, bomb)
 
 	// Back to the level before the attack.
 	client.CloseIdleConnections()
@@ -283,4 +332,15 @@ func TestLoadWithBombs(t *testing.T) {
 	if os.Getenv("GATEWAY_STRICT_LOAD") == "1" && ratio > 2 {
 		t.Errorf("p99 under attack is %.1fx the baseline (bar: 2x)", ratio)
 	}
+}
+
+// smallCorpus2 is a corpus distinct from smallCorpus's (another seed).
+func smallCorpus2(t *testing.T) *corpus.Manifest {
+	t.Helper()
+	man, err := corpus.Generate(t.TempDir(), corpus.Options{Studies: 40, SeriesPerStudy: 2, InstancesPerSeries: 5, Seed: 77,
+		Today: time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return man
 }
