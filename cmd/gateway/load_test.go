@@ -337,7 +337,7 @@ func TestLoadWithBombs(t *testing.T) {
 // smallCorpus2 is a corpus distinct from smallCorpus's (another seed).
 func smallCorpus2(t *testing.T) *corpus.Manifest {
 	t.Helper()
-	man, err := corpus.Generate(t.TempDir(), corpus.Options{Studies: 40, SeriesPerStudy: 2, InstancesPerSeries: 5, Seed: 77,
+	man, err := corpus.Generate(t.TempDir(), corpus.Options{Studies: 100, SeriesPerStudy: 2, InstancesPerSeries: 5, Seed: 77,
 		Today: time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)})
 	if err != nil {
 		t.Fatal(err)
