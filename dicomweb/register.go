@@ -6,13 +6,13 @@ package dicomweb
 
 import (
 	"log/slog"
-	"net/url"
 	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/imgcloud/gateway/archive"
+	"github.com/imgcloud/gateway/internal/siteurl"
 )
 
 // Options configure the DICOMweb routes.
@@ -102,50 +102,7 @@ func (h *handlers) base(c echo.Context) string {
 	if h.opt.PublicURL != "" {
 		return strings.TrimRight(h.opt.PublicURL, "/")
 	}
-	r := c.Request()
-	scheme, host, prefix := "http", r.Host, ""
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	if h.opt.TrustForwarded {
-		if p := r.Header.Get("X-Forwarded-Proto"); p == "http" || p == "https" {
-			scheme = p
-		}
-		if fh := r.Header.Get("X-Forwarded-Host"); fh != "" {
-			host = strings.TrimSpace(strings.Split(fh, ",")[0])
-		}
-		prefix = r.Header.Get("X-Forwarded-Prefix")
-	}
-	if !validHost(host) {
-		host = "localhost"
-	}
-	if prefix != "" {
-		u, err := url.Parse(prefix)
-		if err != nil || u.Host != "" || u.Scheme != "" || strings.ContainsAny(prefix, "\"\\<> ") {
-			prefix = ""
-		}
-		prefix = "/" + strings.Trim(prefix, "/")
-		if prefix == "/" {
-			prefix = ""
-		}
-	}
-	return scheme + "://" + host + prefix + h.opt.Root
-}
-
-// validHost accepts host[:port] made of DNS and IP literal characters only,
-// so a forged Host header cannot inject into JSON or URLs.
-func validHost(h string) bool {
-	if h == "" || len(h) > 255 {
-		return false
-	}
-	for _, r := range h {
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '.', r == '-', r == ':', r == '[', r == ']':
-		default:
-			return false
-		}
-	}
-	return true
+	return siteurl.Root(c.Request(), h.opt.TrustForwarded) + h.opt.Root
 }
 
 // noStore marks answers that hold patient data as not cacheable by shared

@@ -4,6 +4,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/imgcloud/gateway/records"
 )
 
 // Region kinds, from the narrowest to the widest. The narrowest region two
@@ -165,17 +167,6 @@ func (r *Region) validate() error {
 	return nil
 }
 
-// validID allows ids that are safe in record keys, paths and LO values.
-func validID(s string) bool {
-	if s == "" || len(s) > 64 || s == "." || s == ".." {
-		return false
-	}
-	for _, r := range s {
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '.', r == '_', r == '-':
-		default:
-			return false
-		}
-	}
-	return true
-}
+// validID allows ids that are safe in record keys and paths (records.ValidID)
+// and fit a DICOM LO value (64 characters).
+func validID(s string) bool { return len(s) <= 64 && records.ValidID(s) }

@@ -34,8 +34,10 @@ type Store struct {
 // New returns a record store over object storage and the index.
 func New(obj storage.Store, db *index.DB) *Store { return &Store{obj: obj, db: db} }
 
-// validID allows ids that are safe in keys and paths.
-func validID(s string) bool {
+// ValidID reports whether s is usable as a record id or kind: letters,
+// digits, '.', '_' and '-', at most 200 characters, not "." or "..", so it
+// is safe in object keys and file paths.
+func ValidID(s string) bool {
 	if s == "" || len(s) > 200 || s == "." || s == ".." {
 		return false
 	}
@@ -50,7 +52,7 @@ func validID(s string) bool {
 }
 
 func check(kind, id string) error {
-	if !validID(kind) || !validID(id) {
+	if !ValidID(kind) || !ValidID(id) {
 		return fmt.Errorf("%w: %q/%q (letters, digits, '.', '_' and '-' only)", ErrInvalid, kind, id)
 	}
 	return nil
@@ -132,7 +134,7 @@ func (s *Store) Delete(ctx context.Context, kind, id string) error {
 
 // List calls fn with the raw JSON of every record of a kind, in id order.
 func (s *Store) List(ctx context.Context, kind string, fn func(id string, raw []byte) error) error {
-	if !validID(kind) {
+	if !ValidID(kind) {
 		return fmt.Errorf("%w: kind %q", ErrInvalid, kind)
 	}
 	return s.db.Records(kind, fn)

@@ -5,12 +5,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 
 	"github.com/imgcloud/gateway/archive"
-	"github.com/imgcloud/gateway/index"
-	"github.com/imgcloud/gateway/internal/progress"
 )
 
 // fsck compares the index with object storage (the gateway must be
@@ -30,30 +26,14 @@ func fsck(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	store, err := openStore(ctx, cfg)
+	o, err := openOffline(ctx, cfg, false, stderr)
 	if err != nil {
 		return err
 	}
-	db, err := index.Open(index.Options{Dir: filepath.Join(cfg.Data, "index")})
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	tmp := filepath.Join(cfg.Data, "tmp")
-	if err := os.MkdirAll(tmp, 0o750); err != nil {
-		return err
-	}
-	svc := archive.New(store, db, archive.Options{TempDir: tmp, Logger: newLogger(stderr, cfg.LogJSON, cfg.Debug)})
-	var bar *progress.Bar
-	rep, err := svc.Fsck(ctx, archive.FsckOptions{Deep: deep, Repair: repair, Progress: func(done, total int) {
-		if bar == nil {
-			bar = progress.New(stderr, int64(total), "fsck")
-		}
-		bar.Add(1)
-	}})
-	if bar != nil {
-		bar.Finish()
-	}
+	defer o.Close()
+	step, done := progressFunc(stderr, "fsck")
+	rep, err := o.svc.Fsck(ctx, archive.FsckOptions{Deep: deep, Repair: repair, Progress: step})
+	done()
 	if err != nil {
 		return err
 	}

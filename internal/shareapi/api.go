@@ -17,6 +17,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/imgcloud/gateway/archive"
+	"github.com/imgcloud/gateway/internal/siteurl"
 	"github.com/imgcloud/gateway/share"
 )
 
@@ -103,55 +104,11 @@ func (a *API) siteRoot(c echo.Context) string {
 	if a.opt.PublicURL != "" {
 		return strings.TrimRight(a.opt.PublicURL, "/")
 	}
-	r := c.Request()
-	scheme, host, prefix := "http", r.Host, ""
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	if a.opt.TrustForwarded {
-		if p := r.Header.Get("X-Forwarded-Proto"); p == "http" || p == "https" {
-			scheme = p
-		}
-		if fh := r.Header.Get("X-Forwarded-Host"); fh != "" {
-			host = strings.TrimSpace(strings.Split(fh, ",")[0])
-		}
-		if p := strings.Trim(r.Header.Get("X-Forwarded-Prefix"), "/"); p != "" && safePath(p) {
-			prefix = "/" + p
-		}
-	}
-	if !safeHost(host) {
-		host = "localhost"
-	}
-	return scheme + "://" + host + prefix
+	return siteurl.Root(c.Request(), a.opt.TrustForwarded)
 }
 
 // secure reports whether the session cookie must be Secure.
 func (a *API) secure(r *http.Request) bool {
 	return a.opt.SecureCookie || r.TLS != nil || strings.HasPrefix(a.opt.PublicURL, "https://") ||
 		(a.opt.TrustForwarded && r.Header.Get("X-Forwarded-Proto") == "https")
-}
-
-func safeHost(h string) bool {
-	if h == "" || len(h) > 255 {
-		return false
-	}
-	for _, r := range h {
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '.', r == '-', r == ':', r == '[', r == ']':
-		default:
-			return false
-		}
-	}
-	return true
-}
-
-func safePath(p string) bool {
-	for _, r := range p {
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '.', r == '-', r == '_', r == '/':
-		default:
-			return false
-		}
-	}
-	return !strings.Contains(p, "..")
 }

@@ -1,0 +1,67 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/imgcloud/gateway/archive"
+	"github.com/imgcloud/gateway/index"
+	"github.com/imgcloud/gateway/internal/progress"
+	"github.com/imgcloud/gateway/storage"
+)
+
+// offline is what the maintenance commands (reindex, fsck) work on: the
+// object store, the index and an archive over them, opened without a
+// server (Badger allows one process per index: stop the gateway first).
+type offline struct {
+	store storage.Store
+	db    *index.DB
+	svc   *archive.Service
+}
+
+// openOffline opens the configured store and the index under cfg.Data;
+// freshIndex deletes the index folder first.
+func openOffline(ctx context.Context, cfg Config, freshIndex bool, stderr io.Writer) (*offline, error) {
+	store, err := openStore(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	dir := filepath.Join(cfg.Data, "index")
+	if freshIndex {
+		if err := os.RemoveAll(dir); err != nil {
+			return nil, fmt.Errorf("remove %s: %w", dir, err)
+		}
+	}
+	db, err := index.Open(index.Options{Dir: dir})
+	if err != nil {
+		return nil, err
+	}
+	tmp := filepath.Join(cfg.Data, "tmp")
+	if err := os.MkdirAll(tmp, 0o750); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("create %s: %w", tmp, err)
+	}
+	svc := archive.New(store, db, archive.Options{TempDir: tmp, Logger: newLogger(stderr, cfg.LogJSON, cfg.Debug)})
+	return &offline{store: store, db: db, svc: svc}, nil
+}
+
+func (o *offline) Close() error { return o.db.Close() }
+
+// progressFunc returns a progress callback drawing a bar on w once the
+// total is known, and a function that finishes it.
+func progressFunc(w io.Writer, label string) (func(done, total int), func()) {
+	var bar *progress.Bar
+	return func(done, total int) {
+			if bar == nil {
+				bar = progress.New(w, int64(total), label)
+			}
+			bar.Add(1)
+		}, func() {
+			if bar != nil {
+				bar.Finish()
+			}
+		}
+}
