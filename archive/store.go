@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -250,8 +249,12 @@ func (s *Service) indexRow(h *dcm.Header, size int64, sum string) (*index.Instan
 	zw := s.gzips.Get().(*gzip.Writer)
 	defer s.gzips.Put(zw)
 	zw.Reset(&buf)
-	if err := json.NewEncoder(zw).Encode(ds); err != nil {
+	js, err := ds.AppendJSON(nil)
+	if err != nil {
 		return nil, nil, fmt.Errorf("encode metadata: %w", err)
+	}
+	if _, err := zw.Write(js); err != nil {
+		return nil, nil, fmt.Errorf("compress metadata: %w", err)
 	}
 	if err := zw.Close(); err != nil {
 		return nil, nil, fmt.Errorf("compress metadata: %w", err)

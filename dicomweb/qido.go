@@ -44,13 +44,19 @@ func (h *handlers) qido(level archive.Level) echo.HandlerFunc {
 			c.Response().Header().Add("Warning", fmt.Sprintf(`299 gateway "The following attributes are not supported for matching at this level and were ignored: %s"`, strings.Join(res.Ignored, ", ")))
 		}
 		noStore(c)
-		var buf bytes.Buffer
-		if err := json.NewEncoder(&buf).Encode(res.Items); err != nil {
-			return fmt.Errorf("encode answer: %w", err)
+		b := append(make([]byte, 0, 1024*len(res.Items)+2), '[')
+		for i, it := range res.Items {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			var err error
+			if b, err = it.AppendJSON(b); err != nil {
+				return fmt.Errorf("encode answer: %w", err)
+			}
 		}
-		b := bytes.ReplaceAll(bytes.TrimRight(buf.Bytes(), "\n"), []byte(archive.BasePlaceholder), []byte(h.base(c)))
-		if len(res.Items) == 0 {
-			b = []byte("[]")
+		b = append(b, ']')
+		if bytes.Contains(b, []byte(archive.BasePlaceholder)) {
+			b = bytes.ReplaceAll(b, []byte(archive.BasePlaceholder), []byte(h.base(c)))
 		}
 		return c.Blob(http.StatusOK, mediaDICOMJSON, b)
 	}

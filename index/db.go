@@ -257,10 +257,15 @@ func (db *DB) Instances(study, series string) ([]*Instance, error) {
 	var out []*Instance
 	err := db.bdb.View(func(txn *badger.Txn) error {
 		return scan(txn, []byte(prefix), func(k, v []byte) error {
+			if in, ok := db.rows.get(string(k)); ok {
+				out = append(out, in)
+				return nil
+			}
 			var in Instance
 			if err := json.Unmarshal(v, &in); err != nil {
 				return fmt.Errorf("decode %s: %w", k, err)
 			}
+			db.rows.put(string(k), &in)
 			out = append(out, &in)
 			return nil
 		})

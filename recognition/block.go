@@ -2,6 +2,7 @@ package recognition
 
 import (
 	"context"
+	"time"
 	"strings"
 
 	"github.com/imgcloud/gateway/dcm"
@@ -24,10 +25,41 @@ const (
 
 // AnnotateStudy returns the private recognition block of a study for the
 // institution the request asks for (archive.Annotator).
+//
+// The block is computed once per study version, registry snapshot, asking
+// institution and day, then served from a cache: QIDO asks for it on every
+// study row of every answer.
 func (s *Service) AnnotateStudy(ctx context.Context, st *index.Study) dcm.Dataset {
+	asking, now, state := AskingFrom(ctx), s.opt.Now(), s.state()
+	day := day(now)
+	key := st.UID + "|" + asking
+	if v, ok := s.blocks.Load(key); ok {
+		if b := v.(*cachedBlock); b.version == st.Version && b.state == state && b.day.Equal(day) {
+			return b.block
+		}
+	}
 	f := factsOf(st, s.db.SeriesOf(st.UID))
-	t := s.state().evaluate(f, s.eligibility(ctx, st.UID), AskingFrom(ctx), s.opt.Now())
-	return t.Block()
+	t := state.evaluate(f, s.eligibility(ctx, st.UID), asking, now)
+	block := t.Block()
+	if s.blockCount.Add(1) > maxCachedBlocks {
+		// Bounded: start afresh rather than grow without end.
+		s.blocks.Clear()
+		s.blockCount.Store(0)
+	}
+	s.blocks.Store(key, &cachedBlock{version: st.Version, state: state, day: day, block: block})
+	return block
+}
+
+// maxCachedBlocks bounds the annotation cache (studies x asking institutions).
+const maxCachedBlocks = 200000
+
+// cachedBlock is one computed private block and what it was computed from.
+// The block is shared: callers must not modify it.
+type cachedBlock struct {
+	version uint64
+	state   *state
+	day     time.Time
+	block   dcm.Dataset
 }
 
 // Block encodes the tag as the private DICOM block.

@@ -57,6 +57,9 @@ type Service struct {
 	consent ConsentChecker
 	// eligCache maps study UID to its stored *Eligibility.
 	eligCache sync.Map
+	// blocks caches computed private blocks (see AnnotateStudy).
+	blocks     sync.Map
+	blockCount atomic.Int64
 }
 
 // New returns a Service with the registry and catalogue read from the
