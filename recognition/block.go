@@ -2,8 +2,8 @@ package recognition
 
 import (
 	"context"
-	"time"
 	"strings"
+	"time"
 
 	"github.com/imgcloud/gateway/dcm"
 	"github.com/imgcloud/gateway/index"
