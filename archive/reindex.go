@@ -79,7 +79,7 @@ func (s *Service) reindexOne(ctx context.Context, oi storage.ObjectInfo) (int64,
 		return ra.read, err
 	}
 	err = s.db.PutInstance(index.NewInstance{
-		Instance: row, MetaGz: meta,
+		Instance: row, Meta: meta,
 		SeriesAttrs: pick(h.Dataset, seriesTags), StudyAttrs: pick(h.Dataset, studyTags),
 		Modality: h.Dataset.String(tagModality),
 		// The object's time is the best record of arrival left.

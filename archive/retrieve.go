@@ -242,22 +242,21 @@ func (s *Service) WriteMetadata(ctx context.Context, w io.Writer, study, series,
 		}
 	}
 	first := true
-	var zr *gzip.Reader
-	var buf bytes.Buffer
 	ph := []byte(BasePlaceholder)
-	err := s.db.Metadata(study, series, sop, func(gz []byte) error {
-		var err error
-		if zr == nil {
-			zr, err = gzip.NewReader(bytes.NewReader(gz))
-		} else {
-			err = zr.Reset(bytes.NewReader(gz))
-		}
-		if err != nil {
-			return fmt.Errorf("decompress metadata: %w", err)
-		}
+	var buf bytes.Buffer
+	err := s.db.Metadata(study, series, sop, func(stored []byte) error {
 		buf.Reset()
-		if _, err := buf.ReadFrom(zr); err != nil {
-			return fmt.Errorf("decompress metadata: %w", err)
+		if len(stored) > 2 && stored[0] == 0x1f && stored[1] == 0x8b {
+			// Written gzip-compressed by an earlier version.
+			zr, err := gzip.NewReader(bytes.NewReader(stored))
+			if err != nil {
+				return fmt.Errorf("decompress metadata: %w", err)
+			}
+			if _, err := buf.ReadFrom(zr); err != nil {
+				return fmt.Errorf("decompress metadata: %w", err)
+			}
+		} else {
+			buf.Write(stored)
 		}
 		sep := ","
 		if first {
@@ -277,7 +276,7 @@ func (s *Service) WriteMetadata(ctx context.Context, w io.Writer, study, series,
 			}
 			js = js[1:]
 		}
-		_, err = w.Write(js)
+		_, err := w.Write(js)
 		return err
 	})
 	if err != nil {

@@ -4,13 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"sync"
 	"time"
-
-	"github.com/klauspost/compress/gzip"
 
 	"github.com/imgcloud/gateway/dcm"
 	"github.com/imgcloud/gateway/index"
@@ -84,9 +81,6 @@ type Service struct {
 	// sopLocks serialise stores of the same SOP Instance UID, so that a
 	// check-then-store cannot race into a silent overwrite.
 	sopLocks [64]sync.Mutex
-	// gzips recycles metadata compressors: a new one allocates about a
-	// megabyte, more than the metadata it compresses.
-	gzips sync.Pool
 	// bufs recycles the copy buffers of spooling: large enough that a
 	// typical instance is written with one system call.
 	bufs sync.Pool
@@ -107,10 +101,6 @@ func New(store storage.Store, db *index.DB, opt Options) *Service {
 	s.bufs.New = func() any {
 		b := make([]byte, 256<<10)
 		return &b
-	}
-	s.gzips.New = func() any {
-		zw, _ := gzip.NewWriterLevel(io.Discard, gzip.BestSpeed)
-		return zw
 	}
 	return s
 }

@@ -1,7 +1,6 @@
 package archive
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -10,8 +9,6 @@ import (
 	"hash/fnv"
 	"io"
 	"os"
-
-	"github.com/klauspost/compress/gzip"
 
 	"github.com/imgcloud/gateway/dcm"
 	"github.com/imgcloud/gateway/index"
@@ -129,7 +126,7 @@ func (s *Service) Store(ctx context.Context, r io.Reader, expectStudy string) (*
 	}
 	err = s.db.PutInstance(index.NewInstance{
 		Instance:    row,
-		MetaGz:      meta,
+		Meta:        meta,
 		SeriesAttrs: pick(h.Dataset, seriesTags),
 		StudyAttrs:  pick(h.Dataset, studyTags),
 		Modality:    h.Dataset.String(tagModality),
@@ -240,24 +237,16 @@ func (p *preambleZeroer) Write(b []byte) (int, error) {
 	return int(k) + n, err
 }
 
-// indexRow builds the index row and the compressed metadata of an instance.
+// indexRow builds the index row and the metadata (DICOM JSON) of an
+// instance. The metadata is stored as is: Badger compresses its tables,
+// and serving it then needs no decompression.
 func (s *Service) indexRow(h *dcm.Header, size int64, sum string) (*index.Instance, []byte, error) {
 	ds := h.Dataset.Clone()
 	prefix := BasePlaceholder + "/studies/" + h.StudyUID + "/series/" + h.SeriesUID + "/instances/" + h.SOPUID
 	ds.WalkBulk(func(e *dcm.Element) { e.BulkDataURI = prefix + "/bulkdata/" + e.BulkDataURI })
-	var buf bytes.Buffer
-	zw := s.gzips.Get().(*gzip.Writer)
-	defer s.gzips.Put(zw)
-	zw.Reset(&buf)
 	js, err := ds.AppendJSON(nil)
 	if err != nil {
 		return nil, nil, fmt.Errorf("encode metadata: %w", err)
-	}
-	if _, err := zw.Write(js); err != nil {
-		return nil, nil, fmt.Errorf("compress metadata: %w", err)
-	}
-	if err := zw.Close(); err != nil {
-		return nil, nil, fmt.Errorf("compress metadata: %w", err)
 	}
 	row := &index.Instance{
 		Study: h.StudyUID, Series: h.SeriesUID, SOP: h.SOPUID,
@@ -269,7 +258,7 @@ func (s *Service) indexRow(h *dcm.Header, size int64, sum string) (*index.Instan
 		Frames:         h.Frames,
 		Bulk:           h.Bulk,
 	}
-	return row, buf.Bytes(), nil
+	return row, js, nil
 }
 
 // pick copies the listed top-level attributes that are present.

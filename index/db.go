@@ -373,10 +373,10 @@ func getInstance(txn *badger.Txn, study, series, sop string) (*Instance, error) 
 	return &in, err
 }
 
-// Metadata calls fn with the stored (gzip-compressed) DICOM JSON of each
+// Metadata calls fn with the stored DICOM JSON of each
 // instance under the prefix: a study, a series, or one instance. It returns
 // ErrNotFound when nothing matches.
-func (db *DB) Metadata(study, series, sop string, fn func(gz []byte) error) error {
+func (db *DB) Metadata(study, series, sop string, fn func(meta []byte) error) error {
 	prefix := prefixMeta + study + "/"
 	if series != "" {
 		prefix += series + "/"

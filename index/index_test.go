@@ -20,7 +20,7 @@ func put(t *testing.T, db *DB, study, series, sop, modality string) error {
 	t.Helper()
 	return db.PutInstance(NewInstance{
 		Instance:    &Instance{Study: study, Series: series, SOP: sop, Key: "k/" + sop, SHA256: "h" + sop},
-		MetaGz:      []byte("x"),
+		Meta:        []byte("x"),
 		SeriesAttrs: attrs("00080060", modality),
 		StudyAttrs:  attrs("00080020", "20261125"),
 		Modality:    modality,

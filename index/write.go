@@ -26,8 +26,8 @@ func (e *ExistsError) Unwrap() error { return ErrExists }
 // NewInstance is everything PutInstance records for one instance.
 type NewInstance struct {
 	Instance *Instance
-	// MetaGz is the gzip-compressed DICOM JSON of the instance.
-	MetaGz []byte
+	// Meta is the DICOM JSON of the instance (BasePlaceholder in URIs).
+	Meta []byte
 	// SeriesAttrs and StudyAttrs seed the series and study rows the first
 	// time they are seen.
 	SeriesAttrs, StudyAttrs dcm.Dataset
@@ -114,7 +114,7 @@ func (db *DB) PutInstance(n NewInstance) error {
 				return err
 			}
 		}
-		if err := txn.Set(metaKey(in.Study, in.Series, in.SOP), n.MetaGz); err != nil {
+		if err := txn.Set(metaKey(in.Study, in.Series, in.SOP), n.Meta); err != nil {
 			return err
 		}
 		if err := txn.Set(sopKey(in.SOP), []byte(in.Study+"/"+in.Series)); err != nil {
