@@ -90,7 +90,16 @@ func (sy syntax) order() binary.ByteOrder {
 func tagString(t uint32) string { return fmt.Sprintf("(%04X,%04X)", t>>16, t&0xFFFF) }
 
 // tagKey formats t as the DICOM JSON key "GGGGEEEE".
-func tagKey(t uint32) string { return fmt.Sprintf("%04X%04X", t>>16, t&0xFFFF) }
+// It is on the hot path of every element, hence no fmt.
+func tagKey(t uint32) string {
+	const hex = "0123456789ABCDEF"
+	var b [8]byte
+	for i := 7; i >= 0; i-- {
+		b[i] = hex[t&0xF]
+		t >>= 4
+	}
+	return string(b[:])
+}
 
 // isGroupLength reports whether t is a group length (gggg,0000).
 func isGroupLength(t uint32) bool { return t&0xFFFF == 0 }
