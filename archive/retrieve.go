@@ -1,6 +1,7 @@
 package archive
 
 import (
+	"bufio"
 	"bytes"
 	"compress/flate"
 	"context"
@@ -241,6 +242,10 @@ func (s *Service) WriteMetadata(ctx context.Context, w io.Writer, study, series,
 			extra = append(b[1:len(b)-1:len(b)-1], ',')
 		}
 	}
+	// One write system call per 64 KiB rather than per instance.
+	bw := bufio.NewWriterSize(w, 64<<10)
+	defer bw.Flush()
+	w = bw
 	first := true
 	ph := []byte(BasePlaceholder)
 	var buf bytes.Buffer
@@ -285,8 +290,10 @@ func (s *Service) WriteMetadata(ctx context.Context, w io.Writer, study, series,
 		}
 		return err
 	}
-	_, err = io.WriteString(w, "]")
-	return err
+	if _, err = io.WriteString(w, "]"); err != nil {
+		return err
+	}
+	return bw.Flush()
 }
 
 // ValidBulkPath reports whether p looks like a bulk data path
