@@ -11,11 +11,12 @@ const Charts = (() => {
     return e;
   }
   // ticks picks a round step (1, 2 or 5 times a power of ten) giving at
-  // most five intervals up to v.
-  function ticks(v) {
+  // most five intervals up to v; whole numbers (counts) get whole steps.
+  function ticks(v, whole) {
     if (v <= 0) return { step: 1, n: 1 };
     const raw = v / 5, p = Math.pow(10, Math.floor(Math.log10(raw)));
-    const step = [1, 2, 5, 10].map((m) => m * p).find((s) => s >= raw);
+    let step = [1, 2, 5, 10].map((m) => m * p).find((s) => s >= raw);
+    if (whole && step < 1) step = 1;
     return { step, n: Math.max(1, Math.ceil(v / step)) };
   }
   const fmt = (v) => (v >= 10000 ? (v / 10000).toFixed(v >= 100000 ? 0 : 1) + "万" : String(Math.round(v * 100) / 100));
@@ -23,7 +24,8 @@ const Charts = (() => {
   // bars draws grouped bars: rows [{key, ...}], series [{field, label, cls}].
   function bars(container, title, rows, series) {
     const W = 640, H = 300, L = 56, R = 12, T = 56, B = 30;
-    const tk = ticks(Math.max(0, ...rows.flatMap((r) => series.map((s) => +r[s.field] || 0))));
+    const values = rows.flatMap((r) => series.map((s) => +r[s.field] || 0));
+    const tk = ticks(Math.max(0, ...values), values.every(Number.isInteger));
     const max = tk.step * tk.n;
     const root = svg("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", class: "chart-svg" });
     root.append(svg("title", {}, title));
