@@ -77,7 +77,7 @@ func (s *Service) Check(ctx context.Context, study string) (*Eligibility, error)
 	if err := s.rec.Put(ctx, kindEligibility, study, e); err != nil {
 		return nil, fmt.Errorf("store eligibility %s: %w", study, err)
 	}
-	s.eligCache.Store(study, e)
+	s.cacheEligibility(study, e)
 	return e, nil
 }
 

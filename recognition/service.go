@@ -57,6 +57,7 @@ type Service struct {
 	consent ConsentChecker
 	// eligCache maps study UID to its stored *Eligibility.
 	eligCache sync.Map
+	eligCount atomic.Int64
 	// blocks caches computed private blocks (see AnnotateStudy).
 	blocks     sync.Map
 	blockCount atomic.Int64
@@ -132,7 +133,7 @@ func (s *Service) facts(study string) (*Facts, error) {
 
 // eligibility returns the stored outcome of the ingest check, or nil.
 // Outcomes are read on every QIDO study row, so they are cached in memory
-// (a few hundred bytes per study); callers treat them as read-only.
+// (a few hundred bytes per study, bounded); callers treat them as read-only.
 func (s *Service) eligibility(ctx context.Context, study string) *Eligibility {
 	if e, ok := s.eligCache.Load(study); ok {
 		return e.(*Eligibility)
@@ -144,8 +145,18 @@ func (s *Service) eligibility(ctx context.Context, study string) *Eligibility {
 		}
 		return nil
 	}
-	s.eligCache.Store(study, &e)
+	s.cacheEligibility(study, &e)
 	return &e
+}
+
+// cacheEligibility remembers an outcome, starting the cache afresh when it
+// holds maxCachedBlocks entries so that it cannot grow without end.
+func (s *Service) cacheEligibility(study string, e *Eligibility) {
+	if s.eligCount.Add(1) > maxCachedBlocks {
+		s.eligCache.Clear()
+		s.eligCount.Store(0)
+	}
+	s.eligCache.Store(study, e)
 }
 
 // Tag computes the recognition tag of a stored study for the asking
