@@ -108,13 +108,58 @@ func (s *Service) Frames(ctx context.Context, in *Instance, numbers []int) ([]*F
 		for _, r := range ranges {
 			length += r.Length
 		}
+		// Native frames are served as Explicit VR Little Endian: words
+		// stored big endian are swapped on the way.
+		word := 0
+		if in.TransferSyntax == dcm.ExplicitVRBigEndian && !in.Frames.Encapsulated {
+			if bits, _ := in.Attrs.Int(tagBitsAllocated); bits == 16 || bits == 32 {
+				word = bits / 8
+			}
+		}
 		out = append(out, &Frame{
 			Number: num, Length: length, TransferSyntax: FrameSyntax(in),
-			open: func(ctx context.Context) (io.ReadCloser, error) { return s.readRanges(ctx, in, ranges) },
+			open: func(ctx context.Context) (io.ReadCloser, error) {
+				rc, err := s.readRanges(ctx, in, ranges)
+				if err != nil || word == 0 {
+					return rc, err
+				}
+				return &swapReader{rc: rc, word: word}, nil
+			},
 		})
 	}
 	return out, nil
 }
+
+// swapReader reverses the bytes of each word of word bytes (2 or 4) read
+// through it; frame lengths are whole words.
+type swapReader struct {
+	rc      io.ReadCloser
+	word    int
+	pending []byte // bytes of an incomplete word kept for the next Read
+}
+
+func (r *swapReader) Read(p []byte) (int, error) {
+	if len(p) < r.word {
+		return 0, io.ErrShortBuffer
+	}
+	n := copy(p, r.pending)
+	r.pending = r.pending[:0]
+	m, err := r.rc.Read(p[n : len(p)-len(p)%r.word])
+	n += m
+	whole := n - n%r.word
+	for i := 0; i < whole; i += r.word {
+		for a, b := i, i+r.word-1; a < b; a, b = a+1, b-1 {
+			p[a], p[b] = p[b], p[a]
+		}
+	}
+	r.pending = append(r.pending, p[whole:n]...)
+	if err == io.EOF && len(r.pending) > 0 {
+		return whole, io.ErrUnexpectedEOF
+	}
+	return whole, err
+}
+
+func (r *swapReader) Close() error { return r.rc.Close() }
 
 type frameRangeError struct{ n, num int }
 

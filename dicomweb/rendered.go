@@ -136,7 +136,9 @@ func (r *renderer) render(c echo.Context, req renderRequest, in *archive.Instanc
 	if err != nil {
 		return "", fmt.Errorf("instance %s: %w", in.SOP, err)
 	}
-	p.BigEndian = in.TransferSyntax == dcm.ExplicitVRBigEndian
+	// Frames come from the archive as little endian words, big-endian
+	// storage included (see archive.Frames).
+	p.BigEndian = false
 	if crop := req.viewport.Crop; !crop.Empty() && !crop.In(image.Rect(0, 0, p.Columns, p.Rows)) {
 		return "", badRequest(fmt.Sprintf("viewport region %v is outside the %dx%d image", crop, p.Columns, p.Rows))
 	}
