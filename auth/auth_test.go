@@ -10,61 +10,25 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"io"
 	"math/big"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/imgcloud/gateway/internal/recordstest"
+	"github.com/imgcloud/gateway/storage"
 )
-
-// memRecords is an in-memory RecordStore for unit tests of this package;
-// the real one (records.Store) is exercised by the end-to-end tests.
-type memRecords struct {
-	mu sync.Mutex
-	m  map[string][]byte
-}
-
-func (m *memRecords) Put(_ context.Context, kind, id string, v any) error {
-	b, _ := json.Marshal(v)
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.m == nil {
-		m.m = map[string][]byte{}
-	}
-	m.m[kind+"/"+id] = b
-	return nil
-}
-func (m *memRecords) Get(_ context.Context, kind, id string, v any) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	b, ok := m.m[kind+"/"+id]
-	if !ok {
-		return errors.New("not found")
-	}
-	return json.Unmarshal(b, v)
-}
-func (m *memRecords) List(_ context.Context, kind string, fn func(string, []byte) error) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for k, v := range m.m {
-		if id, ok := strings.CutPrefix(k, kind+"/"); ok {
-			if err := fn(id, v); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
 
 func TestTokens(t *testing.T) {
 	ctx := context.Background()
 	now := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
-	rec := &memRecords{}
+	rec, obj := recordstest.New(t)
 	toks := NewTokens(rec, func() time.Time { return now })
 	if empty, _ := toks.Empty(ctx); !empty {
 		t.Fatal("new store not empty")
@@ -73,11 +37,15 @@ func TestTokens(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, raw := range rec.m {
+	obj.List(ctx, "", func(oi storage.ObjectInfo) error {
+		rc, _ := obj.Get(ctx, oi.Key, 0, -1)
+		raw, _ := io.ReadAll(rc)
+		rc.Close()
 		if strings.Contains(string(raw), strings.Split(clear, "_")[2]) {
 			t.Fatal("the token secret is stored in clear")
 		}
-	}
+		return nil
+	})
 	p, err := toks.Verify(ctx, clear)
 	if err != nil || p.Role != RoleClinician || p.Institution != "bj-pumch" || p.TokenID != tok.ID {
 		t.Fatalf("verify: %+v %v", p, err)

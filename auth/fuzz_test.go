@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/imgcloud/gateway/internal/recordstest"
 )
 
 // FuzzVerify feeds arbitrary bearer strings to the API token and JWT
@@ -23,7 +25,8 @@ func FuzzVerify(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	toks := NewTokens(&memRecords{}, nil)
+	rec, _ := recordstest.New(f)
+	toks := NewTokens(rec, nil)
 	if _, _, err := toks.Create(context.Background(), Principal{Role: RoleAdmin}, 0); err != nil {
 		f.Fatal(err)
 	}

@@ -2,14 +2,13 @@ package consent
 
 import (
 	"context"
-	"encoding/json"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/imgcloud/gateway/auth"
 	"github.com/imgcloud/gateway/index"
+	"github.com/imgcloud/gateway/internal/recordstest"
 )
 
 // tableFacts answers Facts from fixed tables; the real implementation (the
@@ -28,31 +27,6 @@ func (f tableFacts) StudyPerson(_ context.Context, st *index.Study) string  { re
 func (f tableFacts) StudyItems(_ context.Context, st *index.Study) []string { return f.items[st.UID] }
 func (f tableFacts) Regions(i string) []string                              { return f.regions[i] }
 
-type memRec struct {
-	mu sync.Mutex
-	m  map[string][]byte
-}
-
-func (m *memRec) Put(_ context.Context, kind, id string, v any) error {
-	b, _ := json.Marshal(v)
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.m[kind+"/"+id] = b
-	return nil
-}
-func (m *memRec) List(_ context.Context, kind string, fn func(string, []byte) error) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for k, v := range m.m {
-		if id, ok := strings.CutPrefix(k, kind+"/"); ok {
-			if err := fn(id, v); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
 func TestVisibility(t *testing.T) {
 	ctx := context.Background()
 	now := time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
@@ -63,7 +37,7 @@ func TestVisibility(t *testing.T) {
 		items:   map[string][]string{"1.1": {"CT-HEAD"}, "1.2": {"DR-CHEST"}},
 		regions: map[string][]string{"hz-hosp": {"yrd"}, "sh-hosp": {"yrd"}, "bj-hosp": {"jjj"}},
 	}
-	rec := &memRec{m: map[string][]byte{}}
+	rec, _ := recordstest.New(t)
 	s, err := New(ctx, rec, facts, func() time.Time { return now })
 	if err != nil {
 		t.Fatal(err)

@@ -2,76 +2,34 @@ package share
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/imgcloud/gateway/internal/recordstest"
 	"github.com/imgcloud/gateway/records"
+	"github.com/imgcloud/gateway/storage"
 )
-
-// memRecords is an in-memory RecordStore; the real records.Store is used
-// by the HTTP tests (internal/shareapi).
-type memRecords struct {
-	mu sync.Mutex
-	m  map[string][]byte
-}
-
-func (m *memRecords) Put(_ context.Context, kind, id string, v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.m == nil {
-		m.m = map[string][]byte{}
-	}
-	m.m[kind+"/"+id] = b
-	return nil
-}
-
-func (m *memRecords) Get(_ context.Context, kind, id string, v any) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	b, ok := m.m[kind+"/"+id]
-	if !ok {
-		return fmt.Errorf("%s/%s: %w", kind, id, records.ErrNotFound)
-	}
-	return json.Unmarshal(b, v)
-}
-
-func (m *memRecords) List(_ context.Context, kind string, fn func(string, []byte) error) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for k, v := range m.m {
-		if id, ok := strings.CutPrefix(k, kind+"/"); ok {
-			if err := fn(id, v); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
 
 const study = "1.2.826.0.1.3680043.8.498.12345"
 
 type fixture struct {
 	svc  *Service
 	keys *Keyring
-	rec  *memRecords
+	rec  *records.Store
+	obj  storage.Store
 	now  time.Time
 	path string
 }
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	f := &fixture{rec: &memRecords{}, now: time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)}
+	f := &fixture{now: time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)}
+	f.rec, f.obj = recordstest.New(t)
 	f.path = filepath.Join(t.TempDir(), "secrets", "share-keys.json")
 	clock := func() time.Time { return f.now }
 	var err error
@@ -177,11 +135,15 @@ func TestOpenPINUsesSession(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, raw := range f.rec.m {
+	f.obj.List(ctx, "", func(oi storage.ObjectInfo) error {
+		rc, _ := f.obj.Get(ctx, oi.Key, 0, -1)
+		raw, _ := io.ReadAll(rc)
+		rc.Close()
 		if strings.Contains(string(raw), "0428") || strings.Contains(string(raw), tok) {
 			t.Fatal("the PIN or the token is stored in clear")
 		}
-	}
+		return nil
+	})
 	if _, _, err := f.svc.Open(ctx, tok, ""); !errors.Is(err, ErrPINRequired) {
 		t.Errorf("no PIN: %v", err)
 	}
