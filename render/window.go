@@ -112,11 +112,13 @@ func (w Window) Apply(x float64) float64 {
 // the picture out. When the lowest value covers more than 5% of the frame
 // it is background (padding outside a CT's circular field of view, air)
 // and is left out of the statistics; so is the next lowest, once.
+//
+// A window from the file that misses the frame's values altogether (every
+// pixel would be black, or every pixel white: some PET files carry windows
+// in other units than their rescaled values) is not used either.
 func DefaultWindow(p *Params, r *Raster) Window {
-	if len(p.Windows) > 0 {
-		return p.Windows[0]
-	}
-	if p.BitsStored <= 8 && p.PixelRepresentation == 0 && p.RescaleSlope == 1 && p.RescaleIntercept == 0 {
+	eightBit := p.BitsStored <= 8 && p.PixelRepresentation == 0 && p.RescaleSlope == 1 && p.RescaleIntercept == 0
+	if len(p.Windows) == 0 && eightBit {
 		return Window{Center: 127.5, Width: 255, Function: LinearExact}
 	}
 	lo, hi := percentiles(r.Values, 0.005, 0.995)
@@ -124,6 +126,12 @@ func DefaultWindow(p *Params, r *Raster) Window {
 	mhi := float64(hi)*p.RescaleSlope + p.RescaleIntercept
 	if mlo > mhi {
 		mlo, mhi = mhi, mlo
+	}
+	if len(p.Windows) > 0 {
+		w := p.Windows[0]
+		if w.Center-w.Width/2 < mhi && w.Center+w.Width/2 > mlo {
+			return w
+		}
 	}
 	return Window{Center: (mlo + mhi) / 2, Width: max(mhi-mlo, 1), Function: Linear}
 }
