@@ -12,6 +12,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
+	"github.com/imgcloud/gateway/internal/browsertest"
 	"github.com/imgcloud/gateway/internal/corpus"
 )
 
@@ -21,11 +22,11 @@ import (
 // MONOCHROME1 CR and the two-frame CT). It fails on any console error, JS
 // exception, failed request or answer >= 400.
 func TestViewerInChromium(t *testing.T) {
-	exec := chromiumPath(t)
+	exec := browsertest.Chromium(t)
 	gw := startViewerGateway(t)
 	shots := t.TempDir()
-	var p problems
-	ctx := newBrowser(t, exec, &p)
+	var p browsertest.Problems
+	ctx := browsertest.New(t, exec, &p)
 	ct := gw.phantom.Studies()[0] // the CT stack
 	if ct.Series[0].Modality != "CT" {
 		t.Fatalf("first phantom study is %s", ct.Series[0].Modality)
@@ -35,49 +36,49 @@ func TestViewerInChromium(t *testing.T) {
 
 	t.Run("list", func(t *testing.T) {
 		must(t, chromedp.Do(ctx, chromedp.Navigate(gw.URL+"/")))
-		wait(t, ctx, "study list", `document.body.dataset.ready === "1" && document.querySelectorAll("#studies li").length === `+strconv.Itoa(total))
-		wait(t, ctx, "thumbnails", `[...document.querySelectorAll("#studies img.thumb")].every(i => i.classList.contains("loaded") && i.naturalWidth > 0)`)
-		badges := eval[[]string](t, ctx, `[...document.querySelectorAll("#studies .badge")].map(b => b.closest("a").getAttribute("href") + " " + b.textContent)`)
+		browsertest.Wait(t, ctx, "study list", `document.body.dataset.ready === "1" && document.querySelectorAll("#studies li").length === `+strconv.Itoa(total))
+		browsertest.Wait(t, ctx, "thumbnails", `[...document.querySelectorAll("#studies img.thumb")].every(i => i.classList.contains("loaded") && i.naturalWidth > 0)`)
+		badges := browsertest.Eval[[]string](t, ctx, `[...document.querySelectorAll("#studies .badge")].map(b => b.closest("a").getAttribute("href") + " " + b.textContent)`)
 		if len(badges) != 1 || !strings.Contains(badges[0], ct.StudyUID) || !strings.Contains(badges[0], "互认 ✓ 至 2026-12-31") {
 			t.Errorf("recognition badges %q, want one on study %s", badges, ct.StudyUID)
 		}
-		screenshot(t, ctx, shots, "list-1280x800")
-		p.check(t, "study list")
+		browsertest.Screenshot(t, ctx, shots, "list-1280x800")
+		p.Check(t, "study list")
 
 		name := searchName(ct)
 		must(t, chromedp.Do(ctx,
 			chromedp.SetValue(`input[name="patientName"]`, name),
 			chromedp.Click(`#search button[type="submit"]`),
 		))
-		wait(t, ctx, "search by patient "+name, `document.body.dataset.ready === "1" && document.querySelector('#studies a[href*="`+ct.StudyUID+`"]') !== null && document.querySelectorAll("#studies li").length < `+strconv.Itoa(total))
-		if got := eval[string](t, ctx, `location.search`); !strings.Contains(got, "patientName=") {
+		browsertest.Wait(t, ctx, "search by patient "+name, `document.body.dataset.ready === "1" && document.querySelector('#studies a[href*="`+ct.StudyUID+`"]') !== null && document.querySelectorAll("#studies li").length < `+strconv.Itoa(total))
+		if got := browsertest.Eval[string](t, ctx, `location.search`); !strings.Contains(got, "patientName=") {
 			t.Errorf("the search is not kept in the address: %q", got)
 		}
-		p.check(t, "search")
+		p.Check(t, "search")
 	})
 
 	t.Run("study", func(t *testing.T) {
 		start := time.Now()
 		must(t, chromedp.Do(ctx, chromedp.Click(`#studies a[href*="`+ct.StudyUID+`"]`)))
-		wait(t, ctx, "first image", `document.getElementById("viewport")?.dataset.loaded === "1" && document.getElementById("image")?.naturalWidth > 0`)
+		browsertest.Wait(t, ctx, "first image", `document.getElementById("viewport")?.dataset.loaded === "1" && document.getElementById("image")?.naturalWidth > 0`)
 		t.Logf("open study to first image: %v", time.Since(start).Round(time.Millisecond))
-		wait(t, ctx, "series thumbnails", `document.querySelectorAll(".series-item img.loaded").length === `+strconv.Itoa(len(ct.Series)))
-		if got := eval[string](t, ctx, `document.getElementById("ov-index").textContent`); !strings.Contains(got, "1 / "+strconv.Itoa(len(ct.Series[0].Files))) {
+		browsertest.Wait(t, ctx, "series thumbnails", `document.querySelectorAll(".series-item img.loaded").length === `+strconv.Itoa(len(ct.Series)))
+		if got := browsertest.Eval[string](t, ctx, `document.getElementById("ov-index").textContent`); !strings.Contains(got, "1 / "+strconv.Itoa(len(ct.Series[0].Files))) {
 			t.Errorf("stack overlay %q", got)
 		}
-		if got := eval[string](t, ctx, `document.querySelector("#stamp .stamp")?.textContent || ""`); !strings.Contains(got, "互认 ✓ 至 2026-12-31") || !strings.Contains(got, "头颅CT平扫") {
+		if got := browsertest.Eval[string](t, ctx, `document.querySelector("#stamp .stamp")?.textContent || ""`); !strings.Contains(got, "互认 ✓ 至 2026-12-31") || !strings.Contains(got, "头颅CT平扫") {
 			t.Errorf("recognition stamp %q", got)
 		}
-		screenshot(t, ctx, shots, "study-1280x800")
+		browsertest.Screenshot(t, ctx, shots, "study-1280x800")
 
 		// Stack: the wheel, then the arrow key.
 		must(t, chromedp.Do(ctx, chromedp.MouseEvent(input.DispatchMouseEventTypeMouseWheel, 640, 450, wheelDown)))
-		wait(t, ctx, "image 2 after the wheel", `document.getElementById("viewport")?.dataset.loaded === "2"`)
+		browsertest.Wait(t, ctx, "image 2 after the wheel", `document.getElementById("viewport")?.dataset.loaded === "2"`)
 		must(t, chromedp.Do(ctx, chromedp.KeyEvent(kb.ArrowDown)))
-		wait(t, ctx, "image 3 after ArrowDown", `document.getElementById("viewport")?.dataset.loaded === "3"`)
+		browsertest.Wait(t, ctx, "image 3 after ArrowDown", `document.getElementById("viewport")?.dataset.loaded === "3"`)
 
 		// Window: drag right and down with the W/L tool.
-		before := eval[string](t, ctx, `document.getElementById("viewport")?.dataset.window`)
+		before := browsertest.Eval[string](t, ctx, `document.getElementById("viewport")?.dataset.window`)
 		if before == "" {
 			t.Fatal("the CT answer named no window (X-Rendered-Window)")
 		}
@@ -87,18 +88,18 @@ func TestViewerInChromium(t *testing.T) {
 		}
 		steps = append(steps, chromedp.MouseEvent(input.DispatchMouseEventTypeMouseReleased, 720, 464, chromedp.ButtonLeft))
 		must(t, chromedp.Do(ctx, steps...))
-		wait(t, ctx, "a new window", `document.getElementById("viewport")?.dataset.window !== `+strconv.Quote(before)+` && document.getElementById("image").style.filter === ""`)
-		if !p.sawRequest("/rendered?window=") {
+		browsertest.Wait(t, ctx, "a new window", `document.getElementById("viewport")?.dataset.window !== `+strconv.Quote(before)+` && document.getElementById("image").style.filter === ""`)
+		if !p.SawRequest("/rendered?window=") {
 			t.Error("the drag did not ask the server for the new window")
 		}
-		after := eval[string](t, ctx, `document.getElementById("viewport")?.dataset.window`)
+		after := browsertest.Eval[string](t, ctx, `document.getElementById("viewport")?.dataset.window`)
 		t.Logf("window %s -> %s", before, after)
-		screenshot(t, ctx, shots, "study-window-1280x800")
+		browsertest.Screenshot(t, ctx, shots, "study-window-1280x800")
 
 		// Tags panel.
 		must(t, chromedp.Do(ctx, chromedp.Click(`#tags-button`)))
-		wait(t, ctx, "tag panel", `[...document.querySelectorAll("#tags tbody tr")].some(tr => tr.textContent.includes("PatientName"))`)
-		p.check(t, "study view")
+		browsertest.Wait(t, ctx, "tag panel", `[...document.querySelectorAll("#tags tbody tr")].some(tr => tr.textContent.includes("PatientName"))`)
+		p.Check(t, "study view")
 	})
 
 	t.Run("phone", func(t *testing.T) {
@@ -106,21 +107,21 @@ func TestViewerInChromium(t *testing.T) {
 			chromedp.EmulateViewport(375, 667, chromedp.EmulateScale(2), chromedp.EmulateMobile),
 			chromedp.Navigate(gw.URL+"/study.html?studyUID="+url.QueryEscape(ct.StudyUID)),
 		))
-		wait(t, ctx, "first image on a phone", `document.getElementById("viewport")?.dataset.loaded === "1" && document.getElementById("image")?.naturalWidth > 0`)
-		wait(t, ctx, "series thumbnails", `document.querySelectorAll(".series-item img.loaded").length === `+strconv.Itoa(len(ct.Series)))
-		if w := eval[float64](t, ctx, `document.documentElement.scrollWidth`); w > 375 {
+		browsertest.Wait(t, ctx, "first image on a phone", `document.getElementById("viewport")?.dataset.loaded === "1" && document.getElementById("image")?.naturalWidth > 0`)
+		browsertest.Wait(t, ctx, "series thumbnails", `document.querySelectorAll(".series-item img.loaded").length === `+strconv.Itoa(len(ct.Series)))
+		if w := browsertest.Eval[float64](t, ctx, `document.documentElement.scrollWidth`); w > 375 {
 			t.Errorf("the study page is %v px wide on a 375 px screen", w)
 		}
-		screenshot(t, ctx, shots, "study-375x667")
+		browsertest.Screenshot(t, ctx, shots, "study-375x667")
 		must(t, chromedp.Do(ctx, chromedp.Navigate(gw.URL+"/")))
-		wait(t, ctx, "study list on a phone", `document.body.dataset.ready === "1" && document.querySelectorAll("#studies li").length === `+strconv.Itoa(total))
-		wait(t, ctx, "thumbnails in sight", `[...document.querySelectorAll("#studies img.thumb")].filter(i => i.getBoundingClientRect().top < innerHeight).every(i => i.classList.contains("loaded") && i.naturalWidth > 0)`)
-		if w := eval[float64](t, ctx, `document.documentElement.scrollWidth`); w > 375 {
+		browsertest.Wait(t, ctx, "study list on a phone", `document.body.dataset.ready === "1" && document.querySelectorAll("#studies li").length === `+strconv.Itoa(total))
+		browsertest.Wait(t, ctx, "thumbnails in sight", `[...document.querySelectorAll("#studies img.thumb")].filter(i => i.getBoundingClientRect().top < innerHeight).every(i => i.classList.contains("loaded") && i.naturalWidth > 0)`)
+		if w := browsertest.Eval[float64](t, ctx, `document.documentElement.scrollWidth`); w > 375 {
 			t.Errorf("the study list is %v px wide on a 375 px screen", w)
 		}
-		screenshot(t, ctx, shots, "list-375x667")
+		browsertest.Screenshot(t, ctx, shots, "list-375x667")
 		must(t, chromedp.Do(ctx, chromedp.EmulateViewport(1280, 800)))
-		p.check(t, "phone")
+		p.Check(t, "phone")
 	})
 
 	t.Run("cine", func(t *testing.T) {
@@ -134,39 +135,39 @@ func TestViewerInChromium(t *testing.T) {
 			t.Fatal("no multi-frame study")
 		}
 		must(t, chromedp.Do(ctx, chromedp.Navigate(gw.URL+"/study.html?studyUID="+multi.StudyUID)))
-		wait(t, ctx, "frame 1", `document.getElementById("viewport")?.dataset.loaded === "1" && !document.getElementById("cine").hidden`)
+		browsertest.Wait(t, ctx, "frame 1", `document.getElementById("viewport")?.dataset.loaded === "1" && !document.getElementById("cine").hidden`)
 		must(t, chromedp.Do(ctx, chromedp.Click(`#cine`)))
-		wait(t, ctx, "frame 2 from cine", `document.getElementById("viewport")?.dataset.loaded === "2"`)
+		browsertest.Wait(t, ctx, "frame 2 from cine", `document.getElementById("viewport")?.dataset.loaded === "2"`)
 		must(t, chromedp.Do(ctx, chromedp.Click(`#cine`)))
-		if !p.sawRequest("/frames/2/rendered") {
+		if !p.SawRequest("/frames/2/rendered") {
 			t.Error("cine did not ask for frame 2")
 		}
-		screenshot(t, ctx, shots, "cine-1280x800")
-		p.check(t, "cine")
+		browsertest.Screenshot(t, ctx, shots, "cine-1280x800")
+		p.Check(t, "cine")
 	})
 
 	t.Run("iid", func(t *testing.T) {
 		must(t, chromedp.Do(ctx, chromedp.Navigate(gw.URL+"/IHEInvokeImageDisplay?requestType=STUDY&studyUID="+ct.StudyUID)))
-		wait(t, ctx, "image after IID launch", `location.pathname.endsWith("/study.html") && document.getElementById("viewport")?.dataset.loaded === "1"`)
+		browsertest.Wait(t, ctx, "image after IID launch", `location.pathname.endsWith("/study.html") && document.getElementById("viewport")?.dataset.loaded === "1"`)
 		f := ct.Series[0].Files[0]
 		must(t, chromedp.Do(ctx, chromedp.Navigate(gw.URL+"/IHEInvokeImageDisplay?requestType=PATIENT&patientID="+url.QueryEscape(f.PatientID))))
-		wait(t, ctx, "patient's studies after IID launch", `document.body.dataset.ready === "1" && document.querySelector('#studies a[href*="`+ct.StudyUID+`"]') !== null`)
-		p.check(t, "iid")
+		browsertest.Wait(t, ctx, "patient's studies after IID launch", `document.body.dataset.ready === "1" && document.querySelector('#studies a[href*="`+ct.StudyUID+`"]') !== null`)
+		p.Check(t, "iid")
 	})
 
 	t.Run("stats", func(t *testing.T) {
 		must(t, chromedp.Do(ctx, chromedp.Navigate(gw.URL+"/stats.html?demo=1")))
-		wait(t, ctx, "sample charts", `document.body.dataset.ready === "1" && document.querySelectorAll("#chart-month-counts rect.bar").length >= 10 && document.querySelectorAll("#chart-region-saved rect.bar").length >= 4`)
-		if eval[bool](t, ctx, `document.getElementById("sample-banner").hidden`) {
+		browsertest.Wait(t, ctx, "sample charts", `document.body.dataset.ready === "1" && document.querySelectorAll("#chart-month-counts rect.bar").length >= 10 && document.querySelectorAll("#chart-region-saved rect.bar").length >= 4`)
+		if browsertest.Eval[bool](t, ctx, `document.getElementById("sample-banner").hidden`) {
 			t.Error("sample data shown without its label")
 		}
-		screenshot(t, ctx, shots, "stats-demo-1280x800")
-		p.check(t, "stats demo")
+		browsertest.Screenshot(t, ctx, shots, "stats-demo-1280x800")
+		p.Check(t, "stats demo")
 		// Without the statistics API (not built yet) the page says so.
-		p.allow("/api/v1/recognition/statistics")
+		p.Allow("/api/v1/recognition/statistics")
 		must(t, chromedp.Do(ctx, chromedp.Navigate(gw.URL+"/stats.html")))
-		wait(t, ctx, "empty state", `document.body.dataset.ready === "1" && document.getElementById("stats-status").textContent.includes("暂无统计数据")`)
-		p.check(t, "stats empty")
+		browsertest.Wait(t, ctx, "empty state", `document.body.dataset.ready === "1" && document.getElementById("stats-status").textContent.includes("暂无统计数据")`)
+		p.Check(t, "stats empty")
 	})
 	t.Logf("screenshots in %s", shots)
 }
