@@ -19,8 +19,14 @@ func (d Dataset) AppendJSON(b []byte) ([]byte, error) {
 	if d == nil {
 		return append(b, "null"...), nil
 	}
-	keys := make([]string, 0, len(d))
-	for k := range d {
+	return appendObject(b, d, (*Element).appendJSON)
+}
+
+// appendObject appends m as a JSON object with sorted keys, encoding each
+// value with enc.
+func appendObject[V any](b []byte, m map[string]V, enc func(V, []byte) ([]byte, error)) ([]byte, error) {
+	keys := make([]string, 0, len(m))
+	for k := range m {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
@@ -32,7 +38,7 @@ func (d Dataset) AppendJSON(b []byte) ([]byte, error) {
 		}
 		b = appendString(b, k)
 		b = append(b, ':')
-		if b, err = d[k].appendJSON(b); err != nil {
+		if b, err = enc(m[k], b); err != nil {
 			return nil, err
 		}
 	}
@@ -93,24 +99,7 @@ func appendValue(b []byte, v any) ([]byte, error) {
 	case Dataset:
 		return x.AppendJSON(b)
 	case map[string]any:
-		keys := make([]string, 0, len(x))
-		for k := range x {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		b = append(b, '{')
-		var err error
-		for i, k := range keys {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendString(b, k)
-			b = append(b, ':')
-			if b, err = appendValue(b, x[k]); err != nil {
-				return nil, err
-			}
-		}
-		return append(b, '}'), nil
+		return appendObject(b, x, func(v any, b []byte) ([]byte, error) { return appendValue(b, v) })
 	}
 	// Anything else (not produced by this package): the general encoder.
 	raw, err := json.Marshal(v)
