@@ -38,31 +38,25 @@ func compile(tag, vr, value string, fuzzy bool) (matcher, error) {
 		}
 		test = func(v any) bool { s, _ := v.(string); return r.contains(s) }
 	case "PN":
+		// Wildcards match the whole value ("alpha=ideo=phon"), ignoring case,
+		// as PS3.4 matches any other string: "张*" finds "张伟", not
+		// "Zhang^Wei=张^伟". A value without wildcards may also equal one
+		// component group. fuzzymatching=true matches any group or word by
+		// prefix, which is what a person typing a name expects.
 		pat := strings.ToLower(value)
 		wild := strings.ContainsAny(pat, "*?")
 		test = func(v any) bool {
-			var groups []string
-			switch p := v.(type) {
-			case dcm.PersonName:
-				groups = []string{p.Alphabetic, p.Ideographic, p.Phonetic}
-			case map[string]any:
-				for _, k := range []string{"Alphabetic", "Ideographic", "Phonetic"} {
-					if s, ok := p[k].(string); ok {
-						groups = append(groups, s)
-					}
-				}
-			case string:
-				groups = []string{v.(string)}
+			groups := pnGroups(v)
+			whole := strings.ToLower(strings.TrimRight(strings.Join(groups, "="), "="))
+			if wild && glob(pat, whole) || whole == pat {
+				return true
 			}
 			for _, g := range groups {
 				if g == "" {
 					continue
 				}
 				g = strings.ToLower(g)
-				if wild && glob(pat, g) || !wild && g == pat {
-					return true
-				}
-				if fuzzy && fuzzyName(strings.Trim(pat, "*"), g) {
+				if !wild && g == pat || fuzzy && (glob(pat, g) || fuzzyName(strings.Trim(pat, "*"), g)) {
 					return true
 				}
 			}
@@ -106,6 +100,24 @@ func compile(tag, vr, value string, fuzzy bool) (matcher, error) {
 		}
 		return false
 	}, nil
+}
+
+// pnGroups returns the alphabetic, ideographic and phonetic groups of a
+// PN value in the forms rows hold it.
+func pnGroups(v any) []string {
+	switch p := v.(type) {
+	case dcm.PersonName:
+		return []string{p.Alphabetic, p.Ideographic, p.Phonetic}
+	case map[string]any:
+		groups := make([]string, 3)
+		for i, k := range []string{"Alphabetic", "Ideographic", "Phonetic"} {
+			groups[i], _ = p[k].(string)
+		}
+		return groups
+	case string:
+		return []string{p}
+	}
+	return nil
 }
 
 func splitList(v string) []string {

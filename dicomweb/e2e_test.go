@@ -17,6 +17,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/imgcloud/gateway/dcm"
 	"github.com/imgcloud/gateway/internal/corpus"
@@ -323,10 +324,9 @@ func testQIDO(t *testing.T, gw *gwtest.Gateway, man *corpus.Manifest) {
 	// Names: Han characters with a wildcard, Latin case-insensitive, fuzzy prefix.
 	var han, latin string
 	for _, s := range studies {
-		for _, r := range s.PatientName {
-			if r >= 0x4E00 && r <= 0x9FFF && han == "" {
-				han = string(r)
-			}
+		// A Han-only name ("张伟"), so the whole-value wildcard finds it.
+		if r, _ := utf8.DecodeRuneInString(s.PatientName); r >= 0x4E00 && r <= 0x9FFF && han == "" {
+			han = string(r)
 		}
 		if latin == "" && s.PatientName[0] >= 'A' && s.PatientName[0] <= 'Z' {
 			latin = strings.SplitN(s.PatientName, "^", 2)[0]
@@ -347,7 +347,10 @@ func testQIDO(t *testing.T, gw *gwtest.Gateway, man *corpus.Manifest) {
 		}
 		return false
 	}
-	check("Han wildcard", url.Values{"PatientName": {han + "*"}}, want(func(s corpus.Study) bool { return hasName(s, han, false) }))
+	// Without fuzzymatching a wildcard matches the whole value; with it,
+	// any component group ("张*" then also finds "Zhang^Wei=张^伟").
+	check("Han wildcard", url.Values{"PatientName": {han + "*"}}, want(func(s corpus.Study) bool { return strings.HasPrefix(s.PatientName, han) }))
+	check("Han wildcard, fuzzy", url.Values{"PatientName": {han + "*"}, "fuzzymatching": {"true"}}, want(func(s corpus.Study) bool { return hasName(s, han, false) }))
 	check("Latin lower-case wildcard", url.Values{"PatientName": {strings.ToLower(latin) + "*"}}, want(func(s corpus.Study) bool { return hasName(s, latin, true) }))
 	check("fuzzy", url.Values{"PatientName": {strings.ToLower(latin)}, "fuzzymatching": {"true"}}, want(func(s corpus.Study) bool { return hasName(s, latin, true) }))
 
