@@ -11,12 +11,10 @@ import (
 	"golang.org/x/text/encoding/simplifiedchinese"
 )
 
-// The decoding library applies (0008,0005) SpecificCharacterSet itself,
-// but only at the top level, with a few wrong mappings, without ISO 2022
-// code extensions, and it splits values on backslashes before decoding,
-// which breaks GBK and GB18030 text. So the scanner hides the element from
-// the library, text reaches the converter undecoded, and textDecoder
-// decodes it here.
+// Text is decoded here rather than by the DICOM library, which applies
+// (0008,0005) SpecificCharacterSet only at the top level, with a few wrong
+// mappings, without ISO 2022 code extensions, and splits values on
+// backslashes before decoding (which breaks GBK and GB18030 text).
 
 // textDecoder turns text in a DICOM character set into UTF-8.
 type textDecoder struct {

@@ -1,8 +1,9 @@
 // Package dcm reads what the gateway needs from a DICOM Part 10 file: the
 // identifying UIDs, the data set as DICOM JSON (PS3.18 F.2) with bulk values
 // replaced by references, and where each frame and bulk value lives in the
-// file so that WADO-RS can answer with range reads. It is the only importer
-// of github.com/suyashkumar/dicom.
+// file so that WADO-RS can answer with range reads. It parses each file
+// once with its own bounded scanner; github.com/suyashkumar/dicom supplies
+// the data dictionary (VRs of implicit VR files, keywords).
 package dcm
 
 import "fmt"

@@ -10,10 +10,9 @@ import (
 // data set, without reading pixel data into memory. A file that is not
 // acceptable returns an *InvalidError; other errors come from reading r.
 //
-// This package walks the file itself first; only what passed that walk,
-// without bulk values, reaches github.com/suyashkumar/dicom, which decodes
-// text and numbers. Text is converted to UTF-8 here, following (0008,0005)
-// SpecificCharacterSet at every level, whose value is kept as it was.
+// The file is walked once, without recursion; text is converted to UTF-8
+// following (0008,0005) SpecificCharacterSet at every level, whose value is
+// kept as it was.
 //
 // Header.Bulk lists every value left out of Header.Dataset, the top-level
 // PixelData included (path "7FE00010"; for encapsulated pixel data its
@@ -51,7 +50,7 @@ func ReadHeader(r io.ReaderAt, size int64, lim Limits) (*Header, error) {
 		}
 	}
 
-	ds, err := decodeDataSet(res, kind.sy, lim)
+	ds, err := decodeDataSet(res, kind.sy)
 	if err != nil {
 		return nil, err
 	}

@@ -6,16 +6,12 @@ import (
 )
 
 // The scanner walks every element of the data set without recursion,
-// checks that the structure is sound and within Limits, and splits the data
-// set in two:
-//
-//   - "kept" elements (text, numbers, AT, sequences) are copied into
-//     scanResult.lib, a re-encoding of the data set in the same transfer
-//     syntax with everything else left out and the lengths of defined-length
-//     sequences and items fixed up; the decoding library parses lib;
-//   - "own" elements (binary VRs, SV, UV, pixel data, the character set)
-//     are handled here: small values are held in memory, bulk values are
-//     recorded as BulkRefs and never read.
+// checks that the structure is sound and within Limits, and records every
+// element by the path of the data set holding it: small values are read
+// into memory (one arena per walk), bulk values (pixel data and long
+// binary values) are recorded as BulkRefs and never read. The converter
+// (values.go) then builds the Dataset from these records, so the file is
+// parsed once.
 //
 // Undefined-length UN elements (private sequences of an implicit VR file)
 // and encapsulated non-pixel values are "opaque": their structure is
@@ -28,12 +24,13 @@ const elementOverhead = 64
 // maxFrames bounds NumberOfFrames.
 const maxFrames = 100000
 
-// ownElem is an element decoded by this package rather than the library.
+// ownElem is one element as the scanner found it.
 type ownElem struct {
 	tag   uint32
 	vr    string
 	value []byte // the raw value, when held in memory
 	bulk  bool   // the value stays in the file; BulkDataURI is the path
+	items int    // SQ: how many items it has (their paths are path/0, path/1, ...)
 	path  string
 }
 
@@ -57,7 +54,6 @@ type pixelInfo struct {
 
 // scanResult is what the scanner learned.
 type scanResult struct {
-	lib   []byte
 	own   map[string][]ownElem // by the path of the data set holding them ("" is the top level)
 	bulk  []BulkRef
 	pixel pixelInfo
@@ -91,8 +87,9 @@ type level struct {
 	valueStart int64
 	topPixel   bool
 
-	lenAt    int // index in lib of the length to fix up, or -1
-	libStart int // len(lib) when the content started
+	// sequence: where its ownElem is (own[seqOf][seqAt]), to count items
+	seqOf string
+	seqAt int
 }
 
 // scanner is the state of one walk.
@@ -103,13 +100,15 @@ type scanner struct {
 	res  scanResult
 	// stack holds the open containers, the top level first.
 	stack []level
+	// arena holds small values, so that each does not need an allocation.
+	arena []byte
 }
 
 // scanDataSet walks the data set read by src, encoded in sy.
 func scanDataSet(src *source, sy syntax, lim Limits, used int64) (*scanResult, error) {
 	sc := &scanner{src: src, lim: lim, used: used}
 	sc.res.own = map[string][]ownElem{}
-	sc.stack = []level{{kind: kindDataset, end: -1, bound: src.end, sy: sy, lenAt: -1}}
+	sc.stack = []level{{kind: kindDataset, end: -1, bound: src.end, sy: sy}}
 	if err := sc.run(); err != nil {
 		return nil, err
 	}
@@ -187,8 +186,18 @@ func (sc *scanner) describe(lv *level) string {
 	return "the data set"
 }
 
-// keep appends raw bytes to the library's view.
-func (sc *scanner) keep(b []byte) { sc.res.lib = append(sc.res.lib, b...) }
+// take returns n bytes of the arena for a value.
+func (sc *scanner) take(n uint32) []byte {
+	if int(n) > cap(sc.arena)-len(sc.arena) {
+		if n > 16<<10 {
+			return make([]byte, n)
+		}
+		sc.arena = make([]byte, 0, 32<<10)
+	}
+	k := len(sc.arena)
+	sc.arena = sc.arena[:k+int(n)]
+	return sc.arena[k : k+int(n) : k+int(n)]
+}
 
 // inSequence handles an item or the end of a sequence.
 func (sc *scanner) inSequence(lv *level, h *elemHeader) error {
@@ -197,7 +206,7 @@ func (sc *scanner) inSequence(lv *level, h *elemHeader) error {
 		child := level{
 			kind: kindItem, end: -1, bound: lv.bound, sy: lv.sy, tag: lv.tag,
 			path:  lv.path + "/" + strconv.Itoa(lv.items),
-			depth: lv.depth, opaque: lv.opaque, lenAt: -1,
+			depth: lv.depth, opaque: lv.opaque,
 		}
 		lv.items++
 		if h.vl != undefinedLength {
@@ -211,11 +220,7 @@ func (sc *scanner) inSequence(lv *level, h *elemHeader) error {
 			if err := sc.charge(elementOverhead); err != nil {
 				return err
 			}
-			if child.end >= 0 {
-				child.lenAt = len(sc.res.lib) + h.lenOff
-			}
-			sc.keep(h.raw())
-			child.libStart = len(sc.res.lib)
+			sc.res.own[lv.seqOf][lv.seqAt].items++
 		}
 		sc.stack = append(sc.stack, child)
 		return nil
@@ -225,9 +230,6 @@ func (sc *scanner) inSequence(lv *level, h *elemHeader) error {
 		}
 		if h.vl != 0 {
 			return invalidf("sequence delimiter of %s has length %d, want 0", tagString(lv.tag), h.vl)
-		}
-		if !lv.opaque {
-			sc.keep(h.raw())
 		}
 		return sc.close()
 	}
@@ -291,9 +293,6 @@ func (sc *scanner) inDataSet(lv *level, h *elemHeader) error {
 			if h.vl != 0 {
 				return invalidf("item delimiter of %s has length %d, want 0", lv.path, h.vl)
 			}
-			if !lv.opaque {
-				sc.keep(h.raw())
-			}
 			return sc.close()
 		}
 		return invalidf("unexpected %s in %s at offset %d", tagString(h.tag), sc.describe(lv), h.start)
@@ -333,19 +332,6 @@ func (sc *scanner) inDataSet(lv *level, h *elemHeader) error {
 	if err := sc.charge(elementOverhead); err != nil {
 		return err
 	}
-	// Own: what the library cannot decode right. An implicit VR private
-	// creator is LO (PS3.5 7.8.1) though the library takes it for UN.
-	own := info.binary || h.vr == "SV" || h.vr == "UV" || h.tag == tagSpecificCharacterSet ||
-		(lv.sy.implicit && isPrivateCreator(h.tag))
-	if !own {
-		if err := sc.charge(int64(h.vl)); err != nil {
-			return err
-		}
-		sc.keep(h.raw())
-		n := len(sc.res.lib)
-		sc.res.lib = append(sc.res.lib, make([]byte, h.vl)...)
-		return sc.readValue(h, sc.res.lib[n:])
-	}
 	e := ownElem{tag: h.tag, vr: h.vr, path: path}
 	if info.binary && (isPixel || int64(h.vl) > int64(sc.lim.InlineBinaryMax)) {
 		r := Range{Offset: sc.src.pos, Length: int64(h.vl)}
@@ -363,7 +349,7 @@ func (sc *scanner) inDataSet(lv *level, h *elemHeader) error {
 		if err := sc.charge(int64(h.vl)); err != nil {
 			return err
 		}
-		e.value = make([]byte, h.vl)
+		e.value = sc.take(h.vl)
 		if err := sc.readValue(h, e.value); err != nil {
 			return err
 		}
@@ -396,7 +382,7 @@ func (sc *scanner) openUndefined(lv *level, h *elemHeader, path string, topPixel
 			sc.res.own[lv.path] = append(sc.res.own[lv.path], ownElem{tag: h.tag, vr: h.vr, bulk: true, path: path})
 			sc.stack = append(sc.stack, level{
 				kind: kindFragments, end: -1, bound: lv.bound, sy: lv.sy, tag: h.tag,
-				path: path, depth: lv.depth, opaque: true, topPixel: true, lenAt: -1,
+				path: path, depth: lv.depth, opaque: true, topPixel: true,
 			})
 			return nil
 		}
@@ -412,7 +398,7 @@ func (sc *scanner) openSequence(lv *level, h *elemHeader, path string, n int64) 
 	}
 	child := level{
 		kind: kindSequence, end: -1, bound: lv.bound, sy: lv.sy, tag: h.tag,
-		path: path, depth: lv.depth + 1, opaque: lv.opaque, lenAt: -1,
+		path: path, depth: lv.depth + 1, opaque: lv.opaque,
 	}
 	if n >= 0 {
 		child.end = sc.src.pos + n
@@ -422,11 +408,8 @@ func (sc *scanner) openSequence(lv *level, h *elemHeader, path string, n int64) 
 		if err := sc.charge(elementOverhead); err != nil {
 			return err
 		}
-		if n >= 0 {
-			child.lenAt = len(sc.res.lib) + h.lenOff
-		}
-		sc.keep(h.raw())
-		child.libStart = len(sc.res.lib)
+		child.seqOf, child.seqAt = lv.path, len(sc.res.own[lv.path])
+		sc.res.own[lv.path] = append(sc.res.own[lv.path], ownElem{tag: h.tag, vr: "SQ", path: path})
 	}
 	sc.stack = append(sc.stack, child)
 	return nil
@@ -437,7 +420,7 @@ func (sc *scanner) openSequence(lv *level, h *elemHeader, path string, n int64) 
 func (sc *scanner) openOpaque(lv *level, h *elemHeader, path string, kind levelKind) error {
 	child := level{
 		kind: kind, end: -1, bound: lv.bound, sy: lv.sy, tag: h.tag,
-		path: path, depth: lv.depth, opaque: true, lenAt: -1,
+		path: path, depth: lv.depth, opaque: true,
 	}
 	if kind == kindSequence {
 		// PS3.5 6.2.2: an undefined-length UN value is implicit VR little endian.
@@ -468,10 +451,6 @@ func (sc *scanner) openOpaque(lv *level, h *elemHeader, path string, kind levelK
 // close ends the innermost container.
 func (sc *scanner) close() error {
 	lv := sc.top()
-	if lv.lenAt >= 0 {
-		n := uint32(len(sc.res.lib) - lv.libStart)
-		lv.sy.order().PutUint32(sc.res.lib[lv.lenAt:], n)
-	}
 	switch {
 	case lv.topPixel:
 		// The value ends before the 8-byte sequence delimiter just read.
@@ -561,34 +540,27 @@ func isPrivateCreator(t uint32) bool {
 
 // elemHeader is one element, item or delimiter header.
 type elemHeader struct {
-	tag    uint32
-	vr     string // "" for items and delimiters
-	vl     uint32
-	start  int64 // stream position of the header
-	buf    [12]byte
-	n      int // header size
-	lenOff int // offset of the 4-byte length within the header, or -1
+	tag   uint32
+	vr    string // "" for items and delimiters
+	vl    uint32
+	start int64 // stream position of the header
 }
-
-func (h *elemHeader) raw() []byte { return h.buf[:h.n] }
 
 // readElemHeader reads the header at the current position.
 func readElemHeader(s *source, sy syntax) (elemHeader, error) {
-	h := elemHeader{start: s.pos, lenOff: -1}
+	h := elemHeader{start: s.pos}
 	b, err := s.read(4)
 	if err != nil {
 		return h, err
 	}
 	bo := sy.order()
-	copy(h.buf[:], b)
 	h.tag = uint32(bo.Uint16(b))<<16 | uint32(bo.Uint16(b[2:]))
 	switch {
 	case h.tag>>16 == 0xFFFE || sy.implicit:
 		if b, err = s.read(4); err != nil {
 			return h, err
 		}
-		copy(h.buf[4:], b)
-		h.vl, h.n, h.lenOff = bo.Uint32(b), 8, 4
+		h.vl = bo.Uint32(b)
 		switch {
 		case h.tag>>16 == 0xFFFE:
 		case isPrivateCreator(h.tag):
@@ -601,8 +573,7 @@ func readElemHeader(s *source, sy syntax) (elemHeader, error) {
 	if b, err = s.read(2); err != nil {
 		return h, err
 	}
-	copy(h.buf[4:], b)
-	h.vr = string(b)
+	h.vr = vrName(b)
 	info, ok := vrTable[h.vr]
 	if !ok {
 		return h, invalidf("element %s at offset %d has unknown VR %q", tagString(h.tag), h.start, h.vr)
@@ -611,8 +582,7 @@ func readElemHeader(s *source, sy syntax) (elemHeader, error) {
 		if b, err = s.read(2); err != nil {
 			return h, err
 		}
-		copy(h.buf[6:], b)
-		h.vl, h.n = uint32(bo.Uint16(b)), 8
+		h.vl = uint32(bo.Uint16(b))
 		if h.vl == 0xFFFF {
 			return h, invalidf("element %s with VR %s has length 0xFFFF", tagString(h.tag), h.vr)
 		}
@@ -621,7 +591,6 @@ func readElemHeader(s *source, sy syntax) (elemHeader, error) {
 	if b, err = s.read(6); err != nil {
 		return h, err
 	}
-	copy(h.buf[6:], b)
-	h.vl, h.n, h.lenOff = bo.Uint32(b[2:]), 12, 8
+	h.vl = bo.Uint32(b[2:])
 	return h, nil
 }

@@ -3,62 +3,41 @@ package dcm
 import (
 	"encoding/base64"
 	"encoding/binary"
-	"fmt"
 	"math"
 	"strconv"
 	"strings"
-
-	"github.com/suyashkumar/dicom"
 )
 
-// converter turns library elements and the scanner's own elements into
-// DICOM JSON model elements.
+// converter turns the scanner's elements into DICOM JSON model elements.
 type converter struct {
-	own   map[string][]ownElem // consumed as data sets are converted
+	own   map[string][]ownElem
 	order binary.ByteOrder
 	big   bool
 }
 
 // dataSet converts the data set at path ("" for the top level, else an
-// item path) whose library elements are elems, in character set cs unless
-// it names its own.
-func (c *converter) dataSet(path string, elems []*dicom.Element, cs *textDecoder) (Dataset, error) {
-	ds := make(Dataset, len(elems))
+// item path), in character set cs unless it names its own.
+func (c *converter) dataSet(path string, cs *textDecoder) (Dataset, error) {
 	owns := c.own[path]
-	delete(c.own, path)
+	ds := make(Dataset, len(owns))
 	for _, o := range owns {
 		if o.tag == tagSpecificCharacterSet && !o.bulk {
 			cs = newTextDecoder(charsetTerms(o.value))
 		}
 	}
-	add := func(t uint32, e *Element) error {
-		k := tagKey(t)
-		if _, dup := ds[k]; dup {
-			return invalidf("element %s appears twice in %s", tagString(t), describePath(path))
-		}
-		ds[k] = e
-		return nil
-	}
 	for _, o := range owns {
 		if (path == "" && o.tag>>16 == 0x0002) || isGroupLength(o.tag) {
 			continue
 		}
-		if err := add(o.tag, c.ownElement(o, cs)); err != nil {
-			return nil, err
+		k := tagKey(o.tag)
+		if _, dup := ds[k]; dup {
+			return nil, invalidf("element %s appears twice in %s", tagString(o.tag), describePath(path))
 		}
-	}
-	for _, e := range elems {
-		t := uint32(e.Tag.Group)<<16 | uint32(e.Tag.Element)
-		if (path == "" && e.Tag.Group == 0x0002) || isGroupLength(t) {
-			continue
-		}
-		el, err := c.element(path, t, e, cs)
+		el, err := c.element(o, cs)
 		if err != nil {
 			return nil, err
 		}
-		if err := add(t, el); err != nil {
-			return nil, err
-		}
+		ds[k] = el
 	}
 	return ds, nil
 }
@@ -70,44 +49,23 @@ func describePath(path string) string {
 	return "item " + path
 }
 
-// element converts one library element.
-func (c *converter) element(parent string, t uint32, e *dicom.Element, cs *textDecoder) (*Element, error) {
-	vr := e.RawValueRepresentation
-	el := &Element{VR: vr}
-	if e.Value == nil {
-		return el, nil
+// element converts one element.
+func (c *converter) element(o ownElem, cs *textDecoder) (*Element, error) {
+	if o.vr != "SQ" {
+		return c.ownElement(o, cs), nil
 	}
-	switch v := e.Value.GetValue().(type) {
-	case []*dicom.SequenceItemValue:
-		el.VR = "SQ"
-		path := tagKey(t)
-		if parent != "" {
-			path = parent + "/" + path
+	el := &Element{VR: "SQ"}
+	for i := 0; i < o.items; i++ {
+		ds, err := c.dataSet(o.path+"/"+strconv.Itoa(i), cs)
+		if err != nil {
+			return nil, err
 		}
-		for i, item := range v {
-			sub, _ := item.GetValue().([]*dicom.Element)
-			ds, err := c.dataSet(path+"/"+strconv.Itoa(i), sub, cs)
-			if err != nil {
-				return nil, err
-			}
-			el.Value = append(el.Value, ds)
-		}
-	case []string:
-		el.Value = stringValues(vr, strings.Join(v, `\`), cs)
-	case []int:
-		el.Value = intValues(vr, v)
-	case []float64:
-		el.Value = make([]any, len(v))
-		for i, f := range v {
-			el.Value[i] = jsonFloat(f)
-		}
-	default:
-		return nil, invalidf("decoding values: element %s has unexpected value type %T", tagString(t), v)
+		el.Value = append(el.Value, ds)
 	}
 	return el, nil
 }
 
-// ownElement converts an element the scanner kept for itself.
+// ownElement converts an element that is not a sequence.
 func (c *converter) ownElement(o ownElem, cs *textDecoder) *Element {
 	el := &Element{VR: o.vr}
 	switch {
@@ -127,10 +85,44 @@ func (c *converter) ownElement(o ownElem, cs *textDecoder) *Element {
 		if len(o.value) > 0 {
 			el.InlineBinary = base64.StdEncoding.EncodeToString(c.littleEndian(o.vr, o.value))
 		}
-	default: // SpecificCharacterSet, implicit VR private creators
+	case o.vr == "AT":
+		el.Value = make([]any, 0, len(o.value)/4)
+		for b := o.value; len(b) >= 4; b = b[4:] {
+			el.Value = append(el.Value, tagKey(uint32(c.order.Uint16(b))<<16|uint32(c.order.Uint16(b[2:]))))
+		}
+	case vrTable[o.vr].word > 0: // US, SS, UL, SL, FL, FD
+		el.Value = c.numbers(o.vr, o.value)
+	default:
 		el.Value = stringValues(o.vr, string(o.value), cs)
 	}
 	return el
+}
+
+// numbers decodes the binary numbers of a fixed-size VR.
+func (c *converter) numbers(vr string, b []byte) []any {
+	w := vrTable[vr].word
+	out := make([]any, 0, len(b)/w)
+	for ; len(b) >= w; b = b[w:] {
+		var v float64
+		switch vr {
+		case "US":
+			v = float64(c.order.Uint16(b))
+		case "SS":
+			v = float64(int16(c.order.Uint16(b)))
+		case "UL":
+			v = float64(c.order.Uint32(b))
+		case "SL":
+			v = float64(int32(c.order.Uint32(b)))
+		case "FL":
+			out = append(out, jsonFloat(float64(math.Float32frombits(c.order.Uint32(b)))))
+			continue
+		case "FD":
+			out = append(out, jsonFloat(math.Float64frombits(c.order.Uint64(b))))
+			continue
+		}
+		out = append(out, v)
+	}
+	return out
 }
 
 // bigInt is f, or s when f cannot hold the value exactly.
@@ -154,22 +146,6 @@ func (c *converter) littleEndian(vr string, b []byte) []byte {
 		for j := 0; j < w/2; j++ {
 			out[i+j], out[i+w-1-j] = out[i+w-1-j], out[i+j]
 		}
-	}
-	return out
-}
-
-// intValues converts binary integers, pairing uint16s into tags for AT.
-func intValues(vr string, v []int) []any {
-	if vr == "AT" {
-		out := make([]any, 0, len(v)/2)
-		for i := 0; i+1 < len(v); i += 2 {
-			out = append(out, fmt.Sprintf("%04X%04X", uint16(v[i]), uint16(v[i+1])))
-		}
-		return out
-	}
-	out := make([]any, len(v))
-	for i, n := range v {
-		out[i] = float64(n)
 	}
 	return out
 }

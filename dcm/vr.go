@@ -56,8 +56,24 @@ var vrTable = map[string]vrInfo{
 	"UN": {long: true, binary: true, word: 1},
 }
 
+// vrName returns the VR spelled by b without allocating for known VRs.
+func vrName(b []byte) string {
+	if name, ok := vrNames[[2]byte{b[0], b[1]}]; ok {
+		return name
+	}
+	return string(b)
+}
+
+var vrNames = func() map[[2]byte]string {
+	m := make(map[[2]byte]string, len(vrTable))
+	for name := range vrTable {
+		m[[2]byte{name[0], name[1]}] = name
+	}
+	return m
+}()
+
 // implicitVR is the VR of t in an implicit VR transfer syntax: the first
-// VR of the data dictionary, as the decoding library assumes it too.
+// VR of the data dictionary.
 func implicitVR(t uint32) string {
 	tg := tag.Tag{Group: uint16(t >> 16), Element: uint16(t)}
 	if tg == tag.PixelData || tg == tag.OverlayData {
