@@ -81,8 +81,7 @@ type Service struct {
 	// sopLocks serialise stores of the same SOP Instance UID, so that a
 	// check-then-store cannot race into a silent overwrite.
 	sopLocks [64]sync.Mutex
-	// bufs recycles the copy buffers of spooling: large enough that a
-	// typical instance is written with one system call.
+	// bufs recycles the memory STOW parts are spooled in (see spool.go).
 	bufs sync.Pool
 }
 

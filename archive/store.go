@@ -2,13 +2,11 @@ package archive
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
+	"bytes"
 	"errors"
 	"fmt"
 	"hash/fnv"
 	"io"
-	"os"
 
 	"github.com/imgcloud/gateway/dcm"
 	"github.com/imgcloud/gateway/index"
@@ -54,20 +52,15 @@ func (s *Service) Store(ctx context.Context, r io.Reader, expectStudy string) (*
 	if err := s.checkSpace(); err != nil {
 		return nil, err
 	}
-	f, size, sum, err := s.spool(r)
-	moved := false
-	if f != nil {
-		defer func() {
-			f.Close()
-			if !moved {
-				os.Remove(f.Name())
-			}
-		}()
+	sp, err := s.spool(r)
+	if sp != nil {
+		defer s.release(sp)
 	}
 	if err != nil {
 		return nil, err
 	}
-	h, err := dcm.ReadHeader(f, size, s.opt.Limits)
+	size, sum := sp.size, sp.sum
+	h, err := dcm.ReadHeader(sp.readerAt(), size, s.opt.Limits)
 	if err != nil {
 		var inv *dcm.InvalidError
 		if errors.As(err, &inv) {
@@ -86,7 +79,7 @@ func (s *Service) Store(ctx context.Context, r io.Reader, expectStudy string) (*
 			return fail(ReasonNotAuthorized, err)
 		}
 	}
-	if h.PreambleNonZero {
+	if sp.preambleNonZero {
 		s.log.Warn("zeroed non-zero preamble", "sop", h.SOPUID)
 	}
 	out := &Stored{Study: h.StudyUID, Series: h.SeriesUID, SOP: h.SOPUID, SOPClass: h.SOPClassUID, Size: size}
@@ -117,7 +110,7 @@ func (s *Service) Store(ctx context.Context, r io.Reader, expectStudy string) (*
 	// Object first, index last: a crash in between leaves an orphan object
 	// (not acknowledged, picked up by reindex), never an index row without
 	// its object.
-	if err := s.putObject(ctx, row.Key, f, size, &moved); err != nil {
+	if err := s.putObject(ctx, row.Key, sp); err != nil {
 		err = mapStoreErr(fmt.Errorf("store %s: %w", h.SOPUID, err))
 		if errors.Is(err, ErrUnavailable) {
 			return nil, err
@@ -147,58 +140,36 @@ func (s *Service) Store(ctx context.Context, r io.Reader, expectStudy string) (*
 	return out, nil
 }
 
-// putObject stores the spooled file: moved into place when the store can
-// adopt local files (one write per instance), copied otherwise.
-func (s *Service) putObject(ctx context.Context, key string, f *os.File, size int64, moved *bool) error {
+// putObject stores the spooled instance: written or moved into place
+// without waiting for the disk when the store can (Commit then makes it
+// durable with the others), copied with Put otherwise.
+func (s *Service) putObject(ctx context.Context, key string, sp *spooled) error {
 	if m, ok := s.store.(storage.Mover); ok {
-		err := m.MoveIn(ctx, key, f, size)
+		if sp.file == nil {
+			return m.WriteIn(ctx, key, sp.mem)
+		}
+		err := m.MoveIn(ctx, key, sp.file, sp.size)
 		if err == nil {
-			*moved = true
+			sp.moved = true
 			return nil
 		}
 		if !errors.Is(err, storage.ErrCannotMove) {
 			return err
 		}
 	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
+	if sp.file == nil {
+		return s.store.Put(ctx, key, bytes.NewReader(sp.mem), sp.size)
+	}
+	if _, err := sp.file.Seek(0, io.SeekStart); err != nil {
 		return fmt.Errorf("rewind spool: %w", err)
 	}
-	return s.store.Put(ctx, key, f, size)
+	return s.store.Put(ctx, key, sp.file, sp.size)
 }
 
 func lockSlot(sop string) int {
 	h := fnv.New32a()
 	h.Write([]byte(sop))
 	return int(h.Sum32() % 64)
-}
-
-// spool copies one part to a temporary file, zeroing the 128-byte preamble
-// on the way (so no polyglot file is ever served back) and hashing what is
-// written. It enforces MaxInstanceBytes.
-func (s *Service) spool(r io.Reader) (*os.File, int64, string, error) {
-	f, err := os.CreateTemp(s.opt.TempDir, "stow-*.dcm")
-	if err != nil {
-		return nil, 0, "", fmt.Errorf("%w: spool: %w", ErrUnavailable, err)
-	}
-	h := sha256.New()
-	w := &preambleZeroer{w: io.MultiWriter(f, h)}
-	rr := &readErr{r: io.LimitReader(r, s.opt.MaxInstanceBytes+1)}
-	buf := s.bufs.Get().(*[]byte)
-	n, err := io.CopyBuffer(w, rr, *buf)
-	s.bufs.Put(buf)
-	if rr.err != nil {
-		return f, 0, "", fmt.Errorf("%w: %w", ErrBadBody, rr.err)
-	}
-	if err != nil {
-		return f, 0, "", fmt.Errorf("%w: spool: %w", ErrUnavailable, err)
-	}
-	if n > s.opt.MaxInstanceBytes {
-		return f, 0, "", &StoreError{Reason: ReasonOutOfResources, Err: fmt.Errorf("%w: instance larger than %d bytes", ErrTooLarge, s.opt.MaxInstanceBytes)}
-	}
-	if n == 0 {
-		return f, 0, "", &StoreError{Reason: ReasonCannotUnderstand, Err: invalid("", "empty part: a DICOM Part 10 file was expected")}
-	}
-	return f, n, hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // readErr remembers a read error so that it can be told from a write error.
@@ -213,28 +184,6 @@ func (r *readErr) Read(b []byte) (int, error) {
 		r.err = err
 	}
 	return n, err
-}
-
-type preambleZeroer struct {
-	w   io.Writer
-	off int64
-}
-
-var zeros [128]byte
-
-func (p *preambleZeroer) Write(b []byte) (int, error) {
-	if p.off >= 128 {
-		n, err := p.w.Write(b)
-		p.off += int64(n)
-		return n, err
-	}
-	k := min(int64(len(b)), 128-p.off)
-	if _, err := p.w.Write(zeros[:k]); err != nil {
-		return 0, err
-	}
-	n, err := p.w.Write(b[k:])
-	p.off += k + int64(n)
-	return int(k) + n, err
 }
 
 // indexRow builds the index row and the metadata (DICOM JSON) of an

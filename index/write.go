@@ -129,6 +129,9 @@ func (db *DB) PutInstance(n NewInstance) error {
 		db.seq--
 		return fmt.Errorf("index %s: %w", in.SOP, err)
 	}
+	// Rows are immutable: the one just written is what a read would
+	// decode, and the eligibility check reads the series' rows next.
+	db.rows.put(string(instanceKey(in.Study, in.Series, in.SOP)), in)
 	db.studies[in.Study] = newSt
 	if db.series[in.Study] == nil {
 		db.series[in.Study] = map[string]*Series{}

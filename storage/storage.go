@@ -52,10 +52,11 @@ type Store interface {
 var ErrCannotMove = errors.New("cannot move the file into the store")
 
 // Mover is implemented by stores that can adopt a local file as an object
-// without copying it (the folder store renames it into place). Moved
-// objects are durable only after Sync, which makes all of them durable at
-// once (group commit).
+// without copying it (the folder store renames it into place), or write
+// one without waiting for the disk. Such objects are durable only after
+// Sync, which makes all of them durable at once (group commit).
 type Mover interface {
 	MoveIn(ctx context.Context, key string, f *os.File, size int64) error
+	WriteIn(ctx context.Context, key string, data []byte) error
 	Sync(ctx context.Context) error
 }

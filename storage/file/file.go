@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
+	"sync/atomic"
 
 	"github.com/imgcloud/gateway/storage"
 )
@@ -27,6 +29,10 @@ const (
 // concurrent use, also by several processes sharing the directory.
 type Store struct {
 	root string // absolute, cleaned
+	// tmpTag and seq name WriteIn's temporary files, unique across the
+	// processes that may share the folder.
+	tmpTag string
+	seq    atomic.Uint64
 }
 
 var _ storage.Store = (*Store)(nil)
@@ -47,7 +53,7 @@ func Open(dir string) (*Store, error) {
 	if !fi.IsDir() {
 		return nil, fmt.Errorf("open store %s: not a directory", dir)
 	}
-	return &Store{root: root}, nil
+	return &Store{root: root, tmpTag: ".put~" + strconv.Itoa(os.Getpid()) + "-"}, nil
 }
 
 // Dir returns the absolute path of the store's root directory.

@@ -290,3 +290,51 @@ func TestMoveIn(t *testing.T) {
 		t.Fatal("invalid key accepted")
 	}
 }
+
+// TestWriteIn writes an object in place without a per-file fsync: the
+// bytes are the object's, a second write replaces it whole, no temporary
+// file stays behind or shows in List, and invalid keys are refused.
+func TestWriteIn(t *testing.T) {
+	ctx := context.Background()
+	root := filepath.Join(t.TempDir(), "objects")
+	s, err := file.Open(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, body := range []string{"first version", "second"} {
+		if err := s.WriteIn(ctx, "studies/1.2/3.4/5.6.dcm", []byte(body)); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Sync(ctx); err != nil {
+			t.Fatal(err)
+		}
+		rc, err := s.Get(ctx, "studies/1.2/3.4/5.6.dcm", 0, -1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := io.ReadAll(rc)
+		rc.Close()
+		if string(got) != body {
+			t.Fatalf("object %q, want %q", got, body)
+		}
+	}
+	entries, err := os.ReadDir(filepath.Join(root, "studies", "1.2", "3.4"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 1 || entries[0].Name() != "5.6.dcm" {
+		t.Fatalf("directory holds %v, want only the object", entries)
+	}
+	var keys []string
+	if err := s.List(ctx, "", func(oi storage.ObjectInfo) error { keys = append(keys, oi.Key); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) != 1 {
+		t.Fatalf("List: %v", keys)
+	}
+	for _, bad := range []string{"../x", "a/../../b", ""} {
+		if err := s.WriteIn(ctx, bad, []byte("x")); err == nil {
+			t.Errorf("key %q accepted", bad)
+		}
+	}
+}

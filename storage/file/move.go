@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"strconv"
 	"syscall"
 
 	"github.com/imgcloud/gateway/storage"
@@ -51,6 +52,47 @@ func (s *Store) MoveIn(ctx context.Context, key string, f *os.File, size int64) 
 		return fmt.Errorf("put %s: %w", key, storage.ErrCannotMove)
 	}
 	if err != nil {
+		return fmt.Errorf("put %s: %w", key, classify(err))
+	}
+	return nil
+}
+
+// WriteIn makes data the object under key without waiting for the disk:
+// written to a temporary file beside it and renamed into place, so the
+// object is never seen half-written. Like MoveIn it is durable after the
+// next Sync; STOW uses it for instances small enough to spool in memory.
+func (s *Store) WriteIn(ctx context.Context, key string, data []byte) error {
+	if err := storage.CheckKey("put", key); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("put %s: %w", key, err)
+	}
+	path := s.path(key)
+	tmp := path + s.tmpTag + strconv.FormatUint(s.seq.Add(1), 36)
+	var f *os.File
+	var err error
+	for attempt := 0; ; attempt++ {
+		f, err = os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, filePerm)
+		if err == nil || !errors.Is(err, fs.ErrNotExist) || attempt == 10 {
+			break
+		}
+		if err := s.mkdirs(key, false); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("put %s: %w", key, classify(err))
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("put %s: %w", key, classify(err))
+	}
+	_, err = f.Write(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
 		return fmt.Errorf("put %s: %w", key, classify(err))
 	}
 	return nil

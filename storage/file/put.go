@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/imgcloud/gateway/storage"
 )
@@ -123,24 +122,29 @@ func (s *Store) createTemp(key string) (*os.File, error) {
 
 // mkdirs creates the directories leading to key, fsyncing the parent of
 // each one it creates (when sync is set) so the new entries survive a crash.
+// It tries the deepest first: usually only the last one is missing.
 func (s *Store) mkdirs(key string, sync bool) error {
-	segs := strings.Split(key, "/")
-	cur := s.root
-	for _, seg := range segs[:len(segs)-1] {
-		next := filepath.Join(cur, seg)
-		err := os.Mkdir(next, dirPerm)
-		switch {
-		case err == nil && sync:
-			if err := syncDir(cur); err != nil {
-				return err
-			}
-		case err == nil:
-		case !errors.Is(err, fs.ErrExist):
+	return s.mkdir(filepath.Dir(s.path(key)), sync, 0)
+}
+
+func (s *Store) mkdir(dir string, sync bool, depth int) error {
+	if dir == s.root || depth > 64 {
+		return nil
+	}
+	err := os.Mkdir(dir, dirPerm)
+	if errors.Is(err, fs.ErrNotExist) {
+		if err := s.mkdir(filepath.Dir(dir), sync, depth+1); err != nil {
 			return err
 		}
-		cur = next
+		err = os.Mkdir(dir, dirPerm)
 	}
-	return nil
+	switch {
+	case err == nil && sync:
+		return syncDir(filepath.Dir(dir))
+	case err == nil || errors.Is(err, fs.ErrExist):
+		return nil
+	}
+	return err
 }
 
 // syncDir fsyncs a directory so that entries created, renamed or removed in

@@ -1,0 +1,121 @@
+package archive
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+)
+
+// memSpoolMax is the largest part held in memory: it is then parsed,
+// hashed and written in one piece. Larger parts go to a temporary file, so
+// memory stays flat whatever the size of a study.
+const memSpoolMax = 8 << 20
+
+// spooled is one STOW part with its 128-byte preamble zeroed (so no
+// polyglot file is ever served back): in memory, or in a temporary file.
+type spooled struct {
+	mem             []byte
+	buf             *[]byte // pooled backing of mem
+	file            *os.File
+	moved           bool // the file became the object
+	size            int64
+	sum             string // SHA-256 of what is stored, hex
+	preambleNonZero bool
+}
+
+func (sp *spooled) readerAt() io.ReaderAt {
+	if sp.file != nil {
+		return sp.file
+	}
+	return bytes.NewReader(sp.mem)
+}
+
+// release gives back the buffer and removes the temporary file.
+func (s *Service) release(sp *spooled) {
+	if sp.file != nil {
+		sp.file.Close()
+		if !sp.moved {
+			os.Remove(sp.file.Name())
+		}
+	}
+	if sp.buf != nil {
+		*sp.buf = sp.mem[:0]
+		s.bufs.Put(sp.buf)
+	}
+}
+
+// spool reads one part, enforcing MaxInstanceBytes. The returned spooled
+// (also on error, when not nil) must be released.
+func (s *Service) spool(r io.Reader) (*spooled, error) {
+	rr := &readErr{r: io.LimitReader(r, s.opt.MaxInstanceBytes+1)}
+	sp := &spooled{buf: s.bufs.Get().(*[]byte)}
+	b := (*sp.buf)[:0]
+	limit := int(min(memSpoolMax, s.opt.MaxInstanceBytes+1))
+	var err error
+	for err == nil && len(b) < limit {
+		if len(b) == cap(b) {
+			b = slices.Grow(b, min(max(cap(b), 64<<10), limit-len(b)))
+		}
+		var n int
+		n, err = rr.Read(b[len(b):min(cap(b), limit)])
+		b = b[:len(b)+n]
+	}
+	sp.mem = b
+	if rr.err != nil {
+		return sp, fmt.Errorf("%w: %w", ErrBadBody, rr.err)
+	}
+	k := min(len(b), 128)
+	sp.preambleNonZero = slices.ContainsFunc(b[:k], func(c byte) bool { return c != 0 })
+	clear(b[:k])
+	if err == io.EOF {
+		sp.size = int64(len(b))
+		sum := sha256.Sum256(b)
+		sp.sum = hex.EncodeToString(sum[:])
+	} else if err := s.spill(sp, rr); err != nil {
+		return sp, err
+	}
+	if sp.size > s.opt.MaxInstanceBytes {
+		return sp, &StoreError{Reason: ReasonOutOfResources, Err: fmt.Errorf("%w: instance larger than %d bytes", ErrTooLarge, s.opt.MaxInstanceBytes)}
+	}
+	if sp.size == 0 {
+		return sp, &StoreError{Reason: ReasonCannotUnderstand, Err: invalid("", "empty part: a DICOM Part 10 file was expected")}
+	}
+	return sp, nil
+}
+
+// spill moves a part too large for memory to a temporary file: what was
+// read so far, then the rest, hashed on the way.
+func (s *Service) spill(sp *spooled, rr *readErr) error {
+	f, err := os.CreateTemp(s.opt.TempDir, "stow-*.dcm")
+	if err != nil {
+		return fmt.Errorf("%w: spool: %w", ErrUnavailable, err)
+	}
+	sp.file = f
+	h := sha256.New()
+	w := bufio.NewWriterSize(io.MultiWriter(f, h), 256<<10)
+	// bufio.Writer reads the rest straight into its own buffer.
+	_, err = w.Write(sp.mem)
+	var rest int64
+	if err == nil {
+		rest, err = w.ReadFrom(rr)
+	}
+	if err == nil {
+		err = w.Flush()
+	}
+	n := int64(len(sp.mem)) + rest
+	sp.mem = sp.mem[:0]
+	if rr.err != nil {
+		return fmt.Errorf("%w: %w", ErrBadBody, rr.err)
+	}
+	if err != nil {
+		return fmt.Errorf("%w: spool: %w", ErrUnavailable, err)
+	}
+	sp.size = n
+	sp.sum = hex.EncodeToString(h.Sum(nil))
+	return nil
+}
