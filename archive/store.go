@@ -1,8 +1,8 @@
 package archive
 
 import (
-	"context"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"hash/fnv"
