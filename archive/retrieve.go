@@ -1,7 +1,6 @@
 package archive
 
 import (
-	"bufio"
 	"bytes"
 	"compress/flate"
 	"context"
@@ -11,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/klauspost/compress/gzip"
 
 	"github.com/imgcloud/gateway/dcm"
 	"github.com/imgcloud/gateway/index"
@@ -287,27 +285,10 @@ func (s *Service) WriteMetadata(ctx context.Context, w io.Writer, study, series,
 			extra = append(b[1:len(b)-1:len(b)-1], ',')
 		}
 	}
-	// One write system call per 64 KiB rather than per instance.
-	bw := bufio.NewWriterSize(w, 64<<10)
-	defer bw.Flush()
-	w = bw
+	// w is buffered by the caller: this writes many small pieces.
 	first := true
 	ph := []byte(BasePlaceholder)
-	var buf bytes.Buffer
-	err := s.db.Metadata(study, series, sop, func(stored []byte) error {
-		buf.Reset()
-		if len(stored) > 2 && stored[0] == 0x1f && stored[1] == 0x8b {
-			// Written gzip-compressed by an earlier version.
-			zr, err := gzip.NewReader(bytes.NewReader(stored))
-			if err != nil {
-				return fmt.Errorf("decompress metadata: %w", err)
-			}
-			if _, err := buf.ReadFrom(zr); err != nil {
-				return fmt.Errorf("decompress metadata: %w", err)
-			}
-		} else {
-			buf.Write(stored)
-		}
+	err := s.db.Metadata(study, series, sop, func(js []byte) error {
 		sep := ","
 		if first {
 			sep = "["
@@ -316,7 +297,7 @@ func (s *Service) WriteMetadata(ctx context.Context, w io.Writer, study, series,
 		if _, err := io.WriteString(w, sep); err != nil {
 			return err
 		}
-		js := bytes.ReplaceAll(bytes.TrimRight(buf.Bytes(), "\n"), ph, []byte(base))
+		js = bytes.TrimRight(js, "\n")
 		if extra != nil && len(js) > 2 && js[0] == '{' {
 			if _, err := w.Write(js[:1]); err != nil {
 				return err
@@ -325,6 +306,20 @@ func (s *Service) WriteMetadata(ctx context.Context, w io.Writer, study, series,
 				return err
 			}
 			js = js[1:]
+		}
+		// The base replaces each placeholder as the pieces are written.
+		for {
+			i := bytes.Index(js, ph)
+			if i < 0 {
+				break
+			}
+			if _, err := w.Write(js[:i]); err != nil {
+				return err
+			}
+			if _, err := io.WriteString(w, base); err != nil {
+				return err
+			}
+			js = js[i+len(ph):]
 		}
 		_, err := w.Write(js)
 		return err
@@ -335,10 +330,13 @@ func (s *Service) WriteMetadata(ctx context.Context, w io.Writer, study, series,
 		}
 		return err
 	}
-	if _, err = io.WriteString(w, "]"); err != nil {
-		return err
+	if first {
+		_, err = io.WriteString(w, "[")
 	}
-	return bw.Flush()
+	if err == nil {
+		_, err = io.WriteString(w, "]")
+	}
+	return err
 }
 
 // ValidBulkPath reports whether p looks like a bulk data path

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -120,9 +121,9 @@ func (h *handlers) metadata(c echo.Context) error {
 	if match := c.Request().Header.Get("If-None-Match"); match != "" && etagMatch(match, etag) {
 		return c.NoContent(http.StatusNotModified)
 	}
-	c.Response().Header().Set("Content-Type", mediaDICOMJSON)
-	c.Response().WriteHeader(http.StatusOK)
-	return h.svc.WriteMetadata(c.Request().Context(), c.Response(), study, series, sop, base)
+	return bufferedAnswer(c, http.StatusOK, mediaDICOMJSON, func(w io.Writer) error {
+		return h.svc.WriteMetadata(c.Request().Context(), w, study, series, sop, base)
+	})
 }
 
 func etagMatch(header, etag string) bool {
