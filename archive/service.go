@@ -82,7 +82,9 @@ type Service struct {
 	// check-then-store cannot race into a silent overwrite.
 	sopLocks [64]sync.Mutex
 	// bufs recycles the memory STOW parts are spooled in (see spool.go).
-	bufs sync.Pool
+	// A channel rather than a sync.Pool: a pool is emptied by every other
+	// garbage collection, and a fresh buffer of megabytes must be zeroed.
+	bufs chan *[]byte
 }
 
 // New returns a Service over a store and an index.
@@ -97,10 +99,7 @@ func New(store storage.Store, db *index.DB, opt Options) *Service {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Service{store: store, db: db, opt: opt, log: opt.Logger, now: time.Now}
-	s.bufs.New = func() any {
-		b := make([]byte, 256<<10)
-		return &b
-	}
+	s.bufs = make(chan *[]byte, spoolBuffers)
 	return s
 }
 

@@ -16,6 +16,10 @@ import (
 // memory stays flat whatever the size of a study.
 const memSpoolMax = 8 << 20
 
+// spoolBuffers is how many spool buffers are kept for reuse: about the
+// number of STOW requests expected at once.
+const spoolBuffers = 8
+
 // spooled is one STOW part with its 128-byte preamble zeroed (so no
 // polyglot file is ever served back): in memory, or in a temporary file.
 type spooled struct {
@@ -45,7 +49,10 @@ func (s *Service) release(sp *spooled) {
 	}
 	if sp.buf != nil {
 		*sp.buf = sp.mem[:0]
-		s.bufs.Put(sp.buf)
+		select {
+		case s.bufs <- sp.buf:
+		default: // enough kept; the collector takes this one
+		}
 	}
 }
 
@@ -53,7 +60,12 @@ func (s *Service) release(sp *spooled) {
 // (also on error, when not nil) must be released.
 func (s *Service) spool(r io.Reader) (*spooled, error) {
 	rr := &readErr{r: io.LimitReader(r, s.opt.MaxInstanceBytes+1)}
-	sp := &spooled{buf: s.bufs.Get().(*[]byte)}
+	sp := &spooled{}
+	select {
+	case sp.buf = <-s.bufs:
+	default:
+		sp.buf = new([]byte)
+	}
 	b := (*sp.buf)[:0]
 	limit := int(min(memSpoolMax, s.opt.MaxInstanceBytes+1))
 	var err error
