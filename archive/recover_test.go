@@ -8,9 +8,7 @@ import (
 	"time"
 
 	"github.com/imgcloud/gateway/archive"
-	"github.com/imgcloud/gateway/index"
 	"github.com/imgcloud/gateway/internal/corpus"
-	"github.com/imgcloud/gateway/storage/file"
 )
 
 // TestRecoverDropsRowsWithoutObjects: rows written after the last
@@ -24,13 +22,7 @@ func TestRecoverDropsRowsWithoutObjects(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	store, _ := file.Open(filepath.Join(dir, "objects"))
-	db, err := index.Open(index.Options{Dir: filepath.Join(dir, "index")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	svc := archive.New(store, db, archive.Options{TempDir: dir})
+	svc, _, db := newArchive(t, dir, dir)
 	put := func(f corpus.File) *archive.Stored {
 		fh, _ := os.Open(man.Abs(f))
 		defer fh.Close()

@@ -11,10 +11,8 @@ import (
 	"testing"
 
 	"github.com/imgcloud/gateway/archive"
-	"github.com/imgcloud/gateway/index"
 	"github.com/imgcloud/gateway/internal/gwtest"
 	"github.com/imgcloud/gateway/storage"
-	"github.com/imgcloud/gateway/storage/file"
 )
 
 // TestStoreSpoolsSmallAndLargeParts stores an instance small enough to be
@@ -26,13 +24,7 @@ func TestStoreSpoolsSmallAndLargeParts(t *testing.T) {
 	dir := t.TempDir()
 	spool := filepath.Join(dir, "tmp")
 	os.Mkdir(spool, 0o700)
-	store, _ := file.Open(filepath.Join(dir, "objects"))
-	db, err := index.Open(index.Options{Dir: filepath.Join(dir, "index")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	svc := archive.New(store, db, archive.Options{TempDir: spool})
+	svc, store, db := newArchive(t, dir, spool)
 
 	for _, tc := range []struct {
 		name, sop string
