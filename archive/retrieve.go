@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 
-
 	"github.com/imgcloud/gateway/dcm"
 	"github.com/imgcloud/gateway/index"
 )

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -15,14 +14,12 @@ import (
 	"github.com/imgcloud/gateway/archive"
 	"github.com/imgcloud/gateway/audit"
 	"github.com/imgcloud/gateway/auth"
-	"github.com/imgcloud/gateway/index"
 	"github.com/imgcloud/gateway/internal/access"
 	"github.com/imgcloud/gateway/internal/adminapi"
 	"github.com/imgcloud/gateway/internal/corpus"
 	"github.com/imgcloud/gateway/internal/gwtest"
 	"github.com/imgcloud/gateway/internal/server"
 	"github.com/imgcloud/gateway/records"
-	"github.com/imgcloud/gateway/storage/file"
 )
 
 type env struct {
@@ -35,15 +32,7 @@ type env struct {
 func start(t *testing.T, rate float64) *env {
 	t.Helper()
 	dir := t.TempDir()
-	store, err := file.Open(filepath.Join(dir, "objects"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := index.Open(index.Options{Dir: filepath.Join(dir, "index")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	store, db := gwtest.StoreAndIndex(t, dir)
 	rec := records.New(store, db)
 	toks := auth.NewTokens(rec, nil)
 	al, err := audit.Open(db, store, audit.Options{})

@@ -24,6 +24,7 @@ import (
 	"github.com/imgcloud/gateway/index"
 	"github.com/imgcloud/gateway/internal/server"
 	"github.com/imgcloud/gateway/storage"
+	"github.com/imgcloud/gateway/storage/file"
 )
 
 // Gateway is a running gateway on a loopback port.
@@ -202,4 +203,20 @@ func Minimal(study, series, sop string) []byte {
 	ds.Write(Elem(0x0020, 0x000D, "UI", Str(study, 0)))
 	ds.Write(Elem(0x0020, 0x000E, "UI", Str(series, 0)))
 	return ds.Bytes()
+}
+
+// StoreAndIndex opens a folder store under dir/objects and an index under
+// dir/index; the index closes when the test ends.
+func StoreAndIndex(t testing.TB, dir string) (*file.Store, *index.DB) {
+	t.Helper()
+	store, err := file.Open(filepath.Join(dir, "objects"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := index.Open(index.Options{Dir: filepath.Join(dir, "index")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return store, db
 }

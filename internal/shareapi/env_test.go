@@ -30,7 +30,6 @@ import (
 	"github.com/imgcloud/gateway/internal/shareapi"
 	"github.com/imgcloud/gateway/records"
 	"github.com/imgcloud/gateway/share"
-	"github.com/imgcloud/gateway/storage/file"
 	viewerstatic "github.com/imgcloud/gateway/viewer-static"
 )
 
@@ -102,15 +101,7 @@ func start(t *testing.T) *env { t.Helper(); return startWith(t, 1000) }
 func startWith(t *testing.T, burst int) *env {
 	t.Helper()
 	dir := t.TempDir()
-	store, err := file.Open(filepath.Join(dir, "objects"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := index.Open(index.Options{Dir: filepath.Join(dir, "index")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	store, db := gwtest.StoreAndIndex(t, dir)
 	rec := records.New(store, db)
 	clk := &clock{t: time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)}
 	toks := auth.NewTokens(rec, nil)

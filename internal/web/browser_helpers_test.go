@@ -14,7 +14,6 @@ import (
 	"github.com/imgcloud/gateway/internal/corpus"
 	"github.com/imgcloud/gateway/internal/gwtest"
 	"github.com/imgcloud/gateway/internal/server"
-	"github.com/imgcloud/gateway/storage/file"
 	viewerstatic "github.com/imgcloud/gateway/viewer-static"
 )
 
@@ -63,18 +62,12 @@ func (r *recognitionStub) AnnotateStudy(_ context.Context, st *index.Study) dcm.
 func startViewerGateway(t *testing.T) *viewerGateway {
 	t.Helper()
 	dir := t.TempDir()
-	store, err := file.Open(filepath.Join(dir, "objects"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := index.Open(index.Options{Dir: filepath.Join(dir, "index")})
-	if err != nil {
-		t.Fatal(err)
-	}
+	store, db := gwtest.StoreAndIndex(t, dir)
 	rec := &recognitionStub{}
 	svc := archive.New(store, db, archive.Options{TempDir: dir, Annotators: []archive.Annotator{rec}})
 	srv := httptest.NewServer(server.New(svc, server.Options{Viewer: viewerstatic.FS()}))
-	t.Cleanup(func() { srv.Close(); db.Close() })
+	t.Cleanup(srv.Close)
+	var err error
 	gw := &viewerGateway{URL: srv.URL, recognised: rec}
 	today := time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)
 	if gw.phantom, err = corpus.Phantom(filepath.Join(dir, "phantom"), corpus.PhantomOptions{Studies: 3, Slices: 12, Seed: 11, Today: today}); err != nil {
