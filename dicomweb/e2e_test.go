@@ -14,13 +14,13 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 	"unicode/utf8"
 
 	"github.com/imgcloud/gateway/dcm"
 	"github.com/imgcloud/gateway/internal/corpus"
+	"github.com/imgcloud/gateway/internal/corpustest"
 	"github.com/imgcloud/gateway/internal/gwtest"
 	"github.com/imgcloud/gateway/internal/miniotest"
 	"github.com/imgcloud/gateway/storage"
@@ -28,41 +28,18 @@ import (
 	"github.com/imgcloud/gateway/storage/s3"
 )
 
-var (
-	corpusOnce sync.Once
-	corpusMan  *corpus.Manifest
-	corpusErr  error
-)
-
 // testCorpus generates, once per test binary, studies derived from the real
 // files of github.com/suyashkumar/dicom: 6 studies x 2 series x 3
 // instances, two of them big (the 7.5 MB CR and the 2-frame CT).
 func testCorpus(t *testing.T) *corpus.Manifest {
 	t.Helper()
-	corpusOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "gw-corpus-*")
-		if err != nil {
-			corpusErr = err
-			return
-		}
-		corpusMan, corpusErr = corpus.Generate(dir, corpus.Options{
-			Studies: 6, SeriesPerStudy: 2, InstancesPerSeries: 3, Big: 2, Seed: 7,
-			Today: time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC),
-		})
+	return corpustest.Shared(t, corpus.Options{
+		Studies: 6, SeriesPerStudy: 2, InstancesPerSeries: 3, Big: 2, Seed: 7,
+		Today: time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC),
 	})
-	if corpusErr != nil {
-		t.Fatalf("generate corpus: %v", corpusErr)
-	}
-	return corpusMan
 }
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if corpusMan != nil {
-		os.RemoveAll(corpusMan.Dir)
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { corpustest.Main(m) }
 
 // stores returns the object stores the suite runs against: the folder
 // store always, and a real MinIO when its binary is available (CI always).

@@ -4,13 +4,13 @@ import (
 	"context"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/imgcloud/gateway/archive"
 	"github.com/imgcloud/gateway/index"
 	"github.com/imgcloud/gateway/internal/corpus"
+	"github.com/imgcloud/gateway/internal/corpustest"
 	"github.com/imgcloud/gateway/records"
 	"github.com/imgcloud/gateway/storage/storagetest"
 )
@@ -19,41 +19,18 @@ import (
 // before it.
 var corpusToday = time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)
 
-var (
-	corpusOnce sync.Once
-	corpusMan  *corpus.Manifest
-	corpusErr  error
-)
-
 // testCorpus generates, once per test binary, studies derived from the
 // real files of github.com/suyashkumar/dicom. Seed 6 attributes them to
 // hospitals in Jiangsu and Shanghai (both Yangtze River Delta), Beijing,
 // Hunan and Liaoning.
 func testCorpus(t *testing.T) *corpus.Manifest {
 	t.Helper()
-	corpusOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "recognition-corpus-*")
-		if err != nil {
-			corpusErr = err
-			return
-		}
-		corpusMan, corpusErr = corpus.Generate(dir, corpus.Options{
-			Studies: 8, SeriesPerStudy: 2, InstancesPerSeries: 2, Big: 4, Seed: 6, Today: corpusToday,
-		})
+	return corpustest.Shared(t, corpus.Options{
+		Studies: 8, SeriesPerStudy: 2, InstancesPerSeries: 2, Big: 4, Seed: 6, Today: corpusToday,
 	})
-	if corpusErr != nil {
-		t.Fatalf("generate corpus: %v", corpusErr)
-	}
-	return corpusMan
 }
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if corpusMan != nil {
-		os.RemoveAll(corpusMan.Dir)
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { corpustest.Main(m) }
 
 // fixture is a recognition service over an archive holding the corpus.
 type fixture struct {
