@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -104,16 +105,7 @@ func bigStowCmd(ctx context.Context, args []string) error {
 	}
 	cl := loopbackClient(c.timeout)
 	s := startSampler(*pid, *every)
-	res, err := streamStow(ctx, cl, c.base, *n, func(i int, w io.Writer) (string, error) {
-		t.NewSOP()
-		if i == 0 {
-			if err := t.verify(); err != nil {
-				return "", err
-			}
-		}
-		_, err := w.Write(t.Data)
-		return t.SOPUID, err
-	})
+	res, err := stowCopies(ctx, cl, c.base, t, *n)
 	samples, peak, hwm, anon := s.Stop()
 	if err != nil {
 		return err
@@ -217,10 +209,8 @@ func seriesCmd(ctx context.Context, args []string) error {
 	var c common
 	c.bind(fs)
 	n := fs.Int("n", 500, "instances in the series")
-	reps := fs.Int("reps", 100, "measured /metadata requests")
-	warm := fs.Int("warmup", 3, "unmeasured /metadata requests first")
-	conc := fs.Int("c", 1, "concurrent clients for /metadata")
-	maxDur := fs.Duration("max", 2*time.Minute, "stop issuing /metadata requests after this long")
+	var lf loopFlags
+	lf.bind(fs, 100, 3, 2*time.Minute)
 	file := fs.String("file", "3.dcm", "source file (the 64 KB MR by default)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -234,16 +224,7 @@ func seriesCmd(ctx context.Context, args []string) error {
 	}
 	t.NewStudy()
 	cl := loopbackClient(c.timeout)
-	res, err := streamStow(ctx, cl, c.base, *n, func(i int, w io.Writer) (string, error) {
-		t.NewSOP()
-		if i == 0 {
-			if err := t.verify(); err != nil {
-				return "", err
-			}
-		}
-		_, err := w.Write(t.Data)
-		return t.SOPUID, err
-	})
+	res, err := stowCopies(ctx, cl, c.base, t, *n)
 	if err != nil {
 		return err
 	}
@@ -252,7 +233,7 @@ func seriesCmd(ctx context.Context, args []string) error {
 		want[s] = true
 	}
 	out := seriesOut{Source: *file, Instances: *n, StowSeconds: res.Elapsed.Seconds(),
-		StowInstPerS: float64(*n) / res.Elapsed.Seconds(), StowMBps: mb(res.Bytes) / res.Elapsed.Seconds(), Clients: *conc}
+		StowInstPerS: float64(*n) / res.Elapsed.Seconds(), StowMBps: mb(res.Bytes) / res.Elapsed.Seconds(), Clients: lf.conc}
 	u := c.base + "/studies/" + t.StudyUID + "/series/" + t.SeriesUID + "/metadata"
 	check := func(body []byte) error {
 		var arr []map[string]struct {
@@ -284,12 +265,12 @@ func seriesCmd(ctx context.Context, args []string) error {
 		}
 		return nil
 	}
-	for i := 0; i < *warm; i++ {
+	for i := 0; i < lf.warm; i++ {
 		if _, err := get(ctx, cl, u, "application/dicom+json"); err != nil {
 			return fmt.Errorf("warm-up: %w", err)
 		}
 	}
-	durs, bytesOne, nerr, nmis, firstErr, el := runLoop(ctx, *reps, *conc, *maxDur, func() (time.Duration, int, error) {
+	r := lf.run(ctx, func() (time.Duration, int, error) {
 		start := time.Now()
 		body, err := get(ctx, cl, u, "application/dicom+json")
 		d := time.Since(start)
@@ -298,47 +279,55 @@ func seriesCmd(ctx context.Context, args []string) error {
 		}
 		return d, len(body), check(body)
 	})
-	out.Latency = summarize(durs)
-	out.ReqPerSec = float64(len(durs)) / el.Seconds()
-	out.Bytes, out.Errors, out.Mismatches, out.FirstError = bytesOne, nerr, nmis, firstErr
+	out.Latency, out.ReqPerSec = summarize(r.durs), r.rate()
+	out.Bytes, out.Errors, out.Mismatches, out.FirstError = r.size, r.errors, r.mismatches, r.firstErr
 	fmt.Printf("series: stored %d x %s in one STOW: %.2f s (%.0f inst/s, %.1f MB/s)\n", *n, *file, out.StowSeconds, out.StowInstPerS, out.StowMBps)
 	fmt.Printf("series: /series/{uid}/metadata of %d instances, c=%d: %d req, %.1f req/s, %.2f MB each, p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, max %.1f ms; errors %d, mismatches %d\n",
-		*n, *conc, out.Latency.N, out.ReqPerSec, mb(int64(out.Bytes)), out.Latency.P50ms, out.Latency.P90ms, out.Latency.P99ms, out.Latency.Maxms, nerr, nmis)
-	if firstErr != "" {
-		fmt.Printf("series: first error: %s\n", firstErr)
-	}
-	if err := writeJSON(c.json, out); err != nil {
-		return err
-	}
-	if nerr+nmis > 0 {
-		return fmt.Errorf("%d errors, %d mismatches", nerr, nmis)
-	}
-	return nil
+		*n, lf.conc, out.Latency.N, out.ReqPerSec, mb(int64(out.Bytes)), out.Latency.P50ms, out.Latency.P90ms, out.Latency.P99ms, out.Latency.Maxms, r.errors, r.mismatches)
+	return finish("series", c.json, out, out.Errors, out.Mismatches, out.FirstError)
 }
 
-// runLoop runs op reps times with conc workers, bounded by maxDur. It
-// returns the durations of successful checked calls, the size of one answer,
-// error and mismatch counts, the first problem and the elapsed time.
-func runLoop(ctx context.Context, reps, conc int, maxDur time.Duration, op func() (time.Duration, int, error)) ([]time.Duration, int, int, int, string, time.Duration) {
+// loopFlags are the flags of a measured request loop.
+type loopFlags struct {
+	reps, warm, conc int
+	max              time.Duration
+}
+
+func (lf *loopFlags) bind(fs *flag.FlagSet, reps, warm int, max time.Duration) {
+	fs.IntVar(&lf.reps, "reps", reps, "measured requests")
+	fs.IntVar(&lf.warm, "warmup", warm, "unmeasured requests first")
+	fs.IntVar(&lf.conc, "c", 1, "concurrent clients")
+	fs.DurationVar(&lf.max, "max", max, "stop issuing requests after this long")
+}
+
+// loopResult is what a request loop measured.
+type loopResult struct {
+	durs               []time.Duration // of successful, checked calls
+	size               int             // of one answer
+	errors, mismatches int
+	firstErr           string
+	elapsed            time.Duration
+}
+
+func (r loopResult) rate() float64 { return float64(len(r.durs)) / r.elapsed.Seconds() }
+
+// run calls op reps times with conc workers, bounded by max.
+func (lf loopFlags) run(ctx context.Context, op func() (time.Duration, int, error)) loopResult {
 	var (
-		mu       sync.Mutex
-		durs     []time.Duration
-		size     int
-		nerr     int
-		nmis     int
-		firstErr string
-		next     int
+		mu   sync.Mutex
+		r    loopResult
+		next int
 	)
-	deadline := time.Now().Add(maxDur)
+	deadline := time.Now().Add(lf.max)
 	start := time.Now()
 	var wg sync.WaitGroup
-	for w := 0; w < max(1, conc); w++ {
+	for w := 0; w < max(1, lf.conc); w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for {
 				mu.Lock()
-				if next >= reps || time.Now().After(deadline) || ctx.Err() != nil {
+				if next >= lf.reps || time.Now().After(deadline) || ctx.Err() != nil {
 					mu.Unlock()
 					return
 				}
@@ -348,36 +337,53 @@ func runLoop(ctx context.Context, reps, conc int, maxDur time.Duration, op func(
 				mu.Lock()
 				switch {
 				case err == nil:
-					durs = append(durs, d)
-					size = n
-				case isMismatch(err):
-					nmis++
+					r.durs = append(r.durs, d)
+					r.size = n
+				case errors.Is(err, errMismatch):
+					r.mismatches++
 				default:
-					nerr++
+					r.errors++
 				}
-				if err != nil && firstErr == "" {
-					firstErr = err.Error()
+				if err != nil && r.firstErr == "" {
+					r.firstErr = err.Error()
 				}
 				mu.Unlock()
 			}
 		}()
 	}
 	wg.Wait()
-	return durs, size, nerr, nmis, firstErr, time.Since(start)
+	r.elapsed = time.Since(start)
+	return r
 }
 
-func isMismatch(err error) bool {
-	for e := err; e != nil; {
-		if e == errMismatch {
-			return true
-		}
-		u, ok := e.(interface{ Unwrap() error })
-		if !ok {
-			return false
-		}
-		e = u.Unwrap()
+// finish reports the first problem, writes the figures and fails the
+// command when any request failed or mismatched.
+func finish(cmd, jsonPath string, out any, nerr, nmis int, firstErr string) error {
+	if firstErr != "" {
+		fmt.Printf("%s: first error: %s\n", cmd, firstErr)
 	}
-	return false
+	if err := writeJSON(jsonPath, out); err != nil {
+		return err
+	}
+	if nerr+nmis > 0 {
+		return fmt.Errorf("%d errors, %d mismatches", nerr, nmis)
+	}
+	return nil
+}
+
+// stowCopies stores n copies of t, each with a fresh SOP Instance UID, in
+// one STOW request; the first copy is checked against its source.
+func stowCopies(ctx context.Context, cl *http.Client, base string, t *template, n int) (*stowResult, error) {
+	return streamStow(ctx, cl, base, n, func(i int, w io.Writer) (string, error) {
+		t.NewSOP()
+		if i == 0 {
+			if err := t.verify(); err != nil {
+				return "", err
+			}
+		}
+		_, err := w.Write(t.Data)
+		return t.SOPUID, err
+	})
 }
 
 // ---------------------------------------------------------------- frame
@@ -400,10 +406,8 @@ func frameCmd(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("frame", flag.ContinueOnError)
 	var c common
 	c.bind(fs)
-	reps := fs.Int("reps", 300, "measured requests per frame number")
-	warm := fs.Int("warmup", 5, "unmeasured requests first")
-	conc := fs.Int("c", 1, "concurrent clients")
-	maxDur := fs.Duration("max", time.Minute, "time bound per frame number")
+	var lf loopFlags
+	lf.bind(fs, 300, 5, time.Minute)
 	file := fs.String("file", "5.dcm", "multi-frame source file (the 2-frame enhanced CT by default)")
 	accept := fs.String("accept", `multipart/related; type="application/octet-stream"`, "Accept header for /frames")
 	if err := fs.Parse(args); err != nil {
@@ -421,14 +425,7 @@ func frameCmd(ctx context.Context, args []string) error {
 	}
 	t.NewStudy()
 	cl := loopbackClient(c.timeout)
-	if _, err := streamStow(ctx, cl, c.base, 1, func(i int, w io.Writer) (string, error) {
-		t.NewSOP()
-		if err := t.verify(); err != nil {
-			return "", err
-		}
-		_, err := w.Write(t.Data)
-		return t.SOPUID, err
-	}); err != nil {
+	if _, err := stowCopies(ctx, cl, c.base, t, 1); err != nil {
 		return err
 	}
 	fb := t.FrameBytes()
@@ -437,7 +434,7 @@ func frameCmd(ctx context.Context, args []string) error {
 	if all := t.Frames * fb; len(t.Data) >= all+4 && int(binary.LittleEndian.Uint32(t.Data[len(t.Data)-all-4:])) == all {
 		pixels = t.Data[len(t.Data)-all:]
 	}
-	out := frameOut{Source: *file, Frames: t.Frames, FrameBytes: fb, Accept: *accept, Clients: *conc,
+	out := frameOut{Source: *file, Frames: t.Frames, FrameBytes: fb, Accept: *accept, Clients: lf.conc,
 		PerFrame: map[string]latencies{}, ReqPerSec: map[string]float64{}, Compared: "size only"}
 	if pixels != nil {
 		out.Compared = "exact bytes of each frame"
@@ -481,32 +478,23 @@ func frameCmd(ctx context.Context, args []string) error {
 			}
 			return d, len(body), nil
 		}
-		for i := 0; i < *warm; i++ {
+		for i := 0; i < lf.warm; i++ {
 			op()
 		}
-		durs, _, nerr, nmis, firstErr, el := runLoop(ctx, *reps, *conc, *maxDur, op)
+		r := lf.run(ctx, op)
 		key := fmt.Sprintf("frame%d", k)
-		out.PerFrame[key] = summarize(durs)
-		out.ReqPerSec[key] = float64(len(durs)) / el.Seconds()
-		out.Errors += nerr
-		out.Mismatches += nmis
+		out.PerFrame[key] = summarize(r.durs)
+		out.ReqPerSec[key] = r.rate()
+		out.Errors += r.errors
+		out.Mismatches += r.mismatches
 		if out.FirstError == "" {
-			out.FirstError = firstErr
+			out.FirstError = r.firstErr
 		}
 		l := out.PerFrame[key]
 		fmt.Printf("frame: /frames/%d of a %d-frame %s (%d-byte frames, %s), c=%d: %d req, %.0f req/s, p50 %.2f ms, p90 %.2f ms, p99 %.2f ms, max %.2f ms; errors %d, mismatches %d\n",
-			k, t.Frames, t.Modality, fb, out.Compared, *conc, l.N, out.ReqPerSec[key], l.P50ms, l.P90ms, l.P99ms, l.Maxms, nerr, nmis)
+			k, t.Frames, t.Modality, fb, out.Compared, lf.conc, l.N, out.ReqPerSec[key], l.P50ms, l.P90ms, l.P99ms, l.Maxms, r.errors, r.mismatches)
 	}
-	if out.FirstError != "" {
-		fmt.Printf("frame: first error: %s\n", out.FirstError)
-	}
-	if err := writeJSON(c.json, out); err != nil {
-		return err
-	}
-	if out.Errors+out.Mismatches > 0 {
-		return fmt.Errorf("%d errors, %d mismatches", out.Errors, out.Mismatches)
-	}
-	return nil
+	return finish("frame", c.json, out, out.Errors, out.Mismatches, out.FirstError)
 }
 
 // onePart returns the body of the single part of a multipart answer (or the
