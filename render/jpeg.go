@@ -43,34 +43,34 @@ func decodeJPEG(p *Params, syntax string, data []byte) (*Raster, error) {
 			}
 		}
 	case *image.YCbCr:
-		if p.SamplesPerPixel != 3 {
-			return nil, fmt.Errorf("JPEG frame is colour, the attributes say %d samples", p.SamplesPerPixel)
-		}
-		r.Samples, r.Photometric = 3, PhotometricRGB
-		r.Values = make([]int32, 3*r.Width*r.Height)
-		for y := range r.Height {
-			for x := range r.Width {
-				yi, ci := img.YOffset(x+b.Min.X, y+b.Min.Y), img.COffset(x+b.Min.X, y+b.Min.Y)
-				R, G, B := color.YCbCrToRGB(img.Y[yi], img.Cb[ci], img.Cr[ci])
-				o := 3 * (y*r.Width + x)
-				r.Values[o], r.Values[o+1], r.Values[o+2] = int32(R), int32(G), int32(B)
-			}
-		}
+		return colourRaster(r, p, func(x, y int) (uint8, uint8, uint8) {
+			yi, ci := img.YOffset(x+b.Min.X, y+b.Min.Y), img.COffset(x+b.Min.X, y+b.Min.Y)
+			return color.YCbCrToRGB(img.Y[yi], img.Cb[ci], img.Cr[ci])
+		})
 	case *image.RGBA: // Adobe APP14 transform 0: the components are RGB
-		if p.SamplesPerPixel != 3 {
-			return nil, fmt.Errorf("JPEG frame is colour, the attributes say %d samples", p.SamplesPerPixel)
-		}
-		r.Samples, r.Photometric = 3, PhotometricRGB
-		r.Values = make([]int32, 3*r.Width*r.Height)
-		for y := range r.Height {
-			for x := range r.Width {
-				px := img.Pix[img.PixOffset(x+b.Min.X, y+b.Min.Y):]
-				o := 3 * (y*r.Width + x)
-				r.Values[o], r.Values[o+1], r.Values[o+2] = int32(px[0]), int32(px[1]), int32(px[2])
-			}
-		}
+		return colourRaster(r, p, func(x, y int) (uint8, uint8, uint8) {
+			px := img.Pix[img.PixOffset(x+b.Min.X, y+b.Min.Y):]
+			return px[0], px[1], px[2]
+		})
 	default:
 		return nil, &UnsupportedError{TransferSyntax: syntax, Reason: fmt.Sprintf("JPEG colour model %T", img)}
+	}
+	return r, nil
+}
+
+// colourRaster fills r with the RGB values rgb gives for each pixel.
+func colourRaster(r *Raster, p *Params, rgb func(x, y int) (uint8, uint8, uint8)) (*Raster, error) {
+	if p.SamplesPerPixel != 3 {
+		return nil, fmt.Errorf("JPEG frame is colour, the attributes say %d samples", p.SamplesPerPixel)
+	}
+	r.Samples, r.Photometric = 3, PhotometricRGB
+	r.Values = make([]int32, 3*r.Width*r.Height)
+	for y := range r.Height {
+		for x := range r.Width {
+			R, G, B := rgb(x, y)
+			o := 3 * (y*r.Width + x)
+			r.Values[o], r.Values[o+1], r.Values[o+2] = int32(R), int32(G), int32(B)
+		}
 	}
 	return r, nil
 }
