@@ -8,14 +8,13 @@ import (
 	"errors"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
-	"golang.org/x/time/rate"
 
 	"github.com/imgcloud/gateway/audit"
 	"github.com/imgcloud/gateway/auth"
+	"github.com/imgcloud/gateway/internal/ratelimit"
 )
 
 // Options configure the middleware.
@@ -61,7 +60,7 @@ func Middleware(opt Options) echo.MiddlewareFunc {
 				} else if p.User != "" {
 					key = "user:" + string(p.Role) + ":" + p.User
 				}
-				if !lim.allow(key) {
+				if !lim.Allow(key, time.Now()) {
 					h.Set("Retry-After", "1")
 					err = echo.NewHTTPError(http.StatusTooManyRequests, "rate limit exceeded; slow down")
 				}
@@ -136,47 +135,14 @@ const noteKey = "access.note"
 // SetNote attaches n to the request's audit event.
 func SetNote(c echo.Context, n Note) { c.Set(noteKey, n) }
 
-// limiters holds one token bucket per key, forgetting idle ones.
-type limiters struct {
-	mu    sync.Mutex
-	r     rate.Limit
-	burst int
-	m     map[string]*entry
-	sweep time.Time
-}
-
-type entry struct {
-	l    *rate.Limiter
-	seen time.Time
-}
-
-func newLimiters(perSecond float64, burst int) *limiters {
+// newLimiters returns the per-key request limits (nil: unlimited); a
+// key idle for 10 minutes starts again with a full bucket.
+func newLimiters(perSecond float64, burst int) *ratelimit.Keyed {
 	if perSecond <= 0 {
 		return nil
 	}
 	if burst <= 0 {
 		burst = int(perSecond) * 2
 	}
-	return &limiters{r: rate.Limit(perSecond), burst: burst, m: map[string]*entry{}}
-}
-
-func (l *limiters) allow(key string) bool {
-	now := time.Now()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if now.Sub(l.sweep) > time.Minute {
-		for k, e := range l.m {
-			if now.Sub(e.seen) > 10*time.Minute {
-				delete(l.m, k)
-			}
-		}
-		l.sweep = now
-	}
-	e := l.m[key]
-	if e == nil {
-		e = &entry{l: rate.NewLimiter(l.r, l.burst)}
-		l.m[key] = e
-	}
-	e.seen = now
-	return e.l.Allow()
+	return ratelimit.New(perSecond, burst, 10*time.Minute)
 }

@@ -1,0 +1,61 @@
+// Package ratelimit keeps one token bucket per key (an API token, a client
+// address), forgetting keys that stay idle, so memory stays bounded
+// whoever calls.
+package ratelimit
+
+import (
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// Keyed is a set of token buckets, one per key.
+type Keyed struct {
+	mu    sync.Mutex
+	r     rate.Limit
+	burst int
+	idle  time.Duration
+	m     map[string]*bucket
+	sweep time.Time
+}
+
+type bucket struct {
+	l    *rate.Limiter
+	seen time.Time
+}
+
+// New returns buckets refilled at perSecond up to burst; a key unused for
+// idle is forgotten (its bucket starts full again).
+func New(perSecond float64, burst int, idle time.Duration) *Keyed {
+	return &Keyed{r: rate.Limit(perSecond), burst: burst, idle: idle, m: map[string]*bucket{}}
+}
+
+// Allow takes a token from key's bucket and reports whether there was one.
+func (k *Keyed) Allow(key string, now time.Time) bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if now.Sub(k.sweep) > time.Minute {
+		for key, b := range k.m {
+			if now.Sub(b.seen) > k.idle {
+				delete(k.m, key)
+			}
+		}
+		k.sweep = now
+	}
+	b := k.m[key]
+	if b == nil {
+		b = &bucket{l: rate.NewLimiter(k.r, k.burst)}
+		k.m[key] = b
+	}
+	b.seen = now
+	return b.l.AllowN(now, 1)
+}
+
+// Empty reports whether key's bucket has no whole token left, taking none.
+func (k *Keyed) Empty(key string, now time.Time) bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	b, ok := k.m[key]
+	return ok && b.l.TokensAt(now) < 1
+}
