@@ -20,9 +20,12 @@ func NewQR(url string) (*QR, error) {
 	return &QR{q: q}, nil
 }
 
-// PNG renders the code as a PNG image about size pixels wide.
+// PNG renders the code as a PNG image about size pixels wide: a whole
+// number of pixels per module (at most size), so every module has the same
+// width and scanners do not meet modules of 4 and 5 pixels side by side.
 func (c *QR) PNG(size int) ([]byte, error) {
-	b, err := c.q.PNG(size)
+	perModule := max(1, size/len(c.q.Bitmap()))
+	b, err := c.q.PNG(-perModule)
 	if err != nil {
 		return nil, fmt.Errorf("QR code PNG: %w", err)
 	}
