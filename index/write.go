@@ -2,7 +2,6 @@ package index
 
 import (
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -100,17 +99,13 @@ func (db *DB) PutInstance(n NewInstance) error {
 	err = db.bdb.Update(func(txn *badger.Txn) error {
 		for _, kv := range []struct {
 			k []byte
-			v any
+			v row
 		}{
 			{instanceKey(in.Study, in.Series, in.SOP), in},
 			{seriesKey(in.Study, in.Series), newSe},
 			{studyKey(in.Study), newSt},
 		} {
-			b, err := json.Marshal(kv.v)
-			if err != nil {
-				return fmt.Errorf("encode %s: %w", kv.k, err)
-			}
-			if err := txn.Set(kv.k, b); err != nil {
+			if err := setJSON(txn, kv.k, kv.v); err != nil {
 				return err
 			}
 		}
@@ -217,8 +212,13 @@ func (db *DB) DeleteInstance(study, series, sop string) error {
 	return nil
 }
 
-func setJSON(txn *badger.Txn, k []byte, v any) error {
-	b, err := json.Marshal(v)
+// row is an index row that encodes itself (rowjson.go).
+type row interface {
+	appendJSON(b []byte) ([]byte, error)
+}
+
+func setJSON(txn *badger.Txn, k []byte, v row) error {
+	b, err := v.appendJSON(nil)
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", k, err)
 	}
