@@ -147,6 +147,12 @@ func newTextDecoder(terms []string) *textDecoder {
 
 // decode converts s to UTF-8.
 func (d *textDecoder) decode(s string) string {
+	// Most values (UIDs, codes, numbers, Latin names) are plain ASCII,
+	// which reads the same in every character set DICOM allows, unless
+	// ISO 2022 starts in a JIS set.
+	if plainASCII(s) && (d.mode != modeISO2022 || d.g0 == setASCII) {
+		return s
+	}
 	switch d.mode {
 	case modeUTF8:
 		return strings.ToValidUTF8(s, "\uFFFD")
@@ -162,6 +168,17 @@ func (d *textDecoder) decode(s string) string {
 		return s
 	}
 	return latin1(s)
+}
+
+// plainASCII reports whether s has only 7-bit bytes and no escape (ESC
+// starts ISO 2022 code extensions).
+func plainASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= 0x80 || c == 0x1B {
+			return false
+		}
+	}
+	return true
 }
 
 func latin1(s string) string {

@@ -38,6 +38,7 @@ func ReadHeader(r io.ReaderAt, size int64, lim Limits) (*Header, error) {
 		src = newFileSource(r, meta.end, size)
 	}
 	res, err := scanDataSet(src, kind.sy, lim, meta.used)
+	src.release()
 	if err != nil {
 		return nil, err
 	}

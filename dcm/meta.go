@@ -47,6 +47,7 @@ func readPreamble(r io.ReaderAt, size int64) (nonZero bool, err error) {
 // always explicit VR little endian.
 func readFileMeta(r io.ReaderAt, size int64, lim Limits) (*fileMeta, error) {
 	s := newFileSource(r, preambleSize, size)
+	defer s.release()
 	m := &fileMeta{}
 	count := 0
 	for {

@@ -31,7 +31,7 @@ type ownElem struct {
 	value []byte // the raw value, when held in memory
 	bulk  bool   // the value stays in the file; BulkDataURI is the path
 	items int    // SQ: how many items it has (their paths are path/0, path/1, ...)
-	path  string
+	path  string // bulk values and sequences only
 }
 
 // fragment is one item of encapsulated pixel data.
@@ -192,7 +192,8 @@ func (sc *scanner) take(n uint32) []byte {
 		if n > 16<<10 {
 			return make([]byte, n)
 		}
-		sc.arena = make([]byte, 0, 32<<10)
+		// Chunks grow from 4 KiB: most headers need a few KiB in all.
+		sc.arena = make([]byte, 0, max(int(n), min(max(4<<10, 2*cap(sc.arena)), 64<<10)))
 	}
 	k := len(sc.arena)
 	sc.arena = sc.arena[:k+int(n)]
@@ -297,10 +298,6 @@ func (sc *scanner) inDataSet(lv *level, h *elemHeader) error {
 		}
 		return invalidf("unexpected %s in %s at offset %d", tagString(h.tag), sc.describe(lv), h.start)
 	}
-	path := tagKey(h.tag)
-	if lv.path != "" {
-		path = lv.path + "/" + path
-	}
 	isPixel := isPixelTag(h.tag)
 	if isPixel && !vrTable[h.vr].binary {
 		return invalidf("pixel data %s has VR %s", tagString(h.tag), h.vr)
@@ -314,7 +311,7 @@ func (sc *scanner) inDataSet(lv *level, h *elemHeader) error {
 	}
 
 	if h.vl == undefinedLength {
-		return sc.openUndefined(lv, h, path, topPixel)
+		return sc.openUndefined(lv, h, elemPath(lv, h), topPixel)
 	}
 	if err := sc.checkFits(lv, h); err != nil {
 		return err
@@ -324,7 +321,7 @@ func (sc *scanner) inDataSet(lv *level, h *elemHeader) error {
 		return invalidf("element %s with VR %s has length %d, not a multiple of %d", tagString(h.tag), h.vr, h.vl, info.word)
 	}
 	if h.vr == "SQ" {
-		return sc.openSequence(lv, h, path, int64(h.vl))
+		return sc.openSequence(lv, h, elemPath(lv, h), int64(h.vl))
 	}
 	if lv.opaque {
 		return sc.skipValue(h)
@@ -332,10 +329,11 @@ func (sc *scanner) inDataSet(lv *level, h *elemHeader) error {
 	if err := sc.charge(elementOverhead); err != nil {
 		return err
 	}
-	e := ownElem{tag: h.tag, vr: h.vr, path: path}
+	e := ownElem{tag: h.tag, vr: h.vr}
 	if info.binary && (isPixel || int64(h.vl) > int64(sc.lim.InlineBinaryMax)) {
 		r := Range{Offset: sc.src.pos, Length: int64(h.vl)}
-		if err := sc.addBulk(path, r); err != nil {
+		e.path = elemPath(lv, h)
+		if err := sc.addBulk(e.path, r); err != nil {
 			return err
 		}
 		if topPixel {
@@ -356,6 +354,15 @@ func (sc *scanner) inDataSet(lv *level, h *elemHeader) error {
 	}
 	sc.res.own[lv.path] = append(sc.res.own[lv.path], e)
 	return nil
+}
+
+// elemPath is the path of element h in lv ("00540016/0/00181072"): only
+// bulk values and containers need one.
+func elemPath(lv *level, h *elemHeader) string {
+	if lv.path == "" {
+		return tagKey(h.tag)
+	}
+	return lv.path + "/" + tagKey(h.tag)
 }
 
 // openUndefined starts an undefined-length element: a sequence, a

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 )
 
 // errShort reports that the data set stream ended before a read or skip
@@ -33,18 +34,62 @@ type source struct {
 	recOver   bool
 
 	scratch [16]byte
+	// pooled is what release gives back.
+	pooled []*bufio.Reader
+	fr     io.ReadCloser
+}
+
+// Buffers and inflaters are reused across files: a header read is short,
+// and a fresh 32 KiB buffer (or inflater state) per file is most of what
+// it would allocate.
+var (
+	bufReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 32<<10) }}
+	inflaters  sync.Pool
+)
+
+func (s *source) buffered(r io.Reader) *bufio.Reader {
+	br := bufReaders.Get().(*bufio.Reader)
+	br.Reset(r)
+	s.pooled = append(s.pooled, br)
+	return br
+}
+
+// release returns the source's buffers for reuse; the source is not
+// used afterwards.
+func (s *source) release() {
+	for _, br := range s.pooled {
+		br.Reset(nil)
+		bufReaders.Put(br)
+	}
+	s.pooled, s.br = nil, nil
+	if s.fr != nil {
+		inflaters.Put(s.fr)
+		s.fr = nil
+	}
 }
 
 // newFileSource reads the stored data set that starts at offset start.
 func newFileSource(r io.ReaderAt, start, size int64) *source {
 	sec := io.NewSectionReader(r, start, size-start)
-	return &source{br: bufio.NewReaderSize(sec, 32<<10), sec: sec, base: start, pos: start, end: size}
+	s := &source{sec: sec, base: start, pos: start, end: size}
+	s.br = s.buffered(sec)
+	return s
 }
 
 // newDeflateSource inflates the data set that starts at offset start.
 func newDeflateSource(r io.ReaderAt, start, size, maxInflated int64) *source {
-	fr := flate.NewReader(bufio.NewReaderSize(io.NewSectionReader(r, start, size-start), 32<<10))
-	return &source{br: bufio.NewReaderSize(fr, 32<<10), end: maxInflated, deflated: true}
+	s := &source{end: maxInflated, deflated: true}
+	in := s.buffered(io.NewSectionReader(r, start, size-start))
+	if fr, ok := inflaters.Get().(io.ReadCloser); ok {
+		if fr.(flate.Resetter).Reset(in, nil) == nil {
+			s.fr = fr
+		}
+	}
+	if s.fr == nil {
+		s.fr = flate.NewReader(in)
+	}
+	s.br = s.buffered(s.fr)
+	return s
 }
 
 // remaining is how many bytes may still follow: exact for a stored file,

@@ -181,6 +181,12 @@ func stringValues(vr, raw string, cs *textDecoder) []any {
 	case "ST", "LT", "UT", "UR":
 		return []any{text}
 	}
+	if !strings.Contains(text, `\`) { // one value: no split
+		if v := component(vr, text); v != nil {
+			return []any{v}
+		}
+		return nil
+	}
 	parts := splitBackslash(text)
 	out := make([]any, len(parts))
 	empty := true
