@@ -125,4 +125,3 @@ func (p PersonName) appendJSON(b []byte) []byte {
 	}
 	return append(b, '}')
 }
-
