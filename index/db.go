@@ -123,7 +123,9 @@ func (db *DB) load() error {
 
 // scan calls fn for each key with prefix, in key order.
 func scan(txn *badger.Txn, prefix []byte, fn func(k, v []byte) error) error {
-	it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: true, PrefetchSize: 64, Prefix: prefix})
+	// No prefetching: it starts a goroutine per item, and values up to the
+	// value threshold (all rows and metadata) sit in the LSM tree anyway.
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
 	defer it.Close()
 	for it.Seek(prefix); it.ValidForPrefix(prefix); it.Next() {
 		item := it.Item()
