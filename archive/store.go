@@ -188,12 +188,13 @@ func (r *readErr) Read(b []byte) (int, error) {
 
 // indexRow builds the index row and the metadata (DICOM JSON) of an
 // instance. The metadata is stored as is: Badger compresses its tables,
-// and serving it then needs no decompression.
+// and serving it then needs no decompression. It turns the bulk paths of
+// h.Dataset into BulkDataURIs in place (no copy of the data set): every
+// later use of the header, the rows' attributes included, wants those.
 func (s *Service) indexRow(h *dcm.Header, size int64, sum string) (*index.Instance, []byte, error) {
-	ds := h.Dataset.Clone()
 	prefix := BasePlaceholder + "/studies/" + h.StudyUID + "/series/" + h.SeriesUID + "/instances/" + h.SOPUID
-	ds.WalkBulk(func(e *dcm.Element) { e.BulkDataURI = prefix + "/bulkdata/" + e.BulkDataURI })
-	js, err := ds.AppendJSON(nil)
+	h.Dataset.WalkBulk(func(e *dcm.Element) { e.BulkDataURI = prefix + "/bulkdata/" + e.BulkDataURI })
+	js, err := h.Dataset.AppendJSON(nil)
 	if err != nil {
 		return nil, nil, fmt.Errorf("encode metadata: %w", err)
 	}

@@ -126,57 +126,6 @@ func valueString(v any) string {
 	return ""
 }
 
-// Clone returns a deep copy of d: elements, value slices and nested items
-// are new, so the copy's BulkDataURIs can be rewritten without touching d.
-func (d Dataset) Clone() Dataset {
-	if d == nil {
-		return nil
-	}
-	out := make(Dataset, len(d))
-	for k, e := range d {
-		out[k] = e.clone()
-	}
-	return out
-}
-
-func (e *Element) clone() *Element {
-	if e == nil {
-		return nil
-	}
-	c := *e
-	if e.Value != nil {
-		c.Value = make([]any, len(e.Value))
-		for i, v := range e.Value {
-			c.Value[i] = cloneValue(v)
-		}
-	}
-	return &c
-}
-
-func cloneValue(v any) any {
-	switch v := v.(type) {
-	case Dataset:
-		return v.Clone()
-	case *PersonName:
-		if v != nil {
-			p := *v
-			return &p
-		}
-	case map[string]any:
-		m := make(map[string]any, len(v))
-		for k, x := range v {
-			m[k] = cloneValue(x)
-		}
-		return m
-	case []any:
-		s := make([]any, len(v))
-		for i, x := range v {
-			s[i] = cloneValue(x)
-		}
-		return s
-	}
-	return v
-}
 
 // WalkBulk calls fn for every element of d, at any depth, that has a
 // BulkDataURI, in ascending tag order, so that the caller can rewrite it.
