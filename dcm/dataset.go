@@ -126,7 +126,6 @@ func valueString(v any) string {
 	return ""
 }
 
-
 // WalkBulk calls fn for every element of d, at any depth, that has a
 // BulkDataURI, in ascending tag order, so that the caller can rewrite it.
 func (d Dataset) WalkBulk(fn func(e *Element)) {
