@@ -2,8 +2,13 @@ package archive
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
+	"hash/crc32"
+	"io"
 	"strings"
 
 	"github.com/imgcloud/gateway/index"
@@ -12,7 +17,8 @@ import (
 
 // FsckOptions choose what Fsck checks and repairs.
 type FsckOptions struct {
-	// Deep re-hashes every object against the digest in its row.
+	// Deep re-reads every object and checks it against the checksum in its
+	// row (rows rebuilt by reindex have none and are only size-checked).
 	Deep bool
 	// Repair removes rows whose object is missing and indexes objects
 	// that have no row. Objects whose content no longer matches are only
@@ -26,7 +32,7 @@ type FsckOptions struct {
 type FsckReport struct {
 	Rows, Objects int
 	// Dangling are rows whose object is missing; Orphans objects without
-	// a row; Corrupt objects whose digest differs from their row's.
+	// a row; Corrupt objects whose size or checksum differs from their row's.
 	Dangling, Orphans, Corrupt []string
 	Repaired                   int
 }
@@ -81,12 +87,12 @@ func (s *Service) Fsck(ctx context.Context, opt FsckOptions) (FsckReport, error)
 			}
 		case oi.Size != in.Size:
 			rep.Corrupt = append(rep.Corrupt, in.Key)
-		case opt.Deep && in.SHA256 != "":
-			sum, err := s.digest(ctx, in.Key)
+		case opt.Deep && (in.CRC32C != "" || in.SHA256 != ""):
+			ok, err := s.intact(ctx, in)
 			if err != nil {
 				return rep, err
 			}
-			if sum != in.SHA256 {
+			if !ok {
 				rep.Corrupt = append(rep.Corrupt, in.Key)
 			}
 		}
@@ -113,4 +119,23 @@ func (s *Service) Fsck(ctx context.Context, opt FsckOptions) (FsckReport, error)
 		}
 	}
 	return rep, nil
+}
+
+// intact re-reads a stored object and reports whether it still matches the
+// checksum in its row: CRC-32C, or SHA-256 for rows written before it.
+func (s *Service) intact(ctx context.Context, in *index.Instance) (bool, error) {
+	rc, err := s.store.Get(ctx, in.Key, 0, -1)
+	if err != nil {
+		return false, mapStoreErr(fmt.Errorf("check %s: %w", in.Key, err))
+	}
+	defer rc.Close()
+	var h hash.Hash = crc32.New(castagnoli)
+	want := in.CRC32C
+	if want == "" {
+		h, want = sha256.New(), in.SHA256
+	}
+	if _, err := io.Copy(h, rc); err != nil {
+		return false, mapStoreErr(fmt.Errorf("check %s: %w", in.Key, err))
+	}
+	return hex.EncodeToString(h.Sum(nil)) == want, nil
 }

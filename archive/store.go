@@ -89,12 +89,11 @@ func (s *Service) Store(ctx context.Context, r io.Reader, expectStudy string) (*
 	defer lock.Unlock()
 
 	if prev, err := s.db.InstanceBySOP(h.SOPUID); err == nil {
-		if prev.SHA256 == "" {
-			if prev.SHA256, err = s.digest(ctx, prev.Key); err != nil {
-				return nil, err
-			}
+		same, err := s.sameContent(ctx, prev, h, sp)
+		if err != nil {
+			return nil, err
 		}
-		if prev.SHA256 == sum && prev.Study == h.StudyUID && prev.Series == h.SeriesUID {
+		if same {
 			out.Duplicate = true
 			return out, nil
 		}
@@ -166,6 +165,50 @@ func (s *Service) putObject(ctx context.Context, key string, sp *spooled) error 
 	return s.store.Put(ctx, key, sp.file, sp.size)
 }
 
+// sameContent reports whether the spooled part is the instance already
+// stored as prev: in the same series, with the same bytes. The bytes are
+// compared with the stored object, not only a checksum (CRC-32C is easy to
+// forge), and only for a re-sent instance, which is rare.
+func (s *Service) sameContent(ctx context.Context, prev *index.Instance, h *dcm.Header, sp *spooled) (bool, error) {
+	if prev.Study != h.StudyUID || prev.Series != h.SeriesUID || prev.Size != sp.size {
+		return false, nil
+	}
+	if prev.CRC32C != "" && prev.CRC32C != sp.sum {
+		return false, nil
+	}
+	rc, err := s.store.Get(ctx, prev.Key, 0, -1)
+	if err != nil {
+		return false, mapStoreErr(fmt.Errorf("compare with %s: %w", prev.Key, err))
+	}
+	defer rc.Close()
+	same, err := sameBytes(rc, io.NewSectionReader(sp.readerAt(), 0, sp.size))
+	if err != nil {
+		return false, mapStoreErr(fmt.Errorf("compare with %s: %w", prev.Key, err))
+	}
+	return same, nil
+}
+
+// sameBytes reports whether a and b yield the same bytes.
+func sameBytes(a, b io.Reader) (bool, error) {
+	ba, bb := make([]byte, 64<<10), make([]byte, 64<<10)
+	for {
+		na, ea := io.ReadFull(a, ba)
+		if ea != nil && ea != io.EOF && ea != io.ErrUnexpectedEOF {
+			return false, ea
+		}
+		nb, eb := io.ReadFull(b, bb)
+		if eb != nil && eb != io.EOF && eb != io.ErrUnexpectedEOF {
+			return false, eb
+		}
+		if na != nb || !bytes.Equal(ba[:na], bb[:nb]) {
+			return false, nil
+		}
+		if ea != nil || eb != nil {
+			return ea != nil && eb != nil, nil
+		}
+	}
+}
+
 func lockSlot(sop string) int {
 	h := fnv.New32a()
 	h.Write([]byte(sop))
@@ -203,7 +246,7 @@ func (s *Service) indexRow(h *dcm.Header, size int64, sum string) (*index.Instan
 		Attrs:          pick(h.Dataset, instanceTags),
 		Key:            storage.InstanceKey(h.StudyUID, h.SeriesUID, h.SOPUID),
 		Size:           size,
-		SHA256:         sum,
+		CRC32C:         sum,
 		TransferSyntax: h.TransferSyntax,
 		Frames:         h.Frames,
 		Bulk:           h.Bulk,

@@ -14,11 +14,14 @@ type Instance struct {
 	SOP    string `json:"sop"`
 	// Attrs are the instance-level attributes QIDO matches and returns.
 	Attrs dcm.Dataset `json:"attrs"`
-	// Key is the object key in storage; Size its length; SHA256 (hex) its
-	// digest, used to tell an idempotent re-store from a conflict.
+	// Key is the object key in storage; Size its length; CRC32C (hex) the
+	// Castagnoli checksum of its bytes, which fsck --deep checks for bit rot.
+	// Rows written before CRC32C carry a SHA-256 instead; rows rebuilt from
+	// storage carry neither.
 	Key            string         `json:"key"`
 	Size           int64          `json:"size"`
-	SHA256         string         `json:"sha256"`
+	SHA256         string         `json:"sha256,omitempty"`
+	CRC32C         string         `json:"crc32c,omitempty"`
 	TransferSyntax string         `json:"ts"`
 	Frames         dcm.FrameTable `json:"frames"`
 	Bulk           []dcm.BulkRef  `json:"bulk,omitempty"`

@@ -23,7 +23,12 @@ func (in *Instance) appendJSON(b []byte) ([]byte, error) {
 	}
 	b = field(b, ',', "key", in.Key)
 	b = strconv.AppendInt(append(b, `,"size":`...), in.Size, 10)
-	b = field(b, ',', "sha256", in.SHA256)
+	if in.SHA256 != "" {
+		b = field(b, ',', "sha256", in.SHA256)
+	}
+	if in.CRC32C != "" {
+		b = field(b, ',', "crc32c", in.CRC32C)
+	}
 	b = field(b, ',', "ts", in.TransferSyntax)
 	b = appendFrames(append(b, `,"frames":`...), &in.Frames)
 	if len(in.Bulk) > 0 {

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"syscall"
 
+	"github.com/imgcloud/gateway/internal/directio"
 	"github.com/imgcloud/gateway/storage"
 )
 
@@ -70,10 +71,13 @@ func (s *Store) WriteIn(ctx context.Context, key string, data []byte) error {
 	}
 	path := s.path(key)
 	tmp := path + s.tmpTag + strconv.FormatUint(s.seq.Add(1), 36)
+	// Large objects skip the page cache (see package directio).
+	wantDirect := len(data) >= directio.MinSize && directio.Aligned(data)
 	var f *os.File
+	var direct bool
 	var err error
 	for attempt := 0; ; attempt++ {
-		f, err = os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, filePerm)
+		f, direct, err = directio.Create(tmp, filePerm, wantDirect)
 		if err == nil || !errors.Is(err, fs.ErrNotExist) || attempt == 10 {
 			break
 		}
@@ -84,7 +88,7 @@ func (s *Store) WriteIn(ctx context.Context, key string, data []byte) error {
 	if err != nil {
 		return fmt.Errorf("put %s: %w", key, classify(err))
 	}
-	_, err = f.Write(data)
+	err = directio.WriteAll(f, direct, data)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
