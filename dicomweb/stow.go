@@ -6,14 +6,13 @@ import (
 	"fmt"
 	"io"
 	"mime"
-	"mime/multipart"
 	"net/http"
-	"strings"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/imgcloud/gateway/archive"
 	"github.com/imgcloud/gateway/dcm"
+	"github.com/imgcloud/gateway/internal/mpart"
 )
 
 // stow answers STOW-RS (PS3.18 10.5): it streams the multipart/related
@@ -32,9 +31,9 @@ func (h *handlers) stow(c echo.Context) error {
 		return err
 	}
 	body := http.MaxBytesReader(c.Response(), c.Request().Body, h.opt.MaxRequestBytes)
-	// A large buffer under the multipart reader: its own is 4 KiB, which
-	// costs a read system call every 4 KiB of DICOM.
-	mr := multipart.NewReader(bufio.NewReaderSize(body, 256<<10), boundary)
+	// A large buffer: fewer read system calls, and whole delimiters found
+	// in one search.
+	mr := mpart.NewReader(bufio.NewReaderSize(body, 256<<10), boundary)
 	ctx := c.Request().Context()
 
 	var stored []*archive.Stored
@@ -68,7 +67,6 @@ func (h *handlers) stow(c echo.Context) error {
 		default:
 			reqErr = err
 		}
-		part.Close()
 		if reqErr != nil {
 			break
 		}
@@ -137,8 +135,14 @@ func bodyError(err error, parts int) error {
 	if errors.As(err, &mbe) {
 		return fmt.Errorf("request body larger than the %d bytes allowed: %w", mbe.Limit, err)
 	}
-	if parts == 0 && (err == io.ErrUnexpectedEOF || strings.Contains(err.Error(), "EOF")) {
+	if parts == 0 && errors.Is(err, io.ErrUnexpectedEOF) {
 		return badRequest("the body is empty or does not start with the multipart boundary")
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return badRequest("broken multipart body: it ends before the closing boundary")
+	}
+	if errors.Is(err, mpart.ErrFormat) {
+		return badRequest(err.Error())
 	}
 	return badRequest("broken multipart body: " + err.Error())
 }
