@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"compress/flate"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
@@ -276,7 +275,7 @@ func (s *Service) WriteMetadata(ctx context.Context, w io.Writer, study, series,
 	var extra []byte
 	if st, err := s.db.Study(study); err == nil {
 		if ann := s.annotate(ctx, st); len(ann) > 0 {
-			b, err := json.Marshal(ann)
+			b, err := ann.AppendJSON(nil)
 			if err != nil {
 				return fmt.Errorf("encode annotation: %w", err)
 			}

@@ -189,14 +189,27 @@ func (l *Log) run(ctx context.Context) {
 
 // chainHash is the hash of an event given the previous hash.
 func chainHash(e Event) (string, error) {
+	_, h, err := seal(e)
+	return h, err
+}
+
+// seal encodes e with its chain hash in one encoding: the hash covers the
+// event encoded with an empty "hash", its last field, which then receives
+// the hash.
+func seal(e Event) (b []byte, hash string, err error) {
 	e.Hash = ""
-	b, err := json.Marshal(e)
-	if err != nil {
-		return "", err
+	if b, err = json.Marshal(e); err != nil {
+		return nil, "", err
 	}
-	h := sha256.New()
-	h.Write(b)
-	return hex.EncodeToString(h.Sum(nil)), nil
+	sum := sha256.Sum256(b)
+	hash = hex.EncodeToString(sum[:])
+	empty := len(`""}`)
+	if !bytes.HasSuffix(b, []byte(`"hash":""}`)) {
+		return nil, "", fmt.Errorf("event encoding does not end with its hash field")
+	}
+	b = append(b[:len(b)-empty:len(b)-empty], '"')
+	b = append(append(b, hash...), `"}`...)
+	return b, hash, nil
 }
 
 func seqID(n uint64) string { return fmt.Sprintf("%016d", n) }
@@ -213,15 +226,11 @@ func (l *Log) write(batch []Event) error {
 			e.Time = l.opt.Now().UTC()
 		}
 		e.Prev = head
-		h, err := chainHash(e)
-		if err != nil {
-			return fmt.Errorf("hash event: %w", err)
-		}
-		e.Hash = h
-		b, err := json.Marshal(e)
+		b, h, err := seal(e)
 		if err != nil {
 			return fmt.Errorf("encode event: %w", err)
 		}
+		e.Hash = h
 		ids, vals = append(ids, seqID(e.Seq)), append(vals, b)
 		seq, head = e.Seq, e.Hash
 	}

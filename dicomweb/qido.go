@@ -133,9 +133,17 @@ func resolveTag(s string) (string, error) {
 	return "", badRequest(fmt.Sprintf("unknown attribute %q: use a DICOM keyword such as PatientName or a tag such as 00100010", s))
 }
 
-// writeDICOMJSON writes v as application/dicom+json.
+// writeDICOMJSON writes v as application/dicom+json. A data set is encoded
+// directly: json.Marshal would re-scan what its encoder wrote.
 func writeDICOMJSON(c echo.Context, status int, v any) error {
-	b, err := json.Marshal(v)
+	var b []byte
+	var err error
+	switch v := v.(type) {
+	case dcm.Dataset:
+		b, err = v.AppendJSON(nil)
+	default:
+		b, err = json.Marshal(v)
+	}
 	if err != nil {
 		return fmt.Errorf("encode answer: %w", err)
 	}
