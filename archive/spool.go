@@ -1,14 +1,17 @@
 package archive
 
 import (
-	"bufio"
 	"bytes"
+	"crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"slices"
 
 	"github.com/imgcloud/gateway/internal/directio"
@@ -107,25 +110,25 @@ func (s *Service) spool(r io.Reader) (*spooled, error) {
 }
 
 // spill moves a part too large for memory to a temporary file: what was
-// read so far, then the rest, hashed on the way.
+// read so far, then the rest, checksummed on the way. The file is written
+// around the page cache where the file system allows it (see package
+// directio): it may become the object as it is.
 func (s *Service) spill(sp *spooled, rr *readErr) error {
-	f, err := os.CreateTemp(s.opt.TempDir, "stow-*.dcm")
+	f, direct, err := s.createSpoolFile()
 	if err != nil {
 		return fmt.Errorf("%w: spool: %w", ErrUnavailable, err)
 	}
 	sp.file = f
 	h := crc32.New(castagnoli)
-	w := bufio.NewWriterSize(io.MultiWriter(f, h), 256<<10)
-	// bufio.Writer reads the rest straight into its own buffer.
+	w := directio.NewWriter(f, direct, 1<<20)
+	w.Tee = h
 	_, err = w.Write(sp.mem)
-	var rest int64
 	if err == nil {
-		rest, err = w.ReadFrom(rr)
+		_, err = w.ReadFrom(rr)
 	}
 	if err == nil {
-		err = w.Flush()
+		err = w.Close()
 	}
-	n := int64(len(sp.mem)) + rest
 	sp.mem = sp.mem[:0]
 	if rr.err != nil {
 		return fmt.Errorf("%w: %w", ErrBadBody, rr.err)
@@ -133,9 +136,22 @@ func (s *Service) spill(sp *spooled, rr *readErr) error {
 	if err != nil {
 		return fmt.Errorf("%w: spool: %w", ErrUnavailable, err)
 	}
-	sp.size = n
+	sp.size = w.Written()
 	sp.sum = crcHex(h.Sum32())
 	return nil
+}
+
+// createSpoolFile creates a temporary file for a large part, opened for
+// direct I/O when the file system supports it.
+func (s *Service) createSpoolFile() (*os.File, bool, error) {
+	for range 10 {
+		name := filepath.Join(s.opt.TempDir, "stow-"+rand.Text()+".dcm")
+		f, direct, err := directio.Create(name, 0o600, true)
+		if !errors.Is(err, fs.ErrExist) {
+			return f, direct, err
+		}
+	}
+	return nil, false, fmt.Errorf("no free temporary file name in %s", s.opt.TempDir)
 }
 
 // castagnoli is the CRC-32C table: the checksum S3 and iSCSI use, computed

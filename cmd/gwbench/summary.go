@@ -135,7 +135,7 @@ func loadServer(dir, prefix string) (*server, error) {
 		if err := json.Unmarshal(b, &o); err != nil {
 			return err
 		}
-		k := fmt.Sprintf("meta500c%d", o.Clients)
+		k := fmt.Sprintf("meta%dc%d", o.Instances, o.Clients)
 		s.add(k+"|p50", o.Latency.P50ms)
 		s.add(k+"|p99", o.Latency.P99ms)
 		s.add(k+"|rate", o.ReqPerSec)
@@ -271,6 +271,8 @@ func printSummary(w io.Writer, gw, or, mi *server) {
 	row("WADO series metadata (5 inst), c=4", "req/s", "wado/series-metadata|rate", true, ">= 10x")
 	row("", "p50 ms", "wado/series-metadata|p50", false, "")
 	row("", "p99 ms", "wado/series-metadata|p99", false, "")
+	row("Series metadata (5 inst), c=4, light client (gwbench -verify scan)", "req/s", "meta5c4|rate", true, ">= 10x")
+	row("", "p50 ms", "meta5c4|p50", false, "")
 	row("Series metadata, 500-instance series, c=1", "p50 ms", "meta500c1|p50", false, ">= 10x")
 	row("", "p99 ms", "meta500c1|p99", false, "")
 	row("", "MB/answer", "meta500c1|mb", true, "")

@@ -58,3 +58,49 @@ func TestAlloc(t *testing.T) {
 		}
 	}
 }
+
+// TestWriter streams files of several sizes through Write and ReadFrom in
+// uneven pieces: the file and the tee both receive exactly the bytes given.
+func TestWriter(t *testing.T) {
+	dir := t.TempDir()
+	rng := rand.New(rand.NewPCG(3, 4))
+	for i, n := range []int{0, 10, Align, 3*Align + 5, 5<<20 + 123} {
+		data := make([]byte, n)
+		for j := range data {
+			data[j] = byte(rng.Uint32())
+		}
+		path := filepath.Join(dir, "w"+string(rune('a'+i)))
+		f, direct, err := Create(path, 0o600, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := NewWriter(f, direct, 1<<20)
+		var tee bytes.Buffer
+		w.Tee = &tee
+		split := min(n, rng.IntN(n+1))
+		for p := data[:split]; len(p) > 0; {
+			k := min(len(p), rng.IntN(70000)+1)
+			if _, err := w.Write(p[:k]); err != nil {
+				t.Fatal(err)
+			}
+			p = p[k:]
+		}
+		if _, err := w.ReadFrom(bytes.NewReader(data[split:])); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if w.Written() != int64(n) {
+			t.Fatalf("%d bytes: Written says %d", n, w.Written())
+		}
+		f.Close()
+		got, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, data) || !bytes.Equal(tee.Bytes(), data) {
+			t.Fatalf("%d bytes (direct %v): file has %d, tee %d, not the bytes written", n, direct, len(got), tee.Len())
+		}
+	}
+}
