@@ -21,29 +21,19 @@ type part struct {
 // reader so that delimiters straddle buffer refills.
 func readAll(body []byte, boundary string, bufSize int) ([]part, error) {
 	r := NewReader(bufio.NewReaderSize(iotest.HalfReader(bytes.NewReader(body)), bufSize), boundary)
-	var out []part
-	for {
-		p, err := r.NextPart()
-		if err == io.EOF {
-			return out, nil
-		}
-		if err != nil {
-			return out, err
-		}
-		b, err := io.ReadAll(p)
-		if err != nil {
-			return out, err
-		}
-		out = append(out, part{p.Header.Get("Content-Type"), b})
-	}
+	return collect(r.NextPart, func(p *Part) string { return p.Header.Get("Content-Type") })
 }
 
 // stdlibAll reads the same body with mime/multipart.
 func stdlibAll(body []byte, boundary string) ([]part, error) {
 	r := multipart.NewReader(bytes.NewReader(body), boundary)
+	return collect(r.NextPart, func(p *multipart.Part) string { return p.Header.Get("Content-Type") })
+}
+
+func collect[P io.Reader](next func() (P, error), contentType func(P) string) ([]part, error) {
 	var out []part
 	for {
-		p, err := r.NextPart()
+		p, err := next()
 		if err == io.EOF {
 			return out, nil
 		}
@@ -54,7 +44,7 @@ func stdlibAll(body []byte, boundary string) ([]part, error) {
 		if err != nil {
 			return out, err
 		}
-		out = append(out, part{p.Header.Get("Content-Type"), b})
+		out = append(out, part{contentType(p), b})
 	}
 }
 
