@@ -203,13 +203,12 @@ func seal(e Event) (b []byte, hash string, err error) {
 	}
 	sum := sha256.Sum256(b)
 	hash = hex.EncodeToString(sum[:])
-	empty := len(`""}`)
 	if !bytes.HasSuffix(b, []byte(`"hash":""}`)) {
 		return nil, "", fmt.Errorf("event encoding does not end with its hash field")
 	}
-	b = append(b[:len(b)-empty:len(b)-empty], '"')
-	b = append(append(b, hash...), `"}`...)
-	return b, hash, nil
+	// `"hash":""}` becomes `"hash":"<hash>"}`.
+	b = append(b[:len(b)-len(`"}`)], hash...)
+	return append(b, `"}`...), hash, nil
 }
 
 func seqID(n uint64) string { return fmt.Sprintf("%016d", n) }
