@@ -32,7 +32,7 @@ type Reader struct {
 	part    *Part
 	pending int // length of the delimiter that ended the current part
 	started bool
-	done    bool
+	err     error // what NextPart returns from now on (io.EOF once closed)
 }
 
 // NewReader reads the body from br, whose buffer must be larger than the
@@ -51,11 +51,17 @@ type Part struct {
 
 // NextPart skips what is left of the current part and returns the next
 // one, or io.EOF after the closing delimiter. A body that ends before the
-// closing delimiter gives io.ErrUnexpectedEOF.
+// closing delimiter gives io.ErrUnexpectedEOF. Errors are final.
 func (r *Reader) NextPart() (*Part, error) {
-	if r.done {
-		return nil, io.EOF
+	if r.err != nil {
+		return nil, r.err
 	}
+	p, err := r.nextPart()
+	r.err = err
+	return p, err
+}
+
+func (r *Reader) nextPart() (*Part, error) {
 	var closing bool
 	if !r.started {
 		var err error
@@ -85,7 +91,6 @@ func (r *Reader) NextPart() (*Part, error) {
 		}
 	}
 	if closing {
-		r.done = true
 		return nil, io.EOF
 	}
 	h, err := r.header()

@@ -219,3 +219,26 @@ func FuzzReader(f *testing.F) {
 		}
 	})
 }
+
+// TestErrorsAreFinal calls NextPart again after a failure and after the
+// end: the same answer, not a panic or a resumed read.
+func TestErrorsAreFinal(t *testing.T) {
+	for body, want := range map[string]error{
+		"--bnd\r\nno colon\r\n\r\nx\r\n--bnd--": ErrFormat,
+		"--bnd\r\nA: b\r\n\r\nx\r\n--bnd--\r\n":  io.EOF,
+	} {
+		r := NewReader(bufio.NewReaderSize(strings.NewReader(body), 4096), "bnd")
+		for i := range 3 {
+			p, err := r.NextPart()
+			if p != nil {
+				if _, err := io.ReadAll(p); err != nil {
+					t.Fatal(err)
+				}
+				continue
+			}
+			if !errors.Is(err, want) {
+				t.Fatalf("%q, call %d: %v, want %v", body, i, err, want)
+			}
+		}
+	}
+}
