@@ -225,7 +225,7 @@ func FuzzReader(f *testing.F) {
 func TestErrorsAreFinal(t *testing.T) {
 	for body, want := range map[string]error{
 		"--bnd\r\nno colon\r\n\r\nx\r\n--bnd--": ErrFormat,
-		"--bnd\r\nA: b\r\n\r\nx\r\n--bnd--\r\n":  io.EOF,
+		"--bnd\r\nA: b\r\n\r\nx\r\n--bnd--\r\n": io.EOF,
 	} {
 		r := NewReader(bufio.NewReaderSize(strings.NewReader(body), 4096), "bnd")
 		for i := range 3 {
