@@ -9,7 +9,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -47,7 +49,10 @@ var DefaultOrderChecks = Rate{PerMinute: 30, Burst: 20}
 type handlers struct {
 	svc    *recognition.Service
 	orders *ratelimit.Keyed
-	now    func() time.Time
+	// retry is the Retry-After of a refused order check: the time one
+	// check takes to come back (seconds).
+	retry string
+	now   func() time.Time
 }
 
 // Register mounts the JSON API on g (/api/v1).
@@ -58,7 +63,8 @@ func Register(g *echo.Group, svc *recognition.Service, opt Options) {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
-	h := &handlers{svc: svc, orders: ratelimit.New(opt.OrderChecks.PerMinute/60, max(opt.OrderChecks.Burst, 1), time.Hour), now: opt.Now}
+	h := &handlers{svc: svc, orders: ratelimit.New(opt.OrderChecks.PerMinute/60, max(opt.OrderChecks.Burst, 1), time.Hour), now: opt.Now,
+		retry: strconv.Itoa(int(math.Ceil(60 / opt.OrderChecks.PerMinute)))}
 	g.GET("/institutions", h.listInstitutions)
 	g.GET("/institutions/:id", h.getInstitution)
 	g.GET("/regions", h.listRegions)

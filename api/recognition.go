@@ -41,8 +41,8 @@ func (h *handlers) orderCheck(c echo.Context) error {
 	req.Institution = asking(c, req.Institution)
 	if !h.orders.Allow(callerKey(c), h.now()) {
 		access.SetNote(c, access.Note{Detail: "order-check refused: rate limit"})
-		c.Response().Header().Set("Retry-After", "60")
-		return echo.NewHTTPError(http.StatusTooManyRequests, "too many order checks from these credentials; wait a minute and try again")
+		c.Response().Header().Set("Retry-After", h.retry)
+		return echo.NewHTTPError(http.StatusTooManyRequests, "too many order checks from these credentials; wait "+h.retry+" s and try again")
 	}
 	res, err := h.svc.CheckOrder(c.Request().Context(), req)
 	if err != nil {
