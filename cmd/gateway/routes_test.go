@@ -57,6 +57,7 @@ var routeAccess = map[string]string{
 	"GET /api/v1/recognition/decisions":       "admin clinician",
 	"GET /api/v1/recognition/statistics":      "admin clinician",
 	"POST /api/v1/persons/links":              "admin clinician",
+	"POST /api/v1/persons/links/unlink":       "admin clinician",
 
 	"GET /api/v1/patient/consents":        "admin patient",
 	"POST /api/v1/patient/consents":       "admin patient",
