@@ -81,9 +81,14 @@ type Share struct {
 	// locks for good.
 	FailedPINs int        `json:"failed_pins,omitempty"`
 	Locked     *time.Time `json:"locked,omitempty"`
-	// CreatedBy names who made it ("clinician:dr.li", "patient:...");
-	// Institution is the creator's, so that colleagues may revoke it.
+	// CreatedBy names who made it ("clinician:dr.li", "patient:...") for
+	// people to read; it is not an identity (two hospitals may each have a
+	// dr.li). CreatorID is the creator's credential (auth.Principal.ID:
+	// "token:ID" or "jwt:ISS#SUB"), what management matches; shares made
+	// before it was recorded have none. Institution is the creator's, so
+	// that colleagues may revoke it.
 	CreatedBy   string     `json:"created_by"`
+	CreatorID   string     `json:"creator_id,omitempty"`
 	Institution string     `json:"institution,omitempty"`
 	Revoked     *time.Time `json:"revoked,omitempty"`
 	RevokedBy   string     `json:"revoked_by,omitempty"`
@@ -210,6 +215,7 @@ type Request struct {
 	// MaxUses limits opens (0: unlimited).
 	MaxUses     int
 	CreatedBy   string
+	CreatorID   string
 	Institution string
 }
 
@@ -232,7 +238,7 @@ func (s *Service) Create(ctx context.Context, r Request) (*Share, string, error)
 	}
 	now := s.opt.Now().UTC()
 	sh := &Share{ID: newID(), Study: r.Study, Created: now, Expires: now.Add(r.Lifetime).Truncate(time.Second),
-		Allow: r.Allow, MaxUses: r.MaxUses, CreatedBy: r.CreatedBy, Institution: r.Institution}
+		Allow: r.Allow, MaxUses: r.MaxUses, CreatedBy: r.CreatedBy, CreatorID: r.CreatorID, Institution: r.Institution}
 	if r.PIN != "" {
 		h, err := hashPIN(r.PIN)
 		if err != nil {

@@ -50,7 +50,7 @@ func (a *API) create(c echo.Context) error {
 	}
 	sh, token, err := a.opt.Shares.Create(c.Request().Context(), share.Request{
 		Study: req.Study, Lifetime: time.Duration(req.Hours * float64(time.Hour)), Allow: share.Allow{Download: req.Download},
-		PIN: req.PIN, MaxUses: req.Uses, CreatedBy: actor(p), Institution: p.Institution,
+		PIN: req.PIN, MaxUses: req.Uses, CreatedBy: actor(p), CreatorID: p.ID(), Institution: p.Institution,
 	})
 	if err != nil {
 		return apiError(err)
@@ -107,15 +107,19 @@ func (a *API) maySee(c echo.Context, p auth.Principal, study string) error {
 	return notFound
 }
 
-// mayManage decides who may see, show again or revoke a share: admins,
-// its creator, clinicians of the creator's institution and the study's
-// patient.
+// mayManage decides who may see, show again or revoke a share: admins;
+// its creator, matched by credential (auth.Principal.ID) and institution,
+// never by user name; clinicians of the creator's institution; and the
+// study's patient. A share made before creators were recorded by
+// credential is matched by the other rules only.
 func (a *API) mayManage(c echo.Context, sh *share.Share) bool {
 	p, _ := auth.FromContext(c.Request().Context())
 	switch {
 	case p.Scope != "":
 		return false
-	case p.Role == auth.RoleAdmin, sh.CreatedBy == actor(p):
+	case p.Role == auth.RoleAdmin:
+		return true
+	case sh.CreatorID != "" && sh.CreatorID == p.ID() && sh.Institution == p.Institution:
 		return true
 	case p.Role == auth.RoleClinician:
 		return p.Institution != "" && p.Institution == sh.Institution
@@ -163,7 +167,9 @@ func (a *API) list(c echo.Context) error {
 	}
 	out := make([]share.Info, 0, len(list))
 	for _, sh := range list {
-		out = append(out, sh.Info(a.opt.Now()))
+		if a.mayManage(c, sh) { // seeing the study is not managing its shares
+			out = append(out, sh.Info(a.opt.Now()))
+		}
 	}
 	return c.JSON(http.StatusOK, out)
 }

@@ -302,3 +302,38 @@ func TestWhoMayShare(t *testing.T) {
 		t.Errorf("the patient could not revoke a share of their study: %d", resp.StatusCode)
 	}
 }
+
+// TestShareCreatorIsACredential: a share made by dr.li at h1 is not
+// managed by dr.li at h2 (another token with the same user name): read,
+// QR codes, revocation and the study's list all answer 404, and the
+// share stays active. Its creator and admins still manage it.
+func TestShareCreatorIsACredential(t *testing.T) {
+	e := start(t)
+	sh := e.create(t, "clin", map[string]any{"study": e.a.StudyUID})
+	for _, c := range []struct{ method, path string }{
+		{"GET", "/api/v1/shares/" + sh.ID},
+		{"GET", "/api/v1/shares/" + sh.ID + "/qr.png"},
+		{"GET", "/api/v1/shares/" + sh.ID + "/qr.svg"},
+		{"DELETE", "/api/v1/shares/" + sh.ID},
+		{"GET", "/api/v1/shares?study=" + e.a.StudyUID},
+	} {
+		if resp, b := e.do(t, c.method, c.path, "li2", nil, nil, nil); resp.StatusCode != http.StatusNotFound {
+			t.Errorf("dr.li of h2: %s %s = %d %.200s, want 404", c.method, c.path, resp.StatusCode, b)
+		}
+	}
+	for _, who := range []string{"clin", "admin"} {
+		resp, b := e.do(t, "GET", "/api/v1/shares/"+sh.ID, who, nil, nil, nil)
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), `"state":"active"`) {
+			t.Errorf("%s reads the share: %d %s", who, resp.StatusCode, b)
+		}
+	}
+	// A list shows only the shares one may manage: dr.li of h2 sees the
+	// share of study B they made, not the admin's.
+	mine := e.create(t, "li2", map[string]any{"study": e.b.StudyUID})
+	e.create(t, "admin", map[string]any{"study": e.b.StudyUID})
+	resp, b := e.do(t, "GET", "/api/v1/shares?study="+e.b.StudyUID, "li2", nil, nil, nil)
+	var list []struct{ ID string }
+	if err := json.Unmarshal(b, &list); resp.StatusCode != 200 || err != nil || len(list) != 1 || list[0].ID != mine.ID {
+		t.Errorf("li2 lists study B: %d %s, want only %s", resp.StatusCode, b, mine.ID)
+	}
+}
