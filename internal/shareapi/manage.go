@@ -42,8 +42,8 @@ func (a *API) create(c echo.Context) error {
 	if err := c.Bind(&req); err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, "body must be JSON: {study, hours, download, pin, uses}")
 	}
-	if req.Hours < 0 || req.Hours > 24*366 {
-		return echo.NewHTTPError(http.StatusBadRequest, "hours must be between 0 (default) and the configured maximum")
+	if err := a.checkHours(req.Hours); err != nil {
+		return err
 	}
 	if err := a.maySee(c, p, req.Study); err != nil {
 		return err
@@ -70,6 +70,22 @@ func (a *API) create(c echo.Context) error {
 	out.QRSVG = qr.SVG()
 	c.Response().Header().Set("Cache-Control", "no-store")
 	return c.JSON(http.StatusCreated, out)
+}
+
+// checkHours refuses a life outside the share service's bounds, in the
+// unit of the request's field.
+func (a *API) checkHours(h float64) error {
+	minimum, maximum := a.opt.Shares.Lifetimes()
+	hours := func(d time.Duration) string { return strconv.FormatFloat(d.Hours(), 'g', 4, 64) }
+	switch {
+	case h < 0:
+		return echo.NewHTTPError(http.StatusBadRequest, "hours must be positive (or 0 for the default)")
+	case h > 0 && h*float64(time.Hour) < float64(minimum):
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("hours: %g is under the minimum of %s hours (%s)", h, hours(minimum), minimum))
+	case h*float64(time.Hour) > float64(maximum):
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("hours: %g is beyond the maximum of %s hours (%s)", h, hours(maximum), maximum))
+	}
+	return nil
 }
 
 func (a *API) linkURL(c echo.Context, token string) string {

@@ -337,3 +337,32 @@ func TestShareCreatorIsACredential(t *testing.T) {
 		t.Errorf("li2 lists study B: %d %s, want only %s", resp.StatusCode, b, mine.ID)
 	}
 }
+
+// TestShareLifetimeBounds: a life under the minimum (1e-8 hours made a
+// link dead on arrival) or beyond the maximum is refused 400, naming the
+// field; the bounds themselves are accepted.
+func TestShareLifetimeBounds(t *testing.T) {
+	e := start(t)
+	for _, c := range []struct {
+		hours float64
+		want  int
+		text  string
+	}{
+		{1e-8, 400, "hours: 1e-08 is under the minimum"},
+		{0.05, 400, "under the minimum of 0.08333 hours"},
+		{-1, 400, "hours must be positive"},
+		{24*30 + 1, 400, "hours: 721 is beyond the maximum of 720 hours"},
+		{5.0 / 60, 201, ""},
+		{24 * 30, 201, ""},
+		{0, 201, ""},
+	} {
+		body, _ := json.Marshal(map[string]any{"study": e.a.StudyUID, "hours": c.hours})
+		resp, b := e.do(t, "POST", "/api/v1/shares", "clin", nil, map[string]string{"Content-Type": "application/json"}, body)
+		if resp.StatusCode != c.want || !strings.Contains(string(b), c.text) {
+			t.Errorf("hours %g: %d %s, want %d with %q", c.hours, resp.StatusCode, b, c.want, c.text)
+		}
+	}
+	if resp, b := e.do(t, "GET", "/api/v1/shares?study="+e.a.StudyUID, "clin", nil, nil, nil); strings.Count(string(b), `"id"`) != 3 {
+		t.Errorf("want the 3 accepted shares and no other: %d %s", resp.StatusCode, b)
+	}
+}
