@@ -9,6 +9,7 @@ import (
 	_ "image/png"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -103,7 +104,7 @@ func TestShareLinkViewOnly(t *testing.T) {
 			}
 		}
 	}
-	if resp.Header.Get("Referrer-Policy") != "no-referrer" || !strings.Contains(resp.Header.Get("Cache-Control"), "no-store") ||
+	if resp.Header.Get("Referrer-Policy") != "same-origin" || !strings.Contains(resp.Header.Get("Cache-Control"), "no-store") ||
 		!strings.Contains(resp.Header.Get("Content-Security-Policy"), "default-src 'none'") {
 		t.Errorf("landing headers: %v", resp.Header)
 	}
@@ -364,5 +365,59 @@ func TestShareLifetimeBounds(t *testing.T) {
 	}
 	if resp, b := e.do(t, "GET", "/api/v1/shares?study="+e.a.StudyUID, "clin", nil, nil, nil); strings.Count(string(b), `"id"`) != 3 {
 		t.Errorf("want the 3 accepted shares and no other: %d %s", resp.StatusCode, b)
+	}
+}
+
+// TestOpenRefusesCrossSite: another site's page posting the open form
+// (login CSRF) is refused 403 with a page that says so, spends no use and
+// sets no session; the landing page's own form, and clients that send
+// neither Origin nor Sec-Fetch-Site, open as before.
+func TestOpenRefusesCrossSite(t *testing.T) {
+	e := start(t)
+	c := e.create(t, "clin", map[string]any{"study": e.a.StudyUID, "uses": 10})
+	post := func(hdr map[string]string) (*http.Response, string) {
+		t.Helper()
+		hdr["Content-Type"] = "application/x-www-form-urlencoded"
+		resp, b := e.do(t, "POST", c.URL+"/open", "", nil, hdr, nil)
+		return resp, string(b)
+	}
+	uses := func() string {
+		t.Helper()
+		_, b := e.do(t, "GET", "/api/v1/shares/"+c.ID, "clin", nil, nil, nil)
+		var info struct{ Uses int }
+		json.Unmarshal(b, &info)
+		return strconv.Itoa(info.Uses)
+	}
+	for name, hdr := range map[string]map[string]string{
+		"another origin":          {"Origin": "https://evil.example"},
+		"origin with our name in": {"Origin": e.url + ".evil.example"},
+		"opaque origin":           {"Origin": "null"},
+		"cross-site fetch":        {"Sec-Fetch-Site": "cross-site"},
+		"sibling site":            {"Sec-Fetch-Site": "same-site", "Origin": "https://other.example.cn"},
+		"cross-site, our origin":  {"Sec-Fetch-Site": "cross-site", "Origin": e.url},
+	} {
+		resp, body := post(hdr)
+		if resp.StatusCode != http.StatusForbidden || !strings.Contains(body, "no use was counted") || len(resp.Cookies()) != 0 {
+			t.Errorf("%s: %d cookies=%d %.300s, want 403 without a session", name, resp.StatusCode, len(resp.Cookies()), body)
+		}
+	}
+	if got := uses(); got != "0" {
+		t.Fatalf("refused cross-site opens spent %s uses", got)
+	}
+	if !hasEvent(e.events(t), "POST /s/:token/open", "open refused: cross-site", 403) {
+		t.Error("the refusal is not audited")
+	}
+	for name, hdr := range map[string]map[string]string{
+		"our origin":                  {"Origin": e.url},
+		"our form (no-referrer page)": {"Sec-Fetch-Site": "same-origin", "Origin": "null"},
+		"typed":                       {"Sec-Fetch-Site": "none"},
+		"curl":                        {},
+	} {
+		if resp, body := post(hdr); resp.StatusCode != http.StatusSeeOther || len(resp.Cookies()) != 1 {
+			t.Errorf("%s: %d %.300s, want 303 with a session", name, resp.StatusCode, body)
+		}
+	}
+	if got := uses(); got != "4" {
+		t.Errorf("uses %s after 4 same-site opens", got)
 	}
 }
