@@ -77,7 +77,7 @@ func TestTokens(t *testing.T) {
 	if _, _, err := toks.Create(ctx, Principal{Role: "root"}, 0); err == nil {
 		t.Error("unknown role accepted")
 	}
-	if err := toks.Import(ctx, "gw_admin_short", RoleAdmin, "", ""); err == nil {
+	if _, _, err := toks.Import(ctx, "gw_admin_short", RoleAdmin, "", ""); err == nil {
 		t.Error("short imported secret accepted")
 	}
 }
