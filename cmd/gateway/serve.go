@@ -110,7 +110,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	m := metrics.New(db.Counts)
-	fed, err := setupFederation(cfg.Federation, cfg.Data, rs, m, stdout, log) // federation.go
+	fed, err := setupFederation(cfg.Federation, cfg.Data, cfg.PublicURL, rs, m, stdout, log) // federation.go
 	if err != nil {
 		return err
 	}
