@@ -47,7 +47,7 @@ func TestTokens(t *testing.T) {
 		return nil
 	})
 	p, err := toks.Verify(ctx, clear)
-	if err != nil || p.Role != RoleClinician || p.Institution != "bj-pumch" || p.TokenID != tok.ID {
+	if err != nil || p.Role != RoleClinician || p.Institution != "bj-pumch" || p.TokenID != tok.ID || p.ID() != "token:"+tok.ID {
 		t.Fatalf("verify: %+v %v", p, err)
 	}
 	for name, bad := range map[string]string{
@@ -77,7 +77,7 @@ func TestTokens(t *testing.T) {
 	if _, _, err := toks.Create(ctx, Principal{Role: "root"}, 0); err == nil {
 		t.Error("unknown role accepted")
 	}
-	if err := toks.Import(ctx, "gw_admin_short", RoleAdmin, "", ""); err == nil {
+	if _, _, err := toks.Import(ctx, "gw_admin_short", RoleAdmin, "", ""); err == nil {
 		t.Error("short imported secret accepted")
 	}
 }
@@ -145,8 +145,8 @@ func TestJWT(t *testing.T) {
 		"EdDSA": sign(jwt.SigningMethodEdDSA, "o1", edPriv, good),
 	} {
 		p, err := v.Verify(context.Background(), tok)
-		if err != nil || p.Role != RoleClinician || p.Institution != "sh-zs" || p.User != "dr.wang" {
-			t.Errorf("%s: %+v %v", name, p, err)
+		if err != nil || p.Role != RoleClinician || p.Institution != "sh-zs" || p.User != "dr.wang" || p.ID() != "jwt:https://idp.example#dr.wang" {
+			t.Errorf("%s: %+v (id %q) %v", name, p, p.ID(), err)
 		}
 	}
 	with := func(k string, val any) jwt.MapClaims {

@@ -196,7 +196,8 @@ func (v *JWTVerifier) Verify(ctx context.Context, token string) (Principal, erro
 		return Principal{}, fmt.Errorf("%w: jwt: %v", ErrUnauthenticated, err)
 	}
 	str := func(name string) string { s, _ := claims[name].(string); return s }
-	pr := Principal{Role: Role(str(v.cfg.RoleClaim)), Institution: str(v.cfg.InstitutionClaim), User: str(v.cfg.UserClaim)}
+	pr := Principal{Role: Role(str(v.cfg.RoleClaim)), Institution: str(v.cfg.InstitutionClaim), User: str(v.cfg.UserClaim),
+		Issuer: v.cfg.Issuer, Subject: str("sub")}
 	if !ValidRole(pr.Role) {
 		return Principal{}, fmt.Errorf("%w: jwt: claim %q holds no known role", ErrUnauthenticated, v.cfg.RoleClaim)
 	}

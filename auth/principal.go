@@ -29,11 +29,28 @@ type Principal struct {
 	// TokenID names the API token used, for rate limits and the audit
 	// trail (never the secret).
 	TokenID string `json:"token_id,omitempty"`
+	// Issuer and Subject are the iss and sub claims of a JWT principal.
+	Issuer  string `json:"issuer,omitempty"`
+	Subject string `json:"subject,omitempty"`
 	// Scope, when set, limits a principal to one study (share links).
 	Scope string `json:"scope,omitempty"`
 	// Download, for a scoped principal, allows downloading DICOM (see
 	// CheckScope); without it a share link only shows images.
 	Download bool `json:"download,omitempty"`
+}
+
+// ID names the credential behind p, unique across institutions: the API
+// token id ("token:ID"), or a JWT's issuer and subject ("jwt:ISS#SUB").
+// User alone is not an identity: two hospitals may both have a dr.li.
+// ID is "" for principals with neither (sessions, --no-auth).
+func (p Principal) ID() string {
+	switch {
+	case p.TokenID != "":
+		return "token:" + p.TokenID
+	case p.Issuer != "" && p.Subject != "":
+		return "jwt:" + p.Issuer + "#" + p.Subject
+	}
+	return ""
 }
 
 type ctxKey struct{}

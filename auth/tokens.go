@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/imgcloud/gateway/records"
 )
 
 // Errors of authentication; the HTTP layer answers 401 for them.
@@ -103,15 +105,47 @@ func (t *Tokens) Create(ctx context.Context, p Principal, ttl time.Duration) (st
 	return "gw_" + id + "_" + secret, tok, nil
 }
 
+// ImportOutcome says what Import did.
+type ImportOutcome string
+
+// Outcomes of Import.
+const (
+	// ImportInstalled: the id was new; the token is stored.
+	ImportInstalled ImportOutcome = "installed"
+	// ImportPresent: the same token (id, secret, role) is stored and live.
+	ImportPresent ImportOutcome = "already installed"
+	// ImportKept: the id is taken by a token with another secret or role,
+	// or a revoked one; it was left as it is (an operator's setting never
+	// overwrites a token nor brings a revoked one back).
+	ImportKept ImportOutcome = "kept"
+)
+
 // Import stores a token whose clear text the operator chose (for
-// GATEWAY_ADMIN_TOKEN in automation). The text must look like a token.
-func (t *Tokens) Import(ctx context.Context, clear string, role Role, institution, user string) error {
+// GATEWAY_ADMIN_TOKEN in automation), only if its id is new. The text
+// must look like a token. It returns what it did and the token stored
+// under the id (the existing one when kept).
+func (t *Tokens) Import(ctx context.Context, clear string, role Role, institution, user string) (ImportOutcome, *Token, error) {
 	id, secret, ok := splitToken(clear)
 	if !ok || len(secret) < 16 {
-		return fmt.Errorf("token must look like gw_<id>_<secret> with a secret of at least 16 characters")
+		return "", nil, fmt.Errorf("token must look like gw_<id>_<secret> with a secret of at least 16 characters")
+	}
+	var old Token
+	err := t.rec.Get(ctx, tokenKind, id, &old)
+	switch {
+	case err == nil:
+		same := subtle.ConstantTimeCompare([]byte(hashSecret(secret)), []byte(old.Hash)) == 1
+		if same && old.Role == role && old.Revoked == nil {
+			return ImportPresent, &old, nil
+		}
+		return ImportKept, &old, nil
+	case !errors.Is(err, records.ErrNotFound):
+		return "", nil, fmt.Errorf("read token %s: %w", id, err)
 	}
 	tok := &Token{ID: id, Hash: hashSecret(secret), Role: role, Institution: institution, User: user, Created: t.now().UTC()}
-	return t.rec.Put(ctx, tokenKind, id, tok)
+	if err := t.rec.Put(ctx, tokenKind, id, tok); err != nil {
+		return "", nil, fmt.Errorf("store token %s: %w", id, err)
+	}
+	return ImportInstalled, tok, nil
 }
 
 func splitToken(s string) (id, secret string, ok bool) {

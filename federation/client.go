@@ -38,7 +38,7 @@ func (s *Service) get(ctx context.Context, peer Peer, rel string, query url.Valu
 	}
 	req.Header.Set("Accept-Encoding", "identity")
 	req.Header.Set("User-Agent", "imgcloud-gateway-federation/1")
-	nonce, err := s.signer.Sign(req, who)
+	nonce, err := s.signer.Sign(req, peer.Name, who)
 	if err != nil {
 		return nil, err
 	}

@@ -11,8 +11,8 @@ import (
 func FuzzPeerRequest(f *testing.F) {
 	a, b := newGW(f, "a", "110000"), newGW(f, "b", "310000")
 	bs := b.service(f, []Peer{a.peer("http://a.example/dicomweb")}, nil)
-	r := httptest.NewRequest("GET", "/dicomweb/studies?x=1", nil)
-	(&Signer{Name: "a", Key: a.key, Now: time.Now}).Sign(r, Asking{Institution: "pumch", User: "dr"})
+	r := httptest.NewRequest("GET", "http://b.example/dicomweb/studies?x=1", nil)
+	(&Signer{Name: "a", Key: a.key, Now: time.Now}).Sign(r, "b", Asking{Institution: "pumch", User: "dr"})
 	f.Add(r.Header.Get(HeaderSignatureInput), r.Header.Get(HeaderSignature), r.Header.Get("Date"))
 	f.Add(`fed=("@method");keyid="a"`, "fed=:AAAA:", "")
 	f.Add(`fed=(`, `fed=`, "x")

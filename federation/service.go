@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -22,6 +23,12 @@ type Options struct {
 	Key ed25519.PrivateKey
 	// Peers are the gateways this one asks and accepts requests from.
 	Peers []Peer
+	// PublicURL is this gateway's service root as its peers reach it (the
+	// url in their peers files, e.g. https://imgcloud.bj.example.cn/dicomweb).
+	// Its host is the @authority a peer's request signature must cover;
+	// empty: the Host a request arrived with (set it behind a reverse
+	// proxy that rewrites Host).
+	PublicURL string
 	// Timeout is the per-peer deadline of a federated search [2s].
 	Timeout time.Duration
 	// RetrieveTimeout bounds a whole retrieve through a peer [10m];
@@ -99,9 +106,11 @@ type Service struct {
 	signer *Signer
 	client *http.Client
 	nonces *nonceCache
-	status *tracker
-	log    *slog.Logger
-	now    func() time.Time
+	// authority is PublicURL's host, normalised ("" if unset).
+	authority string
+	status    *tracker
+	log       *slog.Logger
+	now       func() time.Time
 }
 
 // New checks the identity and peers and builds the service.
@@ -120,6 +129,13 @@ func New(opt Options) (*Service, error) {
 		signer: &Signer{Name: opt.Name, Key: opt.Key, Now: opt.Now},
 		nonces: newNonceCache(2*opt.Skew, opt.NonceCacheSize),
 		log:    opt.Logger, now: opt.Now,
+	}
+	if opt.PublicURL != "" {
+		u, err := url.Parse(opt.PublicURL)
+		if err != nil || u.Host == "" {
+			return nil, fmt.Errorf("%w: public-url %q has no host for peers' signatures to cover", ErrConfig, opt.PublicURL)
+		}
+		s.authority = normAuthority(u.Host)
 	}
 	for _, p := range opt.Peers {
 		if p.Name == opt.Name {

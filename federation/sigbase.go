@@ -17,6 +17,10 @@ const (
 	HeaderInstitution = "X-Imgcloud-Institution"
 	// HeaderUser carries the asking clinician, URL-query-escaped (signed).
 	HeaderUser = "X-Imgcloud-User"
+	// HeaderTo names the gateway a request is for, its name in the
+	// asker's peers file (signed): another gateway that trusts the same
+	// key refuses it.
+	HeaderTo = "X-Imgcloud-To"
 	// HeaderProvenance is the trailer in which the holding gateway signs
 	// what it served (see provenance.go).
 	HeaderProvenance = "X-Imgcloud-Provenance"
@@ -31,9 +35,12 @@ const (
 )
 
 // covered are the components every request signature must cover
-// (RFC 9421 section 2): method, path, query, Date, the body digest and
-// who is asking.
-var covered = []string{"@method", "@path", "@query", "date", "content-digest", "x-imgcloud-institution", "x-imgcloud-user"}
+// (RFC 9421 section 2): method, authority, path, query, Date, the body
+// digest, who is asking and which gateway is asked. A signature without
+// the authority and the receiver (as made before they were covered) is
+// refused: a request captured on its way to one gateway must not be
+// replayed at another that trusts the same key.
+var covered = []string{"@method", "@authority", "@path", "@query", "date", "content-digest", "x-imgcloud-institution", "x-imgcloud-user", "x-imgcloud-to"}
 
 // sigParams are the parsed parameters of a Signature-Input member.
 type sigParams struct {
@@ -133,11 +140,12 @@ func parseSignatureInput(h string) (sigParams, error) {
 }
 
 // signatureBase builds the RFC 9421 signature base of r for the given
-// components and serialised parameters.
-func signatureBase(r *http.Request, components []string, params string) (string, error) {
+// components and serialised parameters. authority is the value of
+// @authority: the signer's target host, or the verifier's own.
+func signatureBase(r *http.Request, authority string, components []string, params string) (string, error) {
 	var b strings.Builder
 	for _, c := range components {
-		v, err := component(r, c)
+		v, err := component(r, authority, c)
 		if err != nil {
 			return "", err
 		}
@@ -148,10 +156,15 @@ func signatureBase(r *http.Request, components []string, params string) (string,
 }
 
 // component is the value of one covered component of r.
-func component(r *http.Request, name string) (string, error) {
+func component(r *http.Request, authority, name string) (string, error) {
 	switch name {
 	case "@method":
 		return r.Method, nil
+	case "@authority":
+		if authority == "" {
+			return "", errors.New("no authority to cover")
+		}
+		return authority, nil
 	case "@path":
 		if p := r.URL.EscapedPath(); p != "" {
 			return p, nil
@@ -171,6 +184,18 @@ func component(r *http.Request, name string) (string, error) {
 		vals[i] = strings.TrimSpace(v)
 	}
 	return strings.Join(vals, ", "), nil
+}
+
+// normAuthority is host[:port] as RFC 9421 2.2.3 covers it: lower case,
+// without a default port.
+func normAuthority(h string) string {
+	h = strings.ToLower(h)
+	for _, p := range []string{":80", ":443"} {
+		if strings.HasSuffix(h, p) && !strings.HasSuffix(h, "]") {
+			return strings.TrimSuffix(h, p)
+		}
+	}
+	return h
 }
 
 // contentDigest is the RFC 9530 Content-Digest of b.

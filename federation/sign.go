@@ -27,12 +27,16 @@ type Signer struct {
 	Now  func() time.Time
 }
 
-// Sign adds Date, Content-Digest, the asking headers, Signature-Input and
-// Signature to r, a request without a body, and returns the nonce it
-// used (the holding gateway signs its answer over it).
-func (s *Signer) Sign(r *http.Request, who Asking) (string, error) {
+// Sign adds Date, Content-Digest, the asking headers, the receiver's name
+// (to: the peer's name in this gateway's peers file), Signature-Input and
+// Signature to r, a request without a body for r.URL's host, and returns
+// the nonce it used (the holding gateway signs its answer over it).
+func (s *Signer) Sign(r *http.Request, to string, who Asking) (string, error) {
 	if r.Body != nil && r.Body != http.NoBody {
 		return "", errors.New("sign: requests to peers carry no body")
+	}
+	if to == "" || r.URL.Host == "" {
+		return "", errors.New("sign: a request to a peer names the peer and its host")
 	}
 	var nb [18]byte
 	if _, err := rand.Read(nb[:]); err != nil {
@@ -44,8 +48,9 @@ func (s *Signer) Sign(r *http.Request, who Asking) (string, error) {
 	r.Header.Set(HeaderContentDigest, contentDigest(nil))
 	r.Header.Set(HeaderInstitution, who.Institution)
 	r.Header.Set(HeaderUser, url.QueryEscape(who.User))
+	r.Header.Set(HeaderTo, to)
 	params := formatParams(now.Unix(), s.Name, nonce)
-	base, err := signatureBase(r, covered, params)
+	base, err := signatureBase(r, normAuthority(r.URL.Host), covered, params)
 	if err != nil {
 		return "", fmt.Errorf("sign: %w", err)
 	}

@@ -22,7 +22,7 @@ func TestSessionVerifiesPeerRequests(t *testing.T) {
 	signed := func(signer gw, at time.Time, who Asking) *http.Request {
 		r := httptest.NewRequest("GET", "http://b.example/dicomweb/studies?PatientID=P1&limit=5", nil)
 		s := &Signer{Name: signer.name, Key: signer.key, Now: func() time.Time { return at }}
-		if _, err := s.Sign(r, who); err != nil {
+		if _, err := s.Sign(r, "b", who); err != nil {
 			t.Fatal(err)
 		}
 		return r
@@ -110,7 +110,7 @@ func TestAdmitRefusesBorrowedInstitution(t *testing.T) {
 		}
 	})
 	r := httptest.NewRequest("GET", "http://b.example/dicomweb/studies", nil)
-	(&Signer{Name: "a", Key: a.key, Now: time.Now}).Sign(r, Asking{Institution: "zsh-fdu"})
+	(&Signer{Name: "a", Key: a.key, Now: time.Now}).Sign(r, "b", Asking{Institution: "zsh-fdu"})
 	if _, _, err := bs.Session(r); err == nil || !strings.Contains(err.Error(), "310000") {
 		t.Fatalf("borrowed institution admitted: %v", err)
 	}
@@ -152,7 +152,7 @@ func TestProvenance(t *testing.T) {
 	b := newGW(t, "b", "310000")
 	bs := b.service(t, nil, nil)
 	r := httptest.NewRequest("GET", "http://b.example/dicomweb/studies/1.2/metadata", nil)
-	(&Signer{Name: "a", Key: newGW(t, "a", "110000").key, Now: time.Now}).Sign(r, Asking{})
+	(&Signer{Name: "a", Key: newGW(t, "a", "110000").key, Now: time.Now}).Sign(r, "b", Asking{})
 	nonce, target := RequestNonce(r), Target(r)
 	sum := []byte(strings.Repeat("x", 32))
 	v := bs.SignProvenance(r, 200, "application/dicom+json", sum)
@@ -174,4 +174,59 @@ func TestProvenance(t *testing.T) {
 			t.Errorf("%s changed, yet the provenance verifies", name)
 		}
 	}
+}
+
+// TestSignatureBindsReceiver: a request a signs for gateway b, captured on
+// its way, is refused by gateway c which trusts the same key, whatever
+// Host it is sent with; a gateway with a public URL refuses a signature
+// made for another host; and a signature made before the authority and
+// the receiver were covered is refused.
+func TestSignatureBindsReceiver(t *testing.T) {
+	a, b, c := newGW(t, "a", "110000"), newGW(t, "b", "310000"), newGW(t, "c", "440000")
+	trusts := []Peer{a.peer("http://a.example/dicomweb")}
+	bs := b.service(t, trusts, func(o *Options) { o.PublicURL = "https://B.example:443/dicomweb" })
+	cs := c.service(t, trusts, nil)
+	signer := &Signer{Name: "a", Key: a.key, Now: time.Now}
+	signed := func(target, to string) *http.Request {
+		t.Helper()
+		r := httptest.NewRequest("GET", target, nil)
+		if _, err := signer.Sign(r, to, Asking{Institution: "pumch", User: "dr.li"}); err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	refused := func(name string, s *Service, r *http.Request, want string) {
+		t.Helper()
+		if _, ok, err := s.Session(r); !ok || !errors.Is(err, auth.ErrUnauthenticated) || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: ok=%v err=%v, want a refusal containing %q", name, ok, err, want)
+		}
+	}
+
+	captured := signed("https://b.example/dicomweb/studies?PatientID=P1", "b")
+	replay := captured.Clone(captured.Context())
+	replay.Host = "c.example"
+	refused("replayed at c", cs, replay, `request is for gateway "b"`)
+	replay = captured.Clone(captured.Context())
+	refused("replayed at c with b's Host", cs, replay, `request is for gateway "b"`)
+	replay.Header.Set(HeaderTo, "c")
+	refused("replayed at c, receiver changed", cs, replay, "does not verify")
+	if _, ok, err := bs.Session(captured); !ok || err != nil {
+		t.Fatalf("b refused the request for it: %v", err)
+	}
+
+	// b covers its own authority, not the Host it was sent with.
+	other := signed("https://b.internal/dicomweb/studies", "b")
+	refused("signed for another host", bs, other, "does not verify")
+	forged := signed("https://b.internal/dicomweb/studies", "b")
+	forged.Host = "b.example"
+	refused("signed for another host, Host rewritten", bs, forged, "does not verify")
+
+	// c, without a public URL, covers the Host the request arrived with.
+	if _, ok, err := cs.Session(signed("http://c.example:8080/dicomweb/studies", "c")); !ok || err != nil {
+		t.Fatalf("c refused the request for it: %v", err)
+	}
+
+	old := signed("https://b.example/dicomweb/studies", "b")
+	old.Header.Set(HeaderSignatureInput, strings.NewReplacer(` "@authority"`, "", ` "x-imgcloud-to"`, "").Replace(old.Header.Get(HeaderSignatureInput)))
+	refused("signature of the former form", bs, old, "does not cover @authority")
 }

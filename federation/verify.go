@@ -83,7 +83,8 @@ func RequestNonce(r *http.Request) string {
 }
 
 // verify checks a signed request: parameters, key, clock, body digest,
-// signature, asking headers, then the replay cache (last, so that
+// receiver, signature (over this gateway's authority), asking headers,
+// then the replay cache (last, so that
 // unauthenticated junk cannot fill it).
 func (s *Service) verify(r *http.Request) (Peer, Asking, error) {
 	var who Asking
@@ -113,16 +114,25 @@ func (s *Service) verify(r *http.Request) (Peer, Asking, error) {
 	if r.Header.Get(HeaderContentDigest) != contentDigest(nil) {
 		return peer, who, refuse("digest", "Content-Digest does not match the (empty) body")
 	}
+	if to := r.Header.Get(HeaderTo); to != s.opt.Name {
+		return peer, who, refuse("receiver", "request is for gateway %q, not for this one (%s)", truncate(to, 40), s.opt.Name)
+	}
 	sig, err := signatureValue(r.Header.Get(HeaderSignature))
 	if err != nil {
 		return peer, who, refuse("malformed", "Signature: %v", err)
 	}
-	base, err := signatureBase(r, params.components, params.raw)
+	// The authority covered is this gateway's own (its public URL's host)
+	// when configured, so that a Host header cannot be chosen to match.
+	authority := s.authority
+	if authority == "" {
+		authority = normAuthority(r.Host)
+	}
+	base, err := signatureBase(r, authority, params.components, params.raw)
 	if err != nil {
 		return peer, who, refuse("malformed", "%v", err)
 	}
 	if !ed25519.Verify(peer.PublicKey, []byte(base), sig) {
-		return peer, who, refuse("bad_signature", "signature does not verify with the key of peer %s", peer.Name)
+		return peer, who, refuse("bad_signature", "signature does not verify with the key of peer %s for authority %s", peer.Name, truncate(authority, 80))
 	}
 	who.Institution = r.Header.Get(HeaderInstitution)
 	if who.Institution != "" && !institutionRE.MatchString(who.Institution) {

@@ -81,9 +81,14 @@ type Share struct {
 	// locks for good.
 	FailedPINs int        `json:"failed_pins,omitempty"`
 	Locked     *time.Time `json:"locked,omitempty"`
-	// CreatedBy names who made it ("clinician:dr.li", "patient:...");
-	// Institution is the creator's, so that colleagues may revoke it.
+	// CreatedBy names who made it ("clinician:dr.li", "patient:...") for
+	// people to read; it is not an identity (two hospitals may each have a
+	// dr.li). CreatorID is the creator's credential (auth.Principal.ID:
+	// "token:ID" or "jwt:ISS#SUB"), what management matches; shares made
+	// before it was recorded have none. Institution is the creator's, so
+	// that colleagues may revoke it.
 	CreatedBy   string     `json:"created_by"`
+	CreatorID   string     `json:"creator_id,omitempty"`
 	Institution string     `json:"institution,omitempty"`
 	Revoked     *time.Time `json:"revoked,omitempty"`
 	RevokedBy   string     `json:"revoked_by,omitempty"`
@@ -153,8 +158,11 @@ const kind = "shares"
 
 // Options configure a Service.
 type Options struct {
-	// DefaultLifetime (72 h) and MaxLifetime (30 days) bound a link's life.
+	// DefaultLifetime (72 h) is a link's life unless asked otherwise;
+	// MinLifetime (5 min) and MaxLifetime (30 days) bound what may be
+	// asked (a link that is dead before it reaches a phone helps nobody).
 	DefaultLifetime time.Duration
+	MinLifetime     time.Duration
 	MaxLifetime     time.Duration
 	// SessionLifetime is how long an opened link's session lasts (30 min),
 	// never beyond the link's own expiry.
@@ -182,6 +190,12 @@ func New(rec RecordStore, keys *Keyring, opt Options) *Service {
 	if opt.MaxLifetime <= 0 {
 		opt.MaxLifetime = 30 * 24 * time.Hour
 	}
+	if opt.MinLifetime <= 0 {
+		opt.MinLifetime = 5 * time.Minute
+	}
+	if opt.MinLifetime > opt.MaxLifetime {
+		opt.MinLifetime = opt.MaxLifetime
+	}
 	if opt.DefaultLifetime > opt.MaxLifetime {
 		opt.DefaultLifetime = opt.MaxLifetime
 	}
@@ -197,19 +211,25 @@ func New(rec RecordStore, keys *Keyring, opt Options) *Service {
 	return &Service{rec: rec, keys: keys, opt: opt}
 }
 
+// Lifetimes returns the shortest and longest life a link may be given.
+func (s *Service) Lifetimes() (minimum, maximum time.Duration) {
+	return s.opt.MinLifetime, s.opt.MaxLifetime
+}
+
 // Keys returns the keyring (for rotation through the admin API).
 func (s *Service) Keys() *Keyring { return s.keys }
 
 // Request asks for a new share.
 type Request struct {
 	Study    string
-	Lifetime time.Duration // 0: the default
+	Lifetime time.Duration // 0: the default; else MinLifetime to MaxLifetime
 	Allow    Allow
 	// PIN, when set, is 4 to 12 digits asked before opening.
 	PIN string
 	// MaxUses limits opens (0: unlimited).
 	MaxUses     int
 	CreatedBy   string
+	CreatorID   string
 	Institution string
 }
 
@@ -220,6 +240,8 @@ func (s *Service) Create(ctx context.Context, r Request) (*Share, string, error)
 		return nil, "", fmt.Errorf("%w: study %q is not a valid UID", ErrInvalid, r.Study)
 	case r.Lifetime < 0:
 		return nil, "", fmt.Errorf("%w: lifetime must be positive", ErrInvalid)
+	case r.Lifetime > 0 && r.Lifetime < s.opt.MinLifetime:
+		return nil, "", fmt.Errorf("%w: lifetime %s is under the minimum of %s", ErrInvalid, r.Lifetime, s.opt.MinLifetime)
 	case r.Lifetime > s.opt.MaxLifetime:
 		return nil, "", fmt.Errorf("%w: lifetime %s is beyond the maximum of %s", ErrInvalid, r.Lifetime, s.opt.MaxLifetime)
 	case r.MaxUses < 0 || r.MaxUses > 10000:
@@ -232,7 +254,7 @@ func (s *Service) Create(ctx context.Context, r Request) (*Share, string, error)
 	}
 	now := s.opt.Now().UTC()
 	sh := &Share{ID: newID(), Study: r.Study, Created: now, Expires: now.Add(r.Lifetime).Truncate(time.Second),
-		Allow: r.Allow, MaxUses: r.MaxUses, CreatedBy: r.CreatedBy, Institution: r.Institution}
+		Allow: r.Allow, MaxUses: r.MaxUses, CreatedBy: r.CreatedBy, CreatorID: r.CreatorID, Institution: r.Institution}
 	if r.PIN != "" {
 		h, err := hashPIN(r.PIN)
 		if err != nil {

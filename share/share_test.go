@@ -203,12 +203,14 @@ func TestOpenPINUsesSession(t *testing.T) {
 func TestCreateValidation(t *testing.T) {
 	f := newFixture(t)
 	for name, r := range map[string]Request{
-		"bad UID":       {Study: "1.2.abc"},
-		"too long":      {Study: study, Lifetime: 31 * 24 * time.Hour},
-		"negative":      {Study: study, Lifetime: -time.Hour},
-		"short PIN":     {Study: study, PIN: "12"},
-		"letters PIN":   {Study: study, PIN: "12ab"},
-		"negative uses": {Study: study, MaxUses: -1},
+		"bad UID":         {Study: "1.2.abc"},
+		"too long":        {Study: study, Lifetime: 31 * 24 * time.Hour},
+		"negative":        {Study: study, Lifetime: -time.Hour},
+		"dead on arrival": {Study: study, Lifetime: 36 * time.Microsecond},
+		"under 5 min":     {Study: study, Lifetime: 4*time.Minute + 59*time.Second},
+		"short PIN":       {Study: study, PIN: "12"},
+		"letters PIN":     {Study: study, PIN: "12ab"},
+		"negative uses":   {Study: study, MaxUses: -1},
 	} {
 		if _, _, err := f.svc.Create(context.Background(), r); !errors.Is(err, ErrInvalid) {
 			t.Errorf("%s: %v, want ErrInvalid", name, err)

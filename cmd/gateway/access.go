@@ -78,8 +78,8 @@ func setupAccess(ctx context.Context, cfg AccessConfig, store storage.Store, db 
 		return parts, nil
 	}
 	if cfg.AdminToken != "" {
-		if err := tokens.Import(ctx, cfg.AdminToken, auth.RoleAdmin, "", "admin"); err != nil {
-			return nil, fmt.Errorf("admin-token: %w", err)
+		if err := installAdminToken(ctx, tokens, cfg.AdminToken, log); err != nil {
+			return nil, err
 		}
 	} else if empty, err := tokens.Empty(ctx); err != nil {
 		return nil, err
@@ -101,6 +101,34 @@ func setupAccess(ctx context.Context, cfg AccessConfig, store storage.Store, db 
 	}
 	parts.mw = &access.Options{Auth: a, Audit: al, RatePerSecond: cfg.RatePerSec, Burst: cfg.RateBurst}
 	return parts, nil
+}
+
+// installAdminToken installs the operator's admin token (--admin-token,
+// GATEWAY_ADMIN_TOKEN) when its id is new, and says in the log what it
+// did: at every start the setting is read again, and it must neither
+// bring back a revoked token nor overwrite another one. The secret is
+// never logged.
+func installAdminToken(ctx context.Context, tokens *auth.Tokens, clear string, log *slog.Logger) error {
+	outcome, tok, err := tokens.Import(ctx, clear, auth.RoleAdmin, "", "admin")
+	if err != nil {
+		return fmt.Errorf("admin-token: %w", err)
+	}
+	switch {
+	case outcome == auth.ImportInstalled:
+		log.Info("admin token installed from --admin-token/GATEWAY_ADMIN_TOKEN", "token_id", tok.ID)
+	case outcome == auth.ImportPresent:
+		log.Info("admin token from --admin-token/GATEWAY_ADMIN_TOKEN is already installed", "token_id", tok.ID)
+	case tok.Revoked != nil:
+		log.Warn("admin token from --admin-token/GATEWAY_ADMIN_TOKEN not installed: its id names a revoked token, which stays revoked; choose a new id",
+			"token_id", tok.ID, "revoked", tok.Revoked.Format(time.RFC3339))
+	case tok.Role != auth.RoleAdmin:
+		log.Warn("admin token from --admin-token/GATEWAY_ADMIN_TOKEN not installed: its id names an existing "+string(tok.Role)+" token, left unchanged; choose a new id",
+			"token_id", tok.ID, "role", tok.Role)
+	default:
+		log.Warn("admin token from --admin-token/GATEWAY_ADMIN_TOKEN not installed: its id names an existing admin token with another secret, left unchanged; choose a new id",
+			"token_id", tok.ID)
+	}
+	return nil
 }
 
 // anonymousAdmin is the principal of every request under --no-auth.

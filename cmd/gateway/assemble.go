@@ -119,7 +119,7 @@ func assemble(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 		return nil, err
 	}
 	m := metrics.New(db.Counts)
-	fed, err := setupFederation(cfg.Federation, cfg.Data, rs, m, stdout, log) // federation.go
+	fed, err := setupFederation(cfg.Federation, cfg.Data, cfg.PublicURL, rs, m, stdout, log) // federation.go
 	if err != nil {
 		return nil, err
 	}

@@ -75,7 +75,8 @@ type federationParts struct {
 
 // setupFederation loads the key (creating it on first start) and the
 // peers, and builds the service with its collectors on m's registry.
-func setupFederation(cfg FederationConfig, data string, rs *recognition.Service, m *metrics.Metrics, stdout io.Writer, log *slog.Logger) (*federationParts, error) {
+// publicURL (--public-url) names the host peers' signatures must cover.
+func setupFederation(cfg FederationConfig, data, publicURL string, rs *recognition.Service, m *metrics.Metrics, stdout io.Writer, log *slog.Logger) (*federationParts, error) {
 	if cfg.Name == "" {
 		return nil, nil
 	}
@@ -94,7 +95,7 @@ func setupFederation(cfg FederationConfig, data string, rs *recognition.Service,
 		}
 	}
 	svc, err := federation.New(federation.Options{
-		Name: cfg.Name, Province: cfg.Province, Key: key, Peers: peers,
+		Name: cfg.Name, Province: cfg.Province, Key: key, Peers: peers, PublicURL: publicURL,
 		Timeout: cfg.Timeout, RetrieveTimeout: cfg.RetrieveTimeout, Skew: cfg.Skew,
 		MaxAnswerBytes: cfg.MaxAnswerBytes, MaxResults: cfg.MaxResults,
 		Admit: admitInstitution(rs), Registerer: m.Registry, Logger: log.With("component", "federation"),

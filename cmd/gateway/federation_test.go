@@ -487,7 +487,7 @@ func TestFederationProcesses(t *testing.T) {
 	signed := func(key ed25519.PrivateKey, name string, at time.Time, path string) *http.Request {
 		r, _ := http.NewRequest("GET", s.b.root()+path, nil)
 		r.Header.Set("Accept", "application/dicom+json")
-		if _, err := (&federation.Signer{Name: name, Key: key, Now: func() time.Time { return at }}).Sign(r, federation.Asking{Institution: "pumch", User: "dr.li"}); err != nil {
+		if _, err := (&federation.Signer{Name: name, Key: key, Now: func() time.Time { return at }}).Sign(r, "b", federation.Asking{Institution: "pumch", User: "dr.li"}); err != nil {
 			t.Fatal(err)
 		}
 		return r

@@ -63,3 +63,26 @@ func TestPhoneOpensLink(t *testing.T) {
 		t.Errorf("the browser's visit did not count exactly one use: %s", b)
 	}
 }
+
+// TestViewerIgnoresFragmentToken: a viewer link carrying a clinician's
+// token in its fragment (#token=, token fixation) does not sign the
+// browser in: the viewer asks for a token, stores none and shows no image.
+func TestViewerIgnoresFragmentToken(t *testing.T) {
+	exec := browsertest.Chromium(t)
+	e := start(t)
+	var p browsertest.Problems
+	p.Allow("/dicomweb/") // the 401s of a viewer without a token
+	ctx := browsertest.New(t, exec, &p)
+	ctx, cancelT := context.WithTimeout(ctx, 60*time.Second)
+	defer cancelT()
+	if err := chromedp.Do(ctx, chromedp.Navigate(e.url+"/study.html?studyUID="+e.a.StudyUID+"#token="+e.tokens["clin"])); err != nil {
+		t.Fatal(err)
+	}
+	browsertest.Wait(t, ctx, "the token dialog", `document.getElementById("token-dialog")?.open === true`)
+	if got := browsertest.Eval[string](t, ctx, `JSON.stringify(Object.keys(sessionStorage))`); got != "[]" {
+		t.Errorf("session storage after a #token= link: %s", got)
+	}
+	if browsertest.Eval[bool](t, ctx, `(document.getElementById("image")?.naturalWidth || 0) > 0`) {
+		t.Error("the viewer showed an image with the fragment's token")
+	}
+}

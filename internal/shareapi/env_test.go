@@ -78,7 +78,7 @@ type env struct {
 	clk    *clock
 	keys   *share.Keyring
 	audit  *audit.Log
-	tokens map[string]string // by name: admin, clin (h1), clin2 (h2), patA, patB
+	tokens map[string]string // by name: admin, pacs (h1), clin (h1, dr.li), clin2 (h2), li2 (h2, dr.li), patA
 	man    *corpus.Manifest
 	a, b   corpus.Study
 	logs   *bytes.Buffer
@@ -151,7 +151,9 @@ func startWith(t *testing.T, burst int) *env {
 		"pacs":  {Role: auth.RolePACS, Institution: "h1", User: "pacs"},
 		"clin":  {Role: auth.RoleClinician, Institution: "h1", User: "dr.li"},
 		"clin2": {Role: auth.RoleClinician, Institution: "h2", User: "dr.wang"},
-		"patA":  {Role: auth.RolePatient, User: "pat-a", PersonKey: pkA},
+		// Another hospital's dr.li: same user name as clin, other token.
+		"li2":  {Role: auth.RoleClinician, Institution: "h2", User: "dr.li"},
+		"patA": {Role: auth.RolePatient, User: "pat-a", PersonKey: pkA},
 	} {
 		clear, _, err := toks.Create(context.Background(), p, 0)
 		if err != nil {

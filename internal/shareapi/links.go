@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/imgcloud/gateway/internal/access"
+	"github.com/imgcloud/gateway/internal/siteurl"
 	"github.com/imgcloud/gateway/share"
 )
 
@@ -56,6 +58,13 @@ func (a *API) open(c echo.Context) error {
 		return a.refuse(c, pageTooMany)
 	}
 	r := c.Request()
+	if why := a.crossSite(c); why != "" {
+		// Login CSRF: another site's page posting the form would spend a
+		// use and plant its session in this browser. Not a guessing
+		// failure: the victim's address is not penalised.
+		access.SetNote(c, access.Note{Detail: "share link open refused: cross-site (" + why + ")"})
+		return render(c, pageCrossSite)
+	}
 	r.Body = http.MaxBytesReader(c.Response(), r.Body, 4096)
 	pin := r.PostFormValue("pin")
 	sh, sess, err := a.opt.Shares.Open(r.Context(), c.Param("token"), pin)
@@ -91,6 +100,44 @@ func (a *API) open(c echo.Context) error {
 	c.Response().Header().Set("Cache-Control", "no-store")
 	// Relative to /s/{token}/open, so a reverse proxy's prefix is kept.
 	return c.Redirect(http.StatusSeeOther, "../../share.html?"+url.Values{"studyUID": {sh.Study}}.Encode())
+}
+
+// crossSite says why a POST to open a link comes from another site, or ""
+// when it may proceed. Sec-Fetch-Site, when sent, decides: same-origin
+// (the landing page's own form) or none (typed by the user) pass. Without
+// it, an Origin must name this gateway's host (the public URL's, or the
+// one the request reached); a request with neither header (browsers
+// before 2019, curl, scripts) passes, as no browser sends a cross-site
+// form without one of them today. The landing page's Referrer-Policy
+// (same-origin) makes browsers send its real Origin, never "null".
+func (a *API) crossSite(c echo.Context) string {
+	r := c.Request()
+	switch f := r.Header.Get("Sec-Fetch-Site"); f {
+	case "same-origin", "none":
+		return ""
+	case "":
+	default:
+		return "Sec-Fetch-Site " + truncate(f, 20)
+	}
+	o := r.Header.Get("Origin")
+	if o == "" {
+		return ""
+	}
+	if u, err := url.Parse(o); err == nil && u.Host != "" {
+		for _, root := range []string{a.siteRoot(c), siteurl.Root(r, a.opt.TrustForwarded)} {
+			if ru, err := url.Parse(root); err == nil && strings.EqualFold(u.Host, ru.Host) {
+				return ""
+			}
+		}
+	}
+	return "Origin " + truncate(o, 80)
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "..."
+	}
+	return s
 }
 
 // invalid answers any other path under /s/.

@@ -42,15 +42,15 @@ func (a *API) create(c echo.Context) error {
 	if err := c.Bind(&req); err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, "body must be JSON: {study, hours, download, pin, uses}")
 	}
-	if req.Hours < 0 || req.Hours > 24*366 {
-		return echo.NewHTTPError(http.StatusBadRequest, "hours must be between 0 (default) and the configured maximum")
+	if err := a.checkHours(req.Hours); err != nil {
+		return err
 	}
 	if err := a.maySee(c, p, req.Study); err != nil {
 		return err
 	}
 	sh, token, err := a.opt.Shares.Create(c.Request().Context(), share.Request{
 		Study: req.Study, Lifetime: time.Duration(req.Hours * float64(time.Hour)), Allow: share.Allow{Download: req.Download},
-		PIN: req.PIN, MaxUses: req.Uses, CreatedBy: actor(p), Institution: p.Institution,
+		PIN: req.PIN, MaxUses: req.Uses, CreatedBy: actor(p), CreatorID: p.ID(), Institution: p.Institution,
 	})
 	if err != nil {
 		return apiError(err)
@@ -70,6 +70,22 @@ func (a *API) create(c echo.Context) error {
 	out.QRSVG = qr.SVG()
 	c.Response().Header().Set("Cache-Control", "no-store")
 	return c.JSON(http.StatusCreated, out)
+}
+
+// checkHours refuses a life outside the share service's bounds, in the
+// unit of the request's field.
+func (a *API) checkHours(h float64) error {
+	minimum, maximum := a.opt.Shares.Lifetimes()
+	hours := func(d time.Duration) string { return strconv.FormatFloat(d.Hours(), 'g', 4, 64) }
+	switch {
+	case h < 0:
+		return echo.NewHTTPError(http.StatusBadRequest, "hours must be positive (or 0 for the default)")
+	case h > 0 && h*float64(time.Hour) < float64(minimum):
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("hours: %g is under the minimum of %s hours (%s)", h, hours(minimum), minimum))
+	case h*float64(time.Hour) > float64(maximum):
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("hours: %g is beyond the maximum of %s hours (%s)", h, hours(maximum), maximum))
+	}
+	return nil
 }
 
 func (a *API) linkURL(c echo.Context, token string) string {
@@ -107,15 +123,19 @@ func (a *API) maySee(c echo.Context, p auth.Principal, study string) error {
 	return notFound
 }
 
-// mayManage decides who may see, show again or revoke a share: admins,
-// its creator, clinicians of the creator's institution and the study's
-// patient.
+// mayManage decides who may see, show again or revoke a share: admins;
+// its creator, matched by credential (auth.Principal.ID) and institution,
+// never by user name; clinicians of the creator's institution; and the
+// study's patient. A share made before creators were recorded by
+// credential is matched by the other rules only.
 func (a *API) mayManage(c echo.Context, sh *share.Share) bool {
 	p, _ := auth.FromContext(c.Request().Context())
 	switch {
 	case p.Scope != "":
 		return false
-	case p.Role == auth.RoleAdmin, sh.CreatedBy == actor(p):
+	case p.Role == auth.RoleAdmin:
+		return true
+	case sh.CreatorID != "" && sh.CreatorID == p.ID() && sh.Institution == p.Institution:
 		return true
 	case p.Role == auth.RoleClinician:
 		return p.Institution != "" && p.Institution == sh.Institution
@@ -163,7 +183,9 @@ func (a *API) list(c echo.Context) error {
 	}
 	out := make([]share.Info, 0, len(list))
 	for _, sh := range list {
-		out = append(out, sh.Info(a.opt.Now()))
+		if a.mayManage(c, sh) { // seeing the study is not managing its shares
+			out = append(out, sh.Info(a.opt.Now()))
+		}
 	}
 	return c.JSON(http.StatusOK, out)
 }

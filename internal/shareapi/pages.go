@@ -35,7 +35,7 @@ var cst = time.FixedZone("CST", 8*3600)
 var pageTmpl = template.Must(template.New("page").Parse(`<!doctype html>
 <html lang="zh-CN"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer"><meta name="robots" content="noindex, nofollow">
+<meta name="referrer" content="same-origin"><meta name="robots" content="noindex, nofollow">
 <title>{{.Title}} · {{.TitleEn}}</title>
 <style>
 *{box-sizing:border-box}body{margin:0;font:16px/1.5 system-ui,-apple-system,"PingFang SC","Microsoft YaHei",sans-serif;background:#f3f5f8;color:#1c2430}
@@ -68,7 +68,10 @@ func render(c echo.Context, p page) error {
 	h.Set("Content-Security-Policy", "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Robots-Tag", "noindex, nofollow")
-	h.Set("Referrer-Policy", "no-referrer")
+	// same-origin, not no-referrer: the page loads nothing from elsewhere,
+	// and under no-referrer browsers send "Origin: null" with its form,
+	// which open could not tell from another site's (see crossSite).
+	h.Set("Referrer-Policy", "same-origin")
 	h.Set(echo.HeaderContentType, echo.MIMETextHTMLCharsetUTF8)
 	c.Response().WriteHeader(p.Status)
 	if c.Request().Method == http.MethodHead {
@@ -91,6 +94,9 @@ var (
 		Text: "访问码错误次数过多，链接已锁定。请联系分享者。", TextEn: "Too many wrong PINs were entered. Ask for a new link."}
 	pageTooMany = page{Status: http.StatusTooManyRequests, Title: "尝试过于频繁", TitleEn: "Too many attempts",
 		Text: "请稍后再试。", TextEn: "Please wait a few minutes and try again."}
+	pageCrossSite = page{Status: http.StatusForbidden, Title: "请从链接页面打开", TitleEn: "Open the link from its own page",
+		Text:   "另一个网站试图替您打开此分享链接，已被拒绝，未计入打开次数。请直接打开收到的链接。",
+		TextEn: "Another website tried to open this share link for you; it was refused and no use was counted. Open the link you received directly."}
 	pageError = page{Status: http.StatusServiceUnavailable, Title: "暂时无法打开", TitleEn: "Cannot open the link now",
 		Text: "请稍后再试。", TextEn: "Please try again in a moment."}
 )

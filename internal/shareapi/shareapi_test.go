@@ -9,6 +9,7 @@ import (
 	_ "image/png"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -103,7 +104,7 @@ func TestShareLinkViewOnly(t *testing.T) {
 			}
 		}
 	}
-	if resp.Header.Get("Referrer-Policy") != "no-referrer" || !strings.Contains(resp.Header.Get("Cache-Control"), "no-store") ||
+	if resp.Header.Get("Referrer-Policy") != "same-origin" || !strings.Contains(resp.Header.Get("Cache-Control"), "no-store") ||
 		!strings.Contains(resp.Header.Get("Content-Security-Policy"), "default-src 'none'") {
 		t.Errorf("landing headers: %v", resp.Header)
 	}
@@ -300,5 +301,123 @@ func TestWhoMayShare(t *testing.T) {
 	}
 	if resp, _ := e.do(t, "DELETE", "/api/v1/shares/"+sh.ID, "patA", nil, nil, nil); resp.StatusCode != 200 {
 		t.Errorf("the patient could not revoke a share of their study: %d", resp.StatusCode)
+	}
+}
+
+// TestShareCreatorIsACredential: a share made by dr.li at h1 is not
+// managed by dr.li at h2 (another token with the same user name): read,
+// QR codes, revocation and the study's list all answer 404, and the
+// share stays active. Its creator and admins still manage it.
+func TestShareCreatorIsACredential(t *testing.T) {
+	e := start(t)
+	sh := e.create(t, "clin", map[string]any{"study": e.a.StudyUID})
+	for _, c := range []struct{ method, path string }{
+		{"GET", "/api/v1/shares/" + sh.ID},
+		{"GET", "/api/v1/shares/" + sh.ID + "/qr.png"},
+		{"GET", "/api/v1/shares/" + sh.ID + "/qr.svg"},
+		{"DELETE", "/api/v1/shares/" + sh.ID},
+		{"GET", "/api/v1/shares?study=" + e.a.StudyUID},
+	} {
+		if resp, b := e.do(t, c.method, c.path, "li2", nil, nil, nil); resp.StatusCode != http.StatusNotFound {
+			t.Errorf("dr.li of h2: %s %s = %d %.200s, want 404", c.method, c.path, resp.StatusCode, b)
+		}
+	}
+	for _, who := range []string{"clin", "admin"} {
+		resp, b := e.do(t, "GET", "/api/v1/shares/"+sh.ID, who, nil, nil, nil)
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), `"state":"active"`) {
+			t.Errorf("%s reads the share: %d %s", who, resp.StatusCode, b)
+		}
+	}
+	// A list shows only the shares one may manage: dr.li of h2 sees the
+	// share of study B they made, not the admin's.
+	mine := e.create(t, "li2", map[string]any{"study": e.b.StudyUID})
+	e.create(t, "admin", map[string]any{"study": e.b.StudyUID})
+	resp, b := e.do(t, "GET", "/api/v1/shares?study="+e.b.StudyUID, "li2", nil, nil, nil)
+	var list []struct{ ID string }
+	if err := json.Unmarshal(b, &list); resp.StatusCode != 200 || err != nil || len(list) != 1 || list[0].ID != mine.ID {
+		t.Errorf("li2 lists study B: %d %s, want only %s", resp.StatusCode, b, mine.ID)
+	}
+}
+
+// TestShareLifetimeBounds: a life under the minimum (1e-8 hours made a
+// link dead on arrival) or beyond the maximum is refused 400, naming the
+// field; the bounds themselves are accepted.
+func TestShareLifetimeBounds(t *testing.T) {
+	e := start(t)
+	for _, c := range []struct {
+		hours float64
+		want  int
+		text  string
+	}{
+		{1e-8, 400, "hours: 1e-08 is under the minimum"},
+		{0.05, 400, "under the minimum of 0.08333 hours"},
+		{-1, 400, "hours must be positive"},
+		{24*30 + 1, 400, "hours: 721 is beyond the maximum of 720 hours"},
+		{5.0 / 60, 201, ""},
+		{24 * 30, 201, ""},
+		{0, 201, ""},
+	} {
+		body, _ := json.Marshal(map[string]any{"study": e.a.StudyUID, "hours": c.hours})
+		resp, b := e.do(t, "POST", "/api/v1/shares", "clin", nil, map[string]string{"Content-Type": "application/json"}, body)
+		if resp.StatusCode != c.want || !strings.Contains(string(b), c.text) {
+			t.Errorf("hours %g: %d %s, want %d with %q", c.hours, resp.StatusCode, b, c.want, c.text)
+		}
+	}
+	if resp, b := e.do(t, "GET", "/api/v1/shares?study="+e.a.StudyUID, "clin", nil, nil, nil); strings.Count(string(b), `"id"`) != 3 {
+		t.Errorf("want the 3 accepted shares and no other: %d %s", resp.StatusCode, b)
+	}
+}
+
+// TestOpenRefusesCrossSite: another site's page posting the open form
+// (login CSRF) is refused 403 with a page that says so, spends no use and
+// sets no session; the landing page's own form, and clients that send
+// neither Origin nor Sec-Fetch-Site, open as before.
+func TestOpenRefusesCrossSite(t *testing.T) {
+	e := start(t)
+	c := e.create(t, "clin", map[string]any{"study": e.a.StudyUID, "uses": 10})
+	post := func(hdr map[string]string) (*http.Response, string) {
+		t.Helper()
+		hdr["Content-Type"] = "application/x-www-form-urlencoded"
+		resp, b := e.do(t, "POST", c.URL+"/open", "", nil, hdr, nil)
+		return resp, string(b)
+	}
+	uses := func() string {
+		t.Helper()
+		_, b := e.do(t, "GET", "/api/v1/shares/"+c.ID, "clin", nil, nil, nil)
+		var info struct{ Uses int }
+		json.Unmarshal(b, &info)
+		return strconv.Itoa(info.Uses)
+	}
+	for name, hdr := range map[string]map[string]string{
+		"another origin":          {"Origin": "https://evil.example"},
+		"origin with our name in": {"Origin": e.url + ".evil.example"},
+		"opaque origin":           {"Origin": "null"},
+		"cross-site fetch":        {"Sec-Fetch-Site": "cross-site"},
+		"sibling site":            {"Sec-Fetch-Site": "same-site", "Origin": "https://other.example.cn"},
+		"cross-site, our origin":  {"Sec-Fetch-Site": "cross-site", "Origin": e.url},
+	} {
+		resp, body := post(hdr)
+		if resp.StatusCode != http.StatusForbidden || !strings.Contains(body, "no use was counted") || len(resp.Cookies()) != 0 {
+			t.Errorf("%s: %d cookies=%d %.300s, want 403 without a session", name, resp.StatusCode, len(resp.Cookies()), body)
+		}
+	}
+	if got := uses(); got != "0" {
+		t.Fatalf("refused cross-site opens spent %s uses", got)
+	}
+	if !hasEvent(e.events(t), "POST /s/:token/open", "open refused: cross-site", 403) {
+		t.Error("the refusal is not audited")
+	}
+	for name, hdr := range map[string]map[string]string{
+		"our origin":                  {"Origin": e.url},
+		"our form (no-referrer page)": {"Sec-Fetch-Site": "same-origin", "Origin": "null"},
+		"typed":                       {"Sec-Fetch-Site": "none"},
+		"curl":                        {},
+	} {
+		if resp, body := post(hdr); resp.StatusCode != http.StatusSeeOther || len(resp.Cookies()) != 1 {
+			t.Errorf("%s: %d %.300s, want 303 with a session", name, resp.StatusCode, body)
+		}
+	}
+	if got := uses(); got != "4" {
+		t.Errorf("uses %s after 4 same-site opens", got)
 	}
 }

@@ -9,17 +9,10 @@ const GW = (() => {
   const apiRoot = (document.querySelector('meta[name="api-root"]') || {}).content || "api/v1";
   const TOKEN_KEY = "imgcloud.token";
 
-  // Share links and launches may carry a token in the fragment
-  // (#token=...): fragments never reach servers or Referer headers. Keep it
-  // for this tab only and take it out of the address bar.
-  (function takeFragmentToken() {
-    const m = location.hash.match(/(?:^#|&)token=([^&]+)/);
-    if (m) {
-      sessionStorage.setItem(TOKEN_KEY, decodeURIComponent(m[1]));
-      history.replaceState(null, "", location.pathname + location.search);
-    }
-  })();
-
+  // The token comes only from the dialog, never from the address: a link
+  // carrying one (#token=) would sign the reader in as whoever made the
+  // link. Share links use their session cookie; IHE IID launches carry
+  // no token.
   const token = () => sessionStorage.getItem(TOKEN_KEY) || "";
 
   function url(base, path, params) {
