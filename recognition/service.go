@@ -53,6 +53,11 @@ type Service struct {
 	edit sync.Mutex
 	// links serialises person link updates.
 	links sync.Mutex
+	// checkLocks serialise the eligibility checks of a study (see checkLock).
+	checkLocks [64]sync.Mutex
+	// visibility, when set, hides the studies the asking party may not
+	// see (see SetVisibility).
+	visibility Visibility
 	// consent, when set, hides uncovered results in order checks.
 	consent ConsentChecker
 	// eligCache maps study UID to its stored *Eligibility.
@@ -161,24 +166,27 @@ func (s *Service) cacheEligibility(study string, e *Eligibility) {
 
 // Tag computes the recognition tag of a stored study for the asking
 // institution ("" to leave the region check out). An asking institution
-// that is not registered is an ErrNotFound.
+// that is not registered is an ErrNotFound, and so is a study the party in
+// ctx may not see (see SetVisibility).
 func (s *Service) Tag(ctx context.Context, study, asking string) (Tag, error) {
 	if asking != "" {
 		if _, ok := s.state().institutions[asking]; !ok {
 			return Tag{}, notFoundf("institution %s", asking)
 		}
 	}
-	f, err := s.facts(study)
+	row, err := s.visibleStudy(ctx, study)
 	if err != nil {
 		return Tag{}, err
 	}
+	f := factsOf(row, s.db.SeriesOf(study))
 	return s.state().evaluate(f, s.eligibility(ctx, study), asking, s.opt.Now()), nil
 }
 
-// Eligibility returns the stored outcome of the ingest check of a study.
+// Eligibility returns the stored outcome of the ingest check of a study
+// the party in ctx may see.
 func (s *Service) Eligibility(ctx context.Context, study string) (*Eligibility, error) {
-	if _, err := s.db.Study(study); err != nil {
-		return nil, notFoundf("study %s", study)
+	if _, err := s.visibleStudy(ctx, study); err != nil {
+		return nil, err
 	}
 	e := s.eligibility(ctx, study)
 	if e == nil {
