@@ -281,3 +281,122 @@ func TestStudyHijackByStowRefused(t *testing.T) {
 		t.Errorf("no audit event %q for study %s", want, study)
 	}
 }
+
+// TestRecognitionAPIHidesWhatOneMayNotSee reproduces findings 6 and 7 of
+// issue 14: the recognition API answered any clinician about any study
+// (tag, eligibility), listed every institution's decisions, and took
+// decisions (and counted savings) on studies the clinician may not see,
+// with a 409 that told status, item and dates. A study one may not see
+// now answers exactly as one that does not exist.
+func TestRecognitionAPIHidesWhatOneMayNotSee(t *testing.T) {
+	g := startDemoGateway(t)
+	reg := g.registered()
+	// R: held by H and recognisable for H and for another institution O.
+	// N: not recognisable for its holder HN.
+	var r, h, o, n, hn string
+	for _, uid := range g.studies() {
+		holder := g.tag(uid, "").Holding
+		if holder == "" {
+			continue
+		}
+		own := g.tag(uid, holder)
+		if own.Status != "RECOGNISED" && n == "" {
+			n, hn = uid, holder
+		}
+		if own.Status != "RECOGNISED" || r != "" {
+			continue
+		}
+		for id := range reg {
+			if id != holder && g.tag(uid, id).Status == "RECOGNISED" {
+				r, h, o = uid, holder, id
+				break
+			}
+		}
+	}
+	if r == "" || n == "" {
+		t.Fatal("the demo data lacks a study recognisable across institutions and one that is not recognisable")
+	}
+	x := "" // an institution that neither holds R nor decides on it
+	for id := range reg {
+		if id != h && id != o && id != hn {
+			x = id
+			break
+		}
+	}
+	clin := map[string]string{}
+	for _, id := range []string{h, o, x, hn} {
+		if clin[id] == "" {
+			clin[id] = g.token("clinician", id, "dr."+id)
+		}
+	}
+	const none = "1.2.826.0.1.3680043.10.999.404"
+	sameAsNone := func(what, uid, got string, gotCode int, noneOut string, noneCode int) {
+		t.Helper()
+		if gotCode != 404 || noneCode != 404 || strings.ReplaceAll(got, uid, "UID") != strings.ReplaceAll(noneOut, none, "UID") {
+			t.Errorf("%s: %d %s; a study that does not exist: %d %s", what, gotCode, got, noneCode, noneOut)
+		}
+	}
+
+	// Finding 6: the tag and the eligibility of a study one may not see.
+	code, out := g.call(clin[o], "GET", "/api/v1/recognition/studies/"+r, nil)
+	noneCode, noneOut := g.call(clin[o], "GET", "/api/v1/recognition/studies/"+none, nil)
+	sameAsNone("GET the tag of a study of another institution", r, out, code, noneOut, noneCode)
+	if out := g.must(clin[h], "GET", "/api/v1/recognition/studies/"+r, nil, 200); !strings.Contains(out, `"holding_institution":"`+h+`"`) {
+		t.Errorf("the holder's clinician reads its study's tag: %s", out)
+	}
+
+	// Finding 7: decisions on a study one may not see are refused as if
+	// it did not exist, and count nothing.
+	stats := func() string { return g.must(g.admin, "GET", "/api/v1/recognition/statistics", nil, 200) }
+	before := stats()
+	accept := func(study string) map[string]string {
+		return map[string]string{"study": study, "physician": "dr", "outcome": "accept"}
+	}
+	code, out = g.call(clin[o], "POST", "/api/v1/recognition/decisions", accept(r))
+	noneCode, noneOut = g.call(clin[o], "POST", "/api/v1/recognition/decisions", accept(none))
+	sameAsNone("POST a decision on a study of another institution", r, out, code, noneOut, noneCode)
+	for i := 0; i < 5; i++ {
+		g.call(clin[o], "POST", "/api/v1/recognition/decisions", accept(r))
+	}
+	if after := stats(); after != before {
+		t.Errorf("refused decisions were counted:\nbefore %s\nafter  %s", before, after)
+	}
+	// The 409 of a study one may not see says nothing; of one's own, why.
+	code, out = g.call(clin[x], "POST", "/api/v1/recognition/decisions", accept(n))
+	sameAsNone("POST a decision on another institution's unrecognisable study", n, out, code, noneOut, noneCode)
+	st := g.tag(n, hn).Status
+	if out := g.must(clin[hn], "POST", "/api/v1/recognition/decisions", accept(n), 409); !strings.Contains(out, st) {
+		t.Errorf("the holder's 409 should say why (%s): %s", st, out)
+	}
+
+	// Listing: one's own institution's decisions and those on studies one
+	// may see; the admin all.
+	var byO, byH struct{ ID string }
+	json.Unmarshal([]byte(g.must(g.admin, "POST", "/api/v1/recognition/decisions",
+		map[string]string{"study": r, "institution": o, "physician": "dr.o", "outcome": "accept", "text": "for O"}, 201)), &byO)
+	json.Unmarshal([]byte(g.must(clin[h], "POST", "/api/v1/recognition/decisions",
+		map[string]string{"study": r, "physician": "dr.h", "outcome": "refuse", "reason": "other", "text": "private note of H"}, 201)), &byH)
+	list := func(tok, query string) string {
+		return g.must(tok, "GET", "/api/v1/recognition/decisions"+query, nil, 200)
+	}
+	for _, c := range []struct {
+		who, tok, query string
+		wantO, wantH    bool
+	}{
+		{"admin", g.admin, "", true, true},
+		{"holder " + h, clin[h], "", true, true},
+		{"decider " + o, clin[o], "", true, false},
+		{"stranger " + x, clin[x], "", false, false},
+		{"stranger " + x + " by study", clin[x], "?study=" + r, false, false},
+		{"stranger " + x + " by institution", clin[x], "?institution=" + h, false, false},
+	} {
+		got := list(c.tok, c.query)
+		if strings.Contains(got, byO.ID) != c.wantO || strings.Contains(got, byH.ID) != c.wantH {
+			t.Errorf("%s lists O's decision %v (want %v) and H's %v (want %v): %s",
+				c.who, strings.Contains(got, byO.ID), c.wantO, strings.Contains(got, byH.ID), c.wantH, got)
+		}
+		if !c.wantO && !c.wantH && strings.Contains(got, r) {
+			t.Errorf("%s learns of study %s: %s", c.who, r, got)
+		}
+	}
+}
