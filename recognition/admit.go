@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/imgcloud/gateway/auth"
 	"github.com/imgcloud/gateway/dcm"
@@ -31,21 +32,27 @@ func (s *Service) Admit(ctx context.Context, ds dcm.Dataset) error {
 		return nil
 	}
 	uid := strings.TrimSpace(ds.String(tagStudyUID))
-	if row, err := s.db.Study(uid); err == nil {
+	held := fmt.Errorf("%w: study %s is held by another institution; this PACS stores for %s", ErrForeignInstitution, uid, p.Institution)
+	row, err := s.db.Study(uid)
+	switch {
+	case err == nil:
 		// The holder is the one fixed at the study's first check; the
 		// other holder is not named, so a PACS learns nothing about it.
 		switch h := s.holdingID(ctx, row); {
 		case h == p.Institution:
 			return nil
 		case h == "" && s.eligibility(ctx, uid) == nil:
-			// Stored in this very request or just before: its first
-			// check has not run yet, and nothing names another holder.
+			// Stored moments ago, its first check still to come: the
+			// PACS that stored its first instance claimed it.
+			if c := s.claimant(uid); c != "" && c != p.Institution {
+				return held
+			}
 		case h == "":
 			return fmt.Errorf("%w: study %s is already stored and no institution holds it; an administrator can assign it a holding institution", ErrForeignInstitution, uid)
 		default:
-			return fmt.Errorf("%w: study %s is held by another institution; this PACS stores for %s", ErrForeignInstitution, uid, p.Institution)
+			return held
 		}
-	} else if !errors.Is(err, index.ErrNotFound) {
+	case !errors.Is(err, index.ErrNotFound):
 		return fmt.Errorf("admit an instance of study %s: %w", uid, err)
 	}
 	st := s.state()
@@ -59,5 +66,57 @@ func (s *Service) Admit(ctx context.Context, ds dcm.Dataset) error {
 			return fmt.Errorf("%w: IssuerOfPatientID %q belongs to %s, and this PACS stores for %s", ErrForeignInstitution, issuer, in.ID, p.Institution)
 		}
 	}
+	if !s.claim(uid, p.Institution) {
+		return held
+	}
 	return nil
+}
+
+// claimTTL is how long a claim on a study outlives an instance that never
+// got stored (a claim ends at the study's first check).
+const claimTTL = time.Hour
+
+// studyClaim is the PACS institution that admitted the first instance of a
+// study whose first check has not run yet.
+type studyClaim struct {
+	institution string
+	at          time.Time
+}
+
+// claim records that institution stores the first instances of a study,
+// so that another institution's PACS cannot slip an instance in before the
+// study's first check fixes its holder. It reports false when another
+// institution holds a live claim.
+func (s *Service) claim(study, institution string) bool {
+	c := studyClaim{institution: institution, at: s.opt.Now()}
+	v, loaded := s.claims.LoadOrStore(study, c)
+	if !loaded {
+		if s.claimCount.Add(1) > maxCachedBlocks {
+			// Bounded: claims whose instance never got stored go.
+			s.claims.Clear()
+			s.claimCount.Store(0)
+			s.claims.Store(study, c)
+		}
+		return true
+	}
+	old := v.(studyClaim)
+	if old.institution == institution {
+		return true
+	}
+	if c.at.Sub(old.at) < claimTTL {
+		return false
+	}
+	s.claims.Store(study, c)
+	return true
+}
+
+// claimant returns the institution holding a live claim on a study ("" if
+// none).
+func (s *Service) claimant(study string) string {
+	if v, ok := s.claims.Load(study); ok {
+		if c := v.(studyClaim); s.opt.Now().Sub(c.at) < claimTTL {
+			return c.institution
+		}
+	}
+	return ""
 }

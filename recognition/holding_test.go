@@ -46,8 +46,17 @@ func TestHoldingFixedAtFirstCheck(t *testing.T) {
 	if err := fx.svc.Admit(pacs("jsph"), instance(study, "")); err != nil {
 		t.Errorf("the holder's PACS: %v", err)
 	}
-	if err := fx.svc.Admit(pacs("zsh-fdu"), instance("1.2.826.0.1.3680043.10.999.1", "")); err != nil {
+	// A new study is claimed by the first PACS that stores it, until its
+	// first check fixes the holder.
+	fresh := "1.2.826.0.1.3680043.10.999.1"
+	if err := fx.svc.Admit(pacs("zsh-fdu"), instance(fresh, "")); err != nil {
 		t.Errorf("a new study without names: %v", err)
+	}
+	if err := fx.svc.Admit(pacs("zsh-fdu"), instance(fresh, "")); err != nil {
+		t.Errorf("the claimant's next instance: %v", err)
+	}
+	if err := fx.svc.Admit(pacs("jsph"), instance(fresh, "")); !errors.Is(err, ErrForeignInstitution) {
+		t.Errorf("another PACS's instance of a study claimed moments ago: %v", err)
 	}
 	// A check run for another PACS (an instance stored anyway, as before
 	// this rule) keeps the holder.

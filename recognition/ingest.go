@@ -99,6 +99,7 @@ func (s *Service) check(ctx context.Context, study, move string) (*Eligibility, 
 		return nil, fmt.Errorf("store eligibility %s: %w", study, err)
 	}
 	s.cacheEligibility(study, e)
+	s.claims.Delete(study) // the holder is recorded now
 	return e, nil
 }
 

@@ -55,6 +55,10 @@ type Service struct {
 	links sync.Mutex
 	// checkLocks serialise the eligibility checks of a study (see checkLock).
 	checkLocks [64]sync.Mutex
+	// claims maps the UID of a study whose first check has not run yet to
+	// the studyClaim of the PACS that stores it (see Admit).
+	claims     sync.Map
+	claimCount atomic.Int64
 	// visibility, when set, hides the studies the asking party may not
 	// see (see SetVisibility).
 	visibility Visibility

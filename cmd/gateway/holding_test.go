@@ -264,6 +264,21 @@ func TestStudyHijackByStowRefused(t *testing.T) {
 	if code, out := g.stow(pacsA, forged("", "")); code != 200 {
 		t.Errorf("the new holder's PACS after the move: %d %s", code, out)
 	}
+	// A new study without names, in one request of two instances: the
+	// second is admitted (the first PACS's claim), and the study is A's.
+	fresh := "1.2.826.0.1.3680043.10.777"
+	body, ct := gwtest.Multipart([]gwtest.Part{
+		{Body: instance(fresh, fresh+".1", fresh+".1.1", "", "")},
+		{Body: instance(fresh, fresh+".1", fresh+".1.2", "", "")},
+	})
+	resp, out := gwtest.Do(t, "POST", g.p.base+"/studies", map[string]string{"Authorization": "Bearer " + pacsA, "Content-Type": ct, "Accept": "application/dicom+json"}, bytes.NewReader(body))
+	if resp.StatusCode != 200 || g.tag(fresh, "").Holding != a || !g.sees(clinA, fresh) || g.sees(clinB, fresh) {
+		t.Errorf("a new study of %s in one request: %d %s, holding %q", a, resp.StatusCode, out, g.tag(fresh, "").Holding)
+	}
+	if code, out := g.stow(pacsB, instance(fresh, fresh+".2", fresh+".2.1", reg[b][0], reg[b][1])); code != 409 {
+		t.Errorf("%s's PACS adds to %s's new study: %d %s", b, a, code, out)
+	}
+
 	want := fmt.Sprintf("holding institution moved from %s to %s", b, a)
 	var seen bool
 	for i := 0; i < 50 && !seen; i++ {
