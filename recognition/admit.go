@@ -38,10 +38,14 @@ func (s *Service) Admit(ctx context.Context, ds dcm.Dataset) error {
 	case err == nil:
 		// The holder is the one fixed at the study's first check; the
 		// other holder is not named, so a PACS learns nothing about it.
+		e, err := s.storedEligibility(ctx, uid)
+		if err != nil {
+			return fmt.Errorf("admit an instance of study %s: %w", uid, err)
+		}
 		switch h := s.holdingID(ctx, row); {
 		case h == p.Institution:
 			return nil
-		case h == "" && s.eligibility(ctx, uid) == nil:
+		case h == "" && e == nil:
 			// Stored moments ago, its first check still to come: the
 			// PACS that stored its first instance claimed it.
 			if c := s.claimant(uid); c != "" && c != p.Institution {

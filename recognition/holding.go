@@ -20,11 +20,18 @@ import (
 const AttributedByAdmin = "admin"
 
 // holdingID returns the id of the institution holding a stored study: the
-// one recorded at its first check (registered or not), else, while no
-// check is recorded, the registry's mapping of its names and issuer ("" if
-// none).
+// one recorded at its first check (registered or not), else the
+// registry's mapping of its names and issuer ("" if none): a PACS cannot
+// add to a study without a holder (see Admit), so those names are the
+// first instances'. When the record cannot be read it is "" (only
+// administrators see the study meanwhile), never a guess from names.
 func (s *Service) holdingID(ctx context.Context, st *index.Study) string {
-	if e := s.eligibility(ctx, st.UID); e != nil && e.Holding != "" {
+	e, err := s.storedEligibility(ctx, st.UID)
+	switch {
+	case err != nil:
+		s.log.Warn("holding institution unknown", "study", st.UID, "err", err)
+		return ""
+	case e != nil && e.Holding != "":
 		return e.Holding
 	}
 	in, _ := s.state().attribute(factsOf(st, s.db.SeriesOf(st.UID)))

@@ -55,7 +55,11 @@ func (s *Service) check(ctx context.Context, study, move string) (*Eligibility, 
 	e.Problems = append(e.Problems, series...)
 	e.Series, e.Instances = nSeries, nInst
 
-	switch prev := s.eligibility(ctx, study); {
+	prev, err := s.storedEligibility(ctx, study)
+	if err != nil {
+		return nil, err // never re-derive a holder that could not be read
+	}
+	switch {
 	case move != "":
 		e.Holding, e.AttributedBy = move, AttributedByAdmin
 	case prev != nil && prev.Holding != "":

@@ -144,18 +144,29 @@ func (s *Service) facts(study string) (*Facts, error) {
 // Outcomes are read on every QIDO study row, so they are cached in memory
 // (a few hundred bytes per study, bounded); callers treat them as read-only.
 func (s *Service) eligibility(ctx context.Context, study string) *Eligibility {
+	e, err := s.storedEligibility(ctx, study)
+	if err != nil {
+		s.log.Warn("read eligibility", "study", study, "err", err)
+	}
+	return e
+}
+
+// storedEligibility is eligibility with the read error: nil and nil when
+// no check is recorded. Decisions about the holding institution need to
+// tell "never checked" from "could not read".
+func (s *Service) storedEligibility(ctx context.Context, study string) (*Eligibility, error) {
 	if e, ok := s.eligCache.Load(study); ok {
-		return e.(*Eligibility)
+		return e.(*Eligibility), nil
 	}
 	var e Eligibility
 	if err := s.rec.Get(ctx, kindEligibility, study, &e); err != nil {
-		if !errors.Is(err, records.ErrNotFound) {
-			s.log.Warn("read eligibility", "study", study, "err", err)
+		if errors.Is(err, records.ErrNotFound) {
+			return nil, nil
 		}
-		return nil
+		return nil, fmt.Errorf("read eligibility %s: %w", study, err)
 	}
 	s.cacheEligibility(study, &e)
-	return &e
+	return &e, nil
 }
 
 // cacheEligibility remembers an outcome, starting the cache afresh when it
