@@ -9,10 +9,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/imgcloud/gateway/internal/ratelimit"
 	"github.com/imgcloud/gateway/recognition"
 )
 
@@ -25,13 +29,42 @@ type Options struct {
 	// admin role check here. Until it exists, admin routes are open, as
 	// the rest of the gateway is.
 	Admin []echo.MiddlewareFunc
+	// OrderChecks limits order checks per clinician (DefaultOrderChecks
+	// when zero).
+	OrderChecks Rate
+	// Now is the clock of the limits (default time.Now).
+	Now func() time.Time
 }
 
-type handlers struct{ svc *recognition.Service }
+// Rate is a token bucket: PerMinute requests on average, Burst at once.
+type Rate struct {
+	PerMinute float64
+	Burst     int
+}
+
+// DefaultOrderChecks is a clinician's order-check limit: plenty for
+// ordering exams, too few to walk through a hospital's patient IDs.
+var DefaultOrderChecks = Rate{PerMinute: 30, Burst: 20}
+
+type handlers struct {
+	svc    *recognition.Service
+	orders *ratelimit.Keyed
+	// retry is the Retry-After of a refused order check: the time one
+	// check takes to come back (seconds).
+	retry string
+	now   func() time.Time
+}
 
 // Register mounts the JSON API on g (/api/v1).
 func Register(g *echo.Group, svc *recognition.Service, opt Options) {
-	h := &handlers{svc: svc}
+	if opt.OrderChecks.PerMinute <= 0 {
+		opt.OrderChecks = DefaultOrderChecks
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	h := &handlers{svc: svc, orders: ratelimit.New(opt.OrderChecks.PerMinute/60, max(opt.OrderChecks.Burst, 1), time.Hour), now: opt.Now,
+		retry: strconv.Itoa(int(math.Ceil(60 / opt.OrderChecks.PerMinute)))}
 	g.GET("/institutions", h.listInstitutions)
 	g.GET("/institutions/:id", h.getInstitution)
 	g.GET("/regions", h.listRegions)
@@ -43,6 +76,7 @@ func Register(g *echo.Group, svc *recognition.Service, opt Options) {
 	g.GET("/recognition/decisions", h.listDecisions)
 	g.GET("/recognition/statistics", h.statistics)
 	g.POST("/persons/links", h.link)
+	g.POST("/persons/links/unlink", h.unlink)
 
 	admin := g.Group("/admin", opt.Admin...)
 	admin.PUT("/institutions/:id", h.putInstitution)

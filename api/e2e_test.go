@@ -14,6 +14,7 @@ import (
 
 	"github.com/imgcloud/gateway/api"
 	"github.com/imgcloud/gateway/archive"
+	"github.com/imgcloud/gateway/auth"
 	"github.com/imgcloud/gateway/dcm"
 	"github.com/imgcloud/gateway/index"
 	"github.com/imgcloud/gateway/internal/corpus"
@@ -31,6 +32,27 @@ var now = time.Date(2026, 11, 26, 4, 0, 0, 0, time.UTC)
 // startGateway runs a gateway with recognition (sample registry, default
 // catalogue) over an in-memory object store.
 func startGateway(t *testing.T) *gwtest.Gateway {
+	t.Helper()
+	return startGatewayWith(t, api.Options{})
+}
+
+// headerPrincipal stands in for authentication (tested on real gateway
+// processes in cmd/gateway): the principal is "role/institution/user"
+// from the X-Test-Principal header, an admin when there is none.
+func headerPrincipal(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		p := auth.Principal{Role: auth.RoleAdmin, User: "ops"}
+		if v := c.Request().Header.Get("X-Test-Principal"); v != "" {
+			parts := strings.SplitN(v, "/", 3)
+			p = auth.Principal{Role: auth.Role(parts[0]), Institution: parts[1], User: parts[2]}
+		}
+		c.SetRequest(c.Request().WithContext(auth.WithPrincipal(c.Request().Context(), p)))
+		return next(c)
+	}
+}
+
+// startGatewayWith is startGateway with API options.
+func startGatewayWith(t *testing.T, opt api.Options) *gwtest.Gateway {
 	t.Helper()
 	return gwtest.Start(t, storagetest.NewMemory(), gwtest.Options{
 		Extend: func(db *index.DB, store storage.Store) gwtest.Extension {
@@ -55,8 +77,8 @@ func startGateway(t *testing.T) *gwtest.Gateway {
 			return gwtest.Extension{
 				Annotators: []archive.Annotator{svc},
 				Observers:  []archive.Observer{svc},
-				Middleware: []echo.MiddlewareFunc{api.Asking},
-				API:        func(g *echo.Group) { api.Register(g, svc, api.Options{}) },
+				Middleware: []echo.MiddlewareFunc{headerPrincipal, api.Asking},
+				API:        func(g *echo.Group) { api.Register(g, svc, opt) },
 			}
 		},
 	})
@@ -389,5 +411,53 @@ func TestAdminAPI(t *testing.T) {
 	}
 	if code := call(t, gw, http.MethodDelete, "/admin/institutions/hz-example", nil, nil); code != 204 {
 		t.Errorf("delete institution: %d", code)
+	}
+}
+
+// TestPersonLinksAndOrderCheckLimit: over HTTP, a clinician's link answer
+// carries no person key, another issuer is refused with 403, unlink is a
+// POST, and order checks stop at the clinician's limit with 429.
+func TestPersonLinksAndOrderCheckLimit(t *testing.T) {
+	clock := now
+	gw := startGatewayWith(t, api.Options{OrderChecks: api.Rate{PerMinute: 1, Burst: 2}, Now: func() time.Time { return clock }})
+	send := func(who, path string, body any) (int, string) {
+		b, _ := json.Marshal(body)
+		resp, out := gwtest.Do(t, http.MethodPost, gw.Srv.URL+"/api/v1"+path, map[string]string{"Content-Type": "application/json", "X-Test-Principal": who}, bytes.NewReader(b))
+		return resp.StatusCode, string(out)
+	}
+	const dr = "clinician/jsph/dr.wang"
+	nid := "310104198001011239"
+	link := map[string]string{"national_id": nid, "issuer": "JSPH", "patient_id": "P-77"}
+	if code, out := send(dr, "/persons/links", link); code != 200 || strings.Contains(out, "person_key") || !strings.Contains(out, `"status":"accepted"`) {
+		t.Fatalf("clinician link: %d %s", code, out)
+	}
+	if code, out := send(dr, "/persons/links", map[string]string{"national_id": nid, "issuer": "ZSH-FDU", "patient_id": "P-78"}); code != 403 || !strings.Contains(out, "issuing institution") {
+		t.Errorf("another issuer: %d %s", code, out)
+	}
+	if code, out := send("patient//p", "/persons/links", link); code != 403 {
+		t.Errorf("patient links: %d %s", code, out)
+	}
+	if code, out := send(dr, "/persons/links/unlink", link); code != 200 || !strings.Contains(out, `"status":"unlinked"`) {
+		t.Errorf("unlink: %d %s", code, out)
+	}
+	if code, out := send("admin//ops", "/persons/links", link); code != 200 || !strings.Contains(out, `"person_key":"`) {
+		t.Errorf("admin link after unlink: %d %s", code, out)
+	}
+
+	check := map[string]string{"item": "CT01", "national_id": nid}
+	for i := range 2 {
+		if code, out := send(dr, "/recognition/order-check", check); code != 200 {
+			t.Fatalf("order check %d: %d %s", i+1, code, out)
+		}
+	}
+	if code, out := send(dr, "/recognition/order-check", check); code != 429 || !strings.Contains(out, "too many order checks") {
+		t.Errorf("third order check at once: %d %s", code, out)
+	}
+	if code, _ := send("clinician/jsph/dr.zhao", "/recognition/order-check", check); code != 200 {
+		t.Errorf("another clinician shares the limit: %d", code)
+	}
+	clock = clock.Add(time.Minute)
+	if code, out := send(dr, "/recognition/order-check", check); code != 200 {
+		t.Errorf("order check a minute later: %d %s", code, out)
 	}
 }

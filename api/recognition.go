@@ -1,12 +1,16 @@
 package api
 
 import (
+	"context"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/imgcloud/gateway/auth"
+	"github.com/imgcloud/gateway/internal/access"
 	"github.com/imgcloud/gateway/recognition"
 )
 
@@ -27,17 +31,38 @@ func (h *handlers) studyTag(c echo.Context) error {
 
 // orderCheck answers POST /recognition/order-check. The patient is named
 // in the body, never in the URL, so identifiers stay out of access logs.
+// Each clinician has a limit (Options.OrderChecks), and every check is
+// audited with its item and what it could say (never the patient).
 func (h *handlers) orderCheck(c echo.Context) error {
 	var req recognition.OrderRequest
 	if err := readJSON(c, &req); err != nil {
 		return err
 	}
 	req.Institution = asking(c, req.Institution)
+	if !h.orders.Allow(callerKey(c), h.now()) {
+		access.SetNote(c, access.Note{Detail: "order-check refused: rate limit"})
+		c.Response().Header().Set("Retry-After", h.retry)
+		return echo.NewHTTPError(http.StatusTooManyRequests, "too many order checks from these credentials; wait "+h.retry+" s and try again")
+	}
 	res, err := h.svc.CheckOrder(c.Request().Context(), req)
 	if err != nil {
 		return err
 	}
+	access.SetNote(c, access.Note{Detail: fmt.Sprintf("order-check item=%s listed=%d needs_consent=%t", res.Item.Code, len(res.Results), res.NeedsConsent)})
 	return ok(c, res)
+}
+
+// callerKey names the caller for per-clinician limits: the API token, or
+// the user at their institution, or (no principal) the client address.
+func callerKey(c echo.Context) string {
+	p, _ := auth.FromContext(c.Request().Context())
+	switch {
+	case p.TokenID != "":
+		return "tok:" + p.TokenID
+	case p.User != "":
+		return "user:" + string(p.Role) + ":" + p.Institution + ":" + p.User
+	}
+	return "ip:" + c.RealIP()
 }
 
 // decide answers POST /recognition/decisions with the new record (201).
@@ -92,15 +117,40 @@ func (h *handlers) statistics(c echo.Context) error {
 }
 
 // link answers POST /persons/links: links a hospital's patient ID to the
-// person a national identifier (hashed at once) or person key names.
+// person a national identifier (hashed at once) or, for administrators, a
+// person key names (recognition.Service.Link says who may link what).
 func (h *handlers) link(c echo.Context) error {
+	return h.changeLink(c, "link", h.svc.Link)
+}
+
+// unlink answers POST /persons/links/unlink: undoes a link (a POST with a
+// body, not a DELETE, so that patient IDs stay out of URLs and logs).
+func (h *handlers) unlink(c echo.Context) error {
+	return h.changeLink(c, "unlink", h.svc.Unlink)
+}
+
+// changeLink runs a link change as the request's principal and audits it
+// by issuer and outcome: never the patient ID, national ID or person key.
+func (h *handlers) changeLink(c echo.Context, verb string, change func(context.Context, auth.Principal, recognition.LinkRequest) (*recognition.LinkResult, error)) error {
 	var req recognition.LinkRequest
 	if err := readJSON(c, &req); err != nil {
 		return err
 	}
-	key, err := h.svc.Link(c.Request().Context(), req)
+	p, _ := auth.FromContext(c.Request().Context())
+	res, err := change(c.Request().Context(), p, req)
 	if err != nil {
+		access.SetNote(c, access.Note{Detail: fmt.Sprintf("person link change refused op=%s issuer=%s", verb, auditValue(req.Issuer))})
 		return err
 	}
-	return ok(c, map[string]any{"person_key": key, "issuer": req.Issuer, "patient_id": req.PatientID})
+	access.SetNote(c, access.Note{Detail: fmt.Sprintf("person link %s issuer=%s", res.Outcome, auditValue(res.Issuer))})
+	return ok(c, res)
+}
+
+// auditValue bounds a caller's value for an audit detail.
+func auditValue(s string) string {
+	s = strings.TrimSpace(s)
+	if len(s) > 64 {
+		return fmt.Sprintf("%q...", s[:64])
+	}
+	return fmt.Sprintf("%q", s)
 }

@@ -59,6 +59,9 @@ type Facts interface {
 	StudyInstitution(ctx context.Context, st *index.Study) string
 	// StudyPerson is the person key of a study's patient ("" if unlinked).
 	StudyPerson(ctx context.Context, st *index.Study) string
+	// StudyLink is StudyPerson and when the study's patient was linked to
+	// that person (zero if unknown: linked before anything was recorded).
+	StudyLink(ctx context.Context, st *index.Study) (person string, linked time.Time)
 	// StudyItems are the catalogue item codes a study matches.
 	StudyItems(ctx context.Context, st *index.Study) []string
 	// Regions lists the region ids an institution belongs to.
@@ -190,9 +193,12 @@ func (c *Consent) active(now time.Time) bool {
 	return c.Revoked == nil && !now.Before(c.From) && now.Before(c.Until)
 }
 
-// Covers reports whether a consent in force lets institution see st.
+// Covers reports whether a consent in force lets institution see st. A
+// consent covers what was linked to the person when it was given: a study
+// whose patient was linked later (perhaps wrongly, perhaps by someone
+// hoping to widen the consent) needs a newer consent.
 func (s *Service) Covers(ctx context.Context, st *index.Study, institution string) bool {
-	person := s.facts.StudyPerson(ctx, st)
+	person, linked := s.facts.StudyLink(ctx, st)
 	if person == "" || institution == "" {
 		return false
 	}
@@ -202,7 +208,7 @@ func (s *Service) Covers(ctx context.Context, st *index.Study, institution strin
 	now := s.now()
 	var items []string
 	for _, c := range list {
-		if !c.active(now) {
+		if !c.active(now) || linked.After(c.Created) {
 			continue
 		}
 		switch c.GranteeKind {

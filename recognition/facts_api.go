@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/imgcloud/gateway/index"
 )
@@ -20,17 +21,25 @@ func (s *Service) StudyInstitution(ctx context.Context, st *index.Study) string 
 // StudyPerson returns the person key linked to a study's patient ("" if
 // unlinked).
 func (s *Service) StudyPerson(ctx context.Context, st *index.Study) string {
+	key, _ := s.StudyLink(ctx, st)
+	return key
+}
+
+// StudyLink returns the person key linked to a study's patient ("" if
+// unlinked) and when that link was made: a consent covers the study only
+// if it was given at or after that time.
+func (s *Service) StudyLink(ctx context.Context, st *index.Study) (string, time.Time) {
 	f := factsOf(st, nil)
 	elig := s.eligibility(ctx, st.UID)
 	ref := PatientRef{Issuer: s.state().issuerOf(f, elig), PatientID: f.PatientID}
 	if ref.Issuer == "" || ref.PatientID == "" {
-		return ""
+		return "", time.Time{}
 	}
-	key, err := s.personOf(ctx, ref)
+	l, err := s.linkOf(ctx, ref)
 	if err != nil {
 		s.log.Warn("read patient link", "study", st.UID, "err", err)
 	}
-	return key
+	return l.PersonKey, l.Linked
 }
 
 // StudyItems returns the codes of the catalogue items a study matches,

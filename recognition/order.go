@@ -21,15 +21,28 @@ type OrderRequest struct {
 	NationalID  string `json:"national_id,omitempty"`
 }
 
-// OrderResult lists the patient's results for the item, recognisable ones
-// first, each with its tag (and the reason when it does not qualify).
+// OrderResult lists the patient's results for the item that the ordering
+// institution may see, recognisable ones first, each with its tag (and the
+// reason when it does not qualify).
 type OrderResult struct {
 	Item        *Item  `json:"item"`
 	Institution string `json:"institution"`
-	// Recognisable is true when a result makes the new exam unnecessary.
+	// Recognisable is true when a listed result makes the new exam
+	// unnecessary.
 	Recognisable bool       `json:"recognisable"`
 	Results      []OrderHit `json:"results"`
+	// NeedsConsent is true when another institution holds a result of the
+	// patient for the item that no consent lets the ordering institution
+	// see: such results are not listed, and Notice asks for the patient's
+	// authorisation.
+	NeedsConsent bool   `json:"needs_consent,omitempty"`
+	Notice       string `json:"notice,omitempty"`
 }
+
+// noticeConsent is the notice of an order check that found results it may
+// not show.
+const noticeConsent = "a recognisable result for this item may be held by another institution: " +
+	"ask the patient to authorise (consent to) your institution to see it, then check again"
 
 // OrderHit is one earlier result of the patient for the item.
 type OrderHit struct {
@@ -37,10 +50,6 @@ type OrderHit struct {
 	HoldingName      string   `json:"holding_institution_name,omitempty"`
 	StudyDescription string   `json:"study_description,omitempty"`
 	Modalities       []string `json:"modalities,omitempty"`
-	// NeedsConsent is true when the result is held by another institution
-	// and no consent of the patient covers the ordering one: the check says
-	// that it exists, but not which study it is, until the patient consents.
-	NeedsConsent bool `json:"needs_consent,omitempty"`
 }
 
 // ConsentChecker says whether a patient's consent lets an institution see
@@ -57,6 +66,15 @@ func (s *Service) SetConsent(c ConsentChecker) { s.consent = c }
 const orderLimit = 50
 
 // CheckOrder answers an order-time check.
+//
+// What it says without consent: results held by the ordering institution
+// itself, and those a consent in force for it covers, are listed in full
+// (tag, study, date, holding institution). Of every other result it says
+// only NeedsConsent, one flag for all of them: no study UID, item status,
+// holding institution, date or count, so that an order check cannot tell
+// which exams a patient had, where or when. A patient nobody linked
+// answers as one without results (no "unknown person" oracle). Callers
+// limit and audit order checks per clinician (api).
 func (s *Service) CheckOrder(ctx context.Context, req OrderRequest) (*OrderResult, error) {
 	st := s.state()
 	if req.Institution == "" {
@@ -92,17 +110,13 @@ func (s *Service) CheckOrder(ctx context.Context, req OrderRequest) (*OrderResul
 		if t.Item != item.Code {
 			continue
 		}
+		if s.consent != nil && t.Holding != req.Institution && !s.consent.Covers(ctx, row, req.Institution) {
+			out.NeedsConsent, out.Notice = true, noticeConsent
+			continue
+		}
 		hit := OrderHit{Tag: t, StudyDescription: row.Attrs.String(tagStudyDescription), Modalities: row.Modalities}
 		if h := st.institutions[t.Holding]; h != nil {
 			hit.HoldingName = h.Name
-		}
-		if s.consent != nil && t.Holding != req.Institution && !s.consent.Covers(ctx, row, req.Institution) {
-			// Existence, item and validity only: no study UID or description.
-			hit = OrderHit{NeedsConsent: true, Modalities: row.Modalities, HoldingName: hit.HoldingName, Tag: Tag{
-				Status: t.Status, Item: t.Item, ItemName: t.ItemName, ItemNameEN: t.ItemNameEN,
-				ValidUntil: t.ValidUntil, Holding: t.Holding, Asking: t.Asking,
-				Reason: "a patient consent is needed before this result can be viewed",
-			}}
 		}
 		out.Results = append(out.Results, hit)
 		out.Recognisable = out.Recognisable || t.Recognised()

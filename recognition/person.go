@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/imgcloud/gateway/auth"
 	"github.com/imgcloud/gateway/records"
 )
 
@@ -120,11 +121,17 @@ type Person struct {
 	Links []PatientRef `json:"links"`
 }
 
-// patientLink is the record patient-links/{hash of issuer and ID}.
+// patientLink is the record patient-links/{hash of issuer and ID}. An
+// unlinked reference keeps its record, with no person and the time of the
+// unlink: records are rewritten, never deleted, so that a crash or a
+// reindex cannot bring a removed link back.
 type patientLink struct {
 	PatientRef
-	PersonKey string    `json:"person_key"`
-	Linked    time.Time `json:"linked"`
+	PersonKey string `json:"person_key"`
+	// Linked is when the reference was linked to PersonKey: consents given
+	// before it do not cover the reference's studies.
+	Linked   time.Time  `json:"linked"`
+	Unlinked *time.Time `json:"unlinked,omitempty"`
 }
 
 // linkID is the record id of a patient reference: a digest, because
@@ -134,40 +141,105 @@ func linkID(r PatientRef) string {
 	return hex.EncodeToString(sum[:16])
 }
 
-// LinkRequest asks to link a patient reference to a person, named by a
-// national identifier (hashed at once, never stored) or a person key.
+// LinkRequest asks to link a patient reference to a person (or to undo
+// that link), the person named by a national identifier (hashed at once,
+// never stored) or, by administrators only, a person key.
 type LinkRequest struct {
 	NationalID string `json:"national_id,omitempty"`
 	PersonKey  string `json:"person_key,omitempty"`
 	PatientRef
 }
 
-// Link links (issuer, patient ID) to a person and returns the person key.
-// Linking again to the same person is a no-op; to another person, an
-// ErrConflict.
-func (s *Service) Link(ctx context.Context, req LinkRequest) (string, error) {
-	ref := PatientRef{Issuer: strings.TrimSpace(req.Issuer), PatientID: strings.TrimSpace(req.PatientID)}
-	if ref.Issuer == "" || ref.PatientID == "" || len(ref.Issuer) > 64 || len(ref.PatientID) > 64 {
-		return "", invalidf("issuer and patient_id are required (at most 64 characters each)")
+// LinkOutcome says what a link change did. It goes to the audit trail,
+// never to a clinician's answer (see LinkResult).
+type LinkOutcome string
+
+// Link outcomes.
+const (
+	LinkAdded     LinkOutcome = "added"     // a new link
+	LinkUnchanged LinkOutcome = "unchanged" // already linked to this person
+	// LinkConflict: linked to another person; nothing changed. Only
+	// non-administrators get it (administrators get an ErrConflict), with
+	// the answer of a successful link: an administrator undoes the wrong
+	// link (Unlink).
+	LinkConflict LinkOutcome = "conflict"
+	LinkRemoved  LinkOutcome = "removed" // Unlink removed the link
+	LinkAbsent   LinkOutcome = "absent"  // Unlink found nothing to remove
+)
+
+// Answer statuses of link changes.
+const (
+	// StatusAccepted answers every link request of a clinician: new, again
+	// to the same person, or refused because the reference is linked to
+	// someone else. One answer for the three, so that a clinician cannot
+	// test national identifiers against a reference.
+	StatusAccepted = "accepted"
+	// StatusLinked and StatusNotLinked answer administrators.
+	StatusLinked    = "linked"
+	StatusNotLinked = "not_linked"
+	// StatusUnlinked answers every unlink request of a clinician, and an
+	// administrator's that removed a link.
+	StatusUnlinked = "unlinked"
+)
+
+// LinkResult is the answer to a link change.
+type LinkResult struct {
+	PatientRef
+	// PersonKey is given to administrators only: to a clinician it would
+	// turn any national identifier they know into the key that the secret
+	// protects.
+	PersonKey string `json:"person_key,omitempty"`
+	Status    string `json:"status"`
+	Note      string `json:"note,omitempty"`
+	// Outcome is for the audit trail.
+	Outcome LinkOutcome `json:"-"`
+}
+
+// noteAccepted is the note of a clinician's link answer.
+const noteAccepted = "the patient ID is linked to the person of this national ID, unless it was already linked to another person: " +
+	"then nothing changed, and an administrator resolves it from the audit trail"
+
+// Link links (issuer, patient ID) to a person. Administrators may link any
+// issuer's patient IDs, naming the person by national identifier or person
+// key, and get the person key back; a clinician or PACS only its own
+// institution's issuers (see Issues), by national identifier only, and
+// gets an answer that says neither the key nor whether the reference was
+// linked before. Anyone else is refused (auth.ErrForbidden).
+//
+// Linking again to the same person changes nothing. A reference linked to
+// another person stays so: an administrator gets an ErrConflict and undoes
+// the wrong link with Unlink first.
+func (s *Service) Link(ctx context.Context, by auth.Principal, req LinkRequest) (*LinkResult, error) {
+	ref, admin, err := s.linkAccess(by, req)
+	if err != nil {
+		return nil, err
 	}
 	key, err := s.personKey(req.NationalID, req.PersonKey)
 	if err != nil {
-		return "", err
+		return nil, err
+	}
+	res := &LinkResult{PatientRef: ref, Status: StatusAccepted, Note: noteAccepted}
+	if admin {
+		res.PersonKey, res.Status, res.Note = key, StatusLinked, ""
 	}
 	s.links.Lock()
 	defer s.links.Unlock()
-	var old patientLink
-	switch err := s.rec.Get(ctx, kindPatientLinks, linkID(ref), &old); {
-	case err == nil && old.PersonKey == key:
-		return key, nil
-	case err == nil:
-		return "", fmt.Errorf("%w: patient %s of %s is already linked to another person", ErrConflict, ref.PatientID, ref.Issuer)
-	case !errors.Is(err, records.ErrNotFound):
-		return "", err
+	old, err := s.linkOf(ctx, ref)
+	switch {
+	case err != nil:
+		return nil, err
+	case old.PersonKey == key:
+		res.Outcome = LinkUnchanged
+		return res, nil
+	case old.PersonKey != "" && admin:
+		return nil, fmt.Errorf("%w: patient %s of %s is already linked to another person; undo that link first (POST /api/v1/persons/links/unlink)", ErrConflict, ref.PatientID, ref.Issuer)
+	case old.PersonKey != "":
+		res.Outcome = LinkConflict
+		return res, nil
 	}
 	var p Person
 	if err := s.rec.Get(ctx, kindPersons, key, &p); err != nil && !errors.Is(err, records.ErrNotFound) {
-		return "", err
+		return nil, err
 	}
 	p.Key = key
 	if !slices.Contains(p.Links, ref) {
@@ -176,12 +248,132 @@ func (s *Service) Link(ctx context.Context, req LinkRequest) (string, error) {
 	// The person record first: a link record never points to a person
 	// that does not list it.
 	if err := s.rec.Put(ctx, kindPersons, key, &p); err != nil {
-		return "", fmt.Errorf("store person: %w", err)
+		return nil, fmt.Errorf("store person: %w", err)
 	}
 	if err := s.rec.Put(ctx, kindPatientLinks, linkID(ref), &patientLink{PatientRef: ref, PersonKey: key, Linked: s.opt.Now().UTC()}); err != nil {
-		return "", fmt.Errorf("store patient link: %w", err)
+		return nil, fmt.Errorf("store patient link: %w", err)
 	}
-	return key, nil
+	res.Outcome = LinkAdded
+	return res, nil
+}
+
+// Unlink undoes the link of (issuer, patient ID), after which the
+// reference can be linked to the right person. Administrators may unlink
+// any reference, whoever it is linked to (or, naming a person, only from
+// that person). A clinician only its own institution's references, naming
+// the person by national identifier, and always gets the same answer:
+// afterwards the reference is not linked to that person, whether it was
+// before or not.
+func (s *Service) Unlink(ctx context.Context, by auth.Principal, req LinkRequest) (*LinkResult, error) {
+	ref, admin, err := s.linkAccess(by, req)
+	if err != nil {
+		return nil, err
+	}
+	key := ""
+	if !admin || req.NationalID != "" || req.PersonKey != "" {
+		if key, err = s.personKey(req.NationalID, req.PersonKey); err != nil {
+			return nil, err
+		}
+	}
+	res := &LinkResult{PatientRef: ref, Status: StatusUnlinked}
+	s.links.Lock()
+	defer s.links.Unlock()
+	old, err := s.linkOf(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	if old.PersonKey == "" || (key != "" && old.PersonKey != key) {
+		res.Outcome = LinkAbsent
+		if admin {
+			res.Status = StatusNotLinked
+			if old.PersonKey != "" {
+				res.Note = "linked to another person than the one named: nothing changed (name nobody to remove the link)"
+			}
+		}
+		return res, nil
+	}
+	// The link record first, the reverse of Link: from this write on the
+	// reference's studies no longer belong to the person (consents stop
+	// covering them); a person record still listing the reference after a
+	// crash is ignored (refsOf checks every link).
+	now := s.opt.Now().UTC()
+	if err := s.rec.Put(ctx, kindPatientLinks, linkID(ref), &patientLink{PatientRef: ref, Unlinked: &now}); err != nil {
+		return nil, fmt.Errorf("store patient link: %w", err)
+	}
+	var p Person
+	if err := s.rec.Get(ctx, kindPersons, old.PersonKey, &p); err != nil && !errors.Is(err, records.ErrNotFound) {
+		return nil, err
+	}
+	if i := slices.Index(p.Links, ref); i >= 0 {
+		p.Links = slices.Delete(p.Links, i, i+1)
+		if err := s.rec.Put(ctx, kindPersons, old.PersonKey, &p); err != nil {
+			return nil, fmt.Errorf("store person: %w", err)
+		}
+	}
+	if admin {
+		res.PersonKey = old.PersonKey
+	}
+	res.Outcome = LinkRemoved
+	return res, nil
+}
+
+// linkAccess checks the reference of a link change and whether by may
+// make it; admin says whether by acts as an administrator.
+func (s *Service) linkAccess(by auth.Principal, req LinkRequest) (ref PatientRef, admin bool, err error) {
+	ref = PatientRef{Issuer: strings.TrimSpace(req.Issuer), PatientID: strings.TrimSpace(req.PatientID)}
+	switch by.Role {
+	case auth.RoleAdmin:
+		admin = true
+	case auth.RoleClinician, auth.RolePACS:
+		if by.Institution == "" {
+			return ref, false, fmt.Errorf("%w: these credentials name no institution", auth.ErrForbidden)
+		}
+	default:
+		return ref, false, fmt.Errorf("%w: only administrators and an institution's clinicians may change person links", auth.ErrForbidden)
+	}
+	if ref.Issuer == "" || ref.PatientID == "" || len(ref.Issuer) > 64 || len(ref.PatientID) > 64 {
+		return ref, admin, invalidf("issuer and patient_id are required (at most 64 characters each)")
+	}
+	if admin {
+		return ref, true, nil
+	}
+	if req.PersonKey != "" {
+		return ref, false, fmt.Errorf("%w: name the person by national_id; person keys are for administrators", auth.ErrForbidden)
+	}
+	if !s.Issues(by.Institution, ref.Issuer) {
+		return ref, false, fmt.Errorf("%w: issuer %q is not one of %s's; the issuing institution or an administrator links its patient IDs", auth.ErrForbidden, ref.Issuer, by.Institution)
+	}
+	return ref, false, nil
+}
+
+// Issues reports whether institution issues the patient IDs of issuer:
+// issuer is one of its declared issuers or, when it declares none, its own
+// id (unless another institution declares that id as an issuer).
+func (s *Service) Issues(institution, issuer string) bool {
+	st := s.state()
+	in := st.institutions[institution]
+	switch {
+	case in == nil || issuer == "":
+		return false
+	case len(in.Issuers) > 0:
+		return slices.ContainsFunc(in.Issuers, func(is string) bool { return strings.TrimSpace(is) == issuer })
+	}
+	other := st.byIssuer[issuer]
+	return issuer == in.ID && (other == nil || other == in)
+}
+
+// linkOf returns the link record of a reference (a zero one when there is
+// none).
+func (s *Service) linkOf(ctx context.Context, ref PatientRef) (patientLink, error) {
+	var l patientLink
+	err := s.rec.Get(ctx, kindPatientLinks, linkID(ref), &l)
+	if errors.Is(err, records.ErrNotFound) {
+		return patientLink{}, nil
+	}
+	if err != nil {
+		return patientLink{}, fmt.Errorf("read patient link: %w", err)
+	}
+	return l, nil
 }
 
 // personKey returns the person key from a national identifier or a key.
@@ -202,24 +394,32 @@ func (s *Service) personKey(nationalID, key string) (string, error) {
 	return "", invalidf("national_id or person_key is required")
 }
 
-// refsOf returns the patient references linked to a person key.
+// refsOf returns the patient references linked to a person key: those
+// its record lists whose link record points back to it (a crash in the
+// middle of Unlink may leave one listed).
 func (s *Service) refsOf(ctx context.Context, key string) ([]PatientRef, error) {
 	var p Person
 	if err := s.rec.Get(ctx, kindPersons, key, &p); err != nil {
 		if errors.Is(err, records.ErrNotFound) {
-			return nil, notFoundf("no patient is linked to this person key")
+			return nil, nil
 		}
 		return nil, err
 	}
-	return p.Links, nil
+	out := make([]PatientRef, 0, len(p.Links))
+	for _, r := range p.Links {
+		l, err := s.linkOf(ctx, r)
+		if err != nil {
+			return nil, err
+		}
+		if l.PersonKey == key {
+			out = append(out, r)
+		}
+	}
+	return out, nil
 }
 
 // personOf returns the person key a patient reference is linked to, or "".
 func (s *Service) personOf(ctx context.Context, ref PatientRef) (string, error) {
-	var l patientLink
-	err := s.rec.Get(ctx, kindPatientLinks, linkID(ref), &l)
-	if errors.Is(err, records.ErrNotFound) {
-		return "", nil
-	}
+	l, err := s.linkOf(ctx, ref)
 	return l.PersonKey, err
 }

@@ -2,6 +2,7 @@ package recognition
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"os"
@@ -9,10 +10,16 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/imgcloud/gateway/auth"
 	"github.com/imgcloud/gateway/index"
+	"github.com/imgcloud/gateway/internal/corpus"
 	"github.com/imgcloud/gateway/storage"
 )
+
+// admin is the principal of administrators' link changes.
+var admin = auth.Principal{Role: auth.RoleAdmin, User: "ops"}
 
 // nationalID completes 17 digits with their GB 11643 check character.
 func nationalID(body string) string {
@@ -83,18 +90,19 @@ func TestLinksAndOrderCheck(t *testing.T) {
 	}
 	sh, js := refOf(ctSH), refOf(ctJS)
 	id := nationalID("31010419800101123")
-	key, err := fx.svc.Link(ctx, LinkRequest{NationalID: id, PatientRef: sh})
+	res, err := fx.svc.Link(ctx, admin, LinkRequest{NationalID: id, PatientRef: sh})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if k, err := fx.svc.Link(ctx, LinkRequest{PersonKey: key, PatientRef: js}); err != nil || k != key {
-		t.Fatalf("second link: %v", err)
+	key := res.PersonKey
+	if r, err := fx.svc.Link(ctx, admin, LinkRequest{PersonKey: key, PatientRef: js}); err != nil || r.PersonKey != key || r.Outcome != LinkAdded {
+		t.Fatalf("second link: %+v %v", r, err)
 	}
-	if k, err := fx.svc.Link(ctx, LinkRequest{NationalID: id, PatientRef: js}); err != nil || k != key {
-		t.Fatalf("same link again: %v", err)
+	if r, err := fx.svc.Link(ctx, admin, LinkRequest{NationalID: id, PatientRef: js}); err != nil || r.PersonKey != key || r.Outcome != LinkUnchanged {
+		t.Fatalf("same link again: %+v %v", r, err)
 	}
 	other := nationalID("31010419800101124")
-	if _, err := fx.svc.Link(ctx, LinkRequest{NationalID: other, PatientRef: js}); !errors.Is(err, ErrConflict) {
+	if _, err := fx.svc.Link(ctx, admin, LinkRequest{NationalID: other, PatientRef: js}); !errors.Is(err, ErrConflict) {
 		t.Errorf("relink to another person: %v", err)
 	}
 
@@ -135,12 +143,15 @@ func TestLinksAndOrderCheck(t *testing.T) {
 		"no institution":      {OrderRequest{Item: "CT01", PersonKey: key}, ErrInvalid},
 		"no patient":          {OrderRequest{Institution: "fahzu", Item: "CT01"}, ErrInvalid},
 		"both":                {OrderRequest{Institution: "fahzu", Item: "CT01", PersonKey: key, Issuer: "A", PatientID: "B"}, ErrInvalid},
-		"unlinked person":     {OrderRequest{Institution: "fahzu", Item: "CT01", NationalID: other}, ErrNotFound},
 		"bad national id":     {OrderRequest{Institution: "fahzu", Item: "CT01", NationalID: "12345"}, ErrInvalid},
 	} {
 		if _, err := fx.svc.CheckOrder(ctx, c.req); !errors.Is(err, c.want) {
 			t.Errorf("%s: %v, want %v", name, err, c.want)
 		}
+	}
+	// A person nobody linked answers as one without results.
+	if res, err := fx.svc.CheckOrder(ctx, OrderRequest{Institution: "fahzu", Item: "CT01", NationalID: other}); err != nil || len(res.Results) != 0 || res.NeedsConsent {
+		t.Errorf("unlinked person: %+v %v", res, err)
 	}
 	// The raw identifier is in no object.
 	if err := fx.store.List(ctx, "", func(oi storage.ObjectInfo) error {
@@ -189,11 +200,153 @@ func TestFactsForConsent(t *testing.T) {
 		t.Error("person before linking")
 	}
 	e, _ := fx.svc.Eligibility(ctx, study)
-	key, err := fx.svc.Link(ctx, LinkRequest{NationalID: nationalID("32010219750505123"), PatientRef: PatientRef{Issuer: e.Issuer, PatientID: row.Attrs.String(tagPatientID)}})
+	res, err := fx.svc.Link(ctx, admin, LinkRequest{NationalID: nationalID("32010219750505123"), PatientRef: PatientRef{Issuer: e.Issuer, PatientID: row.Attrs.String(tagPatientID)}})
 	if err != nil {
 		t.Fatal(err)
 	}
+	key := res.PersonKey
 	if fx.svc.StudyPerson(ctx, row) != key || fx.svc.PersonKeyOf(study) != key {
 		t.Error("person after linking")
+	}
+	if k, linked := fx.svc.StudyLink(ctx, row); k != key || !linked.Equal(fx.now.UTC()) {
+		t.Errorf("link %s at %v, want at %v", k, linked, fx.now)
+	}
+}
+
+// TestLinkAccessAndUnlink: a clinician links only its own institution's
+// patient IDs, by national ID, and learns neither the person key nor
+// whether the ID was linked before (new, again, or to someone else: one
+// answer); unlink undoes a link, after which the right one goes through.
+func TestLinkAccessAndUnlink(t *testing.T) {
+	fx := newFixture(t, nil)
+	ctx := context.Background()
+	js := PatientRef{Issuer: "JSPH", PatientID: "P-1"}
+	jsph := auth.Principal{Role: auth.RoleClinician, Institution: "jsph", User: "dr.wang", TokenID: "t1"}
+	zsh := auth.Principal{Role: auth.RoleClinician, Institution: "zsh-fdu", User: "dr.li"}
+	idA, idB := nationalID("32010219750505123"), nationalID("32010219750505124")
+	keyA, _ := PersonKey(fx.svc.opt.PersonKeySecret, idA)
+	keyB, _ := PersonKey(fx.svc.opt.PersonKeySecret, idB)
+	answer := func(r *LinkResult) string {
+		b, _ := json.Marshal(r)
+		return strings.ReplaceAll(string(b), r.PatientID, "ID")
+	}
+	linked := func(ref PatientRef) string {
+		k, err := fx.svc.personOf(ctx, ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+
+	fresh, err := fx.svc.Link(ctx, jsph, LinkRequest{NationalID: idA, PatientRef: js})
+	if err != nil || fresh.Outcome != LinkAdded || fresh.PersonKey != "" || strings.Contains(answer(fresh), keyA) {
+		t.Fatalf("own issuer by national ID: %+v %v", fresh, err)
+	}
+	again, err := fx.svc.Link(ctx, jsph, LinkRequest{NationalID: idA, PatientRef: js})
+	if err != nil || again.Outcome != LinkUnchanged {
+		t.Fatalf("again: %+v %v", again, err)
+	}
+	conflict, err := fx.svc.Link(ctx, jsph, LinkRequest{NationalID: idB, PatientRef: js})
+	if err != nil || conflict.Outcome != LinkConflict || linked(js) != keyA {
+		t.Fatalf("to another person: %+v %v, linked to %s", conflict, err, linked(js))
+	}
+	other, err := fx.svc.Link(ctx, jsph, LinkRequest{NationalID: idB, PatientRef: PatientRef{Issuer: "JSPH", PatientID: "P-2"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, b, c, d := answer(fresh), answer(again), answer(conflict), answer(other); a != b || a != c || a != d {
+		t.Errorf("answers differ:\nnew      %s\nagain    %s\nconflict %s\nother    %s", a, b, c, d)
+	}
+
+	for name, c := range map[string]struct {
+		by  auth.Principal
+		req LinkRequest
+	}{
+		"another issuer":       {jsph, LinkRequest{NationalID: idA, PatientRef: PatientRef{Issuer: "ZSH-FDU", PatientID: "P-9"}}},
+		"person key":           {jsph, LinkRequest{PersonKey: keyA, PatientRef: js}},
+		"person key, own ref":  {jsph, LinkRequest{PersonKey: keyA, PatientRef: PatientRef{Issuer: "JSPH", PatientID: "P-3"}}},
+		"patient":              {auth.Principal{Role: auth.RolePatient, PersonKey: keyA}, LinkRequest{NationalID: idA, PatientRef: js}},
+		"peer":                 {auth.Principal{Role: auth.RolePeer, User: "other-province"}, LinkRequest{NationalID: idA, PatientRef: js}},
+		"nobody":               {auth.Principal{}, LinkRequest{NationalID: idA, PatientRef: js}},
+		"clinician, no instit": {auth.Principal{Role: auth.RoleClinician, User: "x"}, LinkRequest{NationalID: idA, PatientRef: js}},
+	} {
+		if _, err := fx.svc.Link(ctx, c.by, c.req); !errors.Is(err, auth.ErrForbidden) {
+			t.Errorf("link, %s: %v, want forbidden", name, err)
+		}
+		if _, err := fx.svc.Unlink(ctx, c.by, c.req); !errors.Is(err, auth.ErrForbidden) {
+			t.Errorf("unlink, %s: %v, want forbidden", name, err)
+		}
+	}
+	if _, err := fx.svc.Unlink(ctx, zsh, LinkRequest{NationalID: idA, PatientRef: js}); !errors.Is(err, auth.ErrForbidden) {
+		t.Errorf("another institution unlinks: %v", err)
+	}
+
+	// Unlink by a clinician: one answer whether the named person was
+	// linked or not; only the right one removes the link.
+	wrong, err := fx.svc.Unlink(ctx, jsph, LinkRequest{NationalID: idB, PatientRef: js})
+	if err != nil || wrong.Outcome != LinkAbsent || linked(js) != keyA {
+		t.Fatalf("unlink naming another person: %+v %v", wrong, err)
+	}
+	right, err := fx.svc.Unlink(ctx, jsph, LinkRequest{NationalID: idA, PatientRef: js})
+	if err != nil || right.Outcome != LinkRemoved || linked(js) != "" || answer(right) != answer(wrong) || right.PersonKey != "" {
+		t.Fatalf("unlink: %+v %v; answers %s and %s", right, err, answer(right), answer(wrong))
+	}
+	if refs, _ := fx.svc.refsOf(ctx, keyA); slices.Contains(refs, js) {
+		t.Errorf("person A still lists %v", js)
+	}
+	// The wrong link no longer blocks the right one.
+	if r, err := fx.svc.Link(ctx, jsph, LinkRequest{NationalID: idB, PatientRef: js}); err != nil || r.Outcome != LinkAdded || linked(js) != keyB {
+		t.Fatalf("link after unlink: %+v %v", r, err)
+	}
+	// Administrators: any issuer, by key, get the key, a conflict is a
+	// conflict; an unlink naming nobody removes whatever link there is.
+	if _, err := fx.svc.Link(ctx, admin, LinkRequest{PersonKey: keyA, PatientRef: js}); !errors.Is(err, ErrConflict) {
+		t.Errorf("admin conflict: %v", err)
+	}
+	r, err := fx.svc.Unlink(ctx, admin, LinkRequest{PatientRef: js})
+	if err != nil || r.Outcome != LinkRemoved || r.PersonKey != keyB {
+		t.Fatalf("admin unlink: %+v %v", r, err)
+	}
+	if r, err := fx.svc.Unlink(ctx, admin, LinkRequest{PatientRef: js}); err != nil || r.Status != StatusNotLinked {
+		t.Errorf("admin unlink of nothing: %+v %v", r, err)
+	}
+	if r, err := fx.svc.Link(ctx, admin, LinkRequest{PersonKey: keyA, PatientRef: PatientRef{Issuer: "ZSH-FDU", PatientID: "P-9"}}); err != nil || r.PersonKey != keyA {
+		t.Errorf("admin, another issuer, by key: %+v %v", r, err)
+	}
+	// A reference linked again after an unlink gets a new link time.
+	fx.now = fx.now.Add(time.Hour)
+	if _, err := fx.svc.Link(ctx, admin, LinkRequest{PersonKey: keyA, PatientRef: js}); err != nil {
+		t.Fatal(err)
+	}
+	if l, _ := fx.svc.linkOf(ctx, js); !l.Linked.Equal(fx.now.UTC()) || l.Unlinked != nil {
+		t.Errorf("relinked record %+v", l)
+	}
+}
+
+// TestIssues: an institution issues the issuers it declares or, declaring
+// none, its own id, unless another institution declares that id.
+func TestIssues(t *testing.T) {
+	fx := newFixture(t, func(corpus.Study) bool { return false })
+	ctx := context.Background()
+	for _, in := range []*Institution{
+		{ID: "bare", Name: "无发号", Province: "320000"},
+		{ID: "claimed", Name: "被占用", Province: "320000"},
+		{ID: "claimer", Name: "占用者", Province: "320000", Issuers: []string{"claimed"}},
+	} {
+		if err := fx.svc.PutInstitution(ctx, in); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []struct {
+		inst, issuer string
+		want         bool
+	}{
+		{"jsph", "JSPH", true}, {"jsph", "jsph", false}, {"jsph", "ZSH-FDU", false},
+		{"bare", "bare", true}, {"bare", "BARE", false}, {"claimed", "claimed", false},
+		{"claimer", "claimed", true}, {"mars", "mars", false}, {"jsph", "", false},
+	} {
+		if got := fx.svc.Issues(c.inst, c.issuer); got != c.want {
+			t.Errorf("Issues(%s, %s) = %v, want %v", c.inst, c.issuer, got, c.want)
+		}
 	}
 }

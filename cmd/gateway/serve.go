@@ -2,36 +2,22 @@ package main
 
 import (
 	"context"
-
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/labstack/echo/v4"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/pprof"
-	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
-	"github.com/imgcloud/gateway/api"
-	"github.com/imgcloud/gateway/archive"
-	"github.com/imgcloud/gateway/consent"
-	"github.com/imgcloud/gateway/dicomweb"
 	"github.com/imgcloud/gateway/index"
-	"github.com/imgcloud/gateway/internal/access"
-	"github.com/imgcloud/gateway/internal/consentapi"
-	"github.com/imgcloud/gateway/internal/metrics"
-	"github.com/imgcloud/gateway/internal/server"
 	"github.com/imgcloud/gateway/recognition"
-	"github.com/imgcloud/gateway/records"
 	"github.com/imgcloud/gateway/storage"
 	"github.com/imgcloud/gateway/storage/file"
 	"github.com/imgcloud/gateway/storage/s3"
-	viewerstatic "github.com/imgcloud/gateway/viewer-static"
 )
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -47,92 +33,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	log := newLogger(stderr, cfg.LogJSON, cfg.Debug)
 	slog.SetDefault(log)
-
-	store, err := openStore(ctx, cfg)
+	gw, err := assemble(ctx, cfg, stdout, log)
 	if err != nil {
 		return err
 	}
-	db, err := index.Open(index.Options{Dir: filepath.Join(cfg.Data, "index"), Logger: log.With("component", "index")})
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err := db.Close(); err != nil {
-			log.Error("close index", "err", err)
-		}
-	}()
-	tmp := filepath.Join(cfg.Data, "tmp")
-	if err := os.MkdirAll(tmp, 0o750); err != nil {
-		return fmt.Errorf("create %s: %w", tmp, err)
-	}
-	rs, err := setupRecognition(ctx, cfg, store, db, log) // recognition.go
-	if err != nil {
-		return err
-	}
-	rec := records.New(store, db)
-	cons, err := consent.New(ctx, rec, rs, nil)
-	if err != nil {
-		return err
-	}
-	rs.SetConsent(cons)
-	rs.SetVisibility(cons) // the recognition API hides what the archive hides
-	svc := archive.New(store, db, archive.Options{
-		MaxInstanceBytes: cfg.MaxInstanceBytes, TempDir: tmp, Logger: log.With("component", "archive"),
-		SpaceDirs: spaceDirs(cfg), MinFreeBytes: cfg.MinFreeBytes,
-		Annotators: []archive.Annotator{rs}, Observers: []archive.Observer{rs}, Admission: rs,
-		// Own institution, consent, share scope: one rule for QIDO and WADO.
-		Visibility: cons,
-	})
-	if checked, dropped, err := svc.Recover(ctx); err != nil {
-		return fmt.Errorf("recover: %w", err)
-	} else if checked > 0 {
-		log.Info("checked rows written since the last checkpoint", "rows", checked, "dropped", dropped)
-	}
-	if cfg.Demo {
-		if err := loadDemoIfEmpty(ctx, svc, db, tmp, log); err != nil {
-			return err
-		}
-	}
-	acc, err := setupAccess(ctx, cfg.Access, store, db, rec, stdout, log)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := acc.audit.Close(cctx); err != nil {
-			log.Error("close audit trail", "err", err)
-		}
-	}()
-	acc.mw.PersonKeyOf = rs.PersonKeyOf                    // audit events name the person of a study
-	acc.api.Facts = reportFacts{db: db, rs: rs}            // the regulators' report
-	shares, err := setupShares(cfg, svc, db, rs, acc, log) // share.go
-	if err != nil {
-		return err
-	}
-	m := metrics.New(db.Counts)
-	fed, err := setupFederation(cfg.Federation, cfg.Data, rs, m, stdout, log) // federation.go
-	if err != nil {
-		return err
-	}
-	sopt := server.Options{
-		Access: access.Middleware(*acc.mw),
-		API: []func(g *echo.Group){acc.api.Register, recognitionAPI(rs),
-			(&consentapi.API{Consents: cons}).Register, shares.Register},
-		Routes: []func(e *echo.Echo){shares.RegisterLinks}, // share links at /s/
-		// The asking institution of DICOMweb requests, for the recognition tag.
-		Middleware: []echo.MiddlewareFunc{api.Asking},
-		DICOMweb: dicomweb.Options{
-			PublicURL: cfg.PublicURL, TrustForwarded: cfg.TrustForwarded, MaxRequestBytes: cfg.MaxRequestBytes,
-			PresignRedirect: cfg.PresignRedirect,
-		},
-		CORSOrigins: strings.Split(cfg.CORSOrigins, ","),
-		Logger:      log,
-		Metrics:     m,
-		Viewer:      viewerstatic.FS(),
-	}
-	fed.wire(&sopt, acc.mw.Auth)
-	e := server.New(svc, sopt)
+	defer gw.close()
+	e, db := gw.echo, gw.db
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", cfg.Listen, err)

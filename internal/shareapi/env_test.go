@@ -48,8 +48,11 @@ type facts struct{ inst, person map[string]string }
 
 func (f facts) StudyInstitution(_ context.Context, st *index.Study) string { return f.inst[st.UID] }
 func (f facts) StudyPerson(_ context.Context, st *index.Study) string      { return f.person[st.UID] }
-func (f facts) StudyItems(context.Context, *index.Study) []string          { return nil }
-func (f facts) Regions(string) []string                                    { return nil }
+func (f facts) StudyLink(ctx context.Context, st *index.Study) (string, time.Time) {
+	return f.StudyPerson(ctx, st), time.Time{}
+}
+func (f facts) StudyItems(context.Context, *index.Study) []string { return nil }
+func (f facts) Regions(string) []string                           { return nil }
 
 // owners adapts facts to shareapi.Owners as cmd/gateway does with the
 // recognition service.

@@ -1,0 +1,146 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/imgcloud/gateway/api"
+	"github.com/imgcloud/gateway/archive"
+	"github.com/imgcloud/gateway/consent"
+	"github.com/imgcloud/gateway/dicomweb"
+	"github.com/imgcloud/gateway/index"
+	"github.com/imgcloud/gateway/internal/access"
+	"github.com/imgcloud/gateway/internal/consentapi"
+	"github.com/imgcloud/gateway/internal/metrics"
+	"github.com/imgcloud/gateway/internal/server"
+	"github.com/imgcloud/gateway/records"
+	viewerstatic "github.com/imgcloud/gateway/viewer-static"
+)
+
+// gateway is an assembled gateway: its HTTP server (not yet listening)
+// and what must be closed when it stops. serve listens with it; tests
+// build one in-process to walk its routes.
+type gateway struct {
+	echo    *echo.Echo
+	db      *index.DB
+	closers []func() error
+	log     *slog.Logger
+}
+
+// close releases the parts in reverse order of opening.
+func (g *gateway) close() {
+	for i := len(g.closers) - 1; i >= 0; i-- {
+		if err := g.closers[i](); err != nil {
+			g.log.Error("close", "err", err)
+		}
+	}
+	g.closers = nil
+}
+
+// assemble opens storage and the index, recovers, loads the demo when
+// asked, and builds every service and the HTTP server on them.
+func assemble(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) (gw *gateway, err error) {
+	gw = &gateway{log: log}
+	defer func() {
+		if err != nil {
+			gw.close()
+		}
+	}()
+	store, err := openStore(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	db, err := index.Open(index.Options{Dir: filepath.Join(cfg.Data, "index"), Logger: log.With("component", "index")})
+	if err != nil {
+		return nil, err
+	}
+	gw.db = db
+	gw.closers = append(gw.closers, func() error {
+		if err := db.Close(); err != nil {
+			return fmt.Errorf("close index: %w", err)
+		}
+		return nil
+	})
+	tmp := filepath.Join(cfg.Data, "tmp")
+	if err := os.MkdirAll(tmp, 0o750); err != nil {
+		return nil, fmt.Errorf("create %s: %w", tmp, err)
+	}
+	rs, err := setupRecognition(ctx, cfg, store, db, log) // recognition.go
+	if err != nil {
+		return nil, err
+	}
+	rec := records.New(store, db)
+	cons, err := consent.New(ctx, rec, rs, nil)
+	if err != nil {
+		return nil, err
+	}
+	rs.SetConsent(cons)
+	rs.SetVisibility(cons) // the recognition API hides what the archive hides
+	svc := archive.New(store, db, archive.Options{
+		MaxInstanceBytes: cfg.MaxInstanceBytes, TempDir: tmp, Logger: log.With("component", "archive"),
+		SpaceDirs: spaceDirs(cfg), MinFreeBytes: cfg.MinFreeBytes,
+		Annotators: []archive.Annotator{rs}, Observers: []archive.Observer{rs}, Admission: rs,
+		// Own institution, consent, share scope: one rule for QIDO and WADO.
+		Visibility: cons,
+	})
+	if checked, dropped, err := svc.Recover(ctx); err != nil {
+		return nil, fmt.Errorf("recover: %w", err)
+	} else if checked > 0 {
+		log.Info("checked rows written since the last checkpoint", "rows", checked, "dropped", dropped)
+	}
+	if cfg.Demo {
+		if err := loadDemoIfEmpty(ctx, svc, db, tmp, log); err != nil {
+			return nil, err
+		}
+	}
+	acc, err := setupAccess(ctx, cfg.Access, store, db, rec, stdout, log)
+	if err != nil {
+		return nil, err
+	}
+	gw.closers = append(gw.closers, func() error {
+		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := acc.audit.Close(cctx); err != nil {
+			return fmt.Errorf("close audit trail: %w", err)
+		}
+		return nil
+	})
+	acc.mw.PersonKeyOf = rs.PersonKeyOf                    // audit events name the person of a study
+	acc.api.Facts = reportFacts{db: db, rs: rs}            // the regulators' report
+	shares, err := setupShares(cfg, svc, db, rs, acc, log) // share.go
+	if err != nil {
+		return nil, err
+	}
+	m := metrics.New(db.Counts)
+	fed, err := setupFederation(cfg.Federation, cfg.Data, rs, m, stdout, log) // federation.go
+	if err != nil {
+		return nil, err
+	}
+	sopt := server.Options{
+		Access: access.Middleware(*acc.mw),
+		API: []func(g *echo.Group){acc.api.Register, recognitionAPI(rs),
+			(&consentapi.API{Consents: cons}).Register, shares.Register},
+		Routes: []func(e *echo.Echo){shares.RegisterLinks}, // share links at /s/
+		// The asking institution of DICOMweb requests, for the recognition tag.
+		Middleware: []echo.MiddlewareFunc{api.Asking},
+		DICOMweb: dicomweb.Options{
+			PublicURL: cfg.PublicURL, TrustForwarded: cfg.TrustForwarded, MaxRequestBytes: cfg.MaxRequestBytes,
+			PresignRedirect: cfg.PresignRedirect,
+		},
+		CORSOrigins: strings.Split(cfg.CORSOrigins, ","),
+		Logger:      log,
+		Metrics:     m,
+		Viewer:      viewerstatic.FS(),
+	}
+	fed.wire(&sopt, acc.mw.Auth)
+	gw.echo = server.New(svc, sopt)
+	return gw, nil
+}
