@@ -87,6 +87,7 @@ func Register(g *echo.Group, svc *recognition.Service, opt Options) {
 	admin.DELETE("/catalogue/:code", h.deleteItem)
 	admin.POST("/recognition/import", h.importFiles)
 	admin.GET("/recognition/export", h.exportFiles)
+	admin.PUT("/studies/:study/holding", h.moveHolding)
 }
 
 // readJSON decodes a JSON body strictly (unknown fields are errors).

@@ -92,9 +92,11 @@ func (r *DecisionRequest) validate() error {
 	return nil
 }
 
-// Decide records a physician's decision. The study's tag for the deciding
-// institution must be RECOGNISED (else ErrNotRecognisable, and nothing is
-// written). Decisions are never changed: a new decision is a new record.
+// Decide records a physician's decision. The study must be one the party
+// in ctx may see (else ErrNotFound, as for a study that does not exist),
+// and its tag for the deciding institution RECOGNISED (else
+// ErrNotRecognisable); otherwise nothing is written. Decisions are never
+// changed: a new decision is a new record.
 func (s *Service) Decide(ctx context.Context, req DecisionRequest) (*Decision, error) {
 	if err := req.validate(); err != nil {
 		return nil, err
@@ -144,8 +146,24 @@ type DecisionFilter struct {
 	Institution string
 }
 
-// Decisions lists decisions in id (time) order.
+// Decisions lists, in id (time) order, the decisions the party in ctx may
+// read (see decisionVisible): they name physicians and carry free text.
 func (s *Service) Decisions(ctx context.Context, f DecisionFilter) ([]*Decision, error) {
+	all, err := s.decisions(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	out := all[:0]
+	for _, d := range all {
+		if s.decisionVisible(ctx, d) {
+			out = append(out, d)
+		}
+	}
+	return out, nil
+}
+
+// decisions lists every decision the filter selects, in id (time) order.
+func (s *Service) decisions(ctx context.Context, f DecisionFilter) ([]*Decision, error) {
 	out := []*Decision{}
 	err := s.rec.List(ctx, kindDecisions, func(id string, raw []byte) error {
 		var d Decision

@@ -13,13 +13,9 @@ import (
 // studies and institutions. The methods satisfy consent.Facts.
 
 // StudyInstitution returns the id of the institution holding a study ("" if
-// unknown).
+// unknown): the one fixed at its first check (see holding.go).
 func (s *Service) StudyInstitution(ctx context.Context, st *index.Study) string {
-	f := factsOf(st, s.db.SeriesOf(st.UID))
-	if h := s.state().holdingOf(f, s.eligibility(ctx, st.UID)); h != nil {
-		return h.ID
-	}
-	return ""
+	return s.holdingID(ctx, st)
 }
 
 // StudyPerson returns the person key linked to a study's patient ("" if

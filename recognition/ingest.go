@@ -22,10 +22,19 @@ func (s *Service) StudyStored(ctx context.Context, study string) {
 // Check runs the eligibility check of a stored study: required
 // attributes, complete series, a registered institution certified on the
 // study date and a matching catalogue item. The outcome is stored as
-// eligibility/{study} and returned. The holding institution is the pushing
-// PACS's when a PACS principal is in ctx, else the registry's mapping of
-// InstitutionName or IssuerOfPatientID.
+// eligibility/{study} and returned. The holding institution is the one
+// recorded by the study's first check; at the first check it is the
+// pushing PACS's when a PACS principal is in ctx, else the registry's
+// mapping of InstitutionName or IssuerOfPatientID.
 func (s *Service) Check(ctx context.Context, study string) (*Eligibility, error) {
+	unlock := s.checkLock(study)
+	defer unlock()
+	return s.check(ctx, study, "")
+}
+
+// check is Check under the study's check lock; move, when not empty, is
+// the holding institution an administrator gives the study.
+func (s *Service) check(ctx context.Context, study, move string) (*Eligibility, error) {
 	f, err := s.facts(study)
 	if err != nil {
 		return nil, err
@@ -46,10 +55,22 @@ func (s *Service) Check(ctx context.Context, study string) (*Eligibility, error)
 	e.Problems = append(e.Problems, series...)
 	e.Series, e.Instances = nSeries, nInst
 
-	holding, how := s.attributeIngest(ctx, st, f)
+	prev, err := s.storedEligibility(ctx, study)
+	if err != nil {
+		return nil, err // never re-derive a holder that could not be read
+	}
+	switch {
+	case move != "":
+		e.Holding, e.AttributedBy = move, AttributedByAdmin
+	case prev != nil && prev.Holding != "":
+		// Fixed at the first check: later instances never re-attribute.
+		e.Holding, e.AttributedBy = prev.Holding, prev.AttributedBy
+	default:
+		e.Holding, e.AttributedBy = s.attributeIngest(ctx, st, f)
+	}
+	holding := st.institutions[e.Holding]
 	switch {
 	case holding != nil:
-		e.Holding, e.AttributedBy = holding.ID, how
 		if e.Issuer == "" && len(holding.Issuers) > 0 {
 			e.Issuer = holding.Issuers[0]
 		}
@@ -57,8 +78,12 @@ func (s *Service) Check(ctx context.Context, study string) (*Eligibility, error)
 			e.Problems = append(e.Problems, Problem{ProblemNotCertified,
 				fmt.Sprintf("%s has no imaging quality-control certification valid on the study date", holding.Name)})
 		}
-	case how != "":
-		e.Problems = append(e.Problems, Problem{ProblemUnknownInstitution, how})
+	case e.AttributedBy == "pacs":
+		e.Problems = append(e.Problems, Problem{ProblemUnknownInstitution,
+			fmt.Sprintf("the pushing PACS acts for institution %q, which is not in the registry", e.Holding)})
+	case e.Holding != "":
+		e.Problems = append(e.Problems, Problem{ProblemUnknownInstitution,
+			fmt.Sprintf("the holding institution %q is not in the registry", e.Holding)})
 	default:
 		e.Problems = append(e.Problems, Problem{ProblemUnknownInstitution,
 			fmt.Sprintf("no registered institution has the name %q or the issuer %q", strings.Join(f.InstitutionNames, " / "), f.Issuer)})
@@ -78,21 +103,22 @@ func (s *Service) Check(ctx context.Context, study string) (*Eligibility, error)
 		return nil, fmt.Errorf("store eligibility %s: %w", study, err)
 	}
 	s.cacheEligibility(study, e)
+	s.claims.Delete(study) // the holder is recorded now
 	return e, nil
 }
 
-// attributeIngest finds the holding institution at ingest: the PACS
-// principal's institution when authentication ran, else the registry
-// mapping. When a PACS names an unregistered institution, in is nil and
-// how says so.
-func (s *Service) attributeIngest(ctx context.Context, st *state, f *Facts) (in *Institution, how string) {
+// attributeIngest finds the holding institution at a study's first check:
+// the PACS principal's institution (registered or not) when
+// authentication ran, else the registry mapping; how says which ("" and
+// "" when nothing matched).
+func (s *Service) attributeIngest(ctx context.Context, st *state, f *Facts) (id, how string) {
 	if p, ok := auth.FromContext(ctx); ok && p.Role == auth.RolePACS && p.Institution != "" {
-		if in := st.institutions[p.Institution]; in != nil {
-			return in, "pacs"
-		}
-		return nil, fmt.Sprintf("the pushing PACS acts for institution %q, which is not in the registry", p.Institution)
+		return p.Institution, "pacs"
 	}
-	return st.attribute(f)
+	if in, how := st.attribute(f); in != nil {
+		return in.ID, how
+	}
+	return "", ""
 }
 
 // explain sums an eligibility outcome up in a sentence.

@@ -53,6 +53,15 @@ type Service struct {
 	edit sync.Mutex
 	// links serialises person link updates.
 	links sync.Mutex
+	// checkLocks serialise the eligibility checks of a study (see checkLock).
+	checkLocks [64]sync.Mutex
+	// claims maps the UID of a study whose first check has not run yet to
+	// the studyClaim of the PACS that stores it (see Admit).
+	claims     sync.Map
+	claimCount atomic.Int64
+	// visibility, when set, hides the studies the asking party may not
+	// see (see SetVisibility).
+	visibility Visibility
 	// consent, when set, hides uncovered results in order checks.
 	consent ConsentChecker
 	// eligCache maps study UID to its stored *Eligibility.
@@ -135,18 +144,29 @@ func (s *Service) facts(study string) (*Facts, error) {
 // Outcomes are read on every QIDO study row, so they are cached in memory
 // (a few hundred bytes per study, bounded); callers treat them as read-only.
 func (s *Service) eligibility(ctx context.Context, study string) *Eligibility {
+	e, err := s.storedEligibility(ctx, study)
+	if err != nil {
+		s.log.Warn("read eligibility", "study", study, "err", err)
+	}
+	return e
+}
+
+// storedEligibility is eligibility with the read error: nil and nil when
+// no check is recorded. Decisions about the holding institution need to
+// tell "never checked" from "could not read".
+func (s *Service) storedEligibility(ctx context.Context, study string) (*Eligibility, error) {
 	if e, ok := s.eligCache.Load(study); ok {
-		return e.(*Eligibility)
+		return e.(*Eligibility), nil
 	}
 	var e Eligibility
 	if err := s.rec.Get(ctx, kindEligibility, study, &e); err != nil {
-		if !errors.Is(err, records.ErrNotFound) {
-			s.log.Warn("read eligibility", "study", study, "err", err)
+		if errors.Is(err, records.ErrNotFound) {
+			return nil, nil
 		}
-		return nil
+		return nil, fmt.Errorf("read eligibility %s: %w", study, err)
 	}
 	s.cacheEligibility(study, &e)
-	return &e
+	return &e, nil
 }
 
 // cacheEligibility remembers an outcome, starting the cache afresh when it
@@ -161,24 +181,27 @@ func (s *Service) cacheEligibility(study string, e *Eligibility) {
 
 // Tag computes the recognition tag of a stored study for the asking
 // institution ("" to leave the region check out). An asking institution
-// that is not registered is an ErrNotFound.
+// that is not registered is an ErrNotFound, and so is a study the party in
+// ctx may not see (see SetVisibility).
 func (s *Service) Tag(ctx context.Context, study, asking string) (Tag, error) {
 	if asking != "" {
 		if _, ok := s.state().institutions[asking]; !ok {
 			return Tag{}, notFoundf("institution %s", asking)
 		}
 	}
-	f, err := s.facts(study)
+	row, err := s.visibleStudy(ctx, study)
 	if err != nil {
 		return Tag{}, err
 	}
+	f := factsOf(row, s.db.SeriesOf(study))
 	return s.state().evaluate(f, s.eligibility(ctx, study), asking, s.opt.Now()), nil
 }
 
-// Eligibility returns the stored outcome of the ingest check of a study.
+// Eligibility returns the stored outcome of the ingest check of a study
+// the party in ctx may see.
 func (s *Service) Eligibility(ctx context.Context, study string) (*Eligibility, error) {
-	if _, err := s.db.Study(study); err != nil {
-		return nil, notFoundf("study %s", study)
+	if _, err := s.visibleStudy(ctx, study); err != nil {
+		return nil, err
 	}
 	e := s.eligibility(ctx, study)
 	if e == nil {

@@ -54,7 +54,8 @@ func (s *Service) Statistics(ctx context.Context, req StatsRequest) (*Stats, err
 	if !req.From.IsZero() && !req.To.IsZero() && req.To.Before(req.From) {
 		return nil, invalidf("to is before from")
 	}
-	ds, err := s.Decisions(ctx, DecisionFilter{})
+	// Counts only: every decision, whoever asks (no study, physician or text).
+	ds, err := s.decisions(ctx, DecisionFilter{})
 	if err != nil {
 		return nil, err
 	}

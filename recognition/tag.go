@@ -153,9 +153,9 @@ func (s *state) decide(f *Facts, elig *Eligibility, asking string, now time.Time
 // and issuer mapping of now.
 func (s *state) holdingOf(f *Facts, elig *Eligibility) *Institution {
 	if elig != nil && elig.Holding != "" {
-		if in := s.institutions[elig.Holding]; in != nil {
-			return in
-		}
+		// Recorded: never guessed again from names, which a later
+		// instance may carry (nil when it left the registry).
+		return s.institutions[elig.Holding]
 	}
 	in, _ := s.attribute(f)
 	return in

@@ -169,6 +169,7 @@ func TestAccessMatrix(t *testing.T) {
 				inst, inst + "/metadata", inst + "/frames/1", inst + "/rendered", inst + "/thumbnail",
 				"/dicomweb/studies/" + s.uid + "/rendered",
 				"/dicomweb/wado?requestType=WADO&studyUID=" + s.uid + "&seriesUID=" + s.series + "&objectUID=" + s.sop,
+				"/api/v1/recognition/studies/" + s.uid,
 			} {
 				requests++
 				code, b := do(pr.tok, "GET", path, nil, nil)

@@ -95,6 +95,8 @@ var routeAccess = map[string]string{
 	"POST /api/v1/admin/recognition/import": "admin",
 	"GET /api/v1/admin/recognition/export":  "admin",
 
+	"PUT /api/v1/admin/studies/:study/holding": "admin",
+
 	"POST /dicomweb/studies":        "admin pacs",
 	"POST /dicomweb/studies/:study": "admin pacs",
 	// Retrieval from a peer through this gateway: never relayed on by a
