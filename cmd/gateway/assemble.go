@@ -47,11 +47,11 @@ func (g *gateway) close() {
 
 // assemble opens storage and the index, recovers, loads the demo when
 // asked, and builds every service and the HTTP server on them.
-func assemble(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) (gw *gateway, err error) {
-	gw = &gateway{log: log}
+func assemble(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) (_ *gateway, err error) {
+	gw := &gateway{log: log}
 	defer func() {
 		if err != nil {
-			gw.close()
+			gw.close() // what was opened before the failure
 		}
 	}()
 	store, err := openStore(ctx, cfg)
