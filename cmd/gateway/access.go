@@ -39,7 +39,7 @@ func defaultAccess() AccessConfig {
 
 func bindAccess(fs *flag.FlagSet, c *AccessConfig) {
 	boolean(fs, &c.Disabled, "no-auth", "DANGER: serve without authentication (local demos only)")
-	str(fs, &c.AdminToken, "admin-token", "admin API token to install (gw_<id>_<secret>); prefer the environment variable")
+	secretStr(fs, &c.AdminToken, "admin-token", "admin API token to install when its id is new (gw_<id>_<secret>)")
 	str(fs, &c.JWT.Issuer, "jwt-issuer", "OIDC/JWT issuer to accept")
 	str(fs, &c.JWT.Audience, "jwt-audience", "OIDC/JWT audience to require")
 	str(fs, &c.JWT.JWKSFile, "jwt-jwks-file", "JWKS file with the issuer's signing keys")

@@ -10,7 +10,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"time"
 )
@@ -27,9 +26,9 @@ type adminClient struct {
 func newAdminFlags(name string, stderr io.Writer) (*flag.FlagSet, *adminClient) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	c := &adminClient{base: "http://127.0.0.1:8080", token: os.Getenv("GATEWAY_TOKEN")}
+	c := &adminClient{base: "http://127.0.0.1:8080"}
 	str(fs, &c.base, "url", "gateway root URL")
-	fs.StringVar(&c.token, "token", c.token, "admin token [GATEWAY_TOKEN]")
+	secretStr(fs, &c.token, "token", "API token")
 	return fs, c
 }
 
@@ -82,7 +81,7 @@ func tokenCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fs.StringVar(&ttl, "ttl", "", "lifetime, e.g. 720h (empty: no expiry)")
 		fs.StringVar(&person, "person", "", "person key (patient tokens)")
 	}
-	if err := fs.Parse(args[1:]); err != nil {
+	if err := parseSettings(fs, args[1:]); err != nil {
 		return err
 	}
 	switch args[0] {
@@ -147,7 +146,7 @@ func auditCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&inst, "institution", "", "institution of the actor")
 	fs.StringVar(&from, "from", "", "RFC 3339 start")
 	fs.StringVar(&to, "to", "", "RFC 3339 end")
-	if err := fs.Parse(args[1:]); err != nil {
+	if err := parseSettings(fs, args[1:]); err != nil {
 		return err
 	}
 	for k, v := range map[string]string{"person": person, "study": study, "institution": inst, "from": from, "to": to} {

@@ -4,8 +4,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"os"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -83,9 +81,11 @@ func (c Config) Validate() error {
 	return c.Federation.validate()
 }
 
-// bindServe registers serve's flags on fs, with defaults taken from the
-// environment.
+// bindServe registers serve's flags on fs with c's values as defaults;
+// parseSettings applies the config file, the environment and the
+// command line over them.
 func bindServe(fs *flag.FlagSet, c *Config) {
+	configFlag(fs)
 	str(fs, &c.Listen, "listen", "address to listen on (host:port)")
 	str(fs, &c.Data, "data", "data directory: objects/ (file store), index/ (Badger), tmp/")
 	boolean(fs, &c.Demo, "demo", "load demo studies when the index is empty")
@@ -93,7 +93,7 @@ func bindServe(fs *flag.FlagSet, c *Config) {
 	str(fs, &c.S3.Endpoint, "s3-endpoint", "S3 endpoint host:port (MinIO or any S3)")
 	str(fs, &c.S3.Bucket, "s3-bucket", "S3 bucket (created if absent)")
 	str(fs, &c.S3.AccessKey, "s3-access-key", "S3 access key")
-	str(fs, &c.S3.SecretKey, "s3-secret-key", "S3 secret key (prefer the environment variable)")
+	secretStr(fs, &c.S3.SecretKey, "s3-secret-key", "S3 secret key")
 	str(fs, &c.S3.Region, "s3-region", "S3 region")
 	str(fs, &c.S3.Prefix, "s3-prefix", "key prefix inside the bucket")
 	boolean(fs, &c.S3.TLS, "s3-tls", "use HTTPS to reach S3")
@@ -112,60 +112,4 @@ func bindServe(fs *flag.FlagSet, c *Config) {
 	bindAccess(fs, &c.Access)
 	bindRecognition(fs, &c.Recognition)
 	bindFederation(fs, &c.Federation)
-}
-
-func envName(flag string) string {
-	return "GATEWAY_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
-}
-
-func str(fs *flag.FlagSet, p *string, name, usage string) {
-	if v, ok := os.LookupEnv(envName(name)); ok {
-		*p = v
-	}
-	fs.StringVar(p, name, *p, usage+" ["+envName(name)+"]")
-}
-
-func boolean(fs *flag.FlagSet, p *bool, name, usage string) {
-	if v, ok := os.LookupEnv(envName(name)); ok {
-		if b, err := strconv.ParseBool(v); err == nil {
-			*p = b
-		}
-	}
-	fs.BoolVar(p, name, *p, usage+" ["+envName(name)+"]")
-}
-
-func int64v(fs *flag.FlagSet, p *int64, name, usage string) {
-	if v, ok := os.LookupEnv(envName(name)); ok {
-		if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-			*p = n
-		}
-	}
-	fs.Int64Var(p, name, *p, usage+" ["+envName(name)+"]")
-}
-
-func duration(fs *flag.FlagSet, p *time.Duration, name, usage string) {
-	if v, ok := os.LookupEnv(envName(name)); ok {
-		if d, err := time.ParseDuration(v); err == nil {
-			*p = d
-		}
-	}
-	fs.DurationVar(p, name, *p, usage+" ["+envName(name)+"]")
-}
-
-func float(fs *flag.FlagSet, p *float64, name, usage string) {
-	if v, ok := os.LookupEnv(envName(name)); ok {
-		if f, err := strconv.ParseFloat(v, 64); err == nil {
-			*p = f
-		}
-	}
-	fs.Float64Var(p, name, *p, usage+" ["+envName(name)+"]")
-}
-
-func intv(fs *flag.FlagSet, p *int, name, usage string) {
-	if v, ok := os.LookupEnv(envName(name)); ok {
-		if n, err := strconv.Atoi(v); err == nil {
-			*p = n
-		}
-	}
-	fs.IntVar(p, name, *p, usage+" ["+envName(name)+"]")
 }

@@ -70,7 +70,7 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	u := "http://127.0.0.1:8080/dicomweb"
 	str(fs, &u, "url", "DICOMweb root of the gateway")
-	if err := fs.Parse(args); err != nil {
+	if err := parseSettings(fs, args); err != nil {
 		return err
 	}
 	dir, err := os.MkdirTemp("", "gateway-demo-*")

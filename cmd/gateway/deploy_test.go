@@ -49,8 +49,8 @@ func deployEnvFlags() map[string]string {
 }
 
 // deployCheckEnv asserts that name is the variable of a serve flag and
-// that value is acceptable to that flag (bindServe silently ignores values
-// it cannot parse, so a typo like "yes" for a bool would go unnoticed).
+// that value is acceptable to that flag (a typo like "yes" for a bool would
+// stop the gateway at start).
 // Values containing compose interpolation are checked by name only.
 func deployCheckEnv(t *testing.T, where, name, value string) {
 	t.Helper()
@@ -102,7 +102,7 @@ func deployServeConfig(t *testing.T, where string, env map[string]string, args [
 	fs.SetOutput(io.Discard)
 	cfg := DefaultConfig()
 	bindServe(fs, &cfg)
-	if err := fs.Parse(args); err != nil {
+	if err := parseSettings(fs, args); err != nil {
 		t.Fatalf("%s: serve %q: %v", where, args, err)
 	}
 	if fs.NArg() != 0 {

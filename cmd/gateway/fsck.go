@@ -20,7 +20,7 @@ func fsck(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var deep, repair bool
 	fs.BoolVar(&deep, "deep", false, "re-hash every object against its recorded digest")
 	fs.BoolVar(&repair, "repair", false, "drop rows without objects and index objects without rows")
-	if err := fs.Parse(args); err != nil {
+	if err := parseSettings(fs, args); err != nil {
 		return err
 	}
 	if err := cfg.Validate(); err != nil {

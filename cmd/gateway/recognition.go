@@ -39,7 +39,7 @@ type RecognitionConfig struct {
 func bindRecognition(fs *flag.FlagSet, c *RecognitionConfig) {
 	str(fs, &c.Institutions, "institutions", "institutions registry file to load at start (YAML/JSON)")
 	str(fs, &c.Catalogue, "catalogue", "recognition catalogue file to load at start (YAML/JSON; default: the shipped imaging catalogue)")
-	str(fs, &c.PersonKeySecret, "person-key-secret", "secret keying person keys (default: {data}/secrets/person-key, created on first start); prefer the environment variable")
+	secretStr(fs, &c.PersonKeySecret, "person-key-secret", "secret keying person keys (default: {data}/secrets/person-key, created on first start)")
 }
 
 // personKeySecret returns the configured secret, or the one kept in the
@@ -161,7 +161,7 @@ func recognitionCmd(ctx context.Context, args []string, stdout, stderr io.Writer
 	if args[0] == "export" && len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
 		what, rest = rest[0], rest[1:] // export catalogue --url ...
 	}
-	if err := fs.Parse(rest); err != nil {
+	if err := parseSettings(fs, rest); err != nil {
 		return err
 	}
 	if what == "" {

@@ -18,7 +18,7 @@ func reindex(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	bindServe(fs, &cfg)
 	fresh := false
 	boolean(fs, &fresh, "fresh", "delete the index folder first and rebuild it from scratch")
-	if err := fs.Parse(args); err != nil {
+	if err := parseSettings(fs, args); err != nil {
 		return err
 	}
 	if err := cfg.Validate(); err != nil {

@@ -94,7 +94,7 @@ func (o studyOwners) StudyPerson(ctx context.Context, study string) string {
 func shareCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "revoke" {
 		fs, c := newAdminFlags("share revoke", stderr)
-		if err := fs.Parse(args[1:]); err != nil {
+		if err := parseSettings(fs, args[1:]); err != nil {
 			return err
 		}
 		if fs.NArg() != 1 {
@@ -123,7 +123,7 @@ func shareCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintln(stderr, "usage: gateway share --study UID [--hours 72] [--download] [--pin 1234] [--uses N]\n       gateway share revoke ID\n       gateway share keys [rotate | retire KID]")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseSettings(fs, args); err != nil {
 		return err
 	}
 	if study == "" {
@@ -159,7 +159,7 @@ func shareCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 // shareKeysCmd lists, rotates or retires share signing keys.
 func shareKeysCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs, c := newAdminFlags("share keys", stderr)
-	if err := fs.Parse(args); err != nil {
+	if err := parseSettings(fs, args); err != nil {
 		return err
 	}
 	var b []byte

@@ -20,7 +20,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	base := fs.String("url", os.Getenv("GATEWAY_URL"), "DICOMweb root, e.g. http://127.0.0.1:8080/dicomweb (env GATEWAY_URL)")
 	dir := fs.String("dir", "", "directory to upload (or give it as the argument)")
 	conc := fs.Int("c", DefaultConcurrency, "concurrent requests")
-	token := fs.String("token", os.Getenv("GATEWAY_TOKEN"), "bearer token (env GATEWAY_TOKEN)")
+	token := fs.String("token", "", "bearer token (default: env GATEWAY_TOKEN; never printed)")
 	batchMB := fs.Int64("batch-mb", DefaultBatchBytes>>20, "max MiB per request (files of one study are grouped)")
 	quiet := fs.Bool("q", false, "no progress bar")
 	fs.Usage = func() {
@@ -32,6 +32,9 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return nil
 		}
 		return fmt.Errorf("push: %w", err)
+	}
+	if *token == "" {
+		*token = os.Getenv("GATEWAY_TOKEN") // read after parsing, so that -h never shows it
 	}
 	switch {
 	case *dir == "" && fs.NArg() == 1:
