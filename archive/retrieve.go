@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/flate"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -46,11 +47,15 @@ func (s *Service) Instances(ctx context.Context, study, series, sop string) ([]*
 // names all three UIDs, but a mismatch must be a 404, not a wrong file).
 func (s *Service) InstanceBySOP(ctx context.Context, sop string) (*Instance, error) {
 	in, err := s.db.InstanceBySOP(sop)
+	if err == nil {
+		err = s.checkStudy(ctx, in.Study)
+	}
+	if errors.Is(err, index.ErrNotFound) || errors.Is(err, errStudyNotFound) {
+		// One answer for missing and hidden, and it names no study.
+		return nil, fmt.Errorf("instance %w: it does not exist or is not visible to you", ErrNotFound)
+	}
 	if err != nil {
 		return nil, mapIndexErr(err)
-	}
-	if err := s.checkStudy(ctx, in.Study); err != nil {
-		return nil, err
 	}
 	return in, nil
 }
