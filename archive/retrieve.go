@@ -93,17 +93,28 @@ func FrameSyntax(in *Instance) string {
 
 // Frames resolves 1-based frame numbers of an instance to readers that do
 // range reads of the stored object, using the frame table recorded at
-// ingest. A number out of range is an *InvalidError naming the count.
+// ingest. A number out of range is ErrNotFound naming the count; a list
+// longer than the frame count, or naming a frame twice, is *InvalidError.
 func (s *Service) Frames(ctx context.Context, in *Instance, numbers []int) ([]*Frame, error) {
 	n := len(in.Frames.Frames)
 	if n == 0 {
 		return nil, fmt.Errorf("instance %s has no pixel data: %w", in.SOP, ErrNotFound)
 	}
+	// A frame is named once at most: a list of repeats would make an
+	// answer of any size out of one frame.
+	if len(numbers) > n {
+		return nil, invalid("frames", "the list names %d frames and the instance has %d: name each frame once at most", len(numbers), n)
+	}
+	seen := make(map[int]bool, len(numbers))
 	out := make([]*Frame, 0, len(numbers))
 	for _, num := range numbers {
 		if num < 1 || num > n {
 			return nil, fmt.Errorf("frame %d: %w", num, &frameRangeError{n: n, num: num})
 		}
+		if seen[num] {
+			return nil, invalid("frames", "frame %d is named more than once: name each frame once at most", num)
+		}
+		seen[num] = true
 		ranges := in.Frames.Frames[num-1]
 		var length int64
 		for _, r := range ranges {
