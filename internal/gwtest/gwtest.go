@@ -77,7 +77,8 @@ func Start(t testing.TB, store storage.Store, opt Options) *Gateway {
 	sopt := server.Options{
 		DICOMweb: dicomweb.Options{MaxRequestBytes: opt.MaxRequestBytes, PresignRedirect: opt.PresignRedirect,
 			MaxStowParts: opt.MaxStowParts, MaxAnswerBytes: opt.MaxAnswerBytes},
-		Middleware: ext.Middleware,
+		Middleware:      ext.Middleware,
+		BodyIdleTimeout: opt.BodyIdleTimeout,
 	}
 	if ext.API != nil {
 		sopt.API = append(sopt.API, ext.API)
