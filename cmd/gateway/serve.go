@@ -123,13 +123,14 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Middleware: []echo.MiddlewareFunc{api.Asking},
 		DICOMweb: dicomweb.Options{
 			PublicURL: cfg.PublicURL, TrustForwarded: cfg.TrustForwarded, MaxRequestBytes: cfg.MaxRequestBytes,
-			PresignRedirect: cfg.PresignRedirect,
+			PresignRedirect: cfg.PresignRedirect, MaxStowParts: cfg.StowMaxParts, MaxAnswerBytes: cfg.MaxAnswerBytes,
 		},
 		CORSOrigins: strings.Split(cfg.CORSOrigins, ","),
 		Logger:      log,
 		Metrics:     m,
 		Viewer:      viewerstatic.FS(),
 	}
+	sopt.BodyIdleTimeout = cfg.BodyIdleTimeout // slow-loris bodies: see internal/idleread
 	fed.wire(&sopt, acc.mw.Auth)
 	e := server.New(svc, sopt)
 	ln, err := net.Listen("tcp", cfg.Listen)
