@@ -40,7 +40,7 @@ func Middleware(idle time.Duration) echo.MiddlewareFunc {
 				return next(c)
 			}
 			ctl := http.NewResponseController(c.Response())
-			r := &reader{rc: req.Body, ctl: ctl, idle: idle, mark: time.Now()}
+			r := &reader{rc: req.Body, ctl: ctl, idle: idle, now: time.Now}
 			req.Body = r
 			defer r.clear()
 			return next(c)
@@ -48,33 +48,42 @@ func Middleware(idle time.Duration) echo.MiddlewareFunc {
 	}
 }
 
-// reader moves the connection's read deadline to idle after the last
-// time MinProgress bytes had arrived.
+// reader gives each progress window idle of waiting for the client. Only
+// time spent inside Read counts: the handler may work between reads (an
+// object upload, an fsync) for longer than idle without the client being
+// at fault, since its bytes then wait in the socket's buffers.
 type reader struct {
-	rc    io.ReadCloser
-	ctl   *http.ResponseController
-	idle  time.Duration
-	mark  time.Time // when the current progress window began
-	since int       // bytes read since mark
-	off   bool      // the connection has no deadlines (e.g. a test recorder)
-	ended bool      // the body was read to its end, failed or stalled
+	rc     io.ReadCloser
+	ctl    *http.ResponseController
+	idle   time.Duration
+	now    func() time.Time
+	waited time.Duration // time spent in Read in the current window
+	since  int           // bytes read in the current window
+	off    bool          // the connection has no deadlines (e.g. a test recorder)
+	ended  bool          // the body was read to its end, failed or stalled
 }
 
 func (r *reader) Read(p []byte) (int, error) {
+	start := r.now()
 	if !r.off && !r.ended {
-		if err := r.ctl.SetReadDeadline(r.mark.Add(r.idle)); err != nil {
+		if r.waited >= r.idle {
+			r.ended = true
+			return 0, r.stalled()
+		}
+		if err := r.ctl.SetReadDeadline(start.Add(r.idle - r.waited)); err != nil {
 			r.off = true
 		}
 	}
 	n, err := r.rc.Read(p)
+	r.waited += r.now().Sub(start)
 	r.since += n
 	if r.since >= MinProgress {
-		r.mark, r.since = time.Now(), 0
+		r.waited, r.since = 0, 0
 	}
 	switch {
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		r.ended = true
-		return n, fmt.Errorf("%w: less than %d bytes arrived in %s", ErrIdle, MinProgress, r.idle)
+		return n, r.stalled()
 	case err != nil && !r.ended:
 		// The end: the server goes on reading the connection (for the
 		// client going away, then for the next request), which must not
@@ -85,6 +94,14 @@ func (r *reader) Read(p []byte) (int, error) {
 		}
 	}
 	return n, err
+}
+
+func (r *reader) stalled() error {
+	if !r.off {
+		// Leave the deadline in the past (see clear).
+		_ = r.ctl.SetReadDeadline(time.Unix(1, 0))
+	}
+	return fmt.Errorf("%w: less than %d bytes arrived in %s", ErrIdle, MinProgress, r.idle)
 }
 
 func (r *reader) Close() error { return r.rc.Close() }
