@@ -93,8 +93,8 @@ func FrameSyntax(in *Instance) string {
 
 // Frames resolves 1-based frame numbers of an instance to readers that do
 // range reads of the stored object, using the frame table recorded at
-// ingest. A number out of range is ErrNotFound naming the count; a list
-// longer than the frame count, or naming a frame twice, is *InvalidError.
+// ingest. A number out of range, a list longer than the frame count or
+// one naming a frame twice is an *InvalidError (400) that says which.
 func (s *Service) Frames(ctx context.Context, in *Instance, numbers []int) ([]*Frame, error) {
 	n := len(in.Frames.Frames)
 	if n == 0 {
@@ -109,7 +109,9 @@ func (s *Service) Frames(ctx context.Context, in *Instance, numbers []int) ([]*F
 	out := make([]*Frame, 0, len(numbers))
 	for _, num := range numbers {
 		if num < 1 || num > n {
-			return nil, fmt.Errorf("frame %d: %w", num, &frameRangeError{n: n, num: num})
+			// PS3.18 names 400 for a frame number beyond the instance's
+			// frames (8.2.7, 9.5.2); the frame list follows it.
+			return nil, invalid("frames", "frame %d does not exist: the instance has %d frame(s)", num, n)
 		}
 		if seen[num] {
 			return nil, invalid("frames", "frame %d is named more than once: name each frame once at most", num)
@@ -172,13 +174,6 @@ func (r *swapReader) Read(p []byte) (int, error) {
 }
 
 func (r *swapReader) Close() error { return r.rc.Close() }
-
-type frameRangeError struct{ n, num int }
-
-func (e *frameRangeError) Error() string {
-	return "frame " + strconv.Itoa(e.num) + " does not exist: the instance has " + strconv.Itoa(e.n) + " frame(s)"
-}
-func (e *frameRangeError) Unwrap() error { return ErrNotFound }
 
 // Bulk returns a reader over one bulk value of an instance.
 func (s *Service) Bulk(ctx context.Context, in *Instance, path string) (io.ReadCloser, int64, error) {

@@ -18,7 +18,7 @@ import (
 // frame list of 60 times frame 1 asked as an animated GIF, and 3000 times
 // frame 1 on the frames route, each made an answer of any size out of one
 // frame. Lists with repeats or longer than the frame count are refused
-// with a 400 that says why; a frame out of range is a 404; and with a
+// with a 400 that says why, as is a frame out of range; and with a
 // small MaxAnswerBytes, answers that would exceed it are refused before
 // any byte of image is produced (the refusal is a short JSON error).
 func TestFrameListsBounded(t *testing.T) {
@@ -69,7 +69,7 @@ func TestFrameListsBounded(t *testing.T) {
 		{"3000 x frame 1", "/frames/" + list(3000, ones), "*/*", 400, "name each frame once"},
 		{"3000 x frame 1 rendered", "/frames/" + list(3000, ones) + "/rendered", "image/gif", 400, "frame"},
 		{"frame 1 twice", "/frames/1,1", "*/*", 400, "frame 1 is named more than once"},
-		{"out of range", "/frames/" + strconv.Itoa(ct.NumberOfFrames+1), "*/*", 404, "does not exist"},
+		{"out of range", "/frames/" + strconv.Itoa(ct.NumberOfFrames+1), "*/*", 400, "does not exist"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			resp, body := get(t, u+c.path, c.accept)
