@@ -186,6 +186,9 @@ func bodyError(err error, parts int) error {
 	return badRequest("broken multipart body: " + err.Error())
 }
 
+// commentBudget is how many bytes of ErrorComment one answer holds in full.
+const commentBudget = 64 << 10
+
 // stowResponse builds the Store Instances Response data set.
 func (h *handlers) stowResponse(c echo.Context, study string, stored []*archive.Stored, failed []*archive.StoreError) dcm.Dataset {
 	base := h.base(c)
@@ -215,11 +218,21 @@ func (h *handlers) stowResponse(c echo.Context, study string, stored []*archive.
 	}
 	if len(failed) > 0 {
 		items := make([]any, 0, len(failed))
-		for _, f := range failed {
+		budget := commentBudget
+		for i, f := range failed {
+			// ErrorComment: why, in words a person understands; after
+			// commentBudget bytes of them, cut to the 64 characters of LO,
+			// so the answer stays small whatever the parts. The last
+			// (why a cut request stopped) is kept whole.
+			n := 1024
+			if budget <= 0 && i < len(failed)-1 {
+				n = 64
+			}
+			comment := truncate(f.Err.Error(), n)
+			budget -= len(comment)
 			item := dcm.Dataset{
 				"00081197": {VR: "US", Value: []any{float64(f.Reason)}},
-				// ErrorComment: why, in words a person understands.
-				"00000902": {VR: "LO", Value: []any{truncate(f.Err.Error(), 1024)}},
+				"00000902": {VR: "LO", Value: []any{comment}},
 			}
 			if f.SOP != "" {
 				item["00081155"] = &dcm.Element{VR: "UI", Value: []any{f.SOP}}
