@@ -29,6 +29,7 @@ const MinProgress = 1024
 // once idle passes without MinProgress bytes arriving (or the end). The
 // connection's read deadline is set through http.ResponseController, so
 // the read itself is interrupted; a zero idle turns the check off.
+// Register it before middleware that wraps the response writer.
 func Middleware(idle time.Duration) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		if idle <= 0 {
@@ -39,7 +40,9 @@ func Middleware(idle time.Duration) echo.MiddlewareFunc {
 			if req.Body == nil || req.Body == http.NoBody {
 				return next(c)
 			}
-			ctl := http.NewResponseController(c.Response())
+			// The writer as the server gave it: middleware that runs later
+			// may wrap it in writers that cannot set deadlines.
+			ctl := http.NewResponseController(c.Response().Writer)
 			r := &reader{rc: req.Body, ctl: ctl, idle: idle, now: time.Now}
 			req.Body = r
 			defer r.clear()
