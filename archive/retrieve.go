@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/flate"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -46,11 +47,15 @@ func (s *Service) Instances(ctx context.Context, study, series, sop string) ([]*
 // names all three UIDs, but a mismatch must be a 404, not a wrong file).
 func (s *Service) InstanceBySOP(ctx context.Context, sop string) (*Instance, error) {
 	in, err := s.db.InstanceBySOP(sop)
+	if err == nil {
+		err = s.checkStudy(ctx, in.Study)
+	}
+	if errors.Is(err, index.ErrNotFound) || errors.Is(err, errStudyNotFound) {
+		// One answer for missing and hidden, and it names no study.
+		return nil, fmt.Errorf("instance %w: it does not exist or is not visible to you", ErrNotFound)
+	}
 	if err != nil {
 		return nil, mapIndexErr(err)
-	}
-	if err := s.checkStudy(ctx, in.Study); err != nil {
-		return nil, err
 	}
 	return in, nil
 }
@@ -88,17 +93,30 @@ func FrameSyntax(in *Instance) string {
 
 // Frames resolves 1-based frame numbers of an instance to readers that do
 // range reads of the stored object, using the frame table recorded at
-// ingest. A number out of range is an *InvalidError naming the count.
+// ingest. A number out of range, a list longer than the frame count or
+// one naming a frame twice is an *InvalidError (400) that says which.
 func (s *Service) Frames(ctx context.Context, in *Instance, numbers []int) ([]*Frame, error) {
 	n := len(in.Frames.Frames)
 	if n == 0 {
 		return nil, fmt.Errorf("instance %s has no pixel data: %w", in.SOP, ErrNotFound)
 	}
+	// A frame is named once at most: a list of repeats would make an
+	// answer of any size out of one frame.
+	if len(numbers) > n {
+		return nil, invalid("frames", "the list names %d frames and the instance has %d: name each frame once at most", len(numbers), n)
+	}
+	seen := make(map[int]bool, len(numbers))
 	out := make([]*Frame, 0, len(numbers))
 	for _, num := range numbers {
 		if num < 1 || num > n {
-			return nil, fmt.Errorf("frame %d: %w", num, &frameRangeError{n: n, num: num})
+			// PS3.18 names 400 for a frame number beyond the instance's
+			// frames (8.2.7, 9.5.2); the frame list follows it.
+			return nil, invalid("frames", "frame %d does not exist: the instance has %d frame(s)", num, n)
 		}
+		if seen[num] {
+			return nil, invalid("frames", "frame %d is named more than once: name each frame once at most", num)
+		}
+		seen[num] = true
 		ranges := in.Frames.Frames[num-1]
 		var length int64
 		for _, r := range ranges {
@@ -156,13 +174,6 @@ func (r *swapReader) Read(p []byte) (int, error) {
 }
 
 func (r *swapReader) Close() error { return r.rc.Close() }
-
-type frameRangeError struct{ n, num int }
-
-func (e *frameRangeError) Error() string {
-	return "frame " + strconv.Itoa(e.num) + " does not exist: the instance has " + strconv.Itoa(e.n) + " frame(s)"
-}
-func (e *frameRangeError) Unwrap() error { return ErrNotFound }
 
 // Bulk returns a reader over one bulk value of an instance.
 func (s *Service) Bulk(ctx context.Context, in *Instance, path string) (io.ReadCloser, int64, error) {

@@ -157,20 +157,22 @@ func (s *Service) visible(ctx context.Context, st *index.Study) bool {
 	return s.opt.Visibility == nil || s.opt.Visibility.Visible(ctx, st)
 }
 
-// checkStudy returns ErrNotFound for a study that does not exist or that
-// the asking party may not see.
+// errStudyNotFound is the one answer for a study that does not exist and
+// for one the asking party may not see: the same text (without the UID)
+// on every route, so that answers cannot tell the two apart.
+var errStudyNotFound = fmt.Errorf("study %w: it does not exist or is not visible to you", ErrNotFound)
+
+// checkStudy returns errStudyNotFound for a study that does not exist or
+// that the asking party may not see.
 func (s *Service) checkStudy(ctx context.Context, study string) error {
 	if s.opt.Visibility == nil {
 		return nil
 	}
 	st, err := s.db.Study(study)
-	if err != nil {
-		return mapIndexErr(err)
+	if errors.Is(err, index.ErrNotFound) || (err == nil && !s.visible(ctx, st)) {
+		return errStudyNotFound
 	}
-	if !s.visible(ctx, st) {
-		return fmt.Errorf("study %s: %w", study, ErrNotFound)
-	}
-	return nil
+	return mapIndexErr(err)
 }
 
 // Recover runs at start: rows written after the last checkpoint may

@@ -570,7 +570,7 @@ func testFrames(t *testing.T, gw *gwtest.Gateway, man *corpus.Manifest) {
 		frames, accept string
 		want           int
 	}{
-		{"3", "*/*", 404},
+		{"3", "*/*", 400}, // beyond the frames: 400 (PS3.18 8.2.7)
 		{"0", "*/*", 400},
 		{"1,x", "*/*", 400},
 		{"1", "image/jpeg", 406},

@@ -11,6 +11,7 @@ import (
 	"github.com/imgcloud/gateway/archive"
 	"github.com/imgcloud/gateway/auth"
 	"github.com/imgcloud/gateway/federation"
+	"github.com/imgcloud/gateway/internal/idleread"
 	"github.com/imgcloud/gateway/recognition"
 	"github.com/imgcloud/gateway/render"
 )
@@ -24,6 +25,8 @@ var (
 	errUnsupportedMedia = errors.New("unsupported media type")
 	// errBadRequest: the request is malformed (400).
 	errBadRequest = errors.New("bad request")
+	// errTooManyParts: a STOW request holds more parts than allowed (413).
+	errTooManyParts = errors.New("too many parts")
 )
 
 // httpError carries a status picked by a handler with a message for people.
@@ -55,7 +58,9 @@ func Status(err error) int {
 		return http.StatusUnauthorized
 	case errors.Is(err, auth.ErrForbidden):
 		return http.StatusForbidden
-	case errors.As(err, &mbe), errors.Is(err, archive.ErrTooLarge):
+	case errors.Is(err, idleread.ErrIdle):
+		return http.StatusRequestTimeout
+	case errors.As(err, &mbe), errors.Is(err, archive.ErrTooLarge), errors.Is(err, errTooManyParts):
 		return http.StatusRequestEntityTooLarge
 	case errors.As(err, &he):
 		return he.Code

@@ -25,6 +25,14 @@ type Options struct {
 	TrustForwarded bool
 	// MaxRequestBytes bounds a STOW request body (413 beyond).
 	MaxRequestBytes int64
+	// MaxStowParts bounds the parts of one STOW request (default
+	// DefaultMaxStowParts); parts beyond it are not read (413), the
+	// instances before it stay stored and are listed.
+	MaxStowParts int
+	// MaxAnswerBytes bounds one multi-frame answer: frames and rendered
+	// animations (default DefaultMaxAnswerBytes). A request that would
+	// exceed it is refused before anything is sent.
+	MaxAnswerBytes int64
 	// PresignRedirect, when positive, answers WADO-URI downloads with a
 	// redirect to a presigned object-store URL valid that long (for
 	// deployments where clients reach S3 directly).
@@ -37,6 +45,14 @@ type Options struct {
 	// the client sees it.
 	Mount []func(g *echo.Group, base func(echo.Context) string)
 }
+
+// Defaults of Options.
+const (
+	// DefaultMaxStowParts is the most parts one STOW request may hold.
+	DefaultMaxStowParts = 10000
+	// DefaultMaxAnswerBytes is the largest multi-frame answer (2 GiB).
+	DefaultMaxAnswerBytes = 2 << 30
+)
 
 type handlers struct {
 	svc *archive.Service
@@ -54,6 +70,12 @@ func Register(g *echo.Group, svc *archive.Service, opt Options) {
 	}
 	if opt.MaxRequestBytes <= 0 {
 		opt.MaxRequestBytes = 64 << 30
+	}
+	if opt.MaxStowParts <= 0 {
+		opt.MaxStowParts = DefaultMaxStowParts
+	}
+	if opt.MaxAnswerBytes <= 0 {
+		opt.MaxAnswerBytes = DefaultMaxAnswerBytes
 	}
 	h := &handlers{svc: svc, opt: opt, log: opt.Logger}
 	g.Use(corpHeader)

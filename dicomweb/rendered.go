@@ -99,6 +99,9 @@ func (r *renderer) serve(thumbnail bool) echo.HandlerFunc {
 				r.log.Warn("thumbnail cache unreadable", "sop", in.SOP, "err", err)
 			}
 		}
+		if len(nums) > 1 {
+			return r.streamGIF(c, req, in, nums)
+		}
 		var buf bytes.Buffer
 		win, err := r.render(c, req, in, nums, &buf)
 		if err != nil {
@@ -128,62 +131,147 @@ func writeImage(c echo.Context, media string, body io.Reader) error {
 	return c.Stream(http.StatusOK, media, body)
 }
 
-// render decodes, windows, fits and encodes the frames nums of in into
-// w. It returns the window applied to grayscale pictures, formatted.
-func (r *renderer) render(c echo.Context, req renderRequest, in *archive.Instance, nums []int, w io.Writer) (string, error) {
+// prepared is what rendering the frames of an instance needs.
+type prepared struct {
+	p      *render.Params
+	frames []*archive.Frame
+	opt    render.Options
+}
+
+// prepare reads the rendering parameters and the palette of in, resolves
+// the frames nums and takes a decoding slot; release gives it back. An
+// animation that could exceed MaxAnswerBytes is refused here, before any
+// frame is decoded.
+func (r *renderer) prepare(c echo.Context, req renderRequest, in *archive.Instance, nums []int) (pr prepared, release func(), err error) {
 	ctx := c.Request().Context()
 	p, err := render.ParamsFrom(in.Attrs)
 	if err != nil {
-		return "", fmt.Errorf("instance %s: %w", in.SOP, err)
+		return pr, nil, fmt.Errorf("instance %s: %w", in.SOP, err)
 	}
 	// Frames come from the archive as little endian words, big-endian
 	// storage included (see archive.Frames).
 	p.BigEndian = false
 	if crop := req.viewport.Crop; !crop.Empty() && !crop.In(image.Rect(0, 0, p.Columns, p.Rows)) {
-		return "", badRequest(fmt.Sprintf("viewport region %v is outside the %dx%d image", crop, p.Columns, p.Rows))
-	}
-	if p.Palette != nil {
-		if err := r.loadPalette(c, in, p); err != nil {
-			return "", err
-		}
+		return pr, nil, badRequest(fmt.Sprintf("viewport region %v is outside the %dx%d image", crop, p.Columns, p.Rows))
 	}
 	frames, err := r.svc.Frames(ctx, in, nums)
 	if err != nil {
-		return "", err
+		return pr, nil, err
+	}
+	if len(frames) > 1 {
+		bound := int64(len(frames)) * render.GIFFrameBound(max(p.Columns, req.viewport.Width), max(p.Rows, req.viewport.Height))
+		if bound > r.opt.MaxAnswerBytes {
+			return pr, nil, answerTooLarge(len(frames), bound, r.opt.MaxAnswerBytes)
+		}
+	}
+	if p.Palette != nil {
+		if err := r.loadPalette(c, in, p); err != nil {
+			return pr, nil, err
+		}
 	}
 	select {
 	case r.sem <- struct{}{}:
-		defer func() { <-r.sem }()
 	case <-ctx.Done():
-		return "", ctx.Err()
+		return pr, nil, ctx.Err()
 	}
 	opt := render.Options{Window: req.window, Viewport: req.viewport}
-	var imgs []image.Image
-	var used render.Window
-	for _, f := range frames {
-		data, err := readFrame(c, f)
-		if err != nil {
-			return "", err
-		}
-		img, win, err := render.Frame(p, f.TransferSyntax, data, opt)
-		if err != nil {
-			return "", fmt.Errorf("render %s frame %d: %w", in.SOP, f.Number, err)
-		}
-		if opt.Window == nil && win.Width > 0 {
-			opt.Window = &win // one window for every frame of a cine
-		}
-		used = win
-		imgs = append(imgs, img)
+	return prepared{p: p, frames: frames, opt: opt}, func() { <-r.sem }, nil
+}
+
+// renderOne decodes, windows and fits one frame. The first window found
+// is kept in pr for the frames after it (one window for every frame of a
+// cine).
+func renderOne(c echo.Context, pr *prepared, in *archive.Instance, f *archive.Frame) (image.Image, render.Window, error) {
+	data, err := readFrame(c, f)
+	if err != nil {
+		return nil, render.Window{}, err
 	}
-	if len(imgs) > 1 {
-		err = render.EncodeGIF(w, imgs, gifDelay)
-	} else {
-		err = render.Encode(w, imgs[0], req.media, req.quality)
+	img, win, err := render.Frame(pr.p, f.TransferSyntax, data, pr.opt)
+	if err != nil {
+		return nil, win, fmt.Errorf("render %s frame %d: %w", in.SOP, f.Number, err)
 	}
-	if err != nil || used.Width == 0 {
+	if pr.opt.Window == nil && win.Width > 0 {
+		pr.opt.Window = &win
+	}
+	return img, win, nil
+}
+
+// render decodes, windows, fits and encodes one frame of in into w. It
+// returns the window applied to grayscale pictures, formatted.
+func (r *renderer) render(c echo.Context, req renderRequest, in *archive.Instance, nums []int, w io.Writer) (string, error) {
+	pr, release, err := r.prepare(c, req, in, nums)
+	if err != nil {
 		return "", err
 	}
-	return used.String(), nil
+	defer release()
+	img, win, err := renderOne(c, &pr, in, pr.frames[0])
+	if err != nil {
+		return "", err
+	}
+	if err := render.Encode(w, img, req.media, req.quality); err != nil || win.Width == 0 {
+		return "", err
+	}
+	return win.String(), nil
+}
+
+// streamGIF renders several frames as an animated GIF written frame by
+// frame: one frame is in memory at a time, and the answer never exceeds
+// MaxAnswerBytes. Errors before the first frame is written get a status;
+// after it, the answer is cut (the status is sent).
+func (r *renderer) streamGIF(c echo.Context, req renderRequest, in *archive.Instance, nums []int) error {
+	pr, release, err := r.prepare(c, req, in, nums)
+	if err != nil {
+		return err
+	}
+	defer release()
+	aw := &answerWriter{c: c, media: render.MediaGIF, limit: r.opt.MaxAnswerBytes}
+	gw := render.NewGIFWriter(aw, gifDelay)
+	fail := func(err error) error {
+		if !aw.started {
+			return err
+		}
+		r.log.Error("rendered animation cut", "sop", in.SOP, "err", err)
+		return nil
+	}
+	for i, f := range pr.frames {
+		img, win, err := renderOne(c, &pr, in, f)
+		if err != nil {
+			return fail(err)
+		}
+		if i == 0 && win.Width > 0 {
+			c.Response().Header().Set("X-Rendered-Window", win.String())
+		}
+		if err := gw.WriteFrame(img); err != nil {
+			return fail(err)
+		}
+	}
+	return fail(gw.Close())
+}
+
+// answerWriter sends the status and headers of an image answer with its
+// first bytes, and refuses to write more than limit bytes in all.
+type answerWriter struct {
+	c       echo.Context
+	media   string
+	limit   int64
+	n       int64
+	started bool
+}
+
+func (a *answerWriter) Write(p []byte) (int, error) {
+	if a.n+int64(len(p)) > a.limit {
+		return 0, fmt.Errorf("answer cut at %d bytes: more than the %d bytes one answer may hold", a.n, a.limit)
+	}
+	if !a.started {
+		h := a.c.Response().Header()
+		h.Set("Cache-Control", "private, max-age=300")
+		h.Set(echo.HeaderContentType, a.media)
+		a.c.Response().WriteHeader(http.StatusOK)
+		a.started = true
+	}
+	n, err := a.c.Response().Write(p)
+	a.n += int64(n)
+	return n, err
 }
 
 // readFrame reads one frame's bytes.
@@ -250,7 +338,7 @@ func (r *renderer) frameNumbers(req renderRequest, in *archive.Instance) []int {
 		if req.thumbnail {
 			return req.frames[:1]
 		}
-		return req.frames
+		return req.frames // at most maxGIFFrames (parseRenderRequest)
 	}
 	n := len(in.Frames.Frames)
 	if req.thumbnail || !req.gifAsked || n < 2 || req.sop == "" {
@@ -329,6 +417,9 @@ func parseRenderRequest(c echo.Context, thumbnail bool) (renderRequest, error) {
 	req.gifAsked = named && req.media == render.MediaGIF
 	if len(req.frames) > 1 && req.media != render.MediaGIF && !thumbnail {
 		return req, notAcceptable(fmt.Sprintf("%d frames render as one animated image/gif only: ask Accept: image/gif, or one frame", len(req.frames)))
+	}
+	if len(req.frames) > maxGIFFrames && !thumbnail {
+		return req, badRequest(fmt.Sprintf("%d frames named: at most %d frames render as one animation", len(req.frames), maxGIFFrames))
 	}
 	if req.viewport, err = parseViewport(q); err != nil {
 		return req, err

@@ -372,7 +372,7 @@ func testRenderedMultiFrame(t *testing.T, fx *renderedFixture) {
 		want         int
 	}{
 		{"/frames/1,2/rendered", "image/jpeg", 406},
-		{"/frames/3/rendered", "image/jpeg", 404},
+		{"/frames/3/rendered", "image/jpeg", 400},
 		{"/frames/0/rendered", "image/jpeg", 400},
 		{"/frames/2/thumbnail", "image/jpeg", 200},
 	} {

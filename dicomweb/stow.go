@@ -2,6 +2,7 @@ package dicomweb
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/imgcloud/gateway/archive"
 	"github.com/imgcloud/gateway/dcm"
+	"github.com/imgcloud/gateway/internal/idleread"
 	"github.com/imgcloud/gateway/internal/mpart"
 )
 
@@ -49,6 +51,14 @@ func (h *handlers) stow(c echo.Context) error {
 			reqErr = bodyError(err, parts)
 			break
 		}
+		if parts == h.opt.MaxStowParts {
+			// The rest is not read: the answer (one item per part) and the
+			// work stay bounded whatever the body holds.
+			reqErr = &httpError{kind: errTooManyParts, msg: fmt.Sprintf(
+				"the request holds more than %d parts, the most one STOW request may hold: parts after part %d were not read; send them in another request",
+				h.opt.MaxStowParts, parts)}
+			break
+		}
 		parts++
 		if ct := part.Header.Get("Content-Type"); ct != "" && !isDICOMPart(ct) {
 			failed = append(failed, &archive.StoreError{Reason: archive.ReasonCannotUnderstand,
@@ -71,25 +81,51 @@ func (h *handlers) stow(c echo.Context) error {
 			break
 		}
 	}
-	// What was stored is made durable even if the request then failed.
+	// What was stored is made durable even if the request then failed,
+	// and even if the client is gone: net/http cancels the request's
+	// context when a body read fails.
 	if len(stored) > 0 {
-		if err := h.svc.Commit(ctx, stored); err != nil {
+		if err := h.svc.Commit(context.WithoutCancel(ctx), stored); err != nil {
 			return err
 		}
 	}
 	if reqErr != nil {
-		if errors.Is(reqErr, archive.ErrBadBody) || errors.Is(reqErr, errBadRequest) {
-			var mbe *http.MaxBytesError
-			if !errors.As(reqErr, &mbe) && len(stored) > 0 {
-				reqErr = fmt.Errorf("%w (the %d instance(s) before it were stored)", reqErr, len(stored))
-			}
+		if len(stored) == 0 && len(failed) == 0 {
+			return reqErr
 		}
-		return reqErr
+		// Parts were handled before the request failed: the answer says
+		// which instances are stored, which failed, and why the rest was
+		// not read, with the status of the failure.
+		code := Status(reqErr)
+		h.log.Warn("STOW request cut", "status", code, "stored", len(stored), "failed", len(failed), "err", reqErr)
+		failed = append(failed, cutItem(reqErr, code))
+		if code == http.StatusServiceUnavailable {
+			c.Response().Header().Set("Retry-After", "5")
+		}
+		return writeDICOMJSON(c, code, h.stowResponse(c, study, stored, failed))
 	}
 	if parts == 0 {
 		return badRequest("the multipart body holds no parts: send one application/dicom part per instance")
 	}
 	return writeDICOMJSON(c, stowStatus(len(stored), len(failed)), h.stowResponse(c, study, stored, failed))
+}
+
+// cutItem is the FailedSOPSequence item for the part a STOW request failed
+// at, standing for it and every part after it. Server-side details stay
+// in the log, as in ErrorHandler.
+func cutItem(err error, code int) *archive.StoreError {
+	msg := err.Error()
+	var reason uint16 = archive.ReasonProcessingFailure
+	switch {
+	case code == http.StatusServiceUnavailable:
+		msg = "storage unavailable, retry later"
+		reason = archive.ReasonOutOfResources
+	case code >= 500:
+		msg = "internal error"
+	case code == http.StatusRequestEntityTooLarge:
+		reason = archive.ReasonOutOfResources
+	}
+	return &archive.StoreError{Reason: reason, Err: fmt.Errorf("%s; this part and those after it were not stored (the instances in ReferencedSOPSequence were)", msg)}
 }
 
 // stowStatus picks the status of a STOW-RS answer (PS3.18 10.5.3).
@@ -135,6 +171,9 @@ func bodyError(err error, parts int) error {
 	if errors.As(err, &mbe) {
 		return fmt.Errorf("request body larger than the %d bytes allowed: %w", mbe.Limit, err)
 	}
+	if errors.Is(err, idleread.ErrIdle) {
+		return fmt.Errorf("the request body stopped arriving: %w", err)
+	}
 	if parts == 0 && errors.Is(err, io.ErrUnexpectedEOF) {
 		return badRequest("the body is empty or does not start with the multipart boundary")
 	}
@@ -146,6 +185,9 @@ func bodyError(err error, parts int) error {
 	}
 	return badRequest("broken multipart body: " + err.Error())
 }
+
+// commentBudget is how many bytes of ErrorComment one answer holds in full.
+const commentBudget = 64 << 10
 
 // stowResponse builds the Store Instances Response data set.
 func (h *handlers) stowResponse(c echo.Context, study string, stored []*archive.Stored, failed []*archive.StoreError) dcm.Dataset {
@@ -176,11 +218,21 @@ func (h *handlers) stowResponse(c echo.Context, study string, stored []*archive.
 	}
 	if len(failed) > 0 {
 		items := make([]any, 0, len(failed))
-		for _, f := range failed {
+		budget := commentBudget
+		for i, f := range failed {
+			// ErrorComment: why, in words a person understands; after
+			// commentBudget bytes of them, cut to the 64 characters of LO,
+			// so the answer stays small whatever the parts. The last
+			// (why a cut request stopped) is kept whole.
+			n := 1024
+			if budget <= 0 && i < len(failed)-1 {
+				n = 64
+			}
+			comment := truncate(f.Err.Error(), n)
+			budget -= len(comment)
 			item := dcm.Dataset{
 				"00081197": {VR: "US", Value: []any{float64(f.Reason)}},
-				// ErrorComment: why, in words a person understands.
-				"00000902": {VR: "LO", Value: []any{truncate(f.Err.Error(), 1024)}},
+				"00000902": {VR: "LO", Value: []any{comment}},
 			}
 			if f.SOP != "" {
 				item["00081155"] = &dcm.Element{VR: "UI", Value: []any{f.SOP}}

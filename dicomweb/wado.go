@@ -157,6 +157,13 @@ func (h *handlers) frames(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	var total int64
+	for _, f := range frames {
+		total += f.Length
+	}
+	if total > h.opt.MaxAnswerBytes {
+		return answerTooLarge(len(frames), total, h.opt.MaxAnswerBytes)
+	}
 	media, single, err := negotiateFrames(c.Request().Header.Get("Accept"), in, len(frames))
 	if err != nil {
 		return err
@@ -189,6 +196,12 @@ func (h *handlers) frames(c echo.Context) error {
 		}
 	}
 	return pw.close()
+}
+
+// answerTooLarge refuses, before anything is sent, an answer of n frames
+// that would exceed the limit.
+func answerTooLarge(n int, size, limit int64) error {
+	return badRequest(fmt.Sprintf("the %d frame(s) asked for make %d bytes, more than the %d bytes one answer may hold: ask for fewer frames per request", n, size, limit))
 }
 
 // parseFrameList parses "1,3,5" (1-based frame numbers).

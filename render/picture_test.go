@@ -297,3 +297,64 @@ func TestEncode(t *testing.T) {
 		t.Error("image/webp encoded")
 	}
 }
+
+// TestGIFWriterStreams checks that an animation is written frame by frame
+// (each frame's bytes reach the writer when the frame is given, so nothing
+// accumulates), that every frame stays within GIFFrameBound, and that the
+// result decodes to the frames given, gray and colour, with their delay.
+func TestGIFWriterStreams(t *testing.T) {
+	const w, h = 64, 48
+	var frames []image.Image
+	for k := range 5 {
+		g := image.NewGray(image.Rect(0, 0, w, h))
+		for i := range g.Pix {
+			g.Pix[i] = uint8(i*7 + k*31) // noisy: LZW gains little
+		}
+		frames = append(frames, g)
+	}
+	rgb := image.NewRGBA(image.Rect(0, 0, w, h))
+	for i := range rgb.Pix {
+		rgb.Pix[i] = uint8(i * 13)
+	}
+	frames = append(frames, rgb)
+	var out bytes.Buffer
+	gw := NewGIFWriter(&out, 7)
+	prev := 0
+	for i, img := range frames {
+		if err := gw.WriteFrame(img); err != nil {
+			t.Fatal(err)
+		}
+		grew := out.Len() - prev
+		if grew < w*h/4 {
+			t.Fatalf("frame %d: %d bytes written when it was given; the frame is being held back", i, grew)
+		}
+		if limit := GIFFrameBound(w, h) + 64; int64(grew) > limit {
+			t.Fatalf("frame %d took %d bytes, more than the bound %d", i, grew, limit)
+		}
+		prev = out.Len()
+	}
+	if err := gw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	anim, err := gif.DecodeAll(bytes.NewReader(out.Bytes()))
+	if err != nil || len(anim.Image) != len(frames) {
+		t.Fatalf("decode: %v, %d frames", err, len(anim.Image))
+	}
+	if anim.Config.Width != w || anim.Config.Height != h || anim.LoopCount != 0 {
+		t.Errorf("screen %dx%d loop %d", anim.Config.Width, anim.Config.Height, anim.LoopCount)
+	}
+	for k, img := range anim.Image[:5] {
+		g := frames[k].(*image.Gray)
+		for i, v := range img.Pix {
+			if y, _, _, _ := img.Palette[v].RGBA(); uint8(y>>8) != g.Pix[i] {
+				t.Fatalf("frame %d gray %d = %d, want %d", k, i, y>>8, g.Pix[i])
+			}
+		}
+		if anim.Delay[k] != 7 {
+			t.Errorf("frame %d delay %d", k, anim.Delay[k])
+		}
+	}
+	if len(anim.Image[5].Palette) < 100 {
+		t.Errorf("colour frame has a %d-colour palette", len(anim.Image[5].Palette))
+	}
+}

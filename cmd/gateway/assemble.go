@@ -133,13 +133,14 @@ func assemble(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 		Middleware: []echo.MiddlewareFunc{api.Asking},
 		DICOMweb: dicomweb.Options{
 			PublicURL: cfg.PublicURL, TrustForwarded: cfg.TrustForwarded, MaxRequestBytes: cfg.MaxRequestBytes,
-			PresignRedirect: cfg.PresignRedirect,
+			PresignRedirect: cfg.PresignRedirect, MaxStowParts: cfg.StowMaxParts, MaxAnswerBytes: cfg.MaxAnswerBytes,
 		},
 		CORSOrigins: strings.Split(cfg.CORSOrigins, ","),
 		Logger:      log,
 		Metrics:     m,
 		Viewer:      viewerstatic.FS(),
 	}
+	sopt.BodyIdleTimeout = cfg.BodyIdleTimeout // slow-loris bodies: see internal/idleread
 	fed.wire(&sopt, acc.mw.Auth)
 	gw.echo = server.New(svc, sopt)
 	return gw, nil

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/imgcloud/gateway/dicomweb"
 )
 
 // Config is the configuration of "serve". Precedence: flags, then
@@ -24,6 +26,13 @@ type Config struct {
 	CORSOrigins      string
 	MaxRequestBytes  int64
 	MaxInstanceBytes int64
+	// StowMaxParts bounds the parts of one STOW request (413 beyond).
+	StowMaxParts int
+	// MaxAnswerBytes bounds one multi-frame answer (frames, rendered).
+	MaxAnswerBytes int64
+	// BodyIdleTimeout cuts a request body that brings less than 1 KiB in
+	// that long (408); 0 turns the check off.
+	BodyIdleTimeout time.Duration
 	// PresignRedirect > 0 answers WADO-URI downloads with a redirect to a
 	// presigned S3 URL valid that long.
 	PresignRedirect time.Duration
@@ -55,6 +64,9 @@ func DefaultConfig() Config {
 		CORSOrigins:      "*",
 		MaxRequestBytes:  64 << 30,
 		MaxInstanceBytes: 4 << 30,
+		StowMaxParts:     dicomweb.DefaultMaxStowParts,
+		MaxAnswerBytes:   dicomweb.DefaultMaxAnswerBytes,
+		BodyIdleTimeout:  60 * time.Second,
 		MinFreeBytes:     512 << 20,
 		ShutdownGrace:    20 * time.Second,
 		Access:           defaultAccess(),
@@ -75,6 +87,10 @@ func (c Config) Validate() error {
 		return errors.New("s3-endpoint and s3-bucket are required with --store s3")
 	case c.MaxRequestBytes <= 0 || c.MaxInstanceBytes <= 0:
 		return errors.New("max-request-bytes and max-instance-bytes must be positive")
+	case c.StowMaxParts <= 0 || c.MaxAnswerBytes <= 0:
+		return errors.New("stow-max-parts and max-answer-bytes must be positive")
+	case c.BodyIdleTimeout < 0:
+		return errors.New("body-idle-timeout: must be 0 (off) or positive")
 	case c.PublicURL != "" && !strings.HasPrefix(c.PublicURL, "http://") && !strings.HasPrefix(c.PublicURL, "https://"):
 		return fmt.Errorf("public-url: %q must start with http:// or https://", c.PublicURL)
 	}
@@ -105,6 +121,9 @@ func bindServe(fs *flag.FlagSet, c *Config) {
 	str(fs, &c.CORSOrigins, "cors-origins", "comma-separated origins allowed by CORS (* for any)")
 	int64v(fs, &c.MaxRequestBytes, "max-request-bytes", "largest STOW request body")
 	int64v(fs, &c.MaxInstanceBytes, "max-instance-bytes", "largest single instance")
+	intv(fs, &c.StowMaxParts, "stow-max-parts", "most parts (instances) in one STOW request; beyond, 413 listing what was stored")
+	int64v(fs, &c.MaxAnswerBytes, "max-answer-bytes", "largest multi-frame answer (frames, rendered animations); beyond, 400 before anything is sent")
+	duration(fs, &c.BodyIdleTimeout, "body-idle-timeout", "cut a request body that brings less than 1 KiB in this long (408; 0: off)")
 	str(fs, &c.DebugListen, "debug-listen", "serve /debug/pprof on this address (keep it on loopback)")
 	int64v(fs, &c.MinFreeBytes, "min-free-bytes", "refuse STOW (503) while a data volume has less free space than this")
 	duration(fs, &c.PresignRedirect, "s3-presign-redirect", "with --store s3: redirect WADO-URI downloads to presigned URLs valid this long (0: off)")

@@ -40,6 +40,11 @@ type Options struct {
 	MaxRequestBytes  int64
 	MaxInstanceBytes int64
 	PresignRedirect  time.Duration
+	// MaxStowParts, MaxAnswerBytes and BodyIdleTimeout are passed to the
+	// server (zero: its defaults).
+	MaxStowParts    int
+	MaxAnswerBytes  int64
+	BodyIdleTimeout time.Duration
 	// Extend, when set, is called with the index and the object store
 	// before the archive is built; what it returns is wired in.
 	Extend func(db *index.DB, store storage.Store) Extension
@@ -70,8 +75,10 @@ func Start(t testing.TB, store storage.Store, opt Options) *Gateway {
 		TempDir: dir, MaxInstanceBytes: opt.MaxInstanceBytes, Annotators: ext.Annotators, Observers: ext.Observers,
 	})
 	sopt := server.Options{
-		DICOMweb:   dicomweb.Options{MaxRequestBytes: opt.MaxRequestBytes, PresignRedirect: opt.PresignRedirect},
-		Middleware: ext.Middleware,
+		DICOMweb: dicomweb.Options{MaxRequestBytes: opt.MaxRequestBytes, PresignRedirect: opt.PresignRedirect,
+			MaxStowParts: opt.MaxStowParts, MaxAnswerBytes: opt.MaxAnswerBytes},
+		Middleware:      ext.Middleware,
+		BodyIdleTimeout: opt.BodyIdleTimeout,
 	}
 	if ext.API != nil {
 		sopt.API = append(sopt.API, ext.API)

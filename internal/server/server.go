@@ -16,6 +16,7 @@ import (
 
 	"github.com/imgcloud/gateway/archive"
 	"github.com/imgcloud/gateway/dicomweb"
+	"github.com/imgcloud/gateway/internal/idleread"
 	"github.com/imgcloud/gateway/internal/metrics"
 	"github.com/imgcloud/gateway/internal/web"
 )
@@ -40,6 +41,9 @@ type Options struct {
 	// Routes mount routes outside /api/v1 and /dicomweb (e.g. share links
 	// at /s/, internal/shareapi).
 	Routes []func(e *echo.Echo)
+	// BodyIdleTimeout cuts a request body when less than
+	// idleread.MinProgress bytes arrive in that long (408); zero: off.
+	BodyIdleTimeout time.Duration
 }
 
 // New returns the gateway's echo server.
@@ -62,6 +66,7 @@ func New(svc *archive.Service, opt Options) *echo.Echo {
 
 	e.Use(middleware.RequestID())
 	e.Use(middleware.Recover())
+	e.Use(idleread.Middleware(opt.BodyIdleTimeout))
 	e.Use(middleware.RequestLoggerWithConfig(middleware.RequestLoggerConfig{
 		LogStatus: true, LogURIPath: true, LogMethod: true, LogLatency: true, LogRequestID: true,
 		LogRemoteIP: true, LogResponseSize: true,
