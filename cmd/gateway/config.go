@@ -11,7 +11,8 @@ import (
 )
 
 // Config is the configuration of "serve". Precedence: flags, then
-// GATEWAY_* environment variables, then defaults.
+// GATEWAY_* environment variables, then the --config file, then defaults
+// (settings.go).
 type Config struct {
 	Listen  string
 	Data    string
