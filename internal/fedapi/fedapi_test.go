@@ -137,9 +137,11 @@ func (f *flipper) Close() error { return f.rc.Close() }
 
 var clinician = auth.Principal{Role: auth.RoleClinician, Institution: "pumch", User: "dr.li"}
 
-// pair starts holder b (with studies) and asker a, which reaches b
-// directly as "b" and through a tampering relay as "evil" (same key).
-func pair(t *testing.T) (a, b *node, man *corpus.Manifest) {
+// pair starts holder b (with studies), asker a, which reaches b directly,
+// and asker ae, gateway a again (same name and key) but reaching b through
+// a relay that tampers with answers. (A relay cannot be a peer of its own
+// name: requests are signed for their receiver, which refuses others'.)
+func pair(t *testing.T) (a, ae, b *node, man *corpus.Manifest) {
 	t.Helper()
 	man, err := corpus.Generate(t.TempDir(), corpus.Options{Studies: 3, SeriesPerStudy: 1, InstancesPerSeries: 2, Seed: 5,
 		Today: time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)})
@@ -151,11 +153,12 @@ func pair(t *testing.T) (a, b *node, man *corpus.Manifest) {
 	b.start(t, []federation.Peer{a.peer("http://unused/dicomweb")}, auth.Principal{Role: auth.RoleAdmin}, nil)
 	b.stow(t, man, man.Studies()[1:]...)
 	evil := tamperer(t, b.srv.URL)
-	evilPeer := b.peer(evil.URL + "/dicomweb")
-	evilPeer.Name = "evil"
-	a.start(t, []federation.Peer{b.peer(b.srv.URL + "/dicomweb"), evilPeer}, clinician, nil)
+	a.start(t, []federation.Peer{b.peer(b.srv.URL + "/dicomweb")}, clinician, nil)
 	a.stow(t, man, man.Studies()[0])
-	return a, b, man
+	ae = &node{name: a.name, province: a.province, key: a.key}
+	ae.start(t, []federation.Peer{b.peer(evil.URL + "/dicomweb")}, clinician, nil)
+	ae.stow(t, man, man.Studies()[0])
+	return a, ae, b, man
 }
 
 func get(t *testing.T, url string, hdr map[string]string) (*http.Response, []byte, error) {
@@ -174,10 +177,10 @@ func get(t *testing.T, url string, hdr map[string]string) (*http.Response, []byt
 }
 
 // TestFederatedSearchAndProvenance: the signed answer of b is merged; the
-// same answer altered on the way (through "evil") is rejected and named
+// same answer altered on the way (through the relay) is rejected and named
 // in a Warning; "federation" never reaches the local QIDO parser.
 func TestFederatedSearchAndProvenance(t *testing.T) {
-	a, _, man := pair(t)
+	a, ae, _, man := pair(t)
 	hdr := map[string]string{"Accept": "application/dicom+json"}
 	resp, body, _ := get(t, a.srv.URL+"/dicomweb/studies?federation=b", hdr)
 	var items []map[string]json.RawMessage
@@ -187,15 +190,15 @@ func TestFederatedSearchAndProvenance(t *testing.T) {
 	if !strings.Contains(string(items[0][federation.TagProvenance]), "LOCAL") || !strings.Contains(string(items[1][federation.TagProvenance]), "VERIFIED") {
 		t.Fatalf("provenance marks: %s / %s", items[0][federation.TagProvenance], items[1][federation.TagProvenance])
 	}
-	resp, body, _ = get(t, a.srv.URL+"/dicomweb/studies?federation=evil", hdr)
+	resp, body, _ = get(t, ae.srv.URL+"/dicomweb/studies?federation=b", hdr)
 	if resp.StatusCode != 200 || json.Unmarshal(body, &items) != nil || len(items) != 1 {
-		t.Fatalf("federation=evil: %d %s", resp.StatusCode, body)
+		t.Fatalf("federation=b through the relay: %d %s", resp.StatusCode, body)
 	}
-	if w := resp.Header.Get("Warning"); !strings.Contains(w, `peer evil failed: provenance`) {
+	if w := resp.Header.Get("Warning"); !strings.Contains(w, `peer b failed: provenance`) {
 		t.Fatalf("tampered answer: Warning %q", w)
 	}
 	hdr[HeaderScope] = "all"
-	resp, _, _ = get(t, a.srv.URL+"/dicomweb/studies", hdr)
+	resp, _, _ = get(t, ae.srv.URL+"/dicomweb/studies", hdr)
 	if got := resp.Header.Values("Warning"); resp.StatusCode != 200 || len(got) != 1 {
 		t.Fatalf("header scope: %d %q", resp.StatusCode, got)
 	}
@@ -206,10 +209,10 @@ func TestFederatedSearchAndProvenance(t *testing.T) {
 }
 
 // TestProxyStreamsAndVerifies: an instance relayed from b arrives byte
-// for byte; the same relayed through "evil" is cut before it completes;
+// for byte; the same relayed through the tampering relay is cut before it completes;
 // tampered metadata is refused with 502 before any byte is sent.
 func TestProxyStreamsAndVerifies(t *testing.T) {
-	a, _, man := pair(t)
+	a, ae, _, man := pair(t)
 	f := man.Studies()[1].Series[0].Files[0]
 	want, _ := os.ReadFile(man.Abs(f))
 	path := "/studies/" + f.StudyUID + "/series/" + f.SeriesUID + "/instances/" + f.SOPUID
@@ -218,21 +221,20 @@ func TestProxyStreamsAndVerifies(t *testing.T) {
 	if err != nil || resp.StatusCode != 200 || !bytes.Contains(body, want) {
 		t.Fatalf("relayed instance: %d, %v, contains the file %v", resp.StatusCode, err, bytes.Contains(body, want))
 	}
-	resp, body, err = get(t, a.srv.URL+"/dicomweb/peers/evil"+path, hdr)
+	resp, body, err = get(t, ae.srv.URL+"/dicomweb/peers/b"+path, hdr)
 	if err == nil || !errors.Is(err, io.ErrUnexpectedEOF) {
 		t.Fatalf("tampered instance: status %d, read error %v, %d bytes: must be cut", resp.StatusCode, err, len(body))
 	}
-	resp, body, _ = get(t, a.srv.URL+"/dicomweb/peers/evil/studies/"+f.StudyUID+"/metadata", nil)
-	if resp.StatusCode != 502 || !strings.Contains(string(body), "peer evil failed: provenance") {
+	resp, body, _ = get(t, ae.srv.URL+"/dicomweb/peers/b/studies/"+f.StudyUID+"/metadata", nil)
+	if resp.StatusCode != 502 || !strings.Contains(string(body), "peer b failed: provenance") {
 		t.Fatalf("tampered metadata: %d %s", resp.StatusCode, body)
 	}
 	resp, body, _ = get(t, a.srv.URL+"/dicomweb/peers/b/studies/"+f.StudyUID+"/metadata", nil)
-	if resp.StatusCode != 200 || strings.Contains(string(body), "evil") || !strings.Contains(string(body), a.srv.URL+"/dicomweb/peers/b/studies/") {
+	if resp.StatusCode != 200 || strings.Contains(string(body), ae.srv.URL) || !strings.Contains(string(body), a.srv.URL+"/dicomweb/peers/b/studies/") {
 		t.Fatalf("metadata: %d %.200s", resp.StatusCode, body)
 	}
-	st := a.fed.Status()
-	if !st[0].Up || st[1].Up || !strings.Contains(st[1].LastError, "provenance") {
-		t.Fatalf("status after tampering: %+v", st)
+	if st, ste := a.fed.Status(), ae.fed.Status(); !st[0].Up || ste[0].Up || !strings.Contains(ste[0].LastError, "provenance") {
+		t.Fatalf("status after tampering: direct %+v, through the relay %+v", st, ste)
 	}
 	resp, _, _ = get(t, a.srv.URL+"/dicomweb/peers/b/studies/"+f.StudyUID+"/series/"+f.SeriesUID+"/frames/1", nil)
 	if resp.StatusCode != 400 && resp.StatusCode != 404 {
