@@ -472,6 +472,9 @@ func (l *Log) Verify(ctx context.Context) (int, error) {
 		n++
 		return nil
 	})
+	if ve := (*VerifyError)(nil); errors.As(err, &ve) {
+		return n, ve
+	}
 	if err != nil {
 		return n, err
 	}
