@@ -32,7 +32,8 @@ type Config struct {
 	// DebugListen, when set, serves Go's pprof profiles on that (loopback)
 	// address, apart from the public listener.
 	DebugListen string
-	// MinFreeBytes is the room the data volumes must keep for STOW.
+	// MinFreeBytes is the room the data volumes must keep: STOW, and every
+	// write to the index (audit trail, records), fail with 503 below it.
 	MinFreeBytes  int64
 	ShutdownGrace time.Duration
 	Access        AccessConfig
@@ -106,7 +107,7 @@ func bindServe(fs *flag.FlagSet, c *Config) {
 	int64v(fs, &c.MaxRequestBytes, "max-request-bytes", "largest STOW request body")
 	int64v(fs, &c.MaxInstanceBytes, "max-instance-bytes", "largest single instance")
 	str(fs, &c.DebugListen, "debug-listen", "serve /debug/pprof on this address (keep it on loopback)")
-	int64v(fs, &c.MinFreeBytes, "min-free-bytes", "refuse STOW (503) while a data volume has less free space than this")
+	int64v(fs, &c.MinFreeBytes, "min-free-bytes", "refuse writes (STOW, audit trail, records: 503) while a data volume has less free space than this")
 	duration(fs, &c.PresignRedirect, "s3-presign-redirect", "with --store s3: redirect WADO-URI downloads to presigned URLs valid this long (0: off)")
 	duration(fs, &c.ShutdownGrace, "shutdown-grace", "time to finish requests on shutdown")
 	bindAccess(fs, &c.Access)

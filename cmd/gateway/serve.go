@@ -52,7 +52,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	db, err := index.Open(index.Options{Dir: filepath.Join(cfg.Data, "index"), Logger: log.With("component", "index")})
+	db, err := index.Open(index.Options{Dir: filepath.Join(cfg.Data, "index"), MinFreeBytes: cfg.MinFreeBytes, Logger: log.With("component", "index")})
 	if err != nil {
 		return err
 	}
@@ -91,6 +91,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if err := loadDemoIfEmpty(ctx, svc, db, tmp, log); err != nil {
 			return err
 		}
+	}
+	if cfg.Access.AuditKeyFile == "" {
+		cfg.Access.AuditKeyFile = filepath.Join(cfg.Data, "secrets", "audit-keys.json")
 	}
 	acc, err := setupAccess(ctx, cfg.Access, store, db, rec, stdout, log)
 	if err != nil {
