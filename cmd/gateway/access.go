@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -14,6 +15,7 @@ import (
 	"github.com/imgcloud/gateway/index"
 	"github.com/imgcloud/gateway/internal/access"
 	"github.com/imgcloud/gateway/internal/adminapi"
+	"github.com/imgcloud/gateway/internal/diskspace"
 	"github.com/imgcloud/gateway/records"
 	"github.com/imgcloud/gateway/storage"
 )
@@ -94,7 +96,11 @@ func setupAccess(ctx context.Context, cfg AccessConfig, store storage.Store, db 
 		return parts, nil
 	}
 	if cfg.AdminToken != "" {
-		if err := tokens.Import(ctx, cfg.AdminToken, auth.RoleAdmin, "", "admin"); err != nil {
+		if err := tokens.Import(ctx, cfg.AdminToken, auth.RoleAdmin, "", "admin"); errors.Is(err, diskspace.ErrFull) {
+			// Start anyway (refusing writes with 503) so that an operator
+			// can see and fix it; the token is installed at the next start.
+			log.Error("admin token not installed: the disk is almost full", "err", err)
+		} else if err != nil {
 			return nil, fmt.Errorf("admin-token: %w", err)
 		}
 	} else if empty, err := tokens.Empty(ctx); err != nil {

@@ -64,7 +64,10 @@ func Middleware(opt Options) echo.MiddlewareFunc {
 			req := c.Request()
 			ip, now := c.RealIP(), time.Now()
 			audited := opt.Audit != nil && isAudited(req.URL.Path) && req.Method != http.MethodOptions
-			if fails != nil && fails.Empty(ip, now) {
+			// Health probes stay answered: a flood from the address of a
+			// load balancer must not get the gateway taken out of service.
+			probe := req.URL.Path == "/healthz" || req.URL.Path == "/readyz"
+			if fails != nil && !probe && fails.Empty(ip, now) {
 				h.Set("Retry-After", failRetry)
 				c.Error(echo.NewHTTPError(http.StatusTooManyRequests,
 					"too many failed or unauthenticated requests from your address; retry after "+failRetry+" s"))
