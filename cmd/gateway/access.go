@@ -27,8 +27,8 @@ type AccessConfig struct {
 	// AdminToken, when set (GATEWAY_ADMIN_TOKEN), is installed as an admin
 	// token, for automation; otherwise one is created and printed once on
 	// first start.
-	AdminToken  string
-	JWT         auth.JWTConfig
+	AdminToken string
+	JWT        auth.JWTConfig
 	RatePerSec float64
 	RateBurst  int
 	// FailRatePerSec and FailBurst limit, per client address, failed
