@@ -112,12 +112,18 @@ func TestAuditFloodOnFullDisk(t *testing.T) {
 	// Space freed: everything works again, and the trail verifies (it
 	// counts what it could not store).
 	os.Remove(filler)
+	time.Sleep(1200 * time.Millisecond) // the flooded address gets a token back
 	root = strings.TrimSuffix(p.base, "/dicomweb")
 	if resp, body := gwtest.Do(t, "GET", root+"/dicomweb/studies", clin, nil); resp.StatusCode != 200 {
 		t.Fatalf("after freeing space: %d %s", resp.StatusCode, body)
 	}
 	if resp, body := gwtest.Do(t, "GET", root+"/api/v1/admin/audit/verify", auth, nil); resp.StatusCode != 200 || !bytes.Contains(body, []byte(`"ok":true`)) {
 		t.Fatalf("audit verify after the disk was full: %d %s", resp.StatusCode, body)
+	}
+	// The requests refused while the disk was full are counted, not lost
+	// silently.
+	if resp, body := gwtest.Do(t, "GET", root+"/api/v1/admin/audit", auth, nil); resp.StatusCode != 200 || !bytes.Contains(body, []byte(`"AUDIT LOST"`)) {
+		t.Fatalf("no AUDIT LOST event after the disk was full: %d %.2000s", resp.StatusCode, body)
 	}
 	p.kill()
 	p = startGatewayArgs(t, data, args...)
