@@ -60,6 +60,20 @@ func (l *Log) Anchor(ctx context.Context) error {
 	}
 	cp.MAC = mac
 	b, _ := json.Marshal(cp)
+	// Under object lock where the store has it: then not even the
+	// gateway's own credentials can delete or replace this version.
+	if r, ok := l.obj.(storage.Retainer); ok && l.opt.RetainFor > 0 {
+		err := r.PutRetained(ctx, key, bytes.NewReader(b), int64(len(b)), cp.Time.Add(l.opt.RetainFor))
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, storage.ErrNoRetention) {
+			return fmt.Errorf("checkpoint %s: %w", key, err)
+		}
+		l.noLock.Do(func() {
+			l.opt.Logger.Warn("audit checkpoints are not under object lock: someone with the bucket's credentials can delete them", "err", err)
+		})
+	}
 	if err := l.obj.Put(ctx, key, bytes.NewReader(b), int64(len(b))); err != nil {
 		return fmt.Errorf("checkpoint %s: %w", key, err)
 	}

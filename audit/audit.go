@@ -98,6 +98,10 @@ type Options struct {
 	// object storage (0: only at exports and on Close). Events written
 	// since the last checkpoint can be truncated undetected.
 	AnchorEvery time.Duration
+	// RetainFor keeps each checkpoint under object lock (compliance mode)
+	// that long where the store supports it (storage.Retainer with a
+	// bucket created with object lock); 0 writes them plainly.
+	RetainFor time.Duration
 	// SummaryEvery is the period after which refused requests counted by
 	// Refused are written as one event per source (default one minute).
 	SummaryEvery time.Duration
@@ -129,6 +133,7 @@ type Log struct {
 
 	keys    *Keyring
 	anchorM sync.Mutex // serialises checkpoints
+	noLock  sync.Once  // warns once that checkpoints are not locked
 	refused refusals
 }
 

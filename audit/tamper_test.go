@@ -14,8 +14,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+
 	"github.com/imgcloud/gateway/index"
+	"github.com/imgcloud/gateway/internal/miniotest"
 	"github.com/imgcloud/gateway/storage"
+	"github.com/imgcloud/gateway/storage/s3"
 	"github.com/imgcloud/gateway/storage/storagetest"
 )
 
@@ -413,6 +418,50 @@ func TestRefusedSummarised(t *testing.T) {
 		if e.Action != ActionRefused || e.Outcome != 429 || e.Detail != want[e.Source] {
 			t.Errorf("summary %+v", e)
 		}
+	}
+	l.Close(ctx)
+}
+
+// TestCheckpointsUnderObjectLock runs the trail on a real MinIO bucket with
+// object lock: checkpoints are written under retention, so that their
+// versions cannot be deleted, and the trail verifies against them.
+func TestCheckpointsUnderObjectLock(t *testing.T) {
+	srv := miniotest.Start(t)
+	ctx := context.Background()
+	cfg := s3.Config{Endpoint: srv.Endpoint, Bucket: "audit-lock", AccessKey: srv.AccessKey, SecretKey: srv.SecretKey, PathStyle: true, ObjectLock: true}
+	obj, err := s3.Open(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := index.Open(index.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	l, err := Open(db, obj, Options{RetainFor: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fill(t, l, 5)
+	if err := l.Anchor(ctx); err != nil {
+		t.Fatal(err)
+	}
+	mc, err := minio.New(srv.Endpoint, &minio.Options{Creds: credentials.NewStaticV4(srv.AccessKey, srv.SecretKey, "")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	oi, err := mc.StatObject(ctx, cfg.Bucket, anchorKey(5), minio.StatObjectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if oi.Metadata.Get("X-Amz-Object-Lock-Mode") != "COMPLIANCE" {
+		t.Fatalf("checkpoint lock mode %q, want COMPLIANCE", oi.Metadata.Get("X-Amz-Object-Lock-Mode"))
+	}
+	if err := mc.RemoveObject(ctx, cfg.Bucket, oi.Key, minio.RemoveObjectOptions{VersionID: oi.VersionID, GovernanceBypass: true}); err == nil {
+		t.Fatal("a locked checkpoint was deleted")
+	}
+	if n, err := l.Verify(ctx); err != nil || n != 5 {
+		t.Fatalf("verify: %d %v", n, err)
 	}
 	l.Close(ctx)
 }

@@ -39,6 +39,9 @@ type AccessConfig struct {
 	// AuditAnchorEvery is the period of audit checkpoints written to object
 	// storage: events after the last one can be truncated undetected.
 	AuditAnchorEvery time.Duration
+	// AuditRetention keeps checkpoints under S3 object lock that long when
+	// the bucket has object lock (--s3-object-lock at its creation).
+	AuditRetention time.Duration
 	// AuditKeyFile holds the audit MAC keys (default
 	// {data}/secrets/audit-keys.json, created on first start, mode 0600).
 	AuditKeyFile string
@@ -47,7 +50,7 @@ type AccessConfig struct {
 
 func defaultAccess() AccessConfig {
 	return AccessConfig{RatePerSec: 200, RateBurst: 400, FailRatePerSec: 1, FailBurst: 20,
-		AuditExport: time.Hour, AuditAnchorEvery: 5 * time.Minute, JWT: auth.JWTConfig{Skew: time.Minute}, Share: defaultShare()}
+		AuditExport: time.Hour, AuditAnchorEvery: 5 * time.Minute, AuditRetention: 10 * 365 * 24 * time.Hour, JWT: auth.JWTConfig{Skew: time.Minute}, Share: defaultShare()}
 }
 
 func bindAccess(fs *flag.FlagSet, c *AccessConfig) {
@@ -66,6 +69,7 @@ func bindAccess(fs *flag.FlagSet, c *AccessConfig) {
 	intv(fs, &c.FailBurst, "fail-rate-burst", "burst allowed above the failure rate limit")
 	duration(fs, &c.AuditExport, "audit-export-every", "period of audit trail exports to object storage (0: never)")
 	duration(fs, &c.AuditAnchorEvery, "audit-anchor-every", "period of MAC'd audit checkpoints written to object storage (0: only at exports and shutdown)")
+	duration(fs, &c.AuditRetention, "audit-retention", "keep audit checkpoints under S3 object lock (compliance mode) this long, when the bucket has object lock (0: never lock)")
 	str(fs, &c.AuditKeyFile, "audit-keys", "audit MAC keys file (default {data}/secrets/audit-keys.json, created on first start)")
 	bindShare(fs, &c.Share)
 }
@@ -83,7 +87,7 @@ type accessParts struct {
 // creates the admin token, and builds the access middleware options.
 func setupAccess(ctx context.Context, cfg AccessConfig, store storage.Store, db *index.DB, rec *records.Store, stdout io.Writer, log *slog.Logger) (*accessParts, error) {
 	tokens := auth.NewTokens(rec, nil)
-	al, err := audit.Open(db, store, audit.Options{ExportEvery: cfg.AuditExport, AnchorEvery: cfg.AuditAnchorEvery,
+	al, err := audit.Open(db, store, audit.Options{ExportEvery: cfg.AuditExport, AnchorEvery: cfg.AuditAnchorEvery, RetainFor: cfg.AuditRetention,
 		KeyFile: cfg.AuditKeyFile, Logger: log.With("component", "audit")})
 	if err != nil {
 		return nil, err

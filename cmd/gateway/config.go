@@ -45,6 +45,9 @@ type Config struct {
 type S3Config struct {
 	Endpoint, Bucket, AccessKey, SecretKey, Region, Prefix string
 	TLS, PathStyle                                         bool
+	// ObjectLock creates the bucket (when absent) with S3 object lock, so
+	// that audit checkpoints cannot be deleted.
+	ObjectLock bool
 }
 
 // DefaultConfig is the embedded default: a local folder and Badger under
@@ -99,6 +102,7 @@ func bindServe(fs *flag.FlagSet, c *Config) {
 	str(fs, &c.S3.Prefix, "s3-prefix", "key prefix inside the bucket")
 	boolean(fs, &c.S3.TLS, "s3-tls", "use HTTPS to reach S3")
 	boolean(fs, &c.S3.PathStyle, "s3-path-style", "path-style bucket addressing (MinIO)")
+	boolean(fs, &c.S3.ObjectLock, "s3-object-lock", "create the bucket, when absent, with object lock (audit checkpoints then cannot be deleted)")
 	boolean(fs, &c.LogJSON, "log-json", "log as JSON lines (default text)")
 	boolean(fs, &c.Debug, "debug", "debug logging")
 	str(fs, &c.PublicURL, "public-url", "service root URL clients see, e.g. https://pacs.example.cn/dicomweb")
