@@ -76,6 +76,30 @@ func TestAuditVerifyAfterTampering(t *testing.T) {
 		}
 		setHead(db, to, prev)
 	}
+	copyData := func(t *testing.T) string {
+		data := t.TempDir()
+		if out, err := exec.Command("cp", "-a", base+"/.", data).CombinedOutput(); err != nil {
+			t.Fatalf("copy data: %v %s", err, out)
+		}
+		return data
+	}
+	verify := func(t *testing.T, p *proc) (string, error) {
+		cmd := exec.Command(gatewayBinary(t), "audit", "verify")
+		cmd.Env = append(os.Environ(), "GATEWAY_TOKEN="+admin, "GATEWAY_URL="+strings.TrimSuffix(p.base, "/dicomweb"))
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	t.Run("intact after a key rotation", func(t *testing.T) {
+		data := copyData(t)
+		if out, err := exec.Command(gatewayBinary(t), "audit", "rotate-key", "--data", data).CombinedOutput(); err != nil {
+			t.Fatalf("rotate-key: %v %s", err, out)
+		}
+		p := startGatewayArgs(t, data, "--admin-token", admin)
+		gwtest.Do(t, "GET", p.base+"/studies", map[string]string{"Authorization": "Bearer " + admin}, nil)
+		if out, err := verify(t, p); err != nil || !strings.Contains(out, `"ok":true`) {
+			t.Fatalf("verify after rotation: %v %s", err, out)
+		}
+	})
 	for _, c := range []struct {
 		name   string
 		tamper func(db *index.DB)
@@ -107,10 +131,7 @@ func TestAuditVerifyAfterTampering(t *testing.T) {
 		}, "event 7"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			data := t.TempDir()
-			if out, err := exec.Command("cp", "-a", base+"/.", data).CombinedOutput(); err != nil {
-				t.Fatalf("copy data: %v %s", err, out)
-			}
+			data := copyData(t)
 			db, err := index.Open(index.Options{Dir: filepath.Join(data, "index")})
 			if err != nil {
 				t.Fatal(err)
@@ -120,13 +141,11 @@ func TestAuditVerifyAfterTampering(t *testing.T) {
 				t.Fatal(err)
 			}
 			p := startGatewayArgs(t, data, "--admin-token", admin)
-			cmd := exec.Command(gatewayBinary(t), "audit", "verify")
-			cmd.Env = append(os.Environ(), "GATEWAY_TOKEN="+admin, "GATEWAY_URL="+strings.TrimSuffix(p.base, "/dicomweb"))
-			out, err := cmd.CombinedOutput()
-			if err == nil || !strings.Contains(string(out), `"ok":false`) || !strings.Contains(string(out), c.want) {
+			out, err := verify(t, p)
+			if err == nil || !strings.Contains(out, `"ok":false`) || !strings.Contains(out, c.want) {
 				t.Fatalf("audit verify after %s: %v\n%s\nwant a failure mentioning %q", c.name, err, out, c.want)
 			}
-			t.Logf("audit verify: %s", strings.SplitN(string(out), "\n", 2)[0])
+			t.Logf("audit verify: %s", strings.SplitN(out, "\n", 2)[0])
 		})
 	}
 }
