@@ -91,3 +91,19 @@ func TestAnonymousFloodIsLimitedAndSummarised(t *testing.T) {
 		t.Fatalf("verify after the flood: %d %v", n, err)
 	}
 }
+
+// TestFailKeyGroupsIPv6 checks that IPv6 clients share a failure bucket
+// per /64, and IPv4 ones keep their address.
+func TestFailKeyGroupsIPv6(t *testing.T) {
+	for _, c := range []struct{ ip, want string }{
+		{"203.0.113.7", "203.0.113.7"},
+		{"2001:db8:1:2:aaaa::1", "2001:db8:1:2::/64"},
+		{"2001:db8:1:2:bbbb::9", "2001:db8:1:2::/64"},
+		{"::ffff:203.0.113.7", "::ffff:203.0.113.7"},
+		{"not an address", "not an address"},
+	} {
+		if got := access.FailKey(c.ip); got != c.want {
+			t.Errorf("FailKey(%q) = %q, want %q", c.ip, got, c.want)
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -67,7 +68,7 @@ func Middleware(opt Options) echo.MiddlewareFunc {
 			// Health probes stay answered: a flood from the address of a
 			// load balancer must not get the gateway taken out of service.
 			probe := req.URL.Path == "/healthz" || req.URL.Path == "/readyz"
-			if fails != nil && !probe && fails.Empty(ip, now) {
+			if fails != nil && !probe && fails.Empty(failKey(ip), now) {
 				h.Set("Retry-After", failRetry)
 				c.Error(echo.NewHTTPError(http.StatusTooManyRequests,
 					"too many failed or unauthenticated requests from your address; retry after "+failRetry+" s"))
@@ -112,7 +113,7 @@ func Middleware(opt Options) echo.MiddlewareFunc {
 			}
 			status := c.Response().Status
 			if fails != nil && (status == http.StatusUnauthorized || status == http.StatusForbidden || p.Role == "" && status >= 400) {
-				fails.Allow(ip, now)
+				fails.Allow(failKey(ip), now)
 			}
 			switch {
 			case !audited:
@@ -125,6 +126,18 @@ func Middleware(opt Options) echo.MiddlewareFunc {
 			return nil
 		}
 	}
+}
+
+// failKey is the failure bucket of a client address: the address, or for
+// IPv6 its /64, since one client holds a whole /64 and could otherwise
+// take a fresh bucket per request.
+func failKey(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil || a.Is4() || a.Is4In6() {
+		return ip
+	}
+	p, _ := a.Prefix(64)
+	return p.String()
 }
 
 func isAudited(path string) bool {
