@@ -106,6 +106,9 @@ func (l *Log) checkpoints(ctx context.Context) (map[uint64]Checkpoint, uint64, e
 		if err := json.Unmarshal(b, &cp); err != nil || key != anchorKey(cp.Seq) {
 			return nil, 0, &VerifyError{Seq: cp.Seq, Reason: "checkpoint " + strings.TrimPrefix(key, anchorPrefix) + " is malformed"}
 		}
+		if !l.keys.has(cp.Key) {
+			return nil, 0, &VerifyError{Seq: cp.Seq, Reason: "checkpoint " + strings.TrimPrefix(key, anchorPrefix) + " is MAC'd with key " + strconv.Quote(cp.Key) + ", which the key file lacks (key file replaced or lost, or a forged checkpoint)"}
+		}
 		if err := l.keys.check(cp.Key, cp.macInput(), cp.MAC); err != nil {
 			return nil, 0, &VerifyError{Seq: cp.Seq, Reason: "checkpoint " + strings.TrimPrefix(key, anchorPrefix) + " is not authentic: " + err.Error()}
 		}

@@ -181,6 +181,15 @@ func Open(kv KV, obj storage.Store, opt Options) (*Log, error) {
 		return nil, err
 	}
 	l.keys = keys
+	if last := l.head; l.seq > 0 && last != "" {
+		if b, err := kv.GetRecord(kindEvents, seqID(l.seq)); err == nil {
+			var e Event
+			if json.Unmarshal(b, &e) == nil && e.Key != "" && !keys.has(e.Key) {
+				opt.Logger.Error("the audit trail is MAC'd with a key the key file lacks: restore the key file from a backup, or the trail will not verify",
+					"key", e.Key, "key_file", opt.KeyFile)
+			}
+		}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	l.cancel = cancel
 	l.wg.Add(1)
@@ -466,6 +475,9 @@ func (l *Log) Verify(ctx context.Context) (int, error) {
 		}
 		if e.Key == "" && l.keys.keyed(e.Seq) {
 			return &VerifyError{Seq: e.Seq, Reason: "event has no MAC although the chain is keyed from event " + strconv.FormatUint(l.keys.keyedFrom, 10) + " (rewritten without the key)"}
+		}
+		if e.Key != "" && !l.keys.has(e.Key) {
+			return &VerifyError{Seq: e.Seq, Reason: "event is MAC'd with key " + strconv.Quote(e.Key) + ", which the key file lacks (key file replaced or lost?)"}
 		}
 		if _, h, err := l.seal(e); err != nil || h != e.Hash {
 			return &VerifyError{Seq: e.Seq, Reason: "content does not match its MAC (edited, or forged without the key)"}

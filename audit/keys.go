@@ -116,6 +116,13 @@ func (k *Keyring) currentID() string {
 	return k.current
 }
 
+// has reports whether the keyring holds key kid.
+func (k *Keyring) has(kid string) bool {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	return k.keys[kid] != nil
+}
+
 // sum returns the hex HMAC-SHA256 of msg under key kid.
 func (k *Keyring) sum(kid string, msg []byte) (string, error) {
 	k.mu.RLock()

@@ -195,6 +195,11 @@ func TestVerifyDetectsTamperingOnDisk(t *testing.T) {
 			cp := Checkpoint{Seq: 25, Hash: "00", Time: time.Now().UTC(), Key: "a00000000", MAC: "00"}
 			b, _ := json.Marshal(cp)
 			s.obj.Put(ctx, anchorKey(25), bytes.NewReader(b), int64(len(b)))
+		}, "which the key file lacks"},
+		{"checkpoint forged with the key id", func(t *testing.T, s *site, l *Log, db *index.DB) {
+			cp := Checkpoint{Seq: 25, Hash: "00", Time: time.Now().UTC(), Key: l.keys.currentID(), MAC: strings.Repeat("0", 64)}
+			b, _ := json.Marshal(cp)
+			s.obj.Put(ctx, anchorKey(25), bytes.NewReader(b), int64(len(b)))
 		}, "not authentic"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -464,4 +469,22 @@ func TestCheckpointsUnderObjectLock(t *testing.T) {
 		t.Fatalf("verify: %d %v", n, err)
 	}
 	l.Close(ctx)
+}
+
+// TestLostKeyFileIsNamed replaces the key file (lost, or swapped by someone
+// who wants to re-sign): Verify says which key is missing.
+func TestLostKeyFileIsNamed(t *testing.T) {
+	ctx := context.Background()
+	s := newSite(t)
+	l, db := s.open(t)
+	fill(t, l, 3)
+	stop(t, l, db)
+	if err := os.Remove(s.keyFile()); err != nil {
+		t.Fatal(err)
+	}
+	l, db = s.open(t)
+	defer stop(t, l, db)
+	if _, err := l.Verify(ctx); err == nil || !strings.Contains(err.Error(), "which the key file lacks") {
+		t.Fatalf("verify with a new key file: %v", err)
+	}
 }
