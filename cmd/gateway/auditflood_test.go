@@ -106,6 +106,11 @@ func TestAuditFloodOnFullDisk(t *testing.T) {
 
 	// A restart while the disk is still full.
 	p.kill()
+	for _, line := range strings.Split(p.log.String(), "\n") {
+		if len(line) > 2048 {
+			t.Fatalf("a log line of %d bytes: the request log copies what clients send: %.200s", len(line), line)
+		}
+	}
 	p = startGatewayArgs(t, data, args...)
 	full(p)
 
