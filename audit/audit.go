@@ -1,7 +1,32 @@
 // Package audit keeps the gateway's audit trail: one event per request that
-// touches patient data, hash-chained so that any edit or deletion is
-// detectable (Verify), queryable, exportable as JSON lines, and exported
-// periodically to object storage.
+// touches patient data, chained by a keyed MAC and anchored by checkpoints
+// in object storage so that edits, deletions and truncation are detectable
+// (Verify), queryable, exportable as JSON lines, and exported periodically
+// to object storage.
+//
+// What Verify detects, for someone who can edit the index (Badger) but has
+// neither the key file nor the power to delete checkpoints from object
+// storage:
+//   - an edited event (its MAC no longer matches);
+//   - a rewritten chain, or an event forged or renumbered (MACs cover the
+//     sequence number, the previous MAC and every field; without the key
+//     none can be recomputed), including an unkeyed rewrite posing as
+//     events from before keying (events from the key file's keyed_from on
+//     must carry a MAC);
+//   - a deleted event in the middle (a gap, or a broken link if renumbered);
+//   - a truncated tail with the head moved back, as far back as the last
+//     checkpoint (a checkpoint names a later event than the chain holds),
+//     and a chain that differs from a checkpoint at the anchored event.
+//
+// What it cannot detect: anything done by someone holding the key file
+// (they can recompute every MAC and checkpoint); deleting the events
+// written after the last checkpoint together with the head (the window is
+// one checkpoint period, see Options.AnchorEvery); deleting checkpoints
+// from a store without object lock; events never written (a request
+// served while the writer failed is counted in an "audit lost" event, not
+// itemised). Events written before the gateway keyed its chain are only
+// hash-chained: editing them is detected only through the first keyed
+// event or checkpoint that follows them.
 package audit
 
 import (
@@ -14,6 +39,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"strconv"
 	"sync"
 	"time"
@@ -37,16 +63,25 @@ type Event struct {
 	Source      string    `json:"source,omitempty"`
 	RequestID   string    `json:"request_id,omitempty"`
 	Detail      string    `json:"detail,omitempty"`
-	Prev        string    `json:"prev"`
-	Hash        string    `json:"hash"`
+	// Key names the audit key whose HMAC-SHA256 is in Hash (empty in
+	// events written before the chain was keyed: Hash is then a SHA-256).
+	Key  string `json:"kid,omitempty"`
+	Prev string `json:"prev"`
+	Hash string `json:"hash"`
 }
 
 // KV is where events are kept (index.DB implements it).
 type KV interface {
 	PutRecord(kind, id string, v []byte) error
-	PutRecords(kind string, ids []string, values [][]byte) error
+	// UpdateRecords runs fn in one transaction: every set is stored, or none.
+	UpdateRecords(fn func(set func(kind, id string, v []byte) error) error) error
 	GetRecord(kind, id string) ([]byte, error)
+	// LastRecord returns the record of a kind with the greatest id (an
+	// empty id when there is none).
+	LastRecord(kind string) (id string, v []byte, err error)
 	Records(kind string, fn func(id string, v []byte) error) error
+	// CheckSpace returns an error when a write could fill the disk.
+	CheckSpace() error
 }
 
 const (
@@ -59,8 +94,23 @@ type Options struct {
 	// ExportEvery is the period of exports to object storage (0: never
 	// automatically; Export can still be called).
 	ExportEvery time.Duration
-	Logger      *slog.Logger
-	Now         func() time.Time
+	// AnchorEvery is the period of checkpoints of the head written to
+	// object storage (0: only at exports and on Close). Events written
+	// since the last checkpoint can be truncated undetected.
+	AnchorEvery time.Duration
+	// RetainFor keeps each checkpoint under object lock (compliance mode)
+	// that long where the store supports it (storage.Retainer with a
+	// bucket created with object lock); 0 writes them plainly.
+	RetainFor time.Duration
+	// SummaryEvery is the period after which refused requests counted by
+	// Refused are written as one event per source (default one minute).
+	SummaryEvery time.Duration
+	// KeyFile holds the MAC keys (created with mode 0600 on first start).
+	// Empty keeps a fresh key in memory only: for tests, since the trail
+	// then verifies only in this process.
+	KeyFile string
+	Logger  *slog.Logger
+	Now     func() time.Time
 }
 
 // Log is the audit trail. Record queues events; one writer goroutine
@@ -74,10 +124,17 @@ type Log struct {
 	flush  chan chan error
 	done   chan struct{}
 	wg     sync.WaitGroup
-	mu     sync.Mutex // guards seq/head during writes and exports
+	mu     sync.Mutex // guards seq/head/lost during writes and exports
 	seq    uint64
 	head   string
+	lost   int    // events that could not be stored since the last write
+	lostBy string // why
 	cancel context.CancelFunc
+
+	keys    *Keyring
+	anchorM sync.Mutex // serialises checkpoints
+	noLock  sync.Once  // warns once that checkpoints are not locked
+	refused refusals
 }
 
 // Open loads the head of the chain and starts the writer.
@@ -88,8 +145,12 @@ func Open(kv KV, obj storage.Store, opt Options) (*Log, error) {
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
-	l := &Log{kv: kv, obj: obj, opt: opt, ch: make(chan Event, 4096), flush: make(chan chan error), done: make(chan struct{})}
-	if b, err := kv.GetRecord(kindMeta, "head"); err == nil {
+	if opt.SummaryEvery <= 0 {
+		opt.SummaryEvery = time.Minute
+	}
+	l := &Log{kv: kv, obj: obj, opt: opt, ch: make(chan Event, 4096), flush: make(chan chan error), done: make(chan struct{}),
+		refused: refusals{every: opt.SummaryEvery, m: map[string]*refusal{}}}
+	if b, err := kv.GetRecord(kindMeta, kindHead); err == nil {
 		var h struct {
 			Seq  uint64 `json:"seq"`
 			Hash string `json:"hash"`
@@ -99,6 +160,36 @@ func Open(kv KV, obj storage.Store, opt Options) (*Log, error) {
 		}
 		l.seq, l.head = h.Seq, h.Hash
 	}
+	// Recovery from a trail written by a gateway that stored events and
+	// head in two transactions: events past the head are kept and the head
+	// moves to the last of them, so nothing is ever written over them.
+	// (A head past the last event is left alone: Verify reports the gap.)
+	if id, v, err := kv.LastRecord(kindEvents); err != nil {
+		return nil, fmt.Errorf("read last audit event: %w", err)
+	} else if id != "" {
+		var e Event
+		if err := json.Unmarshal(v, &e); err != nil {
+			return nil, fmt.Errorf("decode last audit event %s: %w", id, err)
+		}
+		if e.Seq > l.seq {
+			opt.Logger.Warn("audit head was behind its last event; moved forward", "head", l.seq, "last", e.Seq)
+			l.seq, l.head = e.Seq, e.Hash
+		}
+	}
+	keys, err := loadKeyring(opt.KeyFile, l.seq+1, opt.Now())
+	if err != nil {
+		return nil, err
+	}
+	l.keys = keys
+	if last := l.head; l.seq > 0 && last != "" {
+		if b, err := kv.GetRecord(kindEvents, seqID(l.seq)); err == nil {
+			var e Event
+			if json.Unmarshal(b, &e) == nil && e.Key != "" && !keys.has(e.Key) {
+				opt.Logger.Error("the audit trail is MAC'd with a key the key file lacks: restore the key file from a backup, or the trail will not verify",
+					"key", e.Key, "key_file", opt.KeyFile)
+			}
+		}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	l.cancel = cancel
 	l.wg.Add(1)
@@ -106,14 +197,20 @@ func Open(kv KV, obj storage.Store, opt Options) (*Log, error) {
 	return l, nil
 }
 
-// Record queues an event. It blocks when the queue is full rather than
-// drop an event.
+// Record queues an event, its strings escaped and bounded (see bound). It
+// blocks when the queue is full rather than drop an event.
 func (l *Log) Record(e Event) {
+	e = bound(e)
 	select {
 	case l.ch <- e:
 	case <-l.done:
 	}
 }
+
+// Writable returns an error (wrapping the disk guard's) when events cannot
+// be stored now: the access middleware then refuses the request with 503
+// rather than serve patient data unaudited.
+func (l *Log) Writable() error { return l.kv.CheckSpace() }
 
 // Flush waits until every queued event is stored.
 func (l *Log) Flush(ctx context.Context) error {
@@ -131,8 +228,12 @@ func (l *Log) Flush(ctx context.Context) error {
 	}
 }
 
-// Close flushes, exports what is new and stops the writer.
+// Close writes the pending refusal summaries, flushes, exports what is
+// new, checkpoints the head and stops the writer.
 func (l *Log) Close(ctx context.Context) error {
+	for _, e := range l.refused.take(l.opt.Now(), true) {
+		l.Record(e)
+	}
 	err := l.Flush(ctx)
 	close(l.done)
 	l.cancel()
@@ -141,18 +242,23 @@ func (l *Log) Close(ctx context.Context) error {
 		if _, xerr := l.Export(ctx); xerr != nil && err == nil {
 			err = xerr
 		}
+	} else if aerr := l.Anchor(ctx); aerr != nil && err == nil {
+		err = aerr
 	}
 	return err
 }
 
 func (l *Log) run(ctx context.Context) {
 	defer l.wg.Done()
-	var tick <-chan time.Time
-	if l.opt.ExportEvery > 0 {
-		t := time.NewTicker(l.opt.ExportEvery)
-		defer t.Stop()
-		tick = t.C
+	every := func(d time.Duration) <-chan time.Time {
+		if d <= 0 {
+			return nil
+		}
+		t := time.NewTicker(d)
+		context.AfterFunc(ctx, t.Stop)
+		return t.C
 	}
+	exportTick, anchorTick, summaryTick := every(l.opt.ExportEvery), every(l.opt.AnchorEvery), every(l.opt.SummaryEvery/2)
 	for {
 		select {
 		case e := <-l.ch:
@@ -177,9 +283,19 @@ func (l *Log) run(ctx context.Context) {
 				}
 			}
 			reply <- err
-		case <-tick:
+		case <-exportTick:
 			if _, err := l.Export(ctx); err != nil {
 				l.opt.Logger.Warn("audit export", "err", err)
+			}
+		case <-anchorTick:
+			if err := l.Anchor(ctx); err != nil {
+				l.opt.Logger.Warn("audit checkpoint", "err", err)
+			}
+		case <-summaryTick:
+			if sum := l.refused.take(l.opt.Now(), false); len(sum) > 0 {
+				if err := l.write(sum); err != nil {
+					l.opt.Logger.Error("audit write", "err", err, "events", len(sum))
+				}
 			}
 		case <-l.done:
 			return
@@ -187,22 +303,22 @@ func (l *Log) run(ctx context.Context) {
 	}
 }
 
-// chainHash is the hash of an event given the previous hash.
-func chainHash(e Event) (string, error) {
-	_, h, err := seal(e)
-	return h, err
-}
-
-// seal encodes e with its chain hash in one encoding: the hash covers the
-// event encoded with an empty "hash", its last field, which then receives
-// the hash.
-func seal(e Event) (b []byte, hash string, err error) {
+// seal encodes e (its Key set) with its MAC in one encoding: the MAC
+// covers the event encoded with an empty "hash", its last field, which
+// then receives the MAC. An event without a Key gets a plain SHA-256 (the
+// chain of gateways before keying; Verify accepts it only before the key
+// file's keyed_from).
+func (l *Log) seal(e Event) (b []byte, hash string, err error) {
 	e.Hash = ""
 	if b, err = json.Marshal(e); err != nil {
 		return nil, "", err
 	}
-	sum := sha256.Sum256(b)
-	hash = hex.EncodeToString(sum[:])
+	if e.Key == "" {
+		sum := sha256.Sum256(b)
+		hash = hex.EncodeToString(sum[:])
+	} else if hash, err = l.keys.sum(e.Key, b); err != nil {
+		return nil, "", err
+	}
 	if !bytes.HasSuffix(b, []byte(`"hash":""}`)) {
 		return nil, "", fmt.Errorf("event encoding does not end with its hash field")
 	}
@@ -213,33 +329,57 @@ func seal(e Event) (b []byte, hash string, err error) {
 
 func seqID(n uint64) string { return fmt.Sprintf("%016d", n) }
 
+const (
+	kindHead = "head"
+	// ActionLost is the action of the event that counts events which
+	// could not be stored (a full disk).
+	ActionLost = "AUDIT LOST"
+)
+
 func (l *Log) write(batch []Event) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.lost > 0 {
+		batch = append([]Event{{Action: ActionLost, Outcome: http.StatusServiceUnavailable,
+			Detail: clean(fmt.Sprintf("%d audit events could not be stored: %s", l.lost, l.lostBy), maxDetail)}}, batch...)
+	}
 	seq, head := l.seq, l.head
 	ids := make([]string, 0, len(batch))
 	vals := make([][]byte, 0, len(batch))
+	kid := l.keys.currentID()
 	for _, e := range batch {
 		e.Seq = seq + 1
 		if e.Time.IsZero() {
 			e.Time = l.opt.Now().UTC()
 		}
-		e.Prev = head
-		b, h, err := seal(e)
+		e.Prev, e.Key = head, kid
+		b, h, err := l.seal(e)
 		if err != nil {
 			return fmt.Errorf("encode event: %w", err)
 		}
-		e.Hash = h
 		ids, vals = append(ids, seqID(e.Seq)), append(vals, b)
-		seq, head = e.Seq, e.Hash
+		seq, head = e.Seq, h
 	}
-	// One transaction per batch; the head moves only once the batch is in.
-	if err := l.kv.PutRecords(kindEvents, ids, vals); err != nil {
+	hb, _ := json.Marshal(map[string]any{"seq": seq, "hash": head})
+	// Events and head in one transaction: a crash leaves both or neither.
+	err := l.kv.UpdateRecords(func(set func(kind, id string, v []byte) error) error {
+		for i, id := range ids {
+			if err := set(kindEvents, id, vals[i]); err != nil {
+				return err
+			}
+		}
+		return set(kindMeta, kindHead, hb)
+	})
+	if err != nil {
+		n := len(batch)
+		if l.lost > 0 {
+			n-- // the "lost" event itself
+		}
+		l.lost, l.lostBy = l.lost+n, err.Error()
 		return err
 	}
-	l.seq, l.head = seq, head
-	hb, _ := json.Marshal(map[string]any{"seq": l.seq, "hash": l.head})
-	return l.kv.PutRecord(kindMeta, "head", hb)
+	l.seq, l.head, l.lost, l.lostBy = seq, head, 0, ""
+	return nil
 }
 
 // Filter selects events in Query.
@@ -303,18 +443,26 @@ func (e *VerifyError) Error() string {
 	return "audit chain broken at event " + strconv.FormatUint(e.Seq, 10) + ": " + e.Reason
 }
 
-// Verify walks the whole chain: each event's hash must match its content,
-// each event must name the previous hash, sequence numbers must have no
-// gap, and the last event must be the recorded head. It returns the number
+// Verify walks the whole chain and cross-checks it with the checkpoints
+// in object storage (see the package comment for what this detects and
+// what it cannot): each event's MAC must match its content under its key
+// (or, before the key file's keyed_from only, its SHA-256), each event
+// must name the previous MAC, sequence numbers must have no gap, the last
+// event must be the recorded head, every checkpoint must be authentic and
+// name an event the chain holds with the same MAC. It returns the number
 // of events checked.
-func (l *Log) Verify() (int, error) {
+func (l *Log) Verify(ctx context.Context) (int, error) {
+	cps, lastCP, err := l.checkpoints(ctx)
+	if err != nil {
+		return 0, err
+	}
 	l.mu.Lock()
 	head, last := l.head, l.seq
 	l.mu.Unlock()
 	var prev string
 	var want uint64 = 1
 	n := 0
-	err := l.kv.Records(kindEvents, func(id string, v []byte) error {
+	err = l.kv.Records(kindEvents, func(id string, v []byte) error {
 		var e Event
 		if err := json.Unmarshal(v, &e); err != nil {
 			return &VerifyError{Seq: want, Reason: "undecodable event " + id}
@@ -323,18 +471,32 @@ func (l *Log) Verify() (int, error) {
 			return &VerifyError{Seq: want, Reason: fmt.Sprintf("event %d is missing (found %d)", want, e.Seq)}
 		}
 		if e.Prev != prev {
-			return &VerifyError{Seq: e.Seq, Reason: "previous hash does not match"}
+			return &VerifyError{Seq: e.Seq, Reason: "previous hash does not match (events deleted, renumbered or rewritten)"}
 		}
-		h, err := chainHash(e)
-		if err != nil || h != e.Hash {
-			return &VerifyError{Seq: e.Seq, Reason: "content does not match its hash (edited)"}
+		if e.Key == "" && l.keys.keyed(e.Seq) {
+			return &VerifyError{Seq: e.Seq, Reason: "event has no MAC although the chain is keyed from event " + strconv.FormatUint(l.keys.keyedFrom, 10) + " (rewritten without the key)"}
+		}
+		if e.Key != "" && !l.keys.has(e.Key) {
+			return &VerifyError{Seq: e.Seq, Reason: "event is MAC'd with key " + strconv.Quote(e.Key) + ", which the key file lacks (key file replaced or lost?)"}
+		}
+		if _, h, err := l.seal(e); err != nil || h != e.Hash {
+			return &VerifyError{Seq: e.Seq, Reason: "content does not match its MAC (edited, or forged without the key)"}
+		}
+		if cp, ok := cps[e.Seq]; ok && cp.Hash != e.Hash {
+			return &VerifyError{Seq: e.Seq, Reason: "event differs from the checkpoint of " + cp.Time.Format(time.RFC3339) + " (chain rewritten)"}
 		}
 		prev, want = e.Hash, want+1
 		n++
 		return nil
 	})
+	if ve := (*VerifyError)(nil); errors.As(err, &ve) {
+		return n, ve
+	}
 	if err != nil {
 		return n, err
+	}
+	if lastCP > uint64(n) {
+		return n, &VerifyError{Seq: uint64(n) + 1, Reason: fmt.Sprintf("chain ends at %d but a checkpoint names event %d (tail truncated)", n, lastCP)}
 	}
 	if uint64(n) != last || prev != head {
 		return n, &VerifyError{Seq: uint64(n) + 1, Reason: fmt.Sprintf("chain ends at %d but the head says %d (events deleted)", n, last)}
@@ -373,8 +535,11 @@ func (l *Log) Export(ctx context.Context) (int, error) {
 		}
 		return enc.Encode(e)
 	})
-	if err != nil || last == 0 {
+	if err != nil {
 		return 0, err
+	}
+	if last == 0 {
+		return 0, l.Anchor(ctx)
 	}
 	key := fmt.Sprintf("audit/%s-%s.jsonl", seqID(first), seqID(last))
 	if err := l.obj.Put(ctx, key, bytes.NewReader(buf.Bytes()), int64(buf.Len())); err != nil {
@@ -383,5 +548,5 @@ func (l *Log) Export(ctx context.Context) (int, error) {
 	if err := l.kv.PutRecord(kindMeta, "exported", []byte(strconv.FormatUint(last, 10))); err != nil {
 		return 0, err
 	}
-	return int(last - first + 1), nil
+	return int(last - first + 1), l.Anchor(ctx)
 }

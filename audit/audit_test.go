@@ -3,10 +3,12 @@ package audit
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -56,22 +58,25 @@ func TestChainDetectsTampering(t *testing.T) {
 		{"deleted in the middle", func(db *index.DB) { db.DeleteRecord(kindEvents, seqID(7)) }, "missing"},
 		{"tail deleted", func(db *index.DB) { db.DeleteRecord(kindEvents, seqID(20)) }, "deleted"},
 		{"rehashed edit", func(db *index.DB) {
-			// An attacker who recomputes the edited event's hash still
-			// breaks the link to the next event.
+			// An attacker who recomputes the edited event's hash (a plain
+			// SHA-256: they have no key) is caught at that event.
 			b, _ := db.GetRecord(kindEvents, seqID(3))
 			var e Event
 			json.Unmarshal(b, &e)
-			e.Actor = "nobody"
-			e.Hash, _ = chainHash(e)
+			e.Actor, e.Key = "nobody", ""
+			e.Hash = ""
+			plain, _ := json.Marshal(e)
+			sum := sha256.Sum256(plain)
+			e.Hash = hex.EncodeToString(sum[:])
 			nb, _ := json.Marshal(e)
 			db.PutRecord(kindEvents, seqID(3), nb)
-		}, "previous hash"},
+		}, "no MAC"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			l, db := openLog(t)
 			fill(t, l, 20)
 			c.tamper(db)
-			n, err := l.Verify()
+			n, err := l.Verify(ctx)
 			if c.want == "" {
 				if err != nil || n != 20 {
 					t.Fatalf("intact chain: %d %v", n, err)
@@ -95,7 +100,8 @@ func TestQueryExportAndReopen(t *testing.T) {
 	}
 	defer db.Close()
 	obj := storagetest.NewMemory()
-	l, _ := Open(db, obj, Options{ExportEvery: time.Hour})
+	keyFile := filepath.Join(t.TempDir(), "audit-keys.json")
+	l, _ := Open(db, obj, Options{ExportEvery: time.Hour, KeyFile: keyFile})
 	fill(t, l, 9)
 	var got []Event
 	l.Query(Filter{PersonKey: "pb"}, func(e Event) error { got = append(got, e); return nil })
@@ -116,29 +122,32 @@ func TestQueryExportAndReopen(t *testing.T) {
 	}
 	l.Close(ctx)
 	// The chain continues across a reopen.
-	l2, _ := Open(db, obj, Options{})
+	l2, _ := Open(db, obj, Options{KeyFile: keyFile})
 	fill(t, l2, 2)
-	if n, err := l2.Verify(); err != nil || n != 11 {
+	if n, err := l2.Verify(ctx); err != nil || n != 11 {
 		t.Fatalf("after reopen: %d %v", n, err)
 	}
 	l2.Close(ctx)
 }
 
 // TestSealEqualsTwoEncodings checks the one-encoding shortcut: the sealed
-// bytes are what encoding the event with its hash would give, and the
-// hash is that of the event encoded with an empty hash.
+// bytes are what encoding the event with its MAC would give, and the MAC
+// is the HMAC-SHA256, under the event's key, of the event encoded with an
+// empty hash.
 func TestSealEqualsTwoEncodings(t *testing.T) {
+	l, _ := openLog(t)
 	e := Event{Seq: 7, Time: time.Date(2026, 11, 26, 4, 5, 6, 789, time.UTC), Actor: "dr-<li>&", Study: "1.2.3",
-		Action: "GET /dicomweb/studies/:study/metadata", Outcome: 200, Detail: "张伟 \"quoted\"", Prev: "abc", Hash: "stale"}
-	b, h, err := seal(e)
+		Action: "GET /dicomweb/studies/:study/metadata", Outcome: 200, Detail: "张伟 \"quoted\"", Key: l.keys.currentID(), Prev: "abc", Hash: "stale"}
+	b, h, err := l.seal(e)
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.Hash = ""
 	plain, _ := json.Marshal(e)
-	sum := sha256.Sum256(plain)
-	if h != hex.EncodeToString(sum[:]) {
-		t.Fatalf("hash %s, want the SHA-256 of %s", h, plain)
+	m := hmac.New(sha256.New, l.keys.keys[e.Key].Secret)
+	m.Write(plain)
+	if h != hex.EncodeToString(m.Sum(nil)) {
+		t.Fatalf("hash %s, want the HMAC-SHA256 of %s", h, plain)
 	}
 	e.Hash = h
 	want, _ := json.Marshal(e)

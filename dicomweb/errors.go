@@ -11,6 +11,7 @@ import (
 	"github.com/imgcloud/gateway/archive"
 	"github.com/imgcloud/gateway/auth"
 	"github.com/imgcloud/gateway/federation"
+	"github.com/imgcloud/gateway/internal/diskspace"
 	"github.com/imgcloud/gateway/internal/idleread"
 	"github.com/imgcloud/gateway/recognition"
 	"github.com/imgcloud/gateway/render"
@@ -74,7 +75,7 @@ func Status(err error) int {
 		return http.StatusNotFound
 	case errors.Is(err, archive.ErrConflict):
 		return http.StatusConflict
-	case errors.Is(err, archive.ErrUnavailable):
+	case errors.Is(err, archive.ErrUnavailable), errors.Is(err, diskspace.ErrFull):
 		return http.StatusServiceUnavailable
 	case errors.Is(err, context.Canceled):
 		return 499
@@ -118,6 +119,9 @@ func ErrorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 			msg = "internal error"
 			if code == http.StatusServiceUnavailable {
 				msg = "storage unavailable, retry later"
+				if errors.Is(err, diskspace.ErrFull) {
+					msg = "disk almost full: the gateway stores nothing (not even its audit trail) until an operator frees space; retry later"
+				}
 			}
 			if pe := (*federation.PeerError)(nil); errors.As(err, &pe) {
 				msg = pe.Error() // names the peer and why, never its URL

@@ -27,7 +27,7 @@ func (db *DB) SetCheckpoint(seq uint64) error {
 	}
 	// A blind write: concurrent commits are serialised by cpMu, and a
 	// transaction that reads nothing cannot conflict.
-	err := db.bdb.Update(func(txn *badger.Txn) error {
+	err := db.update(func(txn *badger.Txn) error {
 		return txn.Set([]byte(keyCheckpoint), binary.BigEndian.AppendUint64(nil, seq))
 	})
 	if err != nil {

@@ -19,6 +19,8 @@ import (
 	"sync"
 
 	"github.com/dgraph-io/badger/v4"
+
+	"github.com/imgcloud/gateway/internal/diskspace"
 )
 
 // ErrNotFound is returned (wrapped) for a row that does not exist.
@@ -31,13 +33,20 @@ type Options struct {
 	// SyncWrites makes every commit fsync. When false, callers make writes
 	// durable in groups with DB.Sync (the STOW path syncs once per request).
 	SyncWrites bool
-	Logger     *slog.Logger
+	// MinFreeBytes is the room every write leaves on Dir's volume: a write
+	// that would find less fails with an error wrapping diskspace.ErrFull
+	// before it reaches Badger, whose memory-mapped files would otherwise
+	// kill the process (SIGBUS) on a full disk. 0 checks nothing.
+	MinFreeBytes int64
+	Logger       *slog.Logger
 }
 
 // DB is the index.
 type DB struct {
-	bdb *badger.DB
-	log *slog.Logger
+	bdb     *badger.DB
+	log     *slog.Logger
+	dir     string
+	minFree int64
 
 	mu      sync.RWMutex // guards the maps and seq; writers hold it across a commit
 	studies map[string]*Study
@@ -73,7 +82,7 @@ func Open(opt Options) (*DB, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	db := &DB{bdb: bdb, log: log, studies: map[string]*Study{}, series: map[string]map[string]*Series{}, rows: newRowCache(20000)}
+	db := &DB{bdb: bdb, log: log, dir: opt.Dir, minFree: opt.MinFreeBytes, studies: map[string]*Study{}, series: map[string]map[string]*Series{}, rows: newRowCache(20000)}
 	if err := db.load(); err != nil {
 		bdb.Close()
 		return nil, err
@@ -119,6 +128,25 @@ func (db *DB) load() error {
 			return nil
 		})
 	})
+}
+
+// CheckSpace returns an error wrapping diskspace.ErrFull while the index
+// volume has less than Options.MinFreeBytes free: writers that also write
+// elsewhere first (records, audit) call it before they start.
+func (db *DB) CheckSpace() error {
+	if db.dir == "" {
+		return nil
+	}
+	return diskspace.Check(db.dir, db.minFree)
+}
+
+// update runs fn in a read-write transaction once the disk has room: every
+// write of the index goes through it.
+func (db *DB) update(fn func(txn *badger.Txn) error) error {
+	if err := db.CheckSpace(); err != nil {
+		return err
+	}
+	return db.bdb.Update(fn)
 }
 
 // scan calls fn for each key with prefix, in key order.

@@ -16,7 +16,7 @@ func recordKey(kind, id string) []byte { return []byte(prefixRecord + kind + "/"
 
 // PutRecord stores a record value, replacing any earlier one.
 func (db *DB) PutRecord(kind, id string, v []byte) error {
-	if err := db.bdb.Update(func(txn *badger.Txn) error { return txn.Set(recordKey(kind, id), v) }); err != nil {
+	if err := db.update(func(txn *badger.Txn) error { return txn.Set(recordKey(kind, id), v) }); err != nil {
 		return fmt.Errorf("put record %s/%s: %w", kind, id, err)
 	}
 	return nil
@@ -25,7 +25,7 @@ func (db *DB) PutRecord(kind, id string, v []byte) error {
 // CreateRecord stores a record only if none exists under kind/id; it
 // returns ErrExists otherwise (for immutable records).
 func (db *DB) CreateRecord(kind, id string, v []byte) error {
-	err := db.bdb.Update(func(txn *badger.Txn) error {
+	err := db.update(func(txn *badger.Txn) error {
 		if _, err := txn.Get(recordKey(kind, id)); err == nil {
 			return ErrExists
 		} else if !errors.Is(err, badger.ErrKeyNotFound) {
@@ -61,7 +61,7 @@ func (db *DB) GetRecord(kind, id string) ([]byte, error) {
 
 // DeleteRecord removes a record; a missing one is not an error.
 func (db *DB) DeleteRecord(kind, id string) error {
-	if err := db.bdb.Update(func(txn *badger.Txn) error { return txn.Delete(recordKey(kind, id)) }); err != nil {
+	if err := db.update(func(txn *badger.Txn) error { return txn.Delete(recordKey(kind, id)) }); err != nil {
 		return fmt.Errorf("delete record %s/%s: %w", kind, id, err)
 	}
 	return nil
@@ -80,18 +80,36 @@ func (db *DB) Records(kind string, fn func(id string, v []byte) error) error {
 	return nil
 }
 
-// PutRecords stores several records of one kind in one transaction (the
-// audit trail writes its events in batches).
-func (db *DB) PutRecords(kind string, ids []string, values [][]byte) error {
-	wb := db.bdb.NewWriteBatch()
-	defer wb.Cancel()
-	for i, id := range ids {
-		if err := wb.Set(recordKey(kind, id), values[i]); err != nil {
-			return fmt.Errorf("put records %s: %w", kind, err)
-		}
-	}
-	if err := wb.Flush(); err != nil {
-		return fmt.Errorf("put records %s: %w", kind, err)
+// UpdateRecords runs fn in one transaction: every record it sets is
+// stored, or none (the audit trail writes its events and its head so).
+func (db *DB) UpdateRecords(fn func(set func(kind, id string, v []byte) error) error) error {
+	err := db.update(func(txn *badger.Txn) error {
+		return fn(func(kind, id string, v []byte) error { return txn.Set(recordKey(kind, id), v) })
+	})
+	if err != nil {
+		return fmt.Errorf("update records: %w", err)
 	}
 	return nil
+}
+
+// LastRecord returns the record of a kind with the greatest id, or an
+// empty id when the kind has none.
+func (db *DB) LastRecord(kind string) (id string, v []byte, err error) {
+	prefix := []byte(prefixRecord + kind + "/")
+	err = db.bdb.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, Reverse: true})
+		defer it.Close()
+		// Seek in reverse lands on the greatest key <= the seek key.
+		it.Seek(append(append([]byte{}, prefix...), 0xff))
+		if !it.ValidForPrefix(prefix) {
+			return nil
+		}
+		id = string(it.Item().Key()[len(prefix):])
+		v, err = it.Item().ValueCopy(nil)
+		return err
+	})
+	if err != nil {
+		return "", nil, fmt.Errorf("last record %s: %w", kind, err)
+	}
+	return id, v, nil
 }

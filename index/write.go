@@ -96,7 +96,7 @@ func (db *DB) PutInstance(n NewInstance) error {
 		slices.Sort(newSt.Modalities)
 	}
 
-	err = db.bdb.Update(func(txn *badger.Txn) error {
+	err = db.update(func(txn *badger.Txn) error {
 		for _, kv := range []struct {
 			k []byte
 			v row
@@ -163,7 +163,7 @@ func (db *DB) DeleteInstance(study, series, sop string) error {
 		}
 		slices.Sort(newSt.Modalities)
 	}
-	err := db.bdb.Update(func(txn *badger.Txn) error {
+	err := db.update(func(txn *badger.Txn) error {
 		if _, err := txn.Get(instanceKey(study, series, sop)); err != nil {
 			return err
 		}

@@ -100,6 +100,11 @@ func (s *Store) write(ctx context.Context, kind, id string, v any) ([]byte, erro
 	if err != nil {
 		return nil, fmt.Errorf("encode %s/%s: %w", kind, id, err)
 	}
+	// Refuse before the object is written, so that a full index volume
+	// leaves no record in object storage that the index lacks.
+	if err := s.db.CheckSpace(); err != nil {
+		return nil, fmt.Errorf("write %s/%s: %w", kind, id, err)
+	}
 	if err := s.obj.Put(ctx, storage.RecordKey(kind, id), bytes.NewReader(b), int64(len(b))); err != nil {
 		return nil, fmt.Errorf("write %s/%s: %w", kind, id, err)
 	}

@@ -47,6 +47,17 @@ type Store interface {
 	List(ctx context.Context, prefix string, fn func(ObjectInfo) error) error
 }
 
+// ErrNoRetention is returned (wrapped) by Retainer.PutRetained when the
+// store cannot keep objects immutable (an S3 bucket without object lock).
+var ErrNoRetention = errors.New("object lock not enabled")
+
+// Retainer is implemented by stores that can write an object no one may
+// delete or overwrite before a date (S3 object lock, compliance mode). The
+// audit trail writes its checkpoints so where it can.
+type Retainer interface {
+	PutRetained(ctx context.Context, key string, r io.Reader, size int64, until time.Time) error
+}
+
 // ErrCannotMove is returned by Mover.MoveIn when the file cannot be moved
 // (another volume): the caller then copies it with Put.
 var ErrCannotMove = errors.New("cannot move the file into the store")

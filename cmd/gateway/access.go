@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -14,6 +15,7 @@ import (
 	"github.com/imgcloud/gateway/index"
 	"github.com/imgcloud/gateway/internal/access"
 	"github.com/imgcloud/gateway/internal/adminapi"
+	"github.com/imgcloud/gateway/internal/diskspace"
 	"github.com/imgcloud/gateway/records"
 	"github.com/imgcloud/gateway/storage"
 )
@@ -25,16 +27,30 @@ type AccessConfig struct {
 	// AdminToken, when set (GATEWAY_ADMIN_TOKEN), is installed as an admin
 	// token, for automation; otherwise one is created and printed once on
 	// first start.
-	AdminToken  string
-	JWT         auth.JWTConfig
-	RatePerSec  float64
-	RateBurst   int
-	AuditExport time.Duration
-	Share       ShareConfig // share.go
+	AdminToken string
+	JWT        auth.JWTConfig
+	RatePerSec float64
+	RateBurst  int
+	// FailRatePerSec and FailBurst limit, per client address, failed
+	// (401, 403) and failing anonymous requests, before authentication.
+	FailRatePerSec float64
+	FailBurst      int
+	AuditExport    time.Duration
+	// AuditAnchorEvery is the period of audit checkpoints written to object
+	// storage: events after the last one can be truncated undetected.
+	AuditAnchorEvery time.Duration
+	// AuditRetention keeps checkpoints under S3 object lock that long when
+	// the bucket has object lock (--s3-object-lock at its creation).
+	AuditRetention time.Duration
+	// AuditKeyFile holds the audit MAC keys (default
+	// {data}/secrets/audit-keys.json, created on first start, mode 0600).
+	AuditKeyFile string
+	Share        ShareConfig // share.go
 }
 
 func defaultAccess() AccessConfig {
-	return AccessConfig{RatePerSec: 200, RateBurst: 400, AuditExport: time.Hour, JWT: auth.JWTConfig{Skew: time.Minute}, Share: defaultShare()}
+	return AccessConfig{RatePerSec: 200, RateBurst: 400, FailRatePerSec: 1, FailBurst: 20,
+		AuditExport: time.Hour, AuditAnchorEvery: 5 * time.Minute, AuditRetention: 10 * 365 * 24 * time.Hour, JWT: auth.JWTConfig{Skew: time.Minute}, Share: defaultShare()}
 }
 
 func bindAccess(fs *flag.FlagSet, c *AccessConfig) {
@@ -49,7 +65,12 @@ func bindAccess(fs *flag.FlagSet, c *AccessConfig) {
 	str(fs, &c.JWT.InstitutionClaim, "jwt-institution-claim", "JWT claim holding the institution id")
 	float(fs, &c.RatePerSec, "rate-limit", "requests per second allowed per token (0: unlimited)")
 	intv(fs, &c.RateBurst, "rate-burst", "burst allowed above the rate limit")
+	float(fs, &c.FailRatePerSec, "fail-rate-limit", "failed (401/403) or failing anonymous requests per second allowed per client address, checked before authentication (0: unlimited)")
+	intv(fs, &c.FailBurst, "fail-rate-burst", "burst allowed above the failure rate limit")
 	duration(fs, &c.AuditExport, "audit-export-every", "period of audit trail exports to object storage (0: never)")
+	duration(fs, &c.AuditAnchorEvery, "audit-anchor-every", "period of MAC'd audit checkpoints written to object storage (0: only at exports and shutdown)")
+	duration(fs, &c.AuditRetention, "audit-retention", "keep audit checkpoints under S3 object lock (compliance mode) this long, when the bucket has object lock (0: never lock)")
+	str(fs, &c.AuditKeyFile, "audit-keys", "audit MAC keys file (default {data}/secrets/audit-keys.json, created on first start)")
 	bindShare(fs, &c.Share)
 }
 
@@ -66,7 +87,8 @@ type accessParts struct {
 // creates the admin token, and builds the access middleware options.
 func setupAccess(ctx context.Context, cfg AccessConfig, store storage.Store, db *index.DB, rec *records.Store, stdout io.Writer, log *slog.Logger) (*accessParts, error) {
 	tokens := auth.NewTokens(rec, nil)
-	al, err := audit.Open(db, store, audit.Options{ExportEvery: cfg.AuditExport, Logger: log.With("component", "audit")})
+	al, err := audit.Open(db, store, audit.Options{ExportEvery: cfg.AuditExport, AnchorEvery: cfg.AuditAnchorEvery, RetainFor: cfg.AuditRetention,
+		KeyFile: cfg.AuditKeyFile, Logger: log.With("component", "audit")})
 	if err != nil {
 		return nil, err
 	}
@@ -99,7 +121,8 @@ func setupAccess(ctx context.Context, cfg AccessConfig, store storage.Store, db 
 		}
 		a.JWT = v
 	}
-	parts.mw = &access.Options{Auth: a, Audit: al, RatePerSecond: cfg.RatePerSec, Burst: cfg.RateBurst}
+	parts.mw = &access.Options{Auth: a, Audit: al, RatePerSecond: cfg.RatePerSec, Burst: cfg.RateBurst,
+		FailRatePerSecond: cfg.FailRatePerSec, FailBurst: cfg.FailBurst}
 	return parts, nil
 }
 
@@ -110,6 +133,12 @@ func setupAccess(ctx context.Context, cfg AccessConfig, store storage.Store, db 
 // never logged.
 func installAdminToken(ctx context.Context, tokens *auth.Tokens, clear string, log *slog.Logger) error {
 	outcome, tok, err := tokens.Import(ctx, clear, auth.RoleAdmin, "", "admin")
+	if errors.Is(err, diskspace.ErrFull) {
+		// Start anyway (refusing writes with 503) so that an operator
+		// can see and fix it; the token is installed at the next start.
+		log.Error("admin token not installed: the disk is almost full", "err", err)
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("admin-token: %w", err)
 	}

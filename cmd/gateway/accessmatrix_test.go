@@ -17,7 +17,8 @@ import (
 // Both must be zero.
 func TestAccessMatrix(t *testing.T) {
 	admin := "gw_ops_0123456789abcdefghijklmnop"
-	p := startGatewayArgs(t, t.TempDir(), "--admin-token", admin, "--demo", "--rate-limit", "0")
+	// The matrix probes hundreds of refusals from one address: no failure limit.
+	p := startGatewayArgs(t, t.TempDir(), "--admin-token", admin, "--demo", "--rate-limit", "0", "--fail-rate-limit", "0")
 	root := strings.TrimSuffix(p.base, "/dicomweb")
 	do := func(tok, method, path string, hdr map[string]string, body []byte) (int, []byte) {
 		h := map[string]string{"Accept": "*/*"}

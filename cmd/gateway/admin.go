@@ -10,8 +10,11 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/imgcloud/gateway/audit"
 )
 
 // adminClient talks to a running gateway's admin API with an admin token
@@ -136,7 +139,10 @@ func tokenCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 // auditCmd: gateway audit verify|export|query.
 func auditCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return errors.New("usage: gateway audit verify | query [--person K] [--study UID] [--from T] [--to T] | export")
+		return errors.New("usage: gateway audit verify | query [--person K] [--study UID] [--from T] [--to T] | export | rotate-key [--data D] [--audit-keys F]")
+	}
+	if args[0] == "rotate-key" {
+		return auditRotateKey(args[1:], stdout, stderr)
 	}
 	fs, c := newAdminFlags("audit "+args[0], stderr)
 	q := url.Values{}
@@ -172,4 +178,26 @@ func auditCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	return fmt.Errorf("unknown audit command %q", args[0])
+}
+
+// auditRotateKey: gateway audit rotate-key, on the key file itself (the
+// running gateway uses the new key from its next start).
+func auditRotateKey(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("audit rotate-key", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	data, file := "data", ""
+	str(fs, &data, "data", "data directory")
+	str(fs, &file, "audit-keys", "audit MAC keys file (default {data}/secrets/audit-keys.json)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if file == "" {
+		file = filepath.Join(data, "secrets", "audit-keys.json")
+	}
+	id, err := audit.RotateKeyFile(file, time.Now())
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "audit key %s is current in %s; a running gateway uses it from its next start\n", id, file)
+	return nil
 }

@@ -58,7 +58,7 @@ func assemble(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 	if err != nil {
 		return nil, err
 	}
-	db, err := index.Open(index.Options{Dir: filepath.Join(cfg.Data, "index"), Logger: log.With("component", "index")})
+	db, err := index.Open(index.Options{Dir: filepath.Join(cfg.Data, "index"), MinFreeBytes: cfg.MinFreeBytes, Logger: log.With("component", "index")})
 	if err != nil {
 		return nil, err
 	}
@@ -100,6 +100,9 @@ func assemble(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 		if err := loadDemoIfEmpty(ctx, svc, db, tmp, log); err != nil {
 			return nil, err
 		}
+	}
+	if cfg.Access.AuditKeyFile == "" {
+		cfg.Access.AuditKeyFile = filepath.Join(cfg.Data, "secrets", "audit-keys.json")
 	}
 	acc, err := setupAccess(ctx, cfg.Access, store, db, rec, stdout, log)
 	if err != nil {

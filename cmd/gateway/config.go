@@ -40,7 +40,8 @@ type Config struct {
 	// DebugListen, when set, serves Go's pprof profiles on that (loopback)
 	// address, apart from the public listener.
 	DebugListen string
-	// MinFreeBytes is the room the data volumes must keep for STOW.
+	// MinFreeBytes is the room the data volumes must keep: STOW, and every
+	// write to the index (audit trail, records), fail with 503 below it.
 	MinFreeBytes  int64
 	ShutdownGrace time.Duration
 	Access        AccessConfig
@@ -52,6 +53,9 @@ type Config struct {
 type S3Config struct {
 	Endpoint, Bucket, AccessKey, SecretKey, Region, Prefix string
 	TLS, PathStyle                                         bool
+	// ObjectLock creates the bucket (when absent) with S3 object lock, so
+	// that audit checkpoints cannot be deleted.
+	ObjectLock bool
 }
 
 // DefaultConfig is the embedded default: a local folder and Badger under
@@ -115,6 +119,7 @@ func bindServe(fs *flag.FlagSet, c *Config) {
 	str(fs, &c.S3.Prefix, "s3-prefix", "key prefix inside the bucket")
 	boolean(fs, &c.S3.TLS, "s3-tls", "use HTTPS to reach S3")
 	boolean(fs, &c.S3.PathStyle, "s3-path-style", "path-style bucket addressing (MinIO)")
+	boolean(fs, &c.S3.ObjectLock, "s3-object-lock", "create the bucket, when absent, with object lock (audit checkpoints then cannot be deleted)")
 	boolean(fs, &c.LogJSON, "log-json", "log as JSON lines (default text)")
 	boolean(fs, &c.Debug, "debug", "debug logging")
 	str(fs, &c.PublicURL, "public-url", "service root URL clients see, e.g. https://pacs.example.cn/dicomweb")
@@ -126,7 +131,7 @@ func bindServe(fs *flag.FlagSet, c *Config) {
 	int64v(fs, &c.MaxAnswerBytes, "max-answer-bytes", "largest multi-frame answer (frames, rendered animations); beyond, 400 before anything is sent")
 	duration(fs, &c.BodyIdleTimeout, "body-idle-timeout", "cut a request body that brings less than 1 KiB in this long (408; 0: off)")
 	str(fs, &c.DebugListen, "debug-listen", "serve /debug/pprof on this address (keep it on loopback)")
-	int64v(fs, &c.MinFreeBytes, "min-free-bytes", "refuse STOW (503) while a data volume has less free space than this")
+	int64v(fs, &c.MinFreeBytes, "min-free-bytes", "refuse writes (STOW, audit trail, records: 503) while a data volume has less free space than this")
 	duration(fs, &c.PresignRedirect, "s3-presign-redirect", "with --store s3: redirect WADO-URI downloads to presigned URLs valid this long (0: off)")
 	duration(fs, &c.ShutdownGrace, "shutdown-grace", "time to finish requests on shutdown")
 	bindAccess(fs, &c.Access)

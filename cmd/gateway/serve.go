@@ -87,7 +87,7 @@ func openStore(ctx context.Context, cfg Config) (storage.Store, error) {
 		return s3.Open(octx, s3.Config{
 			Endpoint: cfg.S3.Endpoint, Bucket: cfg.S3.Bucket, AccessKey: cfg.S3.AccessKey,
 			SecretKey: cfg.S3.SecretKey, Region: cfg.S3.Region, UseTLS: cfg.S3.TLS,
-			PathStyle: cfg.S3.PathStyle, Prefix: cfg.S3.Prefix,
+			PathStyle: cfg.S3.PathStyle, Prefix: cfg.S3.Prefix, ObjectLock: cfg.S3.ObjectLock,
 		})
 	}
 	return file.Open(filepath.Join(cfg.Data, "objects"))

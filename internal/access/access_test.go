@@ -31,18 +31,26 @@ type env struct {
 
 func start(t *testing.T, rate float64) *env {
 	t.Helper()
+	return startWith(t, access.Options{RatePerSecond: rate, Burst: int(rate)}, audit.Options{})
+}
+
+// startWith serves the gateway with the access options given (their Auth
+// and Audit are filled in) and an audit trail opened with aopt.
+func startWith(t *testing.T, opt access.Options, aopt audit.Options) *env {
+	t.Helper()
 	dir := t.TempDir()
 	store, db := gwtest.StoreAndIndex(t, dir)
 	rec := records.New(store, db)
 	toks := auth.NewTokens(rec, nil)
-	al, err := audit.Open(db, store, audit.Options{})
+	al, err := audit.Open(db, store, aopt)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { al.Close(context.Background()) })
 	svc := archive.New(store, db, archive.Options{TempDir: dir})
 	api := &adminapi.API{Tokens: toks, Audit: al}
-	mw := access.Middleware(access.Options{Auth: &auth.Authenticator{Tokens: toks, Policy: auth.DefaultPolicy()}, Audit: al, RatePerSecond: rate, Burst: int(rate)})
+	opt.Auth, opt.Audit = &auth.Authenticator{Tokens: toks, Policy: auth.DefaultPolicy()}, al
+	mw := access.Middleware(opt)
 	srv := httptest.NewServer(server.New(svc, server.Options{Access: mw, API: []func(*echo.Group){api.Register}}))
 	t.Cleanup(srv.Close)
 	e := &env{url: srv.URL, tokens: map[auth.Role]string{}, audit: al}

@@ -6,7 +6,11 @@ package access
 
 import (
 	"errors"
+	"fmt"
+	"math"
 	"net/http"
+	"net/netip"
+	"strconv"
 	"strings"
 	"time"
 
@@ -26,6 +30,14 @@ type Options struct {
 	// unauthenticated); 0 disables the limit.
 	RatePerSecond float64
 	Burst         int
+	// FailRatePerSecond and FailBurst limit, per client address, the
+	// requests that fail authentication or authorisation (401, 403) and
+	// the anonymous ones that fail otherwise: an address whose bucket is
+	// empty is answered 429 before any authentication work, whoever it
+	// claims to be, and its refusals are audited as one summary event per
+	// period (audit.Log.Refused), not one event each. 0 disables it.
+	FailRatePerSecond float64
+	FailBurst         int
 	// PersonKeyOf resolves the person key of a study for audit events
 	// (optional).
 	PersonKeyOf func(study string) string
@@ -38,6 +50,11 @@ var audited = []string{"/dicomweb/", "/api/v1/", "/s/"}
 // and before the routes.
 func Middleware(opt Options) echo.MiddlewareFunc {
 	lim := newLimiters(opt.RatePerSecond, opt.Burst)
+	fails := newLimiters(opt.FailRatePerSecond, opt.FailBurst)
+	failRetry := "1"
+	if opt.FailRatePerSecond > 0 && opt.FailRatePerSecond < 1 {
+		failRetry = strconv.Itoa(int(math.Ceil(1 / opt.FailRatePerSecond)))
+	}
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			h := c.Response().Header()
@@ -46,6 +63,20 @@ func Middleware(opt Options) echo.MiddlewareFunc {
 			h.Set("X-Frame-Options", "DENY")
 
 			req := c.Request()
+			ip, now := c.RealIP(), time.Now()
+			audited := opt.Audit != nil && isAudited(req.URL.Path) && req.Method != http.MethodOptions
+			// Health probes stay answered: a flood from the address of a
+			// load balancer must not get the gateway taken out of service.
+			probe := req.URL.Path == "/healthz" || req.URL.Path == "/readyz"
+			if fails != nil && !probe && fails.Empty(failKey(ip), now) {
+				h.Set("Retry-After", failRetry)
+				c.Error(echo.NewHTTPError(http.StatusTooManyRequests,
+					"too many failed or unauthenticated requests from your address; retry after "+failRetry+" s"))
+				if audited {
+					opt.Audit.Refused(ip, now)
+				}
+				return nil
+			}
 			var err error
 			if opt.Auth != nil {
 				var r2 *http.Request
@@ -60,9 +91,16 @@ func Middleware(opt Options) echo.MiddlewareFunc {
 				} else if p.User != "" {
 					key = "user:" + string(p.Role) + ":" + p.User
 				}
-				if !lim.Allow(key, time.Now()) {
+				if !lim.Allow(key, now) {
 					h.Set("Retry-After", "1")
 					err = echo.NewHTTPError(http.StatusTooManyRequests, "rate limit exceeded; slow down")
+				}
+			}
+			// Patient data is not served unaudited: when the trail cannot
+			// be written (disk almost full), the request is refused.
+			if err == nil && audited {
+				if werr := opt.Audit.Writable(); werr != nil {
+					err = fmt.Errorf("audit trail cannot be written: %w", werr)
 				}
 			}
 			if err != nil {
@@ -73,12 +111,33 @@ func Middleware(opt Options) echo.MiddlewareFunc {
 			} else if err = next(c); err != nil {
 				c.Error(err)
 			}
-			if opt.Audit != nil && isAudited(req.URL.Path) && req.Method != http.MethodOptions {
+			status := c.Response().Status
+			if fails != nil && (status == http.StatusUnauthorized || status == http.StatusForbidden || p.Role == "" && status >= 400) {
+				fails.Allow(failKey(ip), now)
+			}
+			switch {
+			case !audited:
+			case status == http.StatusTooManyRequests && err != nil:
+				// Counted, not itemised: refusals cost no disk each.
+				opt.Audit.Refused(strings.TrimSpace(ip+" "+actorOf(p)), now)
+			default:
 				opt.Audit.Record(event(c, p, opt.PersonKeyOf))
 			}
 			return nil
 		}
 	}
+}
+
+// failKey is the failure bucket of a client address: the address, or for
+// IPv6 its /64, since one client holds a whole /64 and could otherwise
+// take a fresh bucket per request.
+func failKey(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil || a.Is4() || a.Is4In6() {
+		return ip
+	}
+	p, _ := a.Prefix(64)
+	return p.String()
 }
 
 func isAudited(path string) bool {
@@ -90,11 +149,15 @@ func isAudited(path string) bool {
 	return false
 }
 
-func event(c echo.Context, p auth.Principal, personKeyOf func(string) string) audit.Event {
-	actor := p.User
-	if actor == "" && p.TokenID != "" {
-		actor = "token:" + p.TokenID
+func actorOf(p auth.Principal) string {
+	if p.User == "" && p.TokenID != "" {
+		return "token:" + p.TokenID
 	}
+	return p.User
+}
+
+func event(c echo.Context, p auth.Principal, personKeyOf func(string) string) audit.Event {
+	actor := actorOf(p)
 	route := c.Path()
 	if route == "" {
 		route = c.Request().URL.Path

@@ -135,7 +135,7 @@ func (a *API) verifyAudit(c echo.Context) error {
 	if err := a.Audit.Flush(c.Request().Context()); err != nil {
 		return err
 	}
-	n, err := a.Audit.Verify()
+	n, err := a.Audit.Verify(c.Request().Context())
 	if err != nil {
 		return c.JSON(http.StatusConflict, map[string]any{"ok": false, "events": n, "error": err.Error()})
 	}

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -46,6 +47,9 @@ type Options struct {
 	BodyIdleTimeout time.Duration
 }
 
+// maxLoggedPath bounds the request path written in each request log line.
+const maxLoggedPath = 512
+
 // New returns the gateway's echo server.
 func New(svc *archive.Service, opt Options) *echo.Echo {
 	log := opt.Logger
@@ -77,6 +81,11 @@ func New(svc *archive.Service, opt Options) *echo.Echo {
 			path := v.URIPath
 			if strings.HasPrefix(path, "/s/") {
 				path = c.Path()
+			}
+			// A client picks the path's length: a 200 KB path per
+			// request must not become 200 KB of log per request.
+			if len(path) > maxLoggedPath {
+				path = strings.ToValidUTF8(path[:maxLoggedPath], "") + "…(" + strconv.Itoa(len(path)) + " bytes)"
 			}
 			log.LogAttrs(c.Request().Context(), slog.LevelInfo, "request",
 				slog.String("request_id", v.RequestID), slog.String("method", v.Method),

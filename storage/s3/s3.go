@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/minio/minio-go/v7"
@@ -66,6 +67,10 @@ type Config struct {
 	MaxRetries int
 	// DialTimeout bounds connecting to the endpoint; 0 means 5 s.
 	DialTimeout time.Duration
+	// ObjectLock creates the bucket, when Open creates it, with S3 object
+	// lock (and so versioning), which PutRetained needs. An existing
+	// bucket is used as it is.
+	ObjectLock bool
 }
 
 // Store is a storage.Store in an S3 bucket, safe for concurrent use.
@@ -76,6 +81,11 @@ type Store struct {
 	bucket    string
 	prefix    string // "" or ending in "/"
 	partSize  uint64
+	objLock   bool // create the bucket with object lock
+
+	lockMu    sync.Mutex // guards lockKnown and locked
+	lockKnown bool
+	locked    bool // the bucket has object lock
 }
 
 var _ storage.Store = (*Store)(nil)
@@ -115,6 +125,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		bucket:    cfg.Bucket,
 		prefix:    cfg.Prefix,
 		partSize:  cfg.PartSize,
+		objLock:   cfg.ObjectLock,
 	}
 	if err := s.ensureBucket(ctx, cfg.Endpoint, cfg.Region); err != nil {
 		tr.CloseIdleConnections()
@@ -178,7 +189,7 @@ func (s *Store) ensureBucket(ctx context.Context, endpoint, region string) error
 	if exists {
 		return nil
 	}
-	err = s.client.MakeBucket(ctx, s.bucket, minio.MakeBucketOptions{Region: region})
+	err = s.client.MakeBucket(ctx, s.bucket, minio.MakeBucketOptions{Region: region, ObjectLocking: s.objLock})
 	if err != nil && minio.ToErrorResponse(err).Code != minio.BucketAlreadyOwnedByYou {
 		return fmt.Errorf("create bucket %s at %s: %w", s.bucket, endpoint, classify(err))
 	}

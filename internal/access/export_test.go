@@ -1,0 +1,4 @@
+package access
+
+// FailKey exposes failKey to the tests.
+var FailKey = failKey
