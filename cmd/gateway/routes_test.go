@@ -136,6 +136,7 @@ func TestRouteAccess(t *testing.T) {
 	cfg.Demo = true
 	cfg.Access.AdminToken = admin
 	cfg.Access.RatePerSec = 0
+	cfg.Access.FailRatePerSec = 0 // it is refused on purpose, 600 times
 	cfg.Federation.Name = "here"
 	cfg.Federation.Province = "320000"
 	ctx := context.Background()
