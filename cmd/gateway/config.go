@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/imgcloud/gateway/dcm"
 	"os"
 	"strconv"
 	"strings"
@@ -33,11 +34,15 @@ type Config struct {
 	// address, apart from the public listener.
 	DebugListen string
 	// MinFreeBytes is the room the data volumes must keep for STOW.
-	MinFreeBytes  int64
-	ShutdownGrace time.Duration
-	Access        AccessConfig
-	Recognition   RecognitionConfig
-	Federation    FederationConfig // federation.go
+	MinFreeBytes int64
+	// DefaultCharset is the character set of text in stored files that
+	// name none, or name one their bytes do not fit, when the storing
+	// institution has no default_charset (like Orthanc's DefaultEncoding).
+	DefaultCharset string
+	ShutdownGrace  time.Duration
+	Access         AccessConfig
+	Recognition    RecognitionConfig
+	Federation     FederationConfig // federation.go
 }
 
 // S3Config selects an S3-compatible bucket.
@@ -79,6 +84,8 @@ func (c Config) Validate() error {
 		return errors.New("max-request-bytes and max-instance-bytes must be positive")
 	case c.PublicURL != "" && !strings.HasPrefix(c.PublicURL, "http://") && !strings.HasPrefix(c.PublicURL, "https://"):
 		return fmt.Errorf("public-url: %q must start with http:// or https://", c.PublicURL)
+	case c.DefaultCharset != "" && dcm.NormalizeCharset(c.DefaultCharset) == "":
+		return fmt.Errorf("default-charset: %q is not a character set the gateway knows (for example GB18030, GBK, ISO_IR 192 for UTF-8, ISO_IR 100)", c.DefaultCharset)
 	}
 	return c.Federation.validate()
 }
@@ -106,6 +113,7 @@ func bindServe(fs *flag.FlagSet, c *Config) {
 	int64v(fs, &c.MaxRequestBytes, "max-request-bytes", "largest STOW request body")
 	int64v(fs, &c.MaxInstanceBytes, "max-instance-bytes", "largest single instance")
 	str(fs, &c.DebugListen, "debug-listen", "serve /debug/pprof on this address (keep it on loopback)")
+	str(fs, &c.DefaultCharset, "default-charset", "character set of text in files that name none (or one their bytes do not fit), for institutions without a default_charset, e.g. GB18030")
 	int64v(fs, &c.MinFreeBytes, "min-free-bytes", "refuse STOW (503) while a data volume has less free space than this")
 	duration(fs, &c.PresignRedirect, "s3-presign-redirect", "with --store s3: redirect WADO-URI downloads to presigned URLs valid this long (0: off)")
 	duration(fs, &c.ShutdownGrace, "shutdown-grace", "time to finish requests on shutdown")
