@@ -49,9 +49,11 @@ func (g *gateway) close() {
 // asked, and builds every service and the HTTP server on them.
 func assemble(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) (gw *gateway, err error) {
 	gw = &gateway{log: log}
+	// Error returns set gw to nil: close what was opened through a copy.
+	opened := gw
 	defer func() {
 		if err != nil {
-			gw.close()
+			opened.close()
 		}
 	}()
 	store, err := openStore(ctx, cfg)

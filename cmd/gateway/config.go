@@ -4,11 +4,12 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/imgcloud/gateway/dcm"
 	"os"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/imgcloud/gateway/dcm"
 )
 
 // Config is the configuration of "serve". Precedence: flags, then
