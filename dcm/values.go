@@ -2,8 +2,8 @@ package dcm
 
 import (
 	"encoding/base64"
-	"fmt"
 	"encoding/binary"
+	"fmt"
 	"math"
 	"strconv"
 	"strings"
