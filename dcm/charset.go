@@ -136,8 +136,11 @@ type decodeLog struct {
 // "UTF-8", "ISO_IR100"). It returns "" when the name is not one the
 // package can decode.
 func NormalizeCharset(name string) string {
+	if _, ok := singleByte[name]; ok || name == "" || name == "ISO_IR 192" {
+		return name // the common case, without allocating
+	}
 	t := strings.ToUpper(strings.Join(strings.Fields(name), " "))
-	if a, ok := charsetAliases[strings.NewReplacer(" ", "", "_", "", "-", "").Replace(t)]; ok {
+	if a, ok := charsetAliases[squash(t)]; ok {
 		return a
 	}
 	if t == "" || t == "ISO_IR 6" || t == "ISO_IR 192" || singleByte[t] != nil {
@@ -147,6 +150,17 @@ func NormalizeCharset(name string) string {
 		return t
 	}
 	return ""
+}
+
+// squash removes spaces, '_' and '-' from s.
+func squash(s string) string {
+	b := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c != ' ' && c != '_' && c != '-' {
+			b = append(b, c)
+		}
+	}
+	return string(b)
 }
 
 // charsetAliases maps names without spaces, '_' or '-' to defined terms.
@@ -159,10 +173,10 @@ var charsetAliases = func() map[string]string {
 		"SHIFTJIS": "ISO_IR 13", "SJIS": "ISO_IR 13",
 	}
 	for t := range singleByte {
-		m[strings.NewReplacer(" ", "", "_", "").Replace(t)] = t
+		m[squash(t)] = t
 	}
 	for t := range iso2022Terms {
-		m[strings.ReplaceAll(t, " ", "")] = t
+		m[squash(t)] = t
 	}
 	return m
 }()
