@@ -304,7 +304,8 @@ func (sc *scanner) inDataSet(lv *level, h *elemHeader) error {
 	if isPixel && !vrTable[h.vr].binary {
 		return invalidf("pixel data %s has VR %s", tagString(h.tag), h.vr)
 	}
-	if h.vr == "UN" && !lv.opaque && !isPixel {
+	// In implicit VR, UN already means the dictionary does not know it.
+	if h.vr == "UN" && !lv.sy.implicit && !lv.opaque && !isPixel {
 		if done, err := sc.knownUN(lv, h); done || err != nil {
 			return err
 		}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -136,5 +137,29 @@ func TestChineseModalityThroughSTOW(t *testing.T) {
 	}
 	if !strings.Contains(meta["1/00131002"], "sender's default") {
 		t.Errorf("decoding note %s", meta["1/00131002"])
+	}
+}
+
+// TestUnknownCharsetRefusedAtStart: a registry naming a character set the
+// gateway cannot decode stops the start with the file, the line and the
+// name; so does --default-charset.
+func TestUnknownCharsetRefusedAtStart(t *testing.T) {
+	reg := filepath.Join(t.TempDir(), "institutions.yaml")
+	if err := os.WriteFile(reg, []byte("institutions:\n  - id: x\n    name: 某医院\n    province: \"330000\"\n    default_charset: GB-99999\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--institutions", reg}, reg + `:5: invalid input: institution x: default_charset "GB-99999" is not a character set`},
+		{[]string{"--default-charset", "latin-9000"}, `default-charset: "latin-9000" is not a character set`},
+	} {
+		args := append([]string{"serve", "--no-auth", "--listen", freeAddr(t), "--data", t.TempDir()}, tc.args...)
+		cmd := exec.Command(gatewayBinary(t), args...)
+		out, err := cmd.CombinedOutput()
+		if err == nil || !strings.Contains(string(out), tc.want) {
+			t.Errorf("%v: err %v, output %s; want it to stop with %q", tc.args, err, out, tc.want)
+		}
 	}
 }
