@@ -253,6 +253,16 @@ func (d *textDecoder) decode(s string) string {
 		}
 		return d.fallback.decodeOwn(s)
 	}
+	if d.sender && d.mode != modeUTF8 && utf8.ValidString(s) && (!d.multiByteCJK() || !gbShaped(s)) {
+		// Unlabelled UTF-8 from a sender whose default is another set.
+		// GB 2312 text is seldom valid UTF-8, and UTF-8 Chinese seldom
+		// looks like GB 2312 (its continuation bytes are often below
+		// 0xA1), while GB18030 accepts most byte strings: UTF-8 first.
+		if d.log != nil {
+			d.log.guessedUTF8++
+		}
+		return s
+	}
 	if d.log != nil && d.mode != modeDefault {
 		if d.sender {
 			d.log.defaulted++
@@ -279,7 +289,7 @@ func (d *textDecoder) fits(s string) bool {
 			out, err := d.enc.NewDecoder().String(s)
 			return err == nil && !strings.ContainsRune(out, utf8.RuneError)
 		}
-		return !d.fallback.multiByteCJK() || !gbShaped(s)
+		return d.fallback == nil || !d.fallback.multiByteCJK() || !gbShaped(s)
 	}
 	return true
 }

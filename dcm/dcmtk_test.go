@@ -198,6 +198,21 @@ func TestDCMTKChineseText(t *testing.T) {
 		})
 	}
 
+	t.Run("unlabelled UTF-8 from a GB18030 sender", func(t *testing.T) {
+		path := dcmtktest.Dump2DCM(t, dcmtkDump(`(0010,0010) PN [`+name+`]`))
+		h, _ := readPath(t, path, Limits{DefaultCharset: "GB18030"})
+		sameAsDCMTK(t, h.Dataset, dcmtktest.JSON(t, path, "-i", "(0008,0005)=ISO_IR 192"), "00100010")
+		if h.Decoding.Charset != "ISO_IR 192" {
+			t.Errorf("Decoding %+v, want UTF-8", h.Decoding)
+		}
+	})
+
+	t.Run("unlabelled UTF-8 from a Latin-1 sender", func(t *testing.T) {
+		path := dcmtktest.Dump2DCM(t, dcmtkDump(`(0010,0010) PN [Müller^Renée]`))
+		h, _ := readPath(t, path, Limits{DefaultCharset: "ISO_IR 100"})
+		sameAsDCMTK(t, h.Dataset, dcmtktest.JSON(t, path, "-i", "(0008,0005)=ISO_IR 192"), "00100010")
+	})
+
 	t.Run("Latin-1 stays Latin-1", func(t *testing.T) {
 		latin, err := charmap.ISO8859_1.NewEncoder().String("Müller^Renée")
 		if err != nil {

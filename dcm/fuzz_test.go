@@ -36,9 +36,7 @@ func FuzzReadHeader(f *testing.F) {
 
 	f.Fuzz(func(t *testing.T, b []byte) {
 		lim := Limits{MaxHeaderBytes: 4 << 20, MaxInflatedBytes: 16 << 20}
-		if len(b)%2 == 1 {
-			lim.DefaultCharset = "GB18030"
-		}
+		lim.DefaultCharset = [...]string{"", "GB18030", "ISO_IR 100"}[len(b)%3]
 		h, err := readBytes(b, lim)
 		if err != nil {
 			var ie *InvalidError
