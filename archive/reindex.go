@@ -63,7 +63,8 @@ func (s *Service) Reindex(ctx context.Context, progress func(done, total int)) (
 
 func (s *Service) reindexOne(ctx context.Context, oi storage.ObjectInfo) (int64, error) {
 	ra := &storeReaderAt{ctx: ctx, store: s.store, key: oi.Key, size: oi.Size}
-	h, err := dcm.ReadHeader(ra, oi.Size, s.opt.Limits)
+	// No party stores here: the gateway's default character set applies.
+	h, err := dcm.ReadHeader(ra, oi.Size, s.limits(ctx))
 	if err != nil {
 		return ra.read, fmt.Errorf("read header of %s: %w", oi.Key, err)
 	}
@@ -72,6 +73,7 @@ func (s *Service) reindexOne(ctx context.Context, oi storage.ObjectInfo) (int64,
 	}
 	// The checksum is left empty, so reindex reads headers only: a
 	// re-store compares bytes anyway, and fsck --deep skips such rows.
+	s.noteIngest(h)
 	row, meta, err := s.indexRow(h, oi.Size, "")
 	if err != nil {
 		return ra.read, err

@@ -27,7 +27,13 @@ type Options struct {
 	// TempDir is where STOW parts are spooled (default os.TempDir()).
 	TempDir string
 	Limits  dcm.Limits
-	Logger  *slog.Logger
+	// DefaultCharset is the character set of text in files that name none
+	// (or one their bytes do not fit), for senders Charsets knows no
+	// default for: the global --default-charset. See dcm.Limits.
+	DefaultCharset string
+	// Charsets, when set, gives the storing party's default character set.
+	Charsets Charsets
+	Logger   *slog.Logger
 	// Annotators add attributes to study-level answers for the asking
 	// party (the recognition tag is one).
 	Annotators []Annotator

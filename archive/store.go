@@ -60,7 +60,7 @@ func (s *Service) Store(ctx context.Context, r io.Reader, expectStudy string) (*
 		return nil, err
 	}
 	size, sum := sp.size, sp.sum
-	h, err := dcm.ReadHeader(sp.readerAt(), size, s.opt.Limits)
+	h, err := dcm.ReadHeader(sp.readerAt(), size, s.limits(ctx))
 	if err != nil {
 		var inv *dcm.InvalidError
 		if errors.As(err, &inv) {
@@ -82,6 +82,7 @@ func (s *Service) Store(ctx context.Context, r io.Reader, expectStudy string) (*
 	if sp.preambleNonZero {
 		s.log.Warn("zeroed non-zero preamble", "sop", h.SOPUID)
 	}
+	s.noteIngest(h)
 	out := &Stored{Study: h.StudyUID, Series: h.SeriesUID, SOP: h.SOPUID, SOPClass: h.SOPClassUID, Size: size}
 
 	lock := &s.sopLocks[lockSlot(h.SOPUID)]

@@ -22,6 +22,14 @@ type textDecoder struct {
 	enc  encoding.Encoding // modeSingle
 	// ISO 2022: the sets designated at the start of each value.
 	g0, g1 codeSet
+	// fallback decodes the values whose bytes do not fit this character
+	// set (the sender's default, see Limits.DefaultCharset); nil: none.
+	fallback *textDecoder
+	// log counts what was done, for Header.Decoding; nil for the shared
+	// defaultText.
+	log *decodeLog
+	// sender is true for the sender's default (Limits.DefaultCharset).
+	sender bool
 }
 
 const (
@@ -117,9 +125,90 @@ var escapes = map[string]struct {
 	"-T": {setThai, true}, "-b": {setLatin9, true},
 }
 
+// decodeLog counts, for one file, the non-ASCII values read each way.
+type decodeLog struct {
+	asDeclared, defaulted, fellBack, guessedUTF8, guessedLatin1 int
+}
+
+// NormalizeCharset returns the DICOM defined term for a character set
+// name as modalities write it: stray spaces and lower case are accepted,
+// and so are common non-standard names ("GB2312", "ISO-2022-GBK",
+// "UTF-8", "ISO_IR100"). It returns "" when the name is not one the
+// package can decode.
+func NormalizeCharset(name string) string {
+	if _, ok := singleByte[name]; ok || name == "" || name == "ISO_IR 192" {
+		return name // the common case, without allocating
+	}
+	t := strings.ToUpper(strings.Join(strings.Fields(name), " "))
+	if a, ok := charsetAliases[squash(t)]; ok {
+		return a
+	}
+	if t == "" || t == "ISO_IR 6" || t == "ISO_IR 192" || singleByte[t] != nil {
+		return t
+	}
+	if _, ok := iso2022Terms[t]; ok {
+		return t
+	}
+	return ""
+}
+
+// squash removes spaces, '_' and '-' from s.
+func squash(s string) string {
+	b := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c != ' ' && c != '_' && c != '-' {
+			b = append(b, c)
+		}
+	}
+	return string(b)
+}
+
+// charsetAliases maps names without spaces, '_' or '-' to defined terms.
+var charsetAliases = func() map[string]string {
+	m := map[string]string{
+		"GB2312": "GB18030", "EUCCN": "GB18030", "CP936": "GBK", "WINDOWS936": "GBK",
+		"ISO2022GBK": "GBK", "ISO2022GB18030": "GB18030",
+		"UTF8": "ISO_IR 192", "ISOIR192": "ISO_IR 192",
+		"ISO88591": "ISO_IR 100", "LATIN1": "ISO_IR 100",
+		"SHIFTJIS": "ISO_IR 13", "SJIS": "ISO_IR 13",
+	}
+	for t := range singleByte {
+		m[squash(t)] = t
+	}
+	for t := range iso2022Terms {
+		m[squash(t)] = t
+	}
+	return m
+}()
+
 // newTextDecoder returns the decoder for the values of a
-// SpecificCharacterSet. Unknown terms fall back to the default.
-func newTextDecoder(terms []string) *textDecoder {
+// SpecificCharacterSet. Terms are normalised (NormalizeCharset); unknown
+// terms fall back to the default. fallback (may be nil) decodes values
+// whose bytes do not fit; log (may be nil) counts what was done.
+func newTextDecoder(terms []string, fallback *textDecoder, log *decodeLog) *textDecoder {
+	norm := make([]string, len(terms))
+	for i, t := range terms {
+		norm[i] = NormalizeCharset(t)
+	}
+	d := charsetDecoder(norm)
+	if d == defaultText {
+		if fallback != nil {
+			return fallback // nothing usable named: the sender's default
+		}
+		if log == nil {
+			return d
+		}
+	}
+	out := *d
+	out.fallback, out.log = fallback, log
+	if fallback != nil && fallback.mode == d.mode && fallback.enc == d.enc {
+		out.fallback = nil
+	}
+	return &out
+}
+
+// charsetDecoder is the decoder of normalised terms, without fallback.
+func charsetDecoder(terms []string) *textDecoder {
 	if len(terms) == 0 || (len(terms) == 1 && (terms[0] == "" || terms[0] == "ISO_IR 6")) {
 		return defaultText
 	}
@@ -145,6 +234,11 @@ func newTextDecoder(terms []string) *textDecoder {
 	return d
 }
 
+// multiByteCJK reports whether d decodes a Chinese multi-byte set.
+func (d *textDecoder) multiByteCJK() bool {
+	return d.mode == modeSingle && (d.enc == simplifiedchinese.GB18030 || d.enc == simplifiedchinese.GBK)
+}
+
 // decode converts s to UTF-8.
 func (d *textDecoder) decode(s string) string {
 	// Most values (UIDs, codes, numbers, Latin names) are plain ASCII,
@@ -153,6 +247,77 @@ func (d *textDecoder) decode(s string) string {
 	if plainASCII(s) && (d.mode != modeISO2022 || d.g0 == setASCII) {
 		return s
 	}
+	if d.fallback != nil && !d.fits(s) {
+		if d.log != nil {
+			d.log.fellBack++
+		}
+		return d.fallback.decodeOwn(s)
+	}
+	if d.sender && d.mode != modeUTF8 && utf8.ValidString(s) && (!d.multiByteCJK() || !gbShaped(s)) {
+		// Unlabelled UTF-8 from a sender whose default is another set.
+		// GB 2312 text is seldom valid UTF-8, and UTF-8 Chinese seldom
+		// looks like GB 2312 (its continuation bytes are often below
+		// 0xA1), while GB18030 accepts most byte strings: UTF-8 first.
+		if d.log != nil {
+			d.log.guessedUTF8++
+		}
+		return s
+	}
+	if d.log != nil && d.mode != modeDefault {
+		if d.sender {
+			d.log.defaulted++
+		} else {
+			d.log.asDeclared++
+		}
+	}
+	return d.decodeOwn(s)
+}
+
+// fits reports whether the bytes of s are text in d's character set, as
+// far as can be told: valid UTF-8, valid multi-byte sequences, and, for a
+// single-byte Latin set when the fallback is Chinese, not text shaped like
+// GB 2312 (pairs of bytes 0xA1-0xFE), which GBK modalities write under
+// ISO_IR 100.
+func (d *textDecoder) fits(s string) bool {
+	switch d.mode {
+	case modeDefault:
+		return false // nothing named: the sender's default applies
+	case modeUTF8:
+		return utf8.ValidString(s)
+	case modeSingle:
+		if d.multiByteCJK() || d.enc == japanese.ShiftJIS {
+			out, err := d.enc.NewDecoder().String(s)
+			return err == nil && !strings.ContainsRune(out, utf8.RuneError)
+		}
+		return d.fallback == nil || !d.fallback.multiByteCJK() || !gbShaped(s)
+	}
+	return true
+}
+
+// gbShaped reports whether every run of bytes >= 0x80 in s is an even
+// number of bytes 0xA1-0xFE: GB 2312 (EUC-CN) text. Latin-1 names
+// ("Müller", "Renée") have single high bytes next to ASCII letters.
+func gbShaped(s string) bool {
+	run, high := 0, 0
+	for i := 0; i <= len(s); i++ {
+		if i < len(s) && s[i] >= 0x80 {
+			if s[i] < 0xA1 || s[i] == 0xFF {
+				return false
+			}
+			run++
+			high++
+			continue
+		}
+		if run%2 == 1 {
+			return false
+		}
+		run = 0
+	}
+	return high > 0
+}
+
+// decodeOwn converts s to UTF-8 in d's own character set.
+func (d *textDecoder) decodeOwn(s string) string {
 	switch d.mode {
 	case modeUTF8:
 		return strings.ToValidUTF8(s, "\uFFFD")
@@ -165,7 +330,13 @@ func (d *textDecoder) decode(s string) string {
 		return d.decodeISO2022(s)
 	}
 	if utf8.ValidString(s) {
+		if d.log != nil {
+			d.log.guessedUTF8++
+		}
 		return s
+	}
+	if d.log != nil {
+		d.log.guessedLatin1++
 	}
 	return latin1(s)
 }

@@ -160,7 +160,7 @@ func TestTextDecoder(t *testing.T) {
 		{[]string{"ISO 2022 IR 6"}, "a\x1b%Gb", "a\uFFFD%Gb"}, // unsupported escape
 	}
 	for _, tc := range tests {
-		if got := newTextDecoder(tc.terms).decode(tc.in); got != tc.want {
+		if got := newTextDecoder(tc.terms, nil, nil).decode(tc.in); got != tc.want {
 			t.Errorf("%q: decode(%q) = %q, want %q", strings.Join(tc.terms, `\`), tc.in, got, tc.want)
 		}
 	}

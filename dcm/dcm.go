@@ -84,6 +84,25 @@ type Header struct {
 	Bulk    []BulkRef
 	// PreambleNonZero is true when the 128-byte preamble was not all zeros.
 	PreambleNonZero bool
+	// Decoding says how the text was read when that was not simply as the
+	// file declares it; zero otherwise (see Decoding).
+	Decoding Decoding
+	// Warnings name, one sentence each, the values that Dataset does not
+	// hold as they are in the file (which keeps them unchanged): numbers
+	// repaired or left out, UN elements that could not take their
+	// dictionary VR. They never quote values, so that they can be logged.
+	Warnings []string
+}
+
+// Decoding is how the text of a file was turned into UTF-8, when it was
+// not simply as its (0008,0005) SpecificCharacterSet declares.
+type Decoding struct {
+	// Charset is the defined term the text was mostly read as ("GB18030",
+	// "ISO_IR 100"; "ISO_IR 192" for UTF-8).
+	Charset string
+	// Note says why, in a sentence: "no SpecificCharacterSet; read as
+	// GB18030, the sender's default".
+	Note string
 }
 
 // Limits bound what ReadHeader accepts, so that hostile files cannot
@@ -103,6 +122,13 @@ type Limits struct {
 	// MaxInflatedBytes bounds the inflated data set of a Deflated transfer
 	// syntax file, pixel data included; default 1 GiB.
 	MaxInflatedBytes int64
+	// DefaultCharset is not a bound: it is the character set the sender
+	// writes text in when a file names none, or names one its bytes do not
+	// fit (Chinese modalities that omit (0008,0005) and write GB18030, or
+	// write GBK under ISO_IR 100). A defined term or any name
+	// NormalizeCharset accepts; "" keeps the standard's reading (UTF-8
+	// when valid, else Latin-1).
+	DefaultCharset string
 }
 
 // Default limits, used for zero fields of Limits.

@@ -26,9 +26,18 @@ func FuzzReadHeader(f *testing.F) {
 	f.Add(explicitBE.file(explicitBE.seqDef(0x00081140, explicitBE.itemDef(explicitBE.str(0x00081150, "UI", testClass)))))
 	f.Add(e.file(e.str(tagSpecificCharacterSet, "CS", `\ISO 2022 IR 87`), e.str(0x00100010, "PN", "\x1b$B;3ED\x1b(B")))
 	f.Add(e.file(append(e.image(65535, 65535, 3, 64, "100000"), e.el(tagPixelData, "OW", make([]byte, 8)))...))
+	// Explicit UN with known tags (PS3.5 6.2.2): a sequence of defined and
+	// of undefined length, bytes that are not items, a date; GB18030 text
+	// without a character set (read with the fuzzed DefaultCharset).
+	unSeq := implicit.seqDef(0x00400260, implicit.itemDef(implicit.str(0x00080100, "SH", "T-D4000")))
+	f.Add(e.file(e.el(0x00400260, "UN", unSeq[8:]), e.el(0x00400250, "UN", []byte("20240102"))))
+	f.Add(append(e.file(e.str(0x00100010, "PN", "\xd5\xc5^\xc8\xfd")), append(e.header(0x00400275, "UN", undefinedLength), implicit.seq(0x00400275, implicit.item(implicit.str(0x00080100, "SH", "X")))[8:]...)...))
+	f.Add(e.file(e.el(0x00400260, "UN", []byte{1, 2, 3, 4, 5, 6, 7, 8}), e.str(0x00201041, "DS", "1,5"), e.str(0x00200013, "IS", "1.0")))
 
 	f.Fuzz(func(t *testing.T, b []byte) {
-		h, err := readBytes(b, Limits{MaxHeaderBytes: 4 << 20, MaxInflatedBytes: 16 << 20})
+		lim := Limits{MaxHeaderBytes: 4 << 20, MaxInflatedBytes: 16 << 20}
+		lim.DefaultCharset = [...]string{"", "GB18030", "ISO_IR 100"}[len(b)%3]
+		h, err := readBytes(b, lim)
 		if err != nil {
 			var ie *InvalidError
 			if !errors.As(err, &ie) {

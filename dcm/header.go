@@ -12,7 +12,10 @@ import (
 //
 // The file is walked once, without recursion; text is converted to UTF-8
 // following (0008,0005) SpecificCharacterSet at every level, whose value is
-// kept as it was.
+// kept as it was, or Limits.DefaultCharset (see Header.Decoding). An
+// explicit UN element whose tag the data dictionary knows takes the
+// dictionary VR (PS3.5 6.2.2), sequences included; when its bytes do not
+// fit that VR it stays UN, with a Header.Warnings sentence.
 //
 // Header.Bulk lists every value left out of Header.Dataset, the top-level
 // PixelData included (path "7FE00010"; for encapsulated pixel data its
@@ -51,7 +54,7 @@ func ReadHeader(r io.ReaderAt, size int64, lim Limits) (*Header, error) {
 		}
 	}
 
-	ds, err := decodeDataSet(res, kind.sy)
+	ds, decoding, warnings, err := decodeDataSet(res, kind.sy, lim)
 	if err != nil {
 		return nil, err
 	}
@@ -69,6 +72,8 @@ func ReadHeader(r io.ReaderAt, size int64, lim Limits) (*Header, error) {
 		Frames:          frames,
 		Bulk:            res.bulk,
 		PreambleNonZero: nonZero,
+		Decoding:        decoding,
+		Warnings:        warnings,
 	}
 	for _, u := range []struct {
 		dst      *string

@@ -57,6 +57,8 @@ type scanResult struct {
 	own   map[string][]ownElem // by the path of the data set holding them ("" is the top level)
 	bulk  []BulkRef
 	pixel pixelInfo
+	// warnings are Header.Warnings sentences.
+	warnings []string
 }
 
 // levelKind is what a level of the walk is.
@@ -302,6 +304,12 @@ func (sc *scanner) inDataSet(lv *level, h *elemHeader) error {
 	if isPixel && !vrTable[h.vr].binary {
 		return invalidf("pixel data %s has VR %s", tagString(h.tag), h.vr)
 	}
+	// In implicit VR, UN already means the dictionary does not know it.
+	if h.vr == "UN" && !lv.sy.implicit && !lv.opaque && !isPixel {
+		if done, err := sc.knownUN(lv, h); done || err != nil {
+			return err
+		}
+	}
 	topPixel := h.tag == tagPixelData && lv.kind == kindDataset
 	if topPixel {
 		if sc.res.pixel.present {
@@ -321,7 +329,7 @@ func (sc *scanner) inDataSet(lv *level, h *elemHeader) error {
 		return invalidf("element %s with VR %s has length %d, not a multiple of %d", tagString(h.tag), h.vr, h.vl, info.word)
 	}
 	if h.vr == "SQ" {
-		return sc.openSequence(lv, h, elemPath(lv, h), int64(h.vl))
+		return sc.openSequence(lv, h, elemPath(lv, h), int64(h.vl), lv.sy)
 	}
 	if lv.opaque {
 		return sc.skipValue(h)
@@ -373,7 +381,7 @@ func (sc *scanner) openUndefined(lv *level, h *elemHeader, path string, topPixel
 		if h.tag == tagSpecificCharacterSet {
 			break
 		}
-		return sc.openSequence(lv, h, path, -1)
+		return sc.openSequence(lv, h, path, -1, lv.sy)
 	case "UN":
 		if topPixel {
 			break
@@ -398,13 +406,14 @@ func (sc *scanner) openUndefined(lv *level, h *elemHeader, path string, topPixel
 	return invalidf("element %s with VR %s has undefined length", tagString(h.tag), h.vr)
 }
 
-// openSequence starts an SQ element of length n (-1: undefined).
-func (sc *scanner) openSequence(lv *level, h *elemHeader, path string, n int64) error {
+// openSequence starts an SQ element of length n (-1: undefined) whose
+// items are encoded in sy.
+func (sc *scanner) openSequence(lv *level, h *elemHeader, path string, n int64, sy syntax) error {
 	if lv.depth+1 > sc.lim.MaxDepth {
 		return invalidf("sequence nesting deeper than %d at %s", sc.lim.MaxDepth, tagString(h.tag))
 	}
 	child := level{
-		kind: kindSequence, end: -1, bound: lv.bound, sy: lv.sy, tag: h.tag,
+		kind: kindSequence, end: -1, bound: lv.bound, sy: sy, tag: h.tag,
 		path: path, depth: lv.depth + 1, opaque: lv.opaque,
 	}
 	if n >= 0 {

@@ -3,6 +3,7 @@ package dcm
 import (
 	"encoding/base64"
 	"encoding/binary"
+	"fmt"
 	"math"
 	"strconv"
 	"strings"
@@ -13,6 +14,12 @@ type converter struct {
 	own   map[string][]ownElem
 	order binary.ByteOrder
 	big   bool
+	// sender decodes text whose character set is missing or does not fit
+	// (Limits.DefaultCharset); nil: none.
+	sender *textDecoder
+	log    decodeLog
+	// warnings collects Header.Warnings.
+	warnings []string
 }
 
 // dataSet converts the data set at path ("" for the top level, else an
@@ -22,7 +29,7 @@ func (c *converter) dataSet(path string, cs *textDecoder) (Dataset, error) {
 	ds := make(Dataset, len(owns))
 	for _, o := range owns {
 		if o.tag == tagSpecificCharacterSet && !o.bulk {
-			cs = newTextDecoder(charsetTerms(o.value))
+			cs = newTextDecoder(charsetTerms(o.value), c.sender, &c.log)
 		}
 	}
 	for _, o := range owns {
@@ -93,7 +100,13 @@ func (c *converter) ownElement(o ownElem, cs *textDecoder) *Element {
 	case vrTable[o.vr].word > 0: // US, SS, UL, SL, FL, FD
 		el.Value = c.numbers(o.vr, o.value)
 	default:
-		el.Value = stringValues(o.vr, string(o.value), cs)
+		var bad []string
+		el.Value, bad = stringValues(o.vr, string(o.value), cs)
+		for _, w := range bad {
+			if len(c.warnings) < maxWarnings {
+				c.warnings = append(c.warnings, fmt.Sprintf("%s %s %s", tagString(o.tag), o.vr, w))
+			}
+		}
 	}
 	return el
 }
@@ -164,8 +177,10 @@ func jsonFloat(f float64) any {
 }
 
 // stringValues converts the raw (undecoded, backslash-joined) text value of
-// a VR into DICOM JSON values; nil when the element is empty.
-func stringValues(vr, raw string, cs *textDecoder) []any {
+// a VR into DICOM JSON values; nil when the element is empty. bad says,
+// without quoting them, what happened to values that were repaired or
+// left out (DS and IS values that are not JSON numbers).
+func stringValues(vr, raw string, cs *textDecoder) (vals []any, bad []string) {
 	var text string
 	switch vr {
 	case "SH", "LO", "ST", "LT", "UC", "UT", "PN":
@@ -175,34 +190,43 @@ func stringValues(vr, raw string, cs *textDecoder) []any {
 	}
 	text = strings.TrimRight(text, " \x00")
 	if strings.Trim(text, " ") == "" {
-		return nil
+		return nil, nil
 	}
 	switch vr {
 	case "ST", "LT", "UT", "UR":
-		return []any{text}
+		return []any{text}, nil
 	}
 	if !strings.Contains(text, `\`) { // one value: no split
-		if v := component(vr, text); v != nil {
-			return []any{v}
+		v, note := component(vr, text)
+		if note != "" {
+			bad = append(bad, "value "+note)
 		}
-		return nil
+		if v != nil {
+			return []any{v}, bad
+		}
+		return nil, bad
 	}
 	parts := splitBackslash(text)
 	out := make([]any, len(parts))
 	empty := true
 	for i, p := range parts {
-		out[i] = component(vr, p)
+		var note string
+		out[i], note = component(vr, p)
+		if note != "" {
+			bad = append(bad, fmt.Sprintf("value %d %s", i+1, note))
+		}
 		empty = empty && out[i] == nil
 	}
 	if empty {
-		return nil
+		return nil, bad
 	}
-	return out
+	return out, bad
 }
 
 // component converts one value of a multi-valued text element; nil when
-// it is empty (or, for DS and IS, not a number).
-func component(vr, s string) any {
+// it is empty (or, for DS and IS, not a number). note says, for DS and
+// IS, what was repaired or left out.
+func component(vr, s string) (v any, note string) {
 	switch vr {
 	case "AE", "CS", "DS", "IS", "LO", "SH", "AS", "DA", "DT", "TM", "UI":
 		s = strings.Trim(s, " \x00")
@@ -210,17 +234,17 @@ func component(vr, s string) any {
 		s = strings.TrimRight(s, " \x00")
 	}
 	if s == "" {
-		return nil
+		return nil, ""
 	}
 	switch vr {
 	case "PN":
-		return personName(s)
+		return personName(s), ""
 	case "DS":
 		return decimal(s)
 	case "IS":
 		return integer(s)
 	}
-	return s
+	return s, ""
 }
 
 // personName splits a PN value into its component groups.
@@ -247,27 +271,37 @@ func personName(s string) any {
 	return pn
 }
 
-// decimal parses a DS value; nil when it is not a finite number.
-func decimal(s string) any {
+// decimal parses a DS value; nil when it is not a finite number. A
+// decimal comma ("1,5", written by European locales) is read as a point,
+// with a note.
+func decimal(s string) (any, string) {
+	note := ""
+	if strings.Count(s, ",") == 1 && !strings.Contains(s, ".") {
+		s, note = strings.Replace(s, ",", ".", 1), "has a decimal comma: read as a point"
+	}
 	for _, r := range s {
 		if !strings.ContainsRune("0123456789+-.eE", r) {
-			return nil
+			return nil, "is not a decimal string: left out of the metadata"
 		}
 	}
 	f, err := strconv.ParseFloat(s, 64)
 	if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
-		return nil
+		return nil, "is not a finite decimal number: left out of the metadata"
 	}
-	return f
+	return f, note
 }
 
-// integer parses an IS value; nil when it is not an integer.
-func integer(s string) any {
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil {
-		return nil
+// integer parses an IS value; nil when it is not an integer. A decimal
+// string holding an integer ("1.0") is that integer, with a note.
+func integer(s string) (any, string) {
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return float64(n), ""
 	}
-	return float64(n)
+	f, _ := decimal(s)
+	if x, ok := f.(float64); ok && x == math.Trunc(x) && math.Abs(x) <= 1<<53 {
+		return x, "is an integer written as a decimal: read as the integer"
+	}
+	return nil, "is not an integer: left out of the metadata"
 }
 
 // charsetTerms splits the raw SpecificCharacterSet value.

@@ -58,6 +58,9 @@ func ParseRegistry(name string, b []byte) (*RegistryFile, error) {
 		if err := decodeStrict(n, in); err != nil {
 			return err
 		}
+		if err := checkCharset(in); err != nil {
+			return &lineError{keyLine(n, "default_charset"), err}
+		}
 		if err := in.validate(); err != nil {
 			return err
 		}

@@ -74,6 +74,12 @@ type Institution struct {
 	// Regions are the alliances and cross-province regions it belongs to,
 	// besides its province and city.
 	Regions []string `json:"regions,omitempty" yaml:"regions,omitempty"`
+	// DefaultCharset is the character set its modalities write text in
+	// when a file names none in (0008,0005), or names one its bytes do not
+	// fit (GB18030 for most domestic modalities); "" for the gateway's
+	// --default-charset. A DICOM defined term or a common name
+	// (dcm.NormalizeCharset).
+	DefaultCharset string `json:"default_charset,omitempty" yaml:"default_charset,omitempty"`
 	// Line is where the institution was defined in a configuration file.
 	Line int `json:"-" yaml:"-"`
 }
@@ -122,6 +128,9 @@ func (in *Institution) validate() error {
 	}
 	if in.City != "" && !isCityCode(in.City, in.Province) {
 		return invalidf("institution %s: city %q is not a GB/T 2260 city code inside province %s", in.ID, in.City, in.Province)
+	}
+	if err := checkCharset(in); err != nil {
+		return err
 	}
 	for _, is := range in.Issuers {
 		if strings.TrimSpace(is) == "" || len(is) > 64 {

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of the project, installing what the tests need first:
-# a MinIO server binary (built from its Go module once, then cached).
+# a MinIO server binary (built from its Go module once, then cached),
+# Chromium and DCMTK.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +12,9 @@ echo "using $IMGCLOUD_MINIO_BIN"
 
 echo "== Chromium (viewer tests)"
 scripts/chromium.sh
+
+echo "== DCMTK (reference reader and test-file writer)"
+scripts/dcmtk.sh
 
 echo "== go vet"
 go vet ./...

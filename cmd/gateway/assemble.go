@@ -88,6 +88,7 @@ func assemble(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 		MaxInstanceBytes: cfg.MaxInstanceBytes, TempDir: tmp, Logger: log.With("component", "archive"),
 		SpaceDirs: spaceDirs(cfg), MinFreeBytes: cfg.MinFreeBytes,
 		Annotators: []archive.Annotator{rs}, Observers: []archive.Observer{rs}, Admission: rs,
+		DefaultCharset: cfg.DefaultCharset, Charsets: rs,
 		// Own institution, consent, share scope: one rule for QIDO and WADO.
 		Visibility: cons,
 	})

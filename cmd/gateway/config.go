@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/imgcloud/gateway/dcm"
 	"github.com/imgcloud/gateway/dicomweb"
 )
 
@@ -42,11 +43,15 @@ type Config struct {
 	DebugListen string
 	// MinFreeBytes is the room the data volumes must keep: STOW, and every
 	// write to the index (audit trail, records), fail with 503 below it.
-	MinFreeBytes  int64
-	ShutdownGrace time.Duration
-	Access        AccessConfig
-	Recognition   RecognitionConfig
-	Federation    FederationConfig // federation.go
+	MinFreeBytes int64
+	// DefaultCharset is the character set of text in stored files that
+	// name none, or name one their bytes do not fit, when the storing
+	// institution has no default_charset (like Orthanc's DefaultEncoding).
+	DefaultCharset string
+	ShutdownGrace  time.Duration
+	Access         AccessConfig
+	Recognition    RecognitionConfig
+	Federation     FederationConfig // federation.go
 }
 
 // S3Config selects an S3-compatible bucket.
@@ -98,6 +103,8 @@ func (c Config) Validate() error {
 		return errors.New("body-idle-timeout: must be 0 (off) or positive")
 	case c.PublicURL != "" && !strings.HasPrefix(c.PublicURL, "http://") && !strings.HasPrefix(c.PublicURL, "https://"):
 		return fmt.Errorf("public-url: %q must start with http:// or https://", c.PublicURL)
+	case c.DefaultCharset != "" && dcm.NormalizeCharset(c.DefaultCharset) == "":
+		return fmt.Errorf("default-charset: %q is not a character set the gateway knows (for example GB18030, GBK, ISO_IR 192 for UTF-8, ISO_IR 100)", c.DefaultCharset)
 	}
 	return c.Federation.validate()
 }
@@ -131,6 +138,7 @@ func bindServe(fs *flag.FlagSet, c *Config) {
 	int64v(fs, &c.MaxAnswerBytes, "max-answer-bytes", "largest multi-frame answer (frames, rendered animations); beyond, 400 before anything is sent")
 	duration(fs, &c.BodyIdleTimeout, "body-idle-timeout", "cut a request body that brings less than 1 KiB in this long (408; 0: off)")
 	str(fs, &c.DebugListen, "debug-listen", "serve /debug/pprof on this address (keep it on loopback)")
+	str(fs, &c.DefaultCharset, "default-charset", "character set of text in files that name none (or one their bytes do not fit), for institutions without a default_charset, e.g. GB18030")
 	int64v(fs, &c.MinFreeBytes, "min-free-bytes", "refuse writes (STOW, audit trail, records: 503) while a data volume has less free space than this")
 	duration(fs, &c.PresignRedirect, "s3-presign-redirect", "with --store s3: redirect WADO-URI downloads to presigned URLs valid this long (0: off)")
 	duration(fs, &c.ShutdownGrace, "shutdown-grace", "time to finish requests on shutdown")

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Ensures Debian's DCMTK is installed: dump2dcm builds test files whose
+# bytes are really what a modality writes, and dcm2json is the reference
+# reading that the parser's tests compare with.
+set -euo pipefail
+if command -v dump2dcm >/dev/null 2>&1 && command -v dcm2json >/dev/null 2>&1; then
+  exit 0
+fi
+echo "installing Debian's dcmtk (about 20 s)..." >&2
+export DEBIAN_FRONTEND=noninteractive
+SUDO=""
+[ "$(id -u)" = 0 ] || SUDO=sudo
+$SUDO apt-get update -qq >&2
+$SUDO apt-get install -y -qq dcmtk >&2
