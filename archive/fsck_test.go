@@ -11,7 +11,7 @@ import (
 
 	"github.com/imgcloud/gateway/archive"
 	"github.com/imgcloud/gateway/index"
-	"github.com/imgcloud/gateway/internal/gwtest"
+	"github.com/imgcloud/gateway/internal/testutil/gwtest"
 	"github.com/imgcloud/gateway/storage"
 	"github.com/imgcloud/gateway/storage/file"
 )

@@ -8,7 +8,7 @@ import (
 
 	"github.com/imgcloud/gateway/archive"
 	"github.com/imgcloud/gateway/dcm"
-	"github.com/imgcloud/gateway/internal/gwtest"
+	"github.com/imgcloud/gateway/internal/testutil/gwtest"
 )
 
 // TestIngestBlockBesideSendersBlock: a file that already uses private

@@ -13,7 +13,7 @@ import (
 	"testing"
 
 	"github.com/imgcloud/gateway/archive"
-	"github.com/imgcloud/gateway/internal/gwtest"
+	"github.com/imgcloud/gateway/internal/testutil/gwtest"
 	"github.com/imgcloud/gateway/storage"
 )
 

@@ -18,7 +18,7 @@ import (
 	"github.com/minio/minio-go/v7/pkg/credentials"
 
 	"github.com/imgcloud/gateway/index"
-	"github.com/imgcloud/gateway/internal/miniotest"
+	"github.com/imgcloud/gateway/internal/testutil/miniotest"
 	"github.com/imgcloud/gateway/storage"
 	"github.com/imgcloud/gateway/storage/s3"
 	"github.com/imgcloud/gateway/storage/storagetest"

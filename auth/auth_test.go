@@ -21,7 +21,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/imgcloud/gateway/internal/recordstest"
+	"github.com/imgcloud/gateway/internal/testutil/recordstest"
 	"github.com/imgcloud/gateway/storage"
 )
 

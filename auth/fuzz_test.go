@@ -9,7 +9,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/imgcloud/gateway/internal/recordstest"
+	"github.com/imgcloud/gateway/internal/testutil/recordstest"
 )
 
 // FuzzVerify feeds arbitrary bearer strings to the API token and JWT

@@ -8,7 +8,7 @@ import (
 )
 
 // SharePrefix is where share-link sessions find their own API (session
-// facts and the study zip, internal/shareapi).
+// facts and the study zip, httpapi/shareapi).
 const SharePrefix = "/api/v1/shares/session"
 
 // CheckScope applies the limits of a scoped principal (a share-link

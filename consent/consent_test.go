@@ -8,7 +8,7 @@ import (
 
 	"github.com/imgcloud/gateway/auth"
 	"github.com/imgcloud/gateway/index"
-	"github.com/imgcloud/gateway/internal/recordstest"
+	"github.com/imgcloud/gateway/internal/testutil/recordstest"
 )
 
 // tableFacts answers Facts from fixed tables; the real implementation (the

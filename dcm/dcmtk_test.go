@@ -11,7 +11,7 @@ import (
 
 	"golang.org/x/text/encoding/charmap"
 
-	"github.com/imgcloud/gateway/internal/dcmtktest"
+	"github.com/imgcloud/gateway/internal/testutil/dcmtktest"
 )
 
 // These tests build their files with DCMTK's dump2dcm and compare with

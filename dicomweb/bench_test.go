@@ -1,7 +1,7 @@
 package dicomweb_test
 
 // Go benchmarks of the DICOMweb surface on the in-process test gateway
-// (internal/gwtest) with the folder store, sized for a 2-core machine:
+// (internal/testutil/gwtest) with the folder store, sized for a 2-core machine:
 //
 //	go test ./dicomweb -run '^$' -bench . -benchtime 2s
 //
@@ -29,7 +29,7 @@ import (
 	"time"
 
 	"github.com/imgcloud/gateway/internal/corpus"
-	"github.com/imgcloud/gateway/internal/gwtest"
+	"github.com/imgcloud/gateway/internal/testutil/gwtest"
 	"github.com/imgcloud/gateway/storage/file"
 )
 

@@ -6,7 +6,7 @@ import (
 	"net/http"
 	"testing"
 
-	"github.com/imgcloud/gateway/internal/gwtest"
+	"github.com/imgcloud/gateway/internal/testutil/gwtest"
 	"github.com/imgcloud/gateway/storage/file"
 )
 

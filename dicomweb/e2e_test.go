@@ -20,9 +20,9 @@ import (
 
 	"github.com/imgcloud/gateway/dcm"
 	"github.com/imgcloud/gateway/internal/corpus"
-	"github.com/imgcloud/gateway/internal/corpustest"
-	"github.com/imgcloud/gateway/internal/gwtest"
-	"github.com/imgcloud/gateway/internal/miniotest"
+	"github.com/imgcloud/gateway/internal/testutil/corpustest"
+	"github.com/imgcloud/gateway/internal/testutil/gwtest"
+	"github.com/imgcloud/gateway/internal/testutil/miniotest"
 	"github.com/imgcloud/gateway/storage"
 	"github.com/imgcloud/gateway/storage/file"
 	"github.com/imgcloud/gateway/storage/s3"

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/imgcloud/gateway/internal/gwtest"
-	"github.com/imgcloud/gateway/internal/miniotest"
+	"github.com/imgcloud/gateway/internal/testutil/gwtest"
+	"github.com/imgcloud/gateway/internal/testutil/miniotest"
 	"github.com/imgcloud/gateway/storage/s3"
 )
 

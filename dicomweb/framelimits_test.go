@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/imgcloud/gateway/internal/corpus"
-	"github.com/imgcloud/gateway/internal/gwtest"
+	"github.com/imgcloud/gateway/internal/testutil/gwtest"
 	"github.com/imgcloud/gateway/storage/file"
 )
 

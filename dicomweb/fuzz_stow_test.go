@@ -8,10 +8,10 @@ import (
 	"testing"
 
 	"github.com/imgcloud/gateway/archive"
+	"github.com/imgcloud/gateway/httpapi/server"
 	"github.com/imgcloud/gateway/index"
 	"github.com/imgcloud/gateway/internal/corpus"
-	"github.com/imgcloud/gateway/internal/gwtest"
-	"github.com/imgcloud/gateway/internal/server"
+	"github.com/imgcloud/gateway/internal/testutil/gwtest"
 	"github.com/imgcloud/gateway/storage/file"
 )
 

@@ -16,10 +16,10 @@ import (
 	"github.com/imgcloud/gateway/archive"
 	"github.com/imgcloud/gateway/dcm"
 	"github.com/imgcloud/gateway/dicomweb"
+	"github.com/imgcloud/gateway/httpapi/server"
 	"github.com/imgcloud/gateway/index"
 	"github.com/imgcloud/gateway/internal/corpus"
-	"github.com/imgcloud/gateway/internal/gwtest"
-	"github.com/imgcloud/gateway/internal/server"
+	"github.com/imgcloud/gateway/internal/testutil/gwtest"
 	"github.com/imgcloud/gateway/storage/file"
 )
 

@@ -41,7 +41,7 @@ type Options struct {
 	Root   string
 	Logger *slog.Logger
 	// Mount adds routes of other packages under the service root (the
-	// federation proxy, internal/fedapi); base gives the service root as
+	// federation proxy, httpapi/fedapi); base gives the service root as
 	// the client sees it.
 	Mount []func(g *echo.Group, base func(echo.Context) string)
 }

@@ -13,9 +13,9 @@ import (
 	"github.com/minio/minio-go/v7/pkg/credentials"
 
 	"github.com/imgcloud/gateway/internal/corpus"
-	"github.com/imgcloud/gateway/internal/faultproxy"
-	"github.com/imgcloud/gateway/internal/gwtest"
-	"github.com/imgcloud/gateway/internal/miniotest"
+	"github.com/imgcloud/gateway/internal/testutil/faultproxy"
+	"github.com/imgcloud/gateway/internal/testutil/gwtest"
+	"github.com/imgcloud/gateway/internal/testutil/miniotest"
 	"github.com/imgcloud/gateway/storage/s3"
 )
 

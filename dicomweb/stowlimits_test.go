@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/imgcloud/gateway/dicomweb"
-	"github.com/imgcloud/gateway/internal/gwtest"
+	"github.com/imgcloud/gateway/internal/testutil/gwtest"
 	"github.com/imgcloud/gateway/storage/file"
 )
 

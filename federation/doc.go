@@ -12,5 +12,5 @@
 // deadline, so a slow or hostile peer costs at most one goroutine and one
 // connection for that long.
 //
-// The HTTP side (routes, middleware) is internal/fedapi.
+// The HTTP side (routes, middleware) is httpapi/fedapi.
 package federation

@@ -10,7 +10,7 @@ import (
 	"github.com/imgcloud/gateway/archive"
 	"github.com/imgcloud/gateway/index"
 	"github.com/imgcloud/gateway/internal/corpus"
-	"github.com/imgcloud/gateway/internal/corpustest"
+	"github.com/imgcloud/gateway/internal/testutil/corpustest"
 	"github.com/imgcloud/gateway/records"
 	"github.com/imgcloud/gateway/storage/storagetest"
 )

@@ -74,7 +74,7 @@ const orderLimit = 50
 // holding institution, date or count, so that an order check cannot tell
 // which exams a patient had, where or when. A patient nobody linked
 // answers as one without results (no "unknown person" oracle). Callers
-// limit and audit order checks per clinician (api).
+// limit and audit order checks per clinician (httpapi/recognitionapi).
 func (s *Service) CheckOrder(ctx context.Context, req OrderRequest) (*OrderResult, error) {
 	st := s.state()
 	if req.Institution == "" {

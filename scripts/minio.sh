@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Ensures the MinIO server binary used by the S3 tests (internal/miniotest)
+# Ensures the MinIO server binary used by the S3 tests (internal/testutil/miniotest)
 # is cached, building it if missing, and prints its path on stdout.
 #
 #   scripts/minio.sh            # build if needed, print the path

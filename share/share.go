@@ -2,7 +2,7 @@
 // (share links), for patients to carry their images to any doctor: the
 // share records, the Ed25519-signed tokens with key rotation, optional PIN
 // and use limit, the short sessions an opened link gives, and QR codes.
-// It knows nothing of HTTP (see internal/shareapi).
+// It knows nothing of HTTP (see httpapi/shareapi).
 package share
 
 import (

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/imgcloud/gateway/internal/recordstest"
+	"github.com/imgcloud/gateway/internal/testutil/recordstest"
 	"github.com/imgcloud/gateway/records"
 	"github.com/imgcloud/gateway/storage"
 )

@@ -12,9 +12,9 @@ import (
 
 	"github.com/imgcloud/gateway/audit"
 	"github.com/imgcloud/gateway/auth"
+	"github.com/imgcloud/gateway/httpapi/adminapi"
+	"github.com/imgcloud/gateway/httpapi/guard"
 	"github.com/imgcloud/gateway/index"
-	"github.com/imgcloud/gateway/internal/access"
-	"github.com/imgcloud/gateway/internal/adminapi"
 	"github.com/imgcloud/gateway/internal/diskspace"
 	"github.com/imgcloud/gateway/records"
 	"github.com/imgcloud/gateway/storage"
@@ -79,7 +79,7 @@ type accessParts struct {
 	rec    *records.Store
 	tokens *auth.Tokens
 	audit  *audit.Log
-	mw     *access.Options
+	mw     *guard.Options
 	api    *adminapi.API
 }
 
@@ -95,7 +95,7 @@ func setupAccess(ctx context.Context, cfg AccessConfig, store storage.Store, db 
 	parts := &accessParts{rec: rec, tokens: tokens, audit: al, api: &adminapi.API{Tokens: tokens, Audit: al}}
 	if cfg.Disabled {
 		log.Warn("authentication is OFF (--no-auth): every request is served as an admin; never do this with patient data")
-		parts.mw = &access.Options{Audit: al, Auth: &auth.Authenticator{Policy: auth.Policy{{Method: "*", Prefix: "/", Public: true}},
+		parts.mw = &guard.Options{Audit: al, Auth: &auth.Authenticator{Policy: auth.Policy{{Method: "*", Prefix: "/", Public: true}},
 			Sessions: []auth.SessionFunc{anonymousAdmin}}}
 		return parts, nil
 	}
@@ -121,7 +121,7 @@ func setupAccess(ctx context.Context, cfg AccessConfig, store storage.Store, db 
 		}
 		a.JWT = v
 	}
-	parts.mw = &access.Options{Auth: a, Audit: al, RatePerSecond: cfg.RatePerSec, Burst: cfg.RateBurst,
+	parts.mw = &guard.Options{Auth: a, Audit: al, RatePerSecond: cfg.RatePerSec, Burst: cfg.RateBurst,
 		FailRatePerSecond: cfg.FailRatePerSec, FailBurst: cfg.FailBurst}
 	return parts, nil
 }

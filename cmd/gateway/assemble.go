@@ -12,15 +12,15 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/imgcloud/gateway/api"
 	"github.com/imgcloud/gateway/archive"
 	"github.com/imgcloud/gateway/consent"
 	"github.com/imgcloud/gateway/dicomweb"
+	"github.com/imgcloud/gateway/httpapi/consentapi"
+	"github.com/imgcloud/gateway/httpapi/guard"
+	"github.com/imgcloud/gateway/httpapi/recognitionapi"
+	"github.com/imgcloud/gateway/httpapi/server"
 	"github.com/imgcloud/gateway/index"
-	"github.com/imgcloud/gateway/internal/access"
-	"github.com/imgcloud/gateway/internal/consentapi"
 	"github.com/imgcloud/gateway/internal/metrics"
-	"github.com/imgcloud/gateway/internal/server"
 	"github.com/imgcloud/gateway/records"
 	viewerstatic "github.com/imgcloud/gateway/viewer-static"
 )
@@ -129,12 +129,12 @@ func assemble(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 		return nil, err
 	}
 	sopt := server.Options{
-		Access: access.Middleware(*acc.mw),
+		Access: guard.Middleware(*acc.mw),
 		API: []func(g *echo.Group){acc.api.Register, recognitionAPI(rs),
 			(&consentapi.API{Consents: cons}).Register, shares.Register},
 		Routes: []func(e *echo.Echo){shares.RegisterLinks}, // share links at /s/
 		// The asking institution of DICOMweb requests, for the recognition tag.
-		Middleware: []echo.MiddlewareFunc{api.Asking},
+		Middleware: []echo.MiddlewareFunc{recognitionapi.Asking},
 		DICOMweb: dicomweb.Options{
 			PublicURL: cfg.PublicURL, TrustForwarded: cfg.TrustForwarded, MaxRequestBytes: cfg.MaxRequestBytes,
 			PresignRedirect: cfg.PresignRedirect, MaxStowParts: cfg.StowMaxParts, MaxAnswerBytes: cfg.MaxAnswerBytes,

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/imgcloud/gateway/internal/diskspace"
-	"github.com/imgcloud/gateway/internal/gwtest"
+	"github.com/imgcloud/gateway/internal/testutil/gwtest"
 )
 
 // TestAuditFloodOnFullDisk replays finding 3 of issue 14 on a real gateway

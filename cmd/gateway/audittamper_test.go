@@ -14,7 +14,7 @@ import (
 	"testing"
 
 	"github.com/imgcloud/gateway/index"
-	"github.com/imgcloud/gateway/internal/gwtest"
+	"github.com/imgcloud/gateway/internal/testutil/gwtest"
 )
 
 // TestAuditVerifyAfterTampering replays finding 9 of issue 14 on real

@@ -12,8 +12,8 @@ import (
 
 	"golang.org/x/text/encoding/simplifiedchinese"
 
-	"github.com/imgcloud/gateway/internal/dcmtktest"
-	"github.com/imgcloud/gateway/internal/gwtest"
+	"github.com/imgcloud/gateway/internal/testutil/dcmtktest"
+	"github.com/imgcloud/gateway/internal/testutil/gwtest"
 )
 
 // TestChineseModalityThroughSTOW: a file written the way domestic

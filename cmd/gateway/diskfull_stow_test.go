@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/imgcloud/gateway/internal/corpus"
-	"github.com/imgcloud/gateway/internal/gwtest"
+	"github.com/imgcloud/gateway/internal/testutil/gwtest"
 )
 
 // TestDiskFullMidSTOW fills the objects folder while one STOW request of

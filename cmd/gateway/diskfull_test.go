@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/imgcloud/gateway/internal/corpus"
-	"github.com/imgcloud/gateway/internal/gwtest"
+	"github.com/imgcloud/gateway/internal/testutil/gwtest"
 )
 
 // mountTmpfs mounts a size-limited tmpfs at dir (root only; CI runs as

@@ -11,9 +11,9 @@ import (
 
 	"github.com/imgcloud/gateway/auth"
 	"github.com/imgcloud/gateway/federation"
-	"github.com/imgcloud/gateway/internal/fedapi"
+	"github.com/imgcloud/gateway/httpapi/fedapi"
+	"github.com/imgcloud/gateway/httpapi/server"
 	"github.com/imgcloud/gateway/internal/metrics"
-	"github.com/imgcloud/gateway/internal/server"
 	"github.com/imgcloud/gateway/recognition"
 )
 

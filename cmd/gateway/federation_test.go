@@ -20,7 +20,7 @@ import (
 
 	"github.com/imgcloud/gateway/federation"
 	"github.com/imgcloud/gateway/internal/corpus"
-	"github.com/imgcloud/gateway/internal/gwtest"
+	"github.com/imgcloud/gateway/internal/testutil/gwtest"
 	"github.com/imgcloud/gateway/recognition"
 )
 

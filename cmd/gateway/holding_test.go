@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/imgcloud/gateway/audit"
-	"github.com/imgcloud/gateway/internal/gwtest"
+	"github.com/imgcloud/gateway/internal/testutil/gwtest"
 )
 
 // demoGateway is a real gateway process with the demo data, an admin

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/imgcloud/gateway/internal/gwtest"
+	"github.com/imgcloud/gateway/internal/testutil/gwtest"
 )
 
 // TestIdentityRelinkAttack replays the attack of issue 14 (finding 1) on a

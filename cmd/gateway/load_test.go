@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/imgcloud/gateway/internal/corpus"
-	"github.com/imgcloud/gateway/internal/gwtest"
+	"github.com/imgcloud/gateway/internal/testutil/gwtest"
 )
 
 // procStatus reads a field (in kB) of /proc/PID/status.

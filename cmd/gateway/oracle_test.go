@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/imgcloud/gateway/internal/gwtest"
+	"github.com/imgcloud/gateway/internal/testutil/gwtest"
 )
 
 // TestHiddenStudyAnswersLikeAMissingOne walks every WADO route of a real

@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/imgcloud/gateway/internal/corpus"
-	"github.com/imgcloud/gateway/internal/gwtest"
+	"github.com/imgcloud/gateway/internal/testutil/gwtest"
 )
 
 // These tests run the real gateway binary as a separate process, so that

@@ -17,7 +17,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/imgcloud/gateway/api"
+	"github.com/imgcloud/gateway/httpapi/recognitionapi"
 	"github.com/imgcloud/gateway/index"
 	"github.com/imgcloud/gateway/recognition"
 	"github.com/imgcloud/gateway/records"
@@ -134,7 +134,7 @@ func readRecognitionFiles(instPath, catPath string) (*recognition.RegistryFile, 
 // recognitionAPI mounts the recognition JSON API; /api/v1/admin routes are
 // admin-only through the access policy.
 func recognitionAPI(svc *recognition.Service) func(g *echo.Group) {
-	return func(g *echo.Group) { api.Register(g, svc, api.Options{}) }
+	return func(g *echo.Group) { recognitionapi.Register(g, svc, recognitionapi.Options{}) }
 }
 
 // recognitionCmd: gateway recognition load|export|stats, through a running
@@ -176,7 +176,7 @@ func recognitionCmd(ctx context.Context, args []string, stdout, stderr io.Writer
 		if err != nil {
 			return err
 		}
-		b, err := c.call(ctx, "POST", "/api/v1/admin/recognition/import", api.ImportRequest{Registry: reg, Catalogue: cat})
+		b, err := c.call(ctx, "POST", "/api/v1/admin/recognition/import", recognitionapi.ImportRequest{Registry: reg, Catalogue: cat})
 		if err != nil {
 			return err
 		}
@@ -190,7 +190,7 @@ func recognitionCmd(ctx context.Context, args []string, stdout, stderr io.Writer
 		if err != nil {
 			return err
 		}
-		var ex api.ImportRequest
+		var ex recognitionapi.ImportRequest
 		if err := json.Unmarshal(b, &ex); err != nil {
 			return fmt.Errorf("export: %w", err)
 		}

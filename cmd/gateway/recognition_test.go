@@ -12,10 +12,10 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/imgcloud/gateway/api"
 	"github.com/imgcloud/gateway/archive"
+	"github.com/imgcloud/gateway/httpapi/recognitionapi"
 	"github.com/imgcloud/gateway/index"
-	"github.com/imgcloud/gateway/internal/gwtest"
+	"github.com/imgcloud/gateway/internal/testutil/gwtest"
 	"github.com/imgcloud/gateway/recognition"
 	"github.com/imgcloud/gateway/records"
 	"github.com/imgcloud/gateway/storage"
@@ -34,7 +34,7 @@ func recognitionGateway(t *testing.T) *gwtest.Gateway {
 			}
 			return gwtest.Extension{
 				Annotators: []archive.Annotator{svc}, Observers: []archive.Observer{svc},
-				Middleware: []echo.MiddlewareFunc{api.Asking}, API: recognitionAPI(svc),
+				Middleware: []echo.MiddlewareFunc{recognitionapi.Asking}, API: recognitionAPI(svc),
 			}
 		},
 	})

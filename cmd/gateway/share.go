@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"github.com/imgcloud/gateway/archive"
+	"github.com/imgcloud/gateway/httpapi/shareapi"
 	"github.com/imgcloud/gateway/index"
-	"github.com/imgcloud/gateway/internal/shareapi"
 	"github.com/imgcloud/gateway/recognition"
 	"github.com/imgcloud/gateway/share"
 )

@@ -9,7 +9,7 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/imgcloud/gateway/internal/miniotest"
+	"github.com/imgcloud/gateway/internal/testutil/miniotest"
 	"github.com/imgcloud/gateway/storage/s3"
 )
 

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/imgcloud/gateway/internal/miniotest"
+	"github.com/imgcloud/gateway/internal/testutil/miniotest"
 	"github.com/imgcloud/gateway/storage"
 	"github.com/imgcloud/gateway/storage/s3"
 	"github.com/imgcloud/gateway/storage/storagetest"

@@ -1,0 +1,4 @@
+package guard
+
+// FailKey exposes failKey to the tests.
+var FailKey = failKey

@@ -1,0 +1,88 @@
+package shareapi_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/imgcloud/gateway/internal/testutil/browsertest"
+)
+
+// TestPhoneOpensLink opens a share link as a patient would: a phone-sized
+// Chromium loads the landing page, the PIN is typed, Open tapped, and the
+// viewer must show the study's image, with no console error or failed
+// request on the way.
+func TestPhoneOpensLink(t *testing.T) {
+	exec := browsertest.Chromium(t)
+	e := start(t)
+	c := e.create(t, "clin", map[string]any{"study": e.a.StudyUID, "pin": "5731", "download": true})
+
+	var p browsertest.Problems
+	ctx := browsertest.New(t, exec, &p)
+	ctx, cancelT := context.WithTimeout(ctx, 60*time.Second)
+	defer cancelT()
+	do := func(what string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(ctx, actions...); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	wait := func(what, cond string) { t.Helper(); browsertest.Wait(t, ctx, what, cond) }
+	eval := func(expr string) float64 { t.Helper(); return browsertest.Eval[float64](t, ctx, expr) }
+	shot := func(name string) { t.Helper(); browsertest.Screenshot(t, ctx, "", name) }
+
+	do("phone viewport", chromedp.EmulateViewport(375, 667, chromedp.EmulateScale(2), chromedp.EmulateMobile))
+	do("landing", chromedp.Navigate(c.URL))
+	wait("landing page", `document.querySelector("form button") !== null && document.getElementById("pin") !== null`)
+	if w := eval(`document.documentElement.scrollWidth`); w > 375 {
+		t.Errorf("the landing page is %v px wide on a 375 px screen", w)
+	}
+	shot("share-landing-375x667")
+	p.Check(t, "landing")
+
+	do("type the PIN and open", chromedp.SendKeys("#pin", "5731"), chromedp.Click("form button"))
+	wait("the viewer's first image", `location.pathname.endsWith("/share.html") && document.getElementById("viewport")?.dataset.loaded === "1" && document.getElementById("image")?.naturalWidth > 0`)
+	wait("series thumbnails", `document.querySelectorAll(".series-item img.loaded").length > 0 && [...document.querySelectorAll(".series-item img.loaded")].every(i => i.naturalWidth > 0)`)
+	wait("the download link", `!document.getElementById("share-download").hidden`)
+	if eval(`document.getElementById("image").naturalWidth`) <= 0 {
+		t.Error("no image")
+	}
+	if w := eval(`document.documentElement.scrollWidth`); w > 375 {
+		t.Errorf("the viewer is %v px wide on a 375 px screen", w)
+	}
+	if n := eval(`document.cookie.length`); n != 0 {
+		t.Errorf("the session cookie is readable by scripts (%v bytes)", n)
+	}
+	p.Check(t, "viewer")
+	shot("share-viewer-375x667")
+	_, b := e.do(t, "GET", "/api/v1/shares/"+c.ID, "clin", nil, nil, nil)
+	if !strings.Contains(string(b), `"uses":1`) {
+		t.Errorf("the browser's visit did not count exactly one use: %s", b)
+	}
+}
+
+// TestViewerIgnoresFragmentToken: a viewer link carrying a clinician's
+// token in its fragment (#token=, token fixation) does not sign the
+// browser in: the viewer asks for a token, stores none and shows no image.
+func TestViewerIgnoresFragmentToken(t *testing.T) {
+	exec := browsertest.Chromium(t)
+	e := start(t)
+	var p browsertest.Problems
+	p.Allow("/dicomweb/") // the 401s of a viewer without a token
+	ctx := browsertest.New(t, exec, &p)
+	ctx, cancelT := context.WithTimeout(ctx, 60*time.Second)
+	defer cancelT()
+	if err := chromedp.Do(ctx, chromedp.Navigate(e.url+"/study.html?studyUID="+e.a.StudyUID+"#token="+e.tokens["clin"])); err != nil {
+		t.Fatal(err)
+	}
+	browsertest.Wait(t, ctx, "the token dialog", `document.getElementById("token-dialog")?.open === true`)
+	if got := browsertest.Eval[string](t, ctx, `JSON.stringify(Object.keys(sessionStorage))`); got != "[]" {
+		t.Errorf("session storage after a #token= link: %s", got)
+	}
+	if browsertest.Eval[bool](t, ctx, `(document.getElementById("image")?.naturalWidth || 0) > 0`) {
+		t.Error("the viewer showed an image with the fragment's token")
+	}
+}

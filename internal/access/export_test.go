@@ -1,4 +1,0 @@
-package access
-
-// FailKey exposes failKey to the tests.
-var FailKey = failKey
