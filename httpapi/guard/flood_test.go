@@ -19,8 +19,7 @@ import (
 // fail (401, some with a 200 KB path) are answered 429 with Retry-After
 // once their address has used its failure burst, the refusals are audited
 // as one summary event, not one each, and a valid token from the same
-// address is still answered 429 until the bucket refills (the limit holds
-// before authentication), then served.
+// address is still served (a NAT hides many clients behind one address).
 func TestAnonymousFloodIsLimitedAndSummarised(t *testing.T) {
 	e := startWith(t, guard.Options{FailRatePerSecond: 2, FailBurst: 10}, audit.Options{SummaryEvery: 100 * time.Millisecond})
 	long := "/dicomweb/studies/" + strings.Repeat("9", 200000)
@@ -54,14 +53,14 @@ func TestAnonymousFloodIsLimitedAndSummarised(t *testing.T) {
 	if retryAfter == "" {
 		t.Fatal("429 without Retry-After")
 	}
-	// The limit applies before authentication: a good token from the
-	// flooding address waits too.
-	if resp, body := e.do(t, "GET", "/dicomweb/studies", e.tokens[auth.RoleClinician], nil, nil); resp.StatusCode != 429 {
-		t.Fatalf("valid token from a blocked address: %d %s, want 429", resp.StatusCode, body)
+	// The flooding address stays refused without a valid credential, but
+	// a good token from it (a colleague behind the same hospital NAT) is
+	// served: the limit costs it a token check, not its service.
+	if resp, body := e.do(t, "GET", "/dicomweb/studies", "", map[string]string{"Authorization": "Bearer gw_nope_nopenopenopenope"}, nil); resp.StatusCode != 429 {
+		t.Fatalf("bad token from a blocked address: %d %s, want 429", resp.StatusCode, body)
 	}
-	time.Sleep(1100 * time.Millisecond) // two tokens back
 	if resp, body := e.do(t, "GET", "/dicomweb/studies", e.tokens[auth.RoleClinician], nil, nil); resp.StatusCode != 200 {
-		t.Fatalf("valid token after the refill: %d %s", resp.StatusCode, body)
+		t.Fatalf("valid token from a blocked address: %d %s, want 200", resp.StatusCode, body)
 	}
 
 	ctx := context.Background()

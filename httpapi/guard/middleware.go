@@ -68,7 +68,11 @@ func Middleware(opt Options) echo.MiddlewareFunc {
 			// Health probes stay answered: a flood from the address of a
 			// load balancer must not get the gateway taken out of service.
 			probe := req.URL.Path == "/healthz" || req.URL.Path == "/readyz"
-			if fails != nil && !probe && fails.Empty(failKey(ip), now) {
+			// A valid credential still passes an empty failure bucket, so
+			// that a flood from behind a hospital's NAT (one address for
+			// everyone) does not lock out its own clinicians: it costs a
+			// token check, never a disk write.
+			if fails != nil && !probe && fails.Empty(failKey(ip), now) && !authenticates(opt.Auth, req) {
 				h.Set("Retry-After", failRetry)
 				c.Error(echo.NewHTTPError(http.StatusTooManyRequests,
 					"too many failed or unauthenticated requests from your address; retry after "+failRetry+" s"))
@@ -126,6 +130,15 @@ func Middleware(opt Options) echo.MiddlewareFunc {
 			return nil
 		}
 	}
+}
+
+// authenticates reports whether r carries a valid credential.
+func authenticates(a *auth.Authenticator, r *http.Request) bool {
+	if a == nil {
+		return false
+	}
+	_, err := a.Authenticate(r)
+	return err == nil
 }
 
 // failKey is the failure bucket of a client address: the address, or for
