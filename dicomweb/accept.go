@@ -1,7 +1,6 @@
 package dicomweb
 
 import (
-	"mime"
 	"sort"
 	"strconv"
 	"strings"
@@ -28,11 +27,9 @@ func parseAccept(h string) []mediaRange {
 		if part == "" {
 			continue
 		}
-		typ, params, err := mime.ParseMediaType(part)
+		typ, params, err := parseMediaType(part)
 		if err != nil {
-			// Lenient fallback: the bare type before any parameter.
-			typ = strings.ToLower(strings.TrimSpace(strings.SplitN(part, ";", 2)[0]))
-			params = map[string]string{}
+			continue // not a media range: the others may still be met
 		}
 		mr := mediaRange{typ: typ, params: params, q: 1}
 		if qs, ok := params["q"]; ok {
@@ -42,7 +39,7 @@ func parseAccept(h string) []mediaRange {
 		}
 		// Orthanc-style: type="application/octet-stream; transfer-syntax=*".
 		if t, ok := params["type"]; ok && strings.Contains(t, ";") {
-			inner, innerParams, err := mime.ParseMediaType(t)
+			inner, innerParams, err := parseMediaType(t)
 			if err == nil {
 				params["type"] = inner
 				if ts, ok := innerParams["transfer-syntax"]; ok {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"mime"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
@@ -144,7 +143,7 @@ func stowBoundary(ct string) (string, error) {
 	if ct == "" {
 		return "", unsupportedMedia("Content-Type is missing: send multipart/related; type=\"application/dicom\"")
 	}
-	mt, params, err := mime.ParseMediaType(ct)
+	mt, params, err := parseMediaType(ct)
 	if err != nil {
 		return "", unsupportedMedia(fmt.Sprintf("Content-Type %q cannot be parsed: %v", ct, err))
 	}
@@ -162,7 +161,7 @@ func stowBoundary(ct string) (string, error) {
 }
 
 func isDICOMPart(ct string) bool {
-	mt, _, err := mime.ParseMediaType(ct)
+	mt, _, err := parseMediaType(ct)
 	return err == nil && mt == "application/dicom"
 }
 

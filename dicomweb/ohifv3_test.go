@@ -1,0 +1,127 @@
+package dicomweb_test
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/imgcloud/gateway/dcm"
+	"github.com/imgcloud/gateway/internal/corpus"
+	"github.com/imgcloud/gateway/internal/testutil/dcmtktest"
+	"github.com/imgcloud/gateway/internal/testutil/gwtest"
+	"github.com/imgcloud/gateway/storage/file"
+)
+
+// ohifV3Frames is the Accept header of OHIF v3's default data source
+// (omitQuotationForMultipartRequest: true): the type is not quoted.
+const ohifV3Frames = "multipart/related; type=application/octet-stream; transfer-syntax=*"
+
+// TestOHIFv3CompressedFrames stores real images compressed by DCMTK and
+// GDCM (third-party encoders) in every syntax they write and asks each frame as
+// OHIF v3 does: the answer is the stored fragment, byte for byte, with the
+// stored transfer syntax named in the part's Content-Type.
+func TestOHIFv3CompressedFrames(t *testing.T) {
+	src, err := corpus.SourceDir()
+	if err != nil {
+		t.Skipf("real DICOM files: %v", err)
+	}
+	st, _ := file.Open(t.TempDir())
+	gw := gwtest.Start(t, st, gwtest.Options{})
+	encoders := []struct {
+		name, tool string
+		args       []string
+		ts         string
+	}{
+		{"JPEG Lossless SV1", "dcmcjpeg", []string{"+e1"}, "1.2.840.10008.1.2.4.70"},
+		{"JPEG Lossless", "dcmcjpeg", []string{"+el", "+sv", "6"}, "1.2.840.10008.1.2.4.57"},
+		{"JPEG-LS lossless", "dcmcjpls", []string{"+el"}, "1.2.840.10008.1.2.4.80"},
+		{"JPEG-LS near-lossless", "dcmcjpls", []string{"+en"}, "1.2.840.10008.1.2.4.81"},
+		{"RLE", "dcmcrle", nil, "1.2.840.10008.1.2.5"},
+		{"JPEG 2000 lossless", "gdcmconv", []string{"--j2k"}, "1.2.840.10008.1.2.4.90"},
+		{"JPEG 2000", "gdcmconv", []string{"--j2k", "--lossy", "-r", "10"}, "1.2.840.10008.1.2.4.91"},
+	}
+	for _, in := range []string{"3.dcm", "5.dcm"} { // MR 176x176; CT, 2 frames of 512x512
+		for _, enc := range encoders {
+			t.Run(in+"/"+enc.name, func(t *testing.T) {
+				out := filepath.Join(t.TempDir(), "c.dcm")
+				args := enc.args
+				if enc.tool != "gdcmconv" {
+					args = append([]string{"-q"}, args...)
+				}
+				dcmtktest.Run(t, enc.tool, append(args, filepath.Join(src, in), out)...)
+				// Fresh UIDs: every encoding is an instance of its own.
+				dcmtktest.Run(t, "dcmodify", "-q", "-nb", "-gst", "-gse", "-gin", out)
+				b, err := os.ReadFile(out)
+				if err != nil {
+					t.Fatal(err)
+				}
+				h, err := dcm.ReadHeader(bytes.NewReader(b), int64(len(b)), dcm.Limits{})
+				if err != nil || h.TransferSyntax != enc.ts {
+					t.Fatalf("DCMTK's file: %v, syntax %q, want %s", err, h.TransferSyntax, enc.ts)
+				}
+				if resp, body := gwtest.Stow(t, gw.URL+"/studies", gwtest.FileParts(t, out)); resp.StatusCode != 200 {
+					t.Fatalf("STOW: %d %s", resp.StatusCode, body)
+				}
+				base := gw.URL + "/studies/" + h.StudyUID + "/series/" + h.SeriesUID + "/instances/" + h.SOPUID
+				frames := 1
+				if in == "5.dcm" {
+					frames = 2
+				}
+				for f := 1; f <= frames; f++ {
+					resp, body := gwtest.Do(t, "GET", base+"/frames/"+string(rune('0'+f)), map[string]string{"Accept": ohifV3Frames}, nil)
+					if resp.StatusCode != 200 {
+						t.Fatalf("frame %d with OHIF v3's Accept: %d %s", f, resp.StatusCode, body)
+					}
+					pixels, partType := onePart(t, body)
+					if want := "application/octet-stream; transfer-syntax=" + enc.ts; partType != want {
+						t.Errorf("frame %d part Content-Type %q, want %q", f, partType, want)
+					}
+					if len(pixels) < 100 || !bytes.Contains(b, pixels) {
+						t.Errorf("frame %d: %d bytes that are not a fragment of the stored file", f, len(pixels))
+					}
+				}
+			})
+		}
+	}
+}
+
+// onePart reads a one-part multipart answer as OHIF's loader does: the
+// boundary from the first line, the part's Content-Type header, and the
+// bytes up to the CRLF before the closing boundary.
+func onePart(t *testing.T, body []byte) (data []byte, contentType string) {
+	t.Helper()
+	first, rest, ok := bytes.Cut(body, []byte("\r\n"))
+	if !ok || !bytes.HasPrefix(first, []byte("--")) {
+		t.Fatalf("answer does not start with a boundary: %.80q", body)
+	}
+	head, payload, ok := bytes.Cut(rest, []byte("\r\n\r\n"))
+	if !ok {
+		t.Fatal("part has no header end")
+	}
+	for _, line := range strings.Split(string(head), "\r\n") {
+		if v, ok := strings.CutPrefix(line, "Content-Type: "); ok {
+			contentType = v
+		}
+	}
+	end := bytes.Index(payload, append([]byte("\r\n"), first...))
+	if end < 0 {
+		t.Fatal("no closing boundary")
+	}
+	return payload[:end], contentType
+}
+
+// TestStowUnquotedType: a STOW whose Content-Type gives the type as a
+// token-like value without quotes, as several PACS do, is stored.
+func TestStowUnquotedType(t *testing.T) {
+	st, _ := file.Open(t.TempDir())
+	gw := gwtest.Start(t, st, gwtest.Options{})
+	body, ct := gwtest.Multipart([]gwtest.Part{{Body: gwtest.Part10("1.2.840.10008.5.1.4.1.1.7", "1.2.826.0.1.77.3",
+		gwtest.Minimal("1.2.826.0.1.77", "1.2.826.0.1.77.2", "1.2.826.0.1.77.3"))}})
+	ct = strings.Replace(ct, `type="application/dicom"`, "Type=application/dicom", 1)
+	resp, out := gwtest.Do(t, "POST", gw.URL+"/studies", map[string]string{"Content-Type": ct, "Accept": "application/dicom+json"}, bytes.NewReader(body))
+	if resp.StatusCode != 200 {
+		t.Fatalf("STOW with %q: %d %s", ct, resp.StatusCode, out)
+	}
+}
