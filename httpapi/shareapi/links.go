@@ -72,14 +72,14 @@ func (a *API) open(c echo.Context) error {
 	case errors.Is(err, share.ErrPINRequired):
 		guard.SetNote(c, guard.Note{Study: sh.Study, Detail: "share " + sh.ID + " open: PIN missing"})
 		p := a.form(c, sh, "请输入访问码", "Enter the PIN")
-		p.Status = http.StatusBadRequest
+		p.Status, p.cause = 0, err
 		return render(c, p)
 	case errors.Is(err, share.ErrWrongPIN):
 		a.fails.fail(c.RealIP(), now)
 		guard.SetNote(c, guard.Note{Study: sh.Study, Detail: "share " + sh.ID + " open: PIN wrong"})
 		left := a.opt.Shares.Remaining(sh)
 		p := a.form(c, sh, fmt.Sprintf("访问码错误，还可尝试 %d 次", left), fmt.Sprintf("Wrong PIN; %d attempts left", left))
-		p.Status = http.StatusForbidden
+		p.Status, p.cause = 0, err
 		return render(c, p)
 	case err != nil:
 		if errors.Is(err, share.ErrLocked) && sh != nil && sh.FailedPINs > 0 {
@@ -178,7 +178,6 @@ func (a *API) failed(c echo.Context, sh *share.Share, what string, err error) er
 	return render(c, p)
 }
 
-func (a *API) refuse(c echo.Context, p page) error {
-	c.Response().Header().Set("Retry-After", "60")
-	return render(c, p)
-}
+// refuse answers an address that has used up its failures (Retry-After
+// comes with the page's cause).
+func (a *API) refuse(c echo.Context, p page) error { return render(c, p) }
