@@ -10,7 +10,6 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/imgcloud/gateway/dcm"
-	"github.com/imgcloud/gateway/httpapi/respond"
 )
 
 // invokeImageDisplay implements the Image Display side of IHE IID (RAD TF-2
@@ -126,4 +125,4 @@ func validValue(s string, max int) bool {
 	return true
 }
 
-func badRequest(msg string) error { return respond.BadRequest(msg) }
+func badRequest(msg string) error { return echo.NewHTTPError(http.StatusBadRequest, msg) }
