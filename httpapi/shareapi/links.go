@@ -24,7 +24,7 @@ const CookieName = "gw_share"
 func (a *API) landing(c echo.Context) error {
 	if a.fails.blocked(c.RealIP(), a.opt.Now()) {
 		guard.SetNote(c, guard.Note{Detail: "share link rate limited"})
-		return a.refuse(c, pageTooMany)
+		return render(c, pageTooMany)
 	}
 	sh, err := a.opt.Shares.Check(c.Request().Context(), c.Param("token"))
 	if err != nil {
@@ -55,7 +55,7 @@ func (a *API) open(c echo.Context) error {
 	now := a.opt.Now()
 	if a.fails.blocked(c.RealIP(), now) {
 		guard.SetNote(c, guard.Note{Detail: "share link rate limited"})
-		return a.refuse(c, pageTooMany)
+		return render(c, pageTooMany)
 	}
 	r := c.Request()
 	if why := a.crossSite(c); why != "" {
@@ -144,7 +144,7 @@ func truncate(s string, n int) string {
 func (a *API) invalid(c echo.Context) error {
 	now := a.opt.Now()
 	if a.fails.blocked(c.RealIP(), now) {
-		return a.refuse(c, pageTooMany)
+		return render(c, pageTooMany)
 	}
 	a.fails.fail(c.RealIP(), now)
 	guard.SetNote(c, guard.Note{Detail: "share link invalid"})
@@ -177,7 +177,3 @@ func (a *API) failed(c echo.Context, sh *share.Share, what string, err error) er
 	guard.SetNote(c, n)
 	return render(c, p)
 }
-
-// refuse answers an address that has used up its failures (Retry-After
-// comes with the page's cause).
-func (a *API) refuse(c echo.Context, p page) error { return render(c, p) }
