@@ -16,10 +16,17 @@ import (
 	"github.com/imgcloud/gateway/records"
 )
 
-// Errors of authentication; the HTTP layer answers 401 for them.
+// Errors of authentication and token management (httpapi/respond maps
+// them to 401, 403, 400 and 404).
 var (
+	// ErrUnauthenticated: no valid credentials.
 	ErrUnauthenticated = errors.New("unauthenticated")
-	ErrForbidden       = errors.New("forbidden")
+	// ErrForbidden: the credentials do not allow the request.
+	ErrForbidden = errors.New("forbidden")
+	// ErrInvalid: a token asked for does not fit its role.
+	ErrInvalid = errors.New("invalid token request")
+	// ErrNotFound: no token has that id.
+	ErrNotFound = errors.New("no such token")
 )
 
 // Token is an API token as stored: only the SHA-256 of its secret is kept.
@@ -84,13 +91,13 @@ func ValidRole(r Role) bool {
 // the secret exists outside the caller.
 func (t *Tokens) Create(ctx context.Context, p Principal, ttl time.Duration) (string, *Token, error) {
 	if !ValidRole(p.Role) {
-		return "", nil, fmt.Errorf("role %q: must be one of pacs, clinician, patient, peer, admin", p.Role)
+		return "", nil, fmt.Errorf("%w: role %q: must be one of pacs, clinician, patient, peer, admin", ErrInvalid, p.Role)
 	}
 	if (p.Role == RolePACS || p.Role == RoleClinician) && p.Institution == "" {
-		return "", nil, fmt.Errorf("a %s token needs an institution", p.Role)
+		return "", nil, fmt.Errorf("%w: a %s token needs an institution", ErrInvalid, p.Role)
 	}
 	if p.Role == RolePatient && p.PersonKey == "" {
-		return "", nil, fmt.Errorf("a patient token needs a person key")
+		return "", nil, fmt.Errorf("%w: a patient token needs a person key", ErrInvalid)
 	}
 	id, secret := randomString(5), randomString(20)
 	tok := &Token{ID: id, Hash: hashSecret(secret), Role: p.Role, Institution: p.Institution, User: p.User,
@@ -196,7 +203,9 @@ func (t *Tokens) Verify(ctx context.Context, bearer string) (Principal, error) {
 // Revoke marks a token revoked; it stays listed for the audit trail.
 func (t *Tokens) Revoke(ctx context.Context, id string) error {
 	var tok Token
-	if err := t.rec.Get(ctx, tokenKind, id, &tok); err != nil {
+	if err := t.rec.Get(ctx, tokenKind, id, &tok); errors.Is(err, records.ErrNotFound) || errors.Is(err, records.ErrInvalid) {
+		return fmt.Errorf("%w: %s", ErrNotFound, id)
+	} else if err != nil {
 		return fmt.Errorf("revoke %s: %w", id, err)
 	}
 	now := t.now().UTC()

@@ -1,7 +1,7 @@
 // Package dicomweb is the gateway's PS3.18 HTTP surface: STOW-RS, QIDO-RS,
 // WADO-RS (instances, metadata, frames, bulk data) and WADO-URI. Handlers
 // parse the request, call the archive and write the answer; errors go to
-// ErrorHandler, which maps them to statuses in one place.
+// httpapi/respond, which maps them to statuses in one place.
 package dicomweb
 
 import (

@@ -12,6 +12,7 @@ import (
 
 	"github.com/imgcloud/gateway/archive"
 	"github.com/imgcloud/gateway/dcm"
+	"github.com/imgcloud/gateway/httpapi/respond"
 	"github.com/imgcloud/gateway/internal/idleread"
 	"github.com/imgcloud/gateway/internal/mpart"
 )
@@ -53,9 +54,9 @@ func (h *handlers) stow(c echo.Context) error {
 		if parts == h.opt.MaxStowParts {
 			// The rest is not read: the answer (one item per part) and the
 			// work stay bounded whatever the body holds.
-			reqErr = &httpError{kind: errTooManyParts, msg: fmt.Sprintf(
+			reqErr = respond.TooLarge(fmt.Sprintf(
 				"the request holds more than %d parts, the most one STOW request may hold: parts after part %d were not read; send them in another request",
-				h.opt.MaxStowParts, parts)}
+				h.opt.MaxStowParts, parts))
 			break
 		}
 		parts++
@@ -95,12 +96,10 @@ func (h *handlers) stow(c echo.Context) error {
 		// Parts were handled before the request failed: the answer says
 		// which instances are stored, which failed, and why the rest was
 		// not read, with the status of the failure.
-		code := Status(reqErr)
+		code := respond.Status(reqErr)
 		h.log.Warn("STOW request cut", "status", code, "stored", len(stored), "failed", len(failed), "err", reqErr)
 		failed = append(failed, cutItem(reqErr, code))
-		if code == http.StatusServiceUnavailable {
-			c.Response().Header().Set("Retry-After", "5")
-		}
+		respond.Headers(c.Response().Header(), reqErr, code)
 		return writeDICOMJSON(c, code, h.stowResponse(c, study, stored, failed))
 	}
 	if parts == 0 {
@@ -111,7 +110,7 @@ func (h *handlers) stow(c echo.Context) error {
 
 // cutItem is the FailedSOPSequence item for the part a STOW request failed
 // at, standing for it and every part after it. Server-side details stay
-// in the log, as in ErrorHandler.
+// in the log, as in respond.Handler.
 func cutItem(err error, code int) *archive.StoreError {
 	msg := err.Error()
 	var reason uint16 = archive.ReasonProcessingFailure

@@ -6,7 +6,7 @@ import (
 )
 
 // Domain errors. Callers use errors.Is; the HTTP layer maps them to statuses
-// (dicomweb.Status).
+// (httpapi/respond).
 var (
 	// ErrNotFound: an institution, region, catalogue item, study or person
 	// that a path names does not exist (404).

@@ -12,6 +12,7 @@ import (
 
 	"github.com/imgcloud/gateway/audit"
 	"github.com/imgcloud/gateway/auth"
+	"github.com/imgcloud/gateway/httpapi/respond"
 )
 
 // API holds what the handlers need.
@@ -39,7 +40,7 @@ func (a *API) Register(g *echo.Group) {
 func (a *API) me(c echo.Context) error {
 	p, ok := auth.FromContext(c.Request().Context())
 	if !ok {
-		return echo.NewHTTPError(http.StatusUnauthorized, "not authenticated")
+		return respond.New(auth.ErrUnauthenticated, "not authenticated")
 	}
 	return c.JSON(http.StatusOK, p)
 }
@@ -55,19 +56,19 @@ type createReq struct {
 func (a *API) createToken(c echo.Context) error {
 	var req createReq
 	if err := c.Bind(&req); err != nil {
-		return echo.NewHTTPError(http.StatusBadRequest, "body must be JSON: {role, institution, user, ttl}")
+		return respond.BadRequest("body must be JSON: {role, institution, user, ttl}")
 	}
 	var ttl time.Duration
 	if req.TTL != "" {
 		d, err := time.ParseDuration(req.TTL)
 		if err != nil || d <= 0 {
-			return echo.NewHTTPError(http.StatusBadRequest, "ttl must be a positive duration such as 720h")
+			return respond.BadRequest("ttl must be a positive duration such as 720h")
 		}
 		ttl = d
 	}
 	clear, tok, err := a.Tokens.Create(c.Request().Context(), auth.Principal{Role: req.Role, Institution: req.Institution, User: req.User, PersonKey: req.PersonKey}, ttl)
 	if err != nil {
-		return echo.NewHTTPError(http.StatusBadRequest, err.Error())
+		return err
 	}
 	c.Response().Header().Set("Cache-Control", "no-store")
 	return c.JSON(http.StatusCreated, map[string]any{"token": clear, "id": tok.ID, "role": tok.Role,
@@ -88,7 +89,7 @@ func (a *API) listTokens(c echo.Context) error {
 
 func (a *API) revokeToken(c echo.Context) error {
 	if err := a.Tokens.Revoke(c.Request().Context(), c.Param("id")); err != nil {
-		return echo.NewHTTPError(http.StatusNotFound, "no such token")
+		return err
 	}
 	return c.NoContent(http.StatusNoContent)
 }
@@ -103,7 +104,7 @@ func filter(c echo.Context) (audit.Filter, error) {
 		if v := c.QueryParam(name); v != "" {
 			t, err := time.Parse(time.RFC3339, v)
 			if err != nil {
-				return f, echo.NewHTTPError(http.StatusBadRequest, name+" must be an RFC 3339 time such as 2026-11-01T00:00:00Z")
+				return f, respond.BadRequest(name + " must be an RFC 3339 time such as 2026-11-01T00:00:00Z")
 			}
 			*dst = t
 		}
@@ -111,7 +112,7 @@ func filter(c echo.Context) (audit.Filter, error) {
 	if v := c.QueryParam("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 {
-			return f, echo.NewHTTPError(http.StatusBadRequest, "limit must be a non-negative integer")
+			return f, respond.BadRequest("limit must be a non-negative integer")
 		}
 		f.Limit = n
 	}
@@ -161,7 +162,7 @@ func (a *API) patientAccessLog(c echo.Context) error {
 		person = c.QueryParam("person")
 	}
 	if person == "" {
-		return echo.NewHTTPError(http.StatusForbidden, "no person is attached to these credentials")
+		return respond.New(auth.ErrForbidden, "no person is attached to these credentials")
 	}
 	if err := a.Audit.Flush(c.Request().Context()); err != nil {
 		return err

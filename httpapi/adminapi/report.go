@@ -9,6 +9,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/imgcloud/gateway/audit"
+	"github.com/imgcloud/gateway/httpapi/respond"
 )
 
 // Facts resolve what the regulators' report needs: the institution that
@@ -35,7 +36,7 @@ type ReportRow struct {
 // cross-region access for regulators, from the audit trail.
 func (a *API) report(c echo.Context) error {
 	if a.Facts == nil {
-		return echo.NewHTTPError(http.StatusNotImplemented, "the report needs the institution registry")
+		return respond.New(respond.ErrNotImplemented, "the report needs the institution registry")
 	}
 	f, err := filter(c)
 	if err != nil {

@@ -4,7 +4,6 @@
 package consentapi
 
 import (
-	"errors"
 	"net/http"
 	"time"
 
@@ -12,6 +11,7 @@ import (
 
 	"github.com/imgcloud/gateway/auth"
 	"github.com/imgcloud/gateway/consent"
+	"github.com/imgcloud/gateway/httpapi/respond"
 )
 
 // API serves the routes.
@@ -31,16 +31,16 @@ func person(c echo.Context, named string) (string, error) {
 	switch {
 	case p.Role == auth.RolePatient && p.PersonKey != "":
 		if named != "" && named != p.PersonKey {
-			return "", echo.NewHTTPError(http.StatusForbidden, "a patient acts only for themself")
+			return "", respond.New(auth.ErrForbidden, "a patient acts only for themself")
 		}
 		return p.PersonKey, nil
 	case p.Role == auth.RoleAdmin || p.Role == "":
 		if named == "" {
-			return "", echo.NewHTTPError(http.StatusBadRequest, "person_key is required")
+			return "", respond.BadRequest("person_key is required")
 		}
 		return named, nil
 	}
-	return "", echo.NewHTTPError(http.StatusForbidden, "no person is attached to these credentials")
+	return "", respond.New(auth.ErrForbidden, "no person is attached to these credentials")
 }
 
 func (a *API) list(c echo.Context) error {
@@ -65,7 +65,7 @@ type grantReq struct {
 func (a *API) grant(c echo.Context) error {
 	var req grantReq
 	if err := c.Bind(&req); err != nil {
-		return echo.NewHTTPError(http.StatusBadRequest, "body must be JSON: {grantee_kind, grantee_id, days | until, items, studies}")
+		return respond.BadRequest("body must be JSON: {grantee_kind, grantee_id, days | until, items, studies}")
 	}
 	who, err := person(c, req.PersonKey)
 	if err != nil {
@@ -81,13 +81,13 @@ func (a *API) grant(c echo.Context) error {
 		}
 		t, err := time.Parse(time.RFC3339, pair.v)
 		if err != nil {
-			return echo.NewHTTPError(http.StatusBadRequest, name+" must be an RFC 3339 time such as 2026-12-01T00:00:00+08:00")
+			return respond.BadRequest(name + " must be an RFC 3339 time such as 2026-12-01T00:00:00+08:00")
 		}
 		*pair.dst = t
 	}
 	if req.Days != 0 {
 		if req.Days < 0 || req.Until != "" {
-			return echo.NewHTTPError(http.StatusBadRequest, "days must be positive and not combined with until")
+			return respond.BadRequest("days must be positive and not combined with until")
 		}
 		if cons.From.IsZero() {
 			cons.From = time.Now()
@@ -97,9 +97,6 @@ func (a *API) grant(c echo.Context) error {
 	p, _ := auth.FromContext(c.Request().Context())
 	cons.CreatedBy = string(p.Role) + ":" + p.User
 	out, err := a.Consents.Grant(c.Request().Context(), cons)
-	if errors.Is(err, consent.ErrInvalid) {
-		return echo.NewHTTPError(http.StatusBadRequest, err.Error())
-	}
 	if err != nil {
 		return err
 	}
@@ -112,12 +109,9 @@ func (a *API) revoke(c echo.Context) error {
 	if p.Role == auth.RoleAdmin || p.Role == "" {
 		owner = ""
 	} else if owner == "" {
-		return echo.NewHTTPError(http.StatusForbidden, "no person is attached to these credentials")
+		return respond.New(auth.ErrForbidden, "no person is attached to these credentials")
 	}
 	out, err := a.Consents.Revoke(c.Request().Context(), c.Param("id"), owner)
-	if errors.Is(err, consent.ErrNotFound) {
-		return echo.NewHTTPError(http.StatusNotFound, "no such consent")
-	}
 	if err != nil {
 		return err
 	}

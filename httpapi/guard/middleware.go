@@ -10,7 +10,6 @@ import (
 	"math"
 	"net/http"
 	"net/netip"
-	"strconv"
 	"strings"
 	"time"
 
@@ -51,9 +50,9 @@ var audited = []string{"/dicomweb/", "/api/v1/", "/s/"}
 func Middleware(opt Options) echo.MiddlewareFunc {
 	lim := newLimiters(opt.RatePerSecond, opt.Burst)
 	fails := newLimiters(opt.FailRatePerSecond, opt.FailBurst)
-	failRetry := "1"
+	failRetry := time.Second
 	if opt.FailRatePerSecond > 0 && opt.FailRatePerSecond < 1 {
-		failRetry = strconv.Itoa(int(math.Ceil(1 / opt.FailRatePerSecond)))
+		failRetry = time.Duration(math.Ceil(1/opt.FailRatePerSecond)) * time.Second
 	}
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
@@ -73,9 +72,8 @@ func Middleware(opt Options) echo.MiddlewareFunc {
 			// everyone) does not lock out its own clinicians: it costs a
 			// token check, never a disk write.
 			if fails != nil && !probe && fails.Empty(failKey(ip), now) && !authenticates(opt.Auth, req) {
-				h.Set("Retry-After", failRetry)
-				c.Error(echo.NewHTTPError(http.StatusTooManyRequests,
-					"too many failed or unauthenticated requests from your address; retry after "+failRetry+" s"))
+				c.Error(&ratelimit.Error{RetryAfter: failRetry, Msg: fmt.Sprintf(
+					"too many failed or unauthenticated requests from your address; retry after %.0f s", failRetry.Seconds())})
 				if audited {
 					opt.Audit.Refused(ip, now)
 				}
@@ -96,8 +94,7 @@ func Middleware(opt Options) echo.MiddlewareFunc {
 					key = "user:" + string(p.Role) + ":" + p.User
 				}
 				if !lim.Allow(key, now) {
-					h.Set("Retry-After", "1")
-					err = echo.NewHTTPError(http.StatusTooManyRequests, "rate limit exceeded; slow down")
+					err = &ratelimit.Error{RetryAfter: time.Second, Msg: "rate limit exceeded; slow down"}
 				}
 			}
 			// Patient data is not served unaudited: when the trail cannot

@@ -2,7 +2,7 @@
 // recognition: institutions, catalogue, recognition tags, order-time
 // checks, physician decisions, person links and statistics. Handlers parse,
 // call the recognition service and write; errors go to the server's error
-// handler (dicomweb.Status maps them to statuses).
+// handler (httpapi/respond maps them to statuses).
 package recognitionapi
 
 import (
@@ -11,7 +11,6 @@ import (
 	"io"
 	"math"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -51,7 +50,7 @@ type handlers struct {
 	orders *ratelimit.Keyed
 	// retry is the Retry-After of a refused order check: the time one
 	// check takes to come back (seconds).
-	retry string
+	retry time.Duration
 	now   func() time.Time
 }
 
@@ -64,7 +63,7 @@ func Register(g *echo.Group, svc *recognition.Service, opt Options) {
 		opt.Now = time.Now
 	}
 	h := &handlers{svc: svc, orders: ratelimit.New(opt.OrderChecks.PerMinute/60, max(opt.OrderChecks.Burst, 1), time.Hour), now: opt.Now,
-		retry: strconv.Itoa(int(math.Ceil(60 / opt.OrderChecks.PerMinute)))}
+		retry: time.Duration(math.Ceil(60/opt.OrderChecks.PerMinute)) * time.Second}
 	g.GET("/institutions", h.listInstitutions)
 	g.GET("/institutions/:id", h.getInstitution)
 	g.GET("/regions", h.listRegions)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/imgcloud/gateway/auth"
 	"github.com/imgcloud/gateway/httpapi/guard"
+	"github.com/imgcloud/gateway/internal/ratelimit"
 	"github.com/imgcloud/gateway/recognition"
 )
 
@@ -41,8 +42,8 @@ func (h *handlers) orderCheck(c echo.Context) error {
 	req.Institution = asking(c, req.Institution)
 	if !h.orders.Allow(callerKey(c), h.now()) {
 		guard.SetNote(c, guard.Note{Detail: "order-check refused: rate limit"})
-		c.Response().Header().Set("Retry-After", h.retry)
-		return echo.NewHTTPError(http.StatusTooManyRequests, "too many order checks from these credentials; wait "+h.retry+" s and try again")
+		return &ratelimit.Error{RetryAfter: h.retry, Msg: fmt.Sprintf(
+			"too many order checks from these credentials; wait %.0f s and try again", h.retry.Seconds())}
 	}
 	res, err := h.svc.CheckOrder(c.Request().Context(), req)
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/imgcloud/gateway/archive"
 	"github.com/imgcloud/gateway/dicomweb"
+	"github.com/imgcloud/gateway/httpapi/respond"
 	"github.com/imgcloud/gateway/httpapi/viewer"
 	"github.com/imgcloud/gateway/internal/idleread"
 	"github.com/imgcloud/gateway/internal/metrics"
@@ -59,7 +60,7 @@ func New(svc *archive.Service, opt Options) *echo.Echo {
 	e := echo.New()
 	e.HideBanner = true
 	e.HidePort = true
-	e.HTTPErrorHandler = dicomweb.ErrorHandler(log)
+	e.HTTPErrorHandler = respond.Handler(log)
 	// The client address feeds rate limits and the audit trail: take it
 	// from X-Forwarded-For only behind a trusted proxy, or anyone could
 	// pick their own address.

@@ -24,7 +24,7 @@ const CookieName = "gw_share"
 func (a *API) landing(c echo.Context) error {
 	if a.fails.blocked(c.RealIP(), a.opt.Now()) {
 		guard.SetNote(c, guard.Note{Detail: "share link rate limited"})
-		return a.refuse(c, pageTooMany)
+		return render(c, pageTooMany)
 	}
 	sh, err := a.opt.Shares.Check(c.Request().Context(), c.Param("token"))
 	if err != nil {
@@ -55,7 +55,7 @@ func (a *API) open(c echo.Context) error {
 	now := a.opt.Now()
 	if a.fails.blocked(c.RealIP(), now) {
 		guard.SetNote(c, guard.Note{Detail: "share link rate limited"})
-		return a.refuse(c, pageTooMany)
+		return render(c, pageTooMany)
 	}
 	r := c.Request()
 	if why := a.crossSite(c); why != "" {
@@ -72,14 +72,14 @@ func (a *API) open(c echo.Context) error {
 	case errors.Is(err, share.ErrPINRequired):
 		guard.SetNote(c, guard.Note{Study: sh.Study, Detail: "share " + sh.ID + " open: PIN missing"})
 		p := a.form(c, sh, "请输入访问码", "Enter the PIN")
-		p.Status = http.StatusBadRequest
+		p.Status, p.cause = 0, err
 		return render(c, p)
 	case errors.Is(err, share.ErrWrongPIN):
 		a.fails.fail(c.RealIP(), now)
 		guard.SetNote(c, guard.Note{Study: sh.Study, Detail: "share " + sh.ID + " open: PIN wrong"})
 		left := a.opt.Shares.Remaining(sh)
 		p := a.form(c, sh, fmt.Sprintf("访问码错误，还可尝试 %d 次", left), fmt.Sprintf("Wrong PIN; %d attempts left", left))
-		p.Status = http.StatusForbidden
+		p.Status, p.cause = 0, err
 		return render(c, p)
 	case err != nil:
 		if errors.Is(err, share.ErrLocked) && sh != nil && sh.FailedPINs > 0 {
@@ -144,7 +144,7 @@ func truncate(s string, n int) string {
 func (a *API) invalid(c echo.Context) error {
 	now := a.opt.Now()
 	if a.fails.blocked(c.RealIP(), now) {
-		return a.refuse(c, pageTooMany)
+		return render(c, pageTooMany)
 	}
 	a.fails.fail(c.RealIP(), now)
 	guard.SetNote(c, guard.Note{Detail: "share link invalid"})
@@ -175,10 +175,5 @@ func (a *API) failed(c echo.Context, sh *share.Share, what string, err error) er
 		n = guard.Note{Study: sh.Study, Detail: "share " + sh.ID + " " + what + ": " + reason}
 	}
 	guard.SetNote(c, n)
-	return render(c, p)
-}
-
-func (a *API) refuse(c echo.Context, p page) error {
-	c.Response().Header().Set("Retry-After", "60")
 	return render(c, p)
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/imgcloud/gateway/archive"
 	"github.com/imgcloud/gateway/auth"
 	"github.com/imgcloud/gateway/httpapi/guard"
+	"github.com/imgcloud/gateway/httpapi/respond"
 	"github.com/imgcloud/gateway/share"
 )
 
@@ -40,7 +41,7 @@ func (a *API) create(c echo.Context) error {
 	p, _ := auth.FromContext(c.Request().Context())
 	var req createRequest
 	if err := c.Bind(&req); err != nil {
-		return echo.NewHTTPError(http.StatusBadRequest, "body must be JSON: {study, hours, download, pin, uses}")
+		return respond.BadRequest("body must be JSON: {study, hours, download, pin, uses}")
 	}
 	if err := a.checkHours(req.Hours); err != nil {
 		return err
@@ -53,7 +54,7 @@ func (a *API) create(c echo.Context) error {
 		PIN: req.PIN, MaxUses: req.Uses, CreatedBy: actor(p), CreatorID: p.ID(), Institution: p.Institution,
 	})
 	if err != nil {
-		return apiError(err)
+		return err
 	}
 	guard.SetNote(c, guard.Note{Study: sh.Study, Detail: "share " + sh.ID + " created"})
 	out := created{Info: sh.Info(a.opt.Now()), URL: a.linkURL(c, token),
@@ -79,11 +80,11 @@ func (a *API) checkHours(h float64) error {
 	hours := func(d time.Duration) string { return strconv.FormatFloat(d.Hours(), 'g', 4, 64) }
 	switch {
 	case h < 0:
-		return echo.NewHTTPError(http.StatusBadRequest, "hours must be positive (or 0 for the default)")
+		return respond.BadRequest("hours must be positive (or 0 for the default)")
 	case h > 0 && h*float64(time.Hour) < float64(minimum):
-		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("hours: %g is under the minimum of %s hours (%s)", h, hours(minimum), minimum))
+		return respond.BadRequest(fmt.Sprintf("hours: %g is under the minimum of %s hours (%s)", h, hours(minimum), minimum))
 	case h*float64(time.Hour) > float64(maximum):
-		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("hours: %g is beyond the maximum of %s hours (%s)", h, hours(maximum), maximum))
+		return respond.BadRequest(fmt.Sprintf("hours: %g is beyond the maximum of %s hours (%s)", h, hours(maximum), maximum))
 	}
 	return nil
 }
@@ -98,9 +99,9 @@ func (a *API) linkURL(c echo.Context, token string) string {
 // Refusals are 404, so that the existence of a study does not leak.
 func (a *API) maySee(c echo.Context, p auth.Principal, study string) error {
 	ctx := c.Request().Context()
-	notFound := echo.NewHTTPError(http.StatusNotFound, fmt.Sprintf("study %q not found (or not yours to share)", study))
+	notFound := respond.New(archive.ErrNotFound, fmt.Sprintf("study %q not found (or not yours to share)", study))
 	if p.Scope != "" {
-		return echo.NewHTTPError(http.StatusForbidden, "a share link cannot make share links")
+		return respond.New(auth.ErrForbidden, "a share link cannot make share links")
 	}
 	if _, err := a.opt.Archive.Instances(ctx, study, "", ""); err != nil {
 		if errors.Is(err, archive.ErrNotFound) {
@@ -149,10 +150,10 @@ func (a *API) mayManage(c echo.Context, sh *share.Share) bool {
 func (a *API) find(c echo.Context) (*share.Share, error) {
 	sh, err := a.opt.Shares.Get(c.Request().Context(), c.Param("id"))
 	if err != nil {
-		return nil, apiError(err)
+		return nil, err
 	}
 	if !a.mayManage(c, sh) {
-		return nil, echo.NewHTTPError(http.StatusNotFound, "share not found")
+		return nil, fmt.Errorf("%w", share.ErrNotFound)
 	}
 	guard.SetNote(c, guard.Note{Study: sh.Study, Detail: "share " + sh.ID})
 	return sh, nil
@@ -170,7 +171,7 @@ func (a *API) list(c echo.Context) error {
 	p, _ := auth.FromContext(c.Request().Context())
 	study := c.QueryParam("study")
 	if study == "" && p.Role != auth.RoleAdmin {
-		return echo.NewHTTPError(http.StatusBadRequest, "study is required")
+		return respond.BadRequest("study is required")
 	}
 	if study != "" {
 		if err := a.maySee(c, p, study); err != nil {
@@ -198,7 +199,7 @@ func (a *API) revoke(c echo.Context) error {
 	p, _ := auth.FromContext(c.Request().Context())
 	sh, err = a.opt.Shares.Revoke(c.Request().Context(), sh.ID, actor(p))
 	if err != nil {
-		return apiError(err)
+		return err
 	}
 	guard.SetNote(c, guard.Note{Study: sh.Study, Detail: "share " + sh.ID + " revoked"})
 	return c.JSON(http.StatusOK, sh.Info(a.opt.Now()))
@@ -255,7 +256,7 @@ func (a *API) rotate(c echo.Context) error {
 // retire ends the links a key signed.
 func (a *API) retire(c echo.Context) error {
 	if err := a.opt.Shares.Keys().Retire(c.Param("kid")); err != nil {
-		return apiError(err)
+		return err
 	}
 	return c.JSON(http.StatusOK, a.opt.Shares.Keys().Keys())
 }
@@ -267,15 +268,4 @@ func actor(p auth.Principal) string {
 		who = "token:" + p.TokenID
 	}
 	return string(p.Role) + ":" + who
-}
-
-// apiError maps share errors to JSON API statuses.
-func apiError(err error) error {
-	switch {
-	case errors.Is(err, share.ErrInvalid):
-		return echo.NewHTTPError(http.StatusBadRequest, err.Error())
-	case errors.Is(err, share.ErrNotFound):
-		return echo.NewHTTPError(http.StatusNotFound, err.Error())
-	}
-	return err
 }

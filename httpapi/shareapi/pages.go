@@ -6,12 +6,20 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/imgcloud/gateway/auth"
+	"github.com/imgcloud/gateway/httpapi/respond"
+	"github.com/imgcloud/gateway/internal/ratelimit"
+	"github.com/imgcloud/gateway/share"
 )
 
 // page is what the landing template shows. It never holds patient data:
 // no name, no ID, no study description, not even the study UID.
 type page struct {
+	// Status is the answer's status; when zero, httpapi/respond picks it
+	// from cause, as for the JSON APIs.
 	Status  int
+	cause   error
 	Title   string // Chinese
 	TitleEn string
 	Text    string
@@ -73,6 +81,10 @@ func render(c echo.Context, p page) error {
 	// which open could not tell from another site's (see crossSite).
 	h.Set("Referrer-Policy", "same-origin")
 	h.Set(echo.HeaderContentType, echo.MIMETextHTMLCharsetUTF8)
+	if p.Status == 0 {
+		p.Status = respond.Status(p.cause)
+		respond.Headers(h, p.cause, p.Status)
+	}
 	c.Response().WriteHeader(p.Status)
 	if c.Request().Method == http.MethodHead {
 		return nil
@@ -82,21 +94,23 @@ func render(c echo.Context, p page) error {
 
 // Pages for links that cannot be opened.
 var (
-	pageInvalid = page{Status: http.StatusNotFound, Title: "链接无效", TitleEn: "This link is not valid",
+	pageInvalid = page{cause: share.ErrInvalidToken, Title: "链接无效", TitleEn: "This link is not valid",
 		Text: "请检查链接是否完整，或请分享者重新发送。", TextEn: "Check that the whole link was copied, or ask for a new one."}
-	pageExpired = page{Status: http.StatusGone, Title: "链接已过期", TitleEn: "This link has expired",
+	pageExpired = page{cause: share.ErrExpired, Title: "链接已过期", TitleEn: "This link has expired",
 		Text: "请联系分享者获取新的链接。", TextEn: "Ask whoever shared it for a new link."}
-	pageRevoked = page{Status: http.StatusGone, Title: "链接已撤销", TitleEn: "This link was revoked",
+	pageRevoked = page{cause: share.ErrRevoked, Title: "链接已撤销", TitleEn: "This link was revoked",
 		Text: "分享者已停止分享。", TextEn: "Whoever shared it has stopped sharing."}
-	pageUsedUp = page{Status: http.StatusGone, Title: "链接已用完", TitleEn: "This link has been used up",
+	pageUsedUp = page{cause: share.ErrUsedUp, Title: "链接已用完", TitleEn: "This link has been used up",
 		Text: "该链接的打开次数已用完，请联系分享者。", TextEn: "It was opened as many times as allowed. Ask for a new link."}
-	pageLocked = page{Status: http.StatusForbidden, Title: "链接已锁定", TitleEn: "This link is locked",
+	pageLocked = page{cause: share.ErrLocked, Title: "链接已锁定", TitleEn: "This link is locked",
 		Text: "访问码错误次数过多，链接已锁定。请联系分享者。", TextEn: "Too many wrong PINs were entered. Ask for a new link."}
-	pageTooMany = page{Status: http.StatusTooManyRequests, Title: "尝试过于频繁", TitleEn: "Too many attempts",
+	pageTooMany = page{cause: &ratelimit.Error{Msg: "too many failed share link attempts from this address", RetryAfter: time.Minute}, Title: "尝试过于频繁", TitleEn: "Too many attempts",
 		Text: "请稍后再试。", TextEn: "Please wait a few minutes and try again."}
-	pageCrossSite = page{Status: http.StatusForbidden, Title: "请从链接页面打开", TitleEn: "Open the link from its own page",
+	pageCrossSite = page{cause: auth.ErrForbidden, Title: "请从链接页面打开", TitleEn: "Open the link from its own page",
 		Text:   "另一个网站试图替您打开此分享链接，已被拒绝，未计入打开次数。请直接打开收到的链接。",
 		TextEn: "Another website tried to open this share link for you; it was refused and no use was counted. Open the link you received directly."}
+	// pageError answers any other failure: 503 rather than 500, as the
+	// patient can only try again.
 	pageError = page{Status: http.StatusServiceUnavailable, Title: "暂时无法打开", TitleEn: "Cannot open the link now",
 		Text: "请稍后再试。", TextEn: "Please try again in a moment."}
 )

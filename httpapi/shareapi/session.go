@@ -10,6 +10,8 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/imgcloud/gateway/auth"
+	"github.com/imgcloud/gateway/httpapi/respond"
+	"github.com/imgcloud/gateway/share"
 )
 
 // Session is the auth.SessionFunc of share links: a request without an
@@ -40,7 +42,7 @@ type sessionFacts struct {
 func (a *API) sessionInfo(c echo.Context) error {
 	p, _ := auth.FromContext(c.Request().Context())
 	if p.Scope == "" {
-		return echo.NewHTTPError(http.StatusNotFound, "no share session: open a share link first")
+		return respond.New(share.ErrNotFound, "no share session: open a share link first")
 	}
 	f := sessionFacts{Share: p.User, Study: p.Scope, Download: p.Download}
 	if p.Download {
@@ -56,7 +58,7 @@ func (a *API) sessionInfo(c echo.Context) error {
 func (a *API) zip(c echo.Context) error {
 	p, _ := auth.FromContext(c.Request().Context())
 	if p.Scope == "" || !p.Download {
-		return echo.NewHTTPError(http.StatusNotFound, "no share session that allows downloads")
+		return respond.New(share.ErrNotFound, "no share session that allows downloads")
 	}
 	ctx := c.Request().Context()
 	ins, err := a.opt.Archive.Instances(ctx, p.Scope, "", "")

@@ -59,3 +59,14 @@ func (k *Keyed) Empty(key string, now time.Time) bool {
 	b, ok := k.m[key]
 	return ok && b.l.TokensAt(now) < 1
 }
+
+// Error refuses a caller that has used up its allowance. The HTTP layer
+// answers 429 with a Retry-After of RetryAfter, rounded up to seconds.
+type Error struct {
+	// Msg says who is limited and what to do, for people.
+	Msg string
+	// RetryAfter is when a retry may succeed.
+	RetryAfter time.Duration
+}
+
+func (e *Error) Error() string { return e.Msg }
