@@ -11,7 +11,7 @@ import (
 )
 
 // The private block that marks where each result of a federated search
-// lives (documented in the README, "Federation").
+// lives (documented in docs/federation.md).
 const (
 	PrivateCreator     = "IMGCLOUD FEDERATION"
 	TagPrivateCreator  = "00130010" // LO, the private creator

@@ -10,7 +10,7 @@ import (
 )
 
 // The private block added to QIDO study answers and to every instance of
-// metadata answers. Viewers read these exact tags; see the README.
+// metadata answers. Viewers read these exact tags; see docs/recognition.md.
 const (
 	PrivateCreator    = "IMGCLOUD RECOGNITION"
 	TagPrivateCreator = "00110010" // LO, PrivateCreator

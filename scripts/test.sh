@@ -22,7 +22,7 @@ go vet ./...
 echo "== go test"
 go test -count=1 -timeout 25m ./...
 
-echo "== fuzz (brief; see README for long runs)"
+echo "== fuzz (brief; see docs/testing.md for long runs)"
 # A count, not a duration: a fuzz run whose time ends while the fuzzer is
 # minimising a new input fails with "context deadline exceeded".
 FUZZTIME="${FUZZTIME:-20000x}"
