@@ -36,7 +36,7 @@ const (
 	thumbnailQuality = 80
 	maxGIFFrames     = 100 // longer cines are sampled evenly
 	gifDelay         = 10  // hundredths of a second between GIF frames
-	cacheVersion     = "v1"
+	cacheVersion     = "v2" // v2: PET and saturating file windows fall back (render.DefaultWindow)
 )
 
 // renderer serves rendered resources and thumbnails. sem bounds how many

@@ -38,6 +38,9 @@ type Params struct {
 	// BigEndian is true when native pixel words are stored big endian
 	// (Explicit VR Big Endian files, whose frames are stored as such).
 	BigEndian bool
+	// Modality (0008,0060) picks the fallback window when the file's is
+	// unusable: 0..max for PET, whose values are activity, not tissue.
+	Modality string
 }
 
 // ParamsFrom reads Params from instance attributes (tags as in DICOM
@@ -49,6 +52,7 @@ func ParamsFrom(ds dcm.Dataset) (*Params, error) {
 		Photometric:      strings.ToUpper(strings.TrimSpace(ds.String("00280004"))),
 		RescaleSlope:     floatOr(ds, "00281053", 1),
 		RescaleIntercept: floatOr(ds, "00281052", 0),
+		Modality:         strings.ToUpper(strings.TrimSpace(ds.String("00080060"))),
 	}
 	p.Rows, _ = ds.Int("00280010")
 	p.Columns, _ = ds.Int("00280011")

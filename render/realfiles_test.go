@@ -80,18 +80,7 @@ func newGrayExpect(f sourceFile, c, w float64) grayExpect {
 }
 
 func (e grayExpect) at(frame []byte, x, y int) float64 {
-	i := y*e.cols + x
-	var raw int64
-	if e.ba == 16 {
-		raw = int64(binary.LittleEndian.Uint16(frame[2*i:]))
-	} else {
-		raw = int64(frame[i])
-	}
-	raw &= 1<<e.bs - 1
-	if e.pr == 1 && raw >= 1<<(e.bs-1) {
-		raw -= 1 << e.bs
-	}
-	v := float64(raw)*e.slope + e.intercept
+	v := e.value(frame, x, y)
 	var out float64
 	switch {
 	case v <= e.c-0.5-(e.w-1)/2:
@@ -107,17 +96,35 @@ func (e grayExpect) at(frame []byte, x, y int) float64 {
 	return out
 }
 
+// value is the modality value (rescaled) of a pixel.
+func (e grayExpect) value(frame []byte, x, y int) float64 {
+	i := y*e.cols + x
+	var raw int64
+	if e.ba == 16 {
+		raw = int64(binary.LittleEndian.Uint16(frame[2*i:]))
+	} else {
+		raw = int64(frame[i])
+	}
+	raw &= 1<<e.bs - 1
+	if e.pr == 1 && raw >= 1<<(e.bs-1) {
+		raw -= 1 << e.bs
+	}
+	return float64(raw)*e.slope + e.intercept
+}
+
 func TestRealFiles(t *testing.T) {
 	tests := []struct {
 		file string
 		// window to ask for; zero uses the file's (the test reads it too)
 		win   *Window
 		frame int
+		pet   bool // the file's window is unusable: 0..max is expected
 	}{
-		{file: "1.dcm"}, // PET, signed 16-bit, RescaleSlope 9.12
-		{file: "2.dcm"}, // PET, signed 16-bit
-		// The PET files' own windows leave most of the body black; check
-		// the signed, rescaled path over a window that shows it.
+		// The PET files' own windows leave most of the body black: they
+		// show 0 to the frame's maximum activity instead.
+		{file: "1.dcm", pet: true}, // PET, signed 16-bit, RescaleSlope 9.12
+		{file: "2.dcm", pet: true}, // PET, signed 16-bit
+		// The signed, rescaled path over a window asked for.
 		{file: "1.dcm", win: &Window{Center: 3000, Width: 6000, Function: Linear}},
 		{file: "3.dcm"}, // MR, 12 of 16 bits stored, VOI LUT Function LINEAR
 		{file: "4.dcm"}, // CR, MONOCHROME1, Implicit VR, 2140x1760
@@ -143,7 +150,19 @@ func TestRealFiles(t *testing.T) {
 				t.Fatalf("size %v, want %dx%d", g.Rect, p.Columns, p.Rows)
 			}
 			c, w := used.Center, used.Width
-			if tc.win == nil {
+			switch {
+			case tc.pet:
+				e := newGrayExpect(f, 0, 0)
+				top := math.Inf(-1)
+				for y := range p.Rows {
+					for x := range p.Columns {
+						top = math.Max(top, e.value(f.frames[tc.frame], x, y))
+					}
+				}
+				if math.Abs(used.Center-top/2) > 1e-6*top || math.Abs(used.Width-top) > 1e-6*top {
+					t.Errorf("window used %v, want 0..%g (the frame's maximum)", used, top)
+				}
+			case tc.win == nil:
 				fmt.Sscan(f.ds.String("00281050"), &c)
 				fmt.Sscan(f.ds.String("00281051"), &w)
 				if used.Center != c || used.Width != w {
@@ -257,5 +276,45 @@ func TestMultiFrame(t *testing.T) {
 		if img.Bounds().Dx() != 512 || w.Width < 1 {
 			t.Errorf("frame %d: %v window %v", i+1, img.Bounds(), w)
 		}
+	}
+}
+
+// TestPETIsNotBlack: the real PET files drawn with the default window show
+// the body: far more of the pixels with activity are visibly above black
+// than under the files' own windows (which draw nearly all of them black).
+func TestPETIsNotBlack(t *testing.T) {
+	for _, name := range []string{"1.dcm", "2.dcm"} {
+		f := loadSource(t, name)
+		p, err := ParamsFrom(f.ds)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := newGrayExpect(f, 0, 0)
+		visible := func(win *Window) (shown, active int, used Window) {
+			img, used, err := Frame(p, f.syntax, f.frames[0], Options{Window: win})
+			if err != nil {
+				t.Fatal(err)
+			}
+			g := img.(*image.Gray)
+			for y := range p.Rows {
+				for x := range p.Columns {
+					if e.value(f.frames[0], x, y) <= 0 {
+						continue
+					}
+					active++
+					if g.GrayAt(x, y).Y >= 8 {
+						shown++
+					}
+				}
+			}
+			return shown, active, used
+		}
+		shown, active, used := visible(nil)
+		fileShown, _, _ := visible(&p.Windows[0])
+		if active == 0 || shown*5 < active || shown < 4*fileShown {
+			t.Errorf("%s: window %v shows %d of %d pixels with activity above black (the file's window %v: %d)",
+				name, used, shown, active, p.Windows[0], fileShown)
+		}
+		t.Logf("%s: window %v shows %d of %d active pixels; the file's window %v showed %d", name, used, shown, active, p.Windows[0], fileShown)
 	}
 }

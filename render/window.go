@@ -113,9 +113,11 @@ func (w Window) Apply(x float64) float64 {
 // it is background (padding outside a CT's circular field of view, air)
 // and is left out of the statistics; so is the next lowest, once.
 //
-// A window from the file that misses the frame's values altogether (every
-// pixel would be black, or every pixel white: some PET files carry windows
-// in other units than their rescaled values) is not used either.
+// A window from the file that leaves almost every pixel of the frame at
+// one end (black or white) is not used: some PET files carry windows in
+// other units than their rescaled values (L 30157 / W 54282 over values up
+// to 12,100 shows a black frame). A PET frame then shows 0 to its maximum,
+// the way nuclear medicine reads activity; other frames the percentiles.
 func DefaultWindow(p *Params, r *Raster) Window {
 	eightBit := p.BitsStored <= 8 && p.PixelRepresentation == 0 && p.RescaleSlope == 1 && p.RescaleIntercept == 0
 	if len(p.Windows) == 0 && eightBit {
@@ -129,11 +131,52 @@ func DefaultWindow(p *Params, r *Raster) Window {
 	}
 	if len(p.Windows) > 0 {
 		w := p.Windows[0]
-		if w.Center-w.Width/2 < mhi && w.Center+w.Width/2 > mlo {
+		if w.Center-w.Width/2 < mhi && w.Center+w.Width/2 > mlo && !saturates(w, p, r, mlo) {
 			return w
 		}
 	}
+	if p.Modality == "PT" && len(r.Values) > 0 {
+		top := modalityMax(p, r)
+		if top > 0 {
+			return Window{Center: top / 2, Width: top, Function: Linear}
+		}
+	}
 	return Window{Center: (mlo + mhi) / 2, Width: max(mhi-mlo, 1), Function: Linear}
+}
+
+// saturatedShare is the share of a frame's foreground beyond which a
+// window counts as showing almost nothing but one end.
+const saturatedShare = 0.95
+
+// saturates reports whether w puts more than saturatedShare of the
+// foreground (modality values from floor up, so background is left out)
+// at black or at white.
+func saturates(w Window, p *Params, r *Raster, floor float64) bool {
+	low, high := w.Center-w.Width/2, w.Center+w.Width/2
+	var fg, below, above int
+	for _, v := range r.Values {
+		m := float64(v)*p.RescaleSlope + p.RescaleIntercept
+		if m < floor {
+			continue
+		}
+		fg++
+		switch {
+		case m <= low:
+			below++
+		case m >= high:
+			above++
+		}
+	}
+	limit := int(saturatedShare * float64(fg))
+	return fg > 0 && (below > limit || above > limit)
+}
+
+// modalityMax is the largest modality value of a frame.
+func modalityMax(p *Params, r *Raster) float64 {
+	lo, hi := slices.Min(r.Values), slices.Max(r.Values)
+	a := float64(lo)*p.RescaleSlope + p.RescaleIntercept
+	b := float64(hi)*p.RescaleSlope + p.RescaleIntercept
+	return max(a, b)
 }
 
 // percentiles returns the stored values at two quantiles using a histogram
