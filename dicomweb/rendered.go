@@ -34,8 +34,8 @@ import (
 const (
 	thumbnailSide    = 128 // default thumbnail viewport
 	thumbnailQuality = 80
-	maxGIFFrames     = 100 // longer cines are sampled evenly
-	gifDelay         = 10  // hundredths of a second between GIF frames
+	maxGIFFrames     = 100  // longer cines are sampled evenly
+	gifDelay         = 10   // hundredths of a second between GIF frames
 	cacheVersion     = "v2" // v2: PET and saturating file windows fall back (render.DefaultWindow)
 )
 

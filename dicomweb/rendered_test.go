@@ -436,7 +436,7 @@ func testThumbnailCache(t *testing.T, fx *renderedFixture) {
 	if resp.Header.Get("X-Cache") != "miss" {
 		t.Errorf("first thumbnail X-Cache %q", resp.Header.Get("X-Cache"))
 	}
-	key := "cache/thumbnails/v1/" + cr.StudyUID + "/" + cr.SeriesUID + "/" + cr.SOPUID + "/f1-96x96-q80.jpeg"
+	key := "cache/thumbnails/v2/" + cr.StudyUID + "/" + cr.SeriesUID + "/" + cr.SOPUID + "/f1-96x96-q80.jpeg"
 	info, err := fx.gw.Store.Stat(t.Context(), key)
 	if err != nil || info.Size != int64(len(cold)) {
 		t.Fatalf("cached object %s: %+v, %v (answer was %d bytes)", key, info, err, len(cold))
