@@ -39,8 +39,9 @@ func (h *handlers) qido(level archive.Level) echo.HandlerFunc {
 		}
 		params, scope := c.QueryParams(), archive.Scope{}
 		if level == archive.LevelStudy && h.opt.Searcher != nil {
-			params, scope = federationScope(c.Request(), params)
-			scope.Base = h.base(c)
+			if params, scope = federationScope(c.Request(), params); scope.Federated {
+				scope.Base = h.base(c)
+			}
 		}
 		q, err := parseQuery(level, params)
 		if err != nil {
@@ -67,7 +68,7 @@ func (h *handlers) qido(level archive.Level) echo.HandlerFunc {
 			hd.Add("Warning", w)
 		}
 		noStore(c)
-		b, err := appendResults(make([]byte, 0, 1024*(len(res.Items)+len(res.Remote))+2), res, h.base(c))
+		b, err := appendResults(make([]byte, 0, 1024*(len(res.Items)+len(res.Remote))+2), res, func() string { return h.base(c) })
 		if err != nil {
 			return err
 		}
@@ -76,9 +77,10 @@ func (h *handlers) qido(level archive.Level) echo.HandlerFunc {
 }
 
 // appendResults appends the answer's JSON array: this gateway's results,
-// with base in place of the placeholder, then the other gateways' as they
-// came (their URLs are set already and are not this gateway's to rewrite).
-func appendResults(b []byte, res *archive.Result, base string) ([]byte, error) {
+// with base() in place of the placeholder, then the other gateways' as
+// they came (their URLs are set already and are not this gateway's to
+// rewrite).
+func appendResults(b []byte, res *archive.Result, base func() string) ([]byte, error) {
 	start := len(b)
 	b = append(b, '[')
 	for i, it := range res.Items {
@@ -91,7 +93,7 @@ func appendResults(b []byte, res *archive.Result, base string) ([]byte, error) {
 		}
 	}
 	if bytes.Contains(b[start:], []byte(archive.BasePlaceholder)) {
-		b = append(b[:start], bytes.ReplaceAll(b[start:], []byte(archive.BasePlaceholder), []byte(base))...)
+		b = append(b[:start], bytes.ReplaceAll(b[start:], []byte(archive.BasePlaceholder), []byte(base()))...)
 	}
 	for i, r := range res.Remote {
 		if i > 0 || len(res.Items) > 0 {
