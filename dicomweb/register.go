@@ -44,11 +44,11 @@ type Options struct {
 	// federation proxy, httpapi/fedapi); base gives the service root as
 	// the client sees it.
 	Mount []func(g *echo.Group, base func(echo.Context) string)
-	// Searcher, when set, answers QIDO-RS searches in place of the
-	// archive alone (federation.Searcher), and GET /studies reads a
-	// federation scope (FederationParam, HeaderFederationScope) for it;
-	// without it that parameter is an unknown attribute.
-	Searcher archive.Searcher
+	// Searcher, when set, wraps the archive into the searcher QIDO-RS
+	// calls (httpapi/fedapi: the archive and its peers), and GET /studies
+	// reads a federation scope (FederationParam, HeaderFederationScope)
+	// for it; without it that parameter is an unknown attribute.
+	Searcher func(local archive.Searcher) archive.Searcher
 }
 
 // Defaults of Options.
@@ -86,7 +86,7 @@ func Register(g *echo.Group, svc *archive.Service, opt Options) {
 	}
 	h := &handlers{svc: svc, search: svc, opt: opt, log: opt.Logger}
 	if opt.Searcher != nil {
-		h.search = opt.Searcher
+		h.search = opt.Searcher(svc)
 	}
 	g.Use(corpHeader)
 

@@ -145,7 +145,7 @@ func assemble(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 		Viewer:      viewerstatic.FS(),
 	}
 	sopt.BodyIdleTimeout = cfg.BodyIdleTimeout // slow-loris bodies: see internal/idleread
-	fed.wire(&sopt, acc.mw.Auth, svc)
+	fed.wire(&sopt, acc.mw.Auth)
 	gw.echo = server.New(svc, sopt)
 	return gw, nil
 }

@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/imgcloud/gateway/archive"
 	"github.com/imgcloud/gateway/auth"
 	"github.com/imgcloud/gateway/federation"
 	"github.com/imgcloud/gateway/httpapi/fedapi"
@@ -114,16 +113,15 @@ func setupFederation(cfg FederationConfig, data, publicURL string, rs *recogniti
 }
 
 // wire mounts federation on the server options and the authenticator:
-// signed peer requests are tried before other sessions; study searches
-// go through the federated searcher over the archive svc.
-func (f *federationParts) wire(o *server.Options, a *auth.Authenticator, svc *archive.Service) {
+// signed peer requests are tried before other sessions.
+func (f *federationParts) wire(o *server.Options, a *auth.Authenticator) {
 	if f == nil {
 		return
 	}
 	o.API = append(o.API, f.api.Register)
+	o.DICOMweb.Searcher = f.api.Searcher // study searches ask the peers too
 	o.Middleware = append(o.Middleware, f.api.Provenance)
 	o.DICOMweb.Mount = append(o.DICOMweb.Mount, f.api.Mount)
-	o.DICOMweb.Searcher = f.api.Searcher(svc)
 	a.Sessions = append([]auth.SessionFunc{f.svc.Session}, a.Sessions...)
 }
 

@@ -87,7 +87,7 @@ func (n *node) start(t testing.TB, peers []federation.Peer, user auth.Principal,
 		Access: access, Middleware: []echo.MiddlewareFunc{api.Provenance},
 		API: []func(*echo.Group){api.Register},
 		DICOMweb: dicomweb.Options{Mount: []func(*echo.Group, func(echo.Context) string){api.Mount},
-			Searcher: api.Searcher(svc)},
+			Searcher: api.Searcher},
 	})
 	n.srv = httptest.NewServer(e)
 	t.Cleanup(func() { n.srv.Close(); fed.Close(); db.Close() })

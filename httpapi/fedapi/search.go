@@ -10,13 +10,13 @@ import (
 	"github.com/imgcloud/gateway/recognition"
 )
 
-// Searcher returns the federated QIDO-RS searcher over local (the
-// archive), for dicomweb.Options.Searcher: GET {root}/studies with a
+// Searcher wraps local (the archive) into the federated QIDO-RS searcher,
+// for dicomweb.Options.Searcher: GET {root}/studies with a
 // federation scope (the "federation" parameter or the X-Federation-Scope
 // header) asks the peers in parallel while the local search runs, and
 // the DICOMweb handler encodes the merged answer once (see
 // federation.Searcher). Only clinicians and admins may fan out.
-func (a *API) Searcher(local archive.Searcher) *federation.Searcher {
+func (a *API) Searcher(local archive.Searcher) archive.Searcher {
 	return a.Fed.Searcher(local, mayFederate, askingOf)
 }
 
