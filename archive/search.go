@@ -2,6 +2,7 @@ package archive
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 
 	"github.com/imgcloud/gateway/dcm"
@@ -42,6 +43,13 @@ type Result struct {
 	// Ignored lists attributes the gateway does not match on at this
 	// level; they are ignored, with a Warning header.
 	Ignored []string
+	// Remote are the results held by other gateways (a federated search,
+	// package federation), each already encoded as DICOM JSON: the answer
+	// lists them after Items.
+	Remote []json.RawMessage
+	// Warnings are further Warning header values, after those of More and
+	// Ignored: peers that failed, results left out.
+	Warnings []string
 }
 
 // MaxLimit bounds one page of results.
@@ -140,8 +148,12 @@ func levelTags(l Level) map[string]bool {
 	return m
 }
 
-// Search answers a QIDO-RS query from the index alone.
-func (s *Service) Search(ctx context.Context, q Query) (*Result, error) {
+// Search answers a QIDO-RS query from the index alone; scope must be
+// this gateway (the zero Scope).
+func (s *Service) Search(ctx context.Context, q Query, scope Scope) (*Result, error) {
+	if err := searchOnly(scope); err != nil {
+		return nil, err
+	}
 	if q.Limit <= 0 || q.Limit > MaxLimit {
 		q.Limit = MaxLimit
 	}

@@ -17,13 +17,33 @@ import (
 
 const mediaDICOMJSON = "application/dicom+json"
 
+// The federation scope of a study search (GET {root}/studies), read only
+// when Options.Searcher is set; package federation resolves it.
+const (
+	// FederationParam is the query parameter: "all" (or "true") for every
+	// peer, or peer names separated by commas.
+	FederationParam = "federation"
+	// HeaderFederationScope is the same as a header; the parameter wins.
+	HeaderFederationScope = "X-Federation-Scope"
+)
+
+// moreResults is the Warning PS3.18 asks for when results beyond the
+// limit exist.
+const moreResults = `299 gateway "There are additional results that can be requested"`
+
 // qido answers QIDO-RS searches (PS3.18 10.6) at one level.
 func (h *handlers) qido(level archive.Level) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		if !wantsJSON(c.Request().Header.Get("Accept")) {
 			return notAcceptable("QIDO-RS answers in application/dicom+json only")
 		}
-		q, err := parseQuery(level, c.QueryParams())
+		params, scope := c.QueryParams(), archive.Scope{}
+		if level == archive.LevelStudy && h.opt.Searcher != nil {
+			if params, scope = federationScope(c.Request(), params); scope.Federated {
+				scope.Base = h.base(c)
+			}
+		}
+		q, err := parseQuery(level, params)
 		if err != nil {
 			return err
 		}
@@ -33,33 +53,76 @@ func (h *handlers) qido(level archive.Level) echo.HandlerFunc {
 			}
 		}
 		q.Study, q.Series = c.Param("study"), c.Param("series")
-		res, err := h.svc.Search(c.Request().Context(), q)
+		res, err := h.search.Search(c.Request().Context(), q, scope)
 		if err != nil {
 			return err
 		}
+		hd := c.Response().Header()
 		if res.More {
-			c.Response().Header().Add("Warning", `299 gateway "There are additional results that can be requested"`)
+			hd.Add("Warning", moreResults)
 		}
 		if len(res.Ignored) > 0 {
-			c.Response().Header().Add("Warning", fmt.Sprintf(`299 gateway "The following attributes are not supported for matching at this level and were ignored: %s"`, strings.Join(res.Ignored, ", ")))
+			hd.Add("Warning", fmt.Sprintf(`299 gateway "The following attributes are not supported for matching at this level and were ignored: %s"`, strings.Join(res.Ignored, ", ")))
+		}
+		for _, w := range res.Warnings {
+			hd.Add("Warning", w)
 		}
 		noStore(c)
-		b := append(make([]byte, 0, 1024*len(res.Items)+2), '[')
-		for i, it := range res.Items {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			var err error
-			if b, err = it.AppendJSON(b); err != nil {
-				return fmt.Errorf("encode answer: %w", err)
-			}
-		}
-		b = append(b, ']')
-		if bytes.Contains(b, []byte(archive.BasePlaceholder)) {
-			b = bytes.ReplaceAll(b, []byte(archive.BasePlaceholder), []byte(h.base(c)))
+		b, err := appendResults(make([]byte, 0, 1024*(len(res.Items)+len(res.Remote))+2), res, func() string { return h.base(c) })
+		if err != nil {
+			return err
 		}
 		return c.Blob(http.StatusOK, mediaDICOMJSON, b)
 	}
+}
+
+// appendResults appends the answer's JSON array: this gateway's results,
+// with base() in place of the placeholder, then the other gateways' as
+// they came (their URLs are set already and are not this gateway's to
+// rewrite).
+func appendResults(b []byte, res *archive.Result, base func() string) ([]byte, error) {
+	start := len(b)
+	b = append(b, '[')
+	for i, it := range res.Items {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		var err error
+		if b, err = it.AppendJSON(b); err != nil {
+			return nil, fmt.Errorf("encode answer: %w", err)
+		}
+	}
+	if bytes.Contains(b[start:], []byte(archive.BasePlaceholder)) {
+		b = append(b[:start], bytes.ReplaceAll(b[start:], []byte(archive.BasePlaceholder), []byte(base()))...)
+	}
+	for i, r := range res.Remote {
+		if i > 0 || len(res.Items) > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, r...)
+	}
+	return append(b, ']'), nil
+}
+
+// federationScope reads a study search's federation scope: the
+// federation parameter, or else the X-Federation-Scope header. It returns
+// the parameters without it (a copy: peers are asked with them while the
+// local search runs).
+func federationScope(r *http.Request, v url.Values) (url.Values, archive.Scope) {
+	spec, inQuery := v.Get(FederationParam), v.Has(FederationParam)
+	if !inQuery {
+		spec = r.Header.Get(HeaderFederationScope)
+	}
+	if !inQuery && spec == "" {
+		return v, archive.Scope{}
+	}
+	rest := make(url.Values, len(v))
+	for k, vs := range v {
+		if k != FederationParam {
+			rest[k] = append([]string(nil), vs...)
+		}
+	}
+	return rest, archive.Scope{Federated: true, Peers: spec, Params: rest}
 }
 
 // parseQuery turns QIDO-RS query parameters into an archive.Query: keys are

@@ -44,6 +44,11 @@ type Options struct {
 	// federation proxy, httpapi/fedapi); base gives the service root as
 	// the client sees it.
 	Mount []func(g *echo.Group, base func(echo.Context) string)
+	// Searcher, when set, wraps the archive into the searcher QIDO-RS
+	// calls (httpapi/fedapi: the archive and its peers), and GET /studies
+	// reads a federation scope (FederationParam, HeaderFederationScope)
+	// for it; without it that parameter is an unknown attribute.
+	Searcher func(local archive.Searcher) archive.Searcher
 }
 
 // Defaults of Options.
@@ -56,8 +61,10 @@ const (
 
 type handlers struct {
 	svc *archive.Service
-	opt Options
-	log *slog.Logger
+	// search answers QIDO-RS: opt.Searcher, or svc.
+	search archive.Searcher
+	opt    Options
+	log    *slog.Logger
 }
 
 // Register mounts the DICOMweb routes on g (the service root, /dicomweb).
@@ -77,7 +84,10 @@ func Register(g *echo.Group, svc *archive.Service, opt Options) {
 	if opt.MaxAnswerBytes <= 0 {
 		opt.MaxAnswerBytes = DefaultMaxAnswerBytes
 	}
-	h := &handlers{svc: svc, opt: opt, log: opt.Logger}
+	h := &handlers{svc: svc, search: svc, opt: opt, log: opt.Logger}
+	if opt.Searcher != nil {
+		h.search = opt.Searcher(svc)
+	}
 	g.Use(corpHeader)
 
 	g.POST("/studies", h.stow)

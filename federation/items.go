@@ -106,6 +106,13 @@ func (s *Service) Merge(local []Item, answers []Answer, root string) (items []It
 		it.mark(s.opt.Name, s.opt.Province, ProvenanceLocal, "")
 		items = append(items, it)
 	}
+	peers, warnings := s.mergePeers(seen, answers, root)
+	return append(items, peers...), warnings
+}
+
+// mergePeers is Merge's part for the peers' answers: seen holds the
+// StudyInstanceUIDs already taken and gains the peers'.
+func (s *Service) mergePeers(seen map[string]bool, answers []Answer, root string) (items []Item, warnings []string) {
 	for _, a := range answers {
 		if a.Err != nil {
 			warnings = append(warnings, Warning(a.Err))
@@ -125,4 +132,26 @@ func (s *Service) Merge(local []Item, answers []Answer, root string) (items []It
 		}
 	}
 	return items, warnings
+}
+
+// markLocal adds the federation block to one of this gateway's results,
+// as mark does to an Item. It adds elements to ds, a data set built for
+// this answer, and changes none it holds.
+func (s *Service) markLocal(ds dcm.Dataset) {
+	str := func(tag, vr, v string) { ds[tag] = &dcm.Element{VR: vr, Value: []any{v}} }
+	str(TagPrivateCreator, "LO", PrivateCreator)
+	str(TagHoldingGateway, "LO", s.opt.Name)
+	str(TagHoldingProvince, "LO", s.opt.Province)
+	str(TagProvenance, "CS", ProvenanceLocal)
+}
+
+// localUID is a local result's StudyInstanceUID, if it is a valid one
+// (Item.StudyUID's rule).
+func localUID(ds dcm.Dataset) (string, bool) {
+	e := ds[tagStudyUID]
+	if e == nil || len(e.Value) != 1 {
+		return "", false
+	}
+	uid, _ := e.Value[0].(string)
+	return uid, dcm.ValidUID(uid)
 }

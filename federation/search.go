@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
+
+	"github.com/imgcloud/gateway/archive"
 )
 
 // Answer is one peer's part of a federated search.
@@ -114,11 +117,100 @@ func decodeItems(b []byte, max int) ([]Item, bool, error) {
 	return items, truncated, nil
 }
 
-// DecodeLocal decodes this gateway's own QIDO-RS answer for Merge.
-func DecodeLocal(b []byte) ([]Item, error) {
-	var items []Item
-	if err := json.Unmarshal(b, &items); err != nil {
-		return nil, fmt.Errorf("decode local answer: %w", err)
+// Searcher is the federated archive.Searcher: a search whose scope names
+// peers asks them in parallel while the local archive answers, and merges
+// the answers (local first, de-duplicated by StudyInstanceUID, each
+// result marked with its holding gateway and its provenance); a Warning
+// names each peer that failed. The local results are never encoded here:
+// the DICOMweb handler encodes the merged answer once.
+type Searcher struct {
+	fed    *Service
+	local  archive.Searcher
+	allow  func(context.Context) error
+	asking func(context.Context) Asking
+}
+
+var _ archive.Searcher = (*Searcher)(nil)
+
+// Searcher returns the federated searcher over local (the archive).
+// allow refuses an asker who may not fan out (nil: everyone may); asking
+// names, from a request's context, who asks, as peers are told.
+func (s *Service) Searcher(local archive.Searcher, allow func(context.Context) error, asking func(context.Context) Asking) *Searcher {
+	return &Searcher{fed: s, local: local, allow: allow, asking: asking}
+}
+
+// Search answers q within scope: the local archive alone when the scope
+// names no peers ("false", "none" or "0" among them), else the archive
+// and the peers, each peer under the per-peer deadline. A query's limit
+// bounds each gateway's part and the merged answer.
+func (f *Searcher) Search(ctx context.Context, q archive.Query, scope archive.Scope) (*archive.Result, error) {
+	if !scope.Federated {
+		return f.local.Search(ctx, q, scope)
 	}
-	return items, nil
+	switch strings.ToLower(strings.TrimSpace(scope.Peers)) {
+	case "false", "none", "0":
+		return f.local.Search(ctx, q, archive.Scope{})
+	}
+	if f.allow != nil {
+		if err := f.allow(ctx); err != nil {
+			return nil, err
+		}
+	}
+	peers, err := f.fed.Scope(scope.Peers)
+	if err != nil {
+		return nil, err
+	}
+	var who Asking
+	if f.asking != nil {
+		who = f.asking(ctx)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan []Answer, 1)
+	go func() { done <- f.fed.Search(ctx, peers, scope.Params, who) }()
+	res, err := f.local.Search(ctx, q, archive.Scope{})
+	if err != nil {
+		cancel()
+		<-done
+		return nil, err
+	}
+	return f.fed.mergeResult(res, <-done, scope.Base, q.Limit)
+}
+
+// mergeResult merges the peers' answers into the local result (Merge's
+// rules): the local data sets are marked in place, the peers' results are
+// encoded into res.Remote, and limit, when positive, bounds the whole.
+func (s *Service) mergeResult(res *archive.Result, answers []Answer, root string, limit int) (*archive.Result, error) {
+	seen := make(map[string]bool, len(res.Items))
+	local := res.Items[:0]
+	for _, ds := range res.Items {
+		uid, ok := localUID(ds)
+		if !ok || seen[uid] {
+			continue
+		}
+		seen[uid] = true
+		s.markLocal(ds)
+		local = append(local, ds)
+	}
+	res.Items = local
+	items, warnings := s.mergePeers(seen, answers, root)
+	if limit > 0 && len(res.Items)+len(items) > limit {
+		if len(res.Items) > limit {
+			res.Items = res.Items[:limit]
+		}
+		items = items[:limit-len(res.Items)]
+		if !res.More {
+			warnings = append(warnings, `299 gateway "There are additional results that can be requested"`)
+		}
+	}
+	res.Remote = make([]json.RawMessage, 0, len(items))
+	for _, it := range items {
+		b, err := json.Marshal(it)
+		if err != nil {
+			return nil, fmt.Errorf("encode result of peer: %w", err)
+		}
+		res.Remote = append(res.Remote, b)
+	}
+	res.Warnings = append(res.Warnings, warnings...)
+	return res, nil
 }

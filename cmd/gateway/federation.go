@@ -119,7 +119,8 @@ func (f *federationParts) wire(o *server.Options, a *auth.Authenticator) {
 		return
 	}
 	o.API = append(o.API, f.api.Register)
-	o.Middleware = append(o.Middleware, f.api.Provenance, f.api.Search)
+	o.DICOMweb.Searcher = f.api.Searcher // study searches ask the peers too
+	o.Middleware = append(o.Middleware, f.api.Provenance)
 	o.DICOMweb.Mount = append(o.DICOMweb.Mount, f.api.Mount)
 	a.Sessions = append([]auth.SessionFunc{f.svc.Session}, a.Sessions...)
 }

@@ -1,11 +1,13 @@
 package fedapi
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -187,5 +189,48 @@ func BenchmarkFederatedSearchHanging(b *testing.B) {
 	b.ReportMetric(float64(int64(ms.HeapInuse)-int64(heapBefore))/(1<<20), "heap-growth-MiB")
 	if after > before+5 {
 		b.Fatalf("goroutines leaked: %d before, %d after", before, after)
+	}
+}
+
+// BenchmarkFederatedAnswerPath measures what the asking gateway spends on
+// a study search over 40 local studies, answered locally and federated
+// with one fast in-process peer holding one study (the peer's own work is
+// included, the client's is not: the asker's handler is called directly).
+// The difference between the two is the federated path's cost; before the
+// QIDO handler called a Searcher, it included recording, decoding and
+// re-encoding the 40 local results.
+//
+//	go test -run '^$' -bench FederatedAnswerPath -benchtime 200x ./httpapi/fedapi
+func BenchmarkFederatedAnswerPath(b *testing.B) {
+	const local = 40
+	man, err := corpus.Generate(b.TempDir(), corpus.Options{Studies: local + 1, SeriesPerStudy: 1, InstancesPerSeries: 1, Seed: 11,
+		Today: time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	studies := man.Studies()
+	a := &node{name: "a", province: "110000", key: newKey(b)}
+	p := &node{name: "p", province: "310000", key: newKey(b)}
+	p.start(b, []federation.Peer{a.peer("http://unused/dicomweb")}, auth.Principal{Role: auth.RoleAdmin}, nil)
+	p.stow(b, man, studies[local])
+	a.start(b, []federation.Peer{p.peer(p.srv.URL + "/dicomweb")}, clinician, func(o *federation.Options) { o.Timeout = 5 * time.Second })
+	a.stow(b, man, studies[:local]...)
+	h := a.srv.Config.Handler
+	for _, bc := range []struct {
+		name, query string
+		want        int
+	}{{"local", "", local}, {"federated", "?federation=p", local + 1}} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				req := httptest.NewRequest("GET", "/dicomweb/studies"+bc.query, nil)
+				req.Header.Set("Accept", "application/dicom+json")
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, req)
+				if rec.Code != 200 || rec.Header().Get("Warning") != "" || bytes.Count(rec.Body.Bytes(), []byte(`"0020000D"`)) != bc.want {
+					b.Fatalf("%d %q: %d studies, want %d", rec.Code, rec.Header().Get("Warning"), bytes.Count(rec.Body.Bytes(), []byte(`"0020000D"`)), bc.want)
+				}
+			}
+		})
 	}
 }

@@ -1,5 +1,5 @@
 // Package fedapi is the HTTP side of federation (package federation):
-// the federated QIDO-RS middleware, the retrieve proxy under
+// the federated QIDO-RS searcher for the DICOMweb handler, the retrieve proxy under
 // /dicomweb/peers/{peer}/, the provenance trailer on answers to peers,
 // and the JSON routes GET /api/v1/federation/identity and GET
 // /api/v1/admin/federation/peers.
@@ -12,16 +12,18 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/imgcloud/gateway/auth"
+	"github.com/imgcloud/gateway/dicomweb"
 	"github.com/imgcloud/gateway/federation"
 )
 
-// Query parameter and header that ask for a federated search.
+// Query parameter and header that ask for a federated search (the QIDO
+// handler reads them, package dicomweb).
 const (
 	// Param on GET /dicomweb/studies: "all" (or "true") for every peer, or
 	// peer names separated by commas.
-	Param = "federation"
+	Param = dicomweb.FederationParam
 	// HeaderScope is the same as a header.
-	HeaderScope = "X-Federation-Scope"
+	HeaderScope = dicomweb.HeaderFederationScope
 	// HeaderHolding names the peer a relayed answer comes from.
 	HeaderHolding = "X-Imgcloud-Holding-Gateway"
 )

@@ -84,9 +84,10 @@ func (n *node) start(t testing.TB, peers []federation.Peer, user auth.Principal,
 		}
 	}
 	e := server.New(svc, server.Options{
-		Access: access, Middleware: []echo.MiddlewareFunc{api.Provenance, api.Search},
-		API:      []func(*echo.Group){api.Register},
-		DICOMweb: dicomweb.Options{Mount: []func(*echo.Group, func(echo.Context) string){api.Mount}},
+		Access: access, Middleware: []echo.MiddlewareFunc{api.Provenance},
+		API: []func(*echo.Group){api.Register},
+		DICOMweb: dicomweb.Options{Mount: []func(*echo.Group, func(echo.Context) string){api.Mount},
+			Searcher: api.Searcher},
 	})
 	n.srv = httptest.NewServer(e)
 	t.Cleanup(func() { n.srv.Close(); fed.Close(); db.Close() })
