@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/imgcloud/gateway/dcm"
 	"github.com/imgcloud/gateway/index"
@@ -18,6 +20,17 @@ const (
 	LevelSeries
 	LevelInstance
 )
+
+// String names the level as PS3.18 does.
+func (l Level) String() string {
+	switch l {
+	case LevelStudy:
+		return "study"
+	case LevelSeries:
+		return "series"
+	}
+	return "instance"
+}
 
 // Param is one matching key of a query: a tag and the raw value.
 type Param struct{ Tag, Value string }
@@ -148,6 +161,36 @@ func levelTags(l Level) map[string]bool {
 	return m
 }
 
+// lowerLevelTags are the attributes the index keeps only below level l.
+func lowerLevelTags(l Level) map[string]bool {
+	below := map[string]bool{}
+	if l == LevelInstance {
+		return below
+	}
+	at := levelTags(l)
+	for _, t := range instanceTags {
+		below[t] = true
+	}
+	if l == LevelStudy {
+		for _, t := range append(slices.Clone(seriesTags), tagNumSeriesInstances) {
+			below[t] = true
+		}
+	}
+	for t := range at {
+		delete(below, t)
+	}
+	return below
+}
+
+// seeInstead points to the study-level attribute that carries a series
+// one a client asked for.
+func seeInstead(l Level, leftOut []string) string {
+	if l == LevelStudy && slices.Contains(leftOut, "Modality") {
+		return " (ModalitiesInStudy lists the modalities of a study)"
+	}
+	return ""
+}
+
 // Search answers a QIDO-RS query from the index alone; scope must be
 // this gateway (the zero Scope).
 func (s *Service) Search(ctx context.Context, q Query, scope Scope) (*Result, error) {
@@ -185,8 +228,22 @@ func (s *Service) Search(ctx context.Context, q Query, scope Scope) (*Result, er
 			q.Series = p.Value
 		}
 	}
+	// An attribute of a lower level has no value at this one (a study has
+	// modalities, not a Modality): it is left out, not answered empty,
+	// which viewers read as a value (OHIF v2's study list breaks on an
+	// empty Modality), and a Warning says so.
+	below := lowerLevelTags(q.Level)
+	var leftOut []string
 	for _, t := range q.Include {
+		if below[t] {
+			leftOut = append(leftOut, keyword(t))
+			continue
+		}
 		returnTags[t] = true
+	}
+	if len(leftOut) > 0 {
+		res.Warnings = append(res.Warnings, fmt.Sprintf(`299 gateway "The following attributes are not attributes of the %s level and were left out: %s%s"`,
+			q.Level, strings.Join(leftOut, ", "), seeInstead(q.Level, leftOut)))
 	}
 	skipped := 0
 	emit := func(r row) bool {

@@ -55,6 +55,17 @@ func TestOHIFRequests(t *testing.T) {
 		if _, ok := s["00081030"]; !ok {
 			t.Errorf("includefield StudyDescription missing")
 		}
+		// OHIF v2 calls Modality.Value.indexOf: a Modality without a Value
+		// breaks its study list. A study has ModalitiesInStudy instead.
+		if e, ok := s["00080060"]; ok {
+			t.Errorf("study row has Modality %+v: not a study attribute", e)
+		}
+		if e := s["00080061"]; e == nil || len(e.Value) == 0 {
+			t.Errorf("study row has no ModalitiesInStudy: %+v", e)
+		}
+	}
+	if w := strings.Join(resp.Header.Values("Warning"), " | "); !strings.Contains(w, "Modality") || !strings.Contains(w, "left out") {
+		t.Errorf("Warning %q does not say Modality was left out", w)
 	}
 	if !found {
 		t.Fatalf("study of %q not found by *%s*", study.PatientName, name)
