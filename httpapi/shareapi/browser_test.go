@@ -43,6 +43,12 @@ func TestPhoneOpensLink(t *testing.T) {
 	shot("share-landing-375x667")
 	p.Check(t, "landing")
 
+	// A mistyped PIN first: the page says so (403, the one failed request
+	// allowed) and its form still works.
+	p.Allow(c.URL + "/open")
+	do("type a wrong PIN and open", chromedp.SendKeys("#pin", "1111"), chromedp.Click("form button"))
+	wait("the wrong-PIN page", `document.body.innerText.includes("访问码错误") && document.getElementById("pin") !== null`)
+	shot("share-wrong-pin-375x667")
 	do("type the PIN and open", chromedp.SendKeys("#pin", "5731"), chromedp.Click("form button"))
 	wait("the viewer's first image", `location.pathname.endsWith("/share.html") && document.getElementById("viewport")?.dataset.loaded === "1" && document.getElementById("image")?.naturalWidth > 0`)
 	wait("series thumbnails", `document.querySelectorAll(".series-item img.loaded").length > 0 && [...document.querySelectorAll(".series-item img.loaded")].every(i => i.naturalWidth > 0)`)

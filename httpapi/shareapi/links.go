@@ -43,9 +43,19 @@ func (a *API) form(c echo.Context, sh *share.Share, pinErr, pinErrEn string) pag
 	return page{Status: http.StatusOK, Title: "影像检查分享", TitleEn: "A shared imaging study",
 		Text:   "有人与您分享了一项医学影像检查。点击“打开”在本设备上查看。",
 		TextEn: "Someone shared a medical imaging study with you. Tap Open to view it on this device.",
-		Form:   true, PIN: sh.PIN != nil, Action: url.PathEscape(c.Param("token")) + "/open",
+		Form:   true, PIN: sh.PIN != nil, Action: formAction(c),
 		Expires: sh.Expires.In(cst).Format("2006-01-02 15:04") + " (北京时间 CST)", Download: sh.Allow.Download,
 		UsesLeft: left, PINError: pinErr, PINErrEn: pinErrEn}
+}
+
+// formAction is where the landing form posts, relative to the page that
+// shows it (so that a reverse proxy's prefix is kept): the form is shown at
+// /s/{token} and, again after a wrong PIN, at /s/{token}/open.
+func formAction(c echo.Context) string {
+	if strings.HasSuffix(c.Path(), "/open") {
+		return "open"
+	}
+	return url.PathEscape(c.Param("token")) + "/open"
 }
 
 // open answers POST /s/{token}/open: the explicit action that checks the
