@@ -72,6 +72,7 @@ func Files(today time.Time) ([]File, error) {
 	// Instances are independent (each draws its pixel noise from its own
 	// seed), so they are made in parallel: the demo loads at every fresh
 	// start.
+	c := newCache()
 	out := make([]File, len(jobs))
 	errs := make([]error, len(jobs))
 	var wg sync.WaitGroup
@@ -82,7 +83,7 @@ func Files(today time.Time) ([]File, error) {
 		go func() {
 			defer func() { <-sem; wg.Done() }()
 			pix := newRand(demoSeed ^ int64(j.st.index+1)<<16 ^ int64(j.se.number)<<8 ^ int64(j.in.number))
-			f, err := instance(pix, j.k, j.st, j.se, j.in)
+			f, err := instance(pix, c, j.k, j.st, j.se, j.in)
 			if err != nil {
 				err = fmt.Errorf("demo study %d: %w", j.st.index+1, err)
 			}
@@ -121,7 +122,7 @@ const (
 )
 
 // instance builds one instance: identity, then the kind's image.
-func instance(r *rand.Rand, k kind, st *studyPlan, se *seriesPlan, in *instancePlan) (File, error) {
+func instance(r *rand.Rand, c *cache, k kind, st *studyPlan, se *seriesPlan, in *instancePlan) (File, error) {
 	p := st.patient
 	zh := p.zh()
 	date := st.when.Format(daFormat)
@@ -161,7 +162,7 @@ func instance(r *rand.Rand, k kind, st *studyPlan, se *seriesPlan, in *instanceP
 	b.str("InstanceNumber", strconv.Itoa(in.number))
 	b.str("FrameOfReferenceUID", se.frameUID)
 	b.str("Modality", k.modality)
-	sopClass := k.image(&b, r, se.number, in.number)
+	sopClass := k.image(&b, r, c, se.number, in.number)
 	b.str("SOPClassUID", sopClass)
 	data, err := part10(sopClass, in.uid, &b)
 	if err != nil {

@@ -160,11 +160,23 @@ func inEllipse(x, y, cx, cy, a, b float64) bool {
 	return dx*dx+dy*dy <= 1
 }
 
-// chest renders a synthetic chest radiograph, n x n unsigned values with 12
-// bits stored (MONOCHROME2: bone bright): a PA view, or with lateral a
-// lateral one (spine at the back, heart in front, one lung field).
-func chest(r *rand.Rand, n int, lateral bool) []byte {
-	return grid(n, func(u, v float64) uint16 {
+// chest adds quantum noise to a chest radiograph base and returns n x n
+// unsigned values with 12 bits stored (MONOCHROME2: bone bright).
+func chest(r *rand.Rand, base []float32) []byte {
+	out := make([]byte, 2*len(base))
+	for i, f := range base {
+		f += float32(0.01 * r.NormFloat64())
+		binary.LittleEndian.PutUint16(out[2*i:], uint16(math.Round(math.Max(0, math.Min(1, float64(f)))*4000)))
+	}
+	return out
+}
+
+// chestBase renders a noise-free chest radiograph as attenuation in [0, 1]:
+// a PA view, or with lateral a lateral one (spine at the back, heart in
+// front, the lungs overlapping).
+func chestBase(n int, lateral bool) []float32 {
+	out := make([]float32, 0, n*n)
+	grid(n, func(u, v float64) uint16 {
 		v = -v // -1 at the top
 		au := math.Abs(u)
 		f := 0.05 // air outside the body
@@ -204,9 +216,10 @@ func chest(r *rand.Rand, n int, lateral bool) []byte {
 				f += 0.25 // clavicles
 			}
 		}
-		f += 0.01 * r.NormFloat64()
-		return uint16(math.Round(math.Max(0, math.Min(1, f)) * 4000))
+		out = append(out, float32(f))
+		return 0
 	})
+	return out
 }
 
 // petSUV renders an axial whole-body PET slice through the upper abdomen at
@@ -244,46 +257,47 @@ func petSUV(r *rand.Rand, z float64, n int) []byte {
 	})
 }
 
-// film renders an 8-bit scanned film of four head CT slices (brain window)
-// on a light box, with a film label band: an outside study brought in on
-// film and digitised.
-func film(r *rand.Rand, n int) []byte {
-	out := make([]byte, n*n)
-	half := n / 2
-	tile := headCTWindowed(r, half-8)
-	for row := range n {
-		for col := range n {
-			v := byte(30) // dark film base
-			tr, tc := row%half-4, col%half-4
-			if tr >= 0 && tc >= 0 && tr < half-8 && tc < half-8 {
-				v = tile[(row/half*2+col/half)%4][tr*(half-8)+tc]
-			}
-			if row > n-14 {
-				v = 200 // label band
-			}
-			out[row*n+col] = v
-		}
+// film adds grain to a scanned film base.
+func film(r *rand.Rand, base []byte) []byte {
+	out := make([]byte, len(base))
+	for i, v := range base {
+		out[i] = byte(max(0, min(255, int(v)+r.IntN(7)-3)))
 	}
 	return out
 }
 
-// headCTWindowed renders four slices of the head phantom in a brain window
-// (W80 L40) as 8-bit values.
-func headCTWindowed(r *rand.Rand, n int) [4][]byte {
-	var out [4][]byte
+// filmBase renders an 8-bit scanned film of four head CT slices (brain
+// window W80 L40) on a dark base with a light label band: an outside study
+// brought in on film and digitised.
+func filmBase(n int) []byte {
+	out := make([]byte, n*n)
+	half := n / 2
+	tn := half - 8
+	var tiles [4][]byte
 	parts := headPhantom()
-	for k := range out {
+	for k := range tiles {
 		sl := cut(parts, -0.5+0.3*float64(k))
-		img := make([]byte, n*n)
-		for row := range n {
-			y := 1 - 2*(float64(row)+0.5)/float64(n)
-			for col := range n {
-				x := 2*(float64(col)+0.5)/float64(n) - 1
-				hu := sl.at(-1000, x, y) + 4*r.NormFloat64()
-				img[row*n+col] = byte(30 + 200*math.Max(0, math.Min(1, (hu-0)/80)))
+		tiles[k] = make([]byte, tn*tn)
+		for row := range tn {
+			y := 1 - 2*(float64(row)+0.5)/float64(tn)
+			for col := range tn {
+				x := 2*(float64(col)+0.5)/float64(tn) - 1
+				tiles[k][row*tn+col] = byte(30 + 200*math.Max(0, math.Min(1, sl.at(-1000, x, y)/80)))
 			}
 		}
-		out[k] = img
+	}
+	for row := range n {
+		for col := range n {
+			v := byte(30)
+			tr, tc := row%half-4, col%half-4
+			if tr >= 0 && tc >= 0 && tr < tn && tc < tn {
+				v = tiles[(row/half*2+col/half)%4][tr*tn+tc]
+			}
+			if row > n-14 {
+				v = 200
+			}
+			out[row*n+col] = v
+		}
 	}
 	return out
 }

@@ -4,7 +4,25 @@ import (
 	"encoding/binary"
 	"math/rand/v2"
 	"strconv"
+	"sync"
 )
+
+// cache holds the noise-free images that several instances share, made
+// once per Files call when first needed.
+type cache struct {
+	chest [demoSeries]func() []float32 // PA, lateral
+	film  func() []byte
+}
+
+func newCache() *cache {
+	return &cache{
+		chest: [demoSeries]func() []float32{
+			sync.OnceValue(func() []float32 { return chestBase(crSize, false) }),
+			sync.OnceValue(func() []float32 { return chestBase(crSize, true) }),
+		},
+		film: sync.OnceValue(func() []byte { return filmBase(filmSize) }),
+	}
+}
 
 // text is a description in Chinese and English.
 type text struct{ zh, en string }
@@ -24,7 +42,7 @@ type kind struct {
 	name, modality, bodyPart string
 	study                    text
 	series                   [demoSeries]text
-	image                    func(b *builder, r *rand.Rand, series, number int) string
+	image                    func(b *builder, r *rand.Rand, c *cache, series, number int) string
 }
 
 // SOP classes of the demo images.
@@ -135,7 +153,7 @@ func slicePosition(k, n int) float64 {
 // ctImageAttrs: series 1 single-frame axial head slices (CT Image Storage),
 // series 2 one multi-frame Enhanced CT instance per block of ctFrames
 // thinner slices.
-func ctImageAttrs(b *builder, r *rand.Rand, series, number int) string {
+func ctImageAttrs(b *builder, r *rand.Rand, c *cache, series, number int) string {
 	half := ctPixelMM * ctSize / 2
 	b.str("KVP", "120")
 	b.str("PatientPosition", "HFS")
@@ -201,8 +219,8 @@ func ctImageAttrs(b *builder, r *rand.Rand, series, number int) string {
 
 // mrImageAttrs returns the image of an axial T2-weighted series rendered
 // by slice.
-func mrImageAttrs(slice func(r *rand.Rand, z float64, n int) []byte) func(*builder, *rand.Rand, int, int) string {
-	return func(b *builder, r *rand.Rand, series, number int) string {
+func mrImageAttrs(slice func(r *rand.Rand, z float64, n int) []byte) func(*builder, *rand.Rand, *cache, int, int) string {
+	return func(b *builder, r *rand.Rand, c *cache, series, number int) string {
 		half := mrPixelMM * mrSize / 2
 		z := 4.0 * float64(number-1)
 		b.str("ImageType", "ORIGINAL", "PRIMARY", "M", "NONE")
@@ -226,7 +244,7 @@ func mrImageAttrs(slice func(r *rand.Rand, z float64, n int) []byte) func(*build
 }
 
 // crImageAttrs: series 1 PA, series 2 lateral chest radiographs.
-func crImageAttrs(b *builder, r *rand.Rand, series, number int) string {
+func crImageAttrs(b *builder, r *rand.Rand, c *cache, series, number int) string {
 	view, orient := "PA", []string{"L", "F"}
 	if series == 2 {
 		view, orient = "LL", []string{"A", "F"}
@@ -242,14 +260,14 @@ func crImageAttrs(b *builder, r *rand.Rand, series, number int) string {
 	b.str("RescaleSlope", "1")
 	b.str("RescaleType", "US")
 	b.str("BurnedInAnnotation", "NO")
-	mono(b, crSize, crSize, 16, 12, false, chest(r, crSize, series == 2))
+	mono(b, crSize, crSize, 16, 12, false, chest(r, c.chest[series-1]()))
 	return crImage
 }
 
 // petImageAttrs: axial slices in SUV body weight (Units GML), stored as
 // SUV × 1000; the window shows SUV 0 to 6. Series 2 is not attenuation
 // corrected.
-func petImageAttrs(b *builder, r *rand.Rand, series, number int) string {
+func petImageAttrs(b *builder, r *rand.Rand, c *cache, series, number int) string {
 	half := petPixelMM * petSize / 2
 	z := -400 + 3.27*float64(number-1)
 	corrected := []string{"ATTN", "DECY"}
@@ -286,10 +304,10 @@ func petImageAttrs(b *builder, r *rand.Rand, series, number int) string {
 }
 
 // filmAttrs: 8-bit secondary captures of a film from another hospital.
-func filmAttrs(b *builder, r *rand.Rand, series, number int) string {
+func filmAttrs(b *builder, r *rand.Rand, c *cache, series, number int) string {
 	b.str("ConversionType", "DF")
 	b.str("ImageType", "DERIVED", "SECONDARY")
 	b.str("BurnedInAnnotation", "NO")
-	mono(b, filmSize, filmSize, 8, 8, false, film(r, filmSize))
+	mono(b, filmSize, filmSize, 8, 8, false, film(r, c.film()))
 	return secondaryCapture
 }
