@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"sync"
+
+	"github.com/imgcloud/gateway/internal/phantom"
 )
 
 // cache holds the noise-free images that several instances share, made
@@ -17,10 +19,10 @@ type cache struct {
 func newCache() *cache {
 	return &cache{
 		chest: [demoSeries]func() []float32{
-			sync.OnceValue(func() []float32 { return chestBase(crSize, false) }),
-			sync.OnceValue(func() []float32 { return chestBase(crSize, true) }),
+			sync.OnceValue(func() []float32 { return phantom.ChestBase(crSize, false) }),
+			sync.OnceValue(func() []float32 { return phantom.ChestBase(crSize, true) }),
 		},
-		film: sync.OnceValue(func() []byte { return filmBase(filmSize) }),
+		film: sync.OnceValue(func() []byte { return phantom.FilmBase(filmSize) }),
 	}
 }
 
@@ -79,7 +81,7 @@ func smallKinds() []kind {
 			name: "mr", modality: "MR", bodyPart: "PROSTATE",
 			study:  text{"前列腺 MRI 平扫+DWI", "MRI Prostate with DWI"},
 			series: [2]text{{"T2WI 轴位", "Ax T2 FSE"}, {"T2WI 轴位 复扫", "Ax T2 FSE repeat"}},
-			image:  mrImageAttrs(pelvisT2),
+			image:  mrImageAttrs(phantom.PelvisT2),
 		},
 		{
 			name: "sc", modality: "OT",
@@ -96,7 +98,7 @@ func mrHead() kind {
 		name: "mr", modality: "MR", bodyPart: "HEAD",
 		study:  text{"头颅 MRI 平扫", "MRI Head plain"},
 		series: [2]text{{"T2WI 轴位", "Ax T2 FSE"}, {"T2WI 轴位 复扫", "Ax T2 FSE repeat"}},
-		image:  mrImageAttrs(headT2),
+		image:  mrImageAttrs(phantom.HeadT2),
 	}
 }
 
@@ -172,7 +174,7 @@ func ctImageAttrs(b *builder, r *rand.Rand, c *cache, series, number int) string
 		b.str("RescaleIntercept", "-1024")
 		b.str("RescaleSlope", "1")
 		b.str("RescaleType", "HU")
-		mono(b, ctSize, ctSize, 16, 16, true, headCT(r, slicePosition(number-1, demoInstances), ctSize))
+		mono(b, ctSize, ctSize, 16, 16, true, phantom.HeadCT(r, slicePosition(number-1, demoInstances), ctSize))
 		return ctImage
 	}
 	// Enhanced CT: geometry and rescale in the functional groups (PS3.3
@@ -210,7 +212,7 @@ func ctImageAttrs(b *builder, r *rand.Rand, c *cache, series, number int) string
 		frame.seq("PlanePositionSequence", pos)
 		frame.seq("FrameContentSequence", content)
 		perFrame = append(perFrame, frame)
-		pixels = append(pixels, headCT(r, slicePosition(k, total), ctSize)...)
+		pixels = append(pixels, phantom.HeadCT(r, slicePosition(k, total), ctSize)...)
 	}
 	b.seq("PerFrameFunctionalGroupsSequence", perFrame...)
 	mono(b, ctSize, ctSize, 16, 16, true, pixels)
@@ -260,7 +262,7 @@ func crImageAttrs(b *builder, r *rand.Rand, c *cache, series, number int) string
 	b.str("RescaleSlope", "1")
 	b.str("RescaleType", "US")
 	b.str("BurnedInAnnotation", "NO")
-	mono(b, crSize, crSize, 16, 12, false, chest(r, c.chest[series-1]()))
+	mono(b, crSize, crSize, 16, 12, false, phantom.Chest(r, c.chest[series-1]()))
 	return crImage
 }
 
@@ -290,7 +292,7 @@ func petImageAttrs(b *builder, r *rand.Rand, c *cache, series, number int) strin
 	b.str("RescaleSlope", "0.001")
 	b.str("WindowCenter", "3")
 	b.str("WindowWidth", "6")
-	img := petSUV(r, slicePosition(number-1, demoInstances), petSize)
+	img := phantom.PETSUV(r, slicePosition(number-1, demoInstances), petSize)
 	if series == 2 { // no attenuation correction: the body centre looks cold
 		for i := 0; i < len(img); i += 2 {
 			row, col := (i/2)/petSize, (i/2)%petSize
@@ -308,6 +310,6 @@ func filmAttrs(b *builder, r *rand.Rand, c *cache, series, number int) string {
 	b.str("ConversionType", "DF")
 	b.str("ImageType", "DERIVED", "SECONDARY")
 	b.str("BurnedInAnnotation", "NO")
-	mono(b, filmSize, filmSize, 8, 8, false, film(r, c.film()))
+	mono(b, filmSize, filmSize, 8, 8, false, phantom.Film(r, c.film()))
 	return secondaryCapture
 }

@@ -1,4 +1,10 @@
-package demo
+// Package phantom renders synthetic medical images in code, for the demo
+// studies (internal/demo) and the test corpus (internal/corpus): a head in
+// HU and as T2-weighted MR, a male pelvis, chest radiographs, a PET slice in
+// SUV, a scanned film and an RGB ultrasound frame. They are geometric
+// phantoms, never patient data. Every function draws its noise from the
+// given generator, so equal seeds give equal images.
+package phantom
 
 import (
 	"encoding/binary"
@@ -78,9 +84,9 @@ func grid(n int, f func(x, y float64) uint16) []byte {
 	return out
 }
 
-// headCT renders the head phantom at height z in [-1, 1] as signed stored
+// HeadCT renders the head phantom at height z in [-1, 1] as signed stored
 // values HU + 1024 (RescaleIntercept -1024), with mild noise.
-func headCT(r *rand.Rand, z float64, n int) []byte {
+func HeadCT(r *rand.Rand, z float64, n int) []byte {
 	sl := cut(headPhantom(), z)
 	return grid(n, func(x, y float64) uint16 {
 		hu := sl.at(-1000, x, y)
@@ -91,9 +97,9 @@ func headCT(r *rand.Rand, z float64, n int) []byte {
 	})
 }
 
-// headT2 renders the head phantom as a T2-weighted MR slice: fluid bright,
+// HeadT2 renders the head phantom as a T2-weighted MR slice: fluid bright,
 // grey matter brighter than white, bone and air dark.
-func headT2(r *rand.Rand, z float64, n int) []byte {
+func HeadT2(r *rand.Rand, z float64, n int) []byte {
 	parts := headPhantom()
 	sl, skull := cut(parts, z), cut(parts[:1], z)
 	return grid(n, func(x, y float64) uint16 {
@@ -121,10 +127,10 @@ func headT2(r *rand.Rand, z float64, n int) []byte {
 	})
 }
 
-// pelvisT2 renders an axial T2-weighted slice through a male pelvis: fat,
+// PelvisT2 renders an axial T2-weighted slice through a male pelvis: fat,
 // muscle, bladder (fluid, bright), prostate with a brighter peripheral zone,
 // rectum and femoral heads.
-func pelvisT2(r *rand.Rand, z float64, n int) []byte {
+func PelvisT2(r *rand.Rand, z float64, n int) []byte {
 	return grid(n, func(x, y float64) uint16 {
 		s := 5.0
 		if inEllipse(x, y, 0, 0, 0.95, 0.7) {
@@ -160,9 +166,9 @@ func inEllipse(x, y, cx, cy, a, b float64) bool {
 	return dx*dx+dy*dy <= 1
 }
 
-// chest adds quantum noise to a chest radiograph base and returns n x n
+// Chest adds quantum noise to a chest radiograph base and returns n x n
 // unsigned values with 12 bits stored (MONOCHROME2: bone bright).
-func chest(r *rand.Rand, base []float32) []byte {
+func Chest(r *rand.Rand, base []float32) []byte {
 	out := make([]byte, 2*len(base))
 	for i, f := range base {
 		f += float32(0.01 * r.NormFloat64())
@@ -171,10 +177,10 @@ func chest(r *rand.Rand, base []float32) []byte {
 	return out
 }
 
-// chestBase renders a noise-free chest radiograph as attenuation in [0, 1]:
+// ChestBase renders a noise-free chest radiograph as attenuation in [0, 1]:
 // a PA view, or with lateral a lateral one (spine at the back, heart in
 // front, the lungs overlapping).
-func chestBase(n int, lateral bool) []float32 {
+func ChestBase(n int, lateral bool) []float32 {
 	out := make([]float32, 0, n*n)
 	grid(n, func(u, v float64) uint16 {
 		v = -v // -1 at the top
@@ -222,11 +228,11 @@ func chestBase(n int, lateral bool) []float32 {
 	return out
 }
 
-// petSUV renders an axial whole-body PET slice through the upper abdomen at
+// PETSUV renders an axial whole-body PET slice through the upper abdomen at
 // height z in [-1, 1] as SUV × 1000 (RescaleSlope 0.001): body background
 // about 0.7, liver 2.3, spleen 1.9, vertebral marrow 1.6, kidneys 3.5, and
 // two hypermetabolic nodes (SUVmax about 9), with Poisson-like noise.
-func petSUV(r *rand.Rand, z float64, n int) []byte {
+func PETSUV(r *rand.Rand, z float64, n int) []byte {
 	return grid(n, func(x, y float64) uint16 {
 		suv := 0.0
 		if inEllipse(x, y, 0, 0, 0.85, 0.6) {
@@ -257,8 +263,8 @@ func petSUV(r *rand.Rand, z float64, n int) []byte {
 	})
 }
 
-// film adds grain to a scanned film base.
-func film(r *rand.Rand, base []byte) []byte {
+// Film adds grain to a scanned film base.
+func Film(r *rand.Rand, base []byte) []byte {
 	out := make([]byte, len(base))
 	for i, v := range base {
 		out[i] = byte(max(0, min(255, int(v)+r.IntN(7)-3)))
@@ -266,10 +272,10 @@ func film(r *rand.Rand, base []byte) []byte {
 	return out
 }
 
-// filmBase renders an 8-bit scanned film of four head CT slices (brain
+// FilmBase renders an 8-bit scanned film of four head CT slices (brain
 // window W80 L40) on a dark base with a light label band: an outside study
 // brought in on film and digitised.
-func filmBase(n int) []byte {
+func FilmBase(n int) []byte {
 	out := make([]byte, n*n)
 	half := n / 2
 	tn := half - 8
@@ -297,6 +303,50 @@ func filmBase(n int) []byte {
 				v = 200
 			}
 			out[row*n+col] = v
+		}
+	}
+	return out
+}
+
+// Ultrasound renders a w x h 8-bit RGB (interleaved) abdominal
+// ultrasound-like frame: a speckled sector with an anechoic gallbladder, a
+// bright diaphragm line, two colour-Doppler vessels and a depth scale.
+func Ultrasound(r *rand.Rand, w, h int, shift float64) []byte {
+	out := make([]byte, 3*w*h)
+	apexX, apexY := float64(w)/2, 10.0
+	maxR := float64(h) - 15
+	halfAngle := 35 * math.Pi / 180
+	for row := 0; row < h; row++ {
+		for col := 0; col < w; col++ {
+			x, y := float64(col), float64(row)
+			dx, dy := x-apexX, y-apexY
+			rad := math.Hypot(dx, dy)
+			ang := math.Atan2(dx, dy)
+			var cr, cg, cb float64
+			if rad > 20 && rad < maxR && math.Abs(ang) < halfAngle {
+				u := 1 - r.Float64()
+				speckle := math.Sqrt(-2*math.Log(u)) / 1.25 // Rayleigh
+				level := 95 * (1 - 0.45*rad/maxR)
+				switch {
+				case inEllipse(x, y, 230+shift, 150, 52, 30): // gallbladder
+					level = 8
+				case math.Abs(rad-(235+shift/2)) < 4:
+					level = 210 // diaphragm
+				}
+				g := math.Min(255, level*speckle)
+				cr, cg, cb = g, g, g
+				switch {
+				case inEllipse(x, y, 150-shift, 115, 14, 6):
+					cr, cg, cb = 200, 30+g/8, 30
+				case inEllipse(x, y, 175-shift, 190, 10, 5):
+					cr, cg, cb = 30, 60+g/8, 210
+				}
+			}
+			if col == w-12 && row > 20 && row%25 == 0 { // depth ticks
+				cr, cg, cb = 230, 230, 230
+			}
+			i := 3 * (row*w + col)
+			out[i], out[i+1], out[i+2] = byte(cr), byte(cg), byte(cb)
 		}
 	}
 	return out
