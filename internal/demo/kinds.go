@@ -144,12 +144,13 @@ func mono(b *builder, rows, cols, bits, stored int, signed bool, pixels []byte) 
 	b.raw("PixelData", vr, pixels)
 }
 
-// slicePosition returns z in [-1, 1] of slice k of n through a volume.
+// slicePosition returns z in [-1, 1] of slice k of n, spread over the
+// middle of the volume (through the ventricles of the head phantom).
 func slicePosition(k, n int) float64 {
 	if n < 2 {
 		return 0
 	}
-	return -0.6 + 1.2*float64(k)/float64(n-1)
+	return -0.25 + 0.5*float64(k)/float64(n-1)
 }
 
 // ctImageAttrs: series 1 single-frame axial head slices (CT Image Storage),
@@ -240,7 +241,7 @@ func mrImageAttrs(slice func(r *rand.Rand, z float64, n int) []byte) func(*build
 		b.str("PixelSpacing", ds(mrPixelMM), ds(mrPixelMM))
 		b.str("WindowCenter", "900")
 		b.str("WindowWidth", "1800")
-		mono(b, mrSize, mrSize, 16, 12, false, slice(r, slicePosition(number-1, demoInstances)*0.5, mrSize))
+		mono(b, mrSize, mrSize, 16, 12, false, slice(r, slicePosition(number-1, demoInstances), mrSize))
 		return mrImage
 	}
 }
