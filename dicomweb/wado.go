@@ -329,8 +329,8 @@ func (h *handlers) wadoURI(c echo.Context) error {
 	}
 	ct := q.Get("contentType")
 	if ct == "" {
-		// PS3.18 9.1.2.1.3: the default is image/jpeg for images; the
-		// gateway serves DICOM until rendering is available.
+		// PS3.18 9.1.2.1.3: the default is image/jpeg for images; WADO-URI
+		// here serves DICOM only (rendered images are at WADO-RS /rendered).
 		ct = "application/dicom"
 	}
 	if ct != "application/dicom" && ct != "*/*" {

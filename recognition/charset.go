@@ -5,7 +5,7 @@ import (
 
 	"github.com/imgcloud/gateway/auth"
 	"github.com/imgcloud/gateway/dcm"
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // DefaultCharset is the archive's character set rule (archive.Charsets):

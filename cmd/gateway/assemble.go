@@ -98,7 +98,7 @@ func assemble(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 		log.Info("checked rows written since the last checkpoint", "rows", checked, "dropped", dropped)
 	}
 	if cfg.Demo {
-		if err := loadDemoIfEmpty(ctx, svc, db, tmp, log); err != nil {
+		if err := loadDemoIfEmpty(ctx, svc, db, log); err != nil {
 			return nil, err
 		}
 	}

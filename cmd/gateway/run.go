@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/imgcloud/gateway/internal/corpus"
 	"github.com/imgcloud/gateway/internal/push"
 )
 
@@ -19,7 +18,6 @@ Commands:
   serve     run the gateway (DICOMweb at /dicomweb, health, metrics, viewer)
   push      upload a folder of DICOM files to any STOW-RS endpoint
   demo      load demo studies into a running gateway
-  corpus    generate test studies from real DICOM files
   reindex   rebuild the index from object storage
   fsck      compare the index with object storage (--deep, --repair)
   token     create, list or revoke API tokens (through a running gateway)
@@ -45,9 +43,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "push":
 		err = push.Main(ctx, args[1:], stdout, stderr)
 	case "demo":
-		err = demo(ctx, args[1:], stdout, stderr)
-	case "corpus":
-		err = corpus.Main(args[1:], stdout, stderr)
+		err = demoCmd(ctx, args[1:], stdout, stderr)
 	case "reindex":
 		err = reindex(ctx, args[1:], stdout, stderr)
 	case "fsck":

@@ -13,6 +13,9 @@
 //	                                       2-frame enhanced CT (5.dcm)
 //	gwbench summary -dir DIR               markdown tables of the results
 //	                                       scripts/bench.sh wrote to DIR
+//	gwbench corpus -out DIR [flags]        test studies derived from the
+//	                                       real files (internal/corpus), or
+//	                                       -phantom ones
 //
 // Every subcommand talks to 127.0.0.1 only, and every loop is bounded by a
 // count and a time limit. With -json FILE the figures are also written as
@@ -35,6 +38,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/imgcloud/gateway/internal/corpus"
 )
 
 func main() {
@@ -61,6 +66,8 @@ func main() {
 		err = frameCmd(ctx, args)
 	case "summary":
 		err = summaryCmd(args)
+	case "corpus":
+		err = corpus.Main(args, os.Stdout, os.Stderr)
 	case "-h", "-help", "--help", "help":
 		usage()
 		return
@@ -75,7 +82,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, `usage: gwbench freeport | wait -url URL | rss -pid PID | bigstow -base URL [-pid PID] | series -base URL | frame -base URL
+	fmt.Fprintln(os.Stderr, `usage: gwbench freeport | wait -url URL | rss -pid PID | bigstow -base URL [-pid PID] | series -base URL | frame -base URL | summary -dir DIR | corpus -out DIR
 run "gwbench SUBCOMMAND -h" for the flags of one subcommand`)
 }
 

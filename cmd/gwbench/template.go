@@ -6,11 +6,10 @@ import (
 	"encoding/binary"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 
+	"github.com/imgcloud/gateway/internal/corpus"
 	"github.com/suyashkumar/dicom"
 	"github.com/suyashkumar/dicom/pkg/tag"
 )
@@ -35,28 +34,13 @@ type template struct {
 	gen                uidGen
 }
 
-// sourceDir finds github.com/suyashkumar/dicom@v1.1.0/testdata.
+// sourceDir returns flagDir, or else the testdata of
+// github.com/suyashkumar/dicom@v1.1.0 in the module cache.
 func sourceDir(flagDir string) (string, error) {
 	if flagDir != "" {
 		return flagDir, nil
 	}
-	var caches []string
-	if c := os.Getenv("GOMODCACHE"); c != "" {
-		caches = append(caches, c)
-	}
-	if out, err := exec.Command("go", "env", "GOMODCACHE").Output(); err == nil {
-		caches = append(caches, strings.TrimSpace(string(out)))
-	}
-	if home, err := os.UserHomeDir(); err == nil {
-		caches = append(caches, filepath.Join(home, "go", "pkg", "mod"))
-	}
-	for _, c := range caches {
-		d := filepath.Join(c, "github.com", "suyashkumar", "dicom@v1.1.0", "testdata")
-		if _, err := os.Stat(filepath.Join(d, "4.dcm")); err == nil {
-			return d, nil
-		}
-	}
-	return "", fmt.Errorf("testdata of github.com/suyashkumar/dicom@v1.1.0 not found in %v (go mod download github.com/suyashkumar/dicom@v1.1.0, or -src DIR)", caches)
+	return corpus.SourceDir()
 }
 
 // loadTemplate reads path and locates its identifying UIDs.

@@ -7,17 +7,18 @@ import (
 	"github.com/imgcloud/gateway/recognition"
 )
 
-// HeaderAskingInstitution names the asking institution of a DICOMweb
-// request until authentication exists (see asking).
+// HeaderAskingInstitution names the asking institution of a request whose
+// caller carries none (see asking).
 const HeaderAskingInstitution = "X-Asking-Institution"
 
 // asking returns the id of the institution a request asks for.
 //
-// TEMPORARY, until access control lands: the authenticated principal's
-// institution when there is one; otherwise whatever the caller claims, in
-// the X-Asking-Institution header (DICOMweb and JSON) or, for the JSON API,
-// the given field of the query or body (fromBody). Access control replaces
-// this one function so that a caller can no longer choose.
+// A principal's own institution always wins, so an authenticated clinician
+// or PACS cannot ask as another hospital. Only a caller without one (auth
+// off, or a role without an institution such as admin) may name it, in the
+// X-Asking-Institution header (DICOMweb and JSON) or, for the JSON API, the
+// given field of the query or body (fromBody). Whether such a caller reaches
+// the route at all is the route policy's decision, not this function's.
 func asking(c echo.Context, fromBody string) string {
 	if p, ok := auth.FromContext(c.Request().Context()); ok && p.Institution != "" {
 		return p.Institution

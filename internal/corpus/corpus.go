@@ -1,6 +1,8 @@
-// Package corpus derives realistic test and demo DICOM studies, either from
-// the real files shipped in the testdata of github.com/suyashkumar/dicom
-// (Generate) or from synthetic phantoms with no input at all (Phantom).
+// Package corpus derives realistic test DICOM studies, either from the real
+// files shipped in the testdata of github.com/suyashkumar/dicom (Generate)
+// or from synthetic phantoms with no input at all (Phantom). It is a
+// development tool (tests, `gwbench corpus`), never linked into the gateway,
+// whose demo studies come from internal/demo.
 //
 // Every generated instance gets fresh 2.25 UIDs, a Chinese patient in one of
 // three name spellings, a hospital, dates in the weeks before a given day and

@@ -11,7 +11,7 @@ import (
 )
 
 // Main runs the corpus command with command-line arguments (without the
-// program and subcommand names), e.g. `gateway corpus -out /tmp/c -studies 20`.
+// program and subcommand names), e.g. `gwbench corpus -out /tmp/c -studies 20`.
 // Messages go to stdout, the progress bar and usage to stderr.
 func Main(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("corpus", flag.ContinueOnError)

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/imgcloud/gateway/internal/phantom"
 	"github.com/imgcloud/gateway/internal/progress"
 	"github.com/suyashkumar/dicom"
 	"github.com/suyashkumar/dicom/pkg/tag"
@@ -166,7 +167,7 @@ func phantomImage(r *rand.Rand, kindName string, number, count int, frameUID str
 		b.strs(tag.RescaleIntercept, "-1024")
 		b.strs(tag.RescaleSlope, "1")
 		b.strs(tag.RescaleType, "HU")
-		b.pixels(ctSlice(r, z, ctSize), "OW")
+		b.pixels(phantom.HeadCT(r, z, ctSize), "OW")
 	case "dx":
 		img = image{sopClass: dxImageStorage, modality: "DX", rows: dxSize, cols: dxSize, bits: 16, spp: 1}
 		b.strs(tag.ImageType, "ORIGINAL", "PRIMARY")
@@ -187,7 +188,7 @@ func phantomImage(r *rand.Rand, kindName string, number, count int, frameUID str
 		b.strs(tag.RescaleType, "US")
 		b.strs(tag.LossyImageCompression, "00")
 		b.strs(tag.PresentationLUTShape, "IDENTITY")
-		b.pixels(chestImage(r, dxSize), "OW")
+		b.pixels(phantom.Chest(r, phantom.ChestBase(dxSize, false)), "OW")
 	default: // "us"
 		img = image{sopClass: usImageStorage, modality: "US", rows: usHeight, cols: usWidth, bits: 8, spp: 3}
 		b.strs(tag.ImageType, "ORIGINAL", "PRIMARY", "ABDOMINAL")
@@ -198,7 +199,7 @@ func phantomImage(r *rand.Rand, kindName string, number, count int, frameUID str
 		b.ints(tag.HighBit, 7)
 		b.strs(tag.BurnedInAnnotation, "NO")
 		b.strs(tag.LossyImageCompression, "00")
-		b.pixels(ultrasoundImage(r, usWidth, usHeight, 6*float64(number-1)), "OB")
+		b.pixels(phantom.Ultrasound(r, usWidth, usHeight, 6*float64(number-1)), "OB")
 	}
 	b.strs(tag.SOPClassUID, img.sopClass)
 	b.strs(tag.MediaStorageSOPClassUID, img.sopClass)

@@ -10,8 +10,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/suyashkumar/dicom"
-	"github.com/suyashkumar/dicom/pkg/tag"
+	"github.com/imgcloud/gateway/dcm"
 )
 
 // reasonNotDICOM is the Skips reason for files without a Part 10 header.
@@ -83,14 +82,11 @@ func isPart10(path string) (bool, error) {
 	return bytes.Equal(head[128:], []byte("DICM")), nil
 }
 
-// readHeader reads the SOP Instance and Study Instance UIDs, parsing only
-// the elements up to (0020,000D), never the pixel data.
-func readHeader(path string) (f *file, err error) {
-	defer func() {
-		if r := recover(); r != nil { // the parser may panic on malformed input
-			f, err = nil, fmt.Errorf("read header: malformed data set: %v", r)
-		}
-	}()
+// readHeader reads the SOP Instance and Study Instance UIDs with the
+// gateway's own parser (the one STOW uses), never loading the pixel data,
+// so a file the gateway would refuse is reported here with the same reason
+// and is not sent.
+func readHeader(path string) (*file, error) {
 	fh, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("read header: %w", err)
@@ -100,39 +96,14 @@ func readHeader(path string) (f *file, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("read header: %w", err)
 	}
-	p, err := dicom.NewParser(fh, fi.Size(), nil, dicom.SkipPixelData(), dicom.AllowUnknownSpecificCharacterSet())
+	h, err := dcm.ReadHeader(fh, fi.Size(), dcm.Limits{})
 	if err != nil {
 		return nil, fmt.Errorf("read header: %w", err)
 	}
-	f = &file{path: path, size: fi.Size()}
-	for f.studyUID == "" {
-		e, err := p.Next()
-		if err != nil {
-			break // end of data set or unparsable rest: judged below
-		}
-		if e.Tag.Group > tag.StudyInstanceUID.Group ||
-			e.Tag.Group == tag.StudyInstanceUID.Group && e.Tag.Element > tag.StudyInstanceUID.Element {
-			break
-		}
-		switch e.Tag {
-		case tag.SOPInstanceUID:
-			f.sopUID = firstString(e)
-		case tag.StudyInstanceUID:
-			f.studyUID = firstString(e)
-		}
-	}
-	if f.sopUID == "" || f.studyUID == "" {
+	if h.SOPUID == "" || h.StudyUID == "" {
 		return nil, errors.New("read header: no SOPInstanceUID or StudyInstanceUID")
 	}
-	return f, nil
-}
-
-// firstString returns the first string value of an element, or "".
-func firstString(e *dicom.Element) string {
-	if v, ok := e.Value.GetValue().([]string); ok && len(v) > 0 {
-		return v[0]
-	}
-	return ""
+	return &file{path: path, size: fi.Size(), studyUID: h.StudyUID, sopUID: h.SOPUID}, nil
 }
 
 // batch is the files of one request: all of the same study.

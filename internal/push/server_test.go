@@ -179,3 +179,11 @@ func (s *stowServer) requestsReceived() []request {
 func (s *stowServer) String() string {
 	return fmt.Sprintf("%d requests", s.requests.Load())
 }
+
+// firstString returns the first string value of an element, or "".
+func firstString(e *dicom.Element) string {
+	if v, ok := e.Value.GetValue().([]string); ok && len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
