@@ -79,13 +79,16 @@ const (
 	layerDomain   = "domain"   // the rules of the system
 	layerBase     = "base"     // storage, index, dcm
 	layerInternal = "internal" // utilities usable by all
+	layerTool     = "tool"     // what binaries do besides serving: push, the demo, corpora
 	layerTestutil = "testutil" // test helpers: imported by tests only
 	layerAssets   = "assets"   // embedded files
 )
 
 // domain and base name the top-level packages of those layers; anything
-// under storage/ is base too.
+// under storage/ is base too. tools are the internal/ packages that are
+// work of the binaries rather than utilities.
 var (
+	tools  = []string{"internal/push", "internal/demo", "internal/corpus", "internal/phantom"}
 	domain = []string{"access", "archive", "audit", "auth", "consent", "federation", "recognition", "records", "render", "share"}
 	base   = []string{"dcm", "index", "storage"}
 )
@@ -101,6 +104,8 @@ func layer(rel string) string {
 		return layerHTTP
 	case strings.HasPrefix(rel, "internal/testutil/"):
 		return layerTestutil
+	case slices.Contains(tools, rel):
+		return layerTool
 	case top == "internal":
 		return layerInternal
 	case top == "viewer-static":
@@ -177,12 +182,7 @@ func TestImportRules(t *testing.T) {
 
 // allowed are imports that break a rule and wait for the lead's decision;
 // each says why it is there.
-var allowed = map[[2]string]string{
-	// LEAD: `gateway push` links suyashkumar's full DICOM reader into the
-	// production binary beside dcm (issue 15, "Development tools"). Drop
-	// this entry when push reads files with dcm or leaves the binary.
-	{"internal/push", "github.com/suyashkumar/dicom"}: "second DICOM parser in the production binary",
-}
+var allowed = map[[2]string]string{}
 
 // forbidden says which rule the import imp of package from (in layer lf)
 // breaks, or "" when it breaks none.
@@ -206,8 +206,12 @@ func forbidden(from, lf, imp string) string {
 			return "a domain package never imports an HTTP package"
 		case lf == layerBase && (lt == layerDomain || lt == layerHTTP):
 			return "storage, index and dcm import no domain or HTTP package"
-		case lf == layerInternal && (lt == layerDomain || lt == layerHTTP || lt == layerBase):
+		case lf == layerInternal && (lt == layerDomain || lt == layerHTTP || lt == layerBase || lt == layerTool):
 			return "internal/ utilities import only other utilities, so that every layer may use them"
+		case lf == layerTool && (lt == layerDomain || lt == layerHTTP):
+			return "tools (push, demo, corpora) read and write DICOM with dcm and speak HTTP as clients; they use no server part"
+		case lt == layerTool && lf != layerCmd && lf != layerTool && lf != layerTestutil:
+			return "tools are the binaries' work: only cmd/ (and tests) use them"
 		case lf == layerAssets:
 			return "viewer-static holds embedded files only"
 		}
