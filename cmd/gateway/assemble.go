@@ -12,13 +12,16 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/imgcloud/gateway/access"
 	"github.com/imgcloud/gateway/archive"
 	"github.com/imgcloud/gateway/consent"
 	"github.com/imgcloud/gateway/dicomweb"
+	"github.com/imgcloud/gateway/httpapi/adminapi"
 	"github.com/imgcloud/gateway/httpapi/consentapi"
 	"github.com/imgcloud/gateway/httpapi/guard"
 	"github.com/imgcloud/gateway/httpapi/recognitionapi"
 	"github.com/imgcloud/gateway/httpapi/server"
+	"github.com/imgcloud/gateway/httpapi/shareapi"
 	"github.com/imgcloud/gateway/index"
 	"github.com/imgcloud/gateway/internal/metrics"
 	"github.com/imgcloud/gateway/records"
@@ -32,7 +35,9 @@ type gateway struct {
 	echo    *echo.Echo
 	db      *index.DB
 	closers []func() error
-	log     *slog.Logger
+	// policy is the route policy the access middleware applies.
+	policy *access.Policy
+	log    *slog.Logger
 }
 
 // close releases the parts in reverse order of opening.
@@ -117,8 +122,6 @@ func assemble(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 		}
 		return nil
 	})
-	acc.mw.PersonKeyOf = rs.PersonKeyOf                    // audit events name the person of a study
-	acc.api.Facts = reportFacts{db: db, rs: rs}            // the regulators' report
 	shares, err := setupShares(cfg, svc, db, rs, acc, log) // share.go
 	if err != nil {
 		return nil, err
@@ -128,9 +131,16 @@ func assemble(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 	if err != nil {
 		return nil, err
 	}
+	policy, err := server.Policy(append(fed.rules(), apiRules(), shareapi.LinkRules)...)
+	if err != nil {
+		return nil, err
+	}
+	authn := acc.authenticator(append(fed.sessions(), shares.Session)...)
+	admin := &adminapi.API{Tokens: acc.tokens, Audit: acc.audit, Facts: reportFacts{db: db, rs: rs}} // the regulators' report
 	sopt := server.Options{
-		Access: guard.Middleware(*acc.mw),
-		API: []func(g *echo.Group){acc.api.Register, recognitionAPI(rs),
+		// Audit events name the person of a study.
+		Access: guard.Middleware(acc.guard(cfg.Access, authn, policy, rs.PersonKeyOf)),
+		API: []func(g *echo.Group){admin.Register, recognitionAPI(rs),
 			(&consentapi.API{Consents: cons}).Register, shares.Register},
 		Routes: []func(e *echo.Echo){shares.RegisterLinks}, // share links at /s/
 		// The asking institution of DICOMweb requests, for the recognition tag.
@@ -145,7 +155,24 @@ func assemble(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 		Viewer:      viewerstatic.FS(),
 	}
 	sopt.BodyIdleTimeout = cfg.BodyIdleTimeout // slow-loris bodies: see internal/idleread
-	fed.wire(&sopt, acc.mw.Auth)
+	fed.wire(&sopt)
 	gw.echo = server.New(svc, sopt)
+	// Default deny made loud: a route nobody gave a rule stops the start.
+	if err := policy.Cover(server.Routes(gw.echo)); err != nil {
+		return nil, err
+	}
+	gw.policy = policy
 	return gw, nil
+}
+
+// apiRules are the access rules of the JSON APIs assemble mounts under
+// /api/v1 (federation's are added by federationParts.rules).
+func apiRules() access.Rules {
+	all := access.Rules{}
+	for _, set := range []access.Rules{adminapi.AccessRules, recognitionapi.AccessRules, consentapi.AccessRules, shareapi.AccessRules} {
+		for k, r := range set {
+			all[k] = r
+		}
+	}
+	return access.Prefix(server.APIRoot, all)
 }

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/imgcloud/gateway/access"
 	"github.com/imgcloud/gateway/auth"
 	"github.com/imgcloud/gateway/federation"
 	"github.com/imgcloud/gateway/httpapi/fedapi"
@@ -112,16 +113,31 @@ func setupFederation(cfg FederationConfig, data, publicURL string, rs *recogniti
 	return &federationParts{svc: svc, api: &fedapi.API{Fed: svc, Logger: log.With("component", "federation")}}, nil
 }
 
-// wire mounts federation on the server options and the authenticator:
-// signed peer requests are tried before other sessions.
-func (f *federationParts) wire(o *server.Options, a *auth.Authenticator) {
+// wire mounts federation on the server options.
+func (f *federationParts) wire(o *server.Options) {
 	if f == nil {
 		return
 	}
 	o.API = append(o.API, f.api.Register)
 	o.Middleware = append(o.Middleware, f.api.Provenance, f.api.Search)
 	o.DICOMweb.Mount = append(o.DICOMweb.Mount, f.api.Mount)
-	a.Sessions = append([]auth.SessionFunc{f.svc.Session}, a.Sessions...)
+}
+
+// sessions are the authenticator's sessions federation adds: signed peer
+// requests, tried before any other session.
+func (f *federationParts) sessions() []auth.SessionFunc {
+	if f == nil {
+		return nil
+	}
+	return []auth.SessionFunc{f.svc.Session}
+}
+
+// rules are the access rules of federation's routes (none when off).
+func (f *federationParts) rules() []access.Rules {
+	if f == nil {
+		return nil
+	}
+	return []access.Rules{access.Prefix(server.APIRoot, fedapi.AccessRules), access.Prefix("/dicomweb", fedapi.ProxyRules)}
 }
 
 // admitInstitution refuses an asking institution that the registry places

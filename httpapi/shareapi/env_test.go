@@ -17,6 +17,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/imgcloud/gateway/access"
 	"github.com/imgcloud/gateway/archive"
 	"github.com/imgcloud/gateway/audit"
 	"github.com/imgcloud/gateway/auth"
@@ -135,8 +136,12 @@ func startWith(t *testing.T, burst int) *env {
 	logs, logMu := &bytes.Buffer{}, &sync.Mutex{}
 	log := slog.New(slog.NewTextHandler(lockedWriter{logMu, logs}, nil))
 	api := shareapi.New(shareapi.Options{Shares: shares, Archive: svc, Owners: owners{db, f}, Now: clk.now, Logger: log, FailureBurst: burst})
-	authn := &auth.Authenticator{Tokens: toks, Policy: auth.DefaultPolicy(), Sessions: []auth.SessionFunc{api.Session}}
-	mw := guard.Middleware(guard.Options{Auth: authn, Audit: al})
+	authn := &auth.Authenticator{Tokens: toks, Sessions: []auth.SessionFunc{api.Session}}
+	policy, err := server.Policy(access.Prefix(server.APIRoot, adminapi.AccessRules), access.Prefix(server.APIRoot, shareapi.AccessRules), shareapi.LinkRules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mw := guard.Middleware(guard.Options{Auth: authn, Policy: policy, Audit: al})
 	srv := httptest.NewServer(server.New(svc, server.Options{
 		Access: mw, Logger: log, Viewer: viewerstatic.FS(),
 		API:    []func(*echo.Group){(&adminapi.API{Tokens: toks, Audit: al}).Register, api.Register},
