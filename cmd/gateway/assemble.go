@@ -78,24 +78,23 @@ func assemble(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 	if err := os.MkdirAll(tmp, 0o750); err != nil {
 		return nil, fmt.Errorf("create %s: %w", tmp, err)
 	}
-	rs, err := setupRecognition(ctx, cfg, store, db, log) // recognition.go
-	if err != nil {
-		return nil, err
-	}
 	rec := records.New(store, db)
-	cons, err := consent.New(ctx, rec, rs, nil)
+	cons, err := consent.New(ctx, rec, nil)
 	if err != nil {
 		return nil, err
 	}
-	rs.SetConsent(cons)
-	rs.SetVisibility(cons) // the recognition API hides what the archive hides
+	rs, err := setupRecognition(ctx, cfg, store, db, cons, log) // recognition.go
+	if err != nil {
+		return nil, err
+	}
 	svc := archive.New(store, db, archive.Options{
 		MaxInstanceBytes: cfg.MaxInstanceBytes, TempDir: tmp, Logger: log.With("component", "archive"),
 		SpaceDirs: spaceDirs(cfg), MinFreeBytes: cfg.MinFreeBytes,
 		Annotators: []archive.Annotator{rs}, Observers: []archive.Observer{rs}, Admission: rs,
 		DefaultCharset: cfg.DefaultCharset, Charsets: rs,
-		// Own institution, consent, share scope: one rule for QIDO and WADO.
-		Visibility: cons,
+		// Own institution, consent, share scope: one rule for QIDO, WADO and
+		// the recognition API.
+		Visibility: access.NewVisibility(rs, cons),
 	})
 	if checked, dropped, err := svc.Recover(ctx); err != nil {
 		return nil, fmt.Errorf("recover: %w", err)

@@ -122,11 +122,11 @@ func startWith(t *testing.T, burst int) *env {
 	studies := man.Studies()
 	f := facts{inst: map[string]string{studies[0].StudyUID: "h1", studies[1].StudyUID: "h2"},
 		person: map[string]string{studies[0].StudyUID: pkA, studies[1].StudyUID: pkB}}
-	cons, err := consent.New(context.Background(), rec, f, clk.now)
+	cons, err := consent.New(context.Background(), rec, clk.now)
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := archive.New(store, db, archive.Options{TempDir: dir, Visibility: cons})
+	svc := archive.New(store, db, archive.Options{TempDir: dir, Visibility: access.NewVisibility(f, cons)})
 
 	keys, err := share.LoadKeyring(filepath.Join(dir, "secrets", "share-keys.json"), clk.now)
 	if err != nil {
