@@ -61,3 +61,13 @@ func TestAnyMethod(t *testing.T) {
 		t.Error("the exact method's rule was not used")
 	}
 }
+
+// TestMayFanOut: clinicians and admins fan a search out; a peer (no
+// loops), a patient or a PACS do not.
+func TestMayFanOut(t *testing.T) {
+	for role, ok := range map[auth.Role]bool{auth.RoleClinician: true, auth.RoleAdmin: true, auth.RolePeer: false, auth.RolePatient: false, auth.RolePACS: false} {
+		if err := access.MayFanOut(auth.Principal{Role: role}, true); (err == nil) != ok || err != nil && !errors.Is(err, auth.ErrForbidden) {
+			t.Errorf("%s: %v, want ok=%v", role, err, ok)
+		}
+	}
+}

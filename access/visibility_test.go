@@ -118,3 +118,29 @@ func TestVisibility(t *testing.T) {
 		}
 	}
 }
+
+// TestDecisionVisible: no principal reads no decision; an admin every
+// one; an institution its own and those on studies it may see.
+func TestDecisionVisible(t *testing.T) {
+	ctx := context.Background()
+	yes, no := func() bool { return true }, func() bool { return false }
+	as := func(p auth.Principal) context.Context { return auth.WithPrincipal(ctx, p) }
+	clin := auth.Principal{Role: auth.RoleClinician, Institution: "h1"}
+	for _, c := range []struct {
+		name    string
+		ctx     context.Context
+		by      string
+		visible func() bool
+		want    bool
+	}{
+		{"no principal", ctx, "h1", yes, false},
+		{"admin", as(auth.Principal{Role: auth.RoleAdmin}), "h2", no, true},
+		{"own institution's", as(clin), "h1", no, true},
+		{"other's on a visible study", as(clin), "h2", yes, true},
+		{"other's on a hidden study", as(clin), "h2", no, false},
+	} {
+		if got := access.DecisionVisible(c.ctx, c.by, c.visible); got != c.want {
+			t.Errorf("%s: %v, want %v", c.name, got, c.want)
+		}
+	}
+}

@@ -90,7 +90,7 @@ func assemble(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 	svc := archive.New(store, db, archive.Options{
 		MaxInstanceBytes: cfg.MaxInstanceBytes, TempDir: tmp, Logger: log.With("component", "archive"),
 		SpaceDirs: spaceDirs(cfg), MinFreeBytes: cfg.MinFreeBytes,
-		Annotators: []archive.Annotator{rs}, Observers: []archive.Observer{rs}, Admission: rs,
+		Annotators: []archive.Annotator{rs}, Observers: []archive.Observer{rs}, Admission: access.NewAdmission(rs), // PACS identity
 		DefaultCharset: cfg.DefaultCharset, Charsets: rs,
 		// Own institution, consent, share scope: one rule for QIDO, WADO and
 		// the recognition API.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/imgcloud/gateway/access"
 	"github.com/imgcloud/gateway/auth"
 	"github.com/imgcloud/gateway/federation"
 	"github.com/imgcloud/gateway/recognition"
@@ -21,8 +22,8 @@ import (
 // into a federated search: the peers are asked in parallel while the
 // local search runs; the answers are merged (local first, de-duplicated
 // by StudyInstanceUID, each result marked with its holding gateway) and a
-// Warning header names each peer that failed. Only clinicians and admins
-// may fan out; a peer's request never does (no loops).
+// Warning header names each peer that failed. Who may fan out is
+// access.MayFanOut (clinicians and admins; a peer's request never does).
 func (a *API) Search(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		r := c.Request()
@@ -43,8 +44,8 @@ func (a *API) Search(next echo.HandlerFunc) echo.HandlerFunc {
 			return next(c)
 		}
 		p, authed := auth.FromContext(r.Context())
-		if authed && p.Role != auth.RoleClinician && p.Role != auth.RoleAdmin {
-			return fmt.Errorf("%w: federated search is open to clinicians and admins, not to role %q", auth.ErrForbidden, p.Role)
+		if err := access.MayFanOut(p, authed); err != nil {
+			return err
 		}
 		peers, err := a.Fed.Scope(spec)
 		if err != nil {
