@@ -71,3 +71,16 @@ func TestMayFanOut(t *testing.T) {
 		}
 	}
 }
+
+// TestPeerMayAskFor: a peer asks for institutions of its own province or
+// unknown here, never for one registered in another province.
+func TestPeerMayAskFor(t *testing.T) {
+	reg := map[string]string{"jsph": "320000", "pumch": "110000", "noprov": ""}
+	province := func(id string) string { return reg[id] }
+	for inst, ok := range map[string]bool{"pumch": true, "unknown": true, "noprov": true, "jsph": false} {
+		err := access.PeerMayAskFor(province, "beijing", "110000", inst)
+		if (err == nil) != ok {
+			t.Errorf("%s: %v, want ok=%v", inst, err, ok)
+		}
+	}
+}

@@ -140,16 +140,16 @@ func (f *federationParts) rules() []access.Rules {
 	return []access.Rules{access.Prefix(server.APIRoot, fedapi.AccessRules), access.Prefix("/dicomweb", fedapi.ProxyRules)}
 }
 
-// admitInstitution refuses an asking institution that the registry places
-// in another province than the peer's: a peer cannot borrow one of this
-// province's hospitals to see its studies. Institutions unknown here are
-// admitted (consents name them by id).
+// admitInstitution is the peer rule (access.PeerMayAskFor) over the
+// recognition registry.
 func admitInstitution(rs *recognition.Service) func(federation.Peer, string) error {
-	return func(p federation.Peer, institution string) error {
-		in, err := rs.Institution(institution)
-		if err != nil || in.Province == "" || in.Province == p.Province {
-			return nil
+	province := func(institution string) string {
+		if in, err := rs.Institution(institution); err == nil {
+			return in.Province
 		}
-		return fmt.Errorf("institution %s is registered in province %s, not in peer %s's %s", institution, in.Province, p.Name, p.Province)
+		return ""
+	}
+	return func(p federation.Peer, institution string) error {
+		return access.PeerMayAskFor(province, p.Name, p.Province, institution)
 	}
 }
