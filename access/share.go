@@ -2,7 +2,6 @@ package access
 
 import (
 	"fmt"
-	"net/http"
 
 	"github.com/imgcloud/gateway/auth"
 )
@@ -17,7 +16,7 @@ func shareScope(p auth.Principal, r Rule, c Call) error {
 	if p.Scope == "" {
 		return nil
 	}
-	if c.Method != http.MethodGet && c.Method != http.MethodHead {
+	if c.Method != "GET" && c.Method != "HEAD" {
 		return fmt.Errorf("%w: a share link only reads", auth.ErrForbidden)
 	}
 	if !inScope(p.Scope, r, c) {

@@ -48,7 +48,7 @@ func startWith(t *testing.T, opt guard.Options, aopt audit.Options) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { al.Close(context.Background()) })
-	svc := archive.New(store, db, archive.Options{TempDir: dir})
+	svc := archive.New(store, db, archive.Options{TempDir: dir, Visibility: archive.Unrestricted{}})
 	api := &adminapi.API{Tokens: toks, Audit: al}
 	opt.Auth, opt.Audit = &auth.Authenticator{Tokens: toks}, al
 	if opt.Policy, err = server.Policy(access.Prefix(server.APIRoot, adminapi.AccessRules)); err != nil {

@@ -33,7 +33,7 @@ func BenchmarkAccessOverhead(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer db.Close()
-	svc := archive.New(store, db, archive.Options{TempDir: dir})
+	svc := archive.New(store, db, archive.Options{TempDir: dir, Visibility: archive.Unrestricted{}})
 	man, err := corpus.Generate(b.TempDir(), corpus.Options{Studies: 20, SeriesPerStudy: 2, InstancesPerSeries: 3, Seed: 8, Today: time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)})
 	if err != nil {
 		b.Fatal(err)

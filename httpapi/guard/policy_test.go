@@ -56,7 +56,7 @@ func TestRouteWithoutRule(t *testing.T) {
 		t.Fatal(err)
 	}
 	mw := guard.Middleware(guard.Options{Auth: &auth.Authenticator{Tokens: toks}, Policy: policy, Audit: al})
-	e := server.New(archive.New(store, db, archive.Options{TempDir: dir}), server.Options{Access: mw,
+	e := server.New(archive.New(store, db, archive.Options{TempDir: dir, Visibility: archive.Unrestricted{}}), server.Options{Access: mw,
 		Routes: []func(*echo.Echo){func(e *echo.Echo) {
 			e.GET("/undeclared", func(c echo.Context) error { return c.String(http.StatusOK, "open") })
 		}}})
