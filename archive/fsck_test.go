@@ -76,7 +76,7 @@ func TestRestoreAfterReindexComparesBytes(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	fresh := archive.New(store, db, archive.Options{TempDir: t.TempDir()})
+	fresh := archive.New(store, db, archive.Options{TempDir: t.TempDir(), Visibility: archive.Unrestricted{}})
 	if st, err := fresh.Reindex(ctx, nil); err != nil || st.Indexed != 1 {
 		t.Fatalf("reindex: %+v, %v", st, err)
 	}

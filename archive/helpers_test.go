@@ -14,5 +14,5 @@ import (
 func newArchive(t *testing.T, dir, spool string) (*archive.Service, *file.Store, *index.DB) {
 	t.Helper()
 	store, db := gwtest.StoreAndIndex(t, dir)
-	return archive.New(store, db, archive.Options{TempDir: spool}), store, db
+	return archive.New(store, db, archive.Options{TempDir: spool, Visibility: archive.Unrestricted{}}), store, db
 }

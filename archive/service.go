@@ -47,16 +47,25 @@ type Options struct {
 	// with the file store, the objects folder).
 	SpaceDirs    []string
 	MinFreeBytes int64
-	// Visibility, when set, hides the studies the asking party may not
-	// see: they are left out of searches and are "not found" on retrieval,
-	// so their existence does not leak.
+	// Visibility hides the studies the asking party may not see: they are
+	// left out of searches and are "not found" on retrieval, so their
+	// existence does not leak. Without one nothing is visible (fail
+	// closed); offline tools and tests that serve no one say Unrestricted.
 	Visibility Visibility
 }
 
-// Visibility decides whether the party in ctx may see a study.
+// Visibility decides whether the party in ctx may see a study
+// (access.Visibility).
 type Visibility interface {
 	Visible(ctx context.Context, st *index.Study) bool
 }
+
+// Unrestricted is the Visibility of offline tools (fsck, reindex) and of
+// tests that serve no one: every study is visible to every party.
+type Unrestricted struct{}
+
+// Visible reports true.
+func (Unrestricted) Visible(context.Context, *index.Study) bool { return true }
 
 // Annotator adds attributes (for example a private block) to QIDO study
 // answers and to metadata, for the party asking (see auth.FromContext).
@@ -160,7 +169,7 @@ func (s *Service) checkSpace() error {
 
 // visible applies the Visibility rule.
 func (s *Service) visible(ctx context.Context, st *index.Study) bool {
-	return s.opt.Visibility == nil || s.opt.Visibility.Visible(ctx, st)
+	return s.opt.Visibility != nil && s.opt.Visibility.Visible(ctx, st)
 }
 
 // errStudyNotFound is the one answer for a study that does not exist and
@@ -171,9 +180,6 @@ var errStudyNotFound = fmt.Errorf("study %w: it does not exist or is not visible
 // checkStudy returns errStudyNotFound for a study that does not exist or
 // that the asking party may not see.
 func (s *Service) checkStudy(ctx context.Context, study string) error {
-	if s.opt.Visibility == nil {
-		return nil
-	}
 	st, err := s.db.Study(study)
 	if errors.Is(err, index.ErrNotFound) || (err == nil && !s.visible(ctx, st)) {
 		return errStudyNotFound

@@ -26,7 +26,6 @@ type Authenticator struct {
 	Tokens   Verifier
 	JWT      Verifier
 	Sessions []SessionFunc
-	Policy   Policy
 }
 
 // Authenticate returns the principal of r, or an error wrapping
@@ -57,37 +56,6 @@ func (a *Authenticator) Authenticate(r *http.Request) (Principal, error) {
 		return Principal{}, fmt.Errorf("%w: unknown token", ErrUnauthenticated)
 	}
 	return a.JWT.Verify(r.Context(), bearer)
-}
-
-// Check authenticates r unless the policy makes its route public, then
-// authorises it. It returns the request to go on with (carrying the
-// principal) or an error wrapping ErrUnauthenticated or ErrForbidden.
-func (a *Authenticator) Check(r *http.Request) (*http.Request, error) {
-	rule, ok := a.Policy.Match(r.Method, r.URL.Path)
-	if r.Method == http.MethodOptions {
-		return r, nil // CORS preflights carry no credentials
-	}
-	if ok && rule.Public {
-		// Public routes still see a principal when one is sent.
-		if p, err := a.Authenticate(r); err == nil {
-			r = r.WithContext(WithPrincipal(r.Context(), p))
-		}
-		return r, nil
-	}
-	p, err := a.Authenticate(r)
-	if err != nil {
-		return r, err
-	}
-	// Refusals carry the principal too, so the audit trail names who was
-	// refused.
-	r = r.WithContext(WithPrincipal(r.Context(), p))
-	if err := a.Policy.Allow(p, r.Method, r.URL.Path); err != nil {
-		return r, err
-	}
-	if err := CheckScope(p, r); err != nil { // share_policy.go
-		return r, err
-	}
-	return r, nil
 }
 
 // IsAuthError reports whether err is an authentication failure (401) as

@@ -1,5 +1,6 @@
 // Package auth knows who is asking: the Principal that authentication puts
-// in a request's context, and the roles the gateway distinguishes.
+// in a request's context (API tokens, JWTs, sessions), and the roles the
+// gateway distinguishes. Who may see or do what is package access.
 package auth
 
 import "context"
@@ -35,7 +36,8 @@ type Principal struct {
 	// Scope, when set, limits a principal to one study (share links).
 	Scope string `json:"scope,omitempty"`
 	// Download, for a scoped principal, allows downloading DICOM (see
-	// CheckScope); without it a share link only shows images.
+	// the share rules of package access); without it a share link only
+	// shows images.
 	Download bool `json:"download,omitempty"`
 }
 

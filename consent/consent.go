@@ -1,7 +1,8 @@
 // Package consent keeps patients' authorisations to view their images
 // (an institution, a region or every institution, for a period, optionally
-// limited to items or studies; revocable) and decides, study by study,
-// what a principal may see: the archive's visibility rule.
+// limited to items or studies; revocable) and says whether one in force
+// covers a study for an institution (Covers). Who may see what is
+// package access's rule, which asks Covers.
 package consent
 
 import (
@@ -15,7 +16,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/imgcloud/gateway/auth"
 	"github.com/imgcloud/gateway/index"
 )
 
@@ -80,9 +80,8 @@ const kind = "consents"
 // few per person and read on every query, so they are cached in memory by
 // person key.
 type Service struct {
-	rec   RecordStore
-	facts Facts
-	now   func() time.Time
+	rec RecordStore
+	now func() time.Time
 
 	mu       sync.RWMutex
 	byPerson map[string][]*Consent
@@ -90,11 +89,11 @@ type Service struct {
 }
 
 // New loads every consent.
-func New(ctx context.Context, rec RecordStore, facts Facts, now func() time.Time) (*Service, error) {
+func New(ctx context.Context, rec RecordStore, now func() time.Time) (*Service, error) {
 	if now == nil {
 		now = time.Now
 	}
-	s := &Service{rec: rec, facts: facts, now: now, byPerson: map[string][]*Consent{}, byID: map[string]*Consent{}}
+	s := &Service{rec: rec, now: now, byPerson: map[string][]*Consent{}, byID: map[string]*Consent{}}
 	err := rec.List(ctx, kind, func(id string, raw []byte) error {
 		var c Consent
 		if err := json.Unmarshal(raw, &c); err != nil {
@@ -193,12 +192,13 @@ func (c *Consent) active(now time.Time) bool {
 	return c.Revoked == nil && !now.Before(c.From) && now.Before(c.Until)
 }
 
-// Covers reports whether a consent in force lets institution see st. A
-// consent covers what was linked to the person when it was given: a study
-// whose patient was linked later (perhaps wrongly, perhaps by someone
-// hoping to widen the consent) needs a newer consent.
-func (s *Service) Covers(ctx context.Context, st *index.Study, institution string) bool {
-	person, linked := s.facts.StudyLink(ctx, st)
+// Covers reports whether a consent in force lets institution see st, the
+// facts of st read from f. A consent covers what was linked to the person
+// when it was given: a study whose patient was linked later (perhaps
+// wrongly, perhaps by someone hoping to widen the consent) needs a newer
+// consent.
+func (s *Service) Covers(ctx context.Context, st *index.Study, institution string, f Facts) bool {
+	person, linked := f.StudyLink(ctx, st)
 	if person == "" || institution == "" {
 		return false
 	}
@@ -217,7 +217,7 @@ func (s *Service) Covers(ctx context.Context, st *index.Study, institution strin
 				continue
 			}
 		case GranteeRegion:
-			if !slices.Contains(s.facts.Regions(institution), c.GranteeID) {
+			if !slices.Contains(f.Regions(institution), c.GranteeID) {
 				continue
 			}
 		}
@@ -226,7 +226,7 @@ func (s *Service) Covers(ctx context.Context, st *index.Study, institution strin
 		}
 		if len(c.Items) > 0 {
 			if items == nil {
-				items = s.facts.StudyItems(ctx, st)
+				items = f.StudyItems(ctx, st)
 			}
 			if !intersects(c.Items, items) {
 				continue
@@ -242,36 +242,6 @@ func intersects(a, b []string) bool {
 		if slices.Contains(b, x) {
 			return true
 		}
-	}
-	return false
-}
-
-// Visible is the archive's visibility rule (archive.Visibility):
-// admins see everything; a share-link principal only its study; a patient
-// only their own studies; clinicians and peer gateways their own
-// institution's studies and those a consent in force covers; anyone else
-// nothing. Without a principal (authentication off) everything is visible.
-func (s *Service) Visible(ctx context.Context, st *index.Study) bool {
-	p, ok := auth.FromContext(ctx)
-	if !ok {
-		return true
-	}
-	if p.Scope != "" {
-		return p.Scope == st.UID
-	}
-	switch p.Role {
-	case auth.RoleAdmin:
-		return true
-	case auth.RolePatient:
-		return p.PersonKey != "" && s.facts.StudyPerson(ctx, st) == p.PersonKey
-	case auth.RoleClinician, auth.RolePeer:
-		if p.Institution == "" {
-			return false
-		}
-		if s.facts.StudyInstitution(ctx, st) == p.Institution {
-			return true
-		}
-		return s.Covers(ctx, st, p.Institution)
 	}
 	return false
 }

@@ -40,7 +40,7 @@ func FuzzSTOW(f *testing.F) {
 		f.Fatal(err)
 	}
 	defer db.Close()
-	svc := archive.New(store, db, archive.Options{TempDir: tmp, MaxInstanceBytes: 1 << 20})
+	svc := archive.New(store, db, archive.Options{TempDir: tmp, MaxInstanceBytes: 1 << 20, Visibility: archive.Unrestricted{}})
 	h := server.New(svc, server.Options{})
 	f.Fuzz(func(t *testing.T, body []byte) {
 		// Use the boundary of the seeds when the body has one.

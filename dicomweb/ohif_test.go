@@ -157,7 +157,7 @@ func TestForwardedBase(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	svc := archive.New(st, db, archive.Options{TempDir: t.TempDir()})
+	svc := archive.New(st, db, archive.Options{TempDir: t.TempDir(), Visibility: archive.Unrestricted{}})
 	for _, trusted := range []bool{true, false} {
 		srv := httptest.NewServer(server.New(svc, server.Options{DICOMweb: dicomweb.Options{TrustForwarded: trusted}}))
 		f := man.Files[0]

@@ -4,76 +4,50 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
-	"github.com/imgcloud/gateway/auth"
-	"github.com/imgcloud/gateway/dcm"
+	"github.com/imgcloud/gateway/access"
 	"github.com/imgcloud/gateway/index"
 )
 
 // ErrForeignInstitution refuses a PACS storing a study that the registry
-// attributes to another institution.
-var ErrForeignInstitution = fmt.Errorf("a PACS stores only for its own institution")
+// attributes to another institution (access's PACS identity rule).
+var ErrForeignInstitution = access.ErrForeignInstitution
 
-// tagStudyUID is StudyInstanceUID (0020,000D).
-const tagStudyUID = "0020000D"
+// StudyHolding describes a study for the PACS identity rule
+// (access.Registry): whether it is stored, the institution holding it and
+// whether its first check has run.
+func (s *Service) StudyHolding(ctx context.Context, study string) (access.Holding, error) {
+	row, err := s.db.Study(study)
+	if errors.Is(err, index.ErrNotFound) {
+		return access.Holding{}, nil
+	}
+	if err != nil {
+		return access.Holding{}, fmt.Errorf("read study %s: %w", study, err)
+	}
+	e, err := s.storedEligibility(ctx, study)
+	if err != nil {
+		return access.Holding{}, err
+	}
+	return access.Holding{Stored: true, Holder: s.holdingID(ctx, row), Checked: e != nil}, nil
+}
 
-// Admit is the archive's admission rule (archive.Admission): a PACS may
-// store only studies of its own institution. An instance of a stored study
-// that another institution holds (or that no institution holds) is
-// refused, whatever the instance says; so is one whose InstitutionName or
-// IssuerOfPatientID the registry maps to another institution. A new study
-// that maps to no registered institution is admitted and attributed to
-// the PACS's institution. Other roles (an administrator) are not checked.
-func (s *Service) Admit(ctx context.Context, ds dcm.Dataset) error {
-	p, ok := auth.FromContext(ctx)
-	if !ok || p.Role != auth.RolePACS || p.Institution == "" {
-		return nil
+// InstitutionNamed is the id of the registered institution with that
+// InstitutionName ("" if none).
+func (s *Service) InstitutionNamed(name string) string {
+	if in := s.state().byName[nameKey(name)]; in != nil {
+		return in.ID
 	}
-	uid := strings.TrimSpace(ds.String(tagStudyUID))
-	held := fmt.Errorf("%w: study %s is held by another institution; this PACS stores for %s", ErrForeignInstitution, uid, p.Institution)
-	row, err := s.db.Study(uid)
-	switch {
-	case err == nil:
-		// The holder is the one fixed at the study's first check; the
-		// other holder is not named, so a PACS learns nothing about it.
-		e, err := s.storedEligibility(ctx, uid)
-		if err != nil {
-			return fmt.Errorf("admit an instance of study %s: %w", uid, err)
-		}
-		switch h := s.holdingID(ctx, row); {
-		case h == p.Institution:
-			return nil
-		case h == "" && e == nil:
-			// Stored moments ago, its first check still to come: the
-			// PACS that stored its first instance claimed it.
-			if c := s.claimant(uid); c != "" && c != p.Institution {
-				return held
-			}
-		case h == "":
-			return fmt.Errorf("%w: study %s is already stored and no institution holds it; an administrator can assign it a holding institution", ErrForeignInstitution, uid)
-		default:
-			return held
-		}
-	case !errors.Is(err, index.ErrNotFound):
-		return fmt.Errorf("admit an instance of study %s: %w", uid, err)
+	return ""
+}
+
+// InstitutionIssuing is the id of the registered institution issuing
+// patient IDs under issuer ("" if none).
+func (s *Service) InstitutionIssuing(issuer string) string {
+	if in := s.state().byIssuer[issuer]; in != nil {
+		return in.ID
 	}
-	st := s.state()
-	if name := strings.TrimSpace(ds.String(tagInstitutionName)); name != "" {
-		if in := st.byName[nameKey(name)]; in != nil && in.ID != p.Institution {
-			return fmt.Errorf("%w: InstitutionName %q belongs to %s, and this PACS stores for %s", ErrForeignInstitution, name, in.ID, p.Institution)
-		}
-	}
-	if issuer := strings.TrimSpace(ds.String(tagIssuer)); issuer != "" {
-		if in := st.byIssuer[issuer]; in != nil && in.ID != p.Institution {
-			return fmt.Errorf("%w: IssuerOfPatientID %q belongs to %s, and this PACS stores for %s", ErrForeignInstitution, issuer, in.ID, p.Institution)
-		}
-	}
-	if !s.claim(uid, p.Institution) {
-		return held
-	}
-	return nil
+	return ""
 }
 
 // claimTTL is how long a claim on a study outlives an instance that never
@@ -87,11 +61,11 @@ type studyClaim struct {
 	at          time.Time
 }
 
-// claim records that institution stores the first instances of a study,
+// Claim records that institution stores the first instances of a study,
 // so that another institution's PACS cannot slip an instance in before the
 // study's first check fixes its holder. It reports false when another
 // institution holds a live claim.
-func (s *Service) claim(study, institution string) bool {
+func (s *Service) Claim(study, institution string) bool {
 	c := studyClaim{institution: institution, at: s.opt.Now()}
 	v, loaded := s.claims.LoadOrStore(study, c)
 	if !loaded {
@@ -114,9 +88,9 @@ func (s *Service) claim(study, institution string) bool {
 	return true
 }
 
-// claimant returns the institution holding a live claim on a study ("" if
+// Claimant returns the institution holding a live claim on a study ("" if
 // none).
-func (s *Service) claimant(study string) string {
+func (s *Service) Claimant(study string) string {
 	if v, ok := s.claims.Load(study); ok {
 		if c := v.(studyClaim); s.opt.Now().Sub(c.at) < claimTTL {
 			return c.institution

@@ -72,7 +72,7 @@ func newFixture(t *testing.T, keep func(corpus.Study) bool) *fixture {
 	if err := fx.svc.Import(ctx, reg, cat); err != nil {
 		t.Fatal(err)
 	}
-	arc := archive.New(store, db, archive.Options{TempDir: dir, Observers: []archive.Observer{fx.svc}, Annotators: []archive.Annotator{fx.svc}})
+	arc := archive.New(store, db, archive.Options{TempDir: dir, Visibility: archive.Unrestricted{}, Observers: []archive.Observer{fx.svc}, Annotators: []archive.Annotator{fx.svc}})
 	for _, st := range man.Studies() {
 		if keep != nil && !keep(st) {
 			continue

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/imgcloud/gateway/access"
 	"github.com/imgcloud/gateway/auth"
 	"github.com/imgcloud/gateway/dcm"
 )
@@ -21,7 +22,7 @@ func TestHoldingFixedAtFirstCheck(t *testing.T) {
 		return auth.WithPrincipal(ctx, auth.Principal{Role: auth.RolePACS, Institution: inst, User: "pacs"})
 	}
 	instance := func(uid, name string) dcm.Dataset {
-		ds := dcm.Dataset{tagStudyUID: {VR: "UI", Value: []any{uid}}}
+		ds := dcm.Dataset{"0020000D": {VR: "UI", Value: []any{uid}}}
 		if name != "" {
 			ds[tagInstitutionName] = &dcm.Element{VR: "LO", Value: []any{name}}
 		}
@@ -38,24 +39,24 @@ func TestHoldingFixedAtFirstCheck(t *testing.T) {
 
 	shanghai := fx.svc.state().institutions["zsh-fdu"]
 	for _, name := range []string{"", shanghai.Name} {
-		err := fx.svc.Admit(pacs("zsh-fdu"), instance(study, name))
+		err := access.NewAdmission(fx.svc).Admit(pacs("zsh-fdu"), instance(study, name))
 		if !errors.Is(err, ErrForeignInstitution) || !strings.Contains(err.Error(), "study "+study+" is held by another institution") {
 			t.Errorf("zsh-fdu's PACS adds to jsph's study (InstitutionName %q): %v", name, err)
 		}
 	}
-	if err := fx.svc.Admit(pacs("jsph"), instance(study, "")); err != nil {
+	if err := access.NewAdmission(fx.svc).Admit(pacs("jsph"), instance(study, "")); err != nil {
 		t.Errorf("the holder's PACS: %v", err)
 	}
 	// A new study is claimed by the first PACS that stores it, until its
 	// first check fixes the holder.
 	fresh := "1.2.826.0.1.3680043.10.999.1"
-	if err := fx.svc.Admit(pacs("zsh-fdu"), instance(fresh, "")); err != nil {
+	if err := access.NewAdmission(fx.svc).Admit(pacs("zsh-fdu"), instance(fresh, "")); err != nil {
 		t.Errorf("a new study without names: %v", err)
 	}
-	if err := fx.svc.Admit(pacs("zsh-fdu"), instance(fresh, "")); err != nil {
+	if err := access.NewAdmission(fx.svc).Admit(pacs("zsh-fdu"), instance(fresh, "")); err != nil {
 		t.Errorf("the claimant's next instance: %v", err)
 	}
-	if err := fx.svc.Admit(pacs("jsph"), instance(fresh, "")); !errors.Is(err, ErrForeignInstitution) {
+	if err := access.NewAdmission(fx.svc).Admit(pacs("jsph"), instance(fresh, "")); !errors.Is(err, ErrForeignInstitution) {
 		t.Errorf("another PACS's instance of a study claimed moments ago: %v", err)
 	}
 	// A check run for another PACS (an instance stored anyway, as before
@@ -77,7 +78,7 @@ func TestHoldingFixedAtFirstCheck(t *testing.T) {
 	if e, err := fx.svc.Check(pacs("jsph"), study); err != nil || e.Holding != "zsh-fdu" {
 		t.Errorf("a check after the move re-attributed: %+v, %v", e, err)
 	}
-	if err := fx.svc.Admit(pacs("jsph"), instance(study, "")); !errors.Is(err, ErrForeignInstitution) {
+	if err := access.NewAdmission(fx.svc).Admit(pacs("jsph"), instance(study, "")); !errors.Is(err, ErrForeignInstitution) {
 		t.Errorf("the former holder's PACS after the move: %v", err)
 	}
 }

@@ -5,8 +5,6 @@ import (
 	"context"
 	"slices"
 	"strings"
-
-	"github.com/imgcloud/gateway/index"
 )
 
 // OrderRequest is an order-time check: a physician of Institution is about
@@ -51,16 +49,6 @@ type OrderHit struct {
 	StudyDescription string   `json:"study_description,omitempty"`
 	Modalities       []string `json:"modalities,omitempty"`
 }
-
-// ConsentChecker says whether a patient's consent lets an institution see
-// a study (consent.Service).
-type ConsentChecker interface {
-	Covers(ctx context.Context, st *index.Study, institution string) bool
-}
-
-// SetConsent installs the consent checker; the order check then hides
-// the details of results a consent does not cover. Call before serving.
-func (s *Service) SetConsent(c ConsentChecker) { s.consent = c }
 
 // orderLimit bounds the results an order check lists.
 const orderLimit = 50
@@ -110,7 +98,7 @@ func (s *Service) CheckOrder(ctx context.Context, req OrderRequest) (*OrderResul
 		if t.Item != item.Code {
 			continue
 		}
-		if s.consent != nil && t.Holding != req.Institution && !s.consent.Covers(ctx, row, req.Institution) {
+		if c := s.opt.Consents; c != nil && t.Holding != req.Institution && !c.Covers(ctx, row, req.Institution, s) {
 			out.NeedsConsent, out.Notice = true, noticeConsent
 			continue
 		}

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/imgcloud/gateway/access"
 	"github.com/imgcloud/gateway/index"
 	"github.com/imgcloud/gateway/records"
 )
@@ -38,6 +39,11 @@ type Options struct {
 	// Rand is the source of decision ids (default crypto/rand).
 	Rand   io.Reader
 	Logger *slog.Logger
+	// Consents, when set (consent.Service), hide what the visibility
+	// rule hides (access.Visible, over this service's facts) and the
+	// uncovered results of order checks. Without it nothing is hidden:
+	// tests of the registry and the tag alone.
+	Consents access.Consents
 }
 
 // Service is mutual recognition over the index and the records store. It
@@ -60,10 +66,8 @@ type Service struct {
 	claims     sync.Map
 	claimCount atomic.Int64
 	// visibility, when set, hides the studies the asking party may not
-	// see (see SetVisibility).
-	visibility Visibility
-	// consent, when set, hides uncovered results in order checks.
-	consent ConsentChecker
+	// see (Options.Consents).
+	visibility *access.Visibility
 	// eligCache maps study UID to its stored *Eligibility.
 	eligCache sync.Map
 	eligCount atomic.Int64
@@ -85,6 +89,9 @@ func New(ctx context.Context, db *index.DB, rec *records.Store, opt Options) (*S
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Service{db: db, rec: rec, opt: opt, log: opt.Logger}
+	if opt.Consents != nil {
+		s.visibility = access.NewVisibility(s, opt.Consents)
+	}
 	insts, err := listRecords[Institution](ctx, rec, kindInstitutions)
 	if err != nil {
 		return nil, err
@@ -182,7 +189,7 @@ func (s *Service) cacheEligibility(study string, e *Eligibility) {
 // Tag computes the recognition tag of a stored study for the asking
 // institution ("" to leave the region check out). An asking institution
 // that is not registered is an ErrNotFound, and so is a study the party in
-// ctx may not see (see SetVisibility).
+// ctx may not see (see Options.Consents).
 func (s *Service) Tag(ctx context.Context, study, asking string) (Tag, error) {
 	if asking != "" {
 		if _, ok := s.state().institutions[asking]; !ok {

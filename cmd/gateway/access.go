@@ -10,9 +10,9 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/imgcloud/gateway/access"
 	"github.com/imgcloud/gateway/audit"
 	"github.com/imgcloud/gateway/auth"
-	"github.com/imgcloud/gateway/httpapi/adminapi"
 	"github.com/imgcloud/gateway/httpapi/guard"
 	"github.com/imgcloud/gateway/index"
 	"github.com/imgcloud/gateway/internal/diskspace"
@@ -74,17 +74,18 @@ func bindAccess(fs *flag.FlagSet, c *AccessConfig) {
 	bindShare(fs, &c.Share)
 }
 
-// accessParts are what setupAccess builds.
+// accessParts are what setupAccess builds: the token store, the audit
+// trail and what the authenticator is made of.
 type accessParts struct {
 	rec    *records.Store
 	tokens *auth.Tokens
 	audit  *audit.Log
-	mw     *guard.Options
-	api    *adminapi.API
+	jwt    auth.Verifier // nil without a JWT issuer
+	off    bool          // --no-auth
 }
 
 // setupAccess opens the token store and the audit trail, installs or
-// creates the admin token, and builds the access middleware options.
+// creates the admin token and loads the JWT issuer's keys.
 func setupAccess(ctx context.Context, cfg AccessConfig, store storage.Store, db *index.DB, rec *records.Store, stdout io.Writer, log *slog.Logger) (*accessParts, error) {
 	tokens := auth.NewTokens(rec, nil)
 	al, err := audit.Open(db, store, audit.Options{ExportEvery: cfg.AuditExport, AnchorEvery: cfg.AuditAnchorEvery, RetainFor: cfg.AuditRetention,
@@ -92,11 +93,9 @@ func setupAccess(ctx context.Context, cfg AccessConfig, store storage.Store, db 
 	if err != nil {
 		return nil, err
 	}
-	parts := &accessParts{rec: rec, tokens: tokens, audit: al, api: &adminapi.API{Tokens: tokens, Audit: al}}
+	parts := &accessParts{rec: rec, tokens: tokens, audit: al, off: cfg.Disabled}
 	if cfg.Disabled {
 		log.Warn("authentication is OFF (--no-auth): every request is served as an admin; never do this with patient data")
-		parts.mw = &guard.Options{Audit: al, Auth: &auth.Authenticator{Policy: auth.Policy{{Method: "*", Prefix: "/", Public: true}},
-			Sessions: []auth.SessionFunc{anonymousAdmin}}}
 		return parts, nil
 	}
 	if cfg.AdminToken != "" {
@@ -113,17 +112,42 @@ func setupAccess(ctx context.Context, cfg AccessConfig, store storage.Store, db 
 		// Printed once, to the terminal, never to the log.
 		fmt.Fprintf(stdout, "\nFirst start: an admin token was created. It is shown only now; keep it safe:\n\n    %s\n\n", clear)
 	}
-	a := &auth.Authenticator{Tokens: tokens, Policy: auth.DefaultPolicy()}
 	if cfg.JWT.JWKSFile != "" || cfg.JWT.JWKSURL != "" {
 		v, err := auth.NewJWTVerifier(ctx, cfg.JWT)
 		if err != nil {
 			return nil, err
 		}
-		a.JWT = v
+		parts.jwt = v
 	}
-	parts.mw = &guard.Options{Auth: a, Audit: al, RatePerSecond: cfg.RatePerSec, Burst: cfg.RateBurst,
-		FailRatePerSecond: cfg.FailRatePerSec, FailBurst: cfg.FailBurst}
 	return parts, nil
+}
+
+// authenticator returns the authenticator of every request: tokens and
+// JWTs, then the sessions given (signed peer requests first, then share
+// sessions). Under --no-auth every request is the anonymous admin, bearer
+// or not.
+func (a *accessParts) authenticator(sessions ...auth.SessionFunc) *auth.Authenticator {
+	if a.off {
+		anon := anonymous{}
+		return &auth.Authenticator{Tokens: anon, JWT: anon, Sessions: append(sessions, anonymousAdmin)}
+	}
+	au := &auth.Authenticator{Tokens: a.tokens, Sessions: sessions}
+	if a.jwt != nil {
+		au.JWT = a.jwt
+	}
+	return au
+}
+
+// guard returns the access middleware's options: the authenticator, the
+// route policy, the audit trail and, with authentication on, the rate
+// limits.
+func (a *accessParts) guard(cfg AccessConfig, authn *auth.Authenticator, policy *access.Policy, personKeyOf func(string) string) guard.Options {
+	o := guard.Options{Auth: authn, Policy: policy, Audit: a.audit, PersonKeyOf: personKeyOf}
+	if !a.off {
+		o.RatePerSecond, o.Burst = cfg.RatePerSec, cfg.RateBurst
+		o.FailRatePerSecond, o.FailBurst = cfg.FailRatePerSec, cfg.FailBurst
+	}
+	return o
 }
 
 // installAdminToken installs the operator's admin token (--admin-token,
@@ -163,4 +187,13 @@ func installAdminToken(ctx context.Context, tokens *auth.Tokens, clear string, l
 // anonymousAdmin is the principal of every request under --no-auth.
 func anonymousAdmin(_ *http.Request) (auth.Principal, bool, error) {
 	return auth.Principal{Role: auth.RoleAdmin, User: "anonymous (--no-auth)"}, true, nil
+}
+
+// anonymous verifies any bearer as the anonymous admin (--no-auth), so
+// that a client that sends one is served as one that does not.
+type anonymous struct{}
+
+func (anonymous) Verify(_ context.Context, _ string) (auth.Principal, error) {
+	p, _, err := anonymousAdmin(nil)
+	return p, err
 }

@@ -12,16 +12,21 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/imgcloud/gateway/access"
 	"github.com/imgcloud/gateway/archive"
 	"github.com/imgcloud/gateway/consent"
 	"github.com/imgcloud/gateway/dicomweb"
+	"github.com/imgcloud/gateway/httpapi/adminapi"
 	"github.com/imgcloud/gateway/httpapi/consentapi"
 	"github.com/imgcloud/gateway/httpapi/guard"
 	"github.com/imgcloud/gateway/httpapi/recognitionapi"
 	"github.com/imgcloud/gateway/httpapi/server"
+	"github.com/imgcloud/gateway/httpapi/shareapi"
 	"github.com/imgcloud/gateway/index"
 	"github.com/imgcloud/gateway/internal/metrics"
+	"github.com/imgcloud/gateway/recognition"
 	"github.com/imgcloud/gateway/records"
+	"github.com/imgcloud/gateway/storage"
 	viewerstatic "github.com/imgcloud/gateway/viewer-static"
 )
 
@@ -32,7 +37,9 @@ type gateway struct {
 	echo    *echo.Echo
 	db      *index.DB
 	closers []func() error
-	log     *slog.Logger
+	// policy is the route policy the access middleware applies.
+	policy *access.Policy
+	log    *slog.Logger
 }
 
 // close releases the parts in reverse order of opening.
@@ -45,8 +52,20 @@ func (g *gateway) close() {
 	g.closers = nil
 }
 
-// assemble opens storage and the index, recovers, loads the demo when
-// asked, and builds every service and the HTTP server on them.
+// parts are the services assemble builds, for the HTTP server on them.
+type parts struct {
+	db       *index.DB
+	archive  *archive.Service
+	rs       *recognition.Service
+	consents *consent.Service
+	access   *accessParts
+	shares   *shareapi.API
+	fed      *federationParts // nil when federation is off
+	metrics  *metrics.Metrics
+}
+
+// assemble opens storage and the index, builds the domain services, the
+// access parts and the HTTP server on them, part by part.
 func assemble(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) (_ *gateway, err error) {
 	gw := &gateway{log: log}
 	defer func() {
@@ -54,43 +73,73 @@ func assemble(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 			gw.close() // what was opened before the failure
 		}
 	}()
+	p := &parts{}
 	store, err := openStore(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
+	if p.db, err = gw.openIndex(cfg, log); err != nil {
+		return nil, err
+	}
+	gw.db = p.db
+	rec := records.New(store, p.db)
+	if p.consents, err = consent.New(ctx, rec, nil); err != nil {
+		return nil, err
+	}
+	if p.rs, err = setupRecognition(ctx, cfg, store, p.db, p.consents, log); err != nil { // recognition.go
+		return nil, err
+	}
+	if p.archive, err = openArchive(ctx, cfg, store, p, log); err != nil {
+		return nil, err
+	}
+	if p.access, err = gw.openAccess(ctx, cfg, store, p.db, rec, stdout, log); err != nil { // access.go
+		return nil, err
+	}
+	if p.shares, err = setupShares(cfg, p.archive, p.db, p.rs, p.access, log); err != nil { // share.go
+		return nil, err
+	}
+	p.metrics = metrics.New(p.db.Counts)
+	if p.fed, err = setupFederation(cfg.Federation, cfg.Data, cfg.PublicURL, p.rs, p.metrics, stdout, log); err != nil { // federation.go
+		return nil, err
+	}
+	if gw.echo, gw.policy, err = httpServer(cfg, p, log); err != nil {
+		return nil, err
+	}
+	return gw, nil
+}
+
+// openIndex opens the index, to be closed with the gateway.
+func (g *gateway) openIndex(cfg Config, log *slog.Logger) (*index.DB, error) {
 	db, err := index.Open(index.Options{Dir: filepath.Join(cfg.Data, "index"), MinFreeBytes: cfg.MinFreeBytes, Logger: log.With("component", "index")})
 	if err != nil {
 		return nil, err
 	}
-	gw.db = db
-	gw.closers = append(gw.closers, func() error {
+	g.closers = append(g.closers, func() error {
 		if err := db.Close(); err != nil {
 			return fmt.Errorf("close index: %w", err)
 		}
 		return nil
 	})
+	return db, nil
+}
+
+// openArchive builds the archive with its hooks (recognition's
+// annotations and checks, the PACS identity and visibility rules),
+// recovers what a crash may have left and loads the demo when asked.
+func openArchive(ctx context.Context, cfg Config, store storage.Store, p *parts, log *slog.Logger) (*archive.Service, error) {
 	tmp := filepath.Join(cfg.Data, "tmp")
 	if err := os.MkdirAll(tmp, 0o750); err != nil {
 		return nil, fmt.Errorf("create %s: %w", tmp, err)
 	}
-	rs, err := setupRecognition(ctx, cfg, store, db, log) // recognition.go
-	if err != nil {
-		return nil, err
-	}
-	rec := records.New(store, db)
-	cons, err := consent.New(ctx, rec, rs, nil)
-	if err != nil {
-		return nil, err
-	}
-	rs.SetConsent(cons)
-	rs.SetVisibility(cons) // the recognition API hides what the archive hides
-	svc := archive.New(store, db, archive.Options{
+	svc := archive.New(store, p.db, archive.Options{
 		MaxInstanceBytes: cfg.MaxInstanceBytes, TempDir: tmp, Logger: log.With("component", "archive"),
 		SpaceDirs: spaceDirs(cfg), MinFreeBytes: cfg.MinFreeBytes,
-		Annotators: []archive.Annotator{rs}, Observers: []archive.Observer{rs}, Admission: rs,
-		DefaultCharset: cfg.DefaultCharset, Charsets: rs,
-		// Own institution, consent, share scope: one rule for QIDO and WADO.
-		Visibility: cons,
+		Annotators: []archive.Annotator{p.rs}, Observers: []archive.Observer{p.rs},
+		Admission:      access.NewAdmission(p.rs), // PACS identity
+		DefaultCharset: cfg.DefaultCharset, Charsets: p.rs,
+		// Own institution, consent, share scope: one rule for QIDO, WADO and
+		// the recognition API.
+		Visibility: access.NewVisibility(p.rs, p.consents),
 	})
 	if checked, dropped, err := svc.Recover(ctx); err != nil {
 		return nil, fmt.Errorf("recover: %w", err)
@@ -98,10 +147,16 @@ func assemble(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 		log.Info("checked rows written since the last checkpoint", "rows", checked, "dropped", dropped)
 	}
 	if cfg.Demo {
-		if err := loadDemoIfEmpty(ctx, svc, db, log); err != nil {
+		if err := loadDemoIfEmpty(ctx, svc, p.db, log); err != nil {
 			return nil, err
 		}
 	}
+	return svc, nil
+}
+
+// openAccess opens the token store and the audit trail (closed with the
+// gateway).
+func (g *gateway) openAccess(ctx context.Context, cfg Config, store storage.Store, db *index.DB, rec *records.Store, stdout io.Writer, log *slog.Logger) (*accessParts, error) {
 	if cfg.Access.AuditKeyFile == "" {
 		cfg.Access.AuditKeyFile = filepath.Join(cfg.Data, "secrets", "audit-keys.json")
 	}
@@ -109,7 +164,7 @@ func assemble(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 	if err != nil {
 		return nil, err
 	}
-	gw.closers = append(gw.closers, func() error {
+	g.closers = append(g.closers, func() error {
 		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		if err := acc.audit.Close(cctx); err != nil {
@@ -117,35 +172,53 @@ func assemble(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 		}
 		return nil
 	})
-	acc.mw.PersonKeyOf = rs.PersonKeyOf                    // audit events name the person of a study
-	acc.api.Facts = reportFacts{db: db, rs: rs}            // the regulators' report
-	shares, err := setupShares(cfg, svc, db, rs, acc, log) // share.go
+	return acc, nil
+}
+
+// httpServer builds the route policy, the access middleware and the
+// server with every adapter. A route nobody gave a rule stops the start
+// (default deny made loud).
+func httpServer(cfg Config, p *parts, log *slog.Logger) (*echo.Echo, *access.Policy, error) {
+	policy, err := server.Policy(append(p.fed.rules(), apiRules(), shareapi.LinkRules)...)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	m := metrics.New(db.Counts)
-	fed, err := setupFederation(cfg.Federation, cfg.Data, cfg.PublicURL, rs, m, stdout, log) // federation.go
-	if err != nil {
-		return nil, err
-	}
+	authn := p.access.authenticator(append(p.fed.sessions(), p.shares.Session)...)
+	admin := &adminapi.API{Tokens: p.access.tokens, Audit: p.access.audit, Facts: reportFacts{db: p.db, rs: p.rs}} // the regulators' report
 	sopt := server.Options{
-		Access: guard.Middleware(*acc.mw),
-		API: []func(g *echo.Group){acc.api.Register, recognitionAPI(rs),
-			(&consentapi.API{Consents: cons}).Register, shares.Register},
-		Routes: []func(e *echo.Echo){shares.RegisterLinks}, // share links at /s/
+		// Audit events name the person of a study.
+		Access: guard.Middleware(p.access.guard(cfg.Access, authn, policy, p.rs.PersonKeyOf)),
+		API: []func(g *echo.Group){admin.Register, recognitionAPI(p.rs),
+			(&consentapi.API{Consents: p.consents}).Register, p.shares.Register},
+		Routes: []func(e *echo.Echo){p.shares.RegisterLinks}, // share links at /s/
 		// The asking institution of DICOMweb requests, for the recognition tag.
 		Middleware: []echo.MiddlewareFunc{recognitionapi.Asking},
 		DICOMweb: dicomweb.Options{
 			PublicURL: cfg.PublicURL, TrustForwarded: cfg.TrustForwarded, MaxRequestBytes: cfg.MaxRequestBytes,
 			PresignRedirect: cfg.PresignRedirect, MaxStowParts: cfg.StowMaxParts, MaxAnswerBytes: cfg.MaxAnswerBytes,
 		},
-		CORSOrigins: strings.Split(cfg.CORSOrigins, ","),
-		Logger:      log,
-		Metrics:     m,
-		Viewer:      viewerstatic.FS(),
+		CORSOrigins:     strings.Split(cfg.CORSOrigins, ","),
+		Logger:          log,
+		Metrics:         p.metrics,
+		Viewer:          viewerstatic.FS(),
+		BodyIdleTimeout: cfg.BodyIdleTimeout, // slow-loris bodies: see internal/idleread
 	}
-	sopt.BodyIdleTimeout = cfg.BodyIdleTimeout // slow-loris bodies: see internal/idleread
-	fed.wire(&sopt, acc.mw.Auth)
-	gw.echo = server.New(svc, sopt)
-	return gw, nil
+	p.fed.wire(&sopt)
+	e := server.New(p.archive, sopt)
+	if err := policy.Cover(server.Routes(e)); err != nil {
+		return nil, nil, err
+	}
+	return e, policy, nil
+}
+
+// apiRules are the access rules of the JSON APIs assemble mounts under
+// /api/v1 (federation's are added by federationParts.rules).
+func apiRules() access.Rules {
+	all := access.Rules{}
+	for _, set := range []access.Rules{adminapi.AccessRules, recognitionapi.AccessRules, consentapi.AccessRules, shareapi.AccessRules} {
+		for k, r := range set {
+			all[k] = r
+		}
+	}
+	return access.Prefix(server.APIRoot, all)
 }

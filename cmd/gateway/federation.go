@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/imgcloud/gateway/access"
 	"github.com/imgcloud/gateway/auth"
 	"github.com/imgcloud/gateway/federation"
 	"github.com/imgcloud/gateway/httpapi/fedapi"
@@ -112,9 +113,8 @@ func setupFederation(cfg FederationConfig, data, publicURL string, rs *recogniti
 	return &federationParts{svc: svc, api: &fedapi.API{Fed: svc, Logger: log.With("component", "federation")}}, nil
 }
 
-// wire mounts federation on the server options and the authenticator:
-// signed peer requests are tried before other sessions.
-func (f *federationParts) wire(o *server.Options, a *auth.Authenticator) {
+// wire mounts federation on the server options.
+func (f *federationParts) wire(o *server.Options) {
 	if f == nil {
 		return
 	}
@@ -122,19 +122,35 @@ func (f *federationParts) wire(o *server.Options, a *auth.Authenticator) {
 	o.DICOMweb.Searcher = f.api.Searcher // study searches ask the peers too
 	o.Middleware = append(o.Middleware, f.api.Provenance)
 	o.DICOMweb.Mount = append(o.DICOMweb.Mount, f.api.Mount)
-	a.Sessions = append([]auth.SessionFunc{f.svc.Session}, a.Sessions...)
 }
 
-// admitInstitution refuses an asking institution that the registry places
-// in another province than the peer's: a peer cannot borrow one of this
-// province's hospitals to see its studies. Institutions unknown here are
-// admitted (consents name them by id).
+// sessions are the authenticator's sessions federation adds: signed peer
+// requests, tried before any other session.
+func (f *federationParts) sessions() []auth.SessionFunc {
+	if f == nil {
+		return nil
+	}
+	return []auth.SessionFunc{f.svc.Session}
+}
+
+// rules are the access rules of federation's routes (none when off).
+func (f *federationParts) rules() []access.Rules {
+	if f == nil {
+		return nil
+	}
+	return []access.Rules{access.Prefix(server.APIRoot, fedapi.AccessRules), access.Prefix("/dicomweb", fedapi.ProxyRules)}
+}
+
+// admitInstitution is the peer rule (access.PeerMayAskFor) over the
+// recognition registry.
 func admitInstitution(rs *recognition.Service) func(federation.Peer, string) error {
-	return func(p federation.Peer, institution string) error {
-		in, err := rs.Institution(institution)
-		if err != nil || in.Province == "" || in.Province == p.Province {
-			return nil
+	province := func(institution string) string {
+		if in, err := rs.Institution(institution); err == nil {
+			return in.Province
 		}
-		return fmt.Errorf("institution %s is registered in province %s, not in peer %s's %s", institution, in.Province, p.Name, p.Province)
+		return ""
+	}
+	return func(p federation.Peer, institution string) error {
+		return access.PeerMayAskFor(province, p.Name, p.Province, institution)
 	}
 }

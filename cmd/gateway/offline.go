@@ -44,7 +44,7 @@ func openOffline(ctx context.Context, cfg Config, freshIndex bool, stderr io.Wri
 		db.Close()
 		return nil, fmt.Errorf("create %s: %w", tmp, err)
 	}
-	svc := archive.New(store, db, archive.Options{TempDir: tmp, DefaultCharset: cfg.DefaultCharset, Logger: newLogger(stderr, cfg.LogJSON, cfg.Debug)})
+	svc := archive.New(store, db, archive.Options{TempDir: tmp, Visibility: archive.Unrestricted{}, DefaultCharset: cfg.DefaultCharset, Logger: newLogger(stderr, cfg.LogJSON, cfg.Debug)})
 	return &offline{store: store, db: db, svc: svc}, nil
 }
 

@@ -17,6 +17,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/imgcloud/gateway/access"
 	"github.com/imgcloud/gateway/httpapi/recognitionapi"
 	"github.com/imgcloud/gateway/index"
 	"github.com/imgcloud/gateway/recognition"
@@ -58,14 +59,15 @@ func personKeySecret(cfg Config) ([]byte, error) {
 // records, loads the configured files and seeds what is missing: the
 // shipped catalogue (with the cross-province regions it names) when no
 // catalogue was ever loaded, and with --demo the sample registry when no
-// institution is registered.
-func setupRecognition(ctx context.Context, cfg Config, store storage.Store, db *index.DB, log *slog.Logger) (*recognition.Service, error) {
+// institution is registered. Its API hides what the visibility rule hides,
+// over consents.
+func setupRecognition(ctx context.Context, cfg Config, store storage.Store, db *index.DB, consents access.Consents, log *slog.Logger) (*recognition.Service, error) {
 	secret, err := personKeySecret(cfg)
 	if err != nil {
 		return nil, err
 	}
 	svc, err := recognition.New(ctx, db, records.New(store, db), recognition.Options{
-		PersonKeySecret: secret, Logger: log.With("component", "recognition"),
+		PersonKeySecret: secret, Logger: log.With("component", "recognition"), Consents: consents,
 	})
 	if err != nil {
 		return nil, err

@@ -251,6 +251,15 @@ func TestRouteAccess(t *testing.T) {
 			t.Errorf("route %s has no access rule in routeAccess: say who may call it", key)
 		}
 	}
+	// The policy itself has a rule for every route (default deny: a
+	// route without one would be refused to everyone; assemble refuses
+	// to start with one, access.Policy.Cover).
+	for _, key := range routes {
+		method, pattern, _ := strings.Cut(key, " ")
+		if _, ok := gw.policy.Rule(method, pattern); !ok {
+			t.Errorf("route %s has no rule in the access policy", key)
+		}
+	}
 	for key := range want {
 		if !slices.Contains(routes, key) {
 			t.Errorf("routeAccess names %s, which the router does not have", key)
@@ -303,8 +312,8 @@ func fillRoute(pattern, study string) string {
 	return p
 }
 
-// refusedByPolicy tells a refusal of the route policy (auth.Policy.Allow,
-// auth.CheckScope) from one a handler gives for its own reasons.
+// refusedByPolicy tells a refusal of the route policy (access.Policy.Authorize,
+// with its share scope) from one a handler gives for its own reasons.
 func refusedByPolicy(body []byte) bool {
 	s := string(body)
 	return strings.Contains(s, "may not") && strings.Contains(s, "role") ||

@@ -45,8 +45,8 @@ func bindShare(fs *flag.FlagSet, c *ShareConfig) {
 	boolean(fs, &c.SecureCookie, "share-secure-cookie", "mark share session cookies Secure even without TLS here (behind a TLS proxy)")
 }
 
-// setupShares opens the share keys and service, adds the share session to
-// the authenticator and returns the API to mount.
+// setupShares opens the share keys and service and returns the API to
+// mount (its Session authenticates share-link sessions).
 func setupShares(cfg Config, svc *archive.Service, db *index.DB, rs *recognition.Service, acc *accessParts, log *slog.Logger) (*shareapi.API, error) {
 	sc := cfg.Access.Share
 	if sc.KeyFile == "" {
@@ -62,9 +62,6 @@ func setupShares(cfg Config, svc *archive.Service, db *index.DB, rs *recognition
 		PublicURL: strings.TrimSuffix(strings.TrimRight(cfg.PublicURL, "/"), "/dicomweb"), TrustForwarded: cfg.TrustForwarded,
 		SecureCookie: sc.SecureCookie, Logger: log.With("component", "share"),
 	})
-	if acc.mw.Auth != nil {
-		acc.mw.Auth.Sessions = append(acc.mw.Auth.Sessions, api.Session)
-	}
 	return api, nil
 }
 

@@ -24,7 +24,7 @@ type API struct {
 }
 
 // Register mounts the routes on the /api/v1 group. The access middleware
-// has already checked roles (auth.DefaultPolicy).
+// has already checked roles (AccessRules).
 func (a *API) Register(g *echo.Group) {
 	g.GET("/me", a.me)
 	g.POST("/admin/tokens", a.createToken)

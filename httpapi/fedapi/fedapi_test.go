@@ -67,7 +67,7 @@ func (n *node) start(t testing.TB, peers []federation.Peer, user auth.Principal,
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := archive.New(storagetest.NewMemory(), db, archive.Options{TempDir: t.TempDir()})
+	svc := archive.New(storagetest.NewMemory(), db, archive.Options{TempDir: t.TempDir(), Visibility: archive.Unrestricted{}})
 	api := &API{Fed: fed}
 	access := func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {

@@ -18,7 +18,7 @@ import (
 // proxy relays a WADO-RS (or in-study QIDO-RS) request to a peer, named
 // by the URL, never addressed by it: GET
 // {root}/peers/{peer}/studies/{study}/... Only clinicians and admins reach
-// it (auth.DefaultPolicy). The peer applies its own consent rules for the
+// it (ProxyRules). The peer applies its own consent rules for the
 // asking institution and signs its answer:
 //
 //   - JSON answers (metadata, searches) are read whole, within

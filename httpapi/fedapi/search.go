@@ -2,8 +2,8 @@ package fedapi
 
 import (
 	"context"
-	"fmt"
 
+	"github.com/imgcloud/gateway/access"
 	"github.com/imgcloud/gateway/archive"
 	"github.com/imgcloud/gateway/auth"
 	"github.com/imgcloud/gateway/federation"
@@ -20,15 +20,10 @@ func (a *API) Searcher(local archive.Searcher) archive.Searcher {
 	return a.Fed.Searcher(local, mayFederate, askingOf)
 }
 
-// mayFederate decides who may fan a search out to peers: clinicians and
-// admins. A peer's request never does (no loops). Requests without a
-// principal (tests, no access middleware) may.
+// mayFederate applies the fan-out rule (access.MayFanOut) to a request.
 func mayFederate(ctx context.Context) error {
 	p, authed := auth.FromContext(ctx)
-	if authed && p.Role != auth.RoleClinician && p.Role != auth.RoleAdmin {
-		return fmt.Errorf("%w: federated search is open to clinicians and admins, not to role %q", auth.ErrForbidden, p.Role)
-	}
-	return nil
+	return access.MayFanOut(p, authed)
 }
 
 // askingOf is who a request asks for, as peers are told.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/imgcloud/gateway/access"
 	"github.com/imgcloud/gateway/archive"
 	"github.com/imgcloud/gateway/audit"
 	"github.com/imgcloud/gateway/auth"
@@ -47,9 +48,12 @@ func startWith(t *testing.T, opt guard.Options, aopt audit.Options) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { al.Close(context.Background()) })
-	svc := archive.New(store, db, archive.Options{TempDir: dir})
+	svc := archive.New(store, db, archive.Options{TempDir: dir, Visibility: archive.Unrestricted{}})
 	api := &adminapi.API{Tokens: toks, Audit: al}
-	opt.Auth, opt.Audit = &auth.Authenticator{Tokens: toks, Policy: auth.DefaultPolicy()}, al
+	opt.Auth, opt.Audit = &auth.Authenticator{Tokens: toks}, al
+	if opt.Policy, err = server.Policy(access.Prefix(server.APIRoot, adminapi.AccessRules)); err != nil {
+		t.Fatal(err)
+	}
 	mw := guard.Middleware(opt)
 	srv := httptest.NewServer(server.New(svc, server.Options{Access: mw, API: []func(*echo.Group){api.Register}}))
 	t.Cleanup(srv.Close)

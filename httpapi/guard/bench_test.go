@@ -33,7 +33,7 @@ func BenchmarkAccessOverhead(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer db.Close()
-	svc := archive.New(store, db, archive.Options{TempDir: dir})
+	svc := archive.New(store, db, archive.Options{TempDir: dir, Visibility: archive.Unrestricted{}})
 	man, err := corpus.Generate(b.TempDir(), corpus.Options{Studies: 20, SeriesPerStudy: 2, InstancesPerSeries: 3, Seed: 8, Today: time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)})
 	if err != nil {
 		b.Fatal(err)
@@ -52,7 +52,11 @@ func BenchmarkAccessOverhead(b *testing.B) {
 	al, _ := audit.Open(db, store, audit.Options{})
 	defer al.Close(context.Background())
 	tok, _, _ := toks.Create(context.Background(), auth.Principal{Role: auth.RoleAdmin, User: "bench"}, 0)
-	mw := guard.Middleware(guard.Options{Auth: &auth.Authenticator{Tokens: toks, Policy: auth.DefaultPolicy()}, Audit: al})
+	policy, err := server.Policy()
+	if err != nil {
+		b.Fatal(err)
+	}
+	mw := guard.Middleware(guard.Options{Auth: &auth.Authenticator{Tokens: toks}, Policy: policy, Audit: al})
 	guarded := httptest.NewServer(server.New(svc, server.Options{Access: mw, API: []func(*echo.Group){}}))
 	defer guarded.Close()
 	f := man.Files[0]

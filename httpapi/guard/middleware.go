@@ -1,7 +1,7 @@
-// Package guard enforces who may see what: authentication and the route
-// policy on every request (one middleware), per-token rate limits, security
-// headers, the audit event of every request that touches patient data, and
-// the visibility rule the archive applies to studies.
+// Package guard is the per-request middleware: authentication, then the
+// route policy (package access decides, guard asks it with the route
+// echo matched), per-token rate limits, security headers and the audit
+// event of every request that touches patient data.
 package guard
 
 import (
@@ -11,10 +11,12 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/imgcloud/gateway/access"
 	"github.com/imgcloud/gateway/audit"
 	"github.com/imgcloud/gateway/auth"
 	"github.com/imgcloud/gateway/internal/ratelimit"
@@ -23,6 +25,9 @@ import (
 // Options configure the middleware.
 type Options struct {
 	Auth *auth.Authenticator
+	// Policy decides who may call each route (server.Policy); with Auth
+	// set and no Policy every route is refused.
+	Policy *access.Policy
 	// Audit receives one event per request under the audited prefixes.
 	Audit *audit.Log
 	// RatePerSecond and Burst limit each token (or each address when
@@ -45,9 +50,11 @@ type Options struct {
 // audited are the path prefixes whose requests touch patient data.
 var audited = []string{"/dicomweb/", "/api/v1/", "/s/"}
 
-// Middleware returns the access middleware. Place it after request ids
-// and before the routes.
+// Middleware returns the access middleware. Mount it with e.Use (not
+// e.Pre): echo runs Use middleware after routing, so the route pattern
+// the policy is keyed on (c.Path()) is known.
 func Middleware(opt Options) echo.MiddlewareFunc {
+	var routes routeSet
 	lim := newLimiters(opt.RatePerSecond, opt.Burst)
 	fails := newLimiters(opt.FailRatePerSecond, opt.FailBurst)
 	failRetry := time.Second
@@ -81,9 +88,7 @@ func Middleware(opt Options) echo.MiddlewareFunc {
 			}
 			var err error
 			if opt.Auth != nil {
-				var r2 *http.Request
-				r2, err = opt.Auth.Check(req)
-				c.SetRequest(r2)
+				err = check(c, opt.Auth, opt.Policy, &routes)
 			}
 			p, _ := auth.FromContext(c.Request().Context())
 			if err == nil && lim != nil {
@@ -136,6 +141,68 @@ func authenticates(a *auth.Authenticator, r *http.Request) bool {
 	}
 	_, err := a.Authenticate(r)
 	return err == nil
+}
+
+// check authenticates the request unless its route is public, then asks
+// the policy. Refusals carry the principal too, so that the audit trail
+// names who was refused. A request no route matched (echo answers 404 or
+// 405) needs credentials, then goes on to that answer.
+func check(c echo.Context, a *auth.Authenticator, pol *access.Policy, routes *routeSet) error {
+	req := c.Request()
+	if req.Method == http.MethodOptions {
+		return nil // CORS preflights carry no credentials
+	}
+	if pol == nil {
+		return fmt.Errorf("%w: no route policy", auth.ErrForbidden)
+	}
+	call := access.Call{Method: req.Method, Route: c.Path(), Study: c.Param("study"),
+		Query: c.QueryParams(), Path: req.URL.Path, RawPath: req.URL.RawPath}
+	known := routes.has(c)
+	if !known {
+		// No route matched: a path the policy names literally (/metrics
+		// with metrics off) keeps its rule, so that a refusal does not
+		// tell whether the route is mounted.
+		call.Route = req.URL.Path
+	}
+	rule, ok := pol.Rule(req.Method, call.Route)
+	if ok && rule.Public {
+		// Public routes still see a principal when one is sent (and a
+		// share session's limits still hold).
+		p, err := a.Authenticate(req)
+		if err != nil {
+			return nil
+		}
+		c.SetRequest(req.WithContext(auth.WithPrincipal(req.Context(), p)))
+		return pol.Authorize(p, call)
+	}
+	p, err := a.Authenticate(req)
+	if err != nil {
+		return err
+	}
+	c.SetRequest(req.WithContext(auth.WithPrincipal(req.Context(), p)))
+	if !ok && !known {
+		return nil // echo's 404 or 405
+	}
+	return pol.Authorize(p, call)
+}
+
+// routeSet is the set of routes a router has, read once at the first
+// request (all routes are registered before serving).
+type routeSet struct {
+	once sync.Once
+	set  map[string]bool
+}
+
+// has reports whether the request matched a registered route, as opposed
+// to echo's not-found or method-not-allowed answer.
+func (s *routeSet) has(c echo.Context) bool {
+	s.once.Do(func() {
+		s.set = map[string]bool{}
+		for _, r := range c.Echo().Routes() {
+			s.set[r.Method+" "+r.Path] = true
+		}
+	})
+	return s.set[c.Request().Method+" "+c.Path()]
 }
 
 // failKey is the failure bucket of a client address: the address, or for

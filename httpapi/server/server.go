@@ -15,7 +15,9 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
+	"github.com/imgcloud/gateway/access"
 	"github.com/imgcloud/gateway/archive"
+	"github.com/imgcloud/gateway/auth"
 	"github.com/imgcloud/gateway/dicomweb"
 	"github.com/imgcloud/gateway/httpapi/respond"
 	"github.com/imgcloud/gateway/httpapi/viewer"
@@ -46,6 +48,34 @@ type Options struct {
 	// BodyIdleTimeout cuts a request body when less than
 	// idleread.MinProgress bytes arrive in that long (408); zero: off.
 	BodyIdleTimeout time.Duration
+}
+
+// APIRoot is where the JSON APIs of Options.API are mounted.
+const APIRoot = "/api/v1"
+
+// Policy is the route policy of a server New builds: its own routes
+// (health probes for anyone, metrics for admins), DICOMweb's and the
+// viewer's, and the rules given, full patterns (for Options.API, put
+// APIRoot before the adapters' rules with access.Prefix).
+func Policy(rules ...access.Rules) (*access.Policy, error) {
+	own := access.Rules{
+		"GET /healthz": {Public: true},
+		"GET /readyz":  {Public: true},
+		"GET /metrics": {Roles: []auth.Role{auth.RoleAdmin}},
+	}
+	return access.NewPolicy(append([]access.Rules{own, dicomweb.AccessRules("/dicomweb"), viewer.AccessRules}, rules...)...)
+}
+
+// Routes lists the routes of e as "METHOD pattern", without echo's own
+// not-found routes: what access.Policy.Cover checks.
+func Routes(e *echo.Echo) []string {
+	var out []string
+	for _, r := range e.Routes() {
+		if !strings.HasPrefix(r.Method, "echo_") {
+			out = append(out, r.Method+" "+r.Path)
+		}
+	}
+	return out
 }
 
 // maxLoggedPath bounds the request path written in each request log line.
@@ -129,7 +159,10 @@ func New(svc *archive.Service, opt Options) *echo.Echo {
 		e.GET("/metrics", echo.WrapHandler(opt.Metrics.Handler()))
 	}
 
-	api := e.Group("/api/v1")
+	api := e.Group(APIRoot)
+	// An unknown API path is the group's 404, not the viewer's catch-all:
+	// the access middleware then asks for credentials first (401).
+	api.RouteNotFound("/*", echo.NotFoundHandler)
 	for _, mount := range opt.API {
 		mount(api)
 	}

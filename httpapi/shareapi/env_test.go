@@ -17,6 +17,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/imgcloud/gateway/access"
 	"github.com/imgcloud/gateway/archive"
 	"github.com/imgcloud/gateway/audit"
 	"github.com/imgcloud/gateway/auth"
@@ -121,11 +122,11 @@ func startWith(t *testing.T, burst int) *env {
 	studies := man.Studies()
 	f := facts{inst: map[string]string{studies[0].StudyUID: "h1", studies[1].StudyUID: "h2"},
 		person: map[string]string{studies[0].StudyUID: pkA, studies[1].StudyUID: pkB}}
-	cons, err := consent.New(context.Background(), rec, f, clk.now)
+	cons, err := consent.New(context.Background(), rec, clk.now)
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := archive.New(store, db, archive.Options{TempDir: dir, Visibility: cons})
+	svc := archive.New(store, db, archive.Options{TempDir: dir, Visibility: access.NewVisibility(f, cons)})
 
 	keys, err := share.LoadKeyring(filepath.Join(dir, "secrets", "share-keys.json"), clk.now)
 	if err != nil {
@@ -135,8 +136,12 @@ func startWith(t *testing.T, burst int) *env {
 	logs, logMu := &bytes.Buffer{}, &sync.Mutex{}
 	log := slog.New(slog.NewTextHandler(lockedWriter{logMu, logs}, nil))
 	api := shareapi.New(shareapi.Options{Shares: shares, Archive: svc, Owners: owners{db, f}, Now: clk.now, Logger: log, FailureBurst: burst})
-	authn := &auth.Authenticator{Tokens: toks, Policy: auth.DefaultPolicy(), Sessions: []auth.SessionFunc{api.Session}}
-	mw := guard.Middleware(guard.Options{Auth: authn, Audit: al})
+	authn := &auth.Authenticator{Tokens: toks, Sessions: []auth.SessionFunc{api.Session}}
+	policy, err := server.Policy(access.Prefix(server.APIRoot, adminapi.AccessRules), access.Prefix(server.APIRoot, shareapi.AccessRules), shareapi.LinkRules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mw := guard.Middleware(guard.Options{Auth: authn, Policy: policy, Audit: al})
 	srv := httptest.NewServer(server.New(svc, server.Options{
 		Access: mw, Logger: log, Viewer: viewerstatic.FS(),
 		API:    []func(*echo.Group){(&adminapi.API{Tokens: toks, Audit: al}).Register, api.Register},

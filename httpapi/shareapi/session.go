@@ -17,8 +17,9 @@ import (
 // Session is the auth.SessionFunc of share links: a request without an
 // Authorization header that carries the share cookie becomes a patient
 // principal scoped to the share's study, allowed to download only when
-// the share says so (auth.CheckScope enforces both). The share is looked
-// up on every request, so a revocation ends sessions at once.
+// the share says so (the route policy enforces both, from AccessRules and
+// DICOMweb's rules). The share is looked up on every request, so a
+// revocation ends sessions at once.
 func (a *API) Session(r *http.Request) (auth.Principal, bool, error) {
 	ck, err := r.Cookie(CookieName)
 	if err != nil || ck.Value == "" {
@@ -53,7 +54,7 @@ func (a *API) sessionInfo(c echo.Context) error {
 
 // zip streams the share's study as a zip of DICOM files
 // (DICOM/{series}/{sop}.dcm), one instance at a time: memory stays flat
-// whatever the study size. auth.CheckScope has already refused view-only
+// whatever the study size. The route policy has already refused view-only
 // sessions.
 func (a *API) zip(c echo.Context) error {
 	p, _ := auth.FromContext(c.Request().Context())

@@ -64,7 +64,7 @@ func startViewerGateway(t *testing.T) *viewerGateway {
 	dir := t.TempDir()
 	store, db := gwtest.StoreAndIndex(t, dir)
 	rec := &recognitionStub{}
-	svc := archive.New(store, db, archive.Options{TempDir: dir, Annotators: []archive.Annotator{rec}})
+	svc := archive.New(store, db, archive.Options{TempDir: dir, Visibility: archive.Unrestricted{}, Annotators: []archive.Annotator{rec}})
 	srv := httptest.NewServer(server.New(svc, server.Options{Viewer: viewerstatic.FS()}))
 	t.Cleanup(srv.Close)
 	var err error

@@ -73,6 +73,7 @@ func Start(t testing.TB, store storage.Store, opt Options) *Gateway {
 	}
 	svc := archive.New(store, db, archive.Options{
 		TempDir: dir, MaxInstanceBytes: opt.MaxInstanceBytes, Annotators: ext.Annotators, Observers: ext.Observers,
+		Visibility: archive.Unrestricted{}, // no access middleware: tests serve no one
 	})
 	sopt := server.Options{
 		DICOMweb: dicomweb.Options{MaxRequestBytes: opt.MaxRequestBytes, PresignRedirect: opt.PresignRedirect,

@@ -1,0 +1,86 @@
+package access
+
+import (
+	"context"
+
+	"github.com/imgcloud/gateway/auth"
+	"github.com/imgcloud/gateway/consent"
+	"github.com/imgcloud/gateway/index"
+)
+
+// Facts are what the visibility rule reads about a study: who holds it,
+// whose it is, and what consents match it (recognition.Service).
+type Facts interface {
+	consent.Facts
+}
+
+// Consents says whether a consent in force lets an institution see a
+// study (consent.Service).
+type Consents interface {
+	Covers(ctx context.Context, st *index.Study, institution string, f consent.Facts) bool
+}
+
+// Visible is the visibility rule, one for QIDO, WADO, the recognition API
+// and share zips: no principal sees nothing; a share session only its
+// study; an admin everything; a patient only their own studies; a
+// clinician or a peer gateway its own institution's studies and those a
+// consent in force covers; anyone else (a PACS) nothing.
+func Visible(ctx context.Context, st *index.Study, f Facts, c Consents) bool {
+	p, ok := auth.FromContext(ctx)
+	if !ok {
+		return false
+	}
+	if p.Scope != "" {
+		return p.Scope == st.UID
+	}
+	switch p.Role {
+	case auth.RoleAdmin:
+		return true
+	case auth.RolePatient:
+		return p.PersonKey != "" && f.StudyPerson(ctx, st) == p.PersonKey
+	case auth.RoleClinician, auth.RolePeer:
+		if p.Institution == "" {
+			return false
+		}
+		if f.StudyInstitution(ctx, st) == p.Institution {
+			return true
+		}
+		return c != nil && c.Covers(ctx, st, p.Institution, f)
+	}
+	return false
+}
+
+// Visibility is the visibility rule bound to its facts: the archive's
+// Visibility hook (archive.Visibility) and the recognition API's.
+type Visibility struct {
+	facts    Facts
+	consents Consents
+}
+
+// NewVisibility returns the rule over facts and consents.
+func NewVisibility(f Facts, c Consents) *Visibility {
+	return &Visibility{facts: f, consents: c}
+}
+
+// Visible applies the visibility rule (see the function Visible).
+func (v *Visibility) Visible(ctx context.Context, st *index.Study) bool {
+	return Visible(ctx, st, v.facts, v.consents)
+}
+
+// DecisionVisible is the rule for recognition decisions, which name
+// physicians and carry free text: no principal reads none; an admin every
+// one; a principal of an institution those its institution made and, like
+// anyone else, those on studies it may see (studyVisible; the holding
+// institution reads what others decided about its results).
+func DecisionVisible(ctx context.Context, decidedBy string, studyVisible func() bool) bool {
+	p, ok := auth.FromContext(ctx)
+	switch {
+	case !ok:
+		return false
+	case p.Role == auth.RoleAdmin:
+		return true
+	case p.Institution != "" && decidedBy == p.Institution:
+		return true
+	}
+	return studyVisible()
+}
