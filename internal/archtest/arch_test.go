@@ -144,11 +144,7 @@ func TestArchitectureNamesEveryPackage(t *testing.T) {
 }
 
 // pending are packages the package map names before they exist.
-var pending = map[string]bool{
-	// LEAD: "access" is being created by the access helper (issue 15);
-	// drop this entry once it is merged.
-	"access": true,
-}
+var pending = map[string]bool{}
 
 // TestImportRules checks the arrows of ARCHITECTURE.md on every non-test
 // import of the module (tests may import what they need).
