@@ -46,8 +46,9 @@ type renderer struct {
 	sem chan struct{}
 }
 
-// registerRendered mounts /rendered and /thumbnail at every level.
-func registerRendered(g *echo.Group, h *handlers) {
+// registerRendered mounts /rendered and /thumbnail at every level and
+// returns the renderer, which WADO-URI shares.
+func registerRendered(g *echo.Group, h *handlers) *renderer {
 	r := &renderer{handlers: h, sem: make(chan struct{}, max(2, runtime.GOMAXPROCS(0)))}
 	for _, p := range []string{
 		"/studies/:study",
@@ -58,6 +59,7 @@ func registerRendered(g *echo.Group, h *handlers) {
 		g.GET(p+"/rendered", r.serve(false))
 		g.GET(p+"/thumbnail", r.serve(true))
 	}
+	return r
 }
 
 // renderRequest is a parsed rendered or thumbnail request.
