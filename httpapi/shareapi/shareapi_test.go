@@ -61,6 +61,9 @@ func wadoPaths(st corpus.Study) (view, download []string) {
 		s, se, in, in + "/bulkdata/7fe00010",
 		"/dicomweb/wado?requestType=WADO&studyUID=" + f.StudyUID + "&seriesUID=" + f.SeriesUID + "&objectUID=" + f.SOPUID + "&contentType=application/dicom",
 		"/api/v1/shares/session/study.zip",
+		// No contentType: the default may be DICOM (objects without
+		// pixel data), so the policy counts it a download.
+		"/wado?requestType=WADO&studyUID=" + f.StudyUID + "&seriesUID=" + f.SeriesUID + "&objectUID=" + f.SOPUID,
 	}
 	return view, download
 }
