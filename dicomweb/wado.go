@@ -176,6 +176,9 @@ func (h *handlers) frames(c echo.Context) error {
 	if single {
 		defer first.Close()
 		c.Response().Header().Set("Content-Length", strconv.FormatInt(frames[0].Length, 10))
+		if dcm.IsVideo(in.TransferSyntax) {
+			media += "; transfer-syntax=" + in.TransferSyntax // which codec the stream is
+		}
 		return c.Stream(http.StatusOK, media, first)
 	}
 	ts := archive.FrameSyntax(in)
@@ -232,10 +235,32 @@ func frameMedia(ts string) string {
 		return "image/jp2"
 	case ts == "1.2.840.10008.1.2.5":
 		return "image/x-dicom-rle"
-	case strings.HasPrefix(ts, "1.2.840.10008.1.2.4.10"):
-		return "video/mpeg"
+	case dcm.IsVideo(ts):
+		return dcm.VideoMedia(ts)
 	}
 	return "application/octet-stream"
+}
+
+// videoType reports whether typ names the video of transfer syntax ts:
+// its PS3.18 media type (video/mpeg, video/mp4), or the name of its codec
+// that some clients ask for (video/mpeg2, video/H264, video/H265).
+func videoType(ts, typ string) bool {
+	if !dcm.IsVideo(ts) {
+		return false
+	}
+	if strings.EqualFold(typ, dcm.VideoMedia(ts)) {
+		return true
+	}
+	v, _, _ := strings.Cut(strings.TrimPrefix(ts, "1.2.840.10008.1.2.4."), ".")
+	switch strings.ToLower(typ) {
+	case "video/mpeg2":
+		return v == "100" || v == "101"
+	case "video/h264":
+		return v >= "102" && v <= "106"
+	case "video/h265":
+		return v == "107" || v == "108"
+	}
+	return false
 }
 
 // negotiateFrames picks the media type of a frames answer. Native frames
@@ -266,11 +291,11 @@ func negotiateFrames(accept string, in *archive.Instance, n int) (media string, 
 				if !native && (want == "*" || want == ts) {
 					return "application/octet-stream", false, nil
 				}
-			case t == frameMedia(ts) && !native && (want == "" || want == "*" || want == ts):
+			case (t == frameMedia(ts) || videoType(ts, t)) && !native && (want == "" || want == "*" || want == ts):
 				return t, false, nil
 			}
 		default:
-			if !native && m.typ == frameMedia(ts) && n == 1 {
+			if !native && (m.typ == frameMedia(ts) || videoType(ts, m.typ)) && n == 1 {
 				return m.typ, true, nil
 			}
 		}

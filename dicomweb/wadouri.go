@@ -22,6 +22,9 @@ import (
 // through the renderer of /rendered (decode, window, fit, encode), so the
 // same instance gives the same picture on both routes.
 //
+// A video instance (MPEG-2, H.264, HEVC) is served as its stream
+// (video/mpeg or video/mp4, the default) or as the file.
+//
 // Not supported: presentationUID/presentationSeriesUID (presentation
 // states are not applied: 406, since the picture would not be the one
 // asked for), annotation (served without, with a Warning header: the
@@ -62,9 +65,15 @@ func (r *renderer) wadoURI(c echo.Context) error {
 		return err
 	}
 	in := ins[0]
-	media, err := wadoURIMedia(req.contentType, len(in.Frames.Frames) > 0)
+	media, err := wadoURIMedia(req.contentType, len(in.Frames.Frames) > 0, in.TransferSyntax)
 	if err != nil {
 		return err
+	}
+	if strings.HasPrefix(media, "video/") {
+		if req.renders() || req.transferSyntax != "" {
+			return badRequest("a video is served as stored: picture parameters and transferSyntax do not apply")
+		}
+		return r.serveVideo(c, renderRequest{media: media}, in, true)
 	}
 	if media == mediaDICOM {
 		if req.renders() {
@@ -117,8 +126,26 @@ func (r *renderer) wadoFile(c echo.Context, req wadoURIRequest, in *archive.Inst
 }
 
 // wadoURIMedia picks the answer's media type from contentType, a list
-// with optional q values read like Accept.
-func wadoURIMedia(contentType string, image bool) (string, error) {
+// with optional q values read like Accept. A video instance (transfer
+// syntax ts) is its stream by default, or the file; never a picture.
+func wadoURIMedia(contentType string, image bool, ts string) (string, error) {
+	if dcm.IsVideo(ts) {
+		if strings.TrimSpace(contentType) == "" {
+			return dcm.VideoMedia(ts), nil
+		}
+		for _, m := range parseAccept(contentType) {
+			switch {
+			case m.typ == mediaDICOM:
+				return mediaDICOM, nil
+			case m.typ == "*/*" || m.typ == "video/*":
+				return dcm.VideoMedia(ts), nil
+			case videoType(ts, m.typ):
+				return m.typ, nil
+			}
+		}
+		return "", notAcceptable(fmt.Sprintf("contentType %q: this instance is %s video, served as %s or application/dicom; frames of a video are not rendered as pictures",
+			contentType, render.SyntaxName(ts), dcm.VideoMedia(ts)))
+	}
 	if strings.TrimSpace(contentType) == "" {
 		if image {
 			return render.MediaJPEG, nil
