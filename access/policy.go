@@ -53,6 +53,12 @@ type Rule struct {
 	// pictures: a share session may call them only when its share allows
 	// downloading.
 	Download bool
+	// PictureQuery, on a Download route, names the query parameter that
+	// picks the media type (WADO-URI's contentType): a call whose every
+	// value lists image types only (image/jpeg, image/*, ...) is viewing,
+	// not downloading. Absent, the call stays a download: the route's
+	// default may be DICOM (for objects without pixel data).
+	PictureQuery string
 }
 
 // Rules map "METHOD pattern" to a rule, the pattern as the router names

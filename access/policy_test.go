@@ -84,3 +84,45 @@ func TestPeerMayAskFor(t *testing.T) {
 		}
 	}
 }
+
+// TestPictureQuery: on a download route with PictureQuery, a view-only
+// share session may ask for pictures (every listed type image/...), and
+// nothing else: DICOM, */*, an absent or empty value, a second value, or
+// a list that hides another type behind a quote.
+func TestPictureQuery(t *testing.T) {
+	p, err := access.NewPolicy(access.Rules{"GET /wado": {Roles: access.Readers, Share: access.ShareQuery,
+		StudyQuery: []string{"studyUID"}, Download: true, PictureQuery: "contentType"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	view := auth.Principal{Role: auth.RolePatient, User: "share:x", Scope: "1.2.3"}
+	dl := view
+	dl.Download = true
+	for _, c := range []struct {
+		types []string // contentType values; nil: absent
+		view  bool     // a view-only share may call
+	}{
+		{[]string{"image/jpeg"}, true},
+		{[]string{"image/png, IMAGE/GIF;q=0.5"}, true},
+		{[]string{"image/*"}, true},
+		{nil, false},
+		{[]string{""}, false},
+		{[]string{"application/dicom"}, false},
+		{[]string{"*/*"}, false},
+		{[]string{"image/jpeg,"}, false},
+		{[]string{"image/jpeg", "application/dicom"}, false},
+		{[]string{`image/jpeg;x="a,application/dicom"`}, false},
+	} {
+		q := map[string][]string{"studyUID": {"1.2.3"}}
+		if c.types != nil {
+			q["contentType"] = c.types
+		}
+		call := access.Call{Method: "GET", Route: "/wado", Query: q}
+		if err := p.Authorize(view, call); (err == nil) != c.view {
+			t.Errorf("view-only share, contentType %q: %v, want allowed=%v", c.types, err, c.view)
+		}
+		if err := p.Authorize(dl, call); err != nil {
+			t.Errorf("downloading share, contentType %q: %v", c.types, err)
+		}
+	}
+}

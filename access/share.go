@@ -2,6 +2,7 @@ package access
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/imgcloud/gateway/auth"
 )
@@ -22,7 +23,7 @@ func shareScope(p auth.Principal, r Rule, c Call) error {
 	if !inScope(p.Scope, r, c) {
 		return fmt.Errorf("%w: a share link opens one study only", auth.ErrForbidden)
 	}
-	if r.Download && !p.Download {
+	if r.Download && !p.Download && !picturesOnly(r, c) {
 		return fmt.Errorf("%w: this share link allows viewing only; downloading DICOM files was not allowed by whoever shared it", auth.ErrForbidden)
 	}
 	return nil
@@ -52,4 +53,23 @@ func inScope(study string, r Rule, c Call) bool {
 		return true
 	}
 	return false
+}
+
+// picturesOnly reports whether a call of a Download route asks for
+// pictures only, by its PictureQuery parameter. Values are split on every
+// comma, quoted or not, so a list the handler reads as naming a non-image
+// type is never classed as pictures.
+func picturesOnly(r Rule, c Call) bool {
+	vs := c.Query[r.PictureQuery]
+	if r.PictureQuery == "" || len(vs) == 0 {
+		return false
+	}
+	for _, v := range vs {
+		for _, m := range strings.Split(v, ",") {
+			if !strings.HasPrefix(strings.ToLower(strings.TrimSpace(m)), "image/") {
+				return false
+			}
+		}
+	}
+	return true
 }

@@ -100,6 +100,14 @@ func (s *Service) Frames(ctx context.Context, in *Instance, numbers []int) ([]*F
 	if n == 0 {
 		return nil, fmt.Errorf("instance %s has no pixel data: %w", in.SOP, ErrNotFound)
 	}
+	// A video is one stream: its frames are numbered by NumberOfFrames and
+	// any of them is the whole stream, once (PS3.18 8.7.3.5.2).
+	video := dcm.IsVideo(in.TransferSyntax) && in.Frames.Encapsulated
+	if video {
+		if n, _ = in.Attrs.Int("00280008"); n < 1 {
+			n = 1
+		}
+	}
 	// A frame is named once at most: a list of repeats would make an
 	// answer of any size out of one frame.
 	if len(numbers) > n {
@@ -117,6 +125,9 @@ func (s *Service) Frames(ctx context.Context, in *Instance, numbers []int) ([]*F
 			return nil, invalid("frames", "frame %d is named more than once: name each frame once at most", num)
 		}
 		seen[num] = true
+		if video {
+			continue
+		}
 		ranges := in.Frames.Frames[num-1]
 		var length int64
 		for _, r := range ranges {
@@ -141,7 +152,21 @@ func (s *Service) Frames(ctx context.Context, in *Instance, numbers []int) ([]*F
 			},
 		})
 	}
+	if video {
+		return []*Frame{s.videoStream(in)}, nil
+	}
 	return out, nil
+}
+
+// videoStream is the whole stream of a video instance, as frame 1.
+func (s *Service) videoStream(in *Instance) *Frame {
+	ranges := in.Frames.Frames[0]
+	var length int64
+	for _, r := range ranges {
+		length += r.Length
+	}
+	return &Frame{Number: 1, Length: length, TransferSyntax: in.TransferSyntax,
+		open: func(ctx context.Context) (io.ReadCloser, error) { return s.readRanges(ctx, in, ranges) }}
 }
 
 // swapReader reverses the bytes of each word of word bytes (2 or 4) read

@@ -6,8 +6,10 @@ import (
 )
 
 // frameTable works out where each frame of the top-level pixel data lies,
-// from the image pixel attributes of ds.
-func frameTable(ds Dataset, p *pixelInfo, sy syntax) (FrameTable, error) {
+// from the image pixel attributes of ds. A video (transfer syntax ts is
+// MPEG-2, H.264 or HEVC) is one stream however many frames it holds: its
+// table has one entry, every fragment (PS3.5 8.2.5-8.2.8).
+func frameTable(ds Dataset, p *pixelInfo, sy syntax, ts string) (FrameTable, error) {
 	var ft FrameTable
 	if !p.present {
 		return ft, nil
@@ -24,6 +26,14 @@ func frameTable(ds Dataset, p *pixelInfo, sy syntax) (FrameTable, error) {
 			return ft, invalidf("NumberOfFrames %q is not between 1 and %d", ds.String("00280008"), maxFrames)
 		}
 		frames = n
+	}
+	if p.encapsulated && IsVideo(ts) {
+		ft.Encapsulated = true
+		if len(p.frags) == 0 {
+			return ft, invalidf("encapsulated video has no fragments")
+		}
+		ft.Frames = group(p.frags, []int{0})
+		return ft, nil
 	}
 	if p.encapsulated {
 		ft.Encapsulated = true
@@ -90,9 +100,20 @@ func mul(v ...uint64) (uint64, bool) {
 // frames (PS3.5 A.4).
 func encapsulatedFrames(p *pixelInfo, frames int, sy syntax) ([][]Range, error) {
 	fr := p.frags
-	switch {
-	case len(fr) == 0:
+	if len(fr) == 0 {
 		return nil, invalidf("encapsulated pixel data has no fragments")
+	}
+	// The EOT comes first: with its lengths it says where an odd frame
+	// ends inside its padded fragment.
+	var eotErr error
+	if len(p.eot) > 0 {
+		f, err := eotFrames(p, frames, sy)
+		if err == nil {
+			return f, nil
+		}
+		eotErr = err
+	}
+	switch {
 	case len(fr) == frames:
 		out := make([][]Range, frames)
 		for i, f := range fr {
@@ -103,6 +124,9 @@ func encapsulatedFrames(p *pixelInfo, frames int, sy syntax) ([][]Range, error) 
 		return nil, invalidf("encapsulated pixel data has %d fragments for %d frames", len(fr), frames)
 	}
 	var botErr error
+	if eotErr != nil && len(p.bot) == 0 {
+		botErr = eotErr // an empty BOT defers to the EOT: its error is the one to tell
+	}
 	if len(p.bot) > 0 {
 		starts, err := botStarts(p, frames, sy)
 		if err == nil {
@@ -124,6 +148,54 @@ func encapsulatedFrames(p *pixelInfo, frames int, sy syntax) ([][]Range, error) 
 		return nil, botErr
 	}
 	return nil, invalidf("cannot split %d fragments into %d frames: no basic offset table, and the fragments do not start with JPEG or JPEG 2000 markers", len(fr), frames)
+}
+
+// eotFrames splits fragments into frames with the Extended Offset Table
+// (PS3.3 C.7.6.3.1.8): 64-bit offsets of each frame's first fragment item
+// from the first fragment's item, and, with (7FE0,0002), each frame's
+// length without item headers, which may be one less than its fragments
+// (an odd frame padded to even length): the frame is then served without
+// the pad byte.
+func eotFrames(p *pixelInfo, frames int, sy syntax) ([][]Range, error) {
+	n := len(p.eot) / 8
+	if n != frames {
+		return nil, invalidf("extended offset table has %d entries for %d frames", n, frames)
+	}
+	if len(p.eotLengths) > 0 && len(p.eotLengths) != len(p.eot) {
+		return nil, invalidf("extended offset table lengths have %d entries for %d offsets", len(p.eotLengths)/8, n)
+	}
+	base := p.frags[0].hdr
+	starts := make([]int, 0, n)
+	j := 0
+	for i := 0; i < n; i++ {
+		off := sy.order().Uint64(p.eot[8*i:])
+		for j < len(p.frags) && uint64(p.frags[j].hdr-base) < off {
+			j++
+		}
+		if j == len(p.frags) || uint64(p.frags[j].hdr-base) != off || (i == 0 && j != 0) || (i > 0 && j == starts[i-1]) {
+			return nil, invalidf("extended offset table entry %d (offset %d) does not start a fragment", i, off)
+		}
+		starts = append(starts, j)
+	}
+	out := group(p.frags, starts)
+	if len(p.eotLengths) == 0 {
+		return out, nil
+	}
+	for i, rs := range out {
+		want := sy.order().Uint64(p.eotLengths[8*i:])
+		var got uint64
+		for _, r := range rs {
+			got += uint64(r.Length)
+		}
+		switch {
+		case want == got:
+		case want+1 == got:
+			rs[len(rs)-1].Length--
+		default:
+			return nil, invalidf("extended offset table length of frame %d is %d bytes, its fragments hold %d", i+1, want, got)
+		}
+	}
+	return out, nil
 }
 
 // botStarts maps the basic offset table to the index of each frame's

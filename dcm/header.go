@@ -58,7 +58,7 @@ func ReadHeader(r io.ReaderAt, size int64, lim Limits) (*Header, error) {
 	if err != nil {
 		return nil, err
 	}
-	frames, err := frameTable(ds, &res.pixel, kind.sy)
+	frames, err := frameTable(ds, &res.pixel, kind.sy, meta.transferSyntax)
 	if err != nil {
 		return nil, err
 	}

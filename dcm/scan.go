@@ -48,8 +48,11 @@ type pixelInfo struct {
 	encapsulated bool
 	value        Range // native: the value; encapsulated: all items, delimiter excluded
 	bot          []byte
-	frags        []fragment
-	bulkIdx      int // index of its BulkRef in scanResult.bulk
+	// eot and eotLengths are the Extended Offset Table (7FE0,0001) and
+	// its lengths (7FE0,0002), 64-bit values, when the file has them.
+	eot, eotLengths []byte
+	frags           []fragment
+	bulkIdx         int // index of its BulkRef in scanResult.bulk
 }
 
 // scanResult is what the scanner learned.
@@ -338,6 +341,16 @@ func (sc *scanner) inDataSet(lv *level, h *elemHeader) error {
 		return err
 	}
 	e := ownElem{tag: h.tag, vr: h.vr}
+	eot := lv.kind == kindDataset && (h.tag == tagExtendedOffsetTable || h.tag == tagExtendedOffsetTableLengths) && info.binary
+	if eot {
+		// Kept for the frame table whatever its size: at most 8 bytes a frame.
+		if h.vl%8 != 0 || h.vl > 8*maxFrames {
+			return invalidf("%s of %d bytes is not a list of at most %d 64-bit values", tagString(h.tag), h.vl, maxFrames)
+		}
+		if err := sc.charge(int64(h.vl)); err != nil {
+			return err
+		}
+	}
 	if info.binary && (isPixel || int64(h.vl) > int64(sc.lim.InlineBinaryMax)) {
 		r := Range{Offset: sc.src.pos, Length: int64(h.vl)}
 		e.path = elemPath(lv, h)
@@ -348,7 +361,13 @@ func (sc *scanner) inDataSet(lv *level, h *elemHeader) error {
 			sc.res.pixel.value, sc.res.pixel.bulkIdx = r, len(sc.res.bulk)-1
 		}
 		e.bulk = true
-		if err := sc.skipValue(h); err != nil {
+		if eot {
+			b := make([]byte, h.vl)
+			if err := sc.readValue(h, b); err != nil {
+				return err
+			}
+			sc.keepEOT(h.tag, b)
+		} else if err := sc.skipValue(h); err != nil {
 			return err
 		}
 	} else {
@@ -359,9 +378,21 @@ func (sc *scanner) inDataSet(lv *level, h *elemHeader) error {
 		if err := sc.readValue(h, e.value); err != nil {
 			return err
 		}
+		if eot {
+			sc.keepEOT(h.tag, e.value)
+		}
 	}
 	sc.res.own[lv.path] = append(sc.res.own[lv.path], e)
 	return nil
+}
+
+// keepEOT records the top-level Extended Offset Table or its lengths.
+func (sc *scanner) keepEOT(tag uint32, b []byte) {
+	if tag == tagExtendedOffsetTable {
+		sc.res.pixel.eot = b
+	} else {
+		sc.res.pixel.eotLengths = b
+	}
 }
 
 // elemPath is the path of element h in lv ("00540016/0/00181072"): only

@@ -22,9 +22,12 @@ const (
 	tagFloatPixelData       = 0x7FE00008
 	tagDoubleFloatPixelData = 0x7FE00009
 	tagPixelData            = 0x7FE00010
-	tagItem                 = 0xFFFEE000
-	tagItemDelimitation     = 0xFFFEE00D
-	tagSequenceDelimitation = 0xFFFEE0DD
+	// Extended Offset Table and its lengths (PS3.5 A.4, PS3.3 C.7.6.3).
+	tagExtendedOffsetTable        = 0x7FE00001
+	tagExtendedOffsetTableLengths = 0x7FE00002
+	tagItem                       = 0xFFFEE000
+	tagItemDelimitation           = 0xFFFEE00D
+	tagSequenceDelimitation       = 0xFFFEE0DD
 
 	tagMediaStorageSOPClassUID = 0x00020002
 	tagTransferSyntaxUID       = 0x00020010

@@ -10,9 +10,10 @@ import (
 // deletes, every reader but a PACS reads. A share session reads its own
 // study: the study routes by their :study, the study search and WADO-URI
 // by their study parameter; DICOM files (retrieval without a suffix, bulk
-// data, WADO-URI, served as application/dicom) are downloads, metadata,
-// frames and pictures are viewing. Routes of Options.Mount declare their
-// own rules.
+// data) are downloads, metadata, frames and pictures are viewing. WADO-URI
+// is a download unless its contentType names image types only. The rules
+// include WADO-URI at the site root ("/wado", Options.Site), unprefixed.
+// Routes of Options.Mount declare their own rules.
 func AccessRules(root string) access.Rules {
 	store := []auth.Role{auth.RolePACS, auth.RoleAdmin}
 	view := access.Rule{Roles: access.Readers, Share: access.ShareStudy}
@@ -25,7 +26,7 @@ func AccessRules(root string) access.Rules {
 		"GET /studies":   {Roles: access.Readers, Share: access.ShareQuery, StudyQuery: []string{"StudyInstanceUID", "0020000D"}},
 		"GET /series":    {Roles: access.Readers},
 		"GET /instances": {Roles: access.Readers},
-		"GET /wado":      {Roles: access.Readers, Share: access.ShareQuery, StudyQuery: []string{"studyUID"}, Download: true},
+		"GET /wado":      wadoURIRule,
 
 		"GET /studies/:study/series":                                       view,
 		"GET /studies/:study/instances":                                    view,
@@ -44,5 +45,12 @@ func AccessRules(root string) access.Rules {
 	}
 	// Frames have no metadata route.
 	delete(r, "GET /studies/:study/series/:series/instances/:sop/frames/:frames/metadata")
-	return access.Prefix(root, r)
+	out := access.Prefix(root, r)
+	out["GET /wado"] = wadoURIRule
+	return out
 }
+
+// wadoURIRule opens WADO-URI to readers and to a share session for its
+// study; application/dicom is a download, pictures are viewing.
+var wadoURIRule = access.Rule{Roles: access.Readers, Share: access.ShareQuery, StudyQuery: []string{"studyUID"},
+	Download: true, PictureQuery: "contentType"}

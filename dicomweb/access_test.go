@@ -15,7 +15,7 @@ import (
 // drift apart.
 func TestAccessRulesMatchRoutes(t *testing.T) {
 	e := echo.New()
-	dicomweb.Register(e.Group("/dicomweb"), nil, dicomweb.Options{})
+	dicomweb.Register(e.Group("/dicomweb"), nil, dicomweb.Options{Site: e.Group("")})
 	p, err := access.NewPolicy(dicomweb.AccessRules("/dicomweb"))
 	if err != nil {
 		t.Fatal(err)

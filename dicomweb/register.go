@@ -38,7 +38,10 @@ type Options struct {
 	// deployments where clients reach S3 directly).
 	PresignRedirect time.Duration
 	// Root is the path g is mounted at (default "/dicomweb").
-	Root   string
+	Root string
+	// Site, when set, is the site root: WADO-URI is mounted at /wado on it
+	// too, where legacy clients (EMR report links) are configured.
+	Site   *echo.Group
 	Logger *slog.Logger
 	// Mount adds routes of other packages under the service root (the
 	// federation proxy, httpapi/fedapi); base gives the service root as
@@ -111,9 +114,12 @@ func Register(g *echo.Group, svc *archive.Service, opt Options) {
 	g.GET("/studies/:study/series/:series/instances/:sop/frames/:frames", h.frames)
 	g.GET("/studies/:study/series/:series/instances/:sop/bulkdata/*", h.bulk)
 
-	g.GET("/wado", h.wadoURI)
-
-	registerRendered(g, h) // rendered.go: /rendered and /thumbnail at every level
+	r := registerRendered(g, h) // rendered.go: /rendered and /thumbnail at every level
+	// WADO-URI renders through the same renderer (wadouri.go).
+	g.GET("/wado", r.wadoURI)
+	if opt.Site != nil {
+		opt.Site.GET("/wado", r.wadoURI, corpHeader)
+	}
 	for _, mount := range opt.Mount {
 		mount(g, h.base)
 	}

@@ -46,8 +46,9 @@ type renderer struct {
 	sem chan struct{}
 }
 
-// registerRendered mounts /rendered and /thumbnail at every level.
-func registerRendered(g *echo.Group, h *handlers) {
+// registerRendered mounts /rendered and /thumbnail at every level and
+// returns the renderer, which WADO-URI shares.
+func registerRendered(g *echo.Group, h *handlers) *renderer {
 	r := &renderer{handlers: h, sem: make(chan struct{}, max(2, runtime.GOMAXPROCS(0)))}
 	for _, p := range []string{
 		"/studies/:study",
@@ -58,6 +59,7 @@ func registerRendered(g *echo.Group, h *handlers) {
 		g.GET(p+"/rendered", r.serve(false))
 		g.GET(p+"/thumbnail", r.serve(true))
 	}
+	return r
 }
 
 // renderRequest is a parsed rendered or thumbnail request.
@@ -86,6 +88,9 @@ func (r *renderer) serve(thumbnail bool) echo.HandlerFunc {
 		in, err := representative(ins)
 		if err != nil {
 			return err
+		}
+		if video := dcm.IsVideo(in.TransferSyntax); video || strings.HasPrefix(req.media, "video/") {
+			return r.serveVideo(c, req, in, video)
 		}
 		nums := r.frameNumbers(req, in)
 		key := ""
@@ -118,6 +123,33 @@ func (r *renderer) serve(thumbnail bool) echo.HandlerFunc {
 		}
 		return writeImage(c, req.media, &buf)
 	}
+}
+
+// serveVideo answers a rendered request for a video instance with its
+// stream, as stored, when the request names its media type: frames of a
+// video are not decoded, so there is no picture or thumbnail of one.
+func (r *renderer) serveVideo(c echo.Context, req renderRequest, in *archive.Instance, video bool) error {
+	ts := in.TransferSyntax
+	if !video {
+		return notAcceptable(fmt.Sprintf("cannot meet Accept %q: instance %s is not a video (transfer syntax %s); it renders as image/jpeg, image/png or image/gif", req.media, in.SOP, ts))
+	}
+	if req.thumbnail || !videoType(ts, req.media) {
+		return notAcceptable(fmt.Sprintf("instance %s is %s video (transfer syntax %s): frames of a video are not rendered as pictures; ask /rendered with Accept: %s for the stream",
+			in.SOP, render.SyntaxName(ts), ts, dcm.VideoMedia(ts)))
+	}
+	frames, err := r.svc.Frames(c.Request().Context(), in, []int{1})
+	if err != nil {
+		return err
+	}
+	rc, err := frames[0].Open(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	h := c.Response().Header()
+	h.Set("Cache-Control", "private, max-age=300")
+	h.Set("Content-Length", strconv.FormatInt(frames[0].Length, 10))
+	return c.Stream(http.StatusOK, req.media, rc)
 }
 
 // writeImage sends an encoded picture. Instances never change under their
@@ -456,6 +488,9 @@ func negotiateImage(accept string) (media string, named bool, err error) {
 			return m.typ, true, nil
 		case "image/*", "*/*":
 			return render.MediaJPEG, false, nil
+		}
+		if strings.HasPrefix(m.typ, "video/") {
+			return m.typ, true, nil // a video instance's stream (serveVideo)
 		}
 	}
 	return "", false, notAcceptable(fmt.Sprintf("cannot meet Accept %q: rendered images are image/jpeg, image/png or image/gif", accept))

@@ -10,6 +10,7 @@ import (
 	"image/png"
 	"net/http"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -58,6 +59,7 @@ type synthetic struct {
 	sop, ts, photometric string
 	rows, cols, spp      int
 	bits, signed         int
+	frames               int    // NumberOfFrames, when not 0
 	extra                []byte // elements between (0028,0103) and pixel data, in tag order
 	pixels               []byte // native bytes, or fragments below
 	fragments            [][]byte
@@ -72,6 +74,9 @@ func (s synthetic) build(study, series string) []byte {
 	ds.Write(gwtest.Elem(0x0028, 0x0004, "CS", gwtest.Str(s.photometric, ' ')))
 	if s.spp == 3 {
 		ds.Write(gwtest.Elem(0x0028, 0x0006, "US", us(0)))
+	}
+	if s.frames > 0 {
+		ds.Write(gwtest.Elem(0x0028, 0x0008, "IS", gwtest.Str(strconv.Itoa(s.frames), ' ')))
 	}
 	ds.Write(gwtest.Elem(0x0028, 0x0010, "US", us(uint16(s.rows))))
 	ds.Write(gwtest.Elem(0x0028, 0x0011, "US", us(uint16(s.cols))))

@@ -87,7 +87,7 @@ func TestStowPartsLimit(t *testing.T) {
 	}
 	t.Logf("20,000 parts: 413 with a %d-byte answer", len(body))
 	for _, sop := range stored {
-		u := gw.URL + "/wado?requestType=WADO&studyUID=1.2.826.0.1.77.1&seriesUID=1.2.826.0.1.77.1.1&objectUID=" + sop
+		u := gw.URL + "/wado?requestType=WADO&studyUID=1.2.826.0.1.77.1&seriesUID=1.2.826.0.1.77.1.1&objectUID=" + sop + "&contentType=application/dicom"
 		if resp, _ := get(t, u, "*/*"); resp.StatusCode != 200 {
 			t.Errorf("instance %s listed as stored: %d", sop, resp.StatusCode)
 		}

@@ -176,6 +176,9 @@ func (h *handlers) frames(c echo.Context) error {
 	if single {
 		defer first.Close()
 		c.Response().Header().Set("Content-Length", strconv.FormatInt(frames[0].Length, 10))
+		if dcm.IsVideo(in.TransferSyntax) {
+			media += "; transfer-syntax=" + in.TransferSyntax // which codec the stream is
+		}
 		return c.Stream(http.StatusOK, media, first)
 	}
 	ts := archive.FrameSyntax(in)
@@ -232,10 +235,32 @@ func frameMedia(ts string) string {
 		return "image/jp2"
 	case ts == "1.2.840.10008.1.2.5":
 		return "image/x-dicom-rle"
-	case strings.HasPrefix(ts, "1.2.840.10008.1.2.4.10"):
-		return "video/mpeg"
+	case dcm.IsVideo(ts):
+		return dcm.VideoMedia(ts)
 	}
 	return "application/octet-stream"
+}
+
+// videoType reports whether typ names the video of transfer syntax ts:
+// its PS3.18 media type (video/mpeg, video/mp4), or the name of its codec
+// that some clients ask for (video/mpeg2, video/H264, video/H265).
+func videoType(ts, typ string) bool {
+	if !dcm.IsVideo(ts) {
+		return false
+	}
+	if strings.EqualFold(typ, dcm.VideoMedia(ts)) {
+		return true
+	}
+	v, _, _ := strings.Cut(strings.TrimPrefix(ts, "1.2.840.10008.1.2.4."), ".")
+	switch strings.ToLower(typ) {
+	case "video/mpeg2":
+		return v == "100" || v == "101"
+	case "video/h264":
+		return v >= "102" && v <= "106"
+	case "video/h265":
+		return v == "107" || v == "108"
+	}
+	return false
 }
 
 // negotiateFrames picks the media type of a frames answer. Native frames
@@ -266,11 +291,11 @@ func negotiateFrames(accept string, in *archive.Instance, n int) (media string, 
 				if !native && (want == "*" || want == ts) {
 					return "application/octet-stream", false, nil
 				}
-			case t == frameMedia(ts) && !native && (want == "" || want == "*" || want == ts):
+			case (t == frameMedia(ts) || videoType(ts, t)) && !native && (want == "" || want == "*" || want == ts):
 				return t, false, nil
 			}
 		default:
-			if !native && m.typ == frameMedia(ts) && n == 1 {
+			if !native && (m.typ == frameMedia(ts) || videoType(ts, m.typ)) && n == 1 {
 				return m.typ, true, nil
 			}
 		}
@@ -313,52 +338,4 @@ func (h *handlers) bulk(c echo.Context) error {
 		}
 	}
 	return notAcceptable("bulk data is served as application/octet-stream or multipart/related; type=\"application/octet-stream\"")
-}
-
-// wadoURI answers WADO-URI (PS3.18 chapter 9) for application/dicom.
-func (h *handlers) wadoURI(c echo.Context) error {
-	q := c.QueryParams()
-	if q.Get("requestType") != "WADO" {
-		return badRequest("requestType must be WADO")
-	}
-	study, series, sop := q.Get("studyUID"), q.Get("seriesUID"), q.Get("objectUID")
-	for _, p := range []struct{ name, v string }{{"studyUID", study}, {"seriesUID", series}, {"objectUID", sop}} {
-		if !dcm.ValidUID(p.v) {
-			return badRequest(fmt.Sprintf("%s %q is missing or not a valid UID", p.name, p.v))
-		}
-	}
-	ct := q.Get("contentType")
-	if ct == "" {
-		// PS3.18 9.1.2.1.3: the default is image/jpeg for images; WADO-URI
-		// here serves DICOM only (rendered images are at WADO-RS /rendered).
-		ct = "application/dicom"
-	}
-	if ct != "application/dicom" && ct != "*/*" {
-		return notAcceptable(fmt.Sprintf("contentType %q is not served by WADO-URI here: use application/dicom", ct))
-	}
-	ts := q.Get("transferSyntax")
-	ctx := c.Request().Context()
-	ins, err := h.svc.Instances(ctx, study, series, sop)
-	if err != nil {
-		return err
-	}
-	in := ins[0]
-	if ts != "" && ts != "*" && ts != in.TransferSyntax {
-		return notAcceptable(fmt.Sprintf("transferSyntax %s is not available: the instance is stored in %s", ts, in.TransferSyntax))
-	}
-	if u, ok, err := h.svc.PresignedURL(ctx, in, h.opt.PresignRedirect); err != nil {
-		return err
-	} else if ok {
-		noStore(c)
-		return c.Redirect(http.StatusTemporaryRedirect, u.String())
-	}
-	rc, err := h.svc.Open(ctx, in)
-	if err != nil {
-		return err
-	}
-	defer rc.Close()
-	noStore(c)
-	c.Response().Header().Set("Content-Length", strconv.FormatInt(in.Size, 10))
-	c.Response().Header().Set("Content-Disposition", `attachment; filename="`+sop+`.dcm"`)
-	return c.Stream(http.StatusOK, "application/dicom", rc)
 }

@@ -3,14 +3,15 @@
 # files whose bytes are really what a modality writes, dcm2json is the
 # reference reading that the parser's tests compare with, and dcmcjpeg,
 # dcmcjpls, dcmcrle and gdcmconv (JPEG 2000) compress test images as
-# third-party encoders.
+# third-party encoders; FFmpeg's ffprobe decodes the video streams the
+# gateway serves (dicomweb TestVideo).
 set -euo pipefail
-if command -v dump2dcm >/dev/null 2>&1 && command -v dcm2json >/dev/null 2>&1 && command -v gdcmconv >/dev/null 2>&1; then
+if command -v dump2dcm >/dev/null 2>&1 && command -v dcm2json >/dev/null 2>&1 && command -v gdcmconv >/dev/null 2>&1 && command -v ffprobe >/dev/null 2>&1; then
   exit 0
 fi
-echo "installing Debian's dcmtk and libgdcm-tools (about 30 s)..." >&2
+echo "installing Debian's dcmtk, libgdcm-tools and ffmpeg (about a minute)..." >&2
 export DEBIAN_FRONTEND=noninteractive
 SUDO=""
 [ "$(id -u)" = 0 ] || SUDO=sudo
 $SUDO apt-get update -qq >&2
-$SUDO apt-get install -y -qq dcmtk libgdcm-tools >&2
+$SUDO apt-get install -y -qq dcmtk libgdcm-tools ffmpeg >&2

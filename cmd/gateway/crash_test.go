@@ -98,7 +98,7 @@ func TestCrashCycles(t *testing.T) {
 		for sop := range acked {
 			f, _ := man.BySOP(sop)
 			want, _ := os.ReadFile(man.Abs(f))
-			resp, got := gwtest.Do(t, "GET", p.base+"/wado?requestType=WADO&studyUID="+f.StudyUID+"&seriesUID="+f.SeriesUID+"&objectUID="+sop, nil, nil)
+			resp, got := gwtest.Do(t, "GET", p.base+"/wado?requestType=WADO&studyUID="+f.StudyUID+"&seriesUID="+f.SeriesUID+"&objectUID="+sop+"&contentType=application/dicom", nil, nil)
 			if resp.StatusCode != 200 || !bytes.Equal(got, want) {
 				lost++
 				delete(acked, sop)

@@ -85,7 +85,7 @@ func TestDiskFullMidSTOW(t *testing.T) {
 		for sop := range listed {
 			f, _ := man.BySOP(sop)
 			want, _ := os.ReadFile(man.Abs(f))
-			resp, got := gwtest.Do(t, "GET", p.base+"/wado?requestType=WADO&studyUID="+f.StudyUID+"&seriesUID="+f.SeriesUID+"&objectUID="+sop, nil, nil)
+			resp, got := gwtest.Do(t, "GET", p.base+"/wado?requestType=WADO&studyUID="+f.StudyUID+"&seriesUID="+f.SeriesUID+"&objectUID="+sop+"&contentType=application/dicom", nil, nil)
 			if resp.StatusCode != 200 || !bytes.Equal(got, want) {
 				t.Fatalf("%s: listed instance %s: %d", when, sop, resp.StatusCode)
 			}

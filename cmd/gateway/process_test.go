@@ -164,7 +164,7 @@ func TestKill9LosesNothingAcknowledged(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			resp, got := gwtest.Do(t, "GET", p.base+"/wado?requestType=WADO&studyUID="+f.StudyUID+"&seriesUID="+f.SeriesUID+"&objectUID="+sop, nil, nil)
+			resp, got := gwtest.Do(t, "GET", p.base+"/wado?requestType=WADO&studyUID="+f.StudyUID+"&seriesUID="+f.SeriesUID+"&objectUID="+sop+"&contentType=application/dicom", nil, nil)
 			if resp.StatusCode != 200 || !bytes.Equal(got, want) {
 				t.Fatalf("round %d: acknowledged instance %s lost after kill -9: %d", round, sop, resp.StatusCode)
 			}

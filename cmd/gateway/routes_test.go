@@ -106,9 +106,10 @@ var routeAccess = map[string]string{
 }
 
 // dicomwebReads are the DICOMweb read routes: every reader but a PACS
-// (which stores only); a share link reads its own study.
+// (which stores only); a share link reads its own study. /wado is
+// WADO-URI at the site root, where legacy clients are configured.
 var dicomwebReads = []string{
-	"/dicomweb/studies", "/dicomweb/series", "/dicomweb/instances", "/dicomweb/wado",
+	"/dicomweb/studies", "/dicomweb/series", "/dicomweb/instances", "/dicomweb/wado", "/wado",
 	"/dicomweb/studies/:study", "/dicomweb/studies/:study/metadata", "/dicomweb/studies/:study/rendered",
 	"/dicomweb/studies/:study/thumbnail", "/dicomweb/studies/:study/series", "/dicomweb/studies/:study/instances",
 	"/dicomweb/studies/:study/series/:series", "/dicomweb/studies/:study/series/:series/metadata",
@@ -306,7 +307,7 @@ func fillRoute(pattern, study string) string {
 	if p == "/dicomweb/studies" {
 		p += "?StudyInstanceUID=" + study // the one QIDO a share session may ask
 	}
-	if p == "/dicomweb/wado" {
+	if p == "/dicomweb/wado" || p == "/wado" {
 		p += "?requestType=WADO&studyUID=" + study + "&seriesUID=1.2.3&objectUID=1.2.3.4"
 	}
 	return p

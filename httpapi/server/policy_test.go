@@ -37,7 +37,7 @@ func fullPolicy(t *testing.T) (*access.Policy, *echo.Echo) {
 		// The routes server.New mounts itself, and DICOMweb's (through
 		// the real Register in TestRouteAccess; here by pattern).
 		"GET /healthz": {}, "GET /metrics": {}, "GET /*": {},
-		"GET /dicomweb/studies": {}, "GET /dicomweb/series": {}, "GET /dicomweb/wado": {}, "POST /dicomweb/studies": {},
+		"GET /dicomweb/studies": {}, "GET /dicomweb/series": {}, "GET /dicomweb/wado": {}, "GET /wado": {}, "POST /dicomweb/studies": {},
 		"POST /dicomweb/studies/:study": {}, "GET /dicomweb/studies/:study": {}, "GET /dicomweb/studies/:study/metadata": {},
 		"GET /dicomweb/studies/:study/series/:series": {}, "GET /dicomweb/studies/:study/series/:series/thumbnail": {},
 		"GET /dicomweb/studies/:study/series/:series/instances/:sop":                {},
@@ -128,9 +128,19 @@ func TestShareScope(t *testing.T) {
 		{view, "GET", "/dicomweb/studies/1.2.3/series/4/instances/5", false},
 		{view, "GET", "/dicomweb/studies/1.2.3/series/4/instances/5/bulkdata/7fe00010", false},
 		{view, "GET", "/dicomweb/wado?requestType=WADO&studyUID=1.2.3", false},
+		// WADO-URI pictures are viewing; DICOM, or a list naming anything
+		// but images, is downloading.
+		{view, "GET", "/dicomweb/wado?requestType=WADO&studyUID=1.2.3&contentType=image/jpeg", true},
+		{view, "GET", "/wado?requestType=WADO&studyUID=1.2.3&contentType=image/png,image/*%3Bq=0.5", true},
+		{view, "GET", "/wado?requestType=WADO&studyUID=1.2.3&contentType=application/dicom", false},
+		{view, "GET", "/wado?requestType=WADO&studyUID=1.2.3&contentType=image/jpeg,application/dicom", false},
+		{view, "GET", "/wado?requestType=WADO&studyUID=1.2.3&contentType=image/jpeg&contentType=*/*", false},
+		{view, "GET", "/wado?requestType=WADO&studyUID=1.2.3&contentType=image/jpeg%3Bx=%22a,application/dicom%22", false},
+		{view, "GET", "/wado?requestType=WADO&studyUID=1.2.4&contentType=image/jpeg", false},
 		{view, "GET", "/api/v1/shares/session/study.zip", false},
 		{dl, "GET", "/dicomweb/studies/1.2.3", true},
 		{dl, "GET", "/dicomweb/wado?requestType=WADO&studyUID=1.2.3", true},
+		{dl, "GET", "/wado?requestType=WADO&studyUID=1.2.3&contentType=application/dicom", true},
 		{dl, "GET", "/api/v1/shares/session/study.zip", true},
 		{dl, "GET", "/dicomweb/studies/1.2.4", false},
 		{dl, "GET", "/dicomweb/studies/1.2.3.1/metadata", false},

@@ -172,6 +172,7 @@ func New(svc *archive.Service, opt Options) *echo.Echo {
 	}
 
 	opt.DICOMweb.Logger = log.With("component", "dicomweb")
+	opt.DICOMweb.Site = e.Group("")
 	dicomweb.Register(e.Group("/dicomweb"), svc, opt.DICOMweb)
 
 	if opt.Viewer != nil {

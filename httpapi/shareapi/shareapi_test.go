@@ -55,11 +55,15 @@ func wadoPaths(st corpus.Study) (view, download []string) {
 		"/dicomweb/studies?StudyInstanceUID=" + f.StudyUID,
 		s + "/series", s + "/metadata", se + "/metadata", in + "/metadata",
 		in + "/frames/1", in + "/rendered", se + "/thumbnail", s + "/thumbnail",
+		"/wado?requestType=WADO&studyUID=" + f.StudyUID + "&seriesUID=" + f.SeriesUID + "&objectUID=" + f.SOPUID + "&contentType=image/jpeg",
 	}
 	download = []string{
 		s, se, in, in + "/bulkdata/7fe00010",
-		"/dicomweb/wado?requestType=WADO&studyUID=" + f.StudyUID + "&seriesUID=" + f.SeriesUID + "&objectUID=" + f.SOPUID,
+		"/dicomweb/wado?requestType=WADO&studyUID=" + f.StudyUID + "&seriesUID=" + f.SeriesUID + "&objectUID=" + f.SOPUID + "&contentType=application/dicom",
 		"/api/v1/shares/session/study.zip",
+		// No contentType: the default may be DICOM (objects without
+		// pixel data), so the policy counts it a download.
+		"/wado?requestType=WADO&studyUID=" + f.StudyUID + "&seriesUID=" + f.SeriesUID + "&objectUID=" + f.SOPUID,
 	}
 	return view, download
 }
