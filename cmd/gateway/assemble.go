@@ -160,7 +160,10 @@ func (g *gateway) openAccess(ctx context.Context, cfg Config, store storage.Stor
 	if cfg.Access.AuditKeyFile == "" {
 		cfg.Access.AuditKeyFile = filepath.Join(cfg.Data, "secrets", "audit-keys.json")
 	}
-	acc, err := setupAccess(ctx, cfg.Access, store, db, rec, stdout, log)
+	announce := func(token string) {
+		adminTokenBox(stdout, "First start: an admin token was created.", token, siteRoot(cfg), cfg.Data)
+	}
+	acc, err := setupAccess(ctx, cfg.Access, store, db, rec, announce, log)
 	if err != nil {
 		return nil, err
 	}

@@ -347,34 +347,6 @@ func TestMultipartLength(t *testing.T) {
 	}
 }
 
-func TestMain_Flags(t *testing.T) {
-	m := testCorpus(t, 1)
-	srv, hs := newServer(t, onDisk(m))
-	srv.token = "envtok"
-	t.Setenv("GATEWAY_TOKEN", "envtok")
-	var out, errb bytes.Buffer
-	err := Main(context.Background(), []string{"-url", hs.URL + "/dicomweb", "-c", "2", "-batch-mb", "1", "-q", m.Dir}, &out, &errb)
-	if err != nil {
-		t.Fatal(err, errb.String())
-	}
-	if !strings.Contains(out.String(), "4 stored, 0 failed") || errb.Len() != 0 {
-		t.Errorf("stdout %q stderr %q", out.String(), errb.String())
-	}
-
-	srv.fail[m.Files[0].SOPUID] = true
-	out.Reset()
-	if err := Main(context.Background(), []string{"-url", hs.URL + "/dicomweb", "-dir", m.Dir, "-q"}, &out, &errb); err == nil {
-		t.Error("a failed file did not make Main fail")
-	}
-	t.Setenv("GATEWAY_URL", "")
-	if err := Main(context.Background(), []string{m.Dir}, &out, &errb); err == nil {
-		t.Error("missing -url accepted")
-	}
-	if err := Main(context.Background(), []string{"-url", "http://x", "a", "b"}, &out, &errb); err == nil {
-		t.Error("two directories accepted")
-	}
-}
-
 // TestRunStopsAfterNetworkError: a connection error is retried once; after
 // that the server counts as down and the remaining batches are not sent,
 // each failing with that one error, and the bar counts them as failed.
