@@ -257,3 +257,40 @@ func printStats(w io.Writer, st *recognition.Stats) error {
 	row("total", st.Total)
 	return tw.Flush()
 }
+
+// registry answers whether the names tokens and consents use exist, from
+// the recognition registry and catalogue and the index.
+type registry struct {
+	db *index.DB
+	rs *recognition.Service
+}
+
+func (r registry) KnownInstitution(id string) bool {
+	_, err := r.rs.Institution(id)
+	return err == nil
+}
+
+func (r registry) KnownRegion(id string) bool {
+	insts, regions := r.rs.Institutions()
+	for _, g := range regions {
+		if g.ID == id {
+			return true
+		}
+	}
+	for _, in := range insts {
+		if in.MemberOf(id) {
+			return true
+		}
+	}
+	return false
+}
+
+func (r registry) KnownItem(code string) bool {
+	_, err := r.rs.Item(code)
+	return err == nil
+}
+
+func (r registry) StudyOfPerson(ctx context.Context, study, person string) bool {
+	st, err := r.db.Study(study)
+	return err == nil && person != "" && r.rs.StudyPerson(ctx, st) == person
+}

@@ -31,7 +31,7 @@ func adminTokenBox(w io.Writer, title, token, site, data string) {
 		"  viewer  open " + site + "/ and paste it into the token field",
 		"  curl    export TOKEN=" + token,
 		"          curl -H \"Authorization: Bearer $TOKEN\" " + site + "/dicomweb/studies",
-		"  CLI     export GATEWAY_TOKEN=" + token + " GATEWAY_URL=" + site,
+		"  CLI     export GATEWAY_TOKEN=$TOKEN GATEWAY_URL=" + site,
 		"          gateway token create --role pacs --institution ID   (a PACS's token)",
 		"          gateway token -h                                    (all token commands)",
 		"Lost it?  stop the gateway, then: gateway token reset-admin --data " + data,

@@ -47,7 +47,7 @@ func TestMapResponse(t *testing.T) {
 func TestSummaryGroupsFailures(t *testing.T) {
 	var s Summary
 	for i := 0; i < 25; i++ {
-		s.Failures = append(s.Failures, Failure{Path: fmt.Sprintf("d/%02d.dcm", 30-i), Reason: "not authorized: belongs to h2"})
+		s.Failures = append(s.Failures, Failure{Path: fmt.Sprintf("d/%02d.dcm", 30-i), Reason: fmt.Sprintf("not authorized: study 2.25.%d is held by h2", i)})
 	}
 	s.Failures = append(s.Failures, Failure{Path: "d/x.dcm", Reason: "duplicate"})
 	s.Failed = 26
@@ -57,7 +57,7 @@ func TestSummaryGroupsFailures(t *testing.T) {
 	if n := strings.Count(out, "not authorized"); n != 1 {
 		t.Errorf("reason printed %d times, want once:\n%s", n, out)
 	}
-	for _, want := range []string{"failed 26, by reason", "    25  not authorized: belongs to h2\n          e.g. d/06.dcm", "     1  duplicate"} {
+	for _, want := range []string{"failed 26, by reason", "    25  not authorized: study <UID> is held by h2\n          e.g. d/06.dcm", "     1  duplicate"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("summary lacks %q:\n%s", want, out)
 		}

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"io"
+	"regexp"
 	"slices"
 	"time"
 
@@ -17,17 +18,23 @@ type FailureGroup struct {
 	Example string // the first file (by path) that failed so
 }
 
-// Groups returns the failures grouped by reason, the largest group first:
-// a push the server refuses for one cause (a token of the wrong
-// institution, ...) then reads as one line, not one per file.
+// uidInReason finds the UIDs in a reason: the server names the study a
+// refusal is about, and the same refusal of many studies is one reason.
+var uidInReason = regexp.MustCompile(`\b[0-9]+(\.[0-9]+){2,}\b`)
+
+// Groups returns the failures grouped by reason (UIDs in it replaced by
+// <UID>), the largest group first: a push the server refuses for one
+// cause (a token of the wrong institution, ...) then reads as one line,
+// not one per file.
 func (s Summary) Groups() []FailureGroup {
 	byReason := map[string]*FailureGroup{}
 	var out []*FailureGroup
 	for _, f := range s.Failures {
-		g := byReason[f.Reason]
+		reason := uidInReason.ReplaceAllString(f.Reason, "<UID>")
+		g := byReason[reason]
 		if g == nil {
-			g = &FailureGroup{Reason: f.Reason, Example: f.Path}
-			byReason[f.Reason] = g
+			g = &FailureGroup{Reason: reason, Example: f.Path}
+			byReason[reason] = g
 			out = append(out, g)
 		}
 		g.Count++
