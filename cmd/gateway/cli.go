@@ -123,7 +123,7 @@ func (g group) dispatch(args []string, stdout, stderr io.Writer) (string, error)
 	for i, s := range g.subs {
 		names[i] = s.name
 	}
-	return "", fmt.Errorf("unknown %s command %q: one of %s (gateway %s -h)", g.name, args[0], strings.Join(names, ", "), g.name)
+	return "", fmt.Errorf("%w: unknown %s command %q: one of %s (gateway %s -h)", errUsage, g.name, args[0], strings.Join(names, ", "), g.name)
 }
 
 func (g group) print(w io.Writer) {
