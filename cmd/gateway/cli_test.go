@@ -133,7 +133,7 @@ func TestEverySubcommandHelp(t *testing.T) {
 		}
 	}
 	// Usage errors exit 2 and say what was wrong.
-	for _, args := range [][]string{{"token"}, {"token", "bogus"}, {"push"}, {"nonsense"}} {
+	for _, args := range [][]string{{"token"}, {"token", "bogus"}, {"push"}, {"nonsense"}, {"fsck", "--no-such-flag"}} {
 		if out, code := cliRun(t, nil, args...); code != 2 {
 			t.Errorf("%v: exit %d, want 2:\n%s", args, code, out)
 		}
