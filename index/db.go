@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/dgraph-io/badger/v4"
@@ -25,6 +26,10 @@ import (
 
 // ErrNotFound is returned (wrapped) for a row that does not exist.
 var ErrNotFound = errors.New("not found in index")
+
+// ErrLocked is returned (wrapped) by Open when another process holds the
+// index (Badger allows one).
+var ErrLocked = errors.New("index locked by another process")
 
 // Options configure Open.
 type Options struct {
@@ -75,6 +80,9 @@ func Open(opt Options) (*DB, error) {
 		bo = bo.WithValueThreshold(64 << 10)
 	}
 	bdb, err := badger.Open(bo)
+	if err != nil && strings.Contains(err.Error(), "Another process is using this Badger database") {
+		return nil, fmt.Errorf("open index %q: %w", opt.Dir, ErrLocked) // Badger's error wraps nothing to test
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open index %q: %w", opt.Dir, err)
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"time"
@@ -85,8 +84,10 @@ type accessParts struct {
 }
 
 // setupAccess opens the token store and the audit trail, installs or
-// creates the admin token and loads the JWT issuer's keys.
-func setupAccess(ctx context.Context, cfg AccessConfig, store storage.Store, db *index.DB, rec *records.Store, stdout io.Writer, log *slog.Logger) (*accessParts, error) {
+// creates the admin token and loads the JWT issuer's keys;
+// announce shows the admin token created on first start (to the
+// terminal, never to the log).
+func setupAccess(ctx context.Context, cfg AccessConfig, store storage.Store, db *index.DB, rec *records.Store, announce func(token string), log *slog.Logger) (*accessParts, error) {
 	tokens := auth.NewTokens(rec, nil)
 	al, err := audit.Open(db, store, audit.Options{ExportEvery: cfg.AuditExport, AnchorEvery: cfg.AuditAnchorEvery, RetainFor: cfg.AuditRetention,
 		KeyFile: cfg.AuditKeyFile, Logger: log.With("component", "audit")})
@@ -109,8 +110,7 @@ func setupAccess(ctx context.Context, cfg AccessConfig, store storage.Store, db 
 		if err != nil {
 			return nil, err
 		}
-		// Printed once, to the terminal, never to the log.
-		fmt.Fprintf(stdout, "\nFirst start: an admin token was created. It is shown only now; keep it safe:\n\n    %s\n\n", clear)
+		announce(clear)
 	}
 	if cfg.JWT.JWKSFile != "" || cfg.JWT.JWKSURL != "" {
 		v, err := auth.NewJWTVerifier(ctx, cfg.JWT)

@@ -21,18 +21,16 @@ import (
 // (flags --url and --token, or GATEWAY_URL and GATEWAY_TOKEN): Badger
 // allows one process per index, so management goes through the server.
 type adminClient struct {
-	base  string // e.g. http://127.0.0.1:8080
-	token string
-	out   io.Writer
+	site *site
 }
 
-func newAdminFlags(name string, stderr io.Writer) (*flag.FlagSet, *adminClient) {
+// newAdminFlags returns the flags of a client command named name ("token
+// create") with --url and --token, printing h for -h.
+func newAdminFlags(name string, stderr io.Writer, h help) (*flag.FlagSet, *adminClient) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	c := &adminClient{base: "http://127.0.0.1:8080"}
-	str(fs, &c.base, "url", "gateway root URL")
-	secretStr(fs, &c.token, "token", "API token")
-	return fs, c
+	h.install(fs)
+	return fs, &adminClient{site: bindSite(fs)}
 }
 
 func (c *adminClient) call(ctx context.Context, method, path string, body any) ([]byte, error) {
@@ -44,14 +42,14 @@ func (c *adminClient) call(ctx context.Context, method, path string, body any) (
 		}
 		r = bytes.NewReader(b)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(c.base, "/")+path, r)
+	req, err := http.NewRequestWithContext(ctx, method, c.site.root()+path, r)
 	if err != nil {
 		return nil, err
 	}
-	if c.token == "" {
-		return nil, errors.New("an admin token is needed: --token or GATEWAY_TOKEN")
+	if c.site.token == "" {
+		return nil, errors.New("an admin token is needed: GATEWAY_TOKEN (or --token); it was printed at the gateway's first start (lost: gateway token reset-admin)")
 	}
-	req.Header.Set("Authorization", "Bearer "+c.token)
+	req.Header.Set("Authorization", "Bearer "+c.site.token)
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
@@ -70,16 +68,31 @@ func (c *adminClient) call(ctx context.Context, method, path string, body any) (
 	return b, nil
 }
 
-// tokenCmd: gateway token create|list|revoke.
+// tokenCommands are gateway token's subcommands.
+var tokenCommands = group{name: "token", summary: "create, list or revoke API tokens through a running gateway; reset the admin token offline", subs: []subcommand{
+	{"create", "create a token for a PACS, a clinician, a patient, a peer gateway or an admin (shown once)",
+		"GATEWAY_TOKEN=$ADMIN gateway token create --role clinician --institution bj-pumch --user dr.li --ttl 720h"},
+	{"list", "list the tokens (ids, roles, institutions, state; never secrets)", "GATEWAY_TOKEN=$ADMIN gateway token list"},
+	{"revoke", "revoke a token by id: it stops working at once", "GATEWAY_TOKEN=$ADMIN gateway token revoke 3k2jd"},
+	{"reset-admin", "with the gateway stopped, create a new admin token in the data folder (when the admin token is lost)",
+		"gateway token reset-admin --data /var/lib/gateway"},
+}}
+
+// tokenCmd: gateway token create|list|revoke|reset-admin.
 func tokenCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		return errors.New("usage: gateway token create --role R [--institution I] [--user U] [--ttl 720h] | list | revoke ID")
+	name, err := tokenCommands.dispatch(args, stdout, stderr)
+	if err != nil {
+		return err
 	}
-	fs, c := newAdminFlags("token "+args[0], stderr)
+	if name == "reset-admin" {
+		return resetAdmin(ctx, args[1:], stdout, stderr)
+	}
+	use := map[string]string{"create": " --role R [--institution I] [--user U] [--ttl 720h] [--person K]", "list": " [flags]", "revoke": " [flags] ID"}[name]
+	fs, c := newAdminFlags("token "+name, stderr, tokenCommands.help(name, use))
 	role, inst, user, ttl, person := "", "", "", "", ""
-	if args[0] == "create" {
+	if name == "create" {
 		fs.StringVar(&role, "role", "", "pacs, clinician, patient, peer or admin")
-		fs.StringVar(&inst, "institution", "", "institution id (pacs and clinician)")
+		fs.StringVar(&inst, "institution", "", "registered institution id (pacs and clinician tokens)")
 		fs.StringVar(&user, "user", "", "user or system name")
 		fs.StringVar(&ttl, "ttl", "", "lifetime, e.g. 720h (empty: no expiry)")
 		fs.StringVar(&person, "person", "", "person key (patient tokens)")
@@ -87,7 +100,7 @@ func tokenCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := parseSettings(fs, args[1:]); err != nil {
 		return err
 	}
-	switch args[0] {
+	switch name {
 	case "create":
 		b, err := c.call(ctx, "POST", "/api/v1/admin/tokens", map[string]string{"role": role, "institution": inst, "user": user, "ttl": ttl, "person_key": person})
 		if err != nil {
@@ -123,9 +136,9 @@ func tokenCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			fmt.Fprintf(stdout, "%-8s %-10s %-16s %-16s %-20s %s\n", t.ID, t.Role, t.Institution, t.User, t.Created.Format(time.DateTime), state)
 		}
 		return nil
-	case "revoke":
+	default: // revoke
 		if fs.NArg() != 1 {
-			return errors.New("usage: gateway token revoke ID")
+			return fmt.Errorf("%w: gateway token revoke ID", errUsage)
 		}
 		_, err := c.call(ctx, "DELETE", "/api/v1/admin/tokens/"+url.PathEscape(fs.Arg(0)), nil)
 		if err == nil {
@@ -133,25 +146,35 @@ func tokenCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		return err
 	}
-	return fmt.Errorf("unknown token command %q", args[0])
 }
 
-// auditCmd: gateway audit verify|export|query.
+// auditCommands are gateway audit's subcommands.
+var auditCommands = group{name: "audit", summary: "verify, query or export the audit trail through a running gateway; rotate its MAC key", subs: []subcommand{
+	{"verify", "check the audit trail's MAC chain and checkpoints", "GATEWAY_TOKEN=$ADMIN gateway audit verify"},
+	{"query", "print audit events as JSON lines, filtered", "GATEWAY_TOKEN=$ADMIN gateway audit query --study 1.2.840.1 --from 2026-11-01T00:00:00Z"},
+	{"export", "write the events since the last export to object storage now", "GATEWAY_TOKEN=$ADMIN gateway audit export"},
+	{"rotate-key", "make a new audit MAC key current (in the key file; used from the next start)", "gateway audit rotate-key --data /var/lib/gateway"},
+}}
+
+// auditCmd: gateway audit verify|export|query|rotate-key.
 func auditCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		return errors.New("usage: gateway audit verify | query [--person K] [--study UID] [--from T] [--to T] | export | rotate-key [--data D] [--audit-keys F]")
+	name, err := auditCommands.dispatch(args, stdout, stderr)
+	if err != nil {
+		return err
 	}
-	if args[0] == "rotate-key" {
+	if name == "rotate-key" {
 		return auditRotateKey(args[1:], stdout, stderr)
 	}
-	fs, c := newAdminFlags("audit "+args[0], stderr)
+	fs, c := newAdminFlags("audit "+name, stderr, auditCommands.help(name, " [flags]"))
 	q := url.Values{}
 	var person, study, inst, from, to string
-	fs.StringVar(&person, "person", "", "person key")
-	fs.StringVar(&study, "study", "", "study UID")
-	fs.StringVar(&inst, "institution", "", "institution of the actor")
-	fs.StringVar(&from, "from", "", "RFC 3339 start")
-	fs.StringVar(&to, "to", "", "RFC 3339 end")
+	if name == "query" {
+		fs.StringVar(&person, "person", "", "person key")
+		fs.StringVar(&study, "study", "", "study UID")
+		fs.StringVar(&inst, "institution", "", "institution of the actor")
+		fs.StringVar(&from, "from", "", "RFC 3339 start")
+		fs.StringVar(&to, "to", "", "RFC 3339 end")
+	}
 	if err := parseSettings(fs, args[1:]); err != nil {
 		return err
 	}
@@ -160,7 +183,7 @@ func auditCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			q.Set(k, v)
 		}
 	}
-	switch args[0] {
+	switch name {
 	case "verify":
 		b, err := c.call(ctx, "GET", "/api/v1/admin/audit/verify", nil)
 		fmt.Fprintln(stdout, strings.TrimSpace(string(b)))
@@ -172,12 +195,11 @@ func auditCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		_, err = stdout.Write(b)
 		return err
-	case "export":
+	default: // export
 		b, err := c.call(ctx, "POST", "/api/v1/admin/audit/export", nil)
 		fmt.Fprintln(stdout, strings.TrimSpace(string(b)))
 		return err
 	}
-	return fmt.Errorf("unknown audit command %q", args[0])
 }
 
 // auditRotateKey: gateway audit rotate-key, on the key file itself (the
@@ -185,10 +207,11 @@ func auditCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 func auditRotateKey(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("audit rotate-key", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	auditCommands.help("rotate-key", " [--data DIR] [--audit-keys FILE]").install(fs)
 	data, file := "data", ""
 	str(fs, &data, "data", "data directory")
 	str(fs, &file, "audit-keys", "audit MAC keys file (default {data}/secrets/audit-keys.json)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseSettings(fs, args); err != nil {
 		return err
 	}
 	if file == "" {

@@ -50,6 +50,7 @@ func TestAdminTokenSettingNeverResurrects(t *testing.T) {
 		t.Fatalf("installed admin token: %d", got)
 	}
 	_, second := create(p, ops, `{"role":"admin","user":"second"}`)
+	registerInstitution(t, strings.TrimSuffix(p.base, "/dicomweb"), ops, "h1")
 	clinID, clin := create(p, ops, `{"role":"clinician","institution":"h1","user":"dr.li"}`)
 	p.kill()
 

@@ -160,7 +160,10 @@ func (g *gateway) openAccess(ctx context.Context, cfg Config, store storage.Stor
 	if cfg.Access.AuditKeyFile == "" {
 		cfg.Access.AuditKeyFile = filepath.Join(cfg.Data, "secrets", "audit-keys.json")
 	}
-	acc, err := setupAccess(ctx, cfg.Access, store, db, rec, stdout, log)
+	announce := func(token string) {
+		adminTokenBox(stdout, "First start: an admin token was created.", token, siteRoot(cfg), cfg.Data)
+	}
+	acc, err := setupAccess(ctx, cfg.Access, store, db, rec, announce, log)
 	if err != nil {
 		return nil, err
 	}
@@ -184,12 +187,13 @@ func httpServer(cfg Config, p *parts, log *slog.Logger) (*echo.Echo, *access.Pol
 		return nil, nil, err
 	}
 	authn := p.access.authenticator(append(p.fed.sessions(), p.shares.Session)...)
-	admin := &adminapi.API{Tokens: p.access.tokens, Audit: p.access.audit, Facts: reportFacts{db: p.db, rs: p.rs}} // the regulators' report
+	reg := registry{db: p.db, rs: p.rs}                                                                                           // what tokens and consents may name
+	admin := &adminapi.API{Tokens: p.access.tokens, Audit: p.access.audit, Facts: reportFacts{db: p.db, rs: p.rs}, Registry: reg} // Facts: the regulators' report
 	sopt := server.Options{
 		// Audit events name the person of a study.
 		Access: guard.Middleware(p.access.guard(cfg.Access, authn, policy, p.rs.PersonKeyOf)),
 		API: []func(g *echo.Group){admin.Register, recognitionAPI(p.rs),
-			(&consentapi.API{Consents: p.consents}).Register, p.shares.Register},
+			(&consentapi.API{Consents: p.consents, Registry: reg}).Register, p.shares.Register},
 		Routes: []func(e *echo.Echo){p.shares.RegisterLinks}, // share links at /s/
 		// The asking institution of DICOMweb requests, for the recognition tag.
 		Middleware: []echo.MiddlewareFunc{recognitionapi.Asking},

@@ -40,6 +40,7 @@ func TestAuditFloodOnFullDisk(t *testing.T) {
 	}
 
 	// A clinician token, made while there is room.
+	registerInstitution(t, root, strings.TrimPrefix(auth["Authorization"], "Bearer "), "h1")
 	resp, body := gwtest.Do(t, "POST", root+"/api/v1/admin/tokens", auth,
 		strings.NewReader(`{"role":"clinician","institution":"h1","user":"dr.wang"}`))
 	if resp.StatusCode != 200 && resp.StatusCode != 201 {

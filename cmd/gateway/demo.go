@@ -46,12 +46,13 @@ func loadDemoIfEmpty(ctx context.Context, svc *archive.Service, db *index.DB, lo
 }
 
 // demoCmd writes the demo studies to a temporary folder and pushes them to
-// a running gateway.
+// a running gateway, as push does (the same --url and --token).
 func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	u := "http://127.0.0.1:8080/dicomweb"
-	str(fs, &u, "url", "DICOMweb root of the gateway")
+	help{usage: "gateway demo [--url URL]", summary: "load the 8 built-in demo studies (synthesised, no files or network needed) into a running gateway",
+		example: "GATEWAY_TOKEN=$ADMIN gateway demo --url http://127.0.0.1:8080"}.install(fs)
+	s := bindSite(fs)
 	if err := parseSettings(fs, args); err != nil {
 		return err
 	}
@@ -63,13 +64,5 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if _, err := demo.WriteDir(dir, time.Now()); err != nil {
 		return err
 	}
-	sum, err := push.Run(ctx, push.Options{BaseURL: u, Dir: dir, Progress: stderr})
-	sum.Print(stdout)
-	if err != nil {
-		return err
-	}
-	if sum.Failed > 0 {
-		return fmt.Errorf("%d instance(s) failed", sum.Failed)
-	}
-	return nil
+	return pushAndReport(ctx, push.Options{BaseURL: s.dicomweb(), Dir: dir, Token: s.token, Progress: stderr}, stdout)
 }

@@ -17,6 +17,8 @@ func fsck(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("fsck", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	bindServe(fs, &cfg)
+	help{usage: "gateway fsck [--deep] [--repair] [--data DIR] [store flags]", summary: "compare the index with object storage (stop the gateway first); exit status 1 when problems remain",
+		example: "gateway fsck --data /var/lib/gateway --deep --repair", shown: append(offlineFlags(), "deep", "repair")}.install(fs)
 	var deep, repair bool
 	fs.BoolVar(&deep, "deep", false, "re-hash every object against its recorded digest")
 	fs.BoolVar(&repair, "repair", false, "drop rows without objects and index objects without rows")

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -22,6 +23,14 @@ type offline struct {
 	svc   *archive.Service
 }
 
+// offlineFlags are the settings of serve an offline command uses: the
+// data folder, the object store and logging. It registers them all (the
+// gateway's config file works unchanged) but lists only these in -h.
+func offlineFlags() []string {
+	return []string{"config", "data", "store", "s3-endpoint", "s3-bucket", "s3-access-key", "s3-secret-key", "s3-region",
+		"s3-prefix", "s3-tls", "s3-path-style", "default-charset", "log-json", "debug"}
+}
+
 // openOffline opens the configured store and the index under cfg.Data;
 // freshIndex deletes the index folder first.
 func openOffline(ctx context.Context, cfg Config, freshIndex bool, stderr io.Writer) (*offline, error) {
@@ -36,6 +45,9 @@ func openOffline(ctx context.Context, cfg Config, freshIndex bool, stderr io.Wri
 		}
 	}
 	db, err := index.Open(index.Options{Dir: dir})
+	if errors.Is(err, index.ErrLocked) {
+		return nil, fmt.Errorf("the index %s is in use, probably by a running gateway: stop it first (the index allows one process): %w", dir, err)
+	}
 	if err != nil {
 		return nil, err
 	}

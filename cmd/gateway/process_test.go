@@ -284,6 +284,11 @@ func TestTokenAndAuditCLI(t *testing.T) {
 		}
 		return string(out)
 	}
+	reg := filepath.Join(t.TempDir(), "institutions.yaml")
+	if err := os.WriteFile(reg, []byte("institutions:\n  - {id: h1, name: 测试医院, province: \"110000\"}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cli("recognition", "load", "--institutions", reg) // tokens name registered institutions only
 	out := cli("token", "create", "--role", "clinician", "--institution", "h1", "--user", "dr.li", "--ttl", "1h")
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	tok := lines[len(lines)-1]

@@ -139,17 +139,26 @@ func recognitionAPI(svc *recognition.Service) func(g *echo.Group) {
 	return func(g *echo.Group) { recognitionapi.Register(g, svc, recognitionapi.Options{}) }
 }
 
+// recognitionCommands are gateway recognition's subcommands.
+var recognitionCommands = group{name: "recognition", summary: "load or export the institutions registry and the catalogue, print statistics (through a running gateway)", subs: []subcommand{
+	{"load", "load an institutions registry and/or a catalogue file (YAML/JSON); entries replace those with the same id",
+		"GATEWAY_TOKEN=$ADMIN gateway recognition load --institutions institutions.yaml"},
+	{"export", "print the registry (institutions) or the catalogue as YAML", "GATEWAY_TOKEN=$ADMIN gateway recognition export institutions > institutions.yaml"},
+	{"stats", "print recognition statistics by month, region, institution or item", "GATEWAY_TOKEN=$ADMIN gateway recognition stats --by institution --from 2026-01-01"},
+}}
+
 // recognitionCmd: gateway recognition load|export|stats, through a running
 // gateway's API (Badger allows one process per index).
 func recognitionCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	const use = "usage: gateway recognition load [--institutions F] [--catalogue F] | export institutions|catalogue | stats [--by month|region|institution|item] [--json]"
-	if len(args) == 0 {
-		return errors.New(use)
+	name, err := recognitionCommands.dispatch(args, stdout, stderr)
+	if err != nil {
+		return err
 	}
-	fs, c := newAdminFlags("recognition "+args[0], stderr)
+	use := map[string]string{"load": " [--institutions F] [--catalogue F]", "export": " institutions|catalogue [flags]", "stats": " [--by month|region|institution|item] [--from D] [--to D] [--json]"}[name]
+	fs, c := newAdminFlags("recognition "+name, stderr, recognitionCommands.help(name, use))
 	var instPath, catPath, by, from, to string
 	var asJSON bool
-	switch args[0] {
+	switch name {
 	case "load":
 		fs.StringVar(&instPath, "institutions", "", "institutions registry file (YAML/JSON)")
 		fs.StringVar(&catPath, "catalogue", "", "recognition catalogue file (YAML/JSON)")
@@ -160,7 +169,7 @@ func recognitionCmd(ctx context.Context, args []string, stdout, stderr io.Writer
 		fs.BoolVar(&asJSON, "json", false, "print the JSON answer")
 	}
 	rest, what := args[1:], ""
-	if args[0] == "export" && len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
+	if name == "export" && len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
 		what, rest = rest[0], rest[1:] // export catalogue --url ...
 	}
 	if err := parseSettings(fs, rest); err != nil {
@@ -169,10 +178,10 @@ func recognitionCmd(ctx context.Context, args []string, stdout, stderr io.Writer
 	if what == "" {
 		what = fs.Arg(0)
 	}
-	switch args[0] {
+	switch name {
 	case "load":
 		if instPath == "" && catPath == "" {
-			return errors.New("load: --institutions or --catalogue is required")
+			return fmt.Errorf("%w: load: --institutions or --catalogue is required", errUsage)
 		}
 		reg, cat, err := readRecognitionFiles(instPath, catPath)
 		if err != nil {
@@ -186,7 +195,7 @@ func recognitionCmd(ctx context.Context, args []string, stdout, stderr io.Writer
 		return err
 	case "export":
 		if what != "institutions" && what != "catalogue" {
-			return errors.New("usage: gateway recognition export institutions|catalogue > FILE")
+			return fmt.Errorf("%w: gateway recognition export institutions|catalogue > FILE", errUsage)
 		}
 		b, err := c.call(ctx, "GET", "/api/v1/admin/recognition/export", nil)
 		if err != nil {
@@ -206,7 +215,7 @@ func recognitionCmd(ctx context.Context, args []string, stdout, stderr io.Writer
 		}
 		_, err = stdout.Write(b)
 		return err
-	case "stats":
+	default: // stats
 		q := url.Values{"by": {by}}
 		for k, v := range map[string]string{"from": from, "to": to} {
 			if v != "" {
@@ -227,7 +236,6 @@ func recognitionCmd(ctx context.Context, args []string, stdout, stderr io.Writer
 		}
 		return printStats(stdout, &st)
 	}
-	return fmt.Errorf("unknown recognition command %q; %s", args[0], use)
 }
 
 // printStats writes statistics as a table with a total line.
@@ -248,4 +256,41 @@ func printStats(w io.Writer, st *recognition.Stats) error {
 	}
 	row("total", st.Total)
 	return tw.Flush()
+}
+
+// registry answers whether the names tokens and consents use exist, from
+// the recognition registry and catalogue and the index.
+type registry struct {
+	db *index.DB
+	rs *recognition.Service
+}
+
+func (r registry) KnownInstitution(id string) bool {
+	_, err := r.rs.Institution(id)
+	return err == nil
+}
+
+func (r registry) KnownRegion(id string) bool {
+	insts, regions := r.rs.Institutions()
+	for _, g := range regions {
+		if g.ID == id {
+			return true
+		}
+	}
+	for _, in := range insts {
+		if in.MemberOf(id) {
+			return true
+		}
+	}
+	return false
+}
+
+func (r registry) KnownItem(code string) bool {
+	_, err := r.rs.Item(code)
+	return err == nil
+}
+
+func (r registry) StudyOfPerson(ctx context.Context, study, person string) bool {
+	st, err := r.db.Study(study)
+	return err == nil && person != "" && r.rs.StudyPerson(ctx, st) == person
 }

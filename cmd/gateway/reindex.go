@@ -16,6 +16,8 @@ func reindex(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs := flag.NewFlagSet("reindex", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	bindServe(fs, &cfg)
+	help{usage: "gateway reindex [--fresh] [--data DIR] [store flags]", summary: "rebuild the index from object storage (stop the gateway first: the index allows one process)",
+		example: "gateway reindex --data /var/lib/gateway --fresh", shown: append(offlineFlags(), "fresh")}.install(fs)
 	fresh := false
 	boolean(fs, &fresh, "fresh", "delete the index folder first and rebuild it from scratch")
 	if err := parseSettings(fs, args); err != nil {

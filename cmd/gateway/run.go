@@ -6,8 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
-
-	"github.com/imgcloud/gateway/internal/push"
+	"strings"
 )
 
 const usage = `gateway: imaging cloud gateway (DICOMweb over object storage)
@@ -15,22 +14,31 @@ const usage = `gateway: imaging cloud gateway (DICOMweb over object storage)
 Usage: gateway <command> [flags]
 
 Commands:
-  serve     run the gateway (DICOMweb at /dicomweb, health, metrics, viewer)
-  push      upload a folder of DICOM files to any STOW-RS endpoint
-  demo      load demo studies into a running gateway
-  reindex   rebuild the index from object storage
-  fsck      compare the index with object storage (--deep, --repair)
-  token     create, list or revoke API tokens (through a running gateway)
-  audit     verify, query or export the audit trail (through a running gateway)
-  share     make a share link with a QR code for a study, or revoke one (through a running gateway)
-  recognition  load or export institutions and the catalogue, print statistics (through a running gateway)
-  help      show this help
+  serve        run the gateway (DICOMweb at /dicomweb, health, metrics, viewer)
+  push         upload a folder of DICOM files with STOW-RS
+  demo         load the demo studies into a running gateway
+  reindex      rebuild the index from object storage (gateway stopped)
+  fsck         compare the index with object storage (gateway stopped; --deep, --repair)
+  token        create, list or revoke API tokens; reset-admin when the admin token is lost
+  audit        verify, query or export the audit trail
+  share        make a share link with a QR code for a study, or revoke one
+  recognition  load or export institutions and the catalogue, print statistics
+  help         show this help
 
-Run "gateway <command> -h" for the flags of a command. Every flag can also
-be set by an environment variable GATEWAY_<FLAG> (dashes as underscores).
+Example:
+  gateway serve --demo
+  GATEWAY_TOKEN=gw_... gateway token create --role pacs --institution bj-pumch
+
+Run "gateway <command> -h" for a command's summary, example and flags.
+The clients of a running gateway (push, demo, token, audit, share,
+recognition) take its site root (--url or GATEWAY_URL, default
+http://127.0.0.1:8080; they find /dicomweb themselves) and a token
+(GATEWAY_TOKEN or --token). Every flag can also be set by an environment
+variable GATEWAY_<FLAG> (dashes as underscores).
 `
 
-// run dispatches to a subcommand and returns the process exit code.
+// run dispatches to a subcommand and returns the process exit code: 0,
+// 1 for a failure, 2 for a usage error.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
@@ -41,7 +49,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "serve":
 		err = serve(ctx, args[1:], stdout, stderr)
 	case "push":
-		err = push.Main(ctx, args[1:], stdout, stderr)
+		err = pushCmd(ctx, args[1:], stdout, stderr)
 	case "demo":
 		err = demoCmd(ctx, args[1:], stdout, stderr)
 	case "reindex":
@@ -56,19 +64,22 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = shareCmd(ctx, args[1:], stdout, stderr)
 	case "recognition":
 		err = recognitionCmd(ctx, args[1:], stdout, stderr)
-	case "help", "-h", "--help":
+	case "help", "-h", "--help", "-help":
 		fmt.Fprint(stdout, usage)
 		return 0
 	default:
 		fmt.Fprintf(stderr, "unknown command %q\n\n%s", args[0], usage)
 		return 2
 	}
-	if errors.Is(err, flag.ErrHelp) {
+	switch {
+	case err == nil:
 		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errUsage):
+		fmt.Fprintf(stderr, "gateway %s: %s\n", args[0], strings.TrimPrefix(err.Error(), errUsage.Error()+": "))
+		return 2
 	}
-	if err != nil {
-		fmt.Fprintf(stderr, "gateway %s: %v\n", args[0], err)
-		return 1
-	}
-	return 0
+	fmt.Fprintf(stderr, "gateway %s: %v\n", args[0], err)
+	return 1
 }

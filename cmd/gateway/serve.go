@@ -25,6 +25,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	bindServe(fs, &cfg)
+	help{usage: "gateway serve [flags]", summary: "run the gateway: DICOMweb at /dicomweb, the viewer at /, health and metrics",
+		example: "gateway serve --demo                      # a trial on ./data with demo studies\ngateway serve --data /var/lib/gateway --listen 0.0.0.0:8080"}.install(fs)
 	if err := parseSettings(fs, args); err != nil {
 		return err
 	}

@@ -92,7 +92,12 @@ func parseSettings(fs *flag.FlagSet, args []string) error {
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
-	return fs.Parse(args)
+	if err := fs.Parse(args); err != nil && !errors.Is(err, flag.ErrHelp) {
+		return fmt.Errorf("%w: %v", errUsage, err) // fs printed the usage
+	} else if err != nil {
+		return err
+	}
+	return nil
 }
 
 // configArg finds --config in args before they are parsed, since the file

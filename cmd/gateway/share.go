@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -11,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -87,26 +87,42 @@ func (o studyOwners) StudyPerson(ctx context.Context, study string) string {
 	return o.rs.StudyPerson(ctx, st)
 }
 
-// shareCmd: gateway share --study UID [...] | share revoke ID | share keys [rotate|retire KID].
+// shareCommands are gateway share's subcommands.
+var shareCommands = group{name: "share", summary: "make a share link with a QR code for a patient's phone, revoke one, or manage the signing keys (through a running gateway)", subs: []subcommand{
+	{"create", "make a share link and its QR code for a study (\"gateway share --study\" works too)",
+		"GATEWAY_TOKEN=$ADMIN gateway share create --study 1.2.840.1 --hours 72 --pin 4821"},
+	{"revoke", "revoke a share link by id: the link and its open sessions stop working now", "GATEWAY_TOKEN=$ADMIN gateway share revoke s-3k2jd"},
+	{"keys", "list the share signing keys; rotate makes a new one sign, retire KID stops one verifying", "GATEWAY_TOKEN=$ADMIN gateway share keys rotate"},
+}}
+
+// shareCmd: gateway share create --study UID [...] | share revoke ID |
+// share keys [rotate|retire KID]. "gateway share --study UID" is create.
 func shareCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) > 0 && args[0] == "revoke" {
-		fs, c := newAdminFlags("share revoke", stderr)
+	if len(args) > 0 && strings.HasPrefix(args[0], "-") && !slices.Contains([]string{"-h", "--help", "-help"}, args[0]) {
+		args = append([]string{"create"}, args...) // the older form
+	}
+	name, err := shareCommands.dispatch(args, stdout, stderr)
+	if err != nil {
+		return err
+	}
+	switch name {
+	case "revoke":
+		fs, c := newAdminFlags("share revoke", stderr, shareCommands.help(name, " [flags] ID"))
 		if err := parseSettings(fs, args[1:]); err != nil {
 			return err
 		}
 		if fs.NArg() != 1 {
-			return errors.New("usage: gateway share revoke ID")
+			return fmt.Errorf("%w: gateway share revoke ID", errUsage)
 		}
 		if _, err := c.call(ctx, "DELETE", "/api/v1/shares/"+url.PathEscape(fs.Arg(0)), nil); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "share %s revoked: its link and open sessions stop working now\n", fs.Arg(0))
 		return nil
-	}
-	if len(args) > 0 && args[0] == "keys" {
+	case "keys":
 		return shareKeysCmd(ctx, args[1:], stdout, stderr)
 	}
-	fs, c := newAdminFlags("share", stderr)
+	fs, c := newAdminFlags("share create", stderr, shareCommands.help(name, " --study UID [--hours 72] [--download] [--pin 1234] [--uses N]"))
 	var study, pin string
 	var hours float64
 	var download bool
@@ -116,16 +132,11 @@ func shareCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.BoolVar(&download, "download", false, "also allow downloading the DICOM files (and a zip)")
 	fs.StringVar(&pin, "pin", "", "PIN (4 to 12 digits) asked before opening; three wrong ones lock the link")
 	fs.IntVar(&uses, "uses", 0, "number of opens allowed (0: unlimited)")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: gateway share --study UID [--hours 72] [--download] [--pin 1234] [--uses N]\n       gateway share revoke ID\n       gateway share keys [rotate | retire KID]")
-		fs.PrintDefaults()
-	}
-	if err := parseSettings(fs, args); err != nil {
+	if err := parseSettings(fs, args[1:]); err != nil {
 		return err
 	}
 	if study == "" {
-		fs.Usage()
-		return errors.New("--study is required")
+		return fmt.Errorf("%w: --study is required (gateway share create -h)", errUsage)
 	}
 	b, err := c.call(ctx, "POST", "/api/v1/shares", map[string]any{"study": study, "hours": hours, "download": download, "pin": pin, "uses": uses})
 	if err != nil {
@@ -155,7 +166,7 @@ func shareCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 // shareKeysCmd lists, rotates or retires share signing keys.
 func shareKeysCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs, c := newAdminFlags("share keys", stderr)
+	fs, c := newAdminFlags("share keys", stderr, shareCommands.help("keys", " [flags] [rotate | retire KID]"))
 	if err := parseSettings(fs, args); err != nil {
 		return err
 	}
@@ -169,7 +180,7 @@ func shareKeysCmd(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	case fs.Arg(0) == "retire" && fs.NArg() == 2:
 		b, err = c.call(ctx, "DELETE", "/api/v1/admin/share-keys/"+url.PathEscape(fs.Arg(1)), nil)
 	default:
-		return errors.New("usage: gateway share keys [rotate | retire KID]")
+		return fmt.Errorf("%w: gateway share keys [rotate | retire KID]", errUsage)
 	}
 	if err != nil {
 		return err

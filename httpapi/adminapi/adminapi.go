@@ -4,6 +4,7 @@
 package adminapi
 
 import (
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -21,6 +22,15 @@ type API struct {
 	Audit  *audit.Log
 	// Facts feed the regulators' report (optional).
 	Facts Facts
+	// Registry refuses tokens for an institution that is not registered
+	// (a typo would give a PACS or a clinician a token that sees
+	// nothing). Nil checks nothing (tests of the handlers alone).
+	Registry Registry
+}
+
+// Registry says whether an institution is registered.
+type Registry interface {
+	KnownInstitution(id string) bool
 }
 
 // Register mounts the routes on the /api/v1 group. The access middleware
@@ -65,6 +75,9 @@ func (a *API) createToken(c echo.Context) error {
 			return respond.BadRequest("ttl must be a positive duration such as 720h")
 		}
 		ttl = d
+	}
+	if req.Institution != "" && a.Registry != nil && !a.Registry.KnownInstitution(req.Institution) {
+		return respond.BadRequest(fmt.Sprintf("institution: %q is not registered: register the institution first (gateway recognition load --institutions FILE, or PUT /api/v1/admin/institutions/%s)", req.Institution, req.Institution))
 	}
 	clear, tok, err := a.Tokens.Create(c.Request().Context(), auth.Principal{Role: req.Role, Institution: req.Institution, User: req.User, PersonKey: req.PersonKey}, ttl)
 	if err != nil {

@@ -4,6 +4,8 @@
 package consentapi
 
 import (
+	"context"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -15,7 +17,52 @@ import (
 )
 
 // API serves the routes.
-type API struct{ Consents *consent.Service }
+type API struct {
+	Consents *consent.Service
+	// Registry checks what a consent names, so that a typo is a 400
+	// naming the field rather than a consent that covers nothing. Nil
+	// checks nothing (tests of the handlers alone).
+	Registry Registry
+}
+
+// Registry says whether the names a consent uses exist: institutions and
+// regions in the registry, items in the catalogue, studies in the index
+// linked to the person.
+type Registry interface {
+	KnownInstitution(id string) bool
+	// KnownRegion is a registered region, or a province or city code one
+	// registered institution is in.
+	KnownRegion(id string) bool
+	KnownItem(code string) bool
+	// StudyOfPerson reports whether the study exists and its patient is
+	// linked to person (the same answer for both, so that a patient
+	// learns nothing of others' studies).
+	StudyOfPerson(ctx context.Context, study, person string) bool
+}
+
+// check names the first field of c the registry does not know.
+func (a *API) check(ctx context.Context, c consent.Consent) error {
+	if a.Registry == nil {
+		return nil
+	}
+	switch {
+	case c.GranteeKind == consent.GranteeInstitution && !a.Registry.KnownInstitution(c.GranteeID):
+		return respond.BadRequest(fmt.Sprintf("grantee_id: %q is not a registered institution (GET /api/v1/institutions lists them)", c.GranteeID))
+	case c.GranteeKind == consent.GranteeRegion && !a.Registry.KnownRegion(c.GranteeID):
+		return respond.BadRequest(fmt.Sprintf("grantee_id: %q is not a registered region nor the province or city of a registered institution (GET /api/v1/regions lists them)", c.GranteeID))
+	}
+	for _, it := range c.Items {
+		if !a.Registry.KnownItem(it) {
+			return respond.BadRequest(fmt.Sprintf("items: %q is not in the recognition catalogue (GET /api/v1/recognition/catalogue lists it)", it))
+		}
+	}
+	for _, st := range c.Studies {
+		if !a.Registry.StudyOfPerson(ctx, st, c.PersonKey) {
+			return respond.BadRequest(fmt.Sprintf("studies: %q is not a study of this person (unknown, or its patient is not linked to them)", st))
+		}
+	}
+	return nil
+}
 
 // Register mounts the routes on the /api/v1 group.
 func (a *API) Register(g *echo.Group) {
@@ -93,6 +140,9 @@ func (a *API) grant(c echo.Context) error {
 			cons.From = time.Now()
 		}
 		cons.Until = cons.From.Add(time.Duration(req.Days) * 24 * time.Hour)
+	}
+	if err := a.check(c.Request().Context(), cons); err != nil {
+		return err
 	}
 	p, _ := auth.FromContext(c.Request().Context())
 	cons.CreatedBy = string(p.Role) + ":" + p.User

@@ -13,15 +13,19 @@ func (b *Bar) line(now time.Time) string {
 	if b.label != "" {
 		parts = append(parts, b.label)
 	}
+	ok := b.n - b.failed // amount and percentage count what succeeded
 	if b.total > 0 {
-		parts = append(parts, b.amount(b.n)+"/"+b.amount(b.total))
-		pct := float64(b.n) * 100 / float64(b.total)
+		parts = append(parts, b.amount(ok)+"/"+b.amount(b.total))
+		pct := float64(ok) * 100 / float64(b.total)
 		parts = append(parts, fmt.Sprintf("%3.0f%%", pct))
 	} else {
-		parts = append(parts, b.amount(b.n))
+		parts = append(parts, b.amount(ok))
+	}
+	if b.failed > 0 {
+		parts = append(parts, b.amount(b.failed)+" failed")
 	}
 	rate := ratePerSecond(b.n, elapsed)
-	parts = append(parts, b.rate(rate), "elapsed "+clock(elapsed))
+	parts = append(parts, b.rate(ratePerSecond(ok, elapsed)), "elapsed "+clock(elapsed))
 	if b.total > 0 && b.n < b.total && rate > 0 {
 		left := time.Duration(float64(b.total-b.n) / rate * float64(time.Second))
 		parts = append(parts, "ETA "+clock(left))
@@ -32,11 +36,14 @@ func (b *Bar) line(now time.Time) string {
 // doneLine renders the closing line printed by Finish on plain output.
 func (b *Bar) doneLine(now time.Time) string {
 	elapsed := now.Sub(b.start)
-	s := "done " + b.amount(b.n)
+	s := "done " + b.amount(b.n-b.failed)
 	if b.label != "" {
 		s = b.label + "  " + s
 	}
-	return s + " in " + clock(elapsed) + " (" + b.rate(ratePerSecond(b.n, elapsed)) + ")"
+	if b.failed > 0 {
+		s += ", " + b.amount(b.failed) + " failed"
+	}
+	return s + " in " + clock(elapsed) + " (" + b.rate(ratePerSecond(b.n-b.failed, elapsed)) + ")"
 }
 
 // amount formats a count, as a byte size in Bytes mode.

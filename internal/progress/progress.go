@@ -24,6 +24,7 @@ type Bar struct {
 	label  string
 	total  int64
 	n      int64
+	failed int64 // part of n that failed: shown apart, not in the rate
 	bytes  bool
 	tty    bool
 	start  time.Time
@@ -80,6 +81,23 @@ func (b *Bar) Add(n int64) {
 		return
 	}
 	b.n += n
+	b.maybeDraw()
+}
+
+// AddFailed records n more units of work that failed: they move the bar
+// (the work is over) but are shown as failed and not counted in the rate,
+// so an upload the server refuses does not look done at full speed.
+func (b *Bar) AddFailed(n int64) {
+	if b == nil {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.done {
+		return
+	}
+	b.n += n
+	b.failed += n
 	b.maybeDraw()
 }
 

@@ -194,3 +194,30 @@ func TestClock(t *testing.T) {
 		t.Errorf("clock = %q", got)
 	}
 }
+
+// TestFailedWorkIsNotDone: work that failed moves the bar but is neither
+// counted as done nor in the rate (an all-refused upload is not "100 %
+// at 1.7 GiB/s").
+func TestFailedWorkIsNotDone(t *testing.T) {
+	var buf bytes.Buffer
+	b := NewBytes(&buf, 100<<20, "push")
+	c := withClock(b)
+	for range 10 {
+		c.advance(time.Second)
+		b.AddFailed(10 << 20)
+	}
+	b.Finish()
+	out := buf.String()
+	for _, bad := range []string{"100%", "MiB/s"} {
+		if strings.Contains(out, bad) {
+			t.Errorf("all-failed bar shows %q:\n%s", bad, out)
+		}
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if got, want := lines[len(lines)-1], "push  done 0 B, 100.0 MiB failed in 0:10 (0 B/s)"; got != want {
+		t.Errorf("last line = %q, want %q", got, want)
+	}
+	if !strings.Contains(lines[0], "  0%") || !strings.Contains(lines[0], "10.0 MiB failed") {
+		t.Errorf("first line = %q, want 0%% and 10.0 MiB failed", lines[0])
+	}
+}

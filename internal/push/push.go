@@ -24,6 +24,7 @@ const (
 	DefaultBatchBytes   = 32 << 20
 	DefaultRetryBackoff = time.Second
 	maxRetries          = 2 // a batch is tried at most 1 + maxRetries times
+	maxNetRetries       = 1 // after a network error, at most 1 + maxNetRetries
 )
 
 // Options controls Run.
@@ -58,14 +59,17 @@ type Failure struct {
 
 // Summary is the outcome of Run. Files = Stored + Failed + Skipped.
 type Summary struct {
-	Files    int // regular files found under Dir
-	Stored   int
-	Failed   int
-	Skipped  int   // files that are not DICOM Part 10
-	Bytes    int64 // size of the DICOM files sent
-	Failures []Failure
-	Skips    []Failure
-	Duration time.Duration
+	Files   int // regular files found under Dir
+	Stored  int
+	Failed  int
+	Skipped int   // files that are not DICOM Part 10
+	Bytes   int64 // size of the DICOM files sent
+	// StoredBytes is the size of the files stored: the throughput counts
+	// only these.
+	StoredBytes int64
+	Failures    []Failure
+	Skips       []Failure
+	Duration    time.Duration
 }
 
 // withDefaults validates o, fills in defaults and returns the STOW-RS URL.
@@ -136,9 +140,10 @@ func Run(ctx context.Context, opt Options) (Summary, error) {
 			for b := range jobs {
 				outs := up.send(ctx, b)
 				mu.Lock()
-				sum.add(b, outs)
+				failed := sum.add(b, outs)
 				mu.Unlock()
-				bar.Add(b.bytes)
+				bar.Add(b.bytes - failed)
+				bar.AddFailed(failed)
 			}
 		})
 	}
@@ -157,15 +162,19 @@ func Run(ctx context.Context, opt Options) (Summary, error) {
 	return sum, nil
 }
 
-// add records the outcomes of one batch.
-func (s *Summary) add(b *batch, outs []outcome) {
+// add records the outcomes of one batch and returns the bytes of the
+// files that failed.
+func (s *Summary) add(b *batch, outs []outcome) (failed int64) {
 	s.Bytes += b.bytes
 	for i, f := range b.files {
 		if outs[i].stored {
 			s.Stored++
+			s.StoredBytes += f.size
 			continue
 		}
 		s.Failed++
+		failed += f.size
 		s.Failures = append(s.Failures, Failure{Path: f.path, SOPUID: f.sopUID, Reason: outs[i].reason})
 	}
+	return failed
 }

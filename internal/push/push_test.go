@@ -74,7 +74,7 @@ func TestRunStoresAndMapsFailures(t *testing.T) {
 		if want := m.Abs(map[string]corpus.File{failA.SOPUID: failA, failB.SOPUID: failB}[f.SOPUID]); f.Path != want {
 			t.Errorf("failure path %s, want %s", f.Path, want)
 		}
-		if !strings.Contains(f.Reason, "272") || !strings.Contains(f.Reason, "processing failure") {
+		if !strings.Contains(f.Reason, "272") || !strings.Contains(f.Reason, "processing failure") || !strings.Contains(f.Reason, "refused by the test server") {
 			t.Errorf("failure reason %q", f.Reason)
 		}
 	}
@@ -104,7 +104,11 @@ func TestRunStoresAndMapsFailures(t *testing.T) {
 
 	var out bytes.Buffer
 	sum.Print(&out)
-	for _, want := range []string{"19 files: 14 stored, 2 failed, 3 skipped", "failures:", failA.SOPUID, "not DICOM Part 10"} {
+	// Both failures share a reason with the server's comment: one line,
+	// with the first of the two files as the example.
+	example := min(m.Abs(failA), m.Abs(failB))
+	for _, want := range []string{"19 files: 14 stored, 2 failed, 3 skipped", "failed 2, by reason",
+		"     2  FailureReason 272 (0x0110 processing failure): refused by the test server", "e.g. " + example, "not DICOM Part 10"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("summary output lacks %q:\n%s", want, out.String())
 		}
@@ -343,30 +347,33 @@ func TestMultipartLength(t *testing.T) {
 	}
 }
 
-func TestMain_Flags(t *testing.T) {
-	m := testCorpus(t, 1)
+// TestRunStopsAfterNetworkError: a connection error is retried once; after
+// that the server counts as down and the remaining batches are not sent,
+// each failing with that one error, and the bar counts them as failed.
+func TestRunStopsAfterNetworkError(t *testing.T) {
+	m := testCorpus(t, 3) // 3 studies: 3 batches
 	srv, hs := newServer(t, onDisk(m))
-	srv.token = "envtok"
-	t.Setenv("GATEWAY_TOKEN", "envtok")
-	var out, errb bytes.Buffer
-	err := Main(context.Background(), []string{"-url", hs.URL + "/dicomweb", "-c", "2", "-batch-mb", "1", "-q", m.Dir}, &out, &errb)
+	srv.before = func(n int, w http.ResponseWriter, r *http.Request) bool {
+		conn, _, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			t.Errorf("hijack: %v", err)
+			return true
+		}
+		conn.Close()
+		return true
+	}
+	var bar bytes.Buffer
+	sum, err := Run(context.Background(), Options{BaseURL: hs.URL, Dir: m.Dir, Concurrency: 1, RetryBackoff: time.Millisecond, Progress: &bar})
 	if err != nil {
-		t.Fatal(err, errb.String())
+		t.Fatal(err)
 	}
-	if !strings.Contains(out.String(), "4 stored, 0 failed") || errb.Len() != 0 {
-		t.Errorf("stdout %q stderr %q", out.String(), errb.String())
+	if got := srv.requests.Load(); got != 2 {
+		t.Errorf("%d requests, want 2 (the first batch and one retry)", got)
 	}
-
-	srv.fail[m.Files[0].SOPUID] = true
-	out.Reset()
-	if err := Main(context.Background(), []string{"-url", hs.URL + "/dicomweb", "-dir", m.Dir, "-q"}, &out, &errb); err == nil {
-		t.Error("a failed file did not make Main fail")
+	if sum.Failed != 12 || len(sum.Groups()) != 1 {
+		t.Errorf("summary %+v, groups %+v", sum, sum.Groups())
 	}
-	t.Setenv("GATEWAY_URL", "")
-	if err := Main(context.Background(), []string{m.Dir}, &out, &errb); err == nil {
-		t.Error("missing -url accepted")
-	}
-	if err := Main(context.Background(), []string{"-url", "http://x", "a", "b"}, &out, &errb); err == nil {
-		t.Error("two directories accepted")
+	if !strings.Contains(bar.String(), "done 0 B") || !strings.Contains(bar.String(), "failed") {
+		t.Errorf("progress output %q: want nothing done, all failed", bar.String())
 	}
 }

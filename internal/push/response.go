@@ -15,6 +15,7 @@ const (
 	keyFailedSOPSeq   = "00081198"
 	keyReferencedSeq  = "00081199"
 	keyReferencedSOP  = "00081155"
+	keyErrorComment   = "00000902"
 	maxMessageLength  = 300
 	missingFromAnswer = "not listed in the STOW-RS response"
 )
@@ -101,7 +102,13 @@ func mapResponse(status int, contentType string, body []byte, files []*file) []o
 	}
 	failed := map[string]string{}
 	for _, item := range d.items(keyFailedSOPSeq) {
-		failed[item.str(keyReferencedSOP)] = failureReason(item.str(keyFailureReason))
+		// The server's ErrorComment says why in words (which
+		// institution a study belongs to, ...): it is the useful part.
+		reason := failureReason(item.str(keyFailureReason))
+		if c := strings.TrimSpace(item.str(keyErrorComment)); c != "" {
+			reason += ": " + c
+		}
+		failed[item.str(keyReferencedSOP)] = reason
 	}
 	out := make([]outcome, len(files))
 	for i, f := range files {

@@ -1,6 +1,7 @@
 package push
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -41,19 +42,28 @@ func TestMapResponse(t *testing.T) {
 	}
 }
 
-func TestSummaryPrintLimitsFailures(t *testing.T) {
+// TestSummaryGroupsFailures: failures print once per reason, with the
+// count and an example file, largest group first.
+func TestSummaryGroupsFailures(t *testing.T) {
 	var s Summary
 	for i := 0; i < 25; i++ {
-		s.Failures = append(s.Failures, Failure{Path: "p", Reason: "r"})
+		s.Failures = append(s.Failures, Failure{Path: fmt.Sprintf("d/%02d.dcm", 30-i), Reason: fmt.Sprintf("not authorized: study 2.25.%d is held by h2", i)})
 	}
-	s.Failed = 25
+	s.Failures = append(s.Failures, Failure{Path: "d/x.dcm", Reason: "duplicate"})
+	s.Failed = 26
 	var b strings.Builder
 	s.Print(&b)
-	if n := strings.Count(b.String(), "  p: r"); n != 20 {
-		t.Errorf("%d failures printed", n)
+	out := b.String()
+	if n := strings.Count(out, "not authorized"); n != 1 {
+		t.Errorf("reason printed %d times, want once:\n%s", n, out)
 	}
-	if !strings.Contains(b.String(), "... and 5 more") {
-		t.Errorf("output %q", b.String())
+	for _, want := range []string{"failed 26, by reason", "    25  not authorized: study <UID> is held by h2\n          e.g. d/06.dcm", "     1  duplicate"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("summary lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Index(out, "duplicate") < strings.Index(out, "not authorized") {
+		t.Errorf("larger group not first:\n%s", out)
 	}
 }
 

@@ -132,6 +132,7 @@ func (s *stowServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		if s.fail[sop] {
 			ref["00081197"] = map[string]any{"vr": "US", "Value": []int{272}}
+			ref["00000902"] = map[string]any{"vr": "LO", "Value": []string{"refused by the test server"}}
 			failed = append(failed, ref)
 		} else {
 			referenced = append(referenced, ref)

@@ -10,6 +10,7 @@ import (
 	"net/textproto"
 	"os"
 	"strconv"
+	"sync/atomic"
 	"time"
 )
 
@@ -25,6 +26,7 @@ type uploader struct {
 	url     string
 	token   string
 	backoff time.Duration
+	down    atomic.Pointer[string] // the network error that stopped sending
 }
 
 // outcome is what happened to one file of a batch.
@@ -33,17 +35,28 @@ type outcome struct {
 	reason string
 }
 
-// send uploads a batch, retrying network errors and HTTP 502/503/504, and
-// returns one outcome per file.
+// send uploads a batch, retrying a network error once and HTTP
+// 502/503/504 twice, and returns one outcome per file. After a batch's
+// network error survived its retry, the batches after it are not sent:
+// they fail with that error (the server is down or unreachable; trying
+// each batch would only repeat it).
 func (u *uploader) send(ctx context.Context, b *batch) []outcome {
+	if reason := u.down.Load(); reason != nil {
+		return allFailed(len(b.files), *reason)
+	}
 	wait := u.backoff
 	for attempt := 0; ; attempt++ {
 		status, header, body, err := u.post(ctx, b)
 		retryable := err != nil || status == http.StatusBadGateway ||
 			status == http.StatusServiceUnavailable || status == http.StatusGatewayTimeout
-		if !retryable || attempt == maxRetries || ctx.Err() != nil {
+		last := attempt == maxRetries || (err != nil && attempt == maxNetRetries)
+		if !retryable || last || ctx.Err() != nil {
 			if err != nil {
-				return allFailed(len(b.files), err.Error())
+				reason := err.Error()
+				if ctx.Err() == nil {
+					u.down.CompareAndSwap(nil, &reason)
+				}
+				return allFailed(len(b.files), reason)
 			}
 			return mapResponse(status, header.Get("Content-Type"), body, b.files)
 		}
