@@ -68,18 +68,21 @@ type Decision struct {
 	// Physician names the physician for people (the principal's user
 	// name); PhysicianID is the credential (auth.Principal.ID), absent in
 	// records of free-text physicians written before.
-	Physician   string    `json:"physician"`
-	PhysicianID string    `json:"physician_id,omitempty"`
-	Outcome     string    `json:"outcome"`
-	Reason      string    `json:"reason,omitempty"`
-	Text        string    `json:"text,omitempty"`
-	Item        string    `json:"item"`
-	ItemName    string    `json:"item_name"`
-	PriceYuan   float64   `json:"price_yuan"`
-	Holding     string    `json:"holding_institution"`
-	Region      string    `json:"region"`
-	ValidUntil  string    `json:"valid_until"`
-	At          time.Time `json:"at"`
+	Physician   string  `json:"physician"`
+	PhysicianID string  `json:"physician_id,omitempty"`
+	Outcome     string  `json:"outcome"`
+	Reason      string  `json:"reason,omitempty"`
+	Text        string  `json:"text,omitempty"`
+	Item        string  `json:"item"`
+	ItemName    string  `json:"item_name"`
+	PriceYuan   float64 `json:"price_yuan"`
+	Holding     string  `json:"holding_institution"`
+	Region      string  `json:"region"`
+	ValidUntil  string  `json:"valid_until"`
+	// At is when the decision was taken, never before the decision it
+	// supersedes (Supersedes, its id), so that time orders a key's history.
+	At         time.Time `json:"at"`
+	Supersedes string    `json:"supersedes,omitempty"`
 	// SupersededBy is the id of the later decision on the same key;
 	// computed when read, never stored.
 	SupersededBy string `json:"superseded_by,omitempty"`
@@ -161,7 +164,17 @@ func (s *Service) Decide(ctx context.Context, req DecisionRequest) (*Decision, e
 	if req.Item != "" && req.Item != t.Item {
 		return nil, invalidf("study %s is a result for item %s, not %s", req.Study, t.Item, req.Item)
 	}
+	// One decision at a time, so that each follows the one it supersedes.
+	s.deciding.Lock()
+	defer s.deciding.Unlock()
 	now := s.opt.Now().UTC()
+	prev, err := s.currentDecision(ctx, req.Study, req.Institution, strings.TrimSpace(req.Order))
+	if err != nil {
+		return nil, err
+	}
+	if prev != nil && !now.After(prev.At) {
+		now = prev.At.Add(time.Nanosecond) // a clock that stood still or went back
+	}
 	id, err := decisionID(now, s.opt.Rand)
 	if err != nil {
 		return nil, err
@@ -173,10 +186,27 @@ func (s *Service) Decide(ctx context.Context, req DecisionRequest) (*Decision, e
 		Item: t.Item, ItemName: t.ItemName, PriceYuan: t.PriceYuan, Holding: t.Holding,
 		Region: t.Region, ValidUntil: t.ValidUntil, At: now,
 	}
+	if prev != nil {
+		d.Supersedes = prev.ID
+	}
 	if err := s.rec.Create(ctx, kindDecisions, id, d); err != nil {
 		return nil, fmt.Errorf("store decision: %w", err)
 	}
 	return d, nil
+}
+
+// currentDecision returns the decision that counts on a key, or nil.
+func (s *Service) currentDecision(ctx context.Context, study, institution, order string) (*Decision, error) {
+	ds, err := s.decisions(ctx, DecisionFilter{Study: study, Institution: institution})
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range slices.Backward(ds) {
+		if d.Order == order {
+			return d, nil
+		}
+	}
+	return nil, nil
 }
 
 // decisionID returns a time-ordered random id.

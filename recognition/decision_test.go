@@ -179,8 +179,8 @@ func TestDecisionsSupersede(t *testing.T) {
 	if _, err := fx.svc.Decide(context.Background(), DecisionRequest{Study: ctJS, Institution: "fahzu", Order: "MZ-3", Outcome: OutcomeAccept}); !errors.Is(err, ErrInvalid) {
 		t.Errorf("decision without a principal: %v, want ErrInvalid", err)
 	}
-	if first.ID == "" || first.ID == second.ID {
-		t.Errorf("ids %q %q", first.ID, second.ID)
+	if first.Supersedes != "" || second.Supersedes != first.ID || refusal.Supersedes != second.ID {
+		t.Errorf("supersedes: %q %q %q", first.Supersedes, second.Supersedes, refusal.Supersedes)
 	}
 }
 
