@@ -17,10 +17,19 @@
     return r && r.name ? r.name + " (" + inst + ")" : inst || "";
   };
 
+  // decision reads the decision with its texts in a language (zh, en).
+  async function decision(lang) {
+    const headers = { Accept: "application/json", "Accept-Language": lang };
+    const tok = sessionStorage.getItem("imgcloud.token"); // as common.js keeps it
+    if (tok) headers.Authorization = "Bearer " + tok;
+    const r = await fetch(new URL("api/v1/recognition/decisions?study=" + encodeURIComponent(studyUID), document.baseURI), { headers });
+    if (!r.ok) throw new Error((await r.json().catch(() => ({}))).error || String(r.status));
+    return ((await r.json()).decisions || []).find((x) => x.id === id);
+  }
+
   async function init() {
     if (!/^[0-9.]{1,64}$/.test(studyUID) || !id) return say("缺少检查或决定 Missing study or decision.");
-    const list = await GW.api("/recognition/decisions", { study: studyUID });
-    const d = list && (list.decisions || []).find((x) => x.id === id);
+    const [d, en] = await Promise.all([decision("zh-CN"), decision("en")]);
     if (!d) return say("未找到该决定 Decision not found.");
     const studies = await GW.qido("/studies", { StudyInstanceUID: studyUID, includefield: "00081030" }).catch(() => []);
     const st = studies[0];
@@ -36,7 +45,7 @@
       ["医嘱号/就诊号 Order", d.order || ""],
       ["医师 Physician", d.physician],
       ["决定 Decision", outcome],
-      ["原因 Reason", [d.reason_text, d.text].filter(Boolean).join("：")],
+      ["原因 Reason", [[d.reason_text, en && en.reason_text].filter(Boolean).join(" "), d.text].filter(Boolean).join("：")],
       ["有效期至 Valid until", d.valid_until],
       ["决定日期 Date", (d.at || "").slice(0, 10)],
       ["编号 Record", d.id],
