@@ -188,6 +188,23 @@ func TestClinicianDecidesInViewer(t *testing.T) {
 	}
 	browsertest.Screenshot(t, bctx, "", "statement-375x667")
 	p.Check(t, "statement")
+
+	// A Beijing clinician: the stamp says why the result does not count
+	// there, in Chinese and English, and offers no decision.
+	bj := token(auth.Principal{Role: auth.RoleClinician, Institution: "pumch", User: "dr.zhao"})
+	browsertest.Eval[any](t, bctx, `sessionStorage.setItem("imgcloud.token", `+strconv.Quote(bj)+`)`)
+	do("study page in Beijing", chromedp.Navigate(srv.URL+"/study.html?studyUID="+tag.Study))
+	wait("the stamp in Beijing", `document.querySelector("#stamp .stamp.badge-outside-region") !== null`)
+	do("tap the stamp", chromedp.Click("#stamp .stamp"))
+	wait("the reason", `document.querySelector("#recognition-dialog .rec-reason") !== null`)
+	why := text(".rec-reason")
+	if !strings.Contains(why, "不属于") || !strings.Contains(why, "belongs to none") || !strings.Contains(text("#recognition-dialog"), "不在互认区域内") {
+		t.Errorf("the reason in the dialog: %q", why)
+	}
+	if browsertest.Eval[bool](t, bctx, `document.getElementById("decide-form") !== null`) {
+		t.Error("a decision form on a result that does not count")
+	}
+	p.Check(t, "outside the region")
 }
 
 // send makes a request with a bearer token and decodes a 2xx JSON answer.
