@@ -61,7 +61,9 @@ func TestClinicianDecidesInViewer(t *testing.T) {
 		Access: guard.Middleware(guard.Options{Auth: &auth.Authenticator{Tokens: toks}, Policy: policy}),
 		Viewer: viewerstatic.FS(), Middleware: []echo.MiddlewareFunc{recognitionapi.Asking},
 		API: []func(*echo.Group){(&adminapi.API{Tokens: toks}).Register,
-			func(g *echo.Group) { recognitionapi.Register(g, svc, recognitionapi.Options{Now: func() time.Time { return now }}) }},
+			func(g *echo.Group) {
+				recognitionapi.Register(g, svc, recognitionapi.Options{Now: func() time.Time { return now }})
+			}},
 	}))
 	t.Cleanup(srv.Close)
 	token := func(p auth.Principal) string {
@@ -222,4 +224,3 @@ func send(t *testing.T, base, token, method, path, contentType string, body []by
 	}
 	return resp.StatusCode, string(b)
 }
-
