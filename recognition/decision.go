@@ -94,7 +94,13 @@ type Decision struct {
 
 // key is what a decision decides: one result for one order of one
 // institution.
-func (d *Decision) key() string { return d.Study + "\x00" + d.Institution + "\x00" + d.Order }
+func (d *Decision) key() string { return d.pair() + "\x00" + d.Order }
+
+// pair is the study and the deciding institution. A decision recorded
+// before orders existed (Order "") may have been for any order: every
+// later decision on its pair supersedes it, so that accepting it again
+// with an order does not count it twice.
+func (d *Decision) pair() string { return d.Study + "\x00" + d.Institution }
 
 // maxOrder bounds an order number.
 const maxOrder = 64
@@ -195,18 +201,25 @@ func (s *Service) Decide(ctx context.Context, req DecisionRequest) (*Decision, e
 	return d, nil
 }
 
-// currentDecision returns the decision that counts on a key, or nil.
+// currentDecision returns the decision a new one on the key supersedes:
+// the current one of the key, else a current one recorded without an
+// order on the same study and institution; nil when there is none.
 func (s *Service) currentDecision(ctx context.Context, study, institution, order string) (*Decision, error) {
 	ds, err := s.decisions(ctx, DecisionFilter{Study: study, Institution: institution})
 	if err != nil {
 		return nil, err
 	}
-	for _, d := range slices.Backward(ds) {
-		if d.Order == order {
+	var legacy *Decision
+	for _, d := range ds {
+		switch {
+		case d.SupersededBy != "":
+		case d.Order == order:
 			return d, nil
+		case d.Order == "":
+			legacy = d
 		}
 	}
-	return nil, nil
+	return legacy, nil
 }
 
 // decisionID returns a time-ordered random id.
@@ -266,13 +279,19 @@ func (s *Service) decisions(ctx context.Context, f DecisionFilter) ([]*Decision,
 	slices.SortStableFunc(out, func(a, b *Decision) int {
 		return cmp.Or(a.At.Compare(b.At), strings.Compare(a.ID, b.ID))
 	})
-	latest := map[string]*Decision{}
+	// Walking back in time, next holds the following decision of each key
+	// and of each pair.
+	next := map[string]*Decision{}
 	for i := len(out) - 1; i >= 0; i-- {
 		d := out[i]
-		if l := latest[d.key()]; l != nil {
-			d.SupersededBy = l.ID
+		n := next[d.key()]
+		if d.Order == "" {
+			n = next[d.pair()]
 		}
-		latest[d.key()] = d
+		if n != nil {
+			d.SupersededBy = n.ID
+		}
+		next[d.key()], next[d.pair()] = d, d
 	}
 	return out, nil
 }

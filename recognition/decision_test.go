@@ -187,7 +187,8 @@ func TestDecisionsSupersede(t *testing.T) {
 // TestDecisionsWrittenBefore reads decisions recorded before orders and
 // principals (free-text physician, no order, the same study accepted
 // twice and then refused by one institution): the latest per study and
-// institution counts, from the index and from object storage alone.
+// institution counts, from the index and from object storage alone; a
+// new decision with an order supersedes them.
 func TestDecisionsWrittenBefore(t *testing.T) {
 	fx := newFixture(t, nil)
 	ctx := context.Background()
@@ -239,6 +240,21 @@ func TestDecisionsWrittenBefore(t *testing.T) {
 		t.Fatal(err)
 	}
 	check(svc2, "rebuilt index")
+
+	// Deciding again, now with an order: the old refusal no longer counts.
+	tag, _ := fx.svc.Tag(ctx, ctJS, "fahzu")
+	fx.now = at(t, tag.Anchor, 1)
+	d, err := fx.svc.Decide(clinician("fahzu", "王医生"), DecisionRequest{Study: ctJS, Institution: "fahzu", Order: "MZ-9", Outcome: OutcomeAccept})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Supersedes != "20261122T020000Z-00000000000000cc" || !d.At.After(t0.Add(48*time.Hour)) {
+		t.Errorf("the new decision supersedes %q at %v", d.Supersedes, d.At)
+	}
+	st, _ := fx.svc.Statistics(ctx, StatsRequest{By: ByInstitution})
+	if st.Total.Recognised != 2 || st.Total.Refused != 0 {
+		t.Errorf("after a decision with an order: %+v, want ayfy's and fahzu's new accept", st.Total)
+	}
 }
 
 // TestTextsInBothLanguages: statuses, reasons, problems, notices and
