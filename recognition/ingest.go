@@ -76,7 +76,7 @@ func (s *Service) check(ctx context.Context, study, move string) (*Eligibility, 
 		}
 		if !holding.CertifiedOn(f.StudyDate) {
 			e.Problems = append(e.Problems, problem(ProblemNotCertified, text{
-				fmt.Sprintf("%s 在检查日期没有有效的影像质控认证", holding.Name),
+				fmt.Sprintf("%s在检查日期没有有效的影像质控认证", holding.Name),
 				fmt.Sprintf("%s has no imaging quality-control certification valid on the study date", holding.Name)}))
 		}
 	case e.AttributedBy == "pacs":

@@ -119,7 +119,7 @@ func (s *state) decide(f *Facts, elig *Eligibility, asking string, now time.Time
 
 	if !holding.CertifiedOn(f.StudyDate) {
 		t.why(StatusNotCertified, text{
-			fmt.Sprintf("%s 在检查日期 %s 没有有效的影像质控认证", holding.Name, t.StudyDate),
+			fmt.Sprintf("%s在检查日期 %s 没有有效的影像质控认证", holding.Name, t.StudyDate),
 			fmt.Sprintf("%s had no valid imaging quality-control certification on the study date %s", holding.Name, t.StudyDate)})
 		return t
 	}
@@ -127,7 +127,7 @@ func (s *state) decide(f *Facts, elig *Eligibility, asking string, now time.Time
 	t.Scope = s.scope(item, holding)
 	if len(t.Scope) == 0 {
 		t.why(StatusOutsideRegion, text{
-			fmt.Sprintf("项目 %s 在 %s 互认，%s 不属于其中任何一个", item.Code, s.regionNames(item.Regions), holding.Name),
+			fmt.Sprintf("项目 %s 在%s互认，%s不属于其中任何一个", item.Code, s.regionNames(item.Regions), holding.Name),
 			fmt.Sprintf("item %s counts in %s, and %s belongs to none of them", item.Code, strings.Join(item.Regions, ", "), holding.Name)})
 		return t
 	}
@@ -145,7 +145,7 @@ func (s *state) decide(f *Facts, elig *Eligibility, asking string, now time.Time
 			i := slices.IndexFunc(t.Scope, ask.MemberOf)
 			if i < 0 {
 				t.why(StatusOutsideRegion, text{
-					fmt.Sprintf("%s 在 %s 互认，%s 不属于其中任何一个", item.Name, s.regionNames(t.Scope), ask.Name),
+					fmt.Sprintf("%s在%s互认，%s不属于其中任何一个", item.Name, s.regionNames(t.Scope), ask.Name),
 					fmt.Sprintf("%s is recognised in %s, and %s belongs to none of them", item.Name, s.regionNames(t.Scope), ask.Name)})
 				return t
 			}
@@ -156,7 +156,7 @@ func (s *state) decide(f *Facts, elig *Eligibility, asking string, now time.Time
 	until := anchor.AddDate(0, 0, item.ValidityDays)
 	if today.After(until) {
 		t.why(StatusExpired, text{
-			fmt.Sprintf("%s 的 %d 天有效期自 %s 起算，已于 %s 结束", item.Name, item.ValidityDays, t.Anchor, t.ValidUntil),
+			fmt.Sprintf("%s的 %d 天有效期自 %s 起算，已于 %s 结束", item.Name, item.ValidityDays, t.Anchor, t.ValidUntil),
 			fmt.Sprintf("the %d-day validity of %s counted from %s ended on %s", item.ValidityDays, item.Name, t.Anchor, t.ValidUntil)})
 		return t
 	}

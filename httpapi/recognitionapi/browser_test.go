@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/chromedp"
 	"github.com/labstack/echo/v4"
 
@@ -197,6 +198,17 @@ func TestClinicianDecidesInViewer(t *testing.T) {
 	browsertest.Eval[any](t, bctx, `sessionStorage.setItem("imgcloud.token", `+strconv.Quote(bj)+`)`)
 	do("study page in Beijing", chromedp.Navigate(srv.URL+"/study.html?studyUID="+tag.Study))
 	wait("the stamp in Beijing", `document.querySelector("#stamp .stamp.badge-outside-region") !== null`)
+	// Hover (a mouse over the stamp): the note says why, without a tap.
+	box := browsertest.Eval[[]float64](t, bctx, `(() => { const r = document.querySelector("#stamp .stamp").getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2]; })()`)
+	do("hover the stamp", chromedp.MouseEvent(input.DispatchMouseEventTypeMouseMoved, box[0], box[1]))
+	wait("the note on hover", `(() => { const w = document.querySelector("#stamp .stamp-why"); return w && getComputedStyle(w).display !== "none" && w.innerText.includes("不属于") && w.innerText.includes("belongs to none"); })()`)
+	// Seen: the note's centre is on screen and not covered.
+	if !browsertest.Eval[bool](t, bctx, `(() => { const w = document.querySelector("#stamp .stamp-why"), r = w.getBoundingClientRect();
+		const x = r.x + r.width / 2, y = r.y + r.height / 2;
+		return r.height > 0 && x > 0 && x < innerWidth && y > 0 && y < innerHeight && w.contains(document.elementFromPoint(x, y)); })()`) {
+		t.Error("the hover note is off screen or covered")
+	}
+	browsertest.Screenshot(t, bctx, "", "stamp-hover-375x667")
 	do("tap the stamp", chromedp.Click("#stamp .stamp"))
 	wait("the reason", `document.querySelector("#recognition-dialog .rec-reason") !== null`)
 	why := text(".rec-reason")

@@ -168,12 +168,17 @@
     state.current = r.status === 200 ? r.body.decisions || [] : [];
   }
 
-  // hover: the stamp's title says the status and why, in both languages.
+  // hover: the stamp shows the status and why, in both languages, in a
+  // note under it (and its title).
   function titleStamp() {
     const b = document.querySelector("#stamp .stamp");
     const t = tag(), en = state.en && state.en.tag;
     if (!b || !t) return;
-    b.title = [t.status_text, t.reason, en && en.status_text, en && en.reason, "点按查看详情 Tap for details"].filter(Boolean).join("\n");
+    const lines = [[t.status_text, en && en.status_text].filter(Boolean).join(" "), t.reason, en && en.reason !== t.reason ? en.reason : ""].filter(Boolean);
+    b.title = lines.concat("点按查看详情 Tap for details").join("\n");
+    const why = b.querySelector(".stamp-why") || el("span", "stamp-why");
+    why.replaceChildren(...lines.map((l) => el("span", "", l)), el("span", "muted", "点按查看详情 Tap for details"));
+    b.append(why);
   }
 
   // load asks the API once, when the stamp is first hovered or tapped
