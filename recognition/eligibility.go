@@ -24,6 +24,9 @@ const (
 type Problem struct {
 	Code string `json:"code"`
 	Text string `json:"text"`
+	// TextZH is the Chinese text (absent in outcomes recorded before; the
+	// code's text stands in, see Eligibility.In).
+	TextZH string `json:"text_zh,omitempty"`
 }
 
 // structural reports whether the problem is in the study itself, as
@@ -66,15 +69,15 @@ type Eligibility struct {
 func structuralProblems(f *Facts, today time.Time) []Problem {
 	var out []Problem
 	missing := func(name string) {
-		out = append(out, Problem{ProblemMissingAttribute, name + " is missing"})
+		out = append(out, problem(ProblemMissingAttribute, text{"缺少 " + name, name + " is missing"}))
 	}
 	switch {
 	case f.StudyDateRaw == "":
 		missing("StudyDate (0008,0020)")
 	case f.StudyDate.IsZero():
-		out = append(out, Problem{ProblemInvalidStudyDate, fmt.Sprintf("StudyDate %q is not a valid date", f.StudyDateRaw)})
+		out = append(out, problem(ProblemInvalidStudyDate, text{fmt.Sprintf("检查日期 StudyDate %q 不是有效日期", f.StudyDateRaw), fmt.Sprintf("StudyDate %q is not a valid date", f.StudyDateRaw)}))
 	case f.StudyDate.After(today):
-		out = append(out, Problem{ProblemFutureStudyDate, fmt.Sprintf("StudyDate %s is in the future", isoDate(f.StudyDate))})
+		out = append(out, problem(ProblemFutureStudyDate, text{fmt.Sprintf("检查日期 StudyDate %s 在未来", isoDate(f.StudyDate)), fmt.Sprintf("StudyDate %s is in the future", isoDate(f.StudyDate))}))
 	}
 	if f.PatientID == "" {
 		missing("PatientID (0010,0020)")
@@ -106,19 +109,20 @@ func seriesProblems(db *index.DB, study string) ([]Problem, int, int, error) {
 		}
 		if len(ins) == 0 || len(nums) < len(ins) {
 			if len(ins) == 0 {
-				out = append(out, Problem{ProblemIncompleteSeries, fmt.Sprintf("series %s has no instances", seriesLabel(se))})
+				out = append(out, problem(ProblemIncompleteSeries, text{fmt.Sprintf("序列 %s 没有图像", seriesLabel(se)), fmt.Sprintf("series %s has no instances", seriesLabel(se))}))
 			}
 			continue // no numbers to judge completeness by
 		}
 		slices.Sort(nums)
 		nums = slices.Compact(nums)
 		if gaps := missingNumbers(nums); len(gaps) > 0 {
-			out = append(out, Problem{ProblemIncompleteSeries,
-				fmt.Sprintf("series %s lacks instance number(s) %s", seriesLabel(se), gaps)})
+			out = append(out, problem(ProblemIncompleteSeries, text{
+				fmt.Sprintf("序列 %s 缺少图像编号 %s", seriesLabel(se), gaps),
+				fmt.Sprintf("series %s lacks instance number(s) %s", seriesLabel(se), gaps)}))
 		}
 	}
 	if nSeries == 0 {
-		out = append(out, Problem{ProblemIncompleteSeries, "the study has no series"})
+		out = append(out, problem(ProblemIncompleteSeries, text{"该检查没有序列", "the study has no series"}))
 	}
 	return out, nSeries, nInst, nil
 }

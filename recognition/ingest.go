@@ -75,30 +75,36 @@ func (s *Service) check(ctx context.Context, study, move string) (*Eligibility, 
 			e.Issuer = holding.Issuers[0]
 		}
 		if !holding.CertifiedOn(f.StudyDate) {
-			e.Problems = append(e.Problems, Problem{ProblemNotCertified,
-				fmt.Sprintf("%s has no imaging quality-control certification valid on the study date", holding.Name)})
+			e.Problems = append(e.Problems, problem(ProblemNotCertified, text{
+				fmt.Sprintf("%s在检查日期没有有效的影像质控认证", holding.Name),
+				fmt.Sprintf("%s has no imaging quality-control certification valid on the study date", holding.Name)}))
 		}
 	case e.AttributedBy == "pacs":
-		e.Problems = append(e.Problems, Problem{ProblemUnknownInstitution,
-			fmt.Sprintf("the pushing PACS acts for institution %q, which is not in the registry", e.Holding)})
+		e.Problems = append(e.Problems, problem(ProblemUnknownInstitution, text{
+			fmt.Sprintf("推送的 PACS 所属机构 %q 不在登记名录中", e.Holding),
+			fmt.Sprintf("the pushing PACS acts for institution %q, which is not in the registry", e.Holding)}))
 	case e.Holding != "":
-		e.Problems = append(e.Problems, Problem{ProblemUnknownInstitution,
-			fmt.Sprintf("the holding institution %q is not in the registry", e.Holding)})
+		e.Problems = append(e.Problems, problem(ProblemUnknownInstitution, text{
+			fmt.Sprintf("持有机构 %q 不在登记名录中", e.Holding),
+			fmt.Sprintf("the holding institution %q is not in the registry", e.Holding)}))
 	default:
-		e.Problems = append(e.Problems, Problem{ProblemUnknownInstitution,
-			fmt.Sprintf("no registered institution has the name %q or the issuer %q", strings.Join(f.InstitutionNames, " / "), f.Issuer)})
+		names := strings.Join(f.InstitutionNames, " / ")
+		e.Problems = append(e.Problems, problem(ProblemUnknownInstitution, text{
+			fmt.Sprintf("没有登记机构的名称为 %q 或患者 ID 签发者为 %q", names, f.Issuer),
+			fmt.Sprintf("no registered institution has the name %q or the issuer %q", names, f.Issuer)}))
 	}
 	if e.Issuer == "" {
-		e.Problems = append(e.Problems, Problem{ProblemMissingAttribute,
-			"IssuerOfPatientID (0010,0021) is missing and the institution declares no issuer"})
+		e.Problems = append(e.Problems, problem(ProblemMissingAttribute, text{
+			"缺少 IssuerOfPatientID (0010,0021)，且机构未声明患者 ID 签发者",
+			"IssuerOfPatientID (0010,0021) is missing and the institution declares no issuer"}))
 	}
 	if it := bestItem(st.sortedItems, f); it != nil {
 		e.Item = it.Code
 	} else {
-		e.Problems = append(e.Problems, Problem{ProblemNoItem, "no catalogue item matches the study (modality, body part, description)"})
+		e.Problems = append(e.Problems, problem(ProblemNoItem, noItem))
 	}
 	e.Eligible = len(e.Problems) == 0
-	e.Explanation = explain(e)
+	e.Explanation = explain(e, LangEN)
 	if err := s.rec.Put(ctx, kindEligibility, study, e); err != nil {
 		return nil, fmt.Errorf("store eligibility %s: %w", study, err)
 	}
@@ -121,14 +127,23 @@ func (s *Service) attributeIngest(ctx context.Context, st *state, f *Facts) (id,
 	return "", ""
 }
 
-// explain sums an eligibility outcome up in a sentence.
-func explain(e *Eligibility) string {
+// noItem is the problem of a study no catalogue item matches.
+var noItem = text{"没有与该检查（检查类型、部位、描述）相符的互认项目", "no catalogue item matches the study (modality, body part, description)"}
+
+// explain sums an eligibility outcome up in a sentence in l.
+func explain(e *Eligibility, l Lang) string {
 	if e.Eligible {
-		return fmt.Sprintf("Eligible: attributed to %s (%s), catalogue item %s, window counted from %s.", e.Holding, e.AttributedBy, e.Item, e.Anchor)
+		if l == LangEN {
+			return fmt.Sprintf("Eligible: attributed to %s (%s), catalogue item %s, window counted from %s.", e.Holding, e.AttributedBy, e.Item, e.Anchor)
+		}
+		return fmt.Sprintf("符合互认条件：归属 %s（%s），互认项目 %s，有效期自 %s 起算。", e.Holding, e.AttributedBy, e.Item, e.Anchor)
 	}
 	texts := make([]string, len(e.Problems))
 	for i, p := range e.Problems {
-		texts[i] = p.Text
+		texts[i] = p.in(l)
 	}
-	return "Not eligible: " + strings.Join(texts, "; ") + "."
+	if l == LangEN {
+		return "Not eligible: " + strings.Join(texts, "; ") + "."
+	}
+	return "不符合互认条件：" + strings.Join(texts, "；") + "。"
 }

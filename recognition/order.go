@@ -39,8 +39,10 @@ type OrderResult struct {
 
 // noticeConsent is the notice of an order check that found results it may
 // not show.
-const noticeConsent = "a recognisable result for this item may be held by another institution: " +
-	"ask the patient to authorise (consent to) your institution to see it, then check again"
+var noticeConsent = text{
+	"该项目可能有其他机构持有的可互认结果：请患者授权（同意）贵机构查看后再查询",
+	"a recognisable result for this item may be held by another institution: " +
+		"ask the patient to authorise (consent to) your institution to see it, then check again"}
 
 // OrderHit is one earlier result of the patient for the item.
 type OrderHit struct {
@@ -99,7 +101,7 @@ func (s *Service) CheckOrder(ctx context.Context, req OrderRequest) (*OrderResul
 			continue
 		}
 		if c := s.opt.Consents; c != nil && t.Holding != req.Institution && !c.Covers(ctx, row, req.Institution, s) {
-			out.NeedsConsent, out.Notice = true, noticeConsent
+			out.NeedsConsent, out.Notice = true, noticeConsent.en
 			continue
 		}
 		hit := OrderHit{Tag: t, StudyDescription: row.Attrs.String(tagStudyDescription), Modalities: row.Modalities}

@@ -57,6 +57,8 @@ type Service struct {
 	// st is the current snapshot; edit serialises the edits that replace it.
 	st   atomic.Pointer[state]
 	edit sync.Mutex
+	// deciding serialises decisions (see Decide).
+	deciding sync.Mutex
 	// links serialises person link updates.
 	links sync.Mutex
 	// checkLocks serialise the eligibility checks of a study (see checkLock).

@@ -46,7 +46,8 @@ type StatsRow struct {
 	SavedYuan float64 `json:"saved_yuan"`
 }
 
-// Statistics counts decisions by month, region, institution or item.
+// Statistics counts the current decisions (one per study, institution and
+// order: the latest) by month, region, institution or item.
 func (s *Service) Statistics(ctx context.Context, req StatsRequest) (*Stats, error) {
 	if !slices.Contains([]string{ByMonth, ByRegion, ByInstitution, ByItem}, req.By) {
 		return nil, invalidf("by %q is not one of month, region, institution, item", req.By)
@@ -63,6 +64,9 @@ func (s *Service) Statistics(ctx context.Context, req StatsRequest) (*Stats, err
 	out := &Stats{By: req.By, Rows: []StatsRow{}, Total: newRow("total", "")}
 	at := map[string]int{}
 	for _, d := range ds {
+		if d.SupersededBy != "" {
+			continue // a later decision on the same order counts instead
+		}
 		dd := day(d.At)
 		if (!req.From.IsZero() && dd.Before(day(req.From))) || (!req.To.IsZero() && dd.After(day(req.To))) {
 			continue

@@ -45,8 +45,12 @@ type Tag struct {
 	// Region is the narrowest scope region the asking institution shares.
 	Region  string `json:"region,omitempty"`
 	Holding string `json:"holding_institution,omitempty"`
-	// Reason explains, in a sentence, a status other than RECOGNISED.
-	Reason string `json:"reason,omitempty"`
+	// StatusText names the status for people; set by In.
+	StatusText string `json:"status_text,omitempty"`
+	// Reason explains, in a sentence, a status other than RECOGNISED: in
+	// English, or in the language In chose. reasonZH is the Chinese.
+	Reason   string `json:"reason,omitempty"`
+	reasonZH string
 }
 
 // Recognised reports whether the result can replace a new exam.
@@ -57,8 +61,13 @@ func (t *Tag) Recognised() bool { return t.Status == StatusRecognised }
 // and the current time. It is a pure function of its inputs.
 func (s *state) evaluate(f *Facts, elig *Eligibility, asking string, now time.Time) Tag {
 	t := s.decide(f, elig, asking, now)
-	t.Reason = sentence(t.Reason)
+	t.Reason, t.reasonZH = sentence(t.Reason), sentenceZH(t.reasonZH)
 	return t
+}
+
+// why sets the status and its reason in both languages.
+func (t *Tag) why(st Status, r text) {
+	t.Status, t.Reason, t.reasonZH = st, r.en, r.zh
 }
 
 // decide is evaluate before the reason is made a sentence.
@@ -83,55 +92,61 @@ func (s *state) decide(f *Facts, elig *Eligibility, asking string, now time.Time
 	}
 
 	// Not eligible: what the study itself lacks.
-	var problems []string
+	var problems []Problem
 	if elig != nil {
 		for _, p := range elig.Problems {
 			if p.structural() {
-				problems = append(problems, p.Text)
+				problems = append(problems, p)
 			}
 		}
 	} else {
-		for _, p := range structuralProblems(f, today) {
-			problems = append(problems, p.Text)
-		}
+		problems = structuralProblems(f, today)
 	}
 	switch {
 	case holding == nil:
-		problems = append(problems, "the institution that produced the study is not in the registry")
+		problems = append(problems, problem(ProblemUnknownInstitution, text{"产生该检查的机构不在登记名录中", "the institution that produced the study is not in the registry"}))
 	case item == nil:
-		problems = append(problems, "no catalogue item matches the study (modality, body part, description)")
+		problems = append(problems, problem(ProblemNoItem, noItem))
 	}
 	if len(problems) > 0 {
-		t.Status, t.Reason = StatusNotEligible, strings.Join(problems, "; ")
+		var zh, en []string
+		for _, p := range problems {
+			zh, en = append(zh, p.in(LangZH)), append(en, p.in(LangEN))
+		}
+		t.why(StatusNotEligible, text{strings.Join(zh, "；"), strings.Join(en, "; ")})
 		return t
 	}
 
 	if !holding.CertifiedOn(f.StudyDate) {
-		t.Status = StatusNotCertified
-		t.Reason = fmt.Sprintf("%s had no valid imaging quality-control certification on the study date %s", holding.Name, t.StudyDate)
+		t.why(StatusNotCertified, text{
+			fmt.Sprintf("%s在检查日期 %s 没有有效的影像质控认证", holding.Name, t.StudyDate),
+			fmt.Sprintf("%s had no valid imaging quality-control certification on the study date %s", holding.Name, t.StudyDate)})
 		return t
 	}
 
 	t.Scope = s.scope(item, holding)
 	if len(t.Scope) == 0 {
-		t.Status = StatusOutsideRegion
-		t.Reason = fmt.Sprintf("item %s counts in %s, and %s belongs to none of them", item.Code, strings.Join(item.Regions, ", "), holding.Name)
+		t.why(StatusOutsideRegion, text{
+			fmt.Sprintf("项目 %s 在%s互认，%s不属于其中任何一个", item.Code, s.regionNames(item.Regions), holding.Name),
+			fmt.Sprintf("item %s counts in %s, and %s belongs to none of them", item.Code, strings.Join(item.Regions, ", "), holding.Name)})
 		return t
 	}
 	if asking != "" {
 		ask := s.institutions[asking]
 		switch {
 		case ask == nil:
-			t.Status = StatusOutsideRegion
-			t.Reason = fmt.Sprintf("the asking institution %s is not in the registry", asking)
+			t.why(StatusOutsideRegion, text{
+				fmt.Sprintf("提出查询的机构 %s 不在登记名录中", asking),
+				fmt.Sprintf("the asking institution %s is not in the registry", asking)})
 			return t
 		case ask.ID == holding.ID:
 			t.Region = t.Scope[0]
 		default:
 			i := slices.IndexFunc(t.Scope, ask.MemberOf)
 			if i < 0 {
-				t.Status = StatusOutsideRegion
-				t.Reason = fmt.Sprintf("%s is recognised in %s, and %s belongs to none of them", item.Name, s.regionNames(t.Scope), ask.Name)
+				t.why(StatusOutsideRegion, text{
+					fmt.Sprintf("%s在%s互认，%s不属于其中任何一个", item.Name, s.regionNames(t.Scope), ask.Name),
+					fmt.Sprintf("%s is recognised in %s, and %s belongs to none of them", item.Name, s.regionNames(t.Scope), ask.Name)})
 				return t
 			}
 			t.Region = t.Scope[i]
@@ -140,8 +155,9 @@ func (s *state) decide(f *Facts, elig *Eligibility, asking string, now time.Time
 
 	until := anchor.AddDate(0, 0, item.ValidityDays)
 	if today.After(until) {
-		t.Status = StatusExpired
-		t.Reason = fmt.Sprintf("the %d-day validity of %s counted from %s ended on %s", item.ValidityDays, item.Name, t.Anchor, t.ValidUntil)
+		t.why(StatusExpired, text{
+			fmt.Sprintf("%s的 %d 天有效期自 %s 起算，已于 %s 结束", item.Name, item.ValidityDays, t.Anchor, t.ValidUntil),
+			fmt.Sprintf("the %d-day validity of %s counted from %s ended on %s", item.ValidityDays, item.Name, t.Anchor, t.ValidUntil)})
 		return t
 	}
 	t.Status = StatusRecognised

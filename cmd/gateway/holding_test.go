@@ -365,7 +365,7 @@ func TestRecognitionAPIHidesWhatOneMayNotSee(t *testing.T) {
 	stats := func() string { return g.must(g.admin, "GET", "/api/v1/recognition/statistics", nil, 200) }
 	before := stats()
 	accept := func(study string) map[string]string {
-		return map[string]string{"study": study, "physician": "dr", "outcome": "accept"}
+		return map[string]string{"study": study, "order": "MZ-1", "outcome": "accept"}
 	}
 	code, out = g.call(clin[o], "POST", "/api/v1/recognition/decisions", accept(r))
 	noneCode, noneOut = g.call(clin[o], "POST", "/api/v1/recognition/decisions", accept(none))
@@ -388,9 +388,9 @@ func TestRecognitionAPIHidesWhatOneMayNotSee(t *testing.T) {
 	// may see; the admin all.
 	var byO, byH struct{ ID string }
 	json.Unmarshal([]byte(g.must(g.admin, "POST", "/api/v1/recognition/decisions",
-		map[string]string{"study": r, "institution": o, "physician": "dr.o", "outcome": "accept", "text": "for O"}, 201)), &byO)
+		map[string]string{"study": r, "institution": o, "order": "MZ-O", "outcome": "accept", "text": "for O"}, 201)), &byO)
 	json.Unmarshal([]byte(g.must(clin[h], "POST", "/api/v1/recognition/decisions",
-		map[string]string{"study": r, "physician": "dr.h", "outcome": "refuse", "reason": "other", "text": "private note of H"}, 201)), &byH)
+		map[string]string{"study": r, "order": "MZ-H", "outcome": "refuse", "reason": "other", "text": "private note of H"}, 201)), &byH)
 	list := func(tok, query string) string {
 		return g.must(tok, "GET", "/api/v1/recognition/decisions"+query, nil, 200)
 	}

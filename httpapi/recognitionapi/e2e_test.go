@@ -296,13 +296,14 @@ func TestEndToEnd(t *testing.T) {
 	// Decisions: Zhejiang accepts, Anhui refuses, the OT is refused at once.
 	dec := func(body map[string]string) (int, recognition.Decision) {
 		var d recognition.Decision
+		body["order"] = "MZ-" + body["institution"]
 		code := call(t, gw, http.MethodPost, "/recognition/decisions", body, &d)
 		return code, d
 	}
-	if code, d := dec(map[string]string{"study": recognisedCT, "institution": "fahzu", "physician": "王医生", "outcome": "accept"}); code != 201 || d.PriceYuan != 150 {
+	if code, d := dec(map[string]string{"study": recognisedCT, "institution": "fahzu", "outcome": "accept"}); code != 201 || d.PriceYuan != 150 {
 		t.Fatalf("accept: %d %+v", code, d)
 	}
-	if code, _ := dec(map[string]string{"study": recognisedCT, "institution": "ayfy", "physician": "李医生", "outcome": "refuse", "reason": "image_quality"}); code != 201 {
+	if code, _ := dec(map[string]string{"study": recognisedCT, "institution": "ayfy", "outcome": "refuse", "reason": "image_quality"}); code != 201 {
 		t.Fatalf("refuse: %d", code)
 	}
 	var ot string
@@ -311,13 +312,13 @@ func TestEndToEnd(t *testing.T) {
 			ot = st.StudyUID
 		}
 	}
-	if code, _ := dec(map[string]string{"study": ot, "institution": "fahzu", "physician": "王医生", "outcome": "accept"}); code != 409 {
+	if code, _ := dec(map[string]string{"study": ot, "institution": "fahzu", "outcome": "accept"}); code != 409 {
 		t.Errorf("decision on a non-recognisable study: %d", code)
 	}
-	if code, _ := dec(map[string]string{"study": recognisedCT, "institution": "pumch", "physician": "王医生", "outcome": "accept"}); code != 409 {
+	if code, _ := dec(map[string]string{"study": recognisedCT, "institution": "pumch", "outcome": "accept"}); code != 409 {
 		t.Errorf("decision from outside the region: %d", code)
 	}
-	if code, _ := dec(map[string]string{"study": recognisedCT, "institution": "fahzu", "physician": "王医生", "outcome": "refuse"}); code != 400 {
+	if code, _ := dec(map[string]string{"study": recognisedCT, "institution": "fahzu", "outcome": "refuse"}); code != 400 {
 		t.Errorf("refusal without a reason: %d", code)
 	}
 

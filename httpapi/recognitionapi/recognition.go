@@ -16,16 +16,25 @@ import (
 )
 
 // studyTag answers GET /recognition/studies/{study}: the tag for the
-// asking institution and the stored outcome of the ingest check.
+// asking institution, the stored outcome of the ingest check, the names of
+// the holding and asking institutions and the refusal reasons a decision
+// may give (what the viewer's decision panel shows), texts in the
+// language Accept-Language asks for.
 func (h *handlers) studyTag(c echo.Context) error {
 	ctx := c.Request().Context()
+	l := lang(c)
 	tag, err := h.svc.Tag(ctx, c.Param("study"), asking(c, ""))
 	if err != nil {
 		return err
 	}
-	out := map[string]any{"tag": tag}
+	out := map[string]any{"tag": tag.In(l), "refusal_reasons": recognition.RefusalReasons(l)}
 	if e, err := h.svc.Eligibility(ctx, tag.Study); err == nil {
-		out["eligibility"] = e
+		out["eligibility"] = e.In(l)
+	}
+	for key, id := range map[string]string{"holding_institution_name": tag.Holding, "asking_institution_name": tag.Asking} {
+		if in, err := h.svc.Institution(id); err == nil && id != "" {
+			out[key] = in.Name
+		}
 	}
 	return ok(c, out)
 }
@@ -50,7 +59,7 @@ func (h *handlers) orderCheck(c echo.Context) error {
 		return err
 	}
 	guard.SetNote(c, guard.Note{Detail: fmt.Sprintf("order-check item=%s listed=%d needs_consent=%t", res.Item.Code, len(res.Results), res.NeedsConsent)})
-	return ok(c, res)
+	return ok(c, res.In(lang(c)))
 }
 
 // callerKey names the caller for per-clinician limits: the API token, or
@@ -66,7 +75,9 @@ func callerKey(c echo.Context) string {
 	return "ip:" + c.RealIP()
 }
 
-// decide answers POST /recognition/decisions with the new record (201).
+// decide answers POST /recognition/decisions with the new record (201),
+// signed by the request's principal (the service reads it from the
+// context).
 func (h *handlers) decide(c echo.Context) error {
 	var req recognition.DecisionRequest
 	if err := readJSON(c, &req); err != nil {
@@ -77,18 +88,27 @@ func (h *handlers) decide(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusCreated, d)
+	return c.JSON(http.StatusCreated, d.In(lang(c)))
 }
 
-// listDecisions answers GET /recognition/decisions?study=&institution=.
+// listDecisions answers GET
+// /recognition/decisions?study=&institution=&order=&current=true: the
+// history, superseded decisions naming their successor (current=true
+// leaves them out).
 func (h *handlers) listDecisions(c echo.Context) error {
+	l := lang(c)
 	ds, err := h.svc.Decisions(c.Request().Context(), recognition.DecisionFilter{
 		Study: c.QueryParam("study"), Institution: c.QueryParam("institution"),
+		Order: c.QueryParam("order"), Current: c.QueryParam("current") == "true",
 	})
 	if err != nil {
 		return err
 	}
-	return ok(c, map[string]any{"decisions": ds})
+	out := make([]recognition.Decision, len(ds))
+	for i, d := range ds {
+		out[i] = d.In(l)
+	}
+	return ok(c, map[string]any{"decisions": out})
 }
 
 // statistics answers GET /recognition/statistics?by=month|region|institution|item
