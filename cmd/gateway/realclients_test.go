@@ -35,7 +35,7 @@ import (
 
 // compressedInstance is a real image compressed by a third-party encoder.
 type compressedInstance struct {
-	name, path                    string
+	name, path                   string
 	study, series, sop, transfer string
 }
 
