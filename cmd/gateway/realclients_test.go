@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"mime"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -118,21 +119,26 @@ func (r *recorder) exchanges() []exchange {
 }
 
 // serveApp serves a single-page app's built folder from its own origin:
-// files as they are, /app-config.js from config, any other path as
-// index.html (the router's routes). COOP and COEP are set as OHIF's
+// the paths of over from it, other files as they are, any other path as
+// /index.html (the router's routes). COOP and COEP are set as OHIF's
 // deployment guide asks, so cross-origin answers need CORS or CORP.
-func serveApp(t *testing.T, dist string, config []byte) *httptest.Server {
+func serveApp(t *testing.T, dist string, over map[string][]byte) *httptest.Server {
 	t.Helper()
 	files := http.FileServer(http.Dir(dist))
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cross-Origin-Opener-Policy", "same-origin")
 		w.Header().Set("Cross-Origin-Embedder-Policy", "require-corp")
+		if b, ok := over[r.URL.Path]; ok {
+			w.Header().Set("Content-Type", mime.TypeByExtension(filepath.Ext(r.URL.Path)))
+			w.Write(b)
+			return
+		}
 		switch {
-		case r.URL.Path == "/app-config.js":
-			w.Header().Set("Content-Type", "text/javascript")
-			w.Write(config)
 		case r.URL.Path != "/" && fileExists(filepath.Join(dist, filepath.FromSlash(r.URL.Path))):
 			files.ServeHTTP(w, r)
+		case over["/index.html"] != nil:
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			w.Write(over["/index.html"])
 		default:
 			http.ServeFile(w, r, filepath.Join(dist, "index.html"))
 		}
@@ -219,7 +225,7 @@ func TestOHIFv3Viewer(t *testing.T) {
 		t.Fatalf("OHIF's default app-config.js names %s %d times, want 3 (wadoUriRoot, qidoRoot, wadoRoot)", defaultRoot, n)
 	}
 	config := bytes.ReplaceAll(stock, []byte(defaultRoot), []byte(rec.srv.URL+"/dicomweb"))
-	app := serveApp(t, dist, config)
+	app := serveApp(t, dist, map[string][]byte{"/app-config.js": config})
 
 	var problems browsertest.Problems
 	problems.Allow("/thumbnail") // 406 for these syntaxes, see below
@@ -316,4 +322,99 @@ func waitLit(ctx context.Context, d time.Duration) int {
 		time.Sleep(250 * time.Millisecond)
 	}
 	return n
+}
+
+// ohifV2Page is OHIF v2's own dist/index.html without its polyfill.io
+// script (no network here): the config, the UMD bundle and its install
+// call as published.
+const ohifV2Page = `<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8" /><title>OHIF Standalone Viewer</title></head>
+<body><div id="root"></div>
+<script type="text/javascript" src="/app-config.js"></script>
+<script src="/index.umd.js" crossorigin></script>
+<script>window.OHIFViewer.installViewer(window.config, 'root', function () {});</script>
+</body></html>`
+
+// TestOHIFv2StudyList serves OHIF Viewer v2's published build (npm
+// @ohif/viewer 4.x, dist/index.umd.js installed with
+// OHIFViewer.installViewer) with its own default app-config.js, whose only
+// changes are that its DICOMweb server's roots point at the gateway
+// (cross-origin) and that it sends a bearer token (requestOptions.auth, v2's
+// per-server Authorization header). Its study list must show a row for
+// each study (a Modality without a Value at the study level made it throw
+// and draw nothing while every request answered 200).
+func TestOHIFv2StudyList(t *testing.T) {
+	chrome := browsertest.Chromium(t)
+	dist := filepath.Join(npmtest.Package(t, "@ohif/viewer"), "dist")
+	compressed := compressedInstances(t)
+	admin := "gw_ohif2_0123456789abcdefghijklmnop"
+	p := startGatewayArgs(t, t.TempDir(), "--admin-token", admin, "--demo")
+	bearer := map[string]string{"Authorization": "Bearer " + admin}
+	for _, c := range compressed {
+		body, ct := gwtest.Multipart(gwtest.FileParts(t, c.path))
+		resp, b := gwtest.Do(t, "POST", p.base+"/studies", map[string]string{"Content-Type": ct, "Accept": "application/dicom+json", "Authorization": bearer["Authorization"]}, bytes.NewReader(body))
+		if resp.StatusCode != 200 {
+			t.Fatalf("STOW %s: %d %s", c.name, resp.StatusCode, b)
+		}
+	}
+	if resp, _ := gwtest.Do(t, "GET", p.base+"/studies", nil, nil); resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("QIDO without a token: %d, want 401", resp.StatusCode)
+	}
+	want := studyUIDs(t, p.base, bearer)
+	rec := newRecorder(t, strings.TrimSuffix(p.base, "/dicomweb"))
+	stock, err := os.ReadFile(filepath.Join(dist, "app-config.js"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const defaultRoot = "https://server.dcmjs.org/dcm4chee-arc/aets/DCM4CHEE"
+	if n := bytes.Count(stock, []byte(defaultRoot)); n != 3 {
+		t.Fatalf("OHIF v2's default app-config.js names %s %d times, want 3", defaultRoot, n)
+	}
+	config := bytes.ReplaceAll(stock, []byte(defaultRoot+"/wado"), []byte(rec.srv.URL+"/dicomweb/wado"))
+	config = bytes.ReplaceAll(config, []byte(defaultRoot+"/rs"), []byte(rec.srv.URL+"/dicomweb"))
+	config = append(config, []byte("\nwindow.config.servers.dicomWeb[0].requestOptions = { auth: () => 'Bearer "+admin+"' };\n")...)
+	app := serveApp(t, dist, map[string][]byte{"/app-config.js": config, "/index.html": []byte(ohifV2Page)})
+
+	var problems browsertest.Problems
+	ctx := browsertest.New(t, chrome, &problems)
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	shots := t.TempDir()
+	defer explainFailure(t, ctx, shots, "ohif-v2", rec, &problems)
+	if err := chromedp.Do(ctx, chromedp.Navigate(app.URL+"/")); err != nil {
+		t.Fatal(err)
+	}
+	rows := `Array.from(document.querySelectorAll('tbody[data-cy="study-list-results"] tr:not(.no-hover)')).map(e => e.innerText)`
+	browsertest.Wait(t, ctx, "OHIF v2 study list rows", rows+`.length >= `+fmt.Sprint(len(want)))
+	time.Sleep(time.Second)
+	got, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](rows))
+	if err != nil {
+		t.Fatal(err)
+	}
+	browsertest.Screenshot(t, ctx, shots, "ohif-v2-study-list")
+	if len(got) != len(want) {
+		t.Errorf("OHIF v2 study list shows %d rows %q, want %d studies", len(got), got, len(want))
+	}
+	for _, c := range compressed {
+		name := "COMPRESSED^" + strings.ReplaceAll(c.name, " ", "_")
+		if !slices.ContainsFunc(got, func(r string) bool { return strings.Contains(r, name) && strings.Contains(r, "MR") }) {
+			t.Errorf("OHIF v2 study list has no row of %s (MR): %q", name, got)
+		}
+	}
+	sawList := false
+	for _, x := range rec.exchanges() {
+		if x.status >= 400 {
+			t.Errorf("gateway answered %d to OHIF v2's %s %s", x.status, x.method, x.url)
+		}
+		if x.method == "GET" && strings.HasPrefix(x.url, "/dicomweb/studies?") {
+			sawList = true
+			if x.auth != "Bearer "+admin {
+				t.Errorf("OHIF v2 sent the study list query with Authorization %q", x.auth)
+			}
+		}
+	}
+	if !sawList {
+		t.Error("OHIF v2 sent no study list query")
+	}
+	problems.Check(t, "OHIF v2")
 }
