@@ -32,5 +32,7 @@ if [[ ! -f "$dir/installed" ]]; then
 	cp -r "$src/stub" "$dir/"
 	(cd "$dir" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >&2)
 	touch "$dir/installed"
+	# Installs of older lock files are not used again.
+	find "$(dirname "$dir")" -mindepth 1 -maxdepth 1 ! -name "$hash" -exec rm -rf {} +
 fi
 echo "$dir/node_modules"
