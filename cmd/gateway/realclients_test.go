@@ -85,6 +85,7 @@ func compressedInstances(t *testing.T) []compressedInstance {
 type exchange struct {
 	method, url, accept, auth string
 	status                    int
+	contentType               string // of the answer
 }
 
 // recorder is a reverse proxy in front of the gateway that keeps every
@@ -103,7 +104,7 @@ func newRecorder(t *testing.T, gatewayRoot string) *recorder {
 	rp.ModifyResponse = func(resp *http.Response) error {
 		q := resp.Request
 		r.mu.Lock()
-		r.seen = append(r.seen, exchange{q.Method, q.URL.RequestURI(), q.Header.Get("Accept"), q.Header.Get("Authorization"), resp.StatusCode})
+		r.seen = append(r.seen, exchange{q.Method, q.URL.RequestURI(), q.Header.Get("Accept"), q.Header.Get("Authorization"), resp.StatusCode, resp.Header.Get("Content-Type")})
 		r.mu.Unlock()
 		return nil
 	}
@@ -272,6 +273,9 @@ func TestOHIFv3Viewer(t *testing.T) {
 				ok = x.status == 200
 				if !strings.Contains(x.accept, "type=application/octet-stream") {
 					t.Errorf("%s: frame asked with Accept %q", c.name, x.accept)
+				}
+				if !strings.Contains(x.contentType, "transfer-syntax="+c.transfer) {
+					t.Errorf("%s: frame answered as %q, not in the stored syntax %s", c.name, x.contentType, c.transfer)
 				}
 			}
 		}
