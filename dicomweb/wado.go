@@ -147,12 +147,18 @@ func (h *handlers) frames(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	ctx := c.Request().Context()
-	ins, err := h.svc.Instances(ctx, study, series, sop)
+	ins, err := h.svc.Instances(c.Request().Context(), study, series, sop)
 	if err != nil {
 		return err
 	}
-	in := ins[0]
+	return h.framesOf(c, ins[0], nums)
+}
+
+// framesOf answers frames nums of an instance (the frames route, and the
+// bulk data of encapsulated Pixel Data).
+func (h *handlers) framesOf(c echo.Context, in *archive.Instance, nums []int) error {
+	study, series, sop := in.Study, in.Series, in.SOP
+	ctx := c.Request().Context()
 	frames, err := h.svc.Frames(ctx, in, nums)
 	if err != nil {
 		return err
@@ -317,6 +323,17 @@ func (h *handlers) bulk(c echo.Context) error {
 	ins, err := h.svc.Instances(ctx, study, series, sop)
 	if err != nil {
 		return err
+	}
+	if strings.EqualFold(path, "7FE00010") && ins[0].Frames.Encapsulated {
+		// Encapsulated Pixel Data is not one octet stream (its value is
+		// items: an offset table and fragments): its bulk data is its
+		// frames as stored, one part each naming the transfer syntax
+		// (PS3.18 8.7.3.3.2), as the frames route answers them.
+		all := make([]int, len(ins[0].Frames.Frames))
+		for i := range all {
+			all[i] = i + 1
+		}
+		return h.framesOf(c, ins[0], all)
 	}
 	rc, n, err := h.svc.Bulk(ctx, ins[0], strings.ToUpper(path))
 	if err != nil {
