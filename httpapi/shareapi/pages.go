@@ -71,7 +71,7 @@ button{width:100%;margin-top:1rem;padding:.9rem;font-size:1.15rem;border:0;borde
 </dl>{{end}}{{end}}
 {{if .Form}}<ul>
 <li>有效期至 Valid until: {{.Expires}}</li>
-<li>{{if .Download}}可查看图像并下载 DICOM · View and download{{else}}仅可查看图像 · View only{{end}}</li>
+<li>{{if .Download}}可查看并保存影像 · View and save the images{{else}}仅可查看图像 · View only{{end}}</li>
 {{if ge .UsesLeft 0}}<li>剩余打开次数 Opens left: {{.UsesLeft}}</li>{{end}}
 </ul>
 <form method="post" action="{{.Action}}">

@@ -399,7 +399,8 @@
     if (!/^[0-9.]{1,64}$/.test(studyUID)) return status("缺少检查 UID Missing studyUID");
     // The study's thumbnail, asked for with the searches below: the first
     // thing on screen on a slow network.
-    GW.image("/studies/" + studyUID + "/thumbnail", { viewport: "128,128" }).then(placeholder, () => {});
+    // (Share pages show it already: first.js.)
+    if (!img.getAttribute("src")) GW.image("/studies/" + studyUID + "/thumbnail", { viewport: "128,128" }).then(placeholder, () => {});
     try {
       const [studies, series] = await Promise.all([
         GW.qido("/studies", { StudyInstanceUID: studyUID, includefield: "00081030,00080080," + GW.recognitionFields }),
