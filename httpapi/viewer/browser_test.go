@@ -193,6 +193,34 @@ func TestViewerInChromium(t *testing.T) {
 		p.Check(t, "cine")
 	})
 
+	t.Run("zoom", func(t *testing.T) {
+		// The big CR (MONOCHROME1, larger than the screen): a render sized
+		// to the viewport first, the full resolution once zoomed in.
+		var cr corpus.Study
+		for _, st := range gw.derived.Studies() {
+			if st.Series[0].Modality == "CR" {
+				cr = st
+			}
+		}
+		if cr.StudyUID == "" {
+			t.Fatal("no CR study")
+		}
+		f := cr.Series[0].Files[0]
+		must(t, chromedp.Do(ctx, chromedp.Navigate(gw.URL+"/study.html?studyUID="+cr.StudyUID)))
+		browsertest.Wait(t, ctx, "the screen-sized render", `document.getElementById("viewport")?.dataset.quality === "screen" && document.getElementById("image").naturalWidth > 0`)
+		vp := browsertest.Eval[[]float64](t, ctx, `[document.getElementById("viewport").clientWidth * devicePixelRatio, document.getElementById("viewport").clientHeight * devicePixelRatio, document.getElementById("image").naturalWidth, document.getElementById("image").naturalHeight]`)
+		if vp[2] > vp[0]+1 || vp[3] > vp[1]+1 || (vp[2] < vp[0]-1 && vp[3] < vp[1]-1) {
+			t.Errorf("a %vx%v render for a %vx%v viewport", vp[2], vp[3], vp[0], vp[1])
+		}
+		zoomIn := func(p *input.DispatchMouseEventParams) {
+			p.DeltaX, p.DeltaY = 0.001, -300
+			p.Modifiers = 2 // Ctrl
+		}
+		must(t, chromedp.Do(ctx, chromedp.MouseEvent(input.DispatchMouseEventTypeMouseWheel, 640, 450, zoomIn)))
+		browsertest.Wait(t, ctx, "the full resolution after zooming in", `document.getElementById("viewport")?.dataset.quality === "full" && document.getElementById("image").naturalWidth === `+strconv.Itoa(f.Columns))
+		p.Check(t, "zoom")
+	})
+
 	t.Run("iid", func(t *testing.T) {
 		must(t, chromedp.Do(ctx, chromedp.Navigate(gw.URL+"/IHEInvokeImageDisplay?requestType=STUDY&studyUID="+ct.StudyUID)))
 		browsertest.Wait(t, ctx, "image after IID launch", `location.pathname.endsWith("/study.html") && document.getElementById("viewport")?.dataset.loaded === "1"`)
