@@ -31,6 +31,9 @@
   const cache = new Map(); // "index|window" -> Promise<{src, window}>, oldest first
   const CACHE_MAX = 60;
   let showSeq = 0;
+  // rendered is true once a render of the current series was put on
+  // screen: thumbnails arriving later must not replace it.
+  let rendered = false;
 
   const status = (text) => { $("viewer-status").textContent = text || ""; };
   const winParam = () => (state.window ? [Math.round(state.window.c), Math.round(state.window.w), state.window.fn].join(",") : "");
@@ -90,6 +93,7 @@
     try {
       const r = await load(state.index);
       if (seq !== showSeq) return;
+      rendered = true;
       img.src = r.src;
       await img.decode().catch(() => {});
       if (seq !== showSeq) return;
@@ -361,7 +365,7 @@
     state.series = GW.val(se, "0020000E");
     $("ov-series").textContent = ["#" + GW.val(se, "00200011"), GW.val(se, "00080060"), GW.val(se, "0008103E")].join(" ");
     status("载入中… Loading…");
-    delete vp.dataset.quality;
+    rendered = false;
     placeholder(button && button.querySelector("img.thumb.loaded"));
     const ins = await GW.qido("/studies/" + studyUID + "/series/" + state.series + "/instances", { includefield: "00200013,00280008,00280010,00280011,00280004" });
     ins.sort((a, b) => (+GW.val(a, "00200013") || 0) - (+GW.val(b, "00200013") || 0));
@@ -385,7 +389,7 @@
   // from GW.image) in the viewport until a rendered picture replaces it.
   function placeholder(src) {
     if (src && src.src) src = src.src;
-    if (!src || vp.dataset.quality === "screen" || vp.dataset.quality === "full") return;
+    if (!src || rendered) return;
     img.src = src;
     img.style.filter = "";
     state.shown = null;
