@@ -111,6 +111,19 @@ func TestViewerIgnoresFragmentToken(t *testing.T) {
 		t.Fatal(err)
 	}
 	browsertest.Wait(t, ctx, "the token dialog", `document.getElementById("token-dialog")?.open === true`)
+	// The prompt explains itself (issue 17): what a token is and where to
+	// get one, never the server's "unauthenticated: no credentials".
+	browsertest.Wait(t, ctx, "the status line", `document.getElementById("viewer-status")?.textContent !== "" && !document.getElementById("viewer-status").textContent.includes("载入中")`)
+	dialog := browsertest.Eval[string](t, ctx, `document.getElementById("token-dialog").innerText`)
+	for _, want := range []string{"请登录", "Sign in", "访问令牌是", "gateway token create", "分享链接"} {
+		if !strings.Contains(dialog, want) {
+			t.Errorf("the sign-in prompt does not say %q: %q", want, dialog)
+		}
+	}
+	if page := browsertest.Eval[string](t, ctx, `document.body.innerText`); strings.Contains(page, "unauthenticated") || strings.Contains(page, "no credentials") {
+		t.Errorf("the viewer shows the raw 401: %q", page)
+	}
+	browsertest.Screenshot(t, ctx, "", "sign-in-1280x800")
 	if got := browsertest.Eval[string](t, ctx, `JSON.stringify(Object.keys(sessionStorage))`); got != "[]" {
 		t.Errorf("session storage after a #token= link: %s", got)
 	}

@@ -153,7 +153,7 @@ const GW = (() => {
     const d = document.getElementById("token-dialog");
     const btn = document.getElementById("token-button");
     if (!d || !btn) return;
-    const show = () => { btn.textContent = token() ? "已登录 Signed in" : "令牌 Token"; };
+    const show = () => { btn.textContent = token() ? "已登录 Signed in" : "登录 Sign in"; };
     show();
     btn.addEventListener("click", () => openTokenDialog(""));
     d.querySelector("form").addEventListener("submit", (ev) => {
