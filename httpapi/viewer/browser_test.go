@@ -80,41 +80,12 @@ func TestViewerInChromium(t *testing.T) {
 		must(t, chromedp.Do(ctx, chromedp.KeyEvent(kb.ArrowDown)))
 		browsertest.Wait(t, ctx, "image 3 after ArrowDown", `document.getElementById("viewport")?.dataset.loaded === "3"`)
 
-		// Window: drag right and down with the W/L tool. The answers are
-		// delayed by 1.5 s, so that the preview stays on screen long enough
-		// to be captured; it must look like the exact render that follows
-		// (issue 17: a CSS contrast/brightness preview was dark and
-		// mottled, then jumped).
+		// Window: drag right and down with the W/L tool.
 		before := browsertest.Eval[string](t, ctx, `document.getElementById("viewport")?.dataset.window`)
 		if before == "" {
 			t.Fatal("the CT answer named no window (X-Rendered-Window)")
 		}
-		area := imageArea(t, ctx)
-		unchanged := screenshot(t, ctx)
-		browsertest.Throttle(t, ctx, browsertest.Network{Latency: 1500 * time.Millisecond, Down: 1e9, Up: 1e9})
-		steps := []chromedp.Action[chromedp.Void]{chromedp.MouseEvent(input.DispatchMouseEventTypeMousePressed, 600, 400, chromedp.ButtonLeft)}
-		for i := 1; i <= 8; i++ {
-			steps = append(steps, chromedp.MouseEvent(input.DispatchMouseEventTypeMouseMoved, float64(600+15*i), float64(400+8*i), chromedp.ButtonLeft))
-		}
-		steps = append(steps, chromedp.MouseEvent(input.DispatchMouseEventTypeMouseReleased, 720, 464, chromedp.ButtonLeft))
-		must(t, chromedp.Do(ctx, steps...))
-		browsertest.Wait(t, ctx, "the preview painted", `document.getElementById("image").style.filter.startsWith("url(") && new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))`)
-		preview := screenshot(t, ctx)
-		if browsertest.Eval[string](t, ctx, `document.getElementById("viewport").dataset.window`) != before {
-			t.Fatal("the exact render came before the preview could be captured")
-		}
-		browsertest.Wait(t, ctx, "a new window", `document.getElementById("viewport")?.dataset.window !== `+strconv.Quote(before)+` && document.getElementById("image").style.filter === ""`)
-		browsertest.Throttle(t, ctx, browsertest.Network{})
-		browsertest.Wait(t, ctx, "the render painted", `new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))`)
-		exact := screenshot(t, ctx)
-		// Grey levels 0-255, mean over the image area: the preview is within
-		// a few levels of the render (JPEG noise and the few pixels clipped
-		// in the old window), and far closer than the unchanged picture.
-		got, base := meanAbsDiff(t, preview, exact, area), meanAbsDiff(t, unchanged, exact, area)
-		t.Logf("window preview vs render: mean |difference| %.2f grey levels (unchanged picture: %.2f)", got, base)
-		if got > 4 || got > base/3 {
-			t.Errorf("the window preview differs from the render by %.2f grey levels on average (unchanged picture: %.2f); want at most 4 and a third of that", got, base)
-		}
+		comparePreview(t, ctx, "CT", before)
 		if !p.SawRequest("/rendered?window=") {
 			t.Error("the drag did not ask the server for the new window")
 		}
@@ -212,6 +183,9 @@ func TestViewerInChromium(t *testing.T) {
 		if vp[2] > vp[0]+1 || vp[3] > vp[1]+1 || (vp[2] < vp[0]-1 && vp[3] < vp[1]-1) {
 			t.Errorf("a %vx%v render for a %vx%v viewport", vp[2], vp[3], vp[0], vp[1])
 		}
+		// MONOCHROME1: the preview's shift changes sign.
+		comparePreview(t, ctx, "MONOCHROME1 CR", browsertest.Eval[string](t, ctx, `document.getElementById("viewport").dataset.window`))
+		browsertest.Wait(t, ctx, "the screen-sized render again", `document.getElementById("viewport")?.dataset.quality === "screen"`)
 		zoomIn := func(p *input.DispatchMouseEventParams) {
 			p.DeltaX, p.DeltaY = 0.001, -300
 			p.Modifiers = 2 // Ctrl
@@ -266,6 +240,42 @@ func TestViewerInChromium(t *testing.T) {
 		p.Check(t, "stats empty")
 	})
 	t.Logf("screenshots in %s", shots)
+}
+
+// comparePreview drags the window with the W/L tool on the picture shown
+// (window before) and compares the preview on screen with the exact
+// render that follows. The answers are delayed by 1.5 s, so that the
+// preview stays on screen long enough to be captured; it must look like
+// the render (issue 17: a CSS contrast/brightness preview was dark and
+// mottled, then jumped).
+func comparePreview(t *testing.T, ctx context.Context, what, before string) {
+	t.Helper()
+	area := imageArea(t, ctx)
+	unchanged := screenshot(t, ctx)
+	browsertest.Throttle(t, ctx, browsertest.Network{Latency: 1500 * time.Millisecond, Down: 1e9, Up: 1e9})
+	steps := []chromedp.Action[chromedp.Void]{chromedp.MouseEvent(input.DispatchMouseEventTypeMousePressed, 600, 400, chromedp.ButtonLeft)}
+	for i := 1; i <= 8; i++ {
+		steps = append(steps, chromedp.MouseEvent(input.DispatchMouseEventTypeMouseMoved, float64(600+15*i), float64(400+8*i), chromedp.ButtonLeft))
+	}
+	steps = append(steps, chromedp.MouseEvent(input.DispatchMouseEventTypeMouseReleased, 720, 464, chromedp.ButtonLeft))
+	must(t, chromedp.Do(ctx, steps...))
+	browsertest.Wait(t, ctx, "the preview painted", `document.getElementById("image").style.filter.startsWith("url(") && new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))`)
+	preview := screenshot(t, ctx)
+	if browsertest.Eval[string](t, ctx, `document.getElementById("viewport").dataset.window`) != before {
+		t.Fatal("the exact render came before the preview could be captured")
+	}
+	browsertest.Wait(t, ctx, "a new window", `document.getElementById("viewport")?.dataset.window !== `+strconv.Quote(before)+` && document.getElementById("image").style.filter === ""`)
+	browsertest.Throttle(t, ctx, browsertest.Network{})
+	browsertest.Wait(t, ctx, "the render painted", `new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))`)
+	exact := screenshot(t, ctx)
+	// Grey levels 0-255, mean over the image area: the preview is within
+	// a few levels of the render (JPEG noise and the few pixels clipped
+	// in the old window), and far closer than the unchanged picture.
+	got, base := meanAbsDiff(t, preview, exact, area), meanAbsDiff(t, unchanged, exact, area)
+	t.Logf("%s: window preview vs render: mean |difference| %.2f grey levels (unchanged picture: %.2f)", what, got, base)
+	if got > 4 || got > base/3 {
+		t.Errorf("%s: the window preview differs from the render by %.2f grey levels on average (unchanged picture: %.2f); want at most 4 and a third of that", what, got, base)
+	}
 }
 
 // checkStats checks the sample statistics page: every view has its
