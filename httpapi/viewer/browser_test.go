@@ -210,14 +210,15 @@ func TestViewerInChromium(t *testing.T) {
 		if browsertest.Eval[bool](t, ctx, `document.getElementById("sample-banner").hidden`) {
 			t.Error("sample data shown without its label")
 		}
-		checkStats(t, ctx, "desktop")
 		browsertest.Screenshot(t, ctx, shots, "stats-demo-1280x800")
+		checkStats(t, ctx, "desktop")
 		p.Check(t, "stats demo")
 		must(t, chromedp.Do(ctx,
 			chromedp.EmulateViewport(375, 667, chromedp.EmulateScale(2), chromedp.EmulateMobile),
 			chromedp.Navigate(gw.URL+"/stats.html?demo=1&from=2026-07-01&to=2026-11-30"),
 		))
 		browsertest.Wait(t, ctx, "sample charts on a phone", `document.body.dataset.ready === "1" && document.querySelectorAll("#chart-item-saved rect.bar").length >= 3`)
+		browsertest.Screenshot(t, ctx, shots, "stats-demo-375x667")
 		checkStats(t, ctx, "phone")
 		if got := browsertest.Eval[string](t, ctx, `document.getElementById("stats-range").textContent`); !strings.Contains(got, "2026-07-01") || !strings.Contains(got, "2026-11-30") {
 			t.Errorf("the page does not say its period: %q", got)
@@ -225,7 +226,6 @@ func TestViewerInChromium(t *testing.T) {
 		if w := browsertest.Eval[float64](t, ctx, `document.documentElement.scrollWidth`); w > 375 {
 			t.Errorf("the statistics page is %v px wide on a 375 px screen", w)
 		}
-		browsertest.Screenshot(t, ctx, shots, "stats-demo-375x667")
 		must(t, chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](`document.getElementById("by-region").scrollIntoView()`)))
 		browsertest.Screenshot(t, ctx, shots, "stats-demo-region-375x667")
 		must(t, chromedp.Do(ctx, chromedp.EmulateViewport(1280, 800)))
