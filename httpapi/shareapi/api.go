@@ -1,10 +1,11 @@
 // Package shareapi serves share links over HTTP: the JSON API that makes
 // and revokes them (/api/v1/shares, with QR codes), the landing page a
-// patient's phone opens (/s/{token}: no patient data, no use consumed),
-// the explicit open (POST /s/{token}/open) that sets a short session
-// cookie and sends the browser to the viewer, the auth.SessionFunc that
-// turns the cookie into a principal scoped to the one study, and the zip
-// download of the study when the share allows it.
+// patient's phone opens (/s/{token}: the hospital and the exam, nothing
+// that says who the patient is, no use consumed), the explicit open
+// (POST /s/{token}/open) that sets a short session cookie and sends the
+// browser to the viewer, the auth.SessionFunc that turns the cookie into a
+// principal scoped to the one study, and the zip download of the study
+// when the share allows it.
 package shareapi
 
 import (

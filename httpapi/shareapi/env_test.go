@@ -9,7 +9,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -22,12 +24,14 @@ import (
 	"github.com/imgcloud/gateway/audit"
 	"github.com/imgcloud/gateway/auth"
 	"github.com/imgcloud/gateway/consent"
+	"github.com/imgcloud/gateway/dcm"
 	"github.com/imgcloud/gateway/httpapi/adminapi"
 	"github.com/imgcloud/gateway/httpapi/guard"
 	"github.com/imgcloud/gateway/httpapi/server"
 	"github.com/imgcloud/gateway/httpapi/shareapi"
 	"github.com/imgcloud/gateway/index"
 	"github.com/imgcloud/gateway/internal/corpus"
+	"github.com/imgcloud/gateway/internal/demo"
 	"github.com/imgcloud/gateway/internal/testutil/gwtest"
 	"github.com/imgcloud/gateway/records"
 	"github.com/imgcloud/gateway/share"
@@ -54,6 +58,22 @@ func (f facts) StudyLink(ctx context.Context, st *index.Study) (string, time.Tim
 }
 func (f facts) StudyItems(context.Context, *index.Study) []string { return nil }
 func (f facts) Regions(string) []string                           { return nil }
+
+// expiredStamp stands in for the recognition service's annotation: study
+// A's recognition has expired, the stamp a patient must not be shown.
+type expiredStamp struct{ study string }
+
+func (x expiredStamp) AnnotateStudy(_ context.Context, st *index.Study) dcm.Dataset {
+	if st.UID != x.study {
+		return nil
+	}
+	return dcm.Dataset{
+		"00110010": {VR: "LO", Value: []any{"IMGCLOUD RECOGNITION"}},
+		"00111001": {VR: "CS", Value: []any{"EXPIRED"}},
+		"00111003": {VR: "LO", Value: []any{"胸部CT平扫"}},
+		"00111004": {VR: "DA", Value: []any{"20261001"}},
+	}
+}
 
 // owners adapts facts to shareapi.Owners as cmd/gateway does with the
 // recognition service.
@@ -102,7 +122,11 @@ func (w lockedWriter) Write(p []byte) (int, error) {
 func start(t *testing.T) *env { t.Helper(); return startWith(t, 1000) }
 
 // startWith runs a gateway whose guessing limit allows burst failures.
-func startWith(t *testing.T, burst int) *env {
+func startWith(t *testing.T, burst int) *env { t.Helper(); return startWithFiles(t, burst, nil) }
+
+// startWithFiles runs a gateway that also holds extra, one demo study,
+// of institution h1 and patient pkA (as study A).
+func startWithFiles(t *testing.T, burst int, extra []demo.File) *env {
 	t.Helper()
 	dir := t.TempDir()
 	store, db := gwtest.StoreAndIndex(t, dir)
@@ -122,11 +146,24 @@ func startWith(t *testing.T, burst int) *env {
 	studies := man.Studies()
 	f := facts{inst: map[string]string{studies[0].StudyUID: "h1", studies[1].StudyUID: "h2"},
 		person: map[string]string{studies[0].StudyUID: pkA, studies[1].StudyUID: pkB}}
+	var extraPaths []string
+	for i, df := range extra {
+		f.inst[df.StudyUID], f.person[df.StudyUID] = "h1", pkA
+		p := filepath.Join(dir, "extra", strconv.Itoa(i)+".dcm")
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, df.Data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		extraPaths = append(extraPaths, p)
+	}
 	cons, err := consent.New(context.Background(), rec, clk.now)
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := archive.New(store, db, archive.Options{TempDir: dir, Visibility: access.NewVisibility(f, cons)})
+	svc := archive.New(store, db, archive.Options{TempDir: dir, Visibility: access.NewVisibility(f, cons),
+		Annotators: []archive.Annotator{expiredStamp{studies[0].StudyUID}}})
 
 	keys, err := share.LoadKeyring(filepath.Join(dir, "secrets", "share-keys.json"), clk.now)
 	if err != nil {
@@ -174,6 +211,12 @@ func startWith(t *testing.T, burst int) *env {
 		body, ct := gwtest.Multipart(gwtest.FileParts(t, paths...))
 		if resp, b := e.do(t, "POST", "/dicomweb/studies", "pacs", nil, map[string]string{"Content-Type": ct}, body); resp.StatusCode != 200 {
 			t.Fatalf("STOW: %d %s", resp.StatusCode, b)
+		}
+	}
+	if len(extraPaths) > 0 {
+		body, ct := gwtest.Multipart(gwtest.FileParts(t, extraPaths...))
+		if resp, b := e.do(t, "POST", "/dicomweb/studies", "pacs", nil, map[string]string{"Content-Type": ct}, body); resp.StatusCode != 200 {
+			t.Fatalf("STOW of the extra study: %d %s", resp.StatusCode, b)
 		}
 	}
 	return e

@@ -1,6 +1,7 @@
 package shareapi
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -9,6 +10,8 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/imgcloud/gateway/archive"
+	"github.com/imgcloud/gateway/auth"
 	"github.com/imgcloud/gateway/httpapi/guard"
 	"github.com/imgcloud/gateway/internal/siteurl"
 	"github.com/imgcloud/gateway/share"
@@ -40,12 +43,35 @@ func (a *API) form(c echo.Context, sh *share.Share, pinErr, pinErrEn string) pag
 	if sh.MaxUses > 0 {
 		left = sh.MaxUses - sh.Uses
 	}
-	return page{Status: http.StatusOK, Title: "影像检查分享", TitleEn: "A shared imaging study",
-		Text:   "有人与您分享了一项医学影像检查。点击“打开”在本设备上查看。",
-		TextEn: "Someone shared a medical imaging study with you. Tap Open to view it on this device.",
-		Form:   true, PIN: sh.PIN != nil, Action: formAction(c),
+	ex := a.exam(c.Request().Context(), sh.Study)
+	text, textEn := "有人与您分享了一项医学影像检查。点击“打开”在本设备上查看。", "Someone shared a medical imaging study with you. Tap Open to view it on this device."
+	if ex.Hospital != "" {
+		text, textEn = ex.Hospital+"与您分享了一项医学影像检查。点击“打开”在本设备上查看。", ex.Hospital+" shared a medical imaging study with you. Tap Open to view it on this device."
+	}
+	return page{Status: http.StatusOK, Title: "影像检查分享", TitleEn: "A shared imaging study", Exam: ex,
+		Text: text, TextEn: textEn,
+		Form: true, PIN: sh.PIN != nil, Action: formAction(c),
 		Expires: sh.Expires.In(cst).Format("2006-01-02 15:04") + " (北京时间 CST)", Download: sh.Allow.Download,
 		UsesLeft: left, PINError: pinErr, PINErrEn: pinErrEn}
+}
+
+// exam reads what the landing page names of the shared study, as the
+// share's own session would see it (a patient principal scoped to the
+// study); a study it cannot read leaves the fields empty.
+func (a *API) exam(ctx context.Context, study string) exam {
+	ctx = auth.WithPrincipal(ctx, auth.Principal{Role: auth.RolePatient, User: "share-landing", Scope: study})
+	res, err := a.opt.Archive.Search(ctx, archive.Query{Level: archive.LevelStudy, Limit: 1,
+		Params:  []archive.Param{{Tag: "0020000D", Value: study}},
+		Include: []string{"00081030", "00080020", "00080080"}}, archive.Scope{})
+	if err != nil || len(res.Items) == 0 {
+		return exam{}
+	}
+	ds := res.Items[0]
+	ex := exam{Hospital: ds.String("00080080"), Description: ds.String("00081030")}
+	if d := ds.String("00080020"); len(d) == 8 {
+		ex.Date = d[:4] + "-" + d[4:6] + "-" + d[6:]
+	}
+	return ex
 }
 
 // formAction is where the landing form posts, relative to the page that

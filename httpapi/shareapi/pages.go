@@ -13,8 +13,9 @@ import (
 	"github.com/imgcloud/gateway/share"
 )
 
-// page is what the landing template shows. It never holds patient data:
-// no name, no ID, no study description, not even the study UID.
+// page is what the landing template shows. It never holds who the patient
+// is (no name, no ID, not even the study UID); it names the exam (hospital,
+// description, date) so that a parent knows which one was shared.
 type page struct {
 	// Status is the answer's status; when zero, httpapi/respond picks it
 	// from cause, as for the JSON APIs.
@@ -33,6 +34,13 @@ type page struct {
 	UsesLeft int // -1: unlimited
 	PINError string
 	PINErrEn string
+	Exam     exam
+}
+
+// exam is what the landing page says of the shared study; fields the
+// study does not record are empty.
+type exam struct {
+	Hospital, Description, Date string // Date as YYYY-MM-DD
 }
 
 // cst is China Standard Time, for the dates patients read.
@@ -52,13 +60,18 @@ h1{font-size:1.3rem;margin:0 0 .25rem}h2{font-size:1rem;font-weight:400;color:#5
 ul{padding-left:1.2rem;margin:.75rem 0}label{display:block;margin:1rem 0 .25rem;font-weight:600}
 input{width:100%;font-size:1.4rem;letter-spacing:.3em;padding:.6rem;border:1px solid #99a;border-radius:8px}
 button{width:100%;margin-top:1rem;padding:.9rem;font-size:1.15rem;border:0;border-radius:8px;background:#0b63c5;color:#fff}
-.err{color:#b00020;font-weight:600}.brand{color:#556;font-size:.85rem;margin-top:1rem;text-align:center}
+.err{color:#b00020;font-weight:600}.exam{display:grid;grid-template-columns:auto 1fr;gap:.2rem .8rem;margin:1rem 0;padding:.75rem;background:#f3f5f8;border-radius:8px}.exam dt{color:#556}.exam dd{margin:0;font-weight:600}.brand{color:#556;font-size:.85rem;margin-top:1rem;text-align:center}
 </style></head><body><main><div class="card">
 <h1>{{.Title}}</h1><h2>{{.TitleEn}}</h2>
 <p>{{.Text}}</p><p class="en">{{.TextEn}}</p>
+{{with .Exam}}{{if or .Hospital .Description .Date}}<dl class="exam">
+{{if .Hospital}}<dt>分享医院 Hospital</dt><dd id="exam-hospital">{{.Hospital}}</dd>{{end}}
+{{if .Description}}<dt>检查 Exam</dt><dd id="exam-description">{{.Description}}</dd>{{end}}
+{{if .Date}}<dt>检查日期 Date</dt><dd id="exam-date">{{.Date}}</dd>{{end}}
+</dl>{{end}}{{end}}
 {{if .Form}}<ul>
 <li>有效期至 Valid until: {{.Expires}}</li>
-<li>{{if .Download}}可查看图像并下载 DICOM · View and download{{else}}仅可查看图像 · View only{{end}}</li>
+<li>{{if .Download}}可查看并保存影像 · View and save the images{{else}}仅可查看图像 · View only{{end}}</li>
 {{if ge .UsesLeft 0}}<li>剩余打开次数 Opens left: {{.UsesLeft}}</li>{{end}}
 </ul>
 <form method="post" action="{{.Action}}">

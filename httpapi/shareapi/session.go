@@ -38,6 +38,9 @@ type sessionFacts struct {
 	Study    string `json:"study"`
 	Download bool   `json:"download"`
 	ZipURL   string `json:"zip_url,omitempty"`
+	// Bytes is the stored size of the study's files, what the zip holds
+	// before compression: the viewer warns with it before a download.
+	Bytes int64 `json:"bytes,omitempty"`
 }
 
 func (a *API) sessionInfo(c echo.Context) error {
@@ -48,6 +51,13 @@ func (a *API) sessionInfo(c echo.Context) error {
 	f := sessionFacts{Share: p.User, Study: p.Scope, Download: p.Download}
 	if p.Download {
 		f.ZipURL = "shares/session/study.zip"
+		ins, err := a.opt.Archive.Instances(c.Request().Context(), p.Scope, "", "")
+		if err != nil {
+			return err
+		}
+		for _, in := range ins {
+			f.Bytes += in.Size
+		}
 	}
 	return c.JSON(http.StatusOK, f)
 }

@@ -96,8 +96,10 @@ func TestShareLinkViewOnly(t *testing.T) {
 		t.Errorf("another institution's clinician got the QR code: %d", resp.StatusCode)
 	}
 
-	// The preview (what chat apps fetch) shows no patient data and uses
-	// nothing up, however often it is fetched.
+	// The preview (what chat apps fetch) shows nothing that says who the
+	// patient is and uses nothing up, however often it is fetched. It names
+	// the hospital and the exam (issue 17: a parent must know which exam
+	// was shared).
 	for i := 0; i < 3; i++ {
 		resp, b = e.do(t, "GET", c.URL, "", nil, nil, nil)
 		if resp.StatusCode != 200 || !strings.Contains(string(b), "打开 Open") {
@@ -105,7 +107,10 @@ func TestShareLinkViewOnly(t *testing.T) {
 		}
 	}
 	for _, f := range e.a.Files() {
-		for _, secret := range []string{f.PatientName, f.PatientID, f.AccessionNumber, f.StudyUID, f.InstitutionName} {
+		if !strings.Contains(string(b), f.InstitutionName) {
+			t.Errorf("landing page does not name the hospital %q", f.InstitutionName)
+		}
+		for _, secret := range []string{f.PatientName, f.PatientID, f.AccessionNumber, f.StudyUID} {
 			for _, part := range strings.Split(secret, "^") {
 				if len(part) > 2 && strings.Contains(string(b), part) {
 					t.Errorf("landing page shows %q", part)

@@ -1,18 +1,26 @@
 package viewer_test
 
 import (
+	"bytes"
 	"context"
+	"image"
+	"image/color"
+	"image/png"
+	"math"
 	"net/http/httptest"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
+
 	"github.com/imgcloud/gateway/archive"
 	"github.com/imgcloud/gateway/dcm"
 	"github.com/imgcloud/gateway/httpapi/server"
 	"github.com/imgcloud/gateway/index"
 	"github.com/imgcloud/gateway/internal/corpus"
+	"github.com/imgcloud/gateway/internal/testutil/browsertest"
 	"github.com/imgcloud/gateway/internal/testutil/gwtest"
 	viewerstatic "github.com/imgcloud/gateway/viewer-static"
 )
@@ -90,4 +98,47 @@ func startViewerGateway(t *testing.T) *viewerGateway {
 		}
 	}
 	return gw
+}
+
+// imageArea is the part of the viewport a window preview is compared on:
+// the image element's box, less the corner overlays' bands.
+func imageArea(t *testing.T, ctx context.Context) image.Rectangle {
+	t.Helper()
+	r := browsertest.Eval[[]float64](t, ctx, `(() => { const b = document.getElementById("viewport").getBoundingClientRect(); return [b.left, b.top, b.right, b.bottom].map(v => v * devicePixelRatio); })()`)
+	return image.Rect(int(r[0]), int(r[1])+40, int(r[2]), int(r[3])-40)
+}
+
+// screenshot captures the page as Chromium painted it.
+func screenshot(t *testing.T, ctx context.Context) image.Image {
+	t.Helper()
+	b, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := png.Decode(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
+}
+
+// meanAbsDiff is the mean absolute difference of grey levels (0-255) of
+// two screenshots within r.
+func meanAbsDiff(t *testing.T, a, b image.Image, r image.Rectangle) float64 {
+	t.Helper()
+	r = r.Intersect(a.Bounds()).Intersect(b.Bounds())
+	if r.Empty() {
+		t.Fatal("no area to compare")
+	}
+	grey := func(m image.Image, x, y int) float64 {
+		c := color.GrayModel.Convert(m.At(x, y)).(color.Gray)
+		return float64(c.Y)
+	}
+	var sum float64
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		for x := r.Min.X; x < r.Max.X; x++ {
+			sum += math.Abs(grey(a, x, y) - grey(b, x, y))
+		}
+	}
+	return sum / float64(r.Dx()*r.Dy())
 }

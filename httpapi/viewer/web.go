@@ -9,6 +9,9 @@ import (
 	"net/http"
 
 	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+
+	"github.com/imgcloud/gateway/dcm"
 )
 
 // Options configure Register.
@@ -32,11 +35,30 @@ func Register(e *echo.Echo, opt Options) {
 		c.Response().Header().Set("Cache-Control", "public, max-age=86400")
 		return c.Blob(http.StatusOK, "image/svg+xml", b)
 	})
+	// The files are compressed: on a slow mobile link the viewer's scripts
+	// and styles are most of what stands between a tap and an image.
+	gzip := middleware.GzipWithConfig(middleware.GzipConfig{Level: 6, MinLength: 1024})
 	e.GET("/*", func(c echo.Context) error {
 		securityHeaders(c.Response().Header())
+		if c.Request().URL.Path == "/share.html" {
+			preloadThumbnail(c)
+		}
 		files.ServeHTTP(c.Response(), c.Request())
 		return nil
-	})
+	}, gzip)
+}
+
+// preloadThumbnail asks the browser to fetch the shared study's thumbnail
+// with the page itself (a preload Link header): first.js shows it as soon
+// as the image element is parsed, a round trip before the scripts could
+// ask for it. The share session cookie authorises it like any request of
+// the page.
+func preloadThumbnail(c echo.Context) {
+	study := c.QueryParam("studyUID")
+	if !dcm.ValidUID(study) {
+		return
+	}
+	c.Response().Header().Set("Link", "<dicomweb/studies/"+study+"/thumbnail?viewport=128,128>; rel=preload; as=image")
 }
 
 // securityHeaders keeps the viewer's pages from leaking URLs (which may

@@ -26,11 +26,14 @@ const GW = (() => {
     const headers = { Accept: accept };
     if (token()) headers.Authorization = "Bearer " + token();
     const r = await fetch(u, { headers });
-    if (r.status === 401) openTokenDialog("需要登录令牌 A token is required");
+    if (r.status === 401) openTokenDialog(token() ? SIGN_IN_AGAIN : SIGN_IN);
     return r;
   }
 
+  // failure turns an error answer into an Error; a 401 says what to do,
+  // not the server's "unauthenticated: no credentials".
   async function failure(r) {
+    if (r.status === 401) return new Error(token() ? "令牌无效或已过期，请重新登录 The token is not valid or has expired: sign in again" : "请先登录 Please sign in");
     const body = await r.json().catch(() => ({}));
     return new Error(body.error || r.status + " " + r.statusText);
   }
@@ -118,10 +121,29 @@ const GW = (() => {
     return e;
   }
 
+  // The sign-in prompt: what a token is and where to get one.
+  const SIGN_IN = "请登录以查看影像 Sign in to see the images";
+  const SIGN_IN_AGAIN = "令牌无效或已过期 Your token is not valid or has expired";
+  const TOKEN_HELP = [
+    "访问令牌是医院影像云管理员为您生成的一串密码，代表您的身份（如某医院的医生）。",
+    "An access token is a long password your imaging cloud administrator makes for you; it says who you are (for example, a physician of your hospital).",
+    "请向本院信息科或影像云管理员索取，粘贴到下面。",
+    "Ask your hospital's IT department or the gateway administrator for one (they run: gateway token create --role clinician …), and paste it below.",
+    "患者请使用医院发送的分享链接，无需令牌。",
+    "Patients: open the share link the hospital sent you; no token is needed.",
+  ];
+
   function openTokenDialog(message) {
     const d = document.getElementById("token-dialog");
     if (!d || d.open) return;
-    d.querySelector(".token-message").textContent = message || "";
+    const m = d.querySelector(".token-message");
+    m.textContent = message || (token() ? "已登录 Signed in" : SIGN_IN);
+    m.classList.add("token-title");
+    if (!d.querySelector(".token-help")) {
+      const help = el_("div", "token-help");
+      TOKEN_HELP.forEach((t, i) => help.append(el_("p", i % 2 ? "en" : "", t)));
+      m.after(help);
+    }
     d.querySelector("input").value = token();
     d.showModal();
   }
@@ -131,7 +153,7 @@ const GW = (() => {
     const d = document.getElementById("token-dialog");
     const btn = document.getElementById("token-button");
     if (!d || !btn) return;
-    const show = () => { btn.textContent = token() ? "已登录 Signed in" : "令牌 Token"; };
+    const show = () => { btn.textContent = token() ? "已登录 Signed in" : "登录 Sign in"; };
     show();
     btn.addEventListener("click", () => openTokenDialog(""));
     d.querySelector("form").addEventListener("submit", (ev) => {

@@ -1,5 +1,5 @@
 // Keywords of the attributes the tag panel names (PS3.6); others show
-// their tag only.
+// their tag only; study.js names private creators itself.
 "use strict";
 const DICOM_KEYWORDS = {
   "00020010": "TransferSyntaxUID", "00080005": "SpecificCharacterSet", "00080008": "ImageType",
@@ -22,6 +22,37 @@ const DICOM_KEYWORDS = {
   "00280100": "BitsAllocated", "00280101": "BitsStored", "00280102": "HighBit", "00280103": "PixelRepresentation",
   "00281050": "WindowCenter", "00281051": "WindowWidth", "00281052": "RescaleIntercept", "00281053": "RescaleSlope",
   "00281054": "RescaleType", "00281056": "VOILUTFunction", "00282110": "LossyImageCompression",
+  // File meta, instance creation and time zone (PS3.6 chapter 6-7).
+  "00020000": "FileMetaInformationGroupLength", "00020001": "FileMetaInformationVersion",
+  "00020002": "MediaStorageSOPClassUID", "00020003": "MediaStorageSOPInstanceUID", "00020012": "ImplementationClassUID",
+  "00020013": "ImplementationVersionName", "00020016": "SourceApplicationEntityTitle",
+  "00080012": "InstanceCreationDate", "00080013": "InstanceCreationTime", "00080014": "InstanceCreatorUID",
+  "00080201": "TimezoneOffsetFromUTC", "0008002A": "AcquisitionDateTime", "00080032": "AcquisitionTime",
+  "00080068": "PresentationIntentType", "00080081": "InstitutionAddress", "00081040": "InstitutionalDepartmentName",
+  "00081048": "PhysiciansOfRecord", "00081050": "PerformingPhysicianName", "00081060": "NameOfPhysiciansReadingStudy",
+  "00081070": "OperatorsName", "00081140": "ReferencedImageSequence", "00081150": "ReferencedSOPClassUID",
+  "00081155": "ReferencedSOPInstanceUID", "00082111": "DerivationDescription", "00082112": "SourceImageSequence",
+  "00080100": "CodeValue", "00080102": "CodingSchemeDesignator", "00080104": "CodeMeaning",
+  "00100032": "PatientBirthTime", "00101000": "OtherPatientIDs", "00104000": "PatientComments",
+  "00180010": "ContrastBolusAgent", "00180020": "ScanningSequence", "00180021": "SequenceVariant", "00180022": "ScanOptions",
+  "00180023": "MRAcquisitionType", "00180080": "RepetitionTime", "00180081": "EchoTime", "00180086": "EchoNumbers",
+  "00180087": "MagneticFieldStrength", "00180090": "DataCollectionDiameter", "00180091": "EchoTrainLength",
+  "00181000": "DeviceSerialNumber", "00181063": "FrameTime", "00181072": "RadiopharmaceuticalStartTime",
+  "00181074": "RadionuclideTotalDose", "00181075": "RadionuclideHalfLife", "00181100": "ReconstructionDiameter",
+  "00181110": "DistanceSourceToDetector", "00181111": "DistanceSourceToPatient", "00181120": "GantryDetectorTilt",
+  "00181130": "TableHeight", "00181140": "RotationDirection", "00181152": "Exposure", "00181160": "FilterType",
+  "00181170": "GeneratorPower", "00181190": "FocalSpots", "00181210": "ConvolutionKernel", "00181242": "ActualFrameDuration",
+  "00181314": "FlipAngle", "00200060": "Laterality", "00200062": "ImageLaterality", "00201040": "PositionReferenceIndicator",
+  "00204000": "ImageComments", "00280009": "FrameIncrementPointer", "00280034": "PixelAspectRatio",
+  "00280106": "SmallestImagePixelValue", "00280107": "LargestImagePixelValue", "00280120": "PixelPaddingValue",
+  "00281040": "PixelIntensityRelationship", "00281055": "WindowCenterWidthExplanation",
+  "00282112": "LossyImageCompressionRatio", "00282114": "LossyImageCompressionMethod",
+  "00321032": "RequestingPhysician", "00321033": "RequestingService", "00321060": "RequestedProcedureDescription",
+  "00400244": "PerformedProcedureStepStartDate", "00400245": "PerformedProcedureStepStartTime",
+  "00400253": "PerformedProcedureStepID", "00400254": "PerformedProcedureStepDescription",
+  "00540016": "RadiopharmaceuticalInformationSequence", "00540081": "NumberOfSlices", "00541001": "Units",
+  "00541002": "CountsSource",
+  // The gateway's recognition block (creator "IMGCLOUD RECOGNITION").
   "00110010": "PrivateCreator (IMGCLOUD RECOGNITION)", "00111001": "RecognitionStatus", "00111002": "RecognitionItemCode",
   "00111003": "RecognitionItemName", "00111004": "RecognitionValidUntil", "7FE00010": "PixelData",
 };

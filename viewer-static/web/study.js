@@ -5,8 +5,15 @@
 //
 // Window/level: the server renders every window (/rendered?window=c,w) from
 // the full 12- or 16-bit data, so what is shown is exact; while the mouse
-// moves, a CSS contrast/brightness filter previews the change at once, and
-// the exact picture replaces it 150 ms after the drag pauses.
+// moves, a linear transfer (an SVG feComponentTransfer whose slope and
+// intercept map the shown window onto the new one, the same straight line
+// the server applies) previews the change at once, and the exact picture
+// replaces it 150 ms after the drag pauses.
+//
+// Slow networks: the series thumbnail (small, fetched first) shows at once,
+// then a picture rendered at the screen's size (CSS pixels x
+// devicePixelRatio, capped, never above the image's own size), and the full
+// resolution only once the user zooms in.
 "use strict";
 
 (() => {
@@ -20,15 +27,33 @@
     tool: matchMedia("(pointer: coarse)").matches ? "scroll" : "wl",
     zoom: 1, tx: 0, ty: 0, playing: false,
   };
+  const MAX_SIDE = 2048; // cap of a screen-sized render, in device pixels
   const cache = new Map(); // "index|window" -> Promise<{src, window}>, oldest first
   const CACHE_MAX = 60;
   let showSeq = 0;
+  // rendered is true once a render of the current series was put on
+  // screen: thumbnails arriving later must not replace it.
+  let rendered = false;
 
   const status = (text) => { $("viewer-status").textContent = text || ""; };
   const winParam = () => (state.window ? [Math.round(state.window.c), Math.round(state.window.w), state.window.fn].join(",") : "");
   function parseWindow(s) {
     const p = (s || "").split(",");
     return p.length >= 2 ? { c: +p[0], w: +p[1], fn: (p[2] || "LINEAR").toLowerCase().replace(/_/g, "-") } : null;
+  }
+
+  // size is the render size for the current zoom: "" (full resolution)
+  // once zoomed in, else the viewport in device pixels, capped and never
+  // larger than the image (the server would scale it up).
+  function size(it) {
+    if (state.zoom > 1.1) return "";
+    const dpr = Math.min(3, window.devicePixelRatio || 1);
+    let w = Math.round(Math.max(1, vp.clientWidth) * dpr), h = Math.round(Math.max(1, vp.clientHeight) * dpr);
+    const k = Math.min(1, MAX_SIDE / Math.max(w, h));
+    w = Math.round(w * k);
+    h = Math.round(h * k);
+    if (it.cols && it.rows && w >= it.cols && h >= it.rows) return "";
+    return w + "," + h;
   }
 
   function itemPath(it) {
@@ -39,14 +64,16 @@
   // load returns the picture of stack item i in the current window,
   // fetched once and kept in a small LRU of blob URLs.
   function load(i) {
-    const key = state.series + "|" + i + "|" + winParam();
+    const vps = size(state.stack[i]);
+    const key = state.series + "|" + i + "|" + winParam() + "|" + vps;
     let p = cache.get(key);
     if (p) {
       cache.delete(key);
       cache.set(key, p);
       return p;
     }
-    p = GW.image(itemPath(state.stack[i]) + "/rendered", winParam() ? { window: winParam() } : {});
+    p = GW.image(itemPath(state.stack[i]) + "/rendered", { window: winParam(), viewport: vps })
+      .then((r) => ({ ...r, quality: vps ? "screen" : "full" }));
     cache.set(key, p);
     p.catch(() => cache.delete(key));
     while (cache.size > CACHE_MAX) {
@@ -66,6 +93,7 @@
     try {
       const r = await load(state.index);
       if (seq !== showSeq) return;
+      rendered = true;
       img.src = r.src;
       await img.decode().catch(() => {});
       if (seq !== showSeq) return;
@@ -74,6 +102,10 @@
       overlays();
       vp.dataset.loaded = String(state.index + 1);
       vp.dataset.window = r.window;
+      vp.dataset.quality = r.quality;
+      // When the first real picture showed (Date.now), for slow-network tests.
+      if (!vp.dataset.screenAt) vp.dataset.screenAt = String(Date.now());
+      if (!vp.dataset.firstAt) vp.dataset.firstAt = vp.dataset.screenAt;
       status("");
       for (const d of [1, -1, 2, 3]) if (state.index + d >= 0 && state.index + d < state.stack.length) load(state.index + d).catch(() => {});
     } catch (e) {
@@ -88,9 +120,14 @@
     $("ov-zoom").textContent = Math.round(state.zoom * 100) + "%";
   }
 
+  let fullTimer = 0;
   function applyTransform() {
     img.style.transform = "translate(" + state.tx + "px, " + state.ty + "px) scale(" + state.zoom + ")";
     overlays();
+    // Zoomed in on a screen-sized picture: fetch the full resolution once
+    // the gesture pauses.
+    clearTimeout(fullTimer);
+    if (state.zoom > 1.1 && vp.dataset.quality === "screen") fullTimer = setTimeout(() => show(state.index), 250);
   }
 
   function zoomAt(factor, cx, cy) {
@@ -109,6 +146,47 @@
     applyTransform();
   }
 
+  // preview is the SVG filter of the window/level preview: a linear
+  // transfer per colour channel, in sRGB (the values the server wrote), not
+  // the linearRGB SVG filters use by default.
+  const NS = "http://www.w3.org/2000/svg";
+  const preview = (() => {
+    const svg = document.createElementNS(NS, "svg");
+    svg.setAttribute("aria-hidden", "true");
+    svg.setAttribute("width", "0");
+    svg.setAttribute("height", "0");
+    svg.classList.add("filters");
+    const f = document.createElementNS(NS, "filter");
+    f.id = "wl-preview";
+    f.setAttribute("color-interpolation-filters", "sRGB");
+    const ct = document.createElementNS(NS, "feComponentTransfer");
+    const funcs = ["feFuncR", "feFuncG", "feFuncB"].map((n) => {
+      const e = document.createElementNS(NS, n);
+      e.setAttribute("type", "linear");
+      ct.append(e);
+      return e;
+    });
+    f.append(ct);
+    svg.append(f);
+    document.body.append(svg);
+    return funcs;
+  })();
+
+  // previewWindow shows the picture rendered in window a as if in window
+  // b. A linear VOI maps value x to (x - c)/w + 1/2, so the shown grey
+  // y = (x - a.c)/a.w + 1/2 becomes y' = y*k + (1 - k)/2 + (a.c - b.c)/b.w
+  // with k = a.w/b.w (PS3.3 C.11.2.1.2; the half-unit terms cancel).
+  // MONOCHROME1 pictures are inverted, so the shift changes sign.
+  function previewWindow(a, b) {
+    const inv = state.stack[state.index] && state.stack[state.index].mono1 ? -1 : 1;
+    const k = a.w / b.w, intercept = (1 - k) / 2 + inv * (a.c - b.c) / b.w;
+    for (const e of preview) {
+      e.setAttribute("slope", k.toFixed(5));
+      e.setAttribute("intercept", intercept.toFixed(5));
+    }
+    img.style.filter = "url(#wl-preview)";
+  }
+
   // Window/level drag: right is wider, down is brighter centre.
   let wlTimer = 0;
   function dragWindow(dx, dy) {
@@ -118,9 +196,7 @@
     const sens = Math.max(0.5, state.window.w / 300);
     state.window.w = Math.max(1, state.window.w + dx * sens);
     state.window.c = state.window.c + dy * sens;
-    const k = state.shown ? state.shown.w / state.window.w : 1;
-    const shift = state.shown ? (state.shown.c - state.window.c) / state.window.w : 0;
-    img.style.filter = "contrast(" + k.toFixed(3) + ") brightness(" + Math.max(0.05, 1 + shift).toFixed(3) + ")";
+    if (state.shown) previewWindow(state.shown, state.window);
     overlays();
     clearTimeout(wlTimer);
     wlTimer = setTimeout(() => show(state.index), 150);
@@ -237,6 +313,7 @@
   $("tags-button").addEventListener("click", () => {
     const open = $("tags").hidden;
     $("tags").hidden = !open;
+    document.body.classList.toggle("tags-open", open);
     $("tags-button").setAttribute("aria-expanded", String(open));
     if (open) showTags();
   });
@@ -249,13 +326,15 @@
       const [ds] = await GW.metadata("/studies/" + studyUID + "/series/" + state.series + "/instances/" + it.sop);
       const rows = Object.keys(ds).sort().map((tag) => {
         const e = ds[tag], tr = document.createElement("tr");
-        const name = DICOM_KEYWORDS[tag] || "";
+        const name = tagName(tag);
         let value;
         if (e.vr === "SQ") value = "[" + (e.Value || []).length + " 项 items]";
         else if (e.BulkDataURI) value = "(大数据 bulk data)";
         else if (e.InlineBinary) value = "(二进制 binary, " + Math.round(e.InlineBinary.length * 0.75) + " bytes)";
+        else if (e.vr === "DA") value = (e.Value || []).map((v) => GW.fmtDate(String(v))).join(" \\ ");
         else value = (e.Value || []).map((v) => (typeof v === "object" && v ? [v.Alphabetic, v.Ideographic].filter(Boolean).join(" = ") : String(v))).join(" \\ ");
-        for (const t of ["(" + tag.slice(0, 4) + "," + tag.slice(4) + ")", name, e.vr, value.length > 200 ? value.slice(0, 200) + "…" : value]) tr.append(GW.el("td", "", t));
+        ["(" + tag.slice(0, 4) + "," + tag.slice(4) + ")", name, e.vr, value.length > 200 ? value.slice(0, 200) + "…" : value]
+          .forEach((t, i) => tr.append(GW.el("td", ["tag", "name", "vr", "value"][i], t)));
         tr.dataset.search = (tag + " " + name + " " + value).toLowerCase();
         return tr;
       });
@@ -264,6 +343,15 @@
     } catch (e) {
       tbody.replaceChildren(GW.el("tr", "", "错误 Error: " + e.message));
     }
+  }
+  // tagName is the keyword of a tag; private creators (gggg,00xx in an odd
+  // group, PS3.5 7.8.1) are named as such.
+  function tagName(tag) {
+    if (DICOM_KEYWORDS[tag]) return DICOM_KEYWORDS[tag];
+    const group = parseInt(tag.slice(0, 4), 16), el = parseInt(tag.slice(4), 16);
+    if (group % 2 === 1 && el >= 0x10 && el <= 0xff) return "PrivateCreator";
+    if (group % 2 === 1) return "(私有 private)";
+    return "";
   }
   function filterTags() {
     const q = $("tag-filter").value.trim().toLowerCase();
@@ -277,14 +365,17 @@
     state.series = GW.val(se, "0020000E");
     $("ov-series").textContent = ["#" + GW.val(se, "00200011"), GW.val(se, "00080060"), GW.val(se, "0008103E")].join(" ");
     status("载入中… Loading…");
-    const ins = await GW.qido("/studies/" + studyUID + "/series/" + state.series + "/instances", { includefield: "00200013,00280008" });
+    rendered = false;
+    placeholder(button && button.querySelector("img.thumb.loaded"));
+    const ins = await GW.qido("/studies/" + studyUID + "/series/" + state.series + "/instances", { includefield: "00200013,00280008,00280010,00280011,00280004" });
     ins.sort((a, b) => (+GW.val(a, "00200013") || 0) - (+GW.val(b, "00200013") || 0));
     state.stack = [];
     for (const i of ins) {
       const n = parseInt(GW.val(i, "00280008"), 10) || 1;
-      const sop = GW.val(i, "00080018");
-      if (n > 1) for (let f = 1; f <= n; f++) state.stack.push({ sop, frame: f });
-      else state.stack.push({ sop });
+      const it = { sop: GW.val(i, "00080018"), rows: +GW.val(i, "00280010") || 0, cols: +GW.val(i, "00280011") || 0,
+        mono1: GW.val(i, "00280004").trim() === "MONOCHROME1" };
+      if (n > 1) for (let f = 1; f <= n; f++) state.stack.push({ ...it, frame: f });
+      else state.stack.push(it);
     }
     state.window = null;
     slider.max = String(Math.max(1, state.stack.length));
@@ -294,10 +385,26 @@
     await show(0);
   }
 
+  // placeholder shows a thumbnail (an <img> already loaded, or a picture
+  // from GW.image) in the viewport until a rendered picture replaces it.
+  function placeholder(src) {
+    if (src && src.src) src = src.src;
+    if (!src || rendered) return;
+    img.src = src;
+    img.style.filter = "";
+    state.shown = null;
+    vp.dataset.quality = "thumb";
+    if (!vp.dataset.firstAt) vp.dataset.firstAt = String(Date.now());
+  }
+
   async function init() {
     GW.setupHeader();
     setTool(state.tool);
     if (!/^[0-9.]{1,64}$/.test(studyUID)) return status("缺少检查 UID Missing studyUID");
+    // The study's thumbnail, asked for with the searches below: the first
+    // thing on screen on a slow network.
+    // (Share pages show it already: first.js.)
+    if (!img.getAttribute("src")) GW.image("/studies/" + studyUID + "/thumbnail", { viewport: "128,128" }).then(placeholder, () => {});
     try {
       const [studies, series] = await Promise.all([
         GW.qido("/studies", { StudyInstanceUID: studyUID, includefield: "00081030,00080080," + GW.recognitionFields }),
@@ -307,8 +414,10 @@
       if (st) {
         $("study-title").textContent = [GW.val(st, "00100010"), GW.val(st, "00100020"), GW.fmtDate(GW.val(st, "00080020")), GW.val(st, "00081030")].filter(Boolean).join(" · ");
         document.title = GW.val(st, "00081030") + " · 影像云";
+        // Share pages have no stamp slot: a patient would read 互认已过期
+        // (expired) as "this exam is invalid".
         const rec = GW.recognition(st);
-        if (rec) $("stamp").replaceChildren(GW.badge(rec, true));
+        if (rec && $("stamp")) $("stamp").replaceChildren(GW.badge(rec, true));
       }
       series.sort((a, b) => (+GW.val(a, "00200011") || 0) - (+GW.val(b, "00200011") || 0));
       const strip = $("series");

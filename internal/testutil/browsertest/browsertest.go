@@ -207,3 +207,30 @@ func Eval[T any](t *testing.T, ctx context.Context, expr string) T {
 	}
 	return v
 }
+
+// Network is a throttled network for Chromium's emulation: every request
+// waits Latency before its answer's headers, and bodies flow at most at
+// Down (and Up) bytes a second, shared by all requests.
+type Network struct {
+	Latency  time.Duration
+	Down, Up float64 // bytes per second
+}
+
+// Slow3G is the slow mobile profile of the viewer's goals: 400 ms round
+// trips and 400 kbit/s each way.
+var Slow3G = Network{Latency: 400 * time.Millisecond, Down: 400e3 / 8, Up: 400e3 / 8}
+
+// Throttle makes the tab's network n from now on (also across
+// navigations); the zero Network ends the throttling.
+func Throttle(t *testing.T, ctx context.Context, n Network) {
+	t.Helper()
+	c := &network.Conditions{Latency: float64(n.Latency.Milliseconds()), DownloadThroughput: n.Down, UploadThroughput: n.Up}
+	if n == (Network{}) {
+		c.DownloadThroughput, c.UploadThroughput = -1, -1
+	}
+	if _, err := chromedp.Call(ctx, network.EmulateNetworkConditionsByRule, network.EmulateNetworkConditionsByRuleParams{
+		MatchedNetworkConditions: []*network.Conditions{c},
+	}); err != nil {
+		t.Fatalf("throttle the network: %v", err)
+	}
+}

@@ -1,0 +1,20 @@
+// First picture of a share page (share.html), run as soon as the image
+// element is parsed: the shared study's thumbnail, which the page's Link
+// header has the browser fetch with the page itself. On a slow network it
+// is on screen a second or more before the scripts have loaded; study.js
+// replaces it with a render sized to the screen.
+"use strict";
+
+(() => {
+  const uid = new URLSearchParams(location.search).get("studyUID") || "";
+  const img = document.getElementById("image"), vp = document.getElementById("viewport");
+  if (!img || !vp || !/^[0-9.]{1,64}$/.test(uid)) return;
+  const src = "dicomweb/studies/" + uid + "/thumbnail?viewport=128,128";
+  img.addEventListener("load", () => {
+    if (img.getAttribute("src") !== src) return; // a render came first
+    if (!vp.dataset.quality) vp.dataset.quality = "thumb";
+    // When the first picture showed (Date.now), for slow-network tests.
+    if (!vp.dataset.firstAt) vp.dataset.firstAt = String(Date.now());
+  }, { once: true });
+  img.src = src;
+})();
