@@ -1,15 +1,13 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
-	"net/http"
+	"errors"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/imgcloud/gateway/internal/testutil/gwtest"
 )
@@ -24,26 +22,26 @@ func noGoEnv(t *testing.T) []string {
 // startNoGo runs "gateway serve --no-auth" with noGoEnv and extra flags.
 func startNoGo(t *testing.T, extra ...string) *proc {
 	t.Helper()
-	addr := freeAddr(t)
-	cmd := exec.Command(gatewayBinary(t), append([]string{"serve", "--no-auth", "--listen", addr, "--data", t.TempDir()}, extra...)...)
-	cmd.Env = noGoEnv(t)
-	var log bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &log, &log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p := &proc{cmd: cmd, base: "http://" + addr + "/dicomweb", log: &log}
-	t.Cleanup(func() { p.kill() })
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if resp, err := http.Get("http://" + addr + "/readyz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return p
-			}
+	for attempt := 0; ; attempt++ {
+		addr := freeAddr(t)
+		cmd := exec.Command(gatewayBinary(t), append([]string{"serve", "--no-auth", "--listen", addr, "--data", t.TempDir()}, extra...)...)
+		cmd.Env = noGoEnv(t)
+		log := &lockedBuffer{}
+		cmd.Stdout, cmd.Stderr = log, log
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		p := &proc{cmd: cmd, base: "http://" + addr + "/dicomweb", log: log}
+		t.Cleanup(func() { p.kill() })
+		err := waitServing(addr, log)
+		if err == nil {
+			return p
+		}
+		p.kill()
+		if !errors.Is(err, errPortTaken) || attempt == 2 {
+			t.Fatalf("%v:\n%s", err, log.String())
 		}
 	}
-	t.Fatalf("gateway did not become ready:\n%s", log.String())
-	return nil
 }
 
 // demoStudies lists the studies of a gateway as "PatientID AccessionNumber

@@ -83,22 +83,16 @@ func (g *fedGateway) start(t testing.TB, peersFile string) {
 		args = append(args, "--federation-key", g.keyFile)
 	}
 	cmd := exec.Command(binaryTB(t), args...)
-	var log bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &log, &log
+	log := &lockedBuffer{}
+	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	g.p = &proc{cmd: cmd, base: g.root() + "/dicomweb", log: &log}
+	g.p = &proc{cmd: cmd, base: g.root() + "/dicomweb", log: log}
 	t.Cleanup(g.p.kill)
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if resp, err := http.Get(g.root() + "/readyz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return
-			}
-		}
+	if err := waitServing(g.addr, log); err != nil {
+		t.Fatalf("gateway %s: %v:\n%s", g.name, err, log.String())
 	}
-	t.Fatalf("gateway %s did not become ready:\n%s", g.name, log.String())
 }
 
 // call sends a request with a bearer token and checks the status.

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -52,7 +53,53 @@ func gatewayBinary(t *testing.T) string {
 type proc struct {
 	cmd  *exec.Cmd
 	base string // DICOMweb root
-	log  *bytes.Buffer
+	log  *lockedBuffer
+}
+
+// lockedBuffer is a process's output, written by exec's copying goroutine
+// and read by the test while the process runs.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// errPortTaken says a gateway could not bind the port it was given:
+// another process took it between freeAddr and the start.
+var errPortTaken = errors.New("port taken")
+
+// waitServing waits until the gateway whose output is log serves addr:
+// /readyz answers 200 AND the process itself said it listens there (else
+// another test's server on a reused port could be the one answering).
+func waitServing(addr string, log *lockedBuffer) error {
+	line := "serving DICOMweb at http://" + addr + "/dicomweb"
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		out := log.String()
+		if strings.Contains(out, "address already in use") {
+			return errPortTaken
+		}
+		if !strings.Contains(out, line) {
+			continue
+		}
+		if resp, err := http.Get("http://" + addr + "/readyz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return nil
+			}
+		}
+	}
+	return errors.New("gateway did not become ready")
 }
 
 func freeAddr(t *testing.T) string {
@@ -75,29 +122,26 @@ func startGateway(t *testing.T, data string, extra ...string) *proc {
 // by the extra arguments.
 func startGatewayArgs(t *testing.T, data string, extra ...string) *proc {
 	t.Helper()
-	addr := freeAddr(t)
-	args := append([]string{"serve", "--listen", addr, "--data", data}, extra...)
-	cmd := exec.Command(gatewayBinary(t), args...)
-	var log bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &log, &log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p := &proc{cmd: cmd, base: "http://" + addr + "/dicomweb", log: &log}
-	t.Cleanup(func() { p.kill() })
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		resp, err := http.Get("http://" + addr + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return p
-			}
+	for attempt := 0; ; attempt++ {
+		addr := freeAddr(t)
+		args := append([]string{"serve", "--listen", addr, "--data", data}, extra...)
+		cmd := exec.Command(gatewayBinary(t), args...)
+		log := &lockedBuffer{}
+		cmd.Stdout, cmd.Stderr = log, log
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
 		}
-		time.Sleep(50 * time.Millisecond)
+		p := &proc{cmd: cmd, base: "http://" + addr + "/dicomweb", log: log}
+		t.Cleanup(func() { p.kill() })
+		err := waitServing(addr, log)
+		if err == nil {
+			return p
+		}
+		p.kill()
+		if !errors.Is(err, errPortTaken) || attempt == 2 {
+			t.Fatalf("%v:\n%s", err, log.String())
+		}
 	}
-	t.Fatalf("gateway did not become ready:\n%s", log.String())
-	return nil
 }
 
 func (p *proc) kill() {
