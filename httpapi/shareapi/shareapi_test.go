@@ -75,6 +75,10 @@ func TestShareLinkViewOnly(t *testing.T) {
 		t.Fatalf("created: url %s expires %s", c.URL, c.Expires)
 	}
 	token := strings.TrimPrefix(c.URL, e.url+"/s/")
+	// A short opaque link (issue 17): SMS-sized, no identifier readable.
+	if n := len("/s/" + token); n > 40 || strings.Contains(token, e.a.StudyUID) {
+		t.Errorf("link %q: %d characters after the host (at most 40), no study UID", c.URL, n)
+	}
 
 	// The QR codes (PNG from the answer, PNG and SVG routes) hold the URL.
 	png, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(c.QRPNG, "data:image/png;base64,"))
