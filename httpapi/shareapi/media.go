@@ -162,6 +162,9 @@ func (l *mediaLayout) disposition() string {
 	}
 	name := strings.Trim(b.String(), "._")
 	ascii := date + "_study"
+	if date == "study" {
+		ascii = "study"
+	}
 	if name != "" {
 		var a strings.Builder
 		for _, r := range name {
