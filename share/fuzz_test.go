@@ -30,3 +30,25 @@ func FuzzTokenDecode(f *testing.F) {
 		}
 	})
 }
+
+// FuzzLinkDecode does the same for short links: only the genuine link
+// verifies, whatever is flipped, cut or added.
+func FuzzLinkDecode(f *testing.F) {
+	k, err := LoadKeyring(filepath.Join(f.TempDir(), "keys.json"), nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	good, err := k.encodeLink(newShareID())
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(good)
+	f.Add(good[:len(good)-1] + "A")
+	f.Add(good[:17] + good[21:] + good[17:21])
+	f.Add(".")
+	f.Fuzz(func(t *testing.T, tok string) {
+		if _, err := k.decodeLink(tok); err == nil && tok != good {
+			t.Fatalf("forged link accepted: %q", tok)
+		}
+	})
+}

@@ -39,16 +39,26 @@ func (p *PINHash) matches(pin string) bool {
 	return err == nil && subtle.ConstantTimeCompare(h, p.Hash) == 1
 }
 
-// newID returns 16 random bytes in hex: share ids and session nonces.
+// newID returns 16 random bytes in hex: session nonces (and the ids of
+// shares made before short links).
 func newID() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
 }
 
-// validID accepts what newID makes.
+// newShareID makes a share id of idLen random bytes (96 bits, 24 hex
+// digits): the id a short link carries.
+func newShareID() string {
+	var b [idLen]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// validID accepts what newShareID makes, and the 32-digit ids of shares
+// made before short links.
 func validID(id string) bool {
-	if len(id) != 32 {
+	if len(id) != 2*idLen && len(id) != 2*legacyIDLen {
 		return false
 	}
 	_, err := hex.DecodeString(id)

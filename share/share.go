@@ -253,7 +253,7 @@ func (s *Service) Create(ctx context.Context, r Request) (*Share, string, error)
 		r.Lifetime = s.opt.DefaultLifetime
 	}
 	now := s.opt.Now().UTC()
-	sh := &Share{ID: newID(), Study: r.Study, Created: now, Expires: now.Add(r.Lifetime).Truncate(time.Second),
+	sh := &Share{ID: newShareID(), Study: r.Study, Created: now, Expires: now.Add(r.Lifetime).Truncate(time.Second),
 		Allow: r.Allow, MaxUses: r.MaxUses, CreatedBy: r.CreatedBy, CreatorID: r.CreatorID, Institution: r.Institution}
 	if r.PIN != "" {
 		h, err := hashPIN(r.PIN)
@@ -268,9 +268,14 @@ func (s *Service) Create(ctx context.Context, r Request) (*Share, string, error)
 	return sh, s.Token(sh), nil
 }
 
-// Token signs the link token of a share with the current signing key.
-// Tokens are not stored; they can be made again (to show a QR code again).
+// Token makes the short link token of a share under the current signing
+// key (see link.go). Tokens are not stored; they can be made again (to
+// show a QR code again). A share whose id cannot make one (none that
+// Create makes) gets the long signed form.
 func (s *Service) Token(sh *Share) string {
+	if tok, err := s.keys.encodeLink(sh.ID); err == nil {
+		return tok
+	}
 	return s.keys.encode(claims{Kind: kindLink, Share: sh.ID, Study: sh.Study, Expires: sh.Expires.Unix(), Allow: allowCode(sh.Allow)})
 }
 
@@ -331,8 +336,25 @@ func (s *Service) Revoke(ctx context.Context, id, by string) (*Share, error) {
 
 // Check verifies a link token and the state of its share without using
 // it up: what a landing page (and a chat app's preview fetch) may do.
+// Short links are verified by their MAC before the record is read; long
+// signed links made before them keep working until they expire (at most
+// MaxLifetime) or their key is retired.
 func (s *Service) Check(ctx context.Context, token string) (*Share, error) {
 	now := s.opt.Now()
+	if isShortLink(token) {
+		id, err := s.keys.decodeLink(token)
+		if err != nil {
+			return nil, err
+		}
+		sh, err := s.Get(ctx, id)
+		if errors.Is(err, ErrNotFound) {
+			return nil, fmt.Errorf("%w: no such share", ErrInvalidToken)
+		}
+		if err != nil {
+			return nil, err
+		}
+		return sh, sh.usable(now)
+	}
 	c, err := s.keys.decode(token, kindLink, now)
 	if errors.Is(err, ErrExpired) {
 		// A genuine but expired link: name its share for the audit trail.

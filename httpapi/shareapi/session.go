@@ -10,6 +10,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/imgcloud/gateway/auth"
+	"github.com/imgcloud/gateway/dcm"
 	"github.com/imgcloud/gateway/httpapi/respond"
 	"github.com/imgcloud/gateway/share"
 )
@@ -62,10 +63,11 @@ func (a *API) sessionInfo(c echo.Context) error {
 	return c.JSON(http.StatusOK, f)
 }
 
-// zip streams the share's study as a zip of DICOM files
-// (DICOM/{series}/{sop}.dcm), one instance at a time: memory stays flat
-// whatever the study size. The route policy has already refused view-only
-// sessions.
+// zip streams the share's study as a PS3.10 file set (see media.go):
+// DICOMDIR and README.TXT first, then the files as stored, one instance at
+// a time, so memory stays flat whatever the study size (the DICOMDIR is
+// planned from the index, one record per instance). The route policy has
+// already refused view-only sessions.
 func (a *API) zip(c echo.Context) error {
 	p, _ := auth.FromContext(c.Request().Context())
 	if p.Scope == "" || !p.Download {
@@ -76,22 +78,43 @@ func (a *API) zip(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	l, err := a.layout(ctx, p.Scope, ins)
+	if err != nil {
+		return err
+	}
+	dir, err := dcm.DICOMDIR(fileSetID, l.dir)
+	if err != nil {
+		return fmt.Errorf("zip %s: %w", p.Scope, err)
+	}
 	// Open the first object before answering, so that a missing one is
 	// still an error status rather than a broken zip.
 	first, err := a.opt.Archive.Open(ctx, ins[0])
 	if err != nil {
 		return err
 	}
+	now := a.opt.Now()
 	h := c.Response().Header()
 	h.Set(echo.HeaderContentType, "application/zip")
-	h.Set(echo.HeaderContentDisposition, `attachment; filename="study.zip"`)
+	h.Set(echo.HeaderContentDisposition, l.disposition())
 	h.Set("Cache-Control", "no-store")
 	c.Response().WriteHeader(http.StatusOK)
 	zw := zip.NewWriter(c.Response())
 	zw.RegisterCompressor(zip.Deflate, func(w io.Writer) (io.WriteCloser, error) {
 		return flate.NewWriter(w, flate.BestSpeed)
 	})
-	now := a.opt.Now()
+	for _, f := range []struct {
+		name string
+		b    []byte
+	}{{"DICOMDIR", dir}, {"README.TXT", l.readme(len(ins), now)}} {
+		w, err := zw.CreateHeader(&zip.FileHeader{Name: f.name, Method: zip.Deflate, Modified: now})
+		if err == nil {
+			_, err = w.Write(f.b)
+		}
+		if err != nil {
+			first.Close()
+			return fmt.Errorf("zip %s: %w", f.name, err)
+		}
+	}
 	for i, in := range ins {
 		rc := first
 		if i > 0 {
@@ -99,7 +122,7 @@ func (a *API) zip(c echo.Context) error {
 				return fmt.Errorf("zip %s: %w", in.SOP, err) // the client sees a truncated zip
 			}
 		}
-		w, err := zw.CreateHeader(&zip.FileHeader{Name: "DICOM/" + in.Series + "/" + in.SOP + ".dcm", Method: zip.Deflate, Modified: now})
+		w, err := zw.CreateHeader(&zip.FileHeader{Name: l.paths[in.SOP], Method: zip.Deflate, Modified: now})
 		if err == nil {
 			_, err = io.Copy(w, rc)
 		}

@@ -8,7 +8,6 @@ import (
 	"image"
 	_ "image/png"
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -75,6 +74,10 @@ func TestShareLinkViewOnly(t *testing.T) {
 		t.Fatalf("created: url %s expires %s", c.URL, c.Expires)
 	}
 	token := strings.TrimPrefix(c.URL, e.url+"/s/")
+	// A short opaque link (issue 17): SMS-sized, no identifier readable.
+	if n := len("/s/" + token); n > 40 || strings.Contains(token, e.a.StudyUID) {
+		t.Errorf("link %q: %d characters after the host (at most 40), no study UID", c.URL, n)
+	}
 
 	// The QR codes (PNG from the answer, PNG and SVG routes) hold the URL.
 	png, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(c.QRPNG, "data:image/png;base64,"))
@@ -259,23 +262,7 @@ func TestShareLinkDownload(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	files := e.a.Files()
-	if len(zr.File) != len(files) {
-		t.Fatalf("zip holds %d files, want %d", len(zr.File), len(files))
-	}
-	for _, f := range files {
-		zf, err := zr.Open("DICOM/" + f.SeriesUID + "/" + f.SOPUID + ".dcm")
-		if err != nil {
-			t.Fatal(err)
-		}
-		var got bytes.Buffer
-		got.ReadFrom(zf)
-		want, _ := os.ReadFile(e.man.Abs(f))
-		// The gateway zeroes a non-zero preamble; the rest is as sent.
-		if got.Len() != len(want) || !bytes.Equal(got.Bytes()[128:], want[128:]) {
-			t.Errorf("%s differs from the stored file", f.SOPUID)
-		}
-	}
+	checkMediaZip(t, e, resp, zr)
 	// Downloads stay within the study.
 	if resp, _ := e.do(t, "GET", "/dicomweb/studies/"+e.b.StudyUID, "", sess, nil, nil); resp.StatusCode != 403 {
 		t.Errorf("study B with a download share: %d", resp.StatusCode)
