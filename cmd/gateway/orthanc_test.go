@@ -227,7 +227,9 @@ func TestOrthancAsPACS(t *testing.T) {
 	}
 
 	// Orthanc's STOW-RS client sends them to the gateway as the PACS.
-	var stow struct{ InstancesCount int }
+	var stow struct {
+		InstancesCount int `json:",string"` // Orthanc quotes its counts
+	}
 	o.call(t, "POST", "/dicom-web/servers/gw-pacs/stow", map[string]any{"Resources": ids, "Synchronous": true}, &stow)
 	if stow.InstancesCount != len(sources) {
 		t.Errorf("Orthanc's STOW sent %d instances, want %d", stow.InstancesCount, len(sources))
@@ -256,6 +258,9 @@ func TestOrthancAsPACS(t *testing.T) {
 			seen[v] = true
 		}
 	}
+	if len(found) != len(sources) {
+		t.Errorf("Orthanc's QIDO through the gateway found %d instances, want %d", len(found), len(sources))
+	}
 	for _, s := range sources {
 		if !seen[s.sop] {
 			t.Errorf("Orthanc's QIDO through the gateway did not find %s (%s)", s.sop, filepath.Base(s.path))
@@ -283,7 +288,9 @@ func TestOrthancAsPACS(t *testing.T) {
 			want = append(want, map[string]string{"Study": s.study})
 		}
 	}
-	var retrieve struct{ ReceivedInstancesCount int }
+	var retrieve struct {
+		ReceivedInstancesCount int `json:",string"`
+	}
 	o.call(t, "POST", "/dicom-web/servers/gw-clinician/retrieve", map[string]any{"Resources": want, "Synchronous": true}, &retrieve)
 	if retrieve.ReceivedInstancesCount != len(sources) {
 		t.Errorf("Orthanc's retrieve received %d instances, want %d", retrieve.ReceivedInstancesCount, len(sources))
