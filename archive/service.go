@@ -100,6 +100,9 @@ type Service struct {
 	// A channel rather than a sync.Pool: a pool is emptied by every other
 	// garbage collection, and a fresh buffer of megabytes must be zeroed.
 	bufs chan *[]byte
+	// scanAll makes searches scan the order key instead of planning
+	// (tests compare the two).
+	scanAll bool
 }
 
 // New returns a Service over a store and an index.
