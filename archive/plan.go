@@ -19,9 +19,10 @@ import (
 // early; a StudyDate range is a range of the order key and streams too; a
 // UID list, several values or a prefix (PatientName=zhang*) yields studies
 // out of order, which are sorted by their order keys, which the keys carry:
-// no row is read to sort. The planner counts each plan's keys up to
-// estimateCap and takes the smallest, an ordered one on a tie; a prefix
-// plan past the cap loses to the order scan, which with limit stops early.
+// no row is read to sort; past estimateCap candidates the streams of its
+// distinct values (up to maxMergedValues) are merged in order instead. The
+// planner counts each plan's keys up to estimateCap and takes the
+// smallest, a key over the order scan on a tie.
 // Without a key the order key itself is scanned: newest first, without
 // sorting the archive.
 //
@@ -30,13 +31,17 @@ import (
 // date plan a range of the (study_date DESC, study_time DESC, uid) index,
 // and the estimate a bounded COUNT(*).
 
-// estimateCap bounds the keys counted to estimate a plan.
+// estimateCap bounds the keys counted to estimate a plan (Service.planCap
+// but in tests).
 const estimateCap = 2000
 
+// maxMergedValues bounds the distinct values a prefix plan merges
+// (Service.mergeMax but in tests).
+const maxMergedValues = 64
+
 type plan struct {
-	name    string
-	ordered bool
-	est     int
+	name string
+	est  int
 	// run calls fn with candidate study UIDs in answer order until fn
 	// returns false.
 	run func(fn func(uid string) bool) error
@@ -71,7 +76,7 @@ func overridden(l Level, tag string) bool {
 
 // planFor returns the cheapest plan for a query's study candidates.
 func (s *Service) planFor(q Query) plan {
-	best := plan{name: "order", ordered: true, est: estimateCap, run: s.orderScan}
+	best := plan{name: "order", est: s.planCap, run: s.orderScan}
 	if s.scanAll {
 		return best
 	}
@@ -97,10 +102,7 @@ func (s *Service) planFor(q Query) plan {
 		}
 	}
 	for _, pl := range plans {
-		if !pl.ordered && pl.est >= estimateCap {
-			continue
-		}
-		if pl.est < best.est || pl.est == best.est && pl.ordered && best.name == "order" {
+		if pl.est < best.est || pl.est == best.est && best.name == "order" {
 			best = pl
 		}
 	}
@@ -119,7 +121,7 @@ func (s *Service) uidPlan(v string) *plan {
 			cs = append(cs, index.OrderOf(st))
 		}
 	}
-	return &plan{name: "uid", ordered: true, est: len(cs), run: sortedRun(cs)}
+	return &plan{name: "uid", est: len(cs), run: sortedRun(cs)}
 }
 
 // datePlan scans the order key from the range's last day to its first.
@@ -138,8 +140,8 @@ func (s *Service) datePlan(v string) *plan {
 		})
 	}
 	n := 0
-	_ = run(func(string) bool { n++; return n < estimateCap })
-	return &plan{name: "date", ordered: true, est: n, run: run}
+	_ = run(func(string) bool { n++; return n < s.planCap })
+	return &plan{name: "date", est: n, run: run}
 }
 
 // valuePlan is a plan over one kind of key for a matcher's value: the
@@ -179,8 +181,8 @@ func (s *Service) valuePlan(kind index.Kind, vr, value string, fuzzy bool) *plan
 	if len(probes) == 1 && probes[0].exact {
 		pr := probes[0]
 		return &plan{
-			name: string(kind), ordered: true,
-			est: s.db.Estimate(kind, pr.v, true, estimateCap),
+			name: string(kind),
+			est:  s.db.Estimate(kind, pr.v, true, s.planCap),
 			run: func(fn func(string) bool) error {
 				return s.db.ScanKey(kind, pr.v, true, func(c index.Cursor) bool { return fn(c.UID) })
 			},
@@ -188,10 +190,23 @@ func (s *Service) valuePlan(kind index.Kind, vr, value string, fuzzy bool) *plan
 	}
 	est := 0
 	for _, pr := range probes {
-		est += s.db.Estimate(kind, pr.v, pr.exact, estimateCap)
+		est += s.db.Estimate(kind, pr.v, pr.exact, s.planCap)
 	}
-	if est >= estimateCap {
-		return &plan{name: string(kind) + "*", est: est}
+	if est >= s.planCap {
+		// Many candidates: merge the values' streams, each in order, when
+		// they are few values (zhang* covers a few dozen names); else the
+		// order scan, which limit stops early.
+		ps := make([]index.Probe, len(probes))
+		for i, pr := range probes {
+			ps[i] = index.Probe{Value: pr.v, Exact: pr.exact}
+		}
+		return &plan{name: string(kind) + "*", est: s.planCap, run: func(fn func(string) bool) error {
+			merged, err := s.db.ScanMerged(kind, ps, s.mergeMax, func(c index.Cursor) bool { return fn(c.UID) })
+			if err != nil || merged {
+				return err
+			}
+			return s.orderScan(fn)
+		}}
 	}
 	// Few candidates: collect their cursors and sort them by order key.
 	var cs []index.Cursor
@@ -203,7 +218,7 @@ func (s *Service) valuePlan(kind index.Kind, vr, value string, fuzzy bool) *plan
 			return nil
 		}
 	}
-	return &plan{name: string(kind) + "*", ordered: true, est: est, run: sortedRun(cs)}
+	return &plan{name: string(kind) + "*", est: est, run: sortedRun(cs)}
 }
 
 // sortedRun streams cursors in answer order, each study once.

@@ -115,25 +115,32 @@ func TestPlannerAgreesWithScan(t *testing.T) {
 	}
 	empty := []int{16} // 张* without fuzzy matching: the whole name starts with Zhang
 	ctx := context.Background()
-	for i, q := range queries {
-		want, err := scanned.Search(ctx, q, Scope{})
-		if err != nil {
-			t.Fatalf("query %d: %v", i, err)
-		}
-		got, err := planned.Search(ctx, q, Scope{})
-		if err != nil {
-			t.Fatalf("query %d: %v", i, err)
-		}
-		wj, _ := json.Marshal(want.Items)
-		gj, _ := json.Marshal(got.Items)
-		if string(wj) != string(gj) || want.More != got.More {
-			t.Errorf("query %d %+v (plan %s): planned answer (%d items, more %v) differs from the scan (%d, %v)",
-				i, q, planned.planFor(q).name, len(got.Items), got.More, len(want.Items), want.More)
-		}
-		if len(want.Items) == 0 && q.Offset < 390 && !slices.Contains(empty, i) {
-			t.Errorf("query %d %+v finds nothing: a useless case", i, q)
+	// With the default caps every plan reads few candidates; with small
+	// caps prefix plans merge their values' streams (mergeMax 64) or fall
+	// back to the order scan (mergeMax 2).
+	for _, caps := range [][2]int{{estimateCap, maxMergedValues}, {5, 64}, {5, 2}} {
+		planned.planCap, planned.mergeMax = caps[0], caps[1]
+		for i, q := range queries {
+			want, err := scanned.Search(ctx, q, Scope{})
+			if err != nil {
+				t.Fatalf("query %d: %v", i, err)
+			}
+			got, err := planned.Search(ctx, q, Scope{})
+			if err != nil {
+				t.Fatalf("query %d: %v", i, err)
+			}
+			wj, _ := json.Marshal(want.Items)
+			gj, _ := json.Marshal(got.Items)
+			if string(wj) != string(gj) || want.More != got.More {
+				t.Errorf("caps %v, query %d %+v (plan %s): planned answer (%d items, more %v) differs from the scan (%d, %v)",
+					caps, i, q, planned.planFor(q).name, len(got.Items), got.More, len(want.Items), want.More)
+			}
+			if len(want.Items) == 0 && q.Offset < 390 && !slices.Contains(empty, i) {
+				t.Errorf("query %d %+v finds nothing: a useless case", i, q)
+			}
 		}
 	}
+	planned.planCap, planned.mergeMax = estimateCap, maxMergedValues
 	// The planner chose keys, not the scan, for the selective queries.
 	for _, c := range []struct {
 		q    Query

@@ -103,6 +103,9 @@ type Service struct {
 	// scanAll makes searches scan the order key instead of planning
 	// (tests compare the two).
 	scanAll bool
+	// planCap and mergeMax are estimateCap and maxMergedValues; tests
+	// lower them to reach every plan with few studies.
+	planCap, mergeMax int
 }
 
 // New returns a Service over a store and an index.
@@ -116,7 +119,7 @@ func New(store storage.Store, db *index.DB, opt Options) *Service {
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Service{store: store, db: db, opt: opt, log: opt.Logger, now: time.Now}
+	s := &Service{store: store, db: db, opt: opt, log: opt.Logger, now: time.Now, planCap: estimateCap, mergeMax: maxMergedValues}
 	s.bufs = make(chan *[]byte, spoolBuffers)
 	return s
 }

@@ -310,3 +310,101 @@ func OrderOf(st *Study) Cursor {
 	dt, _ := decodeOrder(ok)
 	return Cursor{UID: st.UID, Order: string(ok), DateTime: dt}
 }
+
+// Probe is one value, or value prefix, of a kind of key.
+type Probe struct {
+	Value string
+	Exact bool
+}
+
+// ScanMerged streams the studies with a key of kind matching any probe in
+// QIDO order, each once, by merging one cursor per distinct value: a
+// prefix such as "zhang" covers a few dozen names, each of which streams
+// in order. It returns false, having called fn for nothing, when the
+// probes cover more than maxValues distinct values (the caller plans
+// otherwise).
+func (db *DB) ScanMerged(kind Kind, probes []Probe, maxValues int, fn func(Cursor) bool) (bool, error) {
+	base := prefixSecondary + string(kind) + "/"
+	merged := true
+	err := db.bdb.View(func(txn *badger.Txn) error {
+		var values []string
+		for _, p := range probes {
+			if p.Exact {
+				if !slices.Contains(values, p.Value) {
+					values = append(values, p.Value)
+				}
+				continue
+			}
+			prefix := []byte(base + p.Value)
+			it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
+			for it.Seek(prefix); it.ValidForPrefix(prefix); {
+				k := it.Item().Key()[len(base):]
+				i := bytes.IndexByte(k, 0)
+				if i < 0 {
+					it.Next()
+					continue
+				}
+				v := string(k[:i])
+				if !slices.Contains(values, v) {
+					values = append(values, v)
+				}
+				if len(values) > maxValues {
+					break
+				}
+				it.Seek([]byte(base + v + "\x01")) // past every key of v
+			}
+			it.Close()
+			if len(values) > maxValues {
+				merged = false
+				return nil
+			}
+		}
+		type head struct {
+			it     *badger.Iterator
+			prefix []byte
+		}
+		var heads []head
+		defer func() {
+			for _, h := range heads {
+				h.it.Close()
+			}
+		}()
+		for _, v := range values {
+			prefix := valuePrefix(kind, v, true)
+			it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
+			it.Seek(prefix)
+			heads = append(heads, head{it, prefix})
+		}
+		last := ""
+		for {
+			best := -1
+			var bestOK []byte
+			for i, h := range heads {
+				if !h.it.ValidForPrefix(h.prefix) {
+					continue
+				}
+				ok := h.it.Item().Key()[len(h.prefix):]
+				if best < 0 || bytes.Compare(ok, bestOK) < 0 {
+					best, bestOK = i, ok
+				}
+			}
+			if best < 0 {
+				return nil
+			}
+			ok := string(bestOK)
+			heads[best].it.Next()
+			if ok == last {
+				continue // the same study under another value
+			}
+			last = ok
+			dt, uid := decodeOrder([]byte(ok))
+			if !fn(Cursor{UID: uid, Order: ok, DateTime: dt}) {
+				return nil
+			}
+		}
+	})
+	if err != nil {
+		return false, fmt.Errorf("scan %s keys: %w", kind, err)
+	}
+	return merged, nil
+}
