@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -152,5 +153,44 @@ func TestPlannerAgreesWithScan(t *testing.T) {
 		if got := planned.planFor(c.q).name; got != c.plan {
 			t.Errorf("plan of %+v: %s, want %s", c.q.Params, got, c.plan)
 		}
+	}
+}
+
+// TestSearchBoundedWhenNoKeyNarrows: a query no key narrows reads at most
+// MaxExamined studies and answers the page found so far with More and a
+// Warning naming narrower keys; a query a key narrows is not cut short.
+func TestSearchBoundedWhenNoKeyNarrows(t *testing.T) {
+	db, err := index.Open(index.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	fillIndex(t, db, 300, rand.New(rand.NewPCG(3, 4)))
+	ctx := context.Background()
+	full, err := New(nil, db, Options{Visibility: Unrestricted{}}).Search(ctx, Query{Params: []Param{{"00100010", "*ang*"}}}, Scope{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bounded := New(nil, db, Options{Visibility: Unrestricted{}, MaxExamined: 50})
+	res, err := bounded.Search(ctx, Query{Params: []Param{{"00100010", "*ang*"}}}, Scope{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.More || len(res.Warnings) != 1 || !strings.Contains(res.Warnings[0], "stopped after examining 50 studies") {
+		t.Fatalf("bounded search: more %v, warnings %q", res.More, res.Warnings)
+	}
+	if len(res.Items) == 0 || len(res.Items) >= len(full.Items) {
+		t.Fatalf("bounded search found %d of %d", len(res.Items), len(full.Items))
+	}
+	for i, ds := range res.Items {
+		if ds.String("0020000D") != full.Items[i].String("0020000D") {
+			t.Fatalf("item %d: %s, want %s (the start of the full answer)", i, ds.String("0020000D"), full.Items[i].String("0020000D"))
+		}
+	}
+	// A PatientID narrows: its few candidates are all read.
+	pid := full.Items[0].String("00100020")
+	res, err = bounded.Search(ctx, Query{Params: []Param{{"00100020", pid}}}, Scope{})
+	if err != nil || res.More || len(res.Warnings) != 0 || len(res.Items) == 0 {
+		t.Fatalf("PatientID search: %d items, more %v, warnings %q, %v", len(res.Items), res.More, res.Warnings, err)
 	}
 }

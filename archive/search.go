@@ -269,8 +269,13 @@ func (s *Service) Search(ctx context.Context, q Query, scope Scope) (*Result, er
 		res.Items = append(res.Items, ds)
 		return true
 	}
-	if err := s.scan(ctx, q, emit); err != nil {
+	stopped, err := s.scan(ctx, q, emit)
+	if err != nil {
 		return nil, err
+	}
+	if stopped {
+		res.More = true
+		res.Warnings = append(res.Warnings, fmt.Sprintf(`299 gateway "The search stopped after examining %d studies: the answer may be incomplete; narrow it with PatientID, AccessionNumber, StudyDate, ModalitiesInStudy or a PatientName prefix"`, s.opt.MaxExamined))
 	}
 	return res, nil
 }
@@ -287,15 +292,21 @@ func defaultTags(l Level) []string {
 
 // scan feeds candidate rows of the query's level and scope to emit, in
 // answer order: studies from the plan's key (plan.go), then their series
-// and instances.
-func (s *Service) scan(ctx context.Context, q Query, emit func(row) bool) error {
+// and instances. It reports whether it stopped at Options.MaxExamined
+// studies.
+func (s *Service) scan(ctx context.Context, q Query, emit func(row) bool) (stopped bool, err error) {
 	run := s.planFor(q).run
 	if q.Study != "" {
 		run = func(fn func(string) bool) error { fn(q.Study); return nil }
 	}
 	var ferr error
-	err := run(func(uid string) bool {
+	examined := 0
+	err = run(func(uid string) bool {
 		if ferr = ctx.Err(); ferr != nil {
+			return false
+		}
+		if examined++; examined > s.opt.MaxExamined {
+			stopped = true
 			return false
 		}
 		st, err := s.db.Study(uid)
@@ -332,12 +343,12 @@ func (s *Service) scan(ctx context.Context, q Query, emit func(row) bool) error 
 		return true
 	})
 	if ferr != nil {
-		return ferr
+		return false, ferr
 	}
 	if err != nil {
-		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+		return false, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
-	return nil
+	return stopped, nil
 }
 
 // render builds the answer for one row: the requested attributes that the

@@ -52,6 +52,11 @@ type Options struct {
 	// existence does not leak. Without one nothing is visible (fail
 	// closed); offline tools and tests that serve no one say Unrestricted.
 	Visibility Visibility
+	// MaxExamined bounds the studies one search reads (0: 200,000). A
+	// query no key narrows (StudyDescription=*word* alone) stops there
+	// with the page found so far and a Warning naming narrower keys,
+	// instead of holding a core for a scan of the whole archive.
+	MaxExamined int
 }
 
 // Visibility decides whether the party in ctx may see a study
@@ -118,6 +123,9 @@ func New(store storage.Store, db *index.DB, opt Options) *Service {
 	}
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opt.MaxExamined <= 0 {
+		opt.MaxExamined = 200000
 	}
 	s := &Service{store: store, db: db, opt: opt, log: opt.Logger, now: time.Now, planCap: estimateCap, mergeMax: maxMergedValues}
 	s.bufs = make(chan *[]byte, spoolBuffers)
