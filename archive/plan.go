@@ -160,6 +160,10 @@ func (s *Service) valuePlan(kind index.Kind, vr, value string, fuzzy bool) *plan
 		switch {
 		case wild && lit == "":
 			return nil
+		case wild && !fuzzy:
+			// The pattern matches the whole name only.
+			kind = index.Whole(kind)
+			probes = append(probes, probe{lit, false})
 		case wild || fuzzy:
 			probes = append(probes, probe{lit, false})
 		default:

@@ -148,7 +148,7 @@ func TestPlannerAgreesWithScan(t *testing.T) {
 		plan string
 	}{
 		{queries[0], "pid"}, {queries[5], "acc"}, {queries[8], "date"}, {queries[11], "mod"},
-		{queries[14], "pn*"}, {queries[17], "pn"}, {queries[24], "uid"}, {queries[23], "order"},
+		{queries[14], "pnw*"}, {queries[17], "pn"}, {queries[24], "uid"}, {queries[23], "order"},
 	} {
 		if got := planned.planFor(c.q).name; got != c.plan {
 			t.Errorf("plan of %+v: %s, want %s", c.q.Params, got, c.plan)

@@ -60,6 +60,11 @@ const (
 	KindPatientSex Kind = "sex" // PatientSex
 )
 
+// Whole returns the kind that holds only the whole case-folded names of a
+// name kind (KindName, KindReferring): a wildcard without fuzzy matching
+// matches the whole value, so its candidates come from these alone.
+func Whole(k Kind) Kind { return k + "w" }
+
 // kindTags are the study attributes behind each kind of key (KindModality
 // is computed from the series).
 var kindTags = []struct {
@@ -106,6 +111,17 @@ func decodeOrder(ok []byte) (dateTime string, uid string) {
 // FoldName is how KindName and KindReferring values are stored and must
 // be looked up: lower case.
 func FoldName(s string) string { return strings.ToLower(s) }
+
+// wholeNames are the Whole(KindName) entries of a PN element.
+func wholeNames(e *dcm.Element) []string {
+	var out []string
+	for _, v := range e.Value {
+		if w := nameValues(&dcm.Element{Value: []any{v}}); len(w) > 0 {
+			out = append(out, w[0])
+		}
+	}
+	return out
+}
 
 // nameValues are the KindName entries of a PN element: whole, groups, words.
 func nameValues(e *dcm.Element) []string {
@@ -167,7 +183,9 @@ func secondaryKeys(st *Study) [][]byte {
 			continue
 		}
 		if kt.name {
-			add(kt.kind, nameValues(e))
+			vals := nameValues(e)
+			add(kt.kind, vals)
+			add(Whole(kt.kind), wholeNames(e))
 			continue
 		}
 		var vals []string

@@ -93,6 +93,8 @@ func TestSecondaryKeys(t *testing.T) {
 		check("name whole", uids(t, db, KindName, "zhang^wei=张^伟", true), []string{"1.2", "1.1"})
 		check("name group", uids(t, db, KindName, "张^伟", true), []string{"1.2", "1.1"})
 		check("name word", uids(t, db, KindName, "伟", true), []string{"1.2", "1.1"})
+		check("whole name only", uids(t, db, Whole(KindName), "张", false), nil)
+		check("whole name", uids(t, db, Whole(KindName), "zhang^wei=张^伟", true), []string{"1.2", "1.1"})
 		if n := db.Estimate(KindModality, "CT", true, 3); n != 3 {
 			t.Errorf("estimate capped at 3: %d", n)
 		}
