@@ -35,8 +35,9 @@ const (
 	keyFormat       = "meta/format"
 	keyCounts       = "meta/counts"
 	// formatVersion is the layout of the index: 2 added the secondary keys
-	// and the stored counts. Open upgrades an older index.
-	formatVersion = "2"
+	// and the stored counts, 3 the whole-name keys. Open upgrades an older
+	// index.
+	formatVersion = "3"
 )
 
 // Kind names a secondary index of study rows.
