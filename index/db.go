@@ -359,6 +359,15 @@ func (db *DB) SeriesOf(study string) []*Series {
 		db.log.Error("read series rows", "study", study, "err", err)
 		return nil
 	}
+	sortSeries(out)
+	if out == nil {
+		out = []*Series{}
+	}
+	db.seriesC.putIf(study, out, func() bool { return db.gen.Load() == g })
+	return out
+}
+
+func sortSeries(out []*Series) {
 	sort.Slice(out, func(i, j int) bool {
 		ni, _ := out[i].Attrs.Int("00200011")
 		nj, _ := out[j].Attrs.Int("00200011")
@@ -367,11 +376,6 @@ func (db *DB) SeriesOf(study string) []*Series {
 		}
 		return out[i].UID < out[j].UID
 	})
-	if out == nil {
-		out = []*Series{}
-	}
-	db.seriesC.putIf(study, out, func() bool { return db.gen.Load() == g })
-	return out
 }
 
 // OneSeries returns one series row.

@@ -69,6 +69,14 @@ func TestSecondaryKeys(t *testing.T) {
 	putStudy(t, db, "1.0", "1.0.1", "1.0.1.1", "CT", studyAttrs("20240101", "0900", "P3", "A5", dcm.PersonName{}))
 	// A second series adds a modality to a study's keys.
 	putStudy(t, db, "1.1", "1.1.2", "1.1.2.1", "PT", nil)
+	putStudy(t, db, "1.1", "1.1.2", "1.1.2.2", "PT", nil)
+	if err := db.DeleteInstance("1.1", "1.1.2", "1.1.2.2"); err != nil {
+		t.Fatal(err)
+	}
+	// The cached series lists follow every write.
+	if ss := db.SeriesOf("1.1"); len(ss) != 2 || ss[0].UID != "1.1.1" || ss[1].UID != "1.1.2" || ss[1].Instances != 1 {
+		t.Fatalf("series of 1.1: %+v", ss)
+	}
 
 	check := func(what string, got, want []string) {
 		t.Helper()

@@ -148,7 +148,7 @@ func (db *DB) PutInstance(n NewInstance) error {
 	// decode, and the eligibility check reads the series' rows next.
 	db.rows.put(string(instanceKey(in.Study, in.Series, in.SOP)), in)
 	db.studyC.put(in.Study, newSt)
-	db.seriesC.remove(in.Study)
+	db.putSeries(in.Study, newSe)
 	return nil
 }
 
@@ -240,6 +240,25 @@ func (db *DB) DeleteInstance(study, series, sop string) error {
 		db.studyC.put(study, &newSt)
 	}
 	return nil
+}
+
+// putSeries updates the cached series list of a study with a series row
+// just written (the next instance of a STOW reads it again), or drops the
+// list when it was not cached.
+func (db *DB) putSeries(study string, se *Series) {
+	old, ok := db.seriesC.get(study)
+	if !ok {
+		return
+	}
+	list := make([]*Series, 0, len(old)+1)
+	for _, o := range old {
+		if o.UID != se.UID {
+			list = append(list, o)
+		}
+	}
+	list = append(list, se)
+	sortSeries(list)
+	db.seriesC.put(study, list)
 }
 
 // row is an index row that encodes itself (rowjson.go).
