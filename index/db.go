@@ -39,9 +39,10 @@ type Options struct {
 	// before it reaches Badger, whose memory-mapped files would otherwise
 	// kill the process (SIGBUS) on a full disk. 0 checks nothing.
 	MinFreeBytes int64
-	// CacheRows bounds each cache of decoded rows (instances, studies,
-	// series lists); 0 means DefaultCacheRows.
-	CacheRows int
+	// CacheBytes bounds the memory of the caches of decoded rows
+	// (instances, studies, series lists; half, a third and a sixth of it);
+	// 0 means DefaultCacheBytes.
+	CacheBytes int
 	Logger    *slog.Logger
 }
 
@@ -86,9 +87,9 @@ func decodeCounts(v []byte) counts {
 	return counts{int64(binary.BigEndian.Uint64(v)), int64(binary.BigEndian.Uint64(v[8:])), int64(binary.BigEndian.Uint64(v[16:]))}
 }
 
-// DefaultCacheRows is how many rows of each kind (instances, studies,
-// series lists) the index keeps decoded unless Options.CacheRows says.
-const DefaultCacheRows = 20000
+// DefaultCacheBytes is the memory the index keeps decoded rows in unless
+// Options.CacheBytes says.
+const DefaultCacheBytes = 96 << 20
 
 // Open opens (or creates) the index. It reads no rows: start-up costs the
 // same whatever the size of the archive, except once after an upgrade of
@@ -113,12 +114,12 @@ func Open(opt Options) (*DB, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	n := opt.CacheRows
+	n := opt.CacheBytes
 	if n <= 0 {
-		n = DefaultCacheRows
+		n = DefaultCacheBytes
 	}
 	db := &DB{bdb: bdb, log: log, dir: opt.Dir, minFree: opt.MinFreeBytes,
-		rows: newLRU[*Instance](n), studyC: newLRU[*Study](n), seriesC: newLRU[[]*Series](n)}
+		rows: newLRU(n/2, instanceSize), studyC: newLRU(n/3, studySize), seriesC: newLRU(n/6, seriesListSize)}
 	if err := db.load(); err != nil {
 		bdb.Close()
 		return nil, err
@@ -278,8 +279,9 @@ func (db *DB) Counts() (studies, series, instances int) {
 	return int(db.counts.studies), int(db.counts.series), int(db.counts.instances)
 }
 
-// CacheStats reports the study row cache's hits, misses and size.
-func (db *DB) CacheStats() (hits, misses uint64, rows int) { return db.studyC.stats() }
+// CacheStats reports the study row cache's hits, misses, rows and
+// estimated bytes.
+func (db *DB) CacheStats() (hits, misses uint64, rows, bytes int) { return db.studyC.stats() }
 
 // EachStudy calls fn for every study row in QIDO order (newest StudyDate
 // and StudyTime first, then UID) until fn returns false. Rows are
