@@ -43,7 +43,7 @@ type Options struct {
 	// (instances, studies, series lists; half, a third and a sixth of it);
 	// 0 means DefaultCacheBytes.
 	CacheBytes int
-	Logger    *slog.Logger
+	Logger     *slog.Logger
 }
 
 // DB is the index.
