@@ -3,6 +3,7 @@ package index
 import (
 	"fmt"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -156,5 +157,80 @@ func TestSecondaryKeys(t *testing.T) {
 	})
 	if err != nil {
 		t.Errorf("format after upgrade: %v", err)
+	}
+}
+
+// TestCachesStayFreshUnderConcurrentWrites: readers filling the row caches
+// while writers add instances never leave a stale study or series row in
+// them: afterwards the cached counts are those of the instance rows.
+func TestCachesStayFreshUnderConcurrentWrites(t *testing.T) {
+	db, err := Open(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	const studies, perWriter, writers = 8, 60, 4
+	done := make(chan struct{})
+	var readers sync.WaitGroup
+	for r := range 4 {
+		readers.Add(1)
+		go func() {
+			defer readers.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				uid := fmt.Sprintf("1.%d", (i+r)%studies)
+				_, _ = db.Study(uid)
+				_ = db.SeriesOf(uid)
+			}
+		}()
+	}
+	var ws sync.WaitGroup
+	for w := range writers {
+		ws.Add(1)
+		go func() {
+			defer ws.Done()
+			for i := range perWriter {
+				st := fmt.Sprintf("1.%d", i%studies)
+				se := fmt.Sprintf("%s.%d", st, i%3)
+				if err := db.PutInstance(NewInstance{
+					Instance:    &Instance{Study: st, Series: se, SOP: fmt.Sprintf("%s.%d.%d", se, w, i)},
+					Meta:        []byte("x"),
+					SeriesAttrs: attrs("00080060", "CT"), StudyAttrs: attrs("00080020", "20240101"), Modality: "CT",
+				}); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	ws.Wait()
+	close(done)
+	readers.Wait()
+	total := 0
+	for s := range studies {
+		uid := fmt.Sprintf("1.%d", s)
+		ins, err := db.Instances(uid, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := db.Study(uid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, se := range db.SeriesOf(uid) {
+			n += se.Instances
+		}
+		if st.Instances != len(ins) || n != len(ins) || st.Series != len(db.SeriesOf(uid)) {
+			t.Errorf("study %s: cached row says %d instances in %d series, series rows %d, instance rows %d", uid, st.Instances, st.Series, n, len(ins))
+		}
+		total += len(ins)
+	}
+	if _, _, in := db.Counts(); in != total || total != writers*perWriter {
+		t.Errorf("counts %d, rows %d, written %d", in, total, writers*perWriter)
 	}
 }
