@@ -52,12 +52,16 @@ type Options struct {
 	// existence does not leak. Without one nothing is visible (fail
 	// closed); offline tools and tests that serve no one say Unrestricted.
 	Visibility Visibility
-	// MaxExamined bounds the studies one search reads (0: 200,000). A
+	// MaxExamined bounds the studies one search reads (0:
+	// DefaultMaxExamined). A
 	// query no key narrows (StudyDescription=*word* alone) stops there
 	// with the page found so far and a Warning naming narrower keys,
 	// instead of holding a core for a scan of the whole archive.
 	MaxExamined int
 }
+
+// DefaultMaxExamined is Options.MaxExamined unless set.
+const DefaultMaxExamined = 200000
 
 // Visibility decides whether the party in ctx may see a study
 // (access.Visibility).
@@ -125,7 +129,7 @@ func New(store storage.Store, db *index.DB, opt Options) *Service {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
 	if opt.MaxExamined <= 0 {
-		opt.MaxExamined = 200000
+		opt.MaxExamined = DefaultMaxExamined
 	}
 	s := &Service{store: store, db: db, opt: opt, log: opt.Logger, now: time.Now, planCap: estimateCap, mergeMax: maxMergedValues}
 	s.bufs = make(chan *[]byte, spoolBuffers)

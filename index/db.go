@@ -279,9 +279,25 @@ func (db *DB) Counts() (studies, series, instances int) {
 	return int(db.counts.studies), int(db.counts.series), int(db.counts.instances)
 }
 
-// CacheStats reports the study row cache's hits, misses, rows and
-// estimated bytes.
-func (db *DB) CacheStats() (hits, misses uint64, rows, bytes int) { return db.studyC.stats() }
+// CacheStat is what one cache of decoded rows holds and how it served.
+type CacheStat struct {
+	Name         string // "instance", "study" or "series"
+	Hits, Misses uint64
+	Rows, Bytes  int
+}
+
+// CacheStats reports the caches of decoded rows (for /metrics).
+func (db *DB) CacheStats() []CacheStat {
+	var out []CacheStat
+	for _, c := range []struct {
+		name  string
+		stats func() (uint64, uint64, int, int)
+	}{{"instance", db.rows.stats}, {"study", db.studyC.stats}, {"series", db.seriesC.stats}} {
+		h, m, r, b := c.stats()
+		out = append(out, CacheStat{Name: c.name, Hits: h, Misses: m, Rows: r, Bytes: b})
+	}
+	return out
+}
 
 // EachStudy calls fn for every study row in QIDO order (newest StudyDate
 // and StudyTime first, then UID) until fn returns false. Rows are

@@ -277,7 +277,8 @@ func indexQuery(ctx context.Context, args []string, out io.Writer) error {
 		sum += d
 	}
 	runtime.GC()
-	hit, miss, rows, bytes := db.CacheStats()
+	cs := db.CacheStats()[1]
+	hit, miss, rows, bytes := cs.Hits, cs.Misses, cs.Rows, cs.Bytes
 	fmt.Fprintf(out, "mix: %.0f queries/s on one core (mean %.2f ms); RSS after queries %s; study cache %d rows (%d MB), %d hits, %d misses (load %s)\n",
 		float64(len(all))/sum.Seconds(), ms(sum/time.Duration(len(all))), selfRSS(), rows, bytes>>20, hit, miss, loadavg())
 	return nil
