@@ -269,8 +269,13 @@ func (s *Service) Search(ctx context.Context, q Query, scope Scope) (*Result, er
 		res.Items = append(res.Items, ds)
 		return true
 	}
-	if err := s.scan(ctx, q, emit); err != nil {
+	stopped, err := s.scan(ctx, q, emit)
+	if err != nil {
 		return nil, err
+	}
+	if stopped {
+		res.More = true
+		res.Warnings = append(res.Warnings, fmt.Sprintf(`299 gateway "The search stopped after examining %d studies: the answer may be incomplete; narrow it with PatientID, AccessionNumber, StudyDate, ModalitiesInStudy or a PatientName prefix"`, s.opt.MaxExamined))
 	}
 	return res, nil
 }
@@ -285,28 +290,34 @@ func defaultTags(l Level) []string {
 	return defaultStudy
 }
 
-// scan feeds candidate rows of the query's level and scope to emit.
-func (s *Service) scan(ctx context.Context, q Query, emit func(row) bool) error {
-	studies := s.db.Studies()
+// scan feeds candidate rows of the query's level and scope to emit, in
+// answer order: studies from the plan's key (plan.go), then their series
+// and instances. It reports whether it stopped at Options.MaxExamined
+// studies.
+func (s *Service) scan(ctx context.Context, q Query, emit func(row) bool) (stopped bool, err error) {
+	run := s.planFor(q).run
 	if q.Study != "" {
-		st, err := s.db.Study(q.Study)
-		if err != nil {
-			return nil // no such study: an empty answer, not an error
-		}
-		studies = []*index.Study{st}
+		run = func(fn func(string) bool) error { fn(q.Study); return nil }
 	}
-	for _, st := range studies {
-		if err := ctx.Err(); err != nil {
-			return err
+	var ferr error
+	examined := 0
+	err = run(func(uid string) bool {
+		if ferr = ctx.Err(); ferr != nil {
+			return false
+		}
+		if examined++; examined > s.opt.MaxExamined {
+			stopped = true
+			return false
+		}
+		st, err := s.db.Study(uid)
+		if err != nil {
+			return true // no such study (or removed since): not an answer
 		}
 		if !s.visible(ctx, st) {
-			continue
+			return true
 		}
 		if q.Level == LevelStudy {
-			if !emit(row{st: st}) {
-				return nil
-			}
-			continue
+			return emit(row{st: st})
 		}
 		for _, se := range s.db.SeriesOf(st.UID) {
 			if q.Series != "" && se.UID != q.Series {
@@ -314,22 +325,30 @@ func (s *Service) scan(ctx context.Context, q Query, emit func(row) bool) error 
 			}
 			if q.Level == LevelSeries {
 				if !emit(row{st: st, se: se}) {
-					return nil
+					return false
 				}
 				continue
 			}
 			ins, err := s.db.Instances(st.UID, se.UID)
 			if err != nil {
-				return fmt.Errorf("%w: %w", ErrUnavailable, err)
+				ferr = fmt.Errorf("%w: %w", ErrUnavailable, err)
+				return false
 			}
 			for _, in := range ins {
 				if !emit(row{st: st, se: se, in: in}) {
-					return nil
+					return false
 				}
 			}
 		}
+		return true
+	})
+	if ferr != nil {
+		return false, ferr
 	}
-	return nil
+	if err != nil {
+		return false, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	return stopped, nil
 }
 
 // render builds the answer for one row: the requested attributes that the

@@ -52,7 +52,16 @@ type Options struct {
 	// existence does not leak. Without one nothing is visible (fail
 	// closed); offline tools and tests that serve no one say Unrestricted.
 	Visibility Visibility
+	// MaxExamined bounds the studies one search reads (0:
+	// DefaultMaxExamined). A
+	// query no key narrows (StudyDescription=*word* alone) stops there
+	// with the page found so far and a Warning naming narrower keys,
+	// instead of holding a core for a scan of the whole archive.
+	MaxExamined int
 }
+
+// DefaultMaxExamined is Options.MaxExamined unless set.
+const DefaultMaxExamined = 200000
 
 // Visibility decides whether the party in ctx may see a study
 // (access.Visibility).
@@ -100,6 +109,12 @@ type Service struct {
 	// A channel rather than a sync.Pool: a pool is emptied by every other
 	// garbage collection, and a fresh buffer of megabytes must be zeroed.
 	bufs chan *[]byte
+	// scanAll makes searches scan the order key instead of planning
+	// (tests compare the two).
+	scanAll bool
+	// planCap and mergeMax are estimateCap and maxMergedValues; tests
+	// lower them to reach every plan with few studies.
+	planCap, mergeMax int
 }
 
 // New returns a Service over a store and an index.
@@ -113,7 +128,10 @@ func New(store storage.Store, db *index.DB, opt Options) *Service {
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Service{store: store, db: db, opt: opt, log: opt.Logger, now: time.Now}
+	if opt.MaxExamined <= 0 {
+		opt.MaxExamined = DefaultMaxExamined
+	}
+	s := &Service{store: store, db: db, opt: opt, log: opt.Logger, now: time.Now, planCap: estimateCap, mergeMax: maxMergedValues}
 	s.bufs = make(chan *[]byte, spoolBuffers)
 	return s
 }

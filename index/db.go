@@ -3,9 +3,9 @@
 // tables for WADO-RS. It is derived data: everything in it can be rebuilt
 // from object storage (see the reindex command).
 //
-// Study and series rows are also held in memory (they are small and QIDO
-// reads them on every study search); instance rows and metadata are read
-// from Badger by prefix.
+// Nothing that grows with the archive is held in memory: rows are read
+// from Badger on demand through bounded caches, and QIDO finds studies by
+// secondary keys (secondary.go) in answer order.
 package index
 
 import (
@@ -18,6 +18,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/dgraph-io/badger/v4"
 
@@ -43,7 +44,11 @@ type Options struct {
 	// before it reaches Badger, whose memory-mapped files would otherwise
 	// kill the process (SIGBUS) on a full disk. 0 checks nothing.
 	MinFreeBytes int64
-	Logger       *slog.Logger
+	// CacheBytes bounds the memory of the caches of decoded rows
+	// (instances, studies, series lists; half, a third and a sixth of it);
+	// 0 means DefaultCacheBytes.
+	CacheBytes int
+	Logger     *slog.Logger
 }
 
 // DB is the index.
@@ -53,20 +58,47 @@ type DB struct {
 	dir     string
 	minFree int64
 
-	mu      sync.RWMutex // guards the maps and seq; writers hold it across a commit
-	studies map[string]*Study
-	series  map[string]map[string]*Series
-	seq     uint64
-	// sorted caches the study list in QIDO order; nil when stale.
-	sorted []*Study
+	mu     sync.RWMutex // guards seq and counts; writers hold it across a commit
+	seq    uint64
+	counts counts
 
-	rows *rowCache // decoded instance rows, most recently used
+	// Caches of decoded rows, bounded: nothing in memory grows with the
+	// archive, rows are read from Badger on demand.
+	rows    *lru[*Instance] // instance rows by key
+	studyC  *lru[*Study]    // study rows by UID
+	seriesC *lru[[]*Series] // the series rows of a study, in SeriesOf order
+	// gen counts study and series writes: a reader caches what it read
+	// only if no writer came in between, or it could cache a stale row.
+	gen atomic.Uint64
 
 	cpMu sync.Mutex // serialises checkpoint writes
 	cp   uint64     // last checkpoint written by this process
 }
 
-// Open opens (or creates) the index and loads study and series rows.
+// counts are the archive's totals, stored under keyCounts and kept by
+// every write, so that nothing counts rows at start or on a request.
+type counts struct{ studies, series, instances int64 }
+
+func (c counts) encode() []byte {
+	b := binary.BigEndian.AppendUint64(nil, uint64(c.studies))
+	b = binary.BigEndian.AppendUint64(b, uint64(c.series))
+	return binary.BigEndian.AppendUint64(b, uint64(c.instances))
+}
+
+func decodeCounts(v []byte) counts {
+	if len(v) != 24 {
+		return counts{}
+	}
+	return counts{int64(binary.BigEndian.Uint64(v)), int64(binary.BigEndian.Uint64(v[8:])), int64(binary.BigEndian.Uint64(v[16:]))}
+}
+
+// DefaultCacheBytes is the memory the index keeps decoded rows in unless
+// Options.CacheBytes says.
+const DefaultCacheBytes = 96 << 20
+
+// Open opens (or creates) the index. It reads no rows: start-up costs the
+// same whatever the size of the archive, except once after an upgrade of
+// the index format (see migrate).
 func Open(opt Options) (*DB, error) {
 	bo := badger.DefaultOptions(opt.Dir).
 		WithInMemory(opt.Dir == "").
@@ -90,7 +122,12 @@ func Open(opt Options) (*DB, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	db := &DB{bdb: bdb, log: log, dir: opt.Dir, minFree: opt.MinFreeBytes, studies: map[string]*Study{}, series: map[string]map[string]*Series{}, rows: newRowCache(20000)}
+	n := opt.CacheBytes
+	if n <= 0 {
+		n = DefaultCacheBytes
+	}
+	db := &DB{bdb: bdb, log: log, dir: opt.Dir, minFree: opt.MinFreeBytes,
+		rows: newLRU(n/2, instanceSize), studyC: newLRU(n/3, studySize), seriesC: newLRU(n/6, seriesListSize)}
 	if err := db.load(); err != nil {
 		bdb.Close()
 		return nil, err
@@ -99,43 +136,96 @@ func Open(opt Options) (*DB, error) {
 }
 
 func (db *DB) load() error {
-	return db.bdb.View(func(txn *badger.Txn) error {
-		if item, err := txn.Get([]byte(keySeq)); err == nil {
-			if err := item.Value(func(v []byte) error {
+	var format string
+	err := db.bdb.View(func(txn *badger.Txn) error {
+		for k, fn := range map[string]func(v []byte){
+			keySeq: func(v []byte) {
 				if len(v) == 8 {
 					db.seq = binary.BigEndian.Uint64(v)
 				}
-				return nil
-			}); err != nil {
-				return err
+			},
+			keyCounts: func(v []byte) { db.counts = decodeCounts(v) },
+			keyFormat: func(v []byte) { format = string(v) },
+		} {
+			item, err := txn.Get([]byte(k))
+			if errors.Is(err, badger.ErrKeyNotFound) {
+				continue
 			}
-		} else if !errors.Is(err, badger.ErrKeyNotFound) {
-			return fmt.Errorf("load seq: %w", err)
+			if err != nil {
+				return fmt.Errorf("load %s: %w", k, err)
+			}
+			if err := item.Value(func(v []byte) error { fn(v); return nil }); err != nil {
+				return fmt.Errorf("load %s: %w", k, err)
+			}
 		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if format != formatVersion {
+		return db.migrate(format)
+	}
+	return nil
+}
+
+// migrate upgrades an index written by an older gateway (format "" or "1":
+// study and series rows without secondary keys or stored counts; "2":
+// without whole-name keys) by writing every secondary key and the counts
+// from the study and series rows, in batches, with a progress log. The
+// rows themselves are unchanged; keys already there are written again.
+func (db *DB) migrate(from string) error {
+	if from != "" && from != "1" && from != "2" {
+		return fmt.Errorf("index format %q is newer than this gateway (%s): upgrade the gateway or run reindex", from, formatVersion)
+	}
+	var c counts
+	wb := db.bdb.NewWriteBatch()
+	defer wb.Cancel()
+	n := 0
+	err := db.bdb.View(func(txn *badger.Txn) error {
 		if err := scan(txn, []byte(prefixStudy), func(k, v []byte) error {
 			var s Study
 			if err := json.Unmarshal(v, &s); err != nil {
 				return fmt.Errorf("decode %s: %w", k, err)
 			}
-			db.studies[s.UID] = &s
+			c.studies++
+			c.instances += int64(s.Instances)
+			for _, sk := range secondaryKeys(&s) {
+				if err := wb.Set(sk, nil); err != nil {
+					return err
+				}
+			}
+			if n++; n%10000 == 0 {
+				db.log.Info("index upgrade: secondary keys", "studies", n)
+			}
 			return nil
 		}); err != nil {
 			return err
 		}
-		return scan(txn, []byte(prefixSeries), func(k, v []byte) error {
-			var s Series
-			if err := json.Unmarshal(v, &s); err != nil {
-				return fmt.Errorf("decode %s: %w", k, err)
-			}
-			m := db.series[s.Study]
-			if m == nil {
-				m = map[string]*Series{}
-				db.series[s.Study] = m
-			}
-			m[s.UID] = &s
-			return nil
-		})
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(prefixSeries)})
+		defer it.Close()
+		for it.Rewind(); it.ValidForPrefix([]byte(prefixSeries)); it.Next() {
+			c.series++
+		}
+		return nil
 	})
+	if err == nil {
+		err = wb.Set([]byte(keyCounts), c.encode())
+	}
+	if err == nil {
+		err = wb.Set([]byte(keyFormat), []byte(formatVersion))
+	}
+	if err == nil {
+		err = wb.Flush()
+	}
+	if err != nil {
+		return fmt.Errorf("upgrade index format %q to %s: %w", from, formatVersion, err)
+	}
+	db.counts = c
+	if n > 0 {
+		db.log.Info("index upgraded", "from", from, "to", formatVersion, "studies", n)
+	}
+	return nil
 }
 
 // CheckSpace returns an error wrapping diskspace.ErrFull while the index
@@ -189,68 +279,121 @@ func (db *DB) Close() error {
 	return nil
 }
 
-// Counts reports how many studies, series and instances are indexed.
+// Counts reports how many studies, series and instances are indexed (kept
+// by every write, not counted).
 func (db *DB) Counts() (studies, series, instances int) {
 	db.mu.RLock()
 	defer db.mu.RUnlock()
-	for _, s := range db.studies {
-		studies++
-		series += s.Series
-		instances += s.Instances
-	}
-	return
+	return int(db.counts.studies), int(db.counts.series), int(db.counts.instances)
 }
 
-// Studies returns the study rows in QIDO order (newest StudyDate and
-// StudyTime first, then UID). Rows are immutable: callers must not modify them.
-func (db *DB) Studies() []*Study {
-	db.mu.RLock()
-	if s := db.sorted; s != nil {
-		db.mu.RUnlock()
-		return s
+// CacheStat is what one cache of decoded rows holds and how it served.
+type CacheStat struct {
+	Name         string // "instance", "study" or "series"
+	Hits, Misses uint64
+	Rows, Bytes  int
+}
+
+// CacheStats reports the caches of decoded rows (for /metrics).
+func (db *DB) CacheStats() []CacheStat {
+	var out []CacheStat
+	for _, c := range []struct {
+		name  string
+		stats func() (uint64, uint64, int, int)
+	}{{"instance", db.rows.stats}, {"study", db.studyC.stats}, {"series", db.seriesC.stats}} {
+		h, m, r, b := c.stats()
+		out = append(out, CacheStat{Name: c.name, Hits: h, Misses: m, Rows: r, Bytes: b})
 	}
-	db.mu.RUnlock()
-	db.mu.Lock()
-	defer db.mu.Unlock()
-	if db.sorted == nil {
-		all := make([]*Study, 0, len(db.studies))
-		for _, s := range db.studies {
-			all = append(all, s)
+	return out
+}
+
+// EachStudy calls fn for every study row in QIDO order (newest StudyDate
+// and StudyTime first, then UID) until fn returns false. Rows are
+// immutable: callers must not modify them.
+func (db *DB) EachStudy(fn func(*Study) bool) error {
+	var ferr error
+	err := db.ScanOrder("", func(c Cursor) bool {
+		st, err := db.Study(c.UID)
+		if errors.Is(err, ErrNotFound) {
+			return true // removed since the scan began
 		}
-		sort.Slice(all, func(i, j int) bool { return studyLess(all[i], all[j]) })
-		db.sorted = all
+		if err != nil {
+			ferr = err
+			return false
+		}
+		return fn(st)
+	})
+	if err == nil {
+		err = ferr
 	}
-	return db.sorted
+	return err
 }
 
-func studyLess(a, b *Study) bool {
-	da, db := a.Attrs.String("00080020")+a.Attrs.String("00080030"), b.Attrs.String("00080020")+b.Attrs.String("00080030")
-	if da != db {
-		return da > db
-	}
-	return a.UID < b.UID
-}
-
-// Study returns one study row.
+// Study returns one study row. Rows are immutable: callers must not
+// modify them.
 func (db *DB) Study(uid string) (*Study, error) {
-	db.mu.RLock()
-	defer db.mu.RUnlock()
-	s, ok := db.studies[uid]
-	if !ok {
+	if st, ok := db.studyC.get(uid); ok {
+		return st, nil
+	}
+	var st *Study
+	g := db.gen.Load()
+	err := db.bdb.View(func(txn *badger.Txn) (err error) {
+		st, err = getStudy(txn, uid)
+		return err
+	})
+	if errors.Is(err, badger.ErrKeyNotFound) {
 		return nil, fmt.Errorf("study %s: %w", uid, ErrNotFound)
 	}
-	return s, nil
+	if err != nil {
+		return nil, fmt.Errorf("get study %s: %w", uid, err)
+	}
+	db.studyC.putIf(uid, st, func() bool { return db.gen.Load() == g })
+	return st, nil
 }
 
-// SeriesOf returns the series rows of a study ordered by SeriesNumber then UID.
-func (db *DB) SeriesOf(study string) []*Series {
-	db.mu.RLock()
-	m := db.series[study]
-	out := make([]*Series, 0, len(m))
-	for _, s := range m {
-		out = append(out, s)
+func getStudy(txn *badger.Txn, uid string) (*Study, error) {
+	item, err := txn.Get(studyKey(uid))
+	if err != nil {
+		return nil, err
 	}
-	db.mu.RUnlock()
+	var st Study
+	if err := item.Value(func(v []byte) error { return json.Unmarshal(v, &st) }); err != nil {
+		return nil, fmt.Errorf("decode study %s: %w", uid, err)
+	}
+	return &st, nil
+}
+
+// SeriesOf returns the series rows of a study ordered by SeriesNumber then
+// UID. The slice is shared: callers must not modify it.
+func (db *DB) SeriesOf(study string) []*Series {
+	if out, ok := db.seriesC.get(study); ok {
+		return out
+	}
+	var out []*Series
+	g := db.gen.Load()
+	err := db.bdb.View(func(txn *badger.Txn) error {
+		return scan(txn, []byte(prefixSeries+study+"/"), func(k, v []byte) error {
+			var s Series
+			if err := json.Unmarshal(v, &s); err != nil {
+				return fmt.Errorf("decode %s: %w", k, err)
+			}
+			out = append(out, &s)
+			return nil
+		})
+	})
+	if err != nil {
+		db.log.Error("read series rows", "study", study, "err", err)
+		return nil
+	}
+	sortSeries(out)
+	if out == nil {
+		out = []*Series{}
+	}
+	db.seriesC.putIf(study, out, func() bool { return db.gen.Load() == g })
+	return out
+}
+
+func sortSeries(out []*Series) {
 	sort.Slice(out, func(i, j int) bool {
 		ni, _ := out[i].Attrs.Int("00200011")
 		nj, _ := out[j].Attrs.Int("00200011")
@@ -259,30 +402,29 @@ func (db *DB) SeriesOf(study string) []*Series {
 		}
 		return out[i].UID < out[j].UID
 	})
-	return out
 }
 
 // OneSeries returns one series row.
 func (db *DB) OneSeries(study, series string) (*Series, error) {
-	db.mu.RLock()
-	defer db.mu.RUnlock()
-	s, ok := db.series[study][series]
-	if !ok {
-		return nil, fmt.Errorf("series %s: %w", series, ErrNotFound)
+	for _, s := range db.SeriesOf(study) {
+		if s.UID == series {
+			return s, nil
+		}
 	}
-	return s, nil
+	return nil, fmt.Errorf("series %s: %w", series, ErrNotFound)
 }
 
 // AllSeries calls fn for every series row, grouped by study in QIDO order,
 // until fn returns false.
 func (db *DB) AllSeries(fn func(*Study, *Series) bool) {
-	for _, st := range db.Studies() {
+	_ = db.EachStudy(func(st *Study) bool {
 		for _, se := range db.SeriesOf(st.UID) {
 			if !fn(st, se) {
-				return
+				return false
 			}
 		}
-	}
+		return true
+	})
 }
 
 // Instances returns the instance rows under a study (series == "") or a

@@ -67,22 +67,34 @@ func (db *DB) PutInstance(n NewInstance) error {
 		return &ExistsError{Existing: existing}
 	}
 
+	st, err := db.Study(in.Study)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return fmt.Errorf("index %s: %w", in.SOP, err)
+	}
+	se, err := db.OneSeries(in.Study, in.Series)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return fmt.Errorf("index %s: %w", in.SOP, err)
+	}
+
 	db.seq++
 	in.Seq = db.seq
+	c := db.counts
+	c.instances++
 
-	st := db.studies[in.Study]
 	newSt := &Study{UID: in.Study, Attrs: n.StudyAttrs, Received: n.Received.UTC()}
 	if st != nil {
-		c := *st
-		newSt = &c
+		cp := *st
+		newSt = &cp
+	} else {
+		c.studies++
 	}
-	se := db.series[in.Study][in.Series]
 	newSe := &Series{Study: in.Study, UID: in.Series, Attrs: n.SeriesAttrs}
 	if se != nil {
-		c := *se
-		newSe = &c
+		cp := *se
+		newSe = &cp
 	} else {
 		newSt.Series++
+		c.series++
 	}
 	newSe.Instances++
 	newSe.Version = db.seq
@@ -109,6 +121,9 @@ func (db *DB) PutInstance(n NewInstance) error {
 				return err
 			}
 		}
+		if err := setSecondary(txn, st, newSt); err != nil {
+			return err
+		}
 		if err := txn.Set(metaKey(in.Study, in.Series, in.SOP), n.Meta); err != nil {
 			return err
 		}
@@ -118,21 +133,22 @@ func (db *DB) PutInstance(n NewInstance) error {
 		if err := txn.Set(feedKey(in.Seq), []byte(in.Study+"/"+in.Series+"/"+in.SOP)); err != nil {
 			return err
 		}
+		if err := txn.Set([]byte(keyCounts), c.encode()); err != nil {
+			return err
+		}
 		return txn.Set([]byte(keySeq), binary.BigEndian.AppendUint64(nil, db.seq))
 	})
 	if err != nil {
 		db.seq--
 		return fmt.Errorf("index %s: %w", in.SOP, err)
 	}
+	db.counts = c
+	db.gen.Add(1)
 	// Rows are immutable: the one just written is what a read would
 	// decode, and the eligibility check reads the series' rows next.
 	db.rows.put(string(instanceKey(in.Study, in.Series, in.SOP)), in)
-	db.studies[in.Study] = newSt
-	if db.series[in.Study] == nil {
-		db.series[in.Study] = map[string]*Series{}
-	}
-	db.series[in.Study][in.Series] = newSe
-	db.sorted = nil
+	db.studyC.put(in.Study, newSt)
+	db.putSeries(in.Study, newSe)
 	return nil
 }
 
@@ -142,11 +158,17 @@ func (db *DB) PutInstance(n NewInstance) error {
 func (db *DB) DeleteInstance(study, series, sop string) error {
 	db.mu.Lock()
 	defer db.mu.Unlock()
-	st, se := db.studies[study], db.series[study][series]
-	if st == nil || se == nil {
-		return fmt.Errorf("delete %s: %w", sop, ErrNotFound)
+	st, err := db.Study(study)
+	if err != nil {
+		return fmt.Errorf("delete %s: %w", sop, err)
+	}
+	se, err := db.OneSeries(study, series)
+	if err != nil {
+		return fmt.Errorf("delete %s: %w", sop, err)
 	}
 	db.seq++
+	c := db.counts
+	c.instances--
 	newSt, newSe := *st, *se
 	newSe.Instances--
 	newSe.Version = db.seq
@@ -154,16 +176,20 @@ func (db *DB) DeleteInstance(study, series, sop string) error {
 	newSt.Version = db.seq
 	if newSe.Instances == 0 {
 		newSt.Series--
+		c.series--
 		// The study's modalities are those of the series that remain.
 		newSt.Modalities = nil
-		for uid, other := range db.series[study] {
-			if m := other.Attrs.String("00080060"); uid != series && m != "" && !slices.Contains(newSt.Modalities, m) {
+		for _, other := range db.SeriesOf(study) {
+			if m := other.Attrs.String("00080060"); other.UID != series && m != "" && !slices.Contains(newSt.Modalities, m) {
 				newSt.Modalities = append(newSt.Modalities, m)
 			}
 		}
 		slices.Sort(newSt.Modalities)
 	}
-	err := db.update(func(txn *badger.Txn) error {
+	if newSt.Instances == 0 {
+		c.studies--
+	}
+	err = db.update(func(txn *badger.Txn) error {
 		if _, err := txn.Get(instanceKey(study, series, sop)); err != nil {
 			return err
 		}
@@ -183,7 +209,15 @@ func (db *DB) DeleteInstance(study, series, sop string) error {
 			if err := txn.Delete(studyKey(study)); err != nil {
 				return err
 			}
+			if err := setSecondary(txn, st, nil); err != nil {
+				return err
+			}
 		} else if err := setJSON(txn, studyKey(study), &newSt); err != nil {
+			return err
+		} else if err := setSecondary(txn, st, &newSt); err != nil {
+			return err
+		}
+		if err := txn.Set([]byte(keyCounts), c.encode()); err != nil {
 			return err
 		}
 		return txn.Set([]byte(keySeq), binary.BigEndian.AppendUint64(nil, db.seq))
@@ -196,20 +230,35 @@ func (db *DB) DeleteInstance(study, series, sop string) error {
 		db.seq--
 		return fmt.Errorf("delete %s: %w", sop, err)
 	}
+	db.counts = c
+	db.gen.Add(1)
 	db.rows.remove(string(instanceKey(study, series, sop)))
-	if newSe.Instances == 0 {
-		delete(db.series[study], series)
-	} else {
-		db.series[study][series] = &newSe
-	}
+	db.seriesC.remove(study)
 	if newSt.Instances == 0 {
-		delete(db.studies, study)
-		delete(db.series, study)
+		db.studyC.remove(study)
 	} else {
-		db.studies[study] = &newSt
+		db.studyC.put(study, &newSt)
 	}
-	db.sorted = nil
 	return nil
+}
+
+// putSeries updates the cached series list of a study with a series row
+// just written (the next instance of a STOW reads it again), or drops the
+// list when it was not cached.
+func (db *DB) putSeries(study string, se *Series) {
+	old, ok := db.seriesC.get(study)
+	if !ok {
+		return
+	}
+	list := make([]*Series, 0, len(old)+1)
+	for _, o := range old {
+		if o.UID != se.UID {
+			list = append(list, o)
+		}
+	}
+	list = append(list, se)
+	sortSeries(list)
+	db.seriesC.put(study, list)
 }
 
 // row is an index row that encodes itself (rowjson.go).

@@ -5,6 +5,8 @@ import (
 	"context"
 	"slices"
 	"strings"
+
+	"github.com/imgcloud/gateway/index"
 )
 
 // OrderRequest is an order-time check: a physician of Institution is about
@@ -87,7 +89,24 @@ func (s *Service) CheckOrder(ctx context.Context, req OrderRequest) (*OrderResul
 	}
 	now := s.opt.Now()
 	out := &OrderResult{Item: item, Institution: req.Institution, Results: []OrderHit{}}
-	for _, row := range s.db.Studies() {
+	// The patient's studies come from the PatientID key, in QIDO order:
+	// an order check costs what the patient's studies cost.
+	var found []index.Cursor
+	for id := range ids {
+		if err := s.db.ScanKey(index.KindPatientID, id, true, func(c index.Cursor) bool {
+			found = append(found, c)
+			return true
+		}); err != nil {
+			return nil, err
+		}
+	}
+	slices.SortFunc(found, func(a, b index.Cursor) int { return cmp.Compare(a.Order, b.Order) })
+	found = slices.CompactFunc(found, func(a, b index.Cursor) bool { return a.UID == b.UID })
+	for _, c := range found {
+		row, err := s.db.Study(c.UID)
+		if err != nil {
+			continue // removed since
+		}
 		if !ids[strings.TrimSpace(row.Attrs.String(tagPatientID))] {
 			continue
 		}

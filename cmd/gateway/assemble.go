@@ -99,6 +99,13 @@ func assemble(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 		return nil, err
 	}
 	p.metrics = metrics.New(p.db.Counts)
+	p.metrics.CacheStats(func() []metrics.CacheStat {
+		var out []metrics.CacheStat
+		for _, c := range p.db.CacheStats() {
+			out = append(out, metrics.CacheStat{Name: c.Name, Hits: c.Hits, Misses: c.Misses, Bytes: c.Bytes})
+		}
+		return out
+	})
 	if p.fed, err = setupFederation(cfg.Federation, cfg.Data, cfg.PublicURL, p.rs, p.metrics, stdout, log); err != nil { // federation.go
 		return nil, err
 	}
@@ -110,7 +117,7 @@ func assemble(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 
 // openIndex opens the index, to be closed with the gateway.
 func (g *gateway) openIndex(cfg Config, log *slog.Logger) (*index.DB, error) {
-	db, err := index.Open(index.Options{Dir: filepath.Join(cfg.Data, "index"), MinFreeBytes: cfg.MinFreeBytes, Logger: log.With("component", "index")})
+	db, err := index.Open(index.Options{Dir: filepath.Join(cfg.Data, "index"), MinFreeBytes: cfg.MinFreeBytes, CacheBytes: int(cfg.IndexCacheBytes), Logger: log.With("component", "index")})
 	if err != nil {
 		return nil, err
 	}
@@ -133,7 +140,7 @@ func openArchive(ctx context.Context, cfg Config, store storage.Store, p *parts,
 	}
 	svc := archive.New(store, p.db, archive.Options{
 		MaxInstanceBytes: cfg.MaxInstanceBytes, TempDir: tmp, Logger: log.With("component", "archive"),
-		SpaceDirs: spaceDirs(cfg), MinFreeBytes: cfg.MinFreeBytes,
+		SpaceDirs: spaceDirs(cfg), MinFreeBytes: cfg.MinFreeBytes, MaxExamined: cfg.SearchMaxStudies,
 		Annotators: []archive.Annotator{p.rs}, Observers: []archive.Observer{p.rs},
 		Admission:      access.NewAdmission(p.rs), // PACS identity
 		DefaultCharset: cfg.DefaultCharset, Charsets: p.rs,

@@ -7,8 +7,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/imgcloud/gateway/archive"
 	"github.com/imgcloud/gateway/dcm"
 	"github.com/imgcloud/gateway/dicomweb"
+	"github.com/imgcloud/gateway/index"
 )
 
 // Config is the configuration of "serve". Precedence: flags, then
@@ -44,6 +46,12 @@ type Config struct {
 	// MinFreeBytes is the room the data volumes must keep: STOW, and every
 	// write to the index (audit trail, records), fail with 503 below it.
 	MinFreeBytes int64
+	// IndexCacheBytes bounds the memory of the index's caches of decoded
+	// rows (index.Options.CacheBytes).
+	IndexCacheBytes int64
+	// SearchMaxStudies bounds the studies one search reads
+	// (archive.Options.MaxExamined).
+	SearchMaxStudies int
 	// DefaultCharset is the character set of text in stored files that
 	// name none, or name one their bytes do not fit, when the storing
 	// institution has no default_charset (like Orthanc's DefaultEncoding).
@@ -78,6 +86,8 @@ func DefaultConfig() Config {
 		MaxAnswerBytes:   dicomweb.DefaultMaxAnswerBytes,
 		BodyIdleTimeout:  60 * time.Second,
 		MinFreeBytes:     512 << 20,
+		IndexCacheBytes:  index.DefaultCacheBytes,
+		SearchMaxStudies: archive.DefaultMaxExamined,
 		ShutdownGrace:    20 * time.Second,
 		Access:           defaultAccess(),
 		Federation:       defaultFederation(),
@@ -140,6 +150,8 @@ func bindServe(fs *flag.FlagSet, c *Config) {
 	str(fs, &c.DebugListen, "debug-listen", "serve /debug/pprof on this address (keep it on loopback)")
 	str(fs, &c.DefaultCharset, "default-charset", "character set of text in files that name none (or one their bytes do not fit), for institutions without a default_charset, e.g. GB18030")
 	int64v(fs, &c.MinFreeBytes, "min-free-bytes", "refuse writes (STOW, audit trail, records: 503) while a data volume has less free space than this")
+	int64v(fs, &c.IndexCacheBytes, "index-cache-bytes", "memory for the index's caches of decoded study, series and instance rows")
+	intv(fs, &c.SearchMaxStudies, "search-max-studies", "studies one search may read: past it the page found so far is answered with a Warning (a query no key narrows)")
 	duration(fs, &c.PresignRedirect, "s3-presign-redirect", "with --store s3: redirect WADO-URI downloads to presigned URLs valid this long (0: off)")
 	duration(fs, &c.ShutdownGrace, "shutdown-grace", "time to finish requests on shutdown")
 	bindAccess(fs, &c.Access)

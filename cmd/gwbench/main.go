@@ -13,6 +13,10 @@
 //	                                       2-frame enhanced CT (5.dcm)
 //	gwbench summary -dir DIR               markdown tables of the results
 //	                                       scripts/bench.sh wrote to DIR
+//	gwbench index gen -dir DIR [flags]     index rows for N instances through
+//	                                       index.PutInstance (no objects)
+//	gwbench index query -dir DIR           archive searches of each kind on
+//	                                       that index, p50/p99, RSS, open time
 //	gwbench corpus -out DIR [flags]        test studies derived from the
 //	                                       real files (internal/corpus), or
 //	                                       -phantom ones
@@ -68,6 +72,8 @@ func main() {
 		err = summaryCmd(args)
 	case "corpus":
 		err = corpus.Main(args, os.Stdout, os.Stderr)
+	case "index":
+		err = indexBenchCmd(ctx, args)
 	case "-h", "-help", "--help", "help":
 		usage()
 		return
@@ -82,7 +88,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, `usage: gwbench freeport | wait -url URL | rss -pid PID | bigstow -base URL [-pid PID] | series -base URL | frame -base URL | summary -dir DIR | corpus -out DIR
+	fmt.Fprintln(os.Stderr, `usage: gwbench freeport | wait -url URL | rss -pid PID | bigstow -base URL [-pid PID] | series -base URL | frame -base URL | summary -dir DIR | corpus -out DIR | index gen|query -dir DIR
 run "gwbench SUBCOMMAND -h" for the flags of one subcommand`)
 }
 

@@ -62,6 +62,43 @@ func New(counts func() (studies, series, instances int)) *Metrics {
 	return m
 }
 
+// CacheStat is one cache's figures for CacheStats (index.CacheStat; this
+// package imports nothing of the module).
+type CacheStat struct {
+	Name         string
+	Hits, Misses uint64
+	Bytes        int
+}
+
+// CacheStats exports the hits, misses and estimated bytes of caches by
+// name (the index's row caches), read through stats at each scrape.
+func (m *Metrics) CacheStats(stats func() []CacheStat) {
+	m.Registry.MustRegister(&cacheCollector{stats: stats,
+		hits:   prometheus.NewDesc("gateway_index_cache_hits_total", "Reads served by a cache of decoded index rows.", []string{"cache"}, nil),
+		misses: prometheus.NewDesc("gateway_index_cache_misses_total", "Reads a cache of decoded index rows did not hold.", []string{"cache"}, nil),
+		bytes:  prometheus.NewDesc("gateway_index_cache_bytes", "Estimated memory held by a cache of decoded index rows.", []string{"cache"}, nil),
+	})
+}
+
+type cacheCollector struct {
+	stats               func() []CacheStat
+	hits, misses, bytes *prometheus.Desc
+}
+
+func (c *cacheCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.hits
+	ch <- c.misses
+	ch <- c.bytes
+}
+
+func (c *cacheCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, s := range c.stats() {
+		ch <- prometheus.MustNewConstMetric(c.hits, prometheus.CounterValue, float64(s.Hits), s.Name)
+		ch <- prometheus.MustNewConstMetric(c.misses, prometheus.CounterValue, float64(s.Misses), s.Name)
+		ch <- prometheus.MustNewConstMetric(c.bytes, prometheus.GaugeValue, float64(s.Bytes), s.Name)
+	}
+}
+
 // Middleware records request durations by route template (never by raw
 // path, which holds UIDs).
 func (m *Metrics) Middleware(next echo.HandlerFunc) echo.HandlerFunc {

@@ -1,0 +1,249 @@
+package archive
+
+import (
+	"cmp"
+	"slices"
+	"strings"
+
+	"github.com/imgcloud/gateway/index"
+)
+
+// The query planner. A search reads candidate studies from one secondary
+// key of the index (index/secondary.go) and applies every matcher to them,
+// as it would to every study: a key only narrows, it never decides, so the
+// answer is the same whatever key is chosen (TestPlannerAgreesWithScan).
+//
+// Each key the query offers becomes a candidate plan: an exact value
+// (PatientID=123, AccessionNumber, ModalitiesInStudy, a case-folded
+// PatientName) streams its studies in answer order, so limit stops it
+// early; a StudyDate range is a range of the order key and streams too; a
+// UID list, several values or a prefix (PatientName=zhang*) yields studies
+// out of order, which are sorted by their order keys, which the keys carry:
+// no row is read to sort; past estimateCap candidates the streams of its
+// distinct values (up to maxMergedValues) are merged in order instead. The
+// planner counts each plan's keys up to estimateCap and takes the
+// smallest, a key over the order scan on a tie.
+// Without a key the order key itself is scanned: newest first, without
+// sorting the archive.
+//
+// In SQL (issue 21) each plan is one index range: the exact and prefix
+// plans are WHERE kind=? AND value=? (or LIKE 'p%') on study_keys, the
+// date plan a range of the (study_date DESC, study_time DESC, uid) index,
+// and the estimate a bounded COUNT(*).
+
+// estimateCap bounds the keys counted to estimate a plan (Service.planCap
+// but in tests).
+const estimateCap = 2000
+
+// maxMergedValues bounds the distinct values a prefix plan merges
+// (Service.mergeMax but in tests).
+const maxMergedValues = 64
+
+type plan struct {
+	name string
+	est  int
+	// run calls fn with candidate study UIDs in answer order until fn
+	// returns false.
+	run func(fn func(uid string) bool) error
+}
+
+// keyOf maps the query keys that have a secondary index to its kind. The
+// tag must be a study attribute that no lower level overrides in row.get.
+var keyOf = map[string]index.Kind{
+	tagPatientID:         index.KindPatientID,
+	"00100021":           index.KindIssuer,
+	"00080050":           index.KindAccession,
+	tagModalitiesInStudy: index.KindModality,
+	tagPatientName:       index.KindName,
+	"00080090":           index.KindReferring,
+	"00080080":           index.KindInstitute,
+	"00200010":           index.KindStudyID,
+	"00100030":           index.KindBirthDate,
+	"00100040":           index.KindPatientSex,
+	tagModality:          index.KindModality, // a series' modality is one of its study's
+}
+
+const tagPatientID = "00100020"
+
+// overridden reports whether rows of level l read tag from a lower level
+// than the study first (row.get), so a study key cannot narrow it.
+func overridden(l Level, tag string) bool {
+	if tag == tagModality {
+		return false
+	}
+	return l >= LevelSeries && slices.Contains(seriesTags, tag) || l >= LevelInstance && slices.Contains(instanceTags, tag)
+}
+
+// planFor returns the cheapest plan for a query's study candidates.
+func (s *Service) planFor(q Query) plan {
+	best := plan{name: "order", est: s.planCap, run: s.orderScan}
+	if s.scanAll {
+		return best
+	}
+	var plans []plan
+	for _, p := range q.Params {
+		if p.Value == "" || overridden(q.Level, p.Tag) {
+			continue
+		}
+		if p.Tag == tagModality && q.Level == LevelStudy {
+			continue // not matched at the study level
+		}
+		var pl *plan
+		switch kind, ok := keyOf[p.Tag]; {
+		case p.Tag == tagStudyInstanceUID:
+			pl = s.uidPlan(p.Value)
+		case p.Tag == tagStudyDate:
+			pl = s.datePlan(p.Value)
+		case ok:
+			pl = s.valuePlan(kind, vrOf(p.Tag), p.Value, q.Fuzzy)
+		}
+		if pl != nil {
+			plans = append(plans, *pl)
+		}
+	}
+	for _, pl := range plans {
+		if pl.est < best.est || pl.est == best.est && best.name == "order" {
+			best = pl
+		}
+	}
+	return best
+}
+
+func (s *Service) orderScan(fn func(string) bool) error {
+	return s.db.ScanOrder("", func(c index.Cursor) bool { return fn(c.UID) })
+}
+
+// uidPlan finds each study of a UID list directly.
+func (s *Service) uidPlan(v string) *plan {
+	var cs []index.Cursor
+	for _, u := range splitList(v) {
+		if st, err := s.db.Study(u); err == nil {
+			cs = append(cs, index.OrderOf(st))
+		}
+	}
+	return &plan{name: "uid", est: len(cs), run: sortedRun(cs)}
+}
+
+// datePlan scans the order key from the range's last day to its first.
+func (s *Service) datePlan(v string) *plan {
+	r, err := parseRange("DA", v)
+	if err != nil || !r.hasRange {
+		return nil
+	}
+	lo, hi := r.lo, r.hi
+	run := func(fn func(string) bool) error {
+		return s.db.ScanOrder(hi, func(c index.Cursor) bool {
+			if lo != "" && c.DateTime < lo {
+				return false
+			}
+			return fn(c.UID)
+		})
+	}
+	n := 0
+	_ = run(func(string) bool { n++; return n < s.planCap })
+	return &plan{name: "date", est: n, run: run}
+}
+
+// valuePlan is a plan over one kind of key for a matcher's value: the
+// alternatives of a CS list, a wildcard's literal prefix, a person name
+// case-folded (and by prefix when fuzzy). It is nil when the value has no
+// literal prefix to narrow by (*word*).
+func (s *Service) valuePlan(kind index.Kind, vr, value string, fuzzy bool) *plan {
+	type probe struct {
+		v     string
+		exact bool
+	}
+	var probes []probe
+	if vr == "PN" {
+		pat := index.FoldName(value)
+		lit, wild := literalPrefix(pat)
+		switch {
+		case wild && lit == "":
+			return nil
+		case wild && !fuzzy:
+			// The pattern matches the whole name only.
+			kind = index.Whole(kind)
+			probes = append(probes, probe{lit, false})
+		case wild || fuzzy:
+			probes = append(probes, probe{lit, false})
+		default:
+			probes = append(probes, probe{pat, true})
+		}
+	} else {
+		alts := []string{value}
+		if vr == "CS" && strings.Contains(value, ",") {
+			alts = splitList(value)
+		}
+		for _, a := range alts {
+			lit, wild := literalPrefix(a)
+			if wild && lit == "" {
+				return nil
+			}
+			probes = append(probes, probe{lit, !wild})
+		}
+	}
+	if len(probes) == 1 && probes[0].exact {
+		pr := probes[0]
+		return &plan{
+			name: string(kind),
+			est:  s.db.Estimate(kind, pr.v, true, s.planCap),
+			run: func(fn func(string) bool) error {
+				return s.db.ScanKey(kind, pr.v, true, func(c index.Cursor) bool { return fn(c.UID) })
+			},
+		}
+	}
+	est := 0
+	for _, pr := range probes {
+		est += s.db.Estimate(kind, pr.v, pr.exact, s.planCap)
+	}
+	if est >= s.planCap {
+		// Many candidates: merge the values' streams, each in order, when
+		// they are few values (zhang* covers a few dozen names); else the
+		// order scan, which limit stops early.
+		ps := make([]index.Probe, len(probes))
+		for i, pr := range probes {
+			ps[i] = index.Probe{Value: pr.v, Exact: pr.exact}
+		}
+		return &plan{name: string(kind) + "*", est: s.planCap, run: func(fn func(string) bool) error {
+			merged, err := s.db.ScanMerged(kind, ps, s.mergeMax, func(c index.Cursor) bool { return fn(c.UID) })
+			if err != nil || merged {
+				return err
+			}
+			return s.orderScan(fn)
+		}}
+	}
+	// Few candidates: collect their cursors and sort them by order key.
+	var cs []index.Cursor
+	for _, pr := range probes {
+		if err := s.db.ScanKey(kind, pr.v, pr.exact, func(c index.Cursor) bool {
+			cs = append(cs, c)
+			return true
+		}); err != nil {
+			return nil
+		}
+	}
+	return &plan{name: string(kind) + "*", est: est, run: sortedRun(cs)}
+}
+
+// sortedRun streams cursors in answer order, each study once.
+func sortedRun(cs []index.Cursor) func(func(string) bool) error {
+	slices.SortFunc(cs, func(a, b index.Cursor) int { return cmp.Compare(a.Order, b.Order) })
+	cs = slices.CompactFunc(cs, func(a, b index.Cursor) bool { return a.UID == b.UID })
+	return func(fn func(string) bool) error {
+		for _, c := range cs {
+			if !fn(c.UID) {
+				return nil
+			}
+		}
+		return nil
+	}
+}
+
+// literalPrefix returns the part of a pattern before its first wildcard
+// and whether it has one.
+func literalPrefix(pat string) (string, bool) {
+	if i := strings.IndexAny(pat, "*?"); i >= 0 {
+		return pat[:i], true
+	}
+	return pat, false
+}

@@ -1,0 +1,294 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/imgcloud/gateway/archive"
+	"github.com/imgcloud/gateway/dcm"
+	"github.com/imgcloud/gateway/index"
+)
+
+// The index-level scale benchmark (issue 18): "gwbench index gen" writes
+// index rows for many instances straight through index.PutInstance (the
+// index half of STOW's write path, without objects), with realistic
+// distributions; "gwbench index query" opens that index in a fresh process
+// and times archive searches of each kind, as QIDO runs them.
+
+var (
+	surnames = [][2]string{{"Zhang", "张"}, {"Wang", "王"}, {"Li", "李"}, {"Liu", "刘"}, {"Chen", "陈"}, {"Yang", "杨"},
+		{"Huang", "黄"}, {"Zhao", "赵"}, {"Wu", "吴"}, {"Zhou", "周"}, {"Xu", "徐"}, {"Sun", "孙"}, {"Ma", "马"}, {"Zhu", "朱"}, {"Hu", "胡"}, {"Guo", "郭"}}
+	givens = [][2]string{{"Wei", "伟"}, {"Fang", "芳"}, {"Na", "娜"}, {"Min", "敏"}, {"Jing", "静"}, {"Li", "丽"}, {"Qiang", "强"},
+		{"Lei", "磊"}, {"Jun", "军"}, {"Yang", "洋"}, {"Yong", "勇"}, {"Yan", "艳"}, {"Jie", "杰"}, {"Tao", "涛"}, {"Ming", "明"}, {"Chao", "超"}}
+	benchMods = []string{"CT", "CT", "CT", "MR", "MR", "CR", "DX", "DX", "US", "PT"}
+)
+
+func indexBenchCmd(ctx context.Context, args []string) error {
+	if len(args) == 0 {
+		return fmt.Errorf("usage: gwbench index gen|query -dir DIR [flags]")
+	}
+	switch args[0] {
+	case "gen":
+		return indexGen(ctx, args[1:], os.Stdout)
+	case "query":
+		return indexQuery(ctx, args[1:], os.Stdout)
+	}
+	return fmt.Errorf("gwbench index: unknown %q (gen, query)", args[0])
+}
+
+type benchPatient struct {
+	id, institution string
+	name            dcm.PersonName
+	birth, sex      string
+}
+
+func benchPatientOf(h, p int) benchPatient {
+	r := rand.New(rand.NewPCG(uint64(h), uint64(p)))
+	s, g := surnames[r.IntN(len(surnames))], givens[r.IntN(len(givens))]
+	var name dcm.PersonName
+	switch r.IntN(3) {
+	case 0:
+		name = dcm.PersonName{Alphabetic: s[0] + "^" + g[0], Ideographic: s[1] + "^" + g[1]}
+	case 1:
+		name = dcm.PersonName{Alphabetic: s[1] + g[1]}
+	default:
+		name = dcm.PersonName{Alphabetic: strings.ToUpper(s[0] + "^" + g[0])}
+	}
+	sex := "M"
+	if r.IntN(2) == 0 {
+		sex = "F"
+	}
+	return benchPatient{id: fmt.Sprintf("H%02dP%05d", h, p), institution: fmt.Sprintf("Hospital %02d", h), name: name,
+		birth: fmt.Sprintf("%04d%02d%02d", 1940+r.IntN(70), 1+r.IntN(12), 1+r.IntN(28)), sex: sex}
+}
+
+func str(vr, v string) *dcm.Element { return &dcm.Element{VR: vr, Value: []any{v}} }
+
+func indexGen(ctx context.Context, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("index gen", flag.ContinueOnError)
+	dir := fs.String("dir", "", "index directory (created)")
+	studies := fs.Int("studies", 100000, "studies")
+	series := fs.Int("series", 2, "series per study")
+	instances := fs.Int("instances", 5, "instances per series")
+	hospitals := fs.Int("hospitals", 40, "hospitals")
+	patients := fs.Int("patients", 2000, "patients per hospital")
+	seed := fs.Uint64("seed", 1, "random seed")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *dir == "" {
+		return fmt.Errorf("index gen: -dir is required")
+	}
+	db, err := index.Open(index.Options{Dir: *dir})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	r := rand.New(rand.NewPCG(*seed, 18))
+	start := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	meta := []byte(strings.Repeat("m", 600)) // about a compressed instance's metadata
+	t0 := time.Now()
+	n := 0
+	for i := range *studies {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		p := benchPatientOf(r.IntN(*hospitals), r.IntN(*patients))
+		study := fmt.Sprintf("2.25.18%d.%d", *seed, i)
+		day := start.AddDate(0, 0, r.IntN(3*365))
+		st := dcm.Dataset{
+			"00080020": str("DA", day.Format("20060102")),
+			"00080030": str("TM", fmt.Sprintf("%02d%02d%02d", 7+r.IntN(12), r.IntN(60), r.IntN(60))),
+			"00080050": str("SH", fmt.Sprintf("A%s%06d", day.Format("060102"), i)),
+			"00080080": str("LO", p.institution),
+			"00081030": str("LO", "Study "+p.institution),
+			"00100010": &dcm.Element{VR: "PN", Value: []any{p.name}},
+			"00100020": str("LO", p.id),
+			"00100030": str("DA", p.birth),
+			"00100040": str("CS", p.sex),
+			"0020000D": str("UI", study),
+		}
+		mod := benchMods[r.IntN(len(benchMods))]
+		for j := range *series {
+			se := fmt.Sprintf("%s.%d", study, j+1)
+			m := mod
+			if j > 0 && mod == "CT" && r.IntN(4) == 0 {
+				m = "PT"
+			}
+			seAttrs := dcm.Dataset{"00080060": str("CS", m), "00200011": &dcm.Element{VR: "IS", Value: []any{float64(j + 1)}},
+				"0020000E": str("UI", se), "0008103E": str("LO", m+" series")}
+			for k := range *instances {
+				sop := fmt.Sprintf("%s.%d", se, k+1)
+				err := db.PutInstance(index.NewInstance{
+					Instance: &index.Instance{Study: study, Series: se, SOP: sop, Key: "studies/" + study + "/" + se + "/" + sop + ".dcm", Size: 65536, TransferSyntax: "1.2.840.10008.1.2.1",
+						Attrs: dcm.Dataset{"00080018": str("UI", sop), "00200013": &dcm.Element{VR: "IS", Value: []any{float64(k + 1)}}, "00080016": str("UI", "1.2.840.10008.5.1.4.1.1.2")}},
+					Meta: meta, SeriesAttrs: seAttrs, StudyAttrs: st, Modality: m, Received: day,
+				})
+				if err != nil {
+					return err
+				}
+				n++
+			}
+		}
+		if (i+1)%10000 == 0 {
+			fmt.Fprintf(out, "%d studies, %d instances, %.0f inst/s\n", i+1, n, float64(n)/time.Since(t0).Seconds())
+		}
+	}
+	if err := db.Sync(); err != nil {
+		return err
+	}
+	el := time.Since(t0)
+	fmt.Fprintf(out, "wrote %d studies, %d instances in %s (%.0f inst/s), index %s\n", *studies, n, el.Round(time.Second), float64(n)/el.Seconds(), dirSize(*dir))
+	return nil
+}
+
+func dirSize(dir string) string {
+	var n int64
+	_ = filepath.Walk(dir, func(_ string, fi os.FileInfo, err error) error {
+		if err == nil && !fi.IsDir() {
+			// Blocks, not the length: Badger's value log is a sparse
+			// preallocated file.
+			if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+				n += st.Blocks * 512
+			} else {
+				n += fi.Size()
+			}
+		}
+		return nil
+	})
+	return fmt.Sprintf("%.0f MB", float64(n)/1e6)
+}
+
+func selfRSS() string {
+	b, _ := os.ReadFile("/proc/self/status")
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, "VmRSS:") {
+			return strings.TrimSpace(strings.TrimPrefix(l, "VmRSS:"))
+		}
+	}
+	return "?"
+}
+
+func indexQuery(ctx context.Context, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("index query", flag.ContinueOnError)
+	dir := fs.String("dir", "", "index directory (from index gen)")
+	n := fs.Int("n", 300, "queries per kind")
+	limit := fs.Int("limit", 100, "limit of the date, modality, name and list queries")
+	hospitals := fs.Int("hospitals", 40, "hospitals (as in gen)")
+	patients := fs.Int("patients", 2000, "patients per hospital (as in gen)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	t0 := time.Now()
+	db, err := index.Open(index.Options{Dir: *dir})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	studies, series, instances := db.Counts()
+	fmt.Fprintf(out, "open: %s, RSS %s, %d studies, %d series, %d instances, index %s (load %s)\n",
+		time.Since(t0).Round(time.Millisecond), selfRSS(), studies, series, instances, dirSize(*dir), loadavg())
+	svc := archive.New(nil, db, archive.Options{Visibility: archive.Unrestricted{}})
+	r := rand.New(rand.NewPCG(7, 7))
+	day := func() time.Time { return time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, r.IntN(3*365)) }
+	var someStudies []string
+	_ = db.ScanOrder("", func(c index.Cursor) bool {
+		if r.IntN(200) == 0 {
+			someStudies = append(someStudies, c.UID)
+		}
+		return len(someStudies) < 2000
+	})
+	kinds := []struct {
+		name string
+		q    func() archive.Query
+	}{
+		{"PatientID (half of them with studies)", func() archive.Query {
+			id := benchPatientOf(r.IntN(*hospitals), r.IntN(*patients)).id
+			if r.IntN(2) == 0 {
+				st, _ := db.Study(someStudies[r.IntN(len(someStudies))])
+				id = st.Attrs.String("00100020")
+			}
+			return archive.Query{Params: []archive.Param{{Tag: "00100020", Value: id}}}
+		}},
+		{"StudyDate 7 days, limit", func() archive.Query {
+			d := day()
+			return archive.Query{Params: []archive.Param{{Tag: "00080020", Value: d.Format("20060102") + "-" + d.AddDate(0, 0, 6).Format("20060102")}}, Limit: *limit}
+		}},
+		{"ModalitiesInStudy, limit", func() archive.Query {
+			return archive.Query{Params: []archive.Param{{Tag: "00080061", Value: benchMods[r.IntN(len(benchMods))]}}, Limit: *limit}
+		}},
+		{"PatientName ZHANG*, limit", func() archive.Query {
+			return archive.Query{Params: []archive.Param{{Tag: "00100010", Value: strings.ToUpper(surnames[r.IntN(len(surnames))][0]) + "*"}}, Limit: *limit}
+		}},
+		{"PatientName 张*, limit", func() archive.Query {
+			return archive.Query{Params: []archive.Param{{Tag: "00100010", Value: surnames[r.IntN(len(surnames))][1] + "*"}}, Limit: *limit}
+		}},
+		{"AccessionNumber", func() archive.Query {
+			st, _ := db.Study(someStudies[r.IntN(len(someStudies))])
+			return archive.Query{Params: []archive.Param{{Tag: "00080050", Value: st.Attrs.String("00080050")}}}
+		}},
+		{"study list (no key), limit", func() archive.Query { return archive.Query{Limit: *limit} }},
+		{"study list, offset 50000", func() archive.Query { return archive.Query{Limit: *limit, Offset: 50000} }},
+		{"series of a study", func() archive.Query {
+			return archive.Query{Level: archive.LevelSeries, Study: someStudies[r.IntN(len(someStudies))]}
+		}},
+		{"instances of a study", func() archive.Query {
+			return archive.Query{Level: archive.LevelInstance, Study: someStudies[r.IntN(len(someStudies))]}
+		}},
+	}
+	fmt.Fprintf(out, "| query (%d each, c=1) | p50 ms | p99 ms | avg hits |\n|---|---|---|---|\n", *n)
+	var all []time.Duration
+	for _, k := range kinds {
+		var lat []time.Duration
+		hits := 0
+		reps := *n
+		deep := strings.Contains(k.name, "offset")
+		if deep {
+			reps = max(1, *n/100)
+		}
+		for range reps {
+			q := k.q()
+			t := time.Now()
+			res, err := svc.Search(ctx, q, archive.Scope{})
+			if err != nil {
+				return fmt.Errorf("%s: %w", k.name, err)
+			}
+			lat = append(lat, time.Since(t))
+			hits += len(res.Items)
+		}
+		slices.Sort(lat)
+		if !deep { // a deep offset costs the rows it skips: reported, not in the mix
+			all = append(all, lat...)
+		}
+		fmt.Fprintf(out, "| %s | %.2f | %.2f | %.1f |\n", k.name, ms(lat[len(lat)/2]), ms(lat[len(lat)*99/100]), float64(hits)/float64(reps))
+	}
+	var sum time.Duration
+	for _, d := range all {
+		sum += d
+	}
+	runtime.GC()
+	cs := db.CacheStats()[1]
+	hit, miss, rows, bytes := cs.Hits, cs.Misses, cs.Rows, cs.Bytes
+	fmt.Fprintf(out, "mix: %.0f queries/s on one core (mean %.2f ms); RSS after queries %s; study cache %d rows (%d MB), %d hits, %d misses (load %s)\n",
+		float64(len(all))/sum.Seconds(), ms(sum/time.Duration(len(all))), selfRSS(), rows, bytes>>20, hit, miss, loadavg())
+	return nil
+}
+
+func loadavg() string {
+	b, _ := os.ReadFile("/proc/loadavg")
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
+}
