@@ -32,7 +32,8 @@ type Options struct {
 	// idle associations does not shut the others out.
 	MaxPerCaller int
 	// MaxConnections bounds TCP connections, associated or not (default
-	// 4*MaxAssociations+64); beyond, new connections are closed at once.
+	// 1024); beyond, new connections are closed at once. Connections that
+	// never associate hold no association slot and are closed by ARTIM.
 	MaxConnections int
 	// ARTIM is the association request/release timer (PS3.8 9.1.5,
 	// default 30 s): how long a connection may take to send its
@@ -125,7 +126,7 @@ func New(opt Options) (*Server, error) {
 		opt.MaxPerCaller = max(1, opt.MaxAssociations/4)
 	}
 	if opt.MaxConnections <= 0 {
-		opt.MaxConnections = 4*opt.MaxAssociations + 64
+		opt.MaxConnections = 1024
 	}
 	if opt.ARTIM <= 0 {
 		opt.ARTIM = 30 * time.Second
@@ -177,6 +178,19 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 			s.serveConn(ctx, conn)
 		}()
 	}
+}
+
+// ServeConn serves one connection already accepted (by a TLS listener,
+// or a test) until its association ends; it closes the connection.
+func (s *Server) ServeConn(ctx context.Context, nc net.Conn) {
+	if !s.addConn(nc) {
+		nc.Close()
+		return
+	}
+	s.wg.Add(1)
+	defer s.wg.Done()
+	defer s.dropConn(nc)
+	s.serveConn(ctx, nc)
 }
 
 // Close aborts every connection and waits for their goroutines (or ctx).
@@ -268,7 +282,7 @@ type conn struct {
 // Sta2 (awaiting A-ASSOCIATE-RQ under ARTIM), Sta6 (established, under
 // the idle timer), and the release or abort that ends it.
 func (s *Server) serveConn(ctx context.Context, nc net.Conn) {
-	c := &conn{s: s, c: nc, r: bufio.NewReaderSize(nc, 64<<10)}
+	c := &conn{s: s, c: nc, r: bufio.NewReaderSize(nc, 16<<10)}
 	id := newID()
 	log := s.log.With("assoc", id, "remote", nc.RemoteAddr().String())
 	_ = nc.SetReadDeadline(time.Now().Add(s.opt.ARTIM))
