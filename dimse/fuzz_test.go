@@ -48,4 +48,3 @@ func FuzzPDU(f *testing.F) {
 		<-done
 	})
 }
-
