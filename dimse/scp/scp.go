@@ -70,6 +70,7 @@ type Service struct {
 	log *slog.Logger
 	srv *dimse.Server
 	m   metrics
+	gc  *groupCommit
 }
 
 type metrics struct {
@@ -90,7 +91,7 @@ func New(opt Options) (*Service, error) {
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Service{opt: opt, log: opt.Logger}
+	s := &Service{opt: opt, log: opt.Logger, gc: newGroupCommit(opt.Archive)}
 	s.m = metrics{
 		assocs: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gateway_dimse_associations_total", Help: "DICOM associations requested, by outcome (accepted, rejected)."}, []string{"outcome"}),
 		open:   prometheus.NewGauge(prometheus.GaugeOpts{Name: "gateway_dimse_associations_open", Help: "DICOM associations open."}),
@@ -209,7 +210,7 @@ func (s *Service) Store(ctx context.Context, a *dimse.Association, rq *dimse.Sto
 	meta := fileMeta(rq, a.RQ.CallingAE)
 	st, err := s.opt.Archive.Store(ctx, io.MultiReader(strings.NewReader(meta), rq.Data), "")
 	if err == nil && !st.Duplicate {
-		err = s.opt.Archive.Commit(context.WithoutCancel(ctx), []*archive.Stored{st})
+		err = s.gc.commit(context.WithoutCancel(ctx), st)
 	}
 	if err != nil {
 		status, comment := storeStatus(err)
