@@ -80,6 +80,15 @@ type StoreRequest struct {
 	Size int64
 }
 
+// FindRequest is a C-FIND-RQ with its identifier.
+type FindRequest struct {
+	Command        Command
+	SOPClass       string
+	TransferSyntax string
+	// Identifier is the query data set in TransferSyntax.
+	Identifier []byte
+}
+
 // Handler serves the application side of associations. Calls for one
 // association come from one goroutine, one operation at a time.
 type Handler interface {
@@ -92,6 +101,10 @@ type Handler interface {
 	// Store handles a C-STORE-RQ: a status (PS3.4 B.2.3) and, for a
 	// warning or failure, an error comment.
 	Store(ctx context.Context, a *Association, rq *StoreRequest) (status uint16, comment string)
+	// Find handles a C-FIND-RQ: it calls match with each matching
+	// identifier (encoded in TransferSyntax; each is sent as a pending
+	// response) and returns the final status and comment.
+	Find(ctx context.Context, a *Association, rq *FindRequest, match func(identifier []byte) error) (status uint16, comment string)
 	// Closed reports the end of an accepted association: err is nil after
 	// an A-RELEASE, else why it ended (abort, timeout, protocol error).
 	Closed(ctx context.Context, a *Association, err error)
@@ -520,8 +533,29 @@ func (c *conn) dispatch(ctx context.Context, m *message) error {
 		rq.Data, rq.Size = r, m.data.size()
 		status, comment := c.s.opt.Handler.Store(ctx, c.a, rq)
 		return c.send(m.ctx, Response(m.rq, status, comment), nil)
+	case CFindRQ:
+		if m.data == nil {
+			return c.send(m.ctx, Response(m.rq, 0xC000, "C-FIND-RQ without an identifier"), nil)
+		}
+		r, err := m.data.reader()
+		if err != nil {
+			return c.send(m.ctx, Response(m.rq, 0xA700, "spool unreadable"), nil)
+		}
+		id, err := io.ReadAll(io.LimitReader(r, maxCommandBytes+1))
+		if err != nil || len(id) > maxCommandBytes {
+			return c.send(m.ctx, Response(m.rq, 0xA900, "identifier unreadable or larger than 64 KiB"), nil)
+		}
+		rq := &FindRequest{Command: m.rq, SOPClass: m.rq.String(TagAffectedSOPClassUID), TransferSyntax: c.a.ts[m.ctx], Identifier: id}
+		status, comment := c.s.opt.Handler.Find(ctx, c.a, rq, func(ds []byte) error {
+			pending := Response(m.rq, 0xFF00, "")
+			pending.SetU16(TagDataSetType, 0)
+			return c.send(m.ctx, pending, ds)
+		})
+		return c.send(m.ctx, Response(m.rq, status, comment), nil)
 	case CCancelRQ:
-		return nil // nothing runs asynchronously to cancel
+		// Operations run one at a time and the C-FIND answer is sent in
+		// full before the next PDU is read: a C-CANCEL arrives after it.
+		return nil
 	}
 	if m.field&0x8000 != 0 {
 		return protoErr(abortUnexpectedPDU, "response command %#04x sent to the SCP", m.field)

@@ -54,6 +54,13 @@ func (h *recorder) Store(_ context.Context, _ *dimse.Association, rq *dimse.Stor
 	return h.status, ""
 }
 
+func (h *recorder) Find(_ context.Context, _ *dimse.Association, rq *dimse.FindRequest, match func([]byte) error) (uint16, string) {
+	if err := match(rq.Identifier); err != nil {
+		return 0xA700, err.Error()
+	}
+	return 0, ""
+}
+
 func (h *recorder) Closed(_ context.Context, _ *dimse.Association, err error) {
 	h.mu.Lock()
 	h.closed = append(h.closed, err)

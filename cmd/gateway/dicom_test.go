@@ -89,7 +89,8 @@ func TestDICOMPort(t *testing.T) {
 	}
 	aes := filepath.Join(t.TempDir(), "aes.yaml")
 	os.WriteFile(aes, []byte("- {aet: FAHZUPACS, host: 127.0.0.1, port: 4243, institution: fahzu, allow: [store]}\n"+
-		"- {aet: PUMCHPACS, host: 127.0.0.1, port: 4244, institution: pumch, allow: [store]}\n"), 0o600)
+		"- {aet: PUMCHPACS, host: 127.0.0.1, port: 4244, institution: pumch, allow: [store]}\n"+
+		"- {aet: FAHZUWS, host: 127.0.0.1, port: 4245, institution: fahzu, allow: [query]}\n"), 0o600)
 	dicomAddr := freeAddr(t)
 	p := startGateway(t, t.TempDir(), "--demo", "--dicom-listen", dicomAddr, "--dicom-aes", aes, "--dicom-check-called-aet")
 	host, port, _ := strings.Cut(dicomAddr, ":")
@@ -151,6 +152,46 @@ func TestDICOMPort(t *testing.T) {
 				}
 				t.Errorf("%s: retrieved data set (%d bytes) differs from the source (%d) at byte %d: % x / % x", f.Path, len(a), len(b), i, a[max(0, i-16):min(len(a), i+16)], b[max(0, i-16):min(len(b), i+16)])
 			}
+		}
+	})
+
+	t.Run("findscu", func(t *testing.T) {
+		find := func(aet string, keys ...string) string {
+			args := []string{"-v", "-S", "-aet", aet, "-aec", "IMGCLOUD"}
+			for _, k := range keys {
+				args = append(args, "-k", k)
+			}
+			out, err := dcmtk(t, "findscu", append(args, host, port)...)
+			if err != nil {
+				t.Fatalf("findscu %v: %v\n%s", keys, err, out)
+			}
+			return out
+		}
+		studies := map[string]bool{}
+		for _, f := range fahzu {
+			studies[f.StudyUID] = true
+		}
+		// Case-insensitive PN wildcard, as QIDO: the FAHZU patients are "Li^Min".
+		out := find("FAHZUWS", "QueryRetrieveLevel=STUDY", "PatientName=li*", "StudyInstanceUID", "NumberOfStudyRelatedInstances")
+		for uid := range studies {
+			if !strings.Contains(out, uid) {
+				t.Errorf("STUDY level: %s missing\n%s", uid, out)
+			}
+		}
+		if n := strings.Count(out, "(Pending)"); n != len(studies) {
+			t.Errorf("STUDY level: %d matches, want %d\n%s", n, len(studies), out)
+		}
+		if !strings.Contains(out, "ISO_IR 192") {
+			t.Error("answers do not name their character set")
+		}
+		out = find("FAHZUWS", "QueryRetrieveLevel=SERIES", "StudyInstanceUID="+fahzu[0].StudyUID, "SeriesInstanceUID", "Modality")
+		if n := strings.Count(out, "(Pending)"); n != 2 || !strings.Contains(out, fahzu[0].SeriesUID) {
+			t.Errorf("SERIES level: %d matches, want 2 with %s\n%s", n, fahzu[0].SeriesUID, out)
+		}
+		// A store-only AE may not query.
+		out = find("FAHZUPACS", "QueryRetrieveLevel=STUDY", "StudyInstanceUID")
+		if strings.Contains(out, "(Pending)") || !strings.Contains(out, "0x0124") && !strings.Contains(out, "0x124") {
+			t.Errorf("query by a store-only AE:\n%s", out)
 		}
 	})
 

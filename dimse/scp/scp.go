@@ -35,6 +35,7 @@ const Verification = "1.2.840.10008.1.1"
 type Archive interface {
 	Store(ctx context.Context, r io.Reader, expectStudy string) (*archive.Stored, error)
 	Commit(ctx context.Context, stored []*archive.Stored) error
+	Search(ctx context.Context, q archive.Query, scope archive.Scope) (*archive.Result, error)
 }
 
 // Auditor records audit events (audit.Log).
@@ -127,6 +128,8 @@ func syntaxes(abstract string) []string {
 	switch {
 	case abstract == Verification:
 		return []string{dcm.ImplicitVRLittleEndian, dcm.ExplicitVRLittleEndian, dcm.ExplicitVRBigEndian}
+	case abstract == StudyRootFind || abstract == PatientRootFind:
+		return []string{dcm.ImplicitVRLittleEndian, dcm.ExplicitVRLittleEndian}
 	case dcm.IsStorageSOPClass(abstract):
 		return dcm.StoredTransferSyntaxes
 	}
