@@ -188,6 +188,13 @@ func TestDICOMPort(t *testing.T) {
 		if n := strings.Count(out, "(Pending)"); n != 2 || !strings.Contains(out, fahzu[0].SeriesUID) {
 			t.Errorf("SERIES level: %d matches, want 2 with %s\n%s", n, fahzu[0].SeriesUID, out)
 		}
+		// A GB18030 query (*=李* in GB18030 bytes: the ideographic group
+		// starts with 李, matched as QIDO matches) finds the same studies.
+		gb := "*=" + string([]byte{0xC0, 0xEE}) + "*"
+		out = find("FAHZUWS", "QueryRetrieveLevel=STUDY", "SpecificCharacterSet=GB18030", "PatientName="+gb, "StudyInstanceUID")
+		if n := strings.Count(out, "(Pending)"); n != len(studies) {
+			t.Errorf("GB18030 query: %d matches, want %d\n%s", n, len(studies), out)
+		}
 		// A store-only AE may not query.
 		out = find("FAHZUPACS", "QueryRetrieveLevel=STUDY", "StudyInstanceUID")
 		if strings.Contains(out, "(Pending)") || !strings.Contains(out, "0x0124") && !strings.Contains(out, "0x124") {

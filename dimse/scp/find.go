@@ -52,6 +52,12 @@ func (s *Service) find(ctx context.Context, a *dimse.Association, rq *dimse.Find
 	if err != nil {
 		return 0xC000, "identifier: " + err.Error(), 0
 	}
+	if cs := keys[tagCharset]; cs != "" {
+		// GB18030, Latin-1, ... queries match the UTF-8 index.
+		for tag, v := range keys {
+			keys[tag] = dcm.DecodeText(cs, v)
+		}
+	}
 	q := archive.Query{Limit: archive.MaxLimit}
 	switch lv := strings.TrimSpace(keys[tagLevel]); lv {
 	case "STUDY":
