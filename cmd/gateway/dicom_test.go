@@ -188,6 +188,10 @@ func TestDICOMPort(t *testing.T) {
 		if n := strings.Count(out, "(Pending)"); n != 2 || !strings.Contains(out, fahzu[0].SeriesUID) {
 			t.Errorf("SERIES level: %d matches, want 2 with %s\n%s", n, fahzu[0].SeriesUID, out)
 		}
+		out = find("FAHZUWS", "QueryRetrieveLevel=IMAGE", "StudyInstanceUID="+fahzu[0].StudyUID, "SeriesInstanceUID="+fahzu[0].SeriesUID, "SOPInstanceUID", "InstanceNumber")
+		if n := strings.Count(out, "(Pending)"); n != 3 || !strings.Contains(out, fahzu[0].SOPUID) {
+			t.Errorf("IMAGE level: %d matches, want 3 with %s\n%s", n, fahzu[0].SOPUID, out)
+		}
 		// A GB18030 query (*=李* in GB18030 bytes: the ideographic group
 		// starts with 李, matched as QIDO matches) finds the same studies.
 		gb := "*=" + string([]byte{0xC0, 0xEE}) + "*"
