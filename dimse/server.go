@@ -333,11 +333,13 @@ func (s *Server) serveConn(ctx context.Context, nc net.Conn) {
 		c.reject(log, rj)
 		return
 	}
-	defer s.release(rq.CallingAE)
 	actx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	hctx, err := s.opt.Handler.Associate(actx, a)
 	if err != nil {
+		// The slot is given back before lingering, so that a stranger
+		// using a known AE's title cannot hold that AE's slots.
+		s.release(rq.CallingAE)
 		var rj *RejectError
 		if !errors.As(err, &rj) {
 			rj = &RejectError{Result: 2, Source: 1, Reason: 1, Msg: err.Error()}
@@ -345,6 +347,7 @@ func (s *Server) serveConn(ctx context.Context, nc net.Conn) {
 		c.reject(log, rj)
 		return
 	}
+	defer s.release(rq.CallingAE)
 	ac := s.negotiate(a)
 	c.peer = rq.MaxLength
 	if err := c.write(pduAssociateAC, ac.encode()); err != nil {
