@@ -464,3 +464,14 @@ func decodeWith(enc encoding.Encoding, s string) string {
 	}
 	return strings.ToValidUTF8(out, "\uFFFD")
 }
+
+// DecodeText converts a value written in the character set named by a
+// SpecificCharacterSet value (terms separated by backslashes, e.g.
+// "GB18030" or "\ISO 2022 IR 58") to UTF-8, as ReadHeader decodes text.
+func DecodeText(specificCharset, s string) string {
+	var terms []string
+	for _, t := range strings.Split(specificCharset, `\`) {
+		terms = append(terms, NormalizeCharset(strings.TrimSpace(t)))
+	}
+	return charsetDecoder(terms).decode(s)
+}

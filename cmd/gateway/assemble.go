@@ -16,6 +16,7 @@ import (
 	"github.com/imgcloud/gateway/archive"
 	"github.com/imgcloud/gateway/consent"
 	"github.com/imgcloud/gateway/dicomweb"
+	"github.com/imgcloud/gateway/dimse/scp"
 	"github.com/imgcloud/gateway/httpapi/adminapi"
 	"github.com/imgcloud/gateway/httpapi/consentapi"
 	"github.com/imgcloud/gateway/httpapi/guard"
@@ -40,6 +41,8 @@ type gateway struct {
 	// policy is the route policy the access middleware applies.
 	policy *access.Policy
 	log    *slog.Logger
+	// dicom is the DICOM service (nil when --dicom-listen is empty).
+	dicom *scp.Service
 }
 
 // close releases the parts in reverse order of opening.
@@ -110,6 +113,9 @@ func assemble(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 		return nil, err
 	}
 	if gw.echo, gw.policy, err = httpServer(cfg, p, log); err != nil {
+		return nil, err
+	}
+	if gw.dicom, err = setupDICOM(cfg, p, log); err != nil { // dicom.go
 		return nil, err
 	}
 	return gw, nil

@@ -60,6 +60,7 @@ type Config struct {
 	Access         AccessConfig
 	Recognition    RecognitionConfig
 	Federation     FederationConfig // federation.go
+	DICOM          DICOMConfig      // dicom.go
 }
 
 // S3Config selects an S3-compatible bucket.
@@ -91,6 +92,7 @@ func DefaultConfig() Config {
 		ShutdownGrace:    20 * time.Second,
 		Access:           defaultAccess(),
 		Federation:       defaultFederation(),
+		DICOM:            defaultDICOM(),
 	}
 }
 
@@ -115,6 +117,9 @@ func (c Config) Validate() error {
 		return fmt.Errorf("public-url: %q must start with http:// or https://", c.PublicURL)
 	case c.DefaultCharset != "" && dcm.NormalizeCharset(c.DefaultCharset) == "":
 		return fmt.Errorf("default-charset: %q is not a character set the gateway knows (for example GB18030, GBK, ISO_IR 192 for UTF-8, ISO_IR 100)", c.DefaultCharset)
+	}
+	if err := c.DICOM.validate(); err != nil {
+		return err
 	}
 	return c.Federation.validate()
 }
@@ -157,4 +162,5 @@ func bindServe(fs *flag.FlagSet, c *Config) {
 	bindAccess(fs, &c.Access)
 	bindRecognition(fs, &c.Recognition)
 	bindFederation(fs, &c.Federation)
+	bindDICOM(fs, &c.DICOM)
 }

@@ -54,7 +54,18 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if cfg.DebugListen != "" {
 		go servePprof(cfg.DebugListen, log)
 	}
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
+	if gw.dicom != nil {
+		stop, err := serveDICOM(ctx, gw.dicom, cfg.DICOM.Listen, stdout, log, errc) // dicom.go
+		if err != nil {
+			return err
+		}
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
+			defer cancel()
+			stop(sctx)
+		}()
+	}
 	go func() { errc <- srv.Serve(ln) }()
 	select {
 	case err := <-errc:

@@ -75,7 +75,7 @@ func listPackages(t *testing.T, root string) []pkg {
 // Layers of ARCHITECTURE.md ("Import rules").
 const (
 	layerCmd      = "cmd"      // binaries: may import anything but test helpers
-	layerHTTP     = "http"     // HTTP adapters: dicomweb, httpapi/...
+	layerHTTP     = "http"     // network adapters: dicomweb, httpapi/..., dimse/...
 	layerDomain   = "domain"   // the rules of the system
 	layerBase     = "base"     // storage, index, dcm
 	layerInternal = "internal" // utilities usable by all
@@ -100,7 +100,7 @@ func layer(rel string) string {
 	switch {
 	case top == "cmd":
 		return layerCmd
-	case top == "dicomweb" || top == "httpapi":
+	case top == "dicomweb" || top == "httpapi" || top == "dimse":
 		return layerHTTP
 	case strings.HasPrefix(rel, "internal/testutil/"):
 		return layerTestutil

@@ -1,0 +1,67 @@
+package access_test
+
+import (
+	"errors"
+	"net"
+	"testing"
+
+	"github.com/imgcloud/gateway/access"
+	"github.com/imgcloud/gateway/auth"
+)
+
+func TestAEs(t *testing.T) {
+	list, err := access.ParseAEs([]byte("- {aet: QASCU, host: 127.0.0.1, port: 4243, institution: hn-xy, allow: [store, query, retrieve]}\n- {aet: PACS1, host: 10.0.0.7, port: 104, institution: pumch, allow: [store], tls: true}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	aes, err := access.NewAEs(list)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		aet, ip string
+		known   bool
+	}{
+		{"QASCU", "127.0.0.1", true},
+		{"QASCU", "127.0.0.2", false}, // right title, wrong address
+		{"PACS1", "10.0.0.7", true},
+		{"PACS2", "10.0.0.7", false},
+	} {
+		if _, got := aes.Lookup(tc.aet, net.ParseIP(tc.ip)); got != tc.known {
+			t.Errorf("Lookup(%s, %s) = %v, want %v", tc.aet, tc.ip, got, tc.known)
+		}
+	}
+	pacs, _ := aes.Lookup("PACS1", net.ParseIP("10.0.0.7"))
+	if !pacs.TLS || pacs.Port != 104 {
+		t.Errorf("entry %+v lost tls or port", pacs)
+	}
+	p, err := pacs.Principal(access.OpStore)
+	if err != nil || p.Role != auth.RolePACS || p.Institution != "pumch" || p.User != "ae:PACS1" {
+		t.Errorf("store principal %+v, %v", p, err)
+	}
+	if _, err := pacs.Principal(access.OpQuery); !errors.Is(err, access.ErrOperationNotAllowed) {
+		t.Errorf("query by a store-only AE: %v, want ErrOperationNotAllowed", err)
+	}
+	qa, _ := aes.Lookup("QASCU", net.ParseIP("127.0.0.1"))
+	if p, err := qa.Principal(access.OpQuery); err != nil || p.Role != auth.RoleClinician || p.Institution != "hn-xy" {
+		t.Errorf("query principal %+v, %v", p, err)
+	}
+}
+
+func TestAEsRefused(t *testing.T) {
+	for name, yaml := range map[string]string{
+		"unknown key":   "- {aet: A, host: 127.0.0.1, institution: x, alow: [store]}",
+		"bad operation": "- {aet: A, host: 127.0.0.1, institution: x, allow: [delete]}",
+		"no host":       "- {aet: A, institution: x, allow: [store]}",
+		"long title":    "- {aet: ABCDEFGHIJKLMNOPQ, host: 127.0.0.1, institution: x}",
+		"twice":         "- {aet: A, host: 127.0.0.1, institution: x}\n- {aet: A, host: 127.0.0.1, institution: y}",
+	} {
+		list, err := access.ParseAEs([]byte(yaml))
+		if err == nil {
+			_, err = access.NewAEs(list)
+		}
+		if err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}

@@ -1,0 +1,645 @@
+package dimse
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"sync"
+	"time"
+)
+
+// Options configure a Server. Zero values take the defaults named.
+type Options struct {
+	// AETitle is the gateway's AE title (echoed in A-ASSOCIATE-AC).
+	AETitle string
+	// MaxPDULength is the largest P-DATA-TF body the server receives,
+	// announced in A-ASSOCIATE-AC (default 256 KiB); a longer PDU aborts
+	// the association before anything is allocated.
+	MaxPDULength uint32
+	// MaxAssociations bounds associations at once (default 64); beyond,
+	// A-ASSOCIATE-RJ transient, local limit exceeded.
+	MaxAssociations int
+	// MaxPerCaller bounds the associations of one calling AE title
+	// (default MaxAssociations/4, at least 1), so that one peer holding
+	// idle associations does not shut the others out.
+	MaxPerCaller int
+	// MaxConnections bounds TCP connections, associated or not (default
+	// 1024); beyond, new connections are closed at once. Connections that
+	// never associate hold no association slot and are closed by ARTIM.
+	MaxConnections int
+	// ARTIM is the association request/release timer (PS3.8 9.1.5,
+	// default 30 s): how long a connection may take to send its
+	// A-ASSOCIATE-RQ, and to close after a release or reject.
+	ARTIM time.Duration
+	// IdleTimeout closes (A-ABORT) an association idle that long, or
+	// whose PDU does not arrive in full within it (default 5 min).
+	IdleTimeout time.Duration
+	// MaxDataSetBytes bounds one data set (default 4 GiB).
+	MaxDataSetBytes int64
+	// SpoolDir holds data sets larger than SpoolMemory while they arrive
+	// (default os.TempDir()).
+	SpoolDir string
+	// SpoolMemory is how much of a data set is kept in memory before it
+	// is spilled to a file in SpoolDir (default 1 MiB).
+	SpoolMemory int
+	// Syntaxes returns the transfer syntaxes the server accepts for an
+	// abstract syntax (nil: not supported). Required.
+	Syntaxes func(abstractSyntax string) []string
+	// Handler decides on associations and serves requests. Required.
+	Handler Handler
+	Logger  *slog.Logger
+}
+
+// Association is an accepted (or being negotiated) association.
+type Association struct {
+	// ID names the association in logs and the audit trail.
+	ID     string
+	RQ     *AssociateRQ
+	Remote net.Addr
+	Log    *slog.Logger
+	// accepted presentation contexts: id -> transfer syntax, abstract syntax.
+	ts, as map[byte]string
+}
+
+// StoreRequest is a C-STORE-RQ with its data set.
+type StoreRequest struct {
+	Command               Command
+	SOPClass, SOPInstance string
+	TransferSyntax        string
+	// Data is the data set in TransferSyntax (no file meta information),
+	// spooled in full before the handler is called; Size bytes.
+	Data io.Reader
+	Size int64
+}
+
+// FindRequest is a C-FIND-RQ with its identifier.
+type FindRequest struct {
+	Command        Command
+	SOPClass       string
+	TransferSyntax string
+	// Identifier is the query data set in TransferSyntax.
+	Identifier []byte
+}
+
+// Handler serves the application side of associations. Calls for one
+// association come from one goroutine, one operation at a time.
+type Handler interface {
+	// Associate decides on an A-ASSOCIATE-RQ; a *RejectError refuses it
+	// with that result, source and reason. The context it returns is
+	// passed to every later call of the association.
+	Associate(ctx context.Context, a *Association) (context.Context, error)
+	// Echo answers a C-ECHO-RQ with a status.
+	Echo(ctx context.Context, a *Association) uint16
+	// Store handles a C-STORE-RQ: a status (PS3.4 B.2.3) and, for a
+	// warning or failure, an error comment.
+	Store(ctx context.Context, a *Association, rq *StoreRequest) (status uint16, comment string)
+	// Find handles a C-FIND-RQ: it calls match with each matching
+	// identifier (encoded in TransferSyntax; each is sent as a pending
+	// response) and returns the final status and comment.
+	Find(ctx context.Context, a *Association, rq *FindRequest, match func(identifier []byte) error) (status uint16, comment string)
+	// Closed reports the end of an accepted association: err is nil after
+	// an A-RELEASE, else why it ended (abort, timeout, protocol error).
+	Closed(ctx context.Context, a *Association, err error)
+}
+
+// Server accepts associations on listeners.
+type Server struct {
+	opt Options
+	log *slog.Logger
+
+	mu       sync.Mutex
+	assocs   int
+	conns    int
+	byCaller map[string]int
+	open     map[net.Conn]struct{}
+	closed   bool
+	wg       sync.WaitGroup
+}
+
+// New returns a server; Serve starts it on a listener.
+func New(opt Options) (*Server, error) {
+	if opt.Syntaxes == nil || opt.Handler == nil {
+		return nil, errors.New("dimse: Options.Syntaxes and Options.Handler are required")
+	}
+	if opt.MaxPDULength == 0 {
+		opt.MaxPDULength = 256 << 10
+	}
+	if opt.MaxAssociations <= 0 {
+		opt.MaxAssociations = 64
+	}
+	if opt.MaxPerCaller <= 0 {
+		opt.MaxPerCaller = max(1, opt.MaxAssociations/4)
+	}
+	if opt.MaxConnections <= 0 {
+		opt.MaxConnections = 1024
+	}
+	if opt.ARTIM <= 0 {
+		opt.ARTIM = 30 * time.Second
+	}
+	if opt.IdleTimeout <= 0 {
+		opt.IdleTimeout = 5 * time.Minute
+	}
+	if opt.MaxDataSetBytes <= 0 {
+		opt.MaxDataSetBytes = 4 << 30
+	}
+	if opt.SpoolDir == "" {
+		opt.SpoolDir = os.TempDir()
+	}
+	if opt.SpoolMemory <= 0 {
+		opt.SpoolMemory = 1 << 20
+	}
+	if opt.Logger == nil {
+		opt.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Server{opt: opt, log: opt.Logger, byCaller: map[string]int{}, open: map[net.Conn]struct{}{}}, nil
+}
+
+// Serve accepts connections on ln until ctx ends or Close is called.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	stop := context.AfterFunc(ctx, func() { ln.Close() })
+	defer stop()
+	for {
+		conn, err := ln.Accept()
+		if err != nil {
+			if ctx.Err() != nil || s.isClosed() {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				time.Sleep(10 * time.Millisecond)
+				continue
+			}
+			return fmt.Errorf("accept DICOM connection: %w", err)
+		}
+		if !s.addConn(conn) {
+			s.log.Warn("DICOM connection refused: too many connections", "remote", conn.RemoteAddr().String(), "max", s.opt.MaxConnections)
+			conn.Close()
+			continue
+		}
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			defer s.dropConn(conn)
+			s.serveConn(ctx, conn)
+		}()
+	}
+}
+
+// ServeConn serves one connection already accepted (by a TLS listener,
+// or a test) until its association ends; it closes the connection.
+func (s *Server) ServeConn(ctx context.Context, nc net.Conn) {
+	if !s.addConn(nc) {
+		nc.Close()
+		return
+	}
+	s.wg.Add(1)
+	defer s.wg.Done()
+	defer s.dropConn(nc)
+	s.serveConn(ctx, nc)
+}
+
+// Close aborts every connection and waits for their goroutines (or ctx).
+func (s *Server) Close(ctx context.Context) error {
+	s.mu.Lock()
+	s.closed = true
+	for c := range s.open {
+		// A-ABORT from the provider, then close.
+		_ = c.SetWriteDeadline(time.Now().Add(time.Second))
+		_ = writePDU(c, pduAbort, []byte{0, 0, 2, abortNotSpecified})
+		c.Close()
+	}
+	s.mu.Unlock()
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("close DICOM server: %w", ctx.Err())
+	}
+}
+
+func (s *Server) isClosed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
+}
+
+func (s *Server) addConn(c net.Conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed || s.conns >= s.opt.MaxConnections {
+		return false
+	}
+	s.conns++
+	s.open[c] = struct{}{}
+	return true
+}
+
+func (s *Server) dropConn(c net.Conn) {
+	c.Close()
+	s.mu.Lock()
+	s.conns--
+	delete(s.open, c)
+	s.mu.Unlock()
+}
+
+// acquire takes an association slot for a calling AE.
+func (s *Server) acquire(caller string) *RejectError {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.assocs >= s.opt.MaxAssociations:
+		return RejectBusy(fmt.Sprintf("%d associations are open, the most the gateway serves at once", s.assocs))
+	case s.byCaller[caller] >= s.opt.MaxPerCaller:
+		return RejectBusy(fmt.Sprintf("calling AE %s has %d associations open, the most one AE may hold", caller, s.byCaller[caller]))
+	}
+	s.assocs++
+	s.byCaller[caller]++
+	return nil
+}
+
+func (s *Server) release(caller string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.assocs--
+	if s.byCaller[caller]--; s.byCaller[caller] <= 0 {
+		delete(s.byCaller, caller)
+	}
+}
+
+func newID() string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// conn is one transport connection and its association state.
+type conn struct {
+	s    *Server
+	c    net.Conn
+	r    *bufio.Reader
+	a    *Association
+	peer uint32 // the peer's maximum P-DATA-TF length (0: none)
+}
+
+// serveConn runs the state machine of PS3.8 9.2 for one connection:
+// Sta2 (awaiting A-ASSOCIATE-RQ under ARTIM), Sta6 (established, under
+// the idle timer), and the release or abort that ends it.
+func (s *Server) serveConn(ctx context.Context, nc net.Conn) {
+	c := &conn{s: s, c: nc, r: bufio.NewReaderSize(nc, 16<<10)}
+	id := newID()
+	log := s.log.With("assoc", id, "remote", nc.RemoteAddr().String())
+	_ = nc.SetReadDeadline(time.Now().Add(s.opt.ARTIM))
+	typ, n, err := readPDUHeader(c.r, s.opt.MaxPDULength)
+	if err != nil {
+		c.fail(log, err)
+		return
+	}
+	if typ != pduAssociateRQ {
+		c.fail(log, protoErr(abortUnexpectedPDU, "PDU type %#02x before A-ASSOCIATE-RQ", typ))
+		return
+	}
+	body := make([]byte, n)
+	if _, err := io.ReadFull(c.r, body); err != nil {
+		c.fail(log, fmt.Errorf("read A-ASSOCIATE-RQ: %w", err))
+		return
+	}
+	rq, err := parseAssociateRQ(body)
+	if err != nil {
+		c.fail(log, err)
+		return
+	}
+	log = log.With("calling", rq.CallingAE, "called", rq.CalledAE)
+	a := &Association{ID: id, RQ: rq, Remote: nc.RemoteAddr(), Log: log, ts: map[byte]string{}, as: map[byte]string{}}
+	c.a = a
+	switch {
+	case rq.ProtocolVersion&1 == 0:
+		c.reject(log, &RejectError{Result: 1, Source: 2, Reason: 2, Msg: fmt.Sprintf("protocol version %#04x not supported", rq.ProtocolVersion)})
+		return
+	case rq.ApplicationContext != ApplicationContext:
+		c.reject(log, &RejectError{Result: 1, Source: 1, Reason: 2, Msg: fmt.Sprintf("application context %q not supported", rq.ApplicationContext)})
+		return
+	}
+	if rj := s.acquire(rq.CallingAE); rj != nil {
+		c.reject(log, rj)
+		return
+	}
+	actx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	hctx, err := s.opt.Handler.Associate(actx, a)
+	if err != nil {
+		// The slot is given back before lingering, so that a stranger
+		// using a known AE's title cannot hold that AE's slots.
+		s.release(rq.CallingAE)
+		var rj *RejectError
+		if !errors.As(err, &rj) {
+			rj = &RejectError{Result: 2, Source: 1, Reason: 1, Msg: err.Error()}
+		}
+		c.reject(log, rj)
+		return
+	}
+	defer s.release(rq.CallingAE)
+	ac := s.negotiate(a)
+	c.peer = rq.MaxLength
+	if err := c.write(pduAssociateAC, ac.encode()); err != nil {
+		s.opt.Handler.Closed(hctx, a, fmt.Errorf("send A-ASSOCIATE-AC: %w", err))
+		return
+	}
+	log.Debug("association accepted", "contexts", len(a.ts))
+	err = c.established(hctx)
+	s.opt.Handler.Closed(hctx, a, err)
+}
+
+// negotiate answers each proposed presentation context: the first
+// transfer syntax of the proposer's list that the server accepts. Role
+// selection is accepted as proposed for accepted abstract syntaxes (a
+// C-GET SCU is the SCP of its storage classes).
+func (s *Server) negotiate(a *Association) *associateAC {
+	ac := &associateAC{rq: a.RQ, maxLength: s.opt.MaxPDULength}
+	accepted := map[string]bool{}
+	for _, pc := range a.RQ.Contexts {
+		res := contextResult{id: pc.ID, result: 3}
+		if ok := s.opt.Syntaxes(pc.AbstractSyntax); ok != nil {
+			res.result = 4
+		pick:
+			for _, ts := range pc.TransferSyntaxes {
+				for _, o := range ok {
+					if ts == o {
+						res.result, res.ts = 0, ts
+						break pick
+					}
+				}
+			}
+		}
+		if res.result == 0 {
+			a.ts[pc.ID], a.as[pc.ID] = res.ts, pc.AbstractSyntax
+			accepted[pc.AbstractSyntax] = true
+		}
+		ac.results = append(ac.results, res)
+	}
+	for _, r := range a.RQ.Roles {
+		if accepted[r.SOPClass] {
+			ac.roles = append(ac.roles, r)
+		}
+	}
+	return ac
+}
+
+// message is a DIMSE message being reassembled.
+type message struct {
+	ctx   byte
+	cmd   []byte
+	rq    Command
+	data  *spool
+	field uint16
+}
+
+// established is Sta6: P-DATA until release, abort or an error.
+func (c *conn) established(ctx context.Context) error {
+	var m *message
+	defer func() {
+		if m != nil && m.data != nil {
+			m.data.close()
+		}
+	}()
+	for {
+		_ = c.c.SetReadDeadline(time.Now().Add(c.s.opt.IdleTimeout))
+		typ, n, err := readPDUHeader(c.r, c.s.opt.MaxPDULength)
+		if err != nil {
+			return c.fail(c.a.Log, err)
+		}
+		switch typ {
+		case pduPData:
+			body := make([]byte, n)
+			if _, err := io.ReadFull(c.r, body); err != nil {
+				return c.fail(c.a.Log, fmt.Errorf("read P-DATA-TF: %w", err))
+			}
+			err := parsePData(body, func(v pdv) error {
+				var err error
+				m, err = c.pdv(ctx, m, v)
+				return err
+			})
+			if err != nil {
+				return c.fail(c.a.Log, err)
+			}
+		case pduReleaseRQ:
+			if _, err := io.CopyN(io.Discard, c.r, int64(n)); err != nil {
+				return c.fail(c.a.Log, err)
+			}
+			if m != nil {
+				return c.fail(c.a.Log, protoErr(abortUnexpectedPDU, "A-RELEASE-RQ in the middle of a message"))
+			}
+			if err := c.write(pduReleaseRP, make([]byte, 4)); err != nil {
+				return fmt.Errorf("send A-RELEASE-RP: %w", err)
+			}
+			c.linger()
+			return nil
+		case pduAbort:
+			_, _ = io.CopyN(io.Discard, c.r, int64(n))
+			return errors.New("aborted by the peer (A-ABORT)")
+		default:
+			return c.fail(c.a.Log, protoErr(abortUnexpectedPDU, "PDU type %#02x on an established association", typ))
+		}
+	}
+}
+
+// pdv adds one presentation data value to the message being assembled
+// and dispatches the message once complete.
+func (c *conn) pdv(ctx context.Context, m *message, v pdv) (*message, error) {
+	if _, ok := c.a.ts[v.ctx]; !ok {
+		return m, protoErr(abortInvalidParam, "presentation context %d was not accepted on this association", v.ctx)
+	}
+	if m == nil {
+		if !v.command {
+			return m, protoErr(abortUnexpectedPDU, "data set fragment before any command")
+		}
+		m = &message{ctx: v.ctx}
+	}
+	if v.ctx != m.ctx {
+		return m, protoErr(abortInvalidParam, "fragment on presentation context %d inside a message on context %d", v.ctx, m.ctx)
+	}
+	if v.command {
+		if m.rq != nil {
+			return m, protoErr(abortUnexpectedPDU, "command fragment where the data set was expected")
+		}
+		if len(m.cmd)+len(v.data) > maxCommandBytes {
+			return m, protoErr(abortInvalidParam, "command set larger than %d bytes", maxCommandBytes)
+		}
+		m.cmd = append(m.cmd, v.data...)
+		if !v.last {
+			return m, nil
+		}
+		rq, err := parseCommand(m.cmd)
+		if err != nil {
+			return m, protoErr(abortInvalidParam, "%v", err)
+		}
+		field, ok := rq.U16(TagCommandField)
+		if !ok {
+			return m, protoErr(abortInvalidParam, "command set without CommandField (0000,0100)")
+		}
+		if _, ok := rq.U16(TagMessageID); !ok && field&0x8000 == 0 && field != CCancelRQ {
+			return m, protoErr(abortInvalidParam, "request without MessageID (0000,0110)")
+		}
+		m.rq, m.field, m.cmd = rq, field, nil
+		if !rq.HasDataSet() {
+			return nil, c.dispatch(ctx, m)
+		}
+		m.data = newSpool(c.s.opt.SpoolDir, c.s.opt.SpoolMemory)
+		return m, nil
+	}
+	if m.rq == nil {
+		return m, protoErr(abortUnexpectedPDU, "data set fragment before the command set is complete")
+	}
+	if m.data.size()+int64(len(v.data)) > c.s.opt.MaxDataSetBytes {
+		return m, protoErr(abortInvalidParam, "data set larger than %d bytes", c.s.opt.MaxDataSetBytes)
+	}
+	if err := m.data.write(v.data); err != nil {
+		return m, fmt.Errorf("spool data set: %w", err)
+	}
+	if !v.last {
+		return m, nil
+	}
+	defer m.data.close()
+	return nil, c.dispatch(ctx, m)
+}
+
+// dispatch serves one complete request and sends its response.
+func (c *conn) dispatch(ctx context.Context, m *message) error {
+	switch m.field {
+	case CEchoRQ:
+		return c.send(m.ctx, Response(m.rq, c.s.opt.Handler.Echo(ctx, c.a), ""), nil)
+	case CStoreRQ:
+		rq := &StoreRequest{Command: m.rq, SOPClass: m.rq.String(TagAffectedSOPClassUID),
+			SOPInstance: m.rq.String(TagAffectedSOPInstance), TransferSyntax: c.a.ts[m.ctx]}
+		if m.data == nil {
+			return c.send(m.ctx, Response(m.rq, 0xC000, "C-STORE-RQ without a data set"), nil)
+		}
+		if rq.SOPClass == "" || rq.SOPInstance == "" {
+			return c.send(m.ctx, Response(m.rq, 0xC000, "C-STORE-RQ lacks AffectedSOPClassUID or AffectedSOPInstanceUID"), nil)
+		}
+		if rq.SOPClass != c.a.as[m.ctx] {
+			return c.send(m.ctx, Response(m.rq, 0xA900, "SOP class differs from the presentation context's abstract syntax"), nil)
+		}
+		r, err := m.data.reader()
+		if err != nil {
+			return c.send(m.ctx, Response(m.rq, 0xA700, "spool unreadable"), nil)
+		}
+		rq.Data, rq.Size = r, m.data.size()
+		status, comment := c.s.opt.Handler.Store(ctx, c.a, rq)
+		return c.send(m.ctx, Response(m.rq, status, comment), nil)
+	case CFindRQ:
+		if m.data == nil {
+			return c.send(m.ctx, Response(m.rq, 0xC000, "C-FIND-RQ without an identifier"), nil)
+		}
+		r, err := m.data.reader()
+		if err != nil {
+			return c.send(m.ctx, Response(m.rq, 0xA700, "spool unreadable"), nil)
+		}
+		id, err := io.ReadAll(io.LimitReader(r, maxCommandBytes+1))
+		if err != nil || len(id) > maxCommandBytes {
+			return c.send(m.ctx, Response(m.rq, 0xA900, "identifier unreadable or larger than 64 KiB"), nil)
+		}
+		rq := &FindRequest{Command: m.rq, SOPClass: m.rq.String(TagAffectedSOPClassUID), TransferSyntax: c.a.ts[m.ctx], Identifier: id}
+		status, comment := c.s.opt.Handler.Find(ctx, c.a, rq, func(ds []byte) error {
+			pending := Response(m.rq, 0xFF00, "")
+			pending.SetU16(TagDataSetType, 0)
+			return c.send(m.ctx, pending, ds)
+		})
+		return c.send(m.ctx, Response(m.rq, status, comment), nil)
+	case CCancelRQ:
+		// Operations run one at a time and the C-FIND answer is sent in
+		// full before the next PDU is read: a C-CANCEL arrives after it.
+		return nil
+	}
+	if m.field&0x8000 != 0 {
+		return protoErr(abortUnexpectedPDU, "response command %#04x sent to the SCP", m.field)
+	}
+	// 0x0211: unrecognized operation (PS3.7 C.4).
+	return c.send(m.ctx, Response(m.rq, 0x0211, fmt.Sprintf("command %#04x is not supported", m.field)), nil)
+}
+
+// send writes a message: the command, then the data set, each split in
+// PDVs within the peer's maximum length.
+func (c *conn) send(ctxID byte, cmd Command, data []byte) error {
+	if err := c.sendPart(ctxID, 1, cmd.encode()); err != nil {
+		return err
+	}
+	if data != nil {
+		return c.sendPart(ctxID, 0, data)
+	}
+	return nil
+}
+
+func (c *conn) sendPart(ctxID, control byte, b []byte) error {
+	max := int(c.s.opt.MaxPDULength)
+	if c.peer != 0 && int(c.peer) < max {
+		max = int(c.peer)
+	}
+	max -= 6 // PDV length and header
+	if max < 1 {
+		max = 1
+	}
+	for {
+		n := min(len(b), max)
+		ctl := control
+		if n == len(b) {
+			ctl |= 2
+		}
+		pd := make([]byte, 0, 6+n)
+		pd = binary.BigEndian.AppendUint32(pd, uint32(n+2))
+		pd = append(pd, ctxID, ctl)
+		pd = append(pd, b[:n]...)
+		if err := c.write(pduPData, pd); err != nil {
+			return fmt.Errorf("send P-DATA-TF: %w", err)
+		}
+		b = b[n:]
+		if len(b) == 0 {
+			return nil
+		}
+	}
+}
+
+func (c *conn) write(typ byte, body []byte) error {
+	_ = c.c.SetWriteDeadline(time.Now().Add(c.s.opt.IdleTimeout))
+	return writePDU(c.c, typ, body)
+}
+
+// fail ends the association: A-ABORT for a protocol error, nothing for a
+// transport error or timeout (the connection is gone or stalled).
+func (c *conn) fail(log *slog.Logger, err error) error {
+	var pe *ProtocolError
+	switch {
+	case errors.As(err, &pe):
+		log.Warn("DICOM association aborted", "err", err)
+		_ = c.write(pduAbort, []byte{0, 0, 2, pe.Reason})
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		log.Info("DICOM association timed out", "err", err)
+		_ = c.write(pduAbort, []byte{0, 0, 2, abortNotSpecified})
+		err = fmt.Errorf("timed out: %w", err)
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+		err = fmt.Errorf("connection closed by the peer: %w", err)
+	}
+	return err
+}
+
+// reject sends A-ASSOCIATE-RJ and waits (ARTIM) for the peer to close.
+func (c *conn) reject(log *slog.Logger, rj *RejectError) {
+	log.Info("DICOM association rejected", "result", rj.Result, "source", rj.Source, "reason", rj.Reason, "why", rj.Msg)
+	_ = c.write(pduAssociateRJ, []byte{0, rj.Result, rj.Source, rj.Reason})
+	c.linger()
+}
+
+// linger waits up to ARTIM for the peer to close the connection (Sta13).
+func (c *conn) linger() {
+	_ = c.c.SetReadDeadline(time.Now().Add(c.s.opt.ARTIM))
+	_, _ = io.Copy(io.Discard, io.LimitReader(c.r, 1<<20))
+}
