@@ -17,7 +17,9 @@ type matcher func(get func(tag string) *dcm.Element) bool
 // names, and fuzzy person-name matching when asked for. It returns nil for
 // universal matching (an empty value).
 func compile(tag, vr, value string, fuzzy bool) (matcher, error) {
-	if value == "" {
+	// A value of "*" alone matches any value, a zero-length one included
+	// (PS3.4 C.2.2.2.4): it is universal matching, not a filter.
+	if value == "" || strings.Trim(value, "*") == "" && vr != "UI" && vr != "DA" && vr != "TM" && vr != "DT" {
 		return nil, nil
 	}
 	var test func(v any) bool

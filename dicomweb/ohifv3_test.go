@@ -202,3 +202,25 @@ func TestEncapsulatedPixelDataBulk(t *testing.T) {
 		t.Errorf("bulk data as application/octet-stream: %d %.80q", resp.StatusCode, body)
 	}
 }
+
+// TestUniversalWildcard: PatientName=* matches every study, one whose
+// PatientName is empty included ("*" matches any sequence of characters,
+// including a zero length value: PS3.4 C.2.2.2.4).
+func TestUniversalWildcard(t *testing.T) {
+	st, _ := file.Open(t.TempDir())
+	gw := gwtest.Start(t, st, gwtest.Options{})
+	body, ct := gwtest.Multipart([]gwtest.Part{{Body: gwtest.Part10("1.2.840.10008.5.1.4.1.1.7", "1.2.826.0.1.78.3",
+		gwtest.Minimal("1.2.826.0.1.78", "1.2.826.0.1.78.2", "1.2.826.0.1.78.3"))}})
+	if resp, out := gwtest.Do(t, "POST", gw.URL+"/studies", map[string]string{"Content-Type": ct, "Accept": "application/dicom+json"}, bytes.NewReader(body)); resp.StatusCode != 200 {
+		t.Fatalf("STOW: %d %s", resp.StatusCode, out)
+	}
+	for _, q := range []string{"PatientName=*", "PatientName=**", "PatientName=*&fuzzymatching=true", "AccessionNumber=*"} {
+		resp, out := gwtest.Do(t, "GET", gw.URL+"/studies?"+q, map[string]string{"Accept": "application/dicom+json"}, nil)
+		if resp.StatusCode != 200 || !strings.Contains(string(out), "1.2.826.0.1.78") {
+			t.Errorf("%s: %d, the study without a name is missing: %s", q, resp.StatusCode, out)
+		}
+	}
+	if resp, out := gwtest.Do(t, "GET", gw.URL+"/studies?PatientName=A*", map[string]string{"Accept": "application/dicom+json"}, nil); resp.StatusCode != 200 || strings.Contains(string(out), "1.2.826.0.1.78") {
+		t.Errorf("PatientName=A* found the study without a name: %s", out)
+	}
+}
