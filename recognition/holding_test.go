@@ -34,7 +34,11 @@ func TestHoldingFixedAtFirstCheck(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return fx.svc.StudyInstitution(ctx, row)
+		h := fx.svc.StudyInstitution(ctx, row)
+		if row.Holding != h {
+			t.Errorf("the index's holding key says %q, the record %q", row.Holding, h)
+		}
+		return h
 	}
 
 	shanghai := fx.svc.state().institutions["zsh-fdu"]
