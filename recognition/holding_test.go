@@ -85,4 +85,18 @@ func TestHoldingFixedAtFirstCheck(t *testing.T) {
 	if err := access.NewAdmission(fx.svc).Admit(pacs("jsph"), instance(study, "")); !errors.Is(err, ErrForeignInstitution) {
 		t.Errorf("the former holder's PACS after the move: %v", err)
 	}
+
+	// An index that lost the holding keys (reindex, an older layout) gets
+	// them back from the records.
+	for _, uid := range []string{study, fresh} {
+		if err := fx.db.SetHolding(uid, ""); err != nil && uid == study {
+			t.Fatal(err)
+		}
+	}
+	if n, err := fx.svc.IndexHoldings(ctx); err != nil || n != 1 {
+		t.Errorf("IndexHoldings: %d, %v; want the one study with a record", n, err)
+	}
+	if row, err := fx.db.Study(study); err != nil || row.Holding != "zsh-fdu" {
+		t.Errorf("after IndexHoldings: %+v, %v", row, err)
+	}
 }
