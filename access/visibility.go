@@ -79,11 +79,17 @@ type personIDs interface {
 	PersonPatientIDs(ctx context.Context, person string) ([]string, error)
 }
 
+// maxGrantors bounds the persons whose links Candidates reads per search
+// (one record each).
+const maxGrantors = 256
+
 // Candidates narrows the studies the party in ctx may see, for the query
 // planner (archive.Narrower): ok for a clinician or peer, who sees at most
 // the studies its institution holds and those of the PatientIDs of the
 // persons whose consents may cover it. Admins, share sessions and
-// patients are not narrowed (ok false); Visible still decides per study.
+// patients are not narrowed (ok false), nor is an institution more than
+// maxGrantors persons' consents may cover; Visible still decides per
+// study.
 func (v *Visibility) Candidates(ctx context.Context) (institution string, patientIDs []string, ok bool) {
 	p, found := auth.FromContext(ctx)
 	if !found || p.Scope != "" || p.Institution == "" || p.Role != auth.RoleClinician && p.Role != auth.RolePeer {
@@ -97,7 +103,11 @@ func (v *Visibility) Candidates(ctx context.Context) (institution string, patien
 	if !ok1 || !ok2 {
 		return "", nil, false
 	}
-	for _, person := range g.Grantors(p.Institution, v.facts.Regions(p.Institution)) {
+	persons := g.Grantors(p.Institution, v.facts.Regions(p.Institution))
+	if len(persons) > maxGrantors {
+		return "", nil, false // reading their links would cost more than it saves
+	}
+	for _, person := range persons {
 		pids, err := ids.PersonPatientIDs(ctx, person)
 		if err != nil {
 			return "", nil, false // not narrowed: the plan stays complete
