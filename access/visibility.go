@@ -67,6 +67,56 @@ func (v *Visibility) Visible(ctx context.Context, st *index.Study) bool {
 	return Visible(ctx, st, v.facts, v.consents)
 }
 
+// grantors are the Consents that can list the persons whose consents may
+// cover an institution (consent.Service).
+type grantors interface {
+	Grantors(institution string, regions []string) []string
+}
+
+// personIDs are the Facts that can list a person's PatientIDs
+// (recognition.Service).
+type personIDs interface {
+	PersonPatientIDs(ctx context.Context, person string) ([]string, error)
+}
+
+// maxGrantors bounds the persons whose links Candidates reads per search
+// (one record each).
+const maxGrantors = 256
+
+// Candidates narrows the studies the party in ctx may see, for the query
+// planner (archive.Narrower): ok for a clinician or peer, who sees at most
+// the studies its institution holds and those of the PatientIDs of the
+// persons whose consents may cover it. Admins, share sessions and
+// patients are not narrowed (ok false), nor is an institution more than
+// maxGrantors persons' consents may cover; Visible still decides per
+// study.
+func (v *Visibility) Candidates(ctx context.Context) (institution string, patientIDs []string, ok bool) {
+	p, found := auth.FromContext(ctx)
+	if !found || p.Scope != "" || p.Institution == "" || p.Role != auth.RoleClinician && p.Role != auth.RolePeer {
+		return "", nil, false
+	}
+	if v.consents == nil {
+		return p.Institution, nil, true
+	}
+	g, ok1 := v.consents.(grantors)
+	ids, ok2 := v.facts.(personIDs)
+	if !ok1 || !ok2 {
+		return "", nil, false
+	}
+	persons := g.Grantors(p.Institution, v.facts.Regions(p.Institution))
+	if len(persons) > maxGrantors {
+		return "", nil, false // reading their links would cost more than it saves
+	}
+	for _, person := range persons {
+		pids, err := ids.PersonPatientIDs(ctx, person)
+		if err != nil {
+			return "", nil, false // not narrowed: the plan stays complete
+		}
+		patientIDs = append(patientIDs, pids...)
+	}
+	return p.Institution, patientIDs, true
+}
+
 // DecisionVisible is the rule for recognition decisions, which name
 // physicians and carry free text: no principal reads none; an admin every
 // one; a principal of an institution those its institution made and, like

@@ -2,6 +2,7 @@ package archive
 
 import (
 	"cmp"
+	"context"
 	"slices"
 	"strings"
 
@@ -107,6 +108,46 @@ func (s *Service) planFor(q Query) plan {
 		}
 	}
 	return best
+}
+
+// Narrower is a Visibility that can name, for the party in ctx, index
+// keys under which every study it may see is found (access.Visibility): the
+// studies held by institution, or by no recorded holder, and those of
+// patientIDs. ok false means no narrowing (admins, share sessions).
+type Narrower interface {
+	Candidates(ctx context.Context) (institution string, patientIDs []string, ok bool)
+}
+
+// visiblePlan streams, in answer order, the only studies the party in ctx
+// may see (a superset: the visibility check still runs on each): those of
+// its institution's and the unknown holding keys merged with the
+// PatientID keys of the persons whose consents may cover it. It is nil
+// when the Visibility does not narrow the party.
+func (s *Service) visiblePlan(ctx context.Context) *plan {
+	nw, ok := s.opt.Visibility.(Narrower)
+	if !ok || s.scanAll {
+		return nil
+	}
+	inst, pids, ok := nw.Candidates(ctx)
+	if !ok || inst == "" {
+		return nil
+	}
+	keys := []index.Key{{Kind: index.KindHolding, Value: inst}, {Kind: index.KindHolding, Value: ""}}
+	for _, id := range pids {
+		if id != "" && !slices.Contains(keys, index.Key{Kind: index.KindPatientID, Value: id}) {
+			keys = append(keys, index.Key{Kind: index.KindPatientID, Value: id})
+		}
+	}
+	est := 0
+	for _, k := range keys {
+		if est += s.db.Estimate(k.Kind, k.Value, true, s.planCap); est >= s.planCap {
+			est = s.planCap
+			break
+		}
+	}
+	return &plan{name: "visible", est: est, run: func(fn func(string) bool) error {
+		return s.db.ScanUnion(keys, func(c index.Cursor) bool { return fn(c.UID) })
+	}}
 }
 
 func (s *Service) orderScan(fn func(string) bool) error {

@@ -295,7 +295,13 @@ func defaultTags(l Level) []string {
 // and instances. It reports whether it stopped at Options.MaxExamined
 // studies.
 func (s *Service) scan(ctx context.Context, q Query, emit func(row) bool) (stopped bool, err error) {
-	run := s.planFor(q).run
+	pl := s.planFor(q)
+	// The visible plan is a part of the order scan, in the same order:
+	// it wins ties.
+	if vp := s.visiblePlan(ctx); vp != nil && vp.est <= pl.est {
+		pl = *vp
+	}
+	run := pl.run
 	if q.Study != "" {
 		run = func(fn func(string) bool) error { fn(q.Study); return nil }
 	}
@@ -309,6 +315,7 @@ func (s *Service) scan(ctx context.Context, q Query, emit func(row) bool) (stopp
 			stopped = true
 			return false
 		}
+		s.studiesRead.Add(1)
 		st, err := s.db.Study(uid)
 		if err != nil {
 			return true // no such study (or removed since): not an answer

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/imgcloud/gateway/dcm"
@@ -115,6 +116,9 @@ type Service struct {
 	// planCap and mergeMax are estimateCap and maxMergedValues; tests
 	// lower them to reach every plan with few studies.
 	planCap, mergeMax int
+	// studiesRead counts the study rows searches read (tests see how far
+	// a plan walked).
+	studiesRead atomic.Int64
 }
 
 // New returns a Service over a store and an index.

@@ -237,6 +237,28 @@ func (s *Service) Covers(ctx context.Context, st *index.Study, institution strin
 	return false
 }
 
+// Grantors returns the person keys with a consent in force that may let
+// institution, a member of regions, see some of their studies (Covers
+// decides per study). The query planner reads those persons' studies.
+func (s *Service) Grantors(institution string, regions []string) []string {
+	now := s.now()
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var out []string
+	for person, list := range s.byPerson {
+		for _, c := range list {
+			if c.active(now) && (c.GranteeKind == GranteeAll ||
+				c.GranteeKind == GranteeInstitution && c.GranteeID == institution ||
+				c.GranteeKind == GranteeRegion && slices.Contains(regions, c.GranteeID)) {
+				out = append(out, person)
+				break
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
 func intersects(a, b []string) bool {
 	for _, x := range a {
 		if slices.Contains(b, x) {

@@ -96,6 +96,27 @@ func decodeCounts(v []byte) counts {
 // Options.CacheBytes says.
 const DefaultCacheBytes = 96 << 20
 
+// Badger's memory (see Open), about 110 MB at most whatever the size of
+// the archive, on top of the row caches (Options.CacheBytes):
+//   - the block cache holds decompressed 4 KB blocks of the LSM tables; the
+//     tables are memory-mapped too, so a miss costs a decompression, not a
+//     read, and the row caches above it catch the hot rows;
+//   - the index cache holds the tables' block indexes and Bloom filters,
+//     which Badger otherwise keeps resident for every table (they grow
+//     with the archive);
+//   - writes go to memtables of badgerMemTable bytes, at most
+//     badgerMemtables of them before writers wait for a flush (a STOW of a
+//     few thousand instances fills one);
+//   - value log files are memory-mapped: smaller files map less (only
+//     values over 64 KB go there).
+const (
+	badgerBlockCache   = 32 << 20
+	badgerIndexCache   = 16 << 20
+	badgerMemTable     = 16 << 20
+	badgerMemtables    = 3
+	badgerValueLogFile = 64 << 20
+)
+
 // Open opens (or creates) the index. It reads no rows: start-up costs the
 // same whatever the size of the archive, except once after an upgrade of
 // the index format (see migrate).
@@ -104,7 +125,17 @@ func Open(opt Options) (*DB, error) {
 		WithInMemory(opt.Dir == "").
 		WithSyncWrites(opt.SyncWrites).
 		WithLogger(nil).
-		WithNumVersionsToKeep(1)
+		WithNumVersionsToKeep(1).
+		// Badger's own memory, bounded and small (its defaults are sized for
+		// a database server: 256 MB of block cache, up to five 64 MB
+		// memtables, 1 GB value log files, and every table index resident,
+		// which grows with the archive). See the constants below.
+		WithBlockCacheSize(badgerBlockCache).
+		WithIndexCacheSize(badgerIndexCache).
+		WithMemTableSize(badgerMemTable).
+		WithNumMemtables(badgerMemtables).
+		WithValueLogFileSize(badgerValueLogFile).
+		WithNumCompactors(2)
 	if opt.Dir != "" {
 		// Rows and compressed metadata (a few KB each) stay in the LSM
 		// tree, which is memory-mapped and cached: reading them is then
@@ -171,11 +202,11 @@ func (db *DB) load() error {
 
 // migrate upgrades an index written by an older gateway (format "" or "1":
 // study and series rows without secondary keys or stored counts; "2":
-// without whole-name keys) by writing every secondary key and the counts
+// without whole-name keys; "3": without holding keys) by writing every secondary key and the counts
 // from the study and series rows, in batches, with a progress log. The
 // rows themselves are unchanged; keys already there are written again.
 func (db *DB) migrate(from string) error {
-	if from != "" && from != "1" && from != "2" {
+	if from != "" && from != "1" && from != "2" && from != "3" {
 		return fmt.Errorf("index format %q is newer than this gateway (%s): upgrade the gateway or run reindex", from, formatVersion)
 	}
 	var c counts

@@ -50,4 +50,8 @@ type Study struct {
 	// Received is when the gateway first received an instance of the
 	// study: validity windows count from it as well as from StudyDate.
 	Received time.Time `json:"received"`
+	// Holding is the id of the institution holding the study as the
+	// recognition service recorded it (SetHolding); "" until then, or
+	// after a reindex. It only places the study under a KindHolding key.
+	Holding string `json:"holding,omitempty"`
 }

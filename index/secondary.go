@@ -35,9 +35,9 @@ const (
 	keyFormat       = "meta/format"
 	keyCounts       = "meta/counts"
 	// formatVersion is the layout of the index: 2 added the secondary keys
-	// and the stored counts, 3 the whole-name keys. Open upgrades an older
-	// index.
-	formatVersion = "3"
+	// and the stored counts, 3 the whole-name keys, 4 the holding keys.
+	// Open upgrades an older index.
+	formatVersion = "4"
 )
 
 // Kind names a secondary index of study rows.
@@ -59,6 +59,11 @@ const (
 	KindStudyID    Kind = "sid" // StudyID
 	KindBirthDate  Kind = "bd"  // PatientBirthDate
 	KindPatientSex Kind = "sex" // PatientSex
+	// KindHolding is the holding institution (Study.Holding). Every study
+	// has exactly one such key, "" when no holder is recorded, so that
+	// the keys of an institution and of "" together hold every study that
+	// institution may hold.
+	KindHolding Kind = "hold"
 )
 
 // Whole returns the kind that holds only the whole case-folded names of a
@@ -198,6 +203,9 @@ func secondaryKeys(st *Study) [][]byte {
 		add(kt.kind, vals)
 	}
 	add(KindModality, st.Modalities)
+	if strings.IndexByte(st.Holding, 0) < 0 {
+		keys = append(keys, append(valuePrefix(KindHolding, st.Holding, true), ok...))
+	}
 	return keys
 }
 
@@ -426,4 +434,64 @@ func (db *DB) ScanMerged(kind Kind, probes []Probe, maxValues int, fn func(Curso
 		return false, fmt.Errorf("scan %s keys: %w", kind, err)
 	}
 	return merged, nil
+}
+
+// Key is one exact value of one kind of key.
+type Key struct {
+	Kind  Kind
+	Value string
+}
+
+// ScanUnion streams the studies with any of keys in QIDO order, each
+// once, by merging one cursor per key, until fn returns false.
+func (db *DB) ScanUnion(keys []Key, fn func(Cursor) bool) error {
+	err := db.bdb.View(func(txn *badger.Txn) error {
+		type head struct {
+			it     *badger.Iterator
+			prefix []byte
+		}
+		var heads []head
+		defer func() {
+			for _, h := range heads {
+				h.it.Close()
+			}
+		}()
+		for _, k := range keys {
+			prefix := valuePrefix(k.Kind, k.Value, true)
+			it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
+			it.Seek(prefix)
+			heads = append(heads, head{it, prefix})
+		}
+		last := ""
+		for {
+			best := -1
+			var bestOK []byte
+			for i, h := range heads {
+				if !h.it.ValidForPrefix(h.prefix) {
+					continue
+				}
+				ok := h.it.Item().Key()[len(h.prefix):]
+				if best < 0 || bytes.Compare(ok, bestOK) < 0 {
+					best, bestOK = i, ok
+				}
+			}
+			if best < 0 {
+				return nil
+			}
+			ok := string(bestOK)
+			heads[best].it.Next()
+			if ok == last {
+				continue // the same study under another key
+			}
+			last = ok
+			dt, uid := decodeOrder([]byte(ok))
+			if !fn(Cursor{UID: uid, Order: ok, DateTime: dt}) {
+				return nil
+			}
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("scan keys: %w", err)
+	}
+	return nil
 }

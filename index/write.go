@@ -282,3 +282,32 @@ func cutPath(p string) (study, series string, ok bool) {
 	}
 	return p, "", false
 }
+
+// SetHolding records the holding institution of a stored study ("" for
+// none known), which moves it to that KindHolding key. The recognition
+// service calls it when it records or moves a holder.
+func (db *DB) SetHolding(study, institution string) error {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	st, err := db.Study(study)
+	if err != nil {
+		return fmt.Errorf("set holding of %s: %w", study, err)
+	}
+	if st.Holding == institution {
+		return nil
+	}
+	newSt := *st
+	newSt.Holding = institution
+	err = db.update(func(txn *badger.Txn) error {
+		if err := setJSON(txn, studyKey(study), &newSt); err != nil {
+			return err
+		}
+		return setSecondary(txn, st, &newSt)
+	})
+	if err != nil {
+		return fmt.Errorf("set holding of %s: %w", study, err)
+	}
+	db.gen.Add(1)
+	db.studyC.put(study, &newSt)
+	return nil
+}

@@ -2,6 +2,7 @@ package recognition
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -40,6 +41,22 @@ func (s *Service) StudyLink(ctx context.Context, st *index.Study) (string, time.
 		s.log.Warn("read patient link", "study", st.UID, "err", err)
 	}
 	return l.PersonKey, l.Linked
+}
+
+// PersonPatientIDs returns the PatientIDs linked to a person (the query
+// planner reads the studies of consenting persons by them).
+func (s *Service) PersonPatientIDs(ctx context.Context, person string) ([]string, error) {
+	refs, err := s.refsOf(ctx, person)
+	if err != nil {
+		return nil, fmt.Errorf("read links of a person: %w", err)
+	}
+	var out []string
+	for _, r := range refs {
+		if !slices.Contains(out, r.PatientID) {
+			out = append(out, r.PatientID)
+		}
+	}
+	return out, nil
 }
 
 // StudyItems returns the codes of the catalogue items a study matches,

@@ -84,3 +84,40 @@ func (s *Service) MoveHolding(ctx context.Context, study, institution string) (p
 	s.blockCount.Store(0)
 	return prev, e, nil
 }
+
+// IndexHoldings records in the index the holders of the studies whose
+// holding key is still unknown but whose eligibility record names one (an
+// index upgraded from an older layout, or rebuilt by reindex), so that
+// clinicians' searches read their own studies only (archive's visible
+// plan). It returns how many it recorded. The gateway runs it at start, in
+// the background: until it ends those studies are read by every
+// institution's searches, with the same answers.
+func (s *Service) IndexHoldings(ctx context.Context) (int, error) {
+	n := 0
+	var ferr error
+	err := s.db.ScanKey(index.KindHolding, "", true, func(c index.Cursor) bool {
+		if ferr = ctx.Err(); ferr != nil {
+			return false
+		}
+		unlock := s.checkLock(c.UID) // not while a check or move writes it
+		defer unlock()
+		e, err := s.storedEligibility(ctx, c.UID)
+		if err != nil || e == nil || e.Holding == "" {
+			return true
+		}
+		if ferr = s.db.SetHolding(c.UID, e.Holding); ferr != nil {
+			return false
+		}
+		if n++; n%10000 == 0 {
+			s.log.Info("index holding institutions", "studies", n)
+		}
+		return true
+	})
+	if err == nil {
+		err = ferr
+	}
+	if err != nil {
+		return n, fmt.Errorf("index holding institutions: %w", err)
+	}
+	return n, nil
+}

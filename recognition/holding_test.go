@@ -34,7 +34,11 @@ func TestHoldingFixedAtFirstCheck(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return fx.svc.StudyInstitution(ctx, row)
+		h := fx.svc.StudyInstitution(ctx, row)
+		if row.Holding != h {
+			t.Errorf("the index's holding key says %q, the record %q", row.Holding, h)
+		}
+		return h
 	}
 
 	shanghai := fx.svc.state().institutions["zsh-fdu"]
@@ -80,5 +84,19 @@ func TestHoldingFixedAtFirstCheck(t *testing.T) {
 	}
 	if err := access.NewAdmission(fx.svc).Admit(pacs("jsph"), instance(study, "")); !errors.Is(err, ErrForeignInstitution) {
 		t.Errorf("the former holder's PACS after the move: %v", err)
+	}
+
+	// An index that lost the holding keys (reindex, an older layout) gets
+	// them back from the records.
+	for _, uid := range []string{study, fresh} {
+		if err := fx.db.SetHolding(uid, ""); err != nil && uid == study {
+			t.Fatal(err)
+		}
+	}
+	if n, err := fx.svc.IndexHoldings(ctx); err != nil || n != 1 {
+		t.Errorf("IndexHoldings: %d, %v; want the one study with a record", n, err)
+	}
+	if row, err := fx.db.Study(study); err != nil || row.Holding != "zsh-fdu" {
+		t.Errorf("after IndexHoldings: %+v, %v", row, err)
 	}
 }

@@ -105,8 +105,19 @@ func (s *Service) check(ctx context.Context, study, move string) (*Eligibility, 
 	}
 	e.Eligible = len(e.Problems) == 0
 	e.Explanation = explain(e, LangEN)
+	// The index's holding key (the query planner's) never names another
+	// holder than the record: it says "" (unknown, which every
+	// institution's queries read) while the record changes.
+	if row, err := s.db.Study(study); err == nil && row.Holding != e.Holding && row.Holding != "" {
+		if err := s.db.SetHolding(study, ""); err != nil {
+			return nil, fmt.Errorf("store eligibility %s: %w", study, err)
+		}
+	}
 	if err := s.rec.Put(ctx, kindEligibility, study, e); err != nil {
 		return nil, fmt.Errorf("store eligibility %s: %w", study, err)
+	}
+	if err := s.db.SetHolding(study, e.Holding); err != nil {
+		s.log.Warn("index holding institution", "study", study, "err", err) // "" stays: slower plans, same answers
 	}
 	s.cacheEligibility(study, e)
 	s.claims.Delete(study) // the holder is recorded now

@@ -92,6 +92,7 @@ func assemble(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 	if p.rs, err = setupRecognition(ctx, cfg, store, p.db, p.consents, log); err != nil { // recognition.go
 		return nil, err
 	}
+	gw.indexHoldings(p.rs, log)
 	if p.archive, err = openArchive(ctx, cfg, store, p, log); err != nil {
 		return nil, err
 	}
@@ -119,6 +120,25 @@ func assemble(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 		return nil, err
 	}
 	return gw, nil
+}
+
+// indexHoldings records the holders of studies the index does not place
+// under one yet (recognition.IndexHoldings), in the background; closing
+// the gateway stops it before the index closes.
+func (g *gateway) indexHoldings(rs *recognition.Service, log *slog.Logger) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		n, err := rs.IndexHoldings(ctx)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			log.Warn("index holding institutions", "recorded", n, "err", err)
+		case n > 0:
+			log.Info("index holding institutions", "recorded", n)
+		}
+	}()
+	g.closers = append(g.closers, func() error { cancel(); <-done; return nil })
 }
 
 // openIndex opens the index, to be closed with the gateway.
