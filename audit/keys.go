@@ -10,9 +10,10 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/imgcloud/gateway/internal/secretfile"
 )
 
 // Key is one HMAC-SHA256 key of the audit keyring, as kept in the key file.
@@ -167,32 +168,8 @@ func (k *Keyring) save() error {
 	if err != nil {
 		return fmt.Errorf("encode audit keys: %w", err)
 	}
-	dir := filepath.Dir(k.path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("create %s: %w", dir, err)
-	}
-	tmp, err := os.CreateTemp(dir, ".audit-keys-*")
-	if err != nil {
-		return fmt.Errorf("write audit keys: %w", err)
-	}
-	defer os.Remove(tmp.Name()) // no-op after the rename
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write audit keys: %w", err)
-	}
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write audit keys: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("sync audit keys: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write audit keys: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), k.path); err != nil {
-		return fmt.Errorf("install audit keys: %w", err)
+	if err := secretfile.Write(k.path, b); err != nil {
+		return fmt.Errorf("audit keys: %w", err)
 	}
 	return nil
 }

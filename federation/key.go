@@ -9,7 +9,8 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
+
+	"github.com/imgcloud/gateway/internal/secretfile"
 )
 
 // LoadOrCreateKey reads this gateway's Ed25519 private key (PKCS#8 PEM)
@@ -74,28 +75,8 @@ func createKey(path string) (ed25519.PrivateKey, error) {
 	if err != nil {
 		return nil, err
 	}
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("create %s: %w", dir, err)
-	}
-	f, err := os.CreateTemp(dir, ".federation-key-*")
-	if err != nil {
-		return nil, fmt.Errorf("create federation key: %w", err)
-	}
-	tmp := f.Name()
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		_ = os.Remove(tmp)
-		return nil, fmt.Errorf("write federation key %s: %w", path, err)
+	if err := secretfile.Write(path, b); err != nil {
+		return nil, fmt.Errorf("federation key: %w", err)
 	}
 	return key, nil
 }
