@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -22,26 +21,7 @@ func noGoEnv(t *testing.T) []string {
 // startNoGo runs "gateway serve --no-auth" with noGoEnv and extra flags.
 func startNoGo(t *testing.T, extra ...string) *proc {
 	t.Helper()
-	for attempt := 0; ; attempt++ {
-		addr := freeAddr(t)
-		cmd := exec.Command(gatewayBinary(t), append([]string{"serve", "--no-auth", "--listen", addr, "--data", t.TempDir()}, extra...)...)
-		cmd.Env = noGoEnv(t)
-		log := &lockedBuffer{}
-		cmd.Stdout, cmd.Stderr = log, log
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		p := &proc{cmd: cmd, base: "http://" + addr + "/dicomweb", log: log}
-		t.Cleanup(func() { p.kill() })
-		err := waitServing(addr, log)
-		if err == nil {
-			return p
-		}
-		p.kill()
-		if !errors.Is(err, errPortTaken) || attempt == 2 {
-			t.Fatalf("%v:\n%s", err, log.String())
-		}
-	}
+	return startServe(t, noGoEnv(t), append([]string{"--no-auth", "--data", t.TempDir()}, extra...)...)
 }
 
 // demoStudies lists the studies of a gateway as "PatientID AccessionNumber

@@ -122,10 +122,18 @@ func startGateway(t *testing.T, data string, extra ...string) *proc {
 // by the extra arguments.
 func startGatewayArgs(t *testing.T, data string, extra ...string) *proc {
 	t.Helper()
+	return startServe(t, nil, append([]string{"--data", data}, extra...)...)
+}
+
+// startServe runs "gateway serve" on a free port with args, in env (nil:
+// this process's), and waits until it serves; a port another process took
+// in between is tried again with another.
+func startServe(t *testing.T, env []string, args ...string) *proc {
+	t.Helper()
 	for attempt := 0; ; attempt++ {
 		addr := freeAddr(t)
-		args := append([]string{"serve", "--listen", addr, "--data", data}, extra...)
-		cmd := exec.Command(gatewayBinary(t), args...)
+		cmd := exec.Command(gatewayBinary(t), append([]string{"serve", "--listen", addr}, args...)...)
+		cmd.Env = env
 		log := &lockedBuffer{}
 		cmd.Stdout, cmd.Stderr = log, log
 		if err := cmd.Start(); err != nil {
