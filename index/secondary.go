@@ -386,49 +386,11 @@ func (db *DB) ScanMerged(kind Kind, probes []Probe, maxValues int, fn func(Curso
 				return nil
 			}
 		}
-		type head struct {
-			it     *badger.Iterator
-			prefix []byte
+		prefixes := make([][]byte, len(values))
+		for i, v := range values {
+			prefixes[i] = valuePrefix(kind, v, true)
 		}
-		var heads []head
-		defer func() {
-			for _, h := range heads {
-				h.it.Close()
-			}
-		}()
-		for _, v := range values {
-			prefix := valuePrefix(kind, v, true)
-			it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
-			it.Seek(prefix)
-			heads = append(heads, head{it, prefix})
-		}
-		last := ""
-		for {
-			best := -1
-			var bestOK []byte
-			for i, h := range heads {
-				if !h.it.ValidForPrefix(h.prefix) {
-					continue
-				}
-				ok := h.it.Item().Key()[len(h.prefix):]
-				if best < 0 || bytes.Compare(ok, bestOK) < 0 {
-					best, bestOK = i, ok
-				}
-			}
-			if best < 0 {
-				return nil
-			}
-			ok := string(bestOK)
-			heads[best].it.Next()
-			if ok == last {
-				continue // the same study under another value
-			}
-			last = ok
-			dt, uid := decodeOrder([]byte(ok))
-			if !fn(Cursor{UID: uid, Order: ok, DateTime: dt}) {
-				return nil
-			}
-		}
+		return mergePrefixes(txn, prefixes, fn)
 	})
 	if err != nil {
 		return false, fmt.Errorf("scan %s keys: %w", kind, err)
@@ -446,52 +408,62 @@ type Key struct {
 // once, by merging one cursor per key, until fn returns false.
 func (db *DB) ScanUnion(keys []Key, fn func(Cursor) bool) error {
 	err := db.bdb.View(func(txn *badger.Txn) error {
-		type head struct {
-			it     *badger.Iterator
-			prefix []byte
+		prefixes := make([][]byte, len(keys))
+		for i, k := range keys {
+			prefixes[i] = valuePrefix(k.Kind, k.Value, true)
 		}
-		var heads []head
-		defer func() {
-			for _, h := range heads {
-				h.it.Close()
-			}
-		}()
-		for _, k := range keys {
-			prefix := valuePrefix(k.Kind, k.Value, true)
-			it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
-			it.Seek(prefix)
-			heads = append(heads, head{it, prefix})
-		}
-		last := ""
-		for {
-			best := -1
-			var bestOK []byte
-			for i, h := range heads {
-				if !h.it.ValidForPrefix(h.prefix) {
-					continue
-				}
-				ok := h.it.Item().Key()[len(h.prefix):]
-				if best < 0 || bytes.Compare(ok, bestOK) < 0 {
-					best, bestOK = i, ok
-				}
-			}
-			if best < 0 {
-				return nil
-			}
-			ok := string(bestOK)
-			heads[best].it.Next()
-			if ok == last {
-				continue // the same study under another key
-			}
-			last = ok
-			dt, uid := decodeOrder([]byte(ok))
-			if !fn(Cursor{UID: uid, Order: ok, DateTime: dt}) {
-				return nil
-			}
-		}
+		return mergePrefixes(txn, prefixes, fn)
 	})
 	if err != nil {
 		return fmt.Errorf("scan keys: %w", err)
 	}
 	return nil
+}
+
+// mergePrefixes streams the studies under any of prefixes (keys whose
+// rest is an order key) in QIDO order, each once, with one cursor per
+// prefix, until fn returns false.
+func mergePrefixes(txn *badger.Txn, prefixes [][]byte, fn func(Cursor) bool) error {
+	type head struct {
+		it     *badger.Iterator
+		prefix []byte
+	}
+	heads := make([]head, 0, len(prefixes))
+	defer func() {
+		for _, h := range heads {
+			h.it.Close()
+		}
+	}()
+	for _, prefix := range prefixes {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
+		it.Seek(prefix)
+		heads = append(heads, head{it, prefix})
+	}
+	last := ""
+	for {
+		best := -1
+		var bestOK []byte
+		for i, h := range heads {
+			if !h.it.ValidForPrefix(h.prefix) {
+				continue
+			}
+			ok := h.it.Item().Key()[len(h.prefix):]
+			if best < 0 || bytes.Compare(ok, bestOK) < 0 {
+				best, bestOK = i, ok
+			}
+		}
+		if best < 0 {
+			return nil
+		}
+		ok := string(bestOK)
+		heads[best].it.Next()
+		if ok == last {
+			continue // the same study under another prefix
+		}
+		last = ok
+		dt, uid := decodeOrder([]byte(ok))
+		if !fn(Cursor{UID: uid, Order: ok, DateTime: dt}) {
+			return nil
+		}
+	}
 }
