@@ -77,7 +77,7 @@ const (
 	layerCmd      = "cmd"      // binaries: may import anything but test helpers
 	layerHTTP     = "http"     // network adapters: dicomweb, httpapi/..., dimse/...
 	layerDomain   = "domain"   // the rules of the system
-	layerBase     = "base"     // storage, index, dcm
+	layerBase     = "base"     // storage, index, dcm, codec
 	layerInternal = "internal" // utilities usable by all
 	layerTool     = "tool"     // what binaries do besides serving: push, the demo, corpora
 	layerTestutil = "testutil" // test helpers: imported by tests only
@@ -90,7 +90,7 @@ const (
 var (
 	tools  = []string{"internal/push", "internal/demo", "internal/corpus", "internal/phantom"}
 	domain = []string{"access", "archive", "audit", "auth", "consent", "federation", "recognition", "records", "render", "share"}
-	base   = []string{"dcm", "index", "storage"}
+	base   = []string{"codec", "dcm", "index", "storage"}
 )
 
 // layer places a package, or returns "" for one that ARCHITECTURE.md and
