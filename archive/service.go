@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/imgcloud/gateway/codec"
 	"github.com/imgcloud/gateway/dcm"
 	"github.com/imgcloud/gateway/index"
 	"github.com/imgcloud/gateway/internal/diskspace"
@@ -59,6 +60,13 @@ type Options struct {
 	// with the page found so far and a Warning naming narrower keys,
 	// instead of holding a core for a scan of the whole archive.
 	MaxExamined int
+	// Codecs decode (and encode) compressed pixel data for frames and
+	// instances asked for in another transfer syntax than the stored one;
+	// nil serves everything as stored only.
+	Codecs *codec.Set
+	// DecodedCacheBytes bounds the memory of recently decoded frames
+	// (0: DefaultDecodedCacheBytes; negative: no cache).
+	DecodedCacheBytes int64
 }
 
 // DefaultMaxExamined is Options.MaxExamined unless set.
@@ -119,6 +127,8 @@ type Service struct {
 	// studiesRead counts the study rows searches read (tests see how far
 	// a plan walked).
 	studiesRead atomic.Int64
+	// decoded holds recently decoded frames (transcode.go).
+	decoded *frameCache
 }
 
 // New returns a Service over a store and an index.
@@ -137,6 +147,10 @@ func New(store storage.Store, db *index.DB, opt Options) *Service {
 	}
 	s := &Service{store: store, db: db, opt: opt, log: opt.Logger, now: time.Now, planCap: estimateCap, mergeMax: maxMergedValues}
 	s.bufs = make(chan *[]byte, spoolBuffers)
+	if opt.DecodedCacheBytes == 0 {
+		opt.DecodedCacheBytes = DefaultDecodedCacheBytes
+	}
+	s.decoded = newFrameCache(opt.DecodedCacheBytes)
 	return s
 }
 

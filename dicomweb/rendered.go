@@ -206,7 +206,7 @@ func (r *renderer) prepare(c echo.Context, req renderRequest, in *archive.Instan
 	case <-ctx.Done():
 		return pr, nil, ctx.Err()
 	}
-	opt := render.Options{Window: req.window, Viewport: req.viewport}
+	opt := render.Options{Window: req.window, Viewport: req.viewport, Codecs: r.svc.Codecs()}
 	return prepared{p: p, frames: frames, opt: opt}, func() { <-r.sem }, nil
 }
 

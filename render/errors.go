@@ -1,6 +1,14 @@
 package render
 
-import "fmt"
+import (
+	"errors"
+	"fmt"
+)
+
+// ErrUndecodable wraps compressed pixel data that does not decode (corrupt
+// or truncated, or another size than the attributes say): the stored
+// object is as it was received, and no picture can be made of it.
+var ErrUndecodable = errors.New("stored pixel data does not decode")
 
 // UnsupportedError reports pixel data the gateway cannot render: a
 // compressed transfer syntax it has no decoder for, or an image layout

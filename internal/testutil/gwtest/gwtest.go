@@ -5,6 +5,7 @@ package gwtest
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -20,6 +21,9 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/imgcloud/gateway/archive"
+	"github.com/imgcloud/gateway/codec"
+	"github.com/imgcloud/gateway/codec/rle"
+	"github.com/imgcloud/gateway/codec/stdjpeg"
 	"github.com/imgcloud/gateway/dicomweb"
 	"github.com/imgcloud/gateway/httpapi/server"
 	"github.com/imgcloud/gateway/index"
@@ -48,6 +52,20 @@ type Options struct {
 	// Extend, when set, is called with the index and the object store
 	// before the archive is built; what it returns is wired in.
 	Extend func(db *index.DB, store storage.Store) Extension
+	// Codecs decode and encode compressed pixel data (nil: DefaultCodecs).
+	Codecs *codec.Set
+	// DecodedCacheBytes is the archive's (zero: its default).
+	DecodedCacheBytes int64
+}
+
+// DefaultCodecs is the set of the default (pure-Go) build: RLE Lossless
+// both ways and the standard library's 8-bit JPEG.
+func DefaultCodecs() *codec.Set {
+	s := codec.NewSet()
+	s.AddDecoder(rle.Decoder{}, codec.RLELossless)
+	s.AddEncoder(rle.Encoder{}, codec.RLELossless)
+	s.AddDecoder(stdjpeg.Decoder{}, codec.JPEGBaseline, codec.JPEGExtended)
+	return s
 }
 
 // Extension is what a domain package adds to the test gateway: archive
@@ -74,6 +92,7 @@ func Start(t testing.TB, store storage.Store, opt Options) *Gateway {
 	svc := archive.New(store, db, archive.Options{
 		TempDir: dir, MaxInstanceBytes: opt.MaxInstanceBytes, Annotators: ext.Annotators, Observers: ext.Observers,
 		Visibility: archive.Unrestricted{}, // no access middleware: tests serve no one
+		Codecs:     cmp.Or(opt.Codecs, DefaultCodecs()), DecodedCacheBytes: opt.DecodedCacheBytes,
 	})
 	sopt := server.Options{
 		DICOMweb: dicomweb.Options{MaxRequestBytes: opt.MaxRequestBytes, PresignRedirect: opt.PresignRedirect,
