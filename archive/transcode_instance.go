@@ -70,7 +70,9 @@ func (s *Service) OpenAs(ctx context.Context, in *Instance, ts string) (io.ReadC
 	if err != nil {
 		return nil, 0, err
 	}
-	edit := dcm.HeadEdit{TransferSyntax: ts, Drop: []uint32{dcm.TagExtendedOffsetTable, dcm.TagExtendedOffsetLens}}
+	// The icon goes too: encoders compress it in the file's syntax (PS3.5
+	// 8.2), and it is a thumbnail of the pixel data, not information.
+	edit := dcm.HeadEdit{TransferSyntax: ts, Drop: []uint32{dcm.TagIconImageSequence, dcm.TagExtendedOffsetTable, dcm.TagExtendedOffsetLens}}
 	if photometric != p.frame.Photometric {
 		edit.Set = append(edit.Set, dcm.RawElement{Tag: dcm.TagPhotometric, VR: "CS", Value: []byte(photometric)})
 	}

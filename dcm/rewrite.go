@@ -33,6 +33,7 @@ const (
 	TagExtendedOffsetTable uint32 = 0x7FE00001
 	TagExtendedOffsetLens  uint32 = 0x7FE00002
 	TagPixelData           uint32 = 0x7FE00010
+	TagIconImageSequence   uint32 = 0x00880200
 
 	maxRewriteDepth = 64
 )

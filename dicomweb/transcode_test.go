@@ -1,0 +1,284 @@
+package dicomweb_test
+
+import (
+	"bytes"
+	"fmt"
+	"image"
+	_ "image/jpeg"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/imgcloud/gateway/codec"
+	"github.com/imgcloud/gateway/dcm"
+	"github.com/imgcloud/gateway/internal/corpus"
+	"github.com/imgcloud/gateway/internal/testutil/dcmtktest"
+	"github.com/imgcloud/gateway/internal/testutil/gwtest"
+	"github.com/imgcloud/gateway/storage/storagetest"
+)
+
+const explicitLE = "1.2.840.10008.1.2.1"
+
+// compressedFile is one compressed test file made by a third-party
+// encoder from a native original (Source).
+type compressedFile struct {
+	Name, Path, Syntax, Source string
+	Lossy                      bool
+}
+
+// compressedFiles makes RLE files of the real files of suyashkumar/dicom
+// with DCMTK's dcmcrle, from their Explicit VR Little Endian form
+// (dcmconv +te).
+func compressedFiles(t *testing.T) []compressedFile {
+	t.Helper()
+	src, err := corpus.SourceDir()
+	if err != nil {
+		t.Skip("suyashkumar/dicom testdata not in the module cache: ", err)
+	}
+	var out []compressedFile
+	for _, name := range []string{"1.dcm", "3.dcm", "5.dcm", "6.dcm"} {
+		native := dcmtktest.Convert(t, filepath.Join(src, name), "+te")
+		rle := filepath.Join(t.TempDir(), "rle.dcm")
+		dcmtktest.Run(t, "dcmcrle", "-q", native, rle)
+		out = append(out, compressedFile{Name: name + " dcmcrle", Path: rle, Syntax: codec.RLELossless, Source: native})
+	}
+	return out
+}
+
+// fileFrames reads a Part 10 file and returns its header and frames.
+func fileFrames(t *testing.T, b []byte) (*dcm.Header, [][]byte) {
+	t.Helper()
+	h, err := dcm.ReadHeader(bytes.NewReader(b), int64(len(b)), dcm.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var frames [][]byte
+	for _, rs := range h.Frames.Frames {
+		var f []byte
+		for _, r := range rs {
+			f = append(f, b[r.Offset:r.Offset+r.Length]...)
+		}
+		frames = append(frames, f)
+	}
+	return h, frames
+}
+
+func read(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestTranscodeToNative stores each compressed file that the default
+// build decodes and asks for it in Explicit VR Little Endian: frames,
+// bulk data and the instance must hold the original's native pixels byte
+// for byte (the syntaxes are lossless), say so in each part's
+// Content-Type, and the instance must be a file DCMTK reads; /rendered
+// and /thumbnail answer pictures.
+func TestTranscodeToNative(t *testing.T) {
+	set := gwtest.DefaultCodecs()
+	for _, f := range compressedFiles(t) {
+		if _, ok := set.Decoder(f.Syntax); !ok {
+			continue
+		}
+		t.Run(f.Name, func(t *testing.T) {
+			gw := gwtest.Start(t, storagetest.NewMemory(), gwtest.Options{})
+			stored := read(t, f.Path)
+			if resp, body := gwtest.Stow(t, gw.URL+"/studies", []gwtest.Part{{Body: stored}}); resp.StatusCode != http.StatusOK {
+				t.Fatalf("STOW: %d %s", resp.StatusCode, body)
+			}
+			h, _ := fileFrames(t, stored)
+			if h.TransferSyntax != f.Syntax {
+				t.Fatalf("stored syntax %s, want %s", h.TransferSyntax, f.Syntax)
+			}
+			srcHeader, want := fileFrames(t, read(t, f.Source))
+			base := gw.URL + "/studies/" + h.StudyUID + "/series/" + h.SeriesUID + "/instances/" + h.SOPUID
+			nums := make([]string, len(want))
+			for i := range nums {
+				nums[i] = fmt.Sprint(i + 1)
+			}
+			native := `multipart/related; type="application/octet-stream"; transfer-syntax=` + explicitLE
+
+			parts := retrieveParts(t, base+"/frames/"+strings.Join(nums, ","), native)
+			checkNativeParts(t, "frames", parts, want, f.Lossy)
+			parts = retrieveParts(t, base+"/bulkdata/7FE00010", native)
+			checkNativeParts(t, "bulk data", parts, want, f.Lossy)
+
+			parts = retrieveParts(t, base, `multipart/related; type="application/dicom"; transfer-syntax=`+explicitLE)
+			if len(parts) != 1 || !strings.Contains(parts[0].contentType, "transfer-syntax="+explicitLE) {
+				t.Fatalf("instance: %d parts, Content-Type %q", len(parts), parts[0].contentType)
+			}
+			got, frames := fileFrames(t, parts[0].body)
+			if got.TransferSyntax != explicitLE || got.Frames.Encapsulated {
+				t.Fatalf("instance retrieved in %s (encapsulated %v)", got.TransferSyntax, got.Frames.Encapsulated)
+			}
+			checkFrames(t, "instance", frames, want, f.Lossy)
+			for _, tag := range []string{"00080018", "00100010", "00280004", "00280010", "00280011", "00280100", "00280103"} {
+				if g, w := got.Dataset.String(tag), srcHeader.Dataset.String(tag); g != w {
+					t.Errorf("instance: (%s) = %q, the original has %q", tag, g, w)
+				}
+			}
+			// A third-party reader agrees: DCMTK reads the rewritten file.
+			out := filepath.Join(t.TempDir(), "native.dcm")
+			if err := os.WriteFile(out, parts[0].body, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			js := dcmtktest.JSON(t, out)
+			if _, ok := js["7FE00010"]; !ok {
+				t.Error("DCMTK finds no Pixel Data in the transcoded instance")
+			}
+
+			for _, res := range []string{"/rendered", "/thumbnail"} {
+				resp, body := get(t, base+res, "image/jpeg")
+				if resp.StatusCode != http.StatusOK {
+					t.Fatalf("%s: %d %s", res, resp.StatusCode, body)
+				}
+				img, _, err := image.Decode(bytes.NewReader(body))
+				if err != nil || img.Bounds().Dx() == 0 {
+					t.Fatalf("%s: not a picture: %v", res, err)
+				}
+			}
+			// As stored, still: nothing was changed by the decodes.
+			assertStoredBytes(t, base, stored)
+		})
+	}
+}
+
+func checkNativeParts(t *testing.T, what string, parts []part, want [][]byte, lossy bool) {
+	t.Helper()
+	got := make([][]byte, len(parts))
+	for i, p := range parts {
+		if !strings.HasPrefix(p.contentType, "application/octet-stream") || !strings.Contains(p.contentType, "transfer-syntax="+explicitLE) {
+			t.Errorf("%s part %d: Content-Type %q does not say what it holds", what, i+1, p.contentType)
+		}
+		got[i] = p.body
+	}
+	checkFrames(t, what, got, want, lossy)
+}
+
+func checkFrames(t *testing.T, what string, got, want [][]byte, lossy bool) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%s: %d frames, want %d", what, len(got), len(want))
+	}
+	for i := range want {
+		switch {
+		case len(got[i]) != len(want[i]):
+			t.Errorf("%s: frame %d is %d bytes, the original %d", what, i+1, len(got[i]), len(want[i]))
+		case !lossy && !bytes.Equal(got[i], want[i]):
+			t.Errorf("%s: frame %d differs from the original's native pixels", what, i+1)
+		}
+	}
+}
+
+// assertStoredBytes checks that the instance at u is served as stored.
+func assertStoredBytes(t *testing.T, u string, stored []byte) {
+	t.Helper()
+	parts := retrieveParts(t, u, `multipart/related; type="application/dicom"; transfer-syntax=*`)
+	if len(parts) != 1 || !bytes.Equal(parts[0].body, stored) {
+		t.Fatalf("the stored instance changed (%d parts)", len(parts))
+	}
+}
+
+// TestTranscodeWithoutDecoder: a build without a decoder for the stored
+// syntax answers 406 naming it, for frames, instances and pictures, and
+// still serves the frames as stored.
+func TestTranscodeWithoutDecoder(t *testing.T) {
+	f := compressedFiles(t)[1]
+	gw := gwtest.Start(t, storagetest.NewMemory(), gwtest.Options{Codecs: codec.NewSet()})
+	stored := read(t, f.Path)
+	if resp, body := gwtest.Stow(t, gw.URL+"/studies", []gwtest.Part{{Body: stored}}); resp.StatusCode != http.StatusOK {
+		t.Fatalf("STOW: %d %s", resp.StatusCode, body)
+	}
+	h, _ := fileFrames(t, stored)
+	base := gw.URL + "/studies/" + h.StudyUID + "/series/" + h.SeriesUID + "/instances/" + h.SOPUID
+	for _, tc := range []struct{ path, accept string }{
+		{"/frames/1", `multipart/related; type="application/octet-stream"; transfer-syntax=` + explicitLE},
+		{"", `multipart/related; type="application/dicom"; transfer-syntax=` + explicitLE},
+		{"/rendered", "image/jpeg"},
+		{"/thumbnail", "image/png"},
+	} {
+		resp, body := get(t, base+tc.path, tc.accept)
+		if resp.StatusCode != http.StatusNotAcceptable || !strings.Contains(string(body), "no decoder") || !strings.Contains(string(body), f.Syntax) {
+			t.Errorf("%s %s: %d %s, want 406 naming the missing decoder", tc.path, tc.accept, resp.StatusCode, body)
+		}
+	}
+	parts := retrieveParts(t, base+"/frames/1", `multipart/related; type="application/octet-stream"; transfer-syntax=*`)
+	if len(parts) != 1 || !strings.Contains(parts[0].contentType, f.Syntax) {
+		t.Errorf("frames as stored: %d parts", len(parts))
+	}
+}
+
+// TestTranscodeCorruptFrame stores an RLE file whose first frame's
+// segment is cut short: asking for it decoded is a 422 that says why (no
+// 406, no 500), and the stored bytes are served unchanged as stored.
+func TestTranscodeCorruptFrame(t *testing.T) {
+	f := compressedFiles(t)[1]
+	stored := read(t, f.Path)
+	h, _ := fileFrames(t, stored)
+	// The RLE header's first segment offset beyond the frame: the header
+	// is the first 64 bytes of the frame's fragment.
+	r := h.Frames.Frames[0][0]
+	bad := bytes.Clone(stored)
+	copy(bad[r.Offset+4:], []byte{0xFF, 0xFF, 0xFF, 0x00})
+	gw := gwtest.Start(t, storagetest.NewMemory(), gwtest.Options{})
+	if resp, body := gwtest.Stow(t, gw.URL+"/studies", []gwtest.Part{{Body: bad}}); resp.StatusCode != http.StatusOK {
+		t.Fatalf("STOW: %d %s", resp.StatusCode, body)
+	}
+	base := gw.URL + "/studies/" + h.StudyUID + "/series/" + h.SeriesUID + "/instances/" + h.SOPUID
+	for _, tc := range []struct{ path, accept string }{
+		{"/frames/1", `multipart/related; type="application/octet-stream"; transfer-syntax=` + explicitLE},
+		{"/frames/1", "application/octet-stream"},
+		{"", `multipart/related; type="application/dicom"; transfer-syntax=` + explicitLE},
+		{"/rendered", "image/jpeg"},
+		{"/thumbnail", "image/jpeg"},
+	} {
+		resp, body := get(t, base+tc.path, tc.accept)
+		if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(string(body), "does not decode") || !strings.Contains(string(body), "RLE segment") {
+			t.Errorf("%s %s: %d %s, want 422 with the reason", tc.path, tc.accept, resp.StatusCode, body)
+		}
+	}
+	assertStoredBytes(t, base, bad)
+}
+
+
+// TestTranscodeEncode asks for native instances in RLE Lossless, which the
+// default build encodes: frames and the instance say they are RLE, and
+// DCMTK's dcmdrle (a third-party decoder) gives back the original pixels.
+func TestTranscodeEncode(t *testing.T) {
+	for _, f := range compressedFiles(t) {
+		t.Run(f.Name, func(t *testing.T) {
+			gw := gwtest.Start(t, storagetest.NewMemory(), gwtest.Options{})
+			src := read(t, f.Source)
+			if resp, body := gwtest.Stow(t, gw.URL+"/studies", []gwtest.Part{{Body: src}}); resp.StatusCode != http.StatusOK {
+				t.Fatalf("STOW: %d %s", resp.StatusCode, body)
+			}
+			h, want := fileFrames(t, src)
+			base := gw.URL + "/studies/" + h.StudyUID + "/series/" + h.SeriesUID + "/instances/" + h.SOPUID
+			parts := retrieveParts(t, base+"/frames/1", `multipart/related; type="image/x-dicom-rle"; transfer-syntax=`+codec.RLELossless)
+			if len(parts) != 1 || !strings.HasPrefix(parts[0].contentType, "image/x-dicom-rle; transfer-syntax="+codec.RLELossless) {
+				t.Fatalf("frames: %d parts (%q)", len(parts), parts[0].contentType)
+			}
+			parts = retrieveParts(t, base, `multipart/related; type="application/dicom"; transfer-syntax=`+codec.RLELossless)
+			if len(parts) != 1 || !strings.Contains(parts[0].contentType, "transfer-syntax="+codec.RLELossless) {
+				t.Fatalf("instance: %d parts", len(parts))
+			}
+			enc := filepath.Join(t.TempDir(), "rle.dcm")
+			if err := os.WriteFile(enc, parts[0].body, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if got, _ := fileFrames(t, parts[0].body); got.TransferSyntax != codec.RLELossless || !got.Frames.Encapsulated {
+				t.Fatalf("instance in %s", got.TransferSyntax)
+			}
+			dec := filepath.Join(t.TempDir(), "dec.dcm")
+			dcmtktest.Run(t, "dcmdrle", "-q", enc, dec)
+			_, frames := fileFrames(t, read(t, dec))
+			checkFrames(t, "dcmdrle of the encoded instance", frames, want, false)
+		})
+	}
+}
