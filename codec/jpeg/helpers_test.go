@@ -87,6 +87,20 @@ func dcmtk(t testing.TB, tool, in string, args ...string) string {
 	return out
 }
 
+// convert runs DCMTK's converters or GDCM's gdcmconv on in.
+func convert(t testing.TB, name, in string, args ...string) string {
+	t.Helper()
+	if name != "gdcmconv" {
+		return dcmtk(t, name, in, args...)
+	}
+	out := filepath.Join(t.TempDir(), "gdcmconv.dcm")
+	cmd := exec.Command(tool(t, "gdcmconv"), append(append([]string{}, args...), in, out)...)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("gdcmconv %v: %v\n%s", args, err, b)
+	}
+	return out
+}
+
 // tool returns the path of a non-DCMTK program, skipping (failing under
 // CI) without it.
 func tool(t testing.TB, name string) string {
@@ -231,4 +245,51 @@ func firstDiff(got, want []byte, f codec.Frame) string {
 		}
 	}
 	return fmt.Sprintf("lengths %d and %d", len(got), len(want))
+}
+
+// header is what a test checks of a codestream it did not write: the
+// frame marker, precision, sampling factors, first scan's Ss and Al, DRI.
+type header struct {
+	sof, prec, ss, al, ri int
+	sampling              []int // h<<4|v per component
+	scans                 int
+}
+
+// parseHeader walks the marker segments of a codestream (T.81 B.1.1.4).
+func parseHeader(t testing.TB, b []byte) header {
+	t.Helper()
+	var h header
+	for p := 2; p+4 <= len(b); {
+		if b[p] != 0xFF {
+			p++
+			continue
+		}
+		m := int(b[p+1])
+		if m == 0 || m == 0xFF || (m >= 0xD0 && m <= 0xD7) {
+			p++
+			continue
+		}
+		if m == 0xD9 {
+			break
+		}
+		n := int(b[p+2])<<8 | int(b[p+3])
+		seg := b[p+4 : min(len(b), p+2+n)]
+		switch {
+		case m >= 0xC0 && m <= 0xC3:
+			h.sof, h.prec = m, int(seg[0])
+			for i := 0; i < int(seg[5]); i++ {
+				h.sampling = append(h.sampling, int(seg[7+3*i]))
+			}
+		case m == 0xDD:
+			h.ri = int(seg[0])<<8 | int(seg[1])
+		case m == 0xDA:
+			ns := int(seg[0])
+			if h.scans == 0 {
+				h.ss, h.al = int(seg[1+2*ns]), int(seg[3+2*ns]&15)
+			}
+			h.scans++
+		}
+		p += 2 + n
+	}
+	return h
 }

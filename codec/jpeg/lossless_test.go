@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"testing"
-
-	"github.com/imgcloud/gateway/codec"
 )
 
 // losslessImages are the inputs of the lossless tests: the real files and
@@ -37,28 +35,36 @@ func TestLosslessDCMTK(t *testing.T) {
 	files := losslessImages(t)
 	type mode struct {
 		name string
+		tool string
 		args []string
-		ts   string
+		sv   int
 	}
-	modes := []mode{{"sv1", []string{"+e1"}, codec.JPEGLosslessSV1}}
+	// GDCM's IJG-derived encoder writes precision 12 for 12-bit images,
+	// where dcmcjpeg writes 16.
+	modes := []mode{{"sv1", "dcmcjpeg", []string{"+e1"}, 1}, {"gdcm", "gdcmconv", []string{"--jpeg"}, 1}}
 	for sv := 1; sv <= 7; sv++ {
-		modes = append(modes, mode{fmt.Sprintf("p14-sv%d", sv), []string{"+el", "+sv", fmt.Sprint(sv)}, codec.JPEGLossless})
+		modes = append(modes, mode{fmt.Sprintf("p14-sv%d", sv), "dcmcjpeg", []string{"+el", "+sv", fmt.Sprint(sv)}, sv})
 	}
 	for name, path := range files {
 		orig, want := frames(t, path)
 		for _, m := range modes {
-			if name == "5.dcm" && m.name != "sv1" && m.name != "p14-sv6" {
+			if name == "5.dcm" && m.name != "sv1" && m.name != "gdcm" && m.name != "p14-sv6" {
 				continue // two 512×512 frames: enough with two modes
 			}
 			t.Run(name+"/"+m.name, func(t *testing.T) {
-				enc := dcmtk(t, "dcmcjpeg", path, m.args...)
+				enc := convert(t, m.tool, path, m.args...)
 				f, got := frames(t, enc)
 				if f != orig {
-					t.Fatalf("dcmcjpeg changed the frame attributes: %+v, was %+v", f, orig)
+					t.Fatalf("%s changed the frame attributes: %+v, was %+v", m.tool, f, orig)
 				}
 				if len(got) != len(want) {
 					t.Fatalf("%d frames, want %d", len(got), len(want))
 				}
+				h := parseHeader(t, got[0])
+				if h.sof != mSOF3 || h.ss != m.sv {
+					t.Fatalf("%s wrote SOF %#x with predictor %d, want lossless with %d", m.tool, h.sof, h.ss, m.sv)
+				}
+				t.Logf("precision %d", h.prec)
 				for i := range got {
 					img, err := Decoder{}.Decode(got[i], f)
 					if err != nil {
