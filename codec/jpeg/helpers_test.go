@@ -293,3 +293,54 @@ func parseHeader(t testing.TB, b []byte) header {
 	}
 	return h
 }
+
+// segment is one marker segment of a codestream: marker and payload.
+type segment struct {
+	marker byte
+	data   []byte
+}
+
+// split cuts a one-scan codestream into its marker segments up to SOS
+// (SOI and EOI left out), the SOS segment and the entropy-coded data.
+func split(t testing.TB, b []byte) (segs []segment, sos segment, ecs []byte) {
+	t.Helper()
+	p := 2
+	for p+4 <= len(b) {
+		if b[p] != 0xFF {
+			t.Fatalf("no marker at %d", p)
+		}
+		m, n := b[p+1], int(b[p+2])<<8|int(b[p+3])
+		s := segment{m, b[p+4 : p+2+n]}
+		p += 2 + n
+		if m == mSOS {
+			end := bytes.LastIndex(b, []byte{0xFF, mEOI})
+			return segs, s, b[p:end]
+		}
+		segs = append(segs, s)
+	}
+	t.Fatal("no SOS")
+	return
+}
+
+// join writes a codestream from segment, []segment and entropy-coded
+// []byte parts, in order, between SOI and EOI.
+func join(parts ...any) []byte {
+	out := []byte{0xFF, mSOI}
+	add := func(s segment) {
+		out = append(out, 0xFF, s.marker, byte((len(s.data)+2)>>8), byte(len(s.data)+2))
+		out = append(out, s.data...)
+	}
+	for _, p := range parts {
+		switch p := p.(type) {
+		case segment:
+			add(p)
+		case []segment:
+			for _, s := range p {
+				add(s)
+			}
+		case []byte:
+			out = append(out, p...)
+		}
+	}
+	return append(out, 0xFF, mEOI)
+}

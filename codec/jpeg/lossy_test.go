@@ -5,6 +5,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/imgcloud/gateway/internal/testutil/dcmtktest"
@@ -21,6 +23,7 @@ type lossyCase struct {
 	sof      int
 	sampling []int
 	ri       bool
+	scans    int // 0 for 1
 }
 
 func dcmcjpeg(args ...string) func(*testing.T, string) string {
@@ -31,6 +34,7 @@ func dcmcjpeg(args ...string) func(*testing.T, string) string {
 // of the native pixels) and wraps the JPEG file with DCMTK's img2dcm.
 func cjpeg(im image, args ...string) func(*testing.T, string) string {
 	return func(t *testing.T, _ string) string {
+		args := slices.Clone(args)
 		dir := t.TempDir()
 		magic := "P5"
 		if im.spp == 3 {
@@ -40,6 +44,15 @@ func cjpeg(im image, args ...string) func(*testing.T, string) string {
 		in, jpg, out := filepath.Join(dir, "in.pnm"), filepath.Join(dir, "out.jpg"), filepath.Join(dir, "out.dcm")
 		if err := os.WriteFile(in, pnm, 0o600); err != nil {
 			t.Fatal(err)
+		}
+		for i, a := range args {
+			// A scan script: written to a file for -scans.
+			if script, ok := strings.CutPrefix(a, "script:"); ok {
+				args[i] = filepath.Join(dir, "scans.txt")
+				if err := os.WriteFile(args[i], []byte(script), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
 		}
 		cmd := exec.Command(tool(t, "cjpeg"), append(append([]string{}, args...), "-outfile", jpg, in)...)
 		if b, err := cmd.CombinedOutput(); err != nil {
@@ -77,6 +90,10 @@ func TestLossyDCMDJPEG(t *testing.T) {
 		{name: "cjpeg/rgb-420-restart-3-blocks", orig: rgbFile, encode: cjpeg(rgb, "-restart", "3B", "-optimize"), sof: mSOF0, sampling: []int{0x22, 0x11, 0x11}, ri: true},
 		{name: "cjpeg/rgb-440-restart", orig: rgbOddFile, encode: cjpeg(rgbOdd, "-sample", "1x2", "-restart", "2B"), sof: mSOF0, sampling: []int{0x12, 0x11, 0x11}, ri: true},
 		{name: "cjpeg/rgb-411", orig: rgbOddFile, encode: cjpeg(rgbOdd, "-sample", "4x1"), sof: mSOF0, sampling: []int{0x41, 0x11, 0x11}},
+		// Non-interleaved scans: a subsampled component alone in a scan
+		// codes its blocks in raster order, not by MCU (T.81 A.2.2).
+		{name: "cjpeg/rgb-420-scans", orig: rgbOddFile, encode: cjpeg(rgbOdd, "-scans", "script:0;\n1 2;\n"), sof: mSOF0, sampling: []int{0x22, 0x11, 0x11}, scans: 2},
+		{name: "cjpeg/rgb-422-3-scans-restart", orig: rgbOddFile, encode: cjpeg(rgbOdd, "-sample", "2x1", "-scans", "script:2;\n0;\n1;\n", "-restart", "5B"), sof: mSOF0, sampling: []int{0x21, 0x11, 0x11}, ri: true, scans: 3},
 		{name: "cjpeg/gray-restart", orig: grayFile, encode: cjpeg(gray, "-grayscale", "-restart", "1"), sof: mSOF0, sampling: []int{0x11}, ri: true},
 	}
 	for _, c := range cases {
@@ -84,9 +101,9 @@ func TestLossyDCMDJPEG(t *testing.T) {
 			enc := c.encode(t, c.orig)
 			f, got := frames(t, enc)
 			h := parseHeader(t, got[0])
-			if h.sof != c.sof || fmt.Sprint(h.sampling) != fmt.Sprint(c.sampling) || (h.ri > 0) != c.ri {
-				t.Fatalf("codestream has SOF %#x, sampling %x, restart interval %d; the case wants %#x, %x, restart %v",
-					h.sof, h.sampling, h.ri, c.sof, c.sampling, c.ri)
+			if h.sof != c.sof || fmt.Sprint(h.sampling) != fmt.Sprint(c.sampling) || (h.ri > 0) != c.ri || h.scans != max(1, c.scans) {
+				t.Fatalf("codestream has SOF %#x, sampling %x, restart interval %d, %d scans; the case wants %#x, %x, restart %v, %d scans",
+					h.sof, h.sampling, h.ri, h.scans, c.sof, c.sampling, c.ri, max(1, c.scans))
 			}
 			rf, ref := frames(t, dcmtk(t, "dcmdjpeg", enc))
 			of, orig := frames(t, c.orig)
