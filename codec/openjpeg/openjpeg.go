@@ -272,6 +272,9 @@ const maxSamples = 1 << 28
 // standard allows (ISO/IEC 15444-1 A.6.1); OpenJPEG's own bound is 32 too.
 const maxLevels = 32
 
+// minTile is the smallest tile side decoded (unless the image is smaller).
+const minTile = 16
+
 // jp2Signature starts a JP2 file (its signature box); a raw codestream
 // starts with the SOC and SIZ markers.
 var (
@@ -302,6 +305,11 @@ func (Decoder) Decode(src []byte, f codec.Frame) (codec.Image, error) {
 		return codec.Image{}, fmt.Errorf("decode JPEG 2000: %w: neither a J2K codestream (FF4F FF51) nor a JP2 file", codec.ErrInvalid)
 	}
 
+	// The library allocates per tile and per component while it reads the
+	// main header: check its SIZ first.
+	if err := checkSIZ(src, jp2 == 1, f); err != nil {
+		return codec.Image{}, fmt.Errorf("decode JPEG 2000: %w", err)
+	}
 	var pin runtime.Pinner
 	defer pin.Unpin()
 	pin.Pin(&src[0])
@@ -344,6 +352,63 @@ func libMessage(d *C.gw_dec) string {
 	return "OpenJPEG: " + C.GoStringN(&d.log.text[0], C.int(d.log.len))
 }
 
+// checkSIZ reads the image and tile sizes and the component count of the
+// codestream's SIZ marker segment (ISO/IEC 15444-1 A.5.1), inside the
+// JP2 file's contiguous codestream box when src is one, and compares them
+// with the frame.
+func checkSIZ(src []byte, jp2 bool, f codec.Frame) error {
+	cs := src
+	if jp2 {
+		var err error
+		if cs, err = codestreamBox(src); err != nil {
+			return err
+		}
+	}
+	if len(cs) < 4+38 || !bytes.HasPrefix(cs, j2kSignature) {
+		return fmt.Errorf("%w: no SIZ marker segment at the start of the codestream", codec.ErrInvalid)
+	}
+	be := binary.BigEndian
+	x, y, xo, yo := be.Uint32(cs[8:]), be.Uint32(cs[12:]), be.Uint32(cs[16:]), be.Uint32(cs[20:])
+	tx, ty, txo, tyo := be.Uint32(cs[24:]), be.Uint32(cs[28:]), be.Uint32(cs[32:]), be.Uint32(cs[36:])
+	comps := int(be.Uint16(cs[40:]))
+	switch {
+	case xo >= x || yo >= y || int64(x-xo) != int64(f.Columns) || int64(y-yo) != int64(f.Rows):
+		return fmt.Errorf("%w: the codestream is %dx%d pixels, the frame %dx%d", codec.ErrInvalid, int64(x)-int64(xo), int64(y)-int64(yo), f.Columns, f.Rows)
+	case comps != f.Samples:
+		return fmt.Errorf("%w: the codestream has %d components, the frame %d samples per pixel", codec.ErrInvalid, comps, f.Samples)
+	case tx == 0 || ty == 0 || txo > xo || tyo > yo:
+		return fmt.Errorf("%w: tiles of %dx%d at %d,%d", codec.ErrInvalid, tx, ty, txo, tyo)
+	case int64(tx) < int64(min(minTile, f.Columns)) || int64(ty) < int64(min(minTile, f.Rows)):
+		return fmt.Errorf("%w: tiles of %dx%d pixels (at least %d)", codec.ErrUnsupported, tx, ty, minTile)
+	}
+	return nil
+}
+
+// codestreamBox returns the contents of a JP2 file's first contiguous
+// codestream box ("jp2c", ISO/IEC 15444-1 I.5.4).
+func codestreamBox(b []byte) ([]byte, error) {
+	for len(b) >= 8 {
+		n, typ, head := uint64(binary.BigEndian.Uint32(b)), string(b[4:8]), uint64(8)
+		switch n {
+		case 0:
+			n = uint64(len(b))
+		case 1:
+			if len(b) < 16 {
+				return nil, fmt.Errorf("%w: a truncated JP2 box", codec.ErrInvalid)
+			}
+			n, head = binary.BigEndian.Uint64(b[8:]), 16
+		}
+		if n < head || n > uint64(len(b)) {
+			return nil, fmt.Errorf("%w: a JP2 box %q of %d bytes in %d", codec.ErrInvalid, typ, n, len(b))
+		}
+		if typ == "jp2c" {
+			return b[head:n], nil
+		}
+		b = b[n:]
+	}
+	return nil, fmt.Errorf("%w: no codestream box in the JP2 file", codec.ErrInvalid)
+}
+
 // checkHeader compares what the main header declares with the frame,
 // before any tile is decoded.
 func checkHeader(d *C.gw_dec, f codec.Frame) error {
@@ -356,8 +421,11 @@ func checkHeader(d *C.gw_dec, f codec.Frame) error {
 	if d.levels > maxLevels {
 		return fmt.Errorf("%w: %d decomposition levels (at most %d)", codec.ErrInvalid, d.levels, maxLevels)
 	}
-	if d.tdx == 0 || d.tdy == 0 || d.tw == 0 || d.th == 0 || uint64(d.tw)*uint64(d.th) > 65535 {
-		return fmt.Errorf("%w: a tile grid of %dx%d tiles of %dx%d", codec.ErrInvalid, d.tw, d.th, d.tdx, d.tdy)
+	// Each tile costs the library its own structures: tiles of a few
+	// pixels make a small codestream very expensive to decode.
+	if d.tdx == 0 || d.tdy == 0 || d.tw == 0 || d.th == 0 || uint64(d.tw)*uint64(d.th) > 65535 ||
+		int(d.tdx) < min(minTile, f.Columns) || int(d.tdy) < min(minTile, f.Rows) {
+		return fmt.Errorf("%w: a grid of %dx%d tiles of %dx%d pixels", codec.ErrUnsupported, d.tw, d.th, d.tdx, d.tdy)
 	}
 	if f.Samples == 1 && d.mct != 0 {
 		return fmt.Errorf("%w: a component transform on a single component", codec.ErrInvalid)
