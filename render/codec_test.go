@@ -14,7 +14,7 @@ import (
 
 	"github.com/imgcloud/gateway/codec"
 	"github.com/imgcloud/gateway/codec/rle"
-	"github.com/imgcloud/gateway/codec/stdjpeg"
+	cjpeg "github.com/imgcloud/gateway/codec/jpeg"
 )
 
 // packBits is an independent PackBits encoder (PS3.5 G.3.1) for building
@@ -73,7 +73,7 @@ const (
 func testCodecs() *codec.Set {
 	s := codec.NewSet()
 	s.AddDecoder(rle.Decoder{}, codec.RLELossless)
-	s.AddDecoder(stdjpeg.Decoder{}, codec.JPEGBaseline, codec.JPEGExtended)
+	s.AddDecoder(cjpeg.Decoder{}, codec.JPEGBaseline, codec.JPEGExtended, codec.JPEGLossless, codec.JPEGLosslessSV1)
 	return s
 }
 

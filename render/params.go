@@ -115,9 +115,6 @@ func (p *Params) Check() error {
 		if p.SamplesPerPixel != 3 {
 			return unsupported("%s with %d samples per pixel", p.Photometric, p.SamplesPerPixel)
 		}
-		if p.Photometric == PhotometricYBRFull422 && p.Columns%2 == 1 {
-			return unsupported("YBR_FULL_422 with an odd number of columns (%d)", p.Columns)
-		}
 	default:
 		return unsupported("photometric interpretation %q", p.Photometric)
 	}

@@ -85,6 +85,11 @@ func RasterOf(p *Params, img codec.Image) (*Raster, error) {
 
 // decodeNative reads uncompressed pixel data.
 func decodeNative(p *Params, data []byte) (*Raster, error) {
+	// Native YBR_FULL_422 pairs pixels of a row (compressed frames decode
+	// to every sample, whatever the width).
+	if p.Photometric == PhotometricYBRFull422 && p.Columns%2 == 1 {
+		return nil, unsupported("native YBR_FULL_422 with an odd number of columns (%d)", p.Columns)
+	}
 	need := p.FrameBytes()
 	if len(data) < need {
 		return nil, fmt.Errorf("native frame is %d bytes, %dx%dx%d samples of %d bits need %d",

@@ -3,7 +3,7 @@ package main
 import (
 	"github.com/imgcloud/gateway/codec"
 	"github.com/imgcloud/gateway/codec/rle"
-	"github.com/imgcloud/gateway/codec/stdjpeg"
+	"github.com/imgcloud/gateway/codec/jpeg"
 )
 
 // buildCodecs is the codec set of this build, given to the archive (which
@@ -12,6 +12,6 @@ func buildCodecs() *codec.Set {
 	s := codec.NewSet()
 	s.AddDecoder(rle.Decoder{}, codec.RLELossless)
 	s.AddEncoder(rle.Encoder{}, codec.RLELossless)
-	s.AddDecoder(stdjpeg.Decoder{}, codec.JPEGBaseline, codec.JPEGExtended)
+	s.AddDecoder(jpeg.Decoder{}, codec.JPEGBaseline, codec.JPEGExtended, codec.JPEGLossless, codec.JPEGLosslessSV1)
 	return s
 }

@@ -23,7 +23,7 @@ import (
 	"github.com/imgcloud/gateway/archive"
 	"github.com/imgcloud/gateway/codec"
 	"github.com/imgcloud/gateway/codec/rle"
-	"github.com/imgcloud/gateway/codec/stdjpeg"
+	"github.com/imgcloud/gateway/codec/jpeg"
 	"github.com/imgcloud/gateway/dicomweb"
 	"github.com/imgcloud/gateway/httpapi/server"
 	"github.com/imgcloud/gateway/index"
@@ -64,7 +64,7 @@ func DefaultCodecs() *codec.Set {
 	s := codec.NewSet()
 	s.AddDecoder(rle.Decoder{}, codec.RLELossless)
 	s.AddEncoder(rle.Encoder{}, codec.RLELossless)
-	s.AddDecoder(stdjpeg.Decoder{}, codec.JPEGBaseline, codec.JPEGExtended)
+	s.AddDecoder(jpeg.Decoder{}, codec.JPEGBaseline, codec.JPEGExtended, codec.JPEGLossless, codec.JPEGLosslessSV1)
 	return s
 }
 
