@@ -228,7 +228,6 @@ func TestTranscodeCorruptFrame(t *testing.T) {
 	assertStoredBytes(t, base, bad)
 }
 
-
 // TestTranscodeEncode asks for native instances in RLE Lossless, which the
 // default build encodes: frames and the instance say they are RLE, and
 // DCMTK's dcmdrle (a third-party decoder) gives back the original pixels.

@@ -13,8 +13,8 @@ import (
 	"testing"
 
 	"github.com/imgcloud/gateway/codec"
-	"github.com/imgcloud/gateway/codec/rle"
 	cjpeg "github.com/imgcloud/gateway/codec/jpeg"
+	"github.com/imgcloud/gateway/codec/rle"
 )
 
 // packBits is an independent PackBits encoder (PS3.5 G.3.1) for building

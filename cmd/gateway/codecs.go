@@ -2,8 +2,8 @@ package main
 
 import (
 	"github.com/imgcloud/gateway/codec"
-	"github.com/imgcloud/gateway/codec/rle"
 	"github.com/imgcloud/gateway/codec/jpeg"
+	"github.com/imgcloud/gateway/codec/rle"
 )
 
 // buildCodecs is the codec set of this build, given to the archive (which

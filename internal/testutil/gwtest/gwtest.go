@@ -22,8 +22,8 @@ import (
 
 	"github.com/imgcloud/gateway/archive"
 	"github.com/imgcloud/gateway/codec"
-	"github.com/imgcloud/gateway/codec/rle"
 	"github.com/imgcloud/gateway/codec/jpeg"
+	"github.com/imgcloud/gateway/codec/rle"
 	"github.com/imgcloud/gateway/dicomweb"
 	"github.com/imgcloud/gateway/httpapi/server"
 	"github.com/imgcloud/gateway/index"
