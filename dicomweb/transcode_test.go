@@ -196,36 +196,46 @@ func TestTranscodeWithoutDecoder(t *testing.T) {
 	}
 }
 
-// TestTranscodeCorruptFrame stores an RLE file whose first frame's
-// segment is cut short: asking for it decoded is a 422 that says why (no
-// 406, no 500), and the stored bytes are served unchanged as stored.
+// TestTranscodeCorruptFrame stores, for each syntax the default build
+// decodes, a file whose first frame starts with 32 bytes of 0xFF (no
+// codestream marker, an RLE header of impossible offsets): asking for it
+// decoded or rendered is a 422 that says why (no 406, no 500), and the
+// stored bytes are served unchanged as stored.
 func TestTranscodeCorruptFrame(t *testing.T) {
-	f := codectest.Files(t, codec.RLELossless)[0]
-	stored := read(t, f.Path)
-	h, _ := fileFrames(t, stored)
-	// The RLE header's first segment offset beyond the frame: the header
-	// is the first 64 bytes of the frame's fragment.
-	r := h.Frames.Frames[0][0]
-	bad := bytes.Clone(stored)
-	copy(bad[r.Offset+4:], []byte{0xFF, 0xFF, 0xFF, 0x00})
-	gw := gwtest.Start(t, storagetest.NewMemory(), gwtest.Options{})
-	if resp, body := gwtest.Stow(t, gw.URL+"/studies", []gwtest.Part{{Body: bad}}); resp.StatusCode != http.StatusOK {
-		t.Fatalf("STOW: %d %s", resp.StatusCode, body)
-	}
-	base := gw.URL + "/studies/" + h.StudyUID + "/series/" + h.SeriesUID + "/instances/" + h.SOPUID
-	for _, tc := range []struct{ path, accept string }{
-		{"/frames/1", `multipart/related; type="application/octet-stream"; transfer-syntax=` + explicitLE},
-		{"/frames/1", "application/octet-stream"},
-		{"", `multipart/related; type="application/dicom"; transfer-syntax=` + explicitLE},
-		{"/rendered", "image/jpeg"},
-		{"/thumbnail", "image/jpeg"},
-	} {
-		resp, body := get(t, base+tc.path, tc.accept)
-		if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(string(body), "does not decode") || !strings.Contains(string(body), "RLE segment") {
-			t.Errorf("%s %s: %d %s, want 422 with the reason", tc.path, tc.accept, resp.StatusCode, body)
+	set := gwtest.DefaultCodecs()
+	seen := map[string]bool{}
+	for _, f := range codectest.Files(t) {
+		if _, ok := set.Decoder(f.Syntax); !ok || seen[f.Syntax] {
+			continue
 		}
+		seen[f.Syntax] = true
+		t.Run(f.Name, func(t *testing.T) {
+			stored := read(t, f.Path)
+			h, _ := fileFrames(t, stored)
+			r := h.Frames.Frames[0][0]
+			bad := bytes.Clone(stored)
+			copy(bad[r.Offset:r.Offset+min(32, r.Length)], bytes.Repeat([]byte{0xFF}, 32))
+			gw := gwtest.Start(t, storagetest.NewMemory(), gwtest.Options{})
+			if resp, body := gwtest.Stow(t, gw.URL+"/studies", []gwtest.Part{{Body: bad}}); resp.StatusCode != http.StatusOK {
+				t.Fatalf("STOW: %d %s", resp.StatusCode, body)
+			}
+			base := gw.URL + "/studies/" + h.StudyUID + "/series/" + h.SeriesUID + "/instances/" + h.SOPUID
+			for _, tc := range []struct{ path, accept string }{
+				{"/frames/1", `multipart/related; type="application/octet-stream"; transfer-syntax=` + explicitLE},
+				{"/frames/1", "application/octet-stream"},
+				{"", `multipart/related; type="application/dicom"; transfer-syntax=` + explicitLE},
+				{"/rendered", "image/jpeg"},
+				{"/thumbnail", "image/jpeg"},
+			} {
+				resp, body := get(t, base+tc.path, tc.accept)
+				if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(string(body), "does not decode") {
+					t.Errorf("%s %s: %d %s, want 422 with the reason", tc.path, tc.accept, resp.StatusCode, body)
+				}
+			}
+			t.Logf("the reason given: %s", func() string { _, b := get(t, base+"/frames/1", "application/octet-stream"); return string(b) }())
+			assertStoredBytes(t, base, bad)
+		})
 	}
-	assertStoredBytes(t, base, bad)
 }
 
 // TestTranscodeEncode asks for native instances in RLE Lossless, which the
