@@ -105,6 +105,12 @@ func TestTranscodeToNative(t *testing.T) {
 			if g := got.Dataset.String("00280004"); g != wantPhotometric {
 				t.Errorf("instance: photometric %q, want %q", g, wantPhotometric)
 			}
+			// WADO-URI transcodes the same way.
+			resp, uri := get(t, gw.URL+"/wado?requestType=WADO&contentType=application/dicom&transferSyntax="+explicitLE+
+				"&studyUID="+h.StudyUID+"&seriesUID="+h.SeriesUID+"&objectUID="+h.SOPUID, "")
+			if resp.StatusCode != http.StatusOK || !strings.Contains(resp.Header.Get("Content-Type"), "transfer-syntax="+explicitLE) || !bytes.Equal(uri, parts[0].body) {
+				t.Errorf("WADO-URI transferSyntax=%s: %d %q, same file as WADO-RS: %v", explicitLE, resp.StatusCode, resp.Header.Get("Content-Type"), bytes.Equal(uri, parts[0].body))
+			}
 			// A third-party reader agrees: DCMTK reads the rewritten file.
 			out := filepath.Join(t.TempDir(), "native.dcm")
 			if err := os.WriteFile(out, parts[0].body, 0o600); err != nil {
