@@ -146,6 +146,19 @@ func (s *Service) Transcode(in *Instance, frames []*Frame, ts string) ([]*Frame,
 	return out, nil
 }
 
+// Decoded returns frame f of in (from Frames) as native pixels, samples
+// interleaved, through the decoded-frame cache, with the photometric
+// interpretation of the decoded samples (RGB after a colour transform).
+// For rendering: /rendered and /thumbnail of the same frame, in any
+// window, decode it once.
+func (s *Service) Decoded(ctx context.Context, in *Instance, f *Frame) ([]byte, string, error) {
+	p, err := s.transcodePlan(in, dcm.ExplicitVRLittleEndian)
+	if err != nil {
+		return nil, "", err
+	}
+	return s.nativeFrame(ctx, in, p, f)
+}
+
 // transcodeFrame returns the bytes of frame f in p.to and the photometric
 // interpretation of the native pixels they hold.
 func (s *Service) transcodeFrame(ctx context.Context, in *Instance, p *tcPlan, f *Frame) ([]byte, string, error) {

@@ -65,6 +65,21 @@ func CodecFrame(p *Params) codec.Frame {
 		Photometric: p.Photometric}
 }
 
+// Decoded returns the parameters of frames decoded from compressed data
+// (native pixels, samples interleaved, little endian) whose samples are
+// in photometric interpretation photometric: what a decoder produced.
+func (p *Params) Decoded(photometric string) *Params {
+	q := *p
+	q.PlanarConfiguration, q.BigEndian = 0, false
+	if photometric != "" {
+		q.Photometric = photometric
+	}
+	if q.Photometric == PhotometricYBRFull422 {
+		q.Photometric = PhotometricYBRFull // decoders give every sample of every pixel
+	}
+	return &q
+}
+
 // RasterOf reads a decoded frame (interleaved native pixels) into a
 // Raster, with the photometric interpretation the decoder produced.
 func RasterOf(p *Params, img codec.Image) (*Raster, error) {
@@ -72,15 +87,7 @@ func RasterOf(p *Params, img codec.Image) (*Raster, error) {
 		return nil, fmt.Errorf("%w: decoded frame is %d bytes, %dx%dx%d samples of %d bits are %d",
 			ErrUndecodable, len(img.Pixels), p.Columns, p.Rows, p.SamplesPerPixel, p.BitsAllocated, CodecFrame(p).Size())
 	}
-	q := *p
-	q.PlanarConfiguration, q.BigEndian = 0, false
-	if img.Photometric != "" {
-		q.Photometric = img.Photometric
-	}
-	if q.Photometric == PhotometricYBRFull422 {
-		q.Photometric = PhotometricYBRFull // decoders give every sample of every pixel
-	}
-	return decodeNative(&q, img.Pixels)
+	return decodeNative(p.Decoded(img.Photometric), img.Pixels)
 }
 
 // decodeNative reads uncompressed pixel data.
