@@ -275,6 +275,8 @@ func frameMedia(ts string) string {
 		return "image/jls"
 	case ts == "1.2.840.10008.1.2.4.90", ts == "1.2.840.10008.1.2.4.91":
 		return "image/jp2"
+	case ts == "1.2.840.10008.1.2.4.201", ts == "1.2.840.10008.1.2.4.202", ts == "1.2.840.10008.1.2.4.203":
+		return "image/jphc" // HTJ2K (PS3.18 table 8.7.3-2)
 	case ts == "1.2.840.10008.1.2.5":
 		return "image/x-dicom-rle"
 	case dcm.IsVideo(ts):
