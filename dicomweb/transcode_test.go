@@ -121,8 +121,12 @@ func TestTranscodeToNative(t *testing.T) {
 				t.Error("DCMTK finds no Pixel Data in the transcoded instance")
 			}
 
-			for _, res := range []string{"/rendered", "/thumbnail"} {
-				resp, body := get(t, base+res, "image/jpeg")
+			study := gw.URL + "/studies/" + h.StudyUID
+			wadoURI := gw.URL + "/wado?requestType=WADO&contentType=image/jpeg&studyUID=" + h.StudyUID + "&seriesUID=" + h.SeriesUID + "&objectUID=" + h.SOPUID
+			for _, u := range []string{base + "/rendered", base + "/thumbnail", base + "/frames/1/rendered", study + "/rendered", study + "/thumbnail",
+				study + "/series/" + h.SeriesUID + "/thumbnail", wadoURI} {
+				res := strings.TrimPrefix(u, gw.URL)
+				resp, body := get(t, u, "image/jpeg")
 				if resp.StatusCode != http.StatusOK {
 					t.Fatalf("%s: %d %s", res, resp.StatusCode, body)
 				}
