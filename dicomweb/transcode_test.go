@@ -248,38 +248,50 @@ func TestTranscodeCorruptFrame(t *testing.T) {
 	}
 }
 
-// TestTranscodeEncode asks for native instances in RLE Lossless, which the
-// default build encodes: frames and the instance say they are RLE, and
-// DCMTK's dcmdrle (a third-party decoder) gives back the original pixels.
+// TestTranscodeEncode asks for native instances in each compressed
+// syntax the build encodes (RLE Lossless in the default build, JPEG 2000
+// Lossless and JPEG-LS Lossless with cgocodecs): frames and the instance
+// say what they hold, and GDCM's gdcmconv --raw (a third-party decoder)
+// gives back the original pixels from the encoded file.
 func TestTranscodeEncode(t *testing.T) {
+	set := gwtest.DefaultCodecs()
+	sources := map[string]bool{}
 	for _, f := range codectest.Files(t, codec.RLELossless) {
-		t.Run(f.Name, func(t *testing.T) {
-			gw := gwtest.Start(t, storagetest.NewMemory(), gwtest.Options{})
-			src := read(t, f.Source)
-			if resp, body := gwtest.Stow(t, gw.URL+"/studies", []gwtest.Part{{Body: src}}); resp.StatusCode != http.StatusOK {
-				t.Fatalf("STOW: %d %s", resp.StatusCode, body)
-			}
-			h, want := fileFrames(t, src)
-			base := gw.URL + "/studies/" + h.StudyUID + "/series/" + h.SeriesUID + "/instances/" + h.SOPUID
-			parts := retrieveParts(t, base+"/frames/1", `multipart/related; type="image/x-dicom-rle"; transfer-syntax=`+codec.RLELossless)
-			if len(parts) != 1 || !strings.HasPrefix(parts[0].contentType, "image/x-dicom-rle; transfer-syntax="+codec.RLELossless) {
-				t.Fatalf("frames: %d parts (%q)", len(parts), parts[0].contentType)
-			}
-			parts = retrieveParts(t, base, `multipart/related; type="application/dicom"; transfer-syntax=`+codec.RLELossless)
-			if len(parts) != 1 || !strings.Contains(parts[0].contentType, "transfer-syntax="+codec.RLELossless) {
-				t.Fatalf("instance: %d parts", len(parts))
-			}
-			enc := filepath.Join(t.TempDir(), "rle.dcm")
-			if err := os.WriteFile(enc, parts[0].body, 0o600); err != nil {
-				t.Fatal(err)
-			}
-			if got, _ := fileFrames(t, parts[0].body); got.TransferSyntax != codec.RLELossless || !got.Frames.Encapsulated {
-				t.Fatalf("instance in %s", got.TransferSyntax)
-			}
-			dec := filepath.Join(t.TempDir(), "dec.dcm")
-			dcmtktest.Run(t, "dcmdrle", "-q", enc, dec)
-			_, frames := fileFrames(t, read(t, dec))
-			checkFrames(t, "dcmdrle of the encoded instance", frames, want, false)
-		})
+		sources[f.Source] = true
+	}
+	for _, ts := range set.Encodable() {
+		for src := range sources {
+			t.Run(ts+" "+filepath.Base(src), func(t *testing.T) {
+				gw := gwtest.Start(t, storagetest.NewMemory(), gwtest.Options{})
+				native := read(t, src)
+				if resp, body := gwtest.Stow(t, gw.URL+"/studies", []gwtest.Part{{Body: native}}); resp.StatusCode != http.StatusOK {
+					t.Fatalf("STOW: %d %s", resp.StatusCode, body)
+				}
+				h, want := fileFrames(t, native)
+				base := gw.URL + "/studies/" + h.StudyUID + "/series/" + h.SeriesUID + "/instances/" + h.SOPUID
+				media := map[string]string{codec.RLELossless: "image/x-dicom-rle", codec.JPEG2000Lossless: "image/jp2", codec.JPEGLSLossless: "image/jls"}[ts]
+				if media != "" {
+					parts := retrieveParts(t, base+"/frames/1", `multipart/related; type="`+media+`"; transfer-syntax=`+ts)
+					if len(parts) != 1 || !strings.HasPrefix(parts[0].contentType, media+"; transfer-syntax="+ts) {
+						t.Fatalf("frames: %d parts (%q)", len(parts), parts[0].contentType)
+					}
+				}
+				parts := retrieveParts(t, base, `multipart/related; type="application/dicom"; transfer-syntax=`+ts)
+				if len(parts) != 1 || !strings.Contains(parts[0].contentType, "transfer-syntax="+ts) {
+					t.Fatalf("instance: %d parts", len(parts))
+				}
+				if got, _ := fileFrames(t, parts[0].body); got.TransferSyntax != ts || !got.Frames.Encapsulated {
+					t.Fatalf("instance in %s", got.TransferSyntax)
+				}
+				enc := filepath.Join(t.TempDir(), "enc.dcm")
+				if err := os.WriteFile(enc, parts[0].body, 0o600); err != nil {
+					t.Fatal(err)
+				}
+				dec := filepath.Join(t.TempDir(), "dec.dcm")
+				dcmtktest.Run(t, "gdcmconv", "--raw", enc, dec)
+				_, frames := fileFrames(t, read(t, dec))
+				checkFrames(t, "gdcmconv --raw of the encoded instance", frames, want, false)
+			})
+		}
 	}
 }

@@ -97,6 +97,9 @@ func decodeNative(p *Params, data []byte) (*Raster, error) {
 	if p.Photometric == PhotometricYBRFull422 && p.Columns%2 == 1 {
 		return nil, unsupported("native YBR_FULL_422 with an odd number of columns (%d)", p.Columns)
 	}
+	if p.Photometric == PhotometricYBRRCT || p.Photometric == PhotometricYBRICT {
+		return nil, unsupported("%s pixel data that is not JPEG 2000", p.Photometric)
+	}
 	need := p.FrameBytes()
 	if len(data) < need {
 		return nil, fmt.Errorf("native frame is %d bytes, %dx%dx%d samples of %d bits need %d",
