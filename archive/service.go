@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -127,8 +128,10 @@ type Service struct {
 	// studiesRead counts the study rows searches read (tests see how far
 	// a plan walked).
 	studiesRead atomic.Int64
-	// decoded holds recently decoded frames (transcode.go).
-	decoded *frameCache
+	// decoded holds recently decoded frames (transcode.go); decodeSlots
+	// bounds the decodes running at once.
+	decoded     *frameCache
+	decodeSlots chan struct{}
 }
 
 // New returns a Service over a store and an index.
@@ -151,6 +154,7 @@ func New(store storage.Store, db *index.DB, opt Options) *Service {
 		opt.DecodedCacheBytes = DefaultDecodedCacheBytes
 	}
 	s.decoded = newFrameCache(opt.DecodedCacheBytes)
+	s.decodeSlots = make(chan struct{}, max(2, runtime.GOMAXPROCS(0)))
 	return s
 }
 

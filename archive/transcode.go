@@ -199,7 +199,15 @@ func (s *Service) nativeFrame(ctx context.Context, in *Instance, p *tcPlan, f *F
 		}
 		return src, p.frame.Photometric, nil
 	}
+	// Decodes take a slot, so that memory stays flat under many requests
+	// (each holds a compressed and a decoded frame).
+	select {
+	case s.decodeSlots <- struct{}{}:
+	case <-ctx.Done():
+		return nil, "", ctx.Err()
+	}
 	img, err := p.dec.Decode(src, p.frame)
+	<-s.decodeSlots
 	switch {
 	case errors.Is(err, codec.ErrUnsupported):
 		return nil, "", &UnsupportedError{Reason: fmt.Sprintf("frame %d of instance %s (%s): %v", f.Number, in.SOP, SyntaxName(p.from), err)}
