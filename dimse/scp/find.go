@@ -108,6 +108,9 @@ func (s *Service) find(ctx context.Context, a *dimse.Association, rq *dimse.Find
 			}
 		}
 		if err := match(encodeDataset(out, implicit)); err != nil {
+			if errors.Is(err, dimse.ErrCanceled) {
+				return 0xFE00, "canceled", i
+			}
 			return 0xA700, "send a match: " + err.Error(), i
 		}
 	}
