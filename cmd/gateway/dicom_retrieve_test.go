@@ -1,0 +1,219 @@
+package main
+
+import (
+	"bytes"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/imgcloud/gateway/internal/corpus"
+	"github.com/imgcloud/gateway/internal/testutil/dcmtktest"
+)
+
+// startStoreSCP runs DCMTK's storescp on a free loopback port, writing
+// what it receives exactly as received (+B) into a new folder, with extra
+// options (+xi: accept Implicit VR Little Endian only). It returns the
+// port and the folder.
+func startStoreSCP(t *testing.T, extra ...string) (port, dir string) {
+	t.Helper()
+	dir = t.TempDir()
+	_, port, _ = net.SplitHostPort(freeAddr(t))
+	cmd := exec.Command(dcmtktest.Tool(t, "storescp"), append(append([]string{"+B", "-od", dir}, extra...), port)...)
+	cmd.Env = append(os.Environ(), "TCP_NODELAY=1")
+	var log lockedBuffer
+	cmd.Stdout, cmd.Stderr = &log, &log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGKILL)
+		cmd.Wait()
+	})
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if c, err := net.Dial("tcp", "127.0.0.1:"+port); err == nil {
+			c.Close()
+			return port, dir
+		}
+	}
+	t.Fatalf("storescp did not listen on %s: %s", port, log.String())
+	return "", ""
+}
+
+// received reads the file a DCMTK receiver wrote for an instance (its
+// name ends with the SOP Instance UID).
+func received(t *testing.T, dir, sop string) []byte {
+	t.Helper()
+	names, _ := filepath.Glob(filepath.Join(dir, "*"+sop))
+	if len(names) != 1 {
+		all, _ := filepath.Glob(filepath.Join(dir, "*"))
+		t.Fatalf("received files for %s: %v (all: %v)", sop, names, all)
+	}
+	b, err := os.ReadFile(names[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func countFiles(dir string) int {
+	names, _ := filepath.Glob(filepath.Join(dir, "*"))
+	return len(names)
+}
+
+// TestDICOMRetrieve runs C-MOVE and C-GET against a real gateway process
+// with DCMTK peers: movescu moving a study to storescp in the stored
+// syntax (data sets byte for byte the stored ones) and to a storescp that
+// accepts only Implicit VR (byte for byte what dcmconv +ti -e makes of
+// the stored file), movescu receiving itself (+P), getscu on the same
+// association; a move to an unknown destination (A801), a study of
+// another institution (nothing sent, as for a study that does not exist).
+func TestDICOMRetrieve(t *testing.T) {
+	dcmtktest.Tool(t, "movescu")
+	man, err := corpus.Generate(t.TempDir(), corpus.Options{Studies: 6, SeriesPerStudy: 2, InstancesPerSeries: 3, Big: 0, Seed: 11,
+		Today: time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fahzu []corpus.File
+	for _, f := range man.Files {
+		if f.IssuerOfPatientID == "FAHZU" {
+			fahzu = append(fahzu, f)
+		}
+	}
+	if len(fahzu) < 6 {
+		t.Fatalf("corpus has %d FAHZU files, want at least 6", len(fahzu))
+	}
+	study := fahzu[0].StudyUID
+	var inStudy []corpus.File
+	for _, f := range fahzu {
+		if f.StudyUID == study {
+			inStudy = append(inStudy, f)
+		}
+	}
+
+	wsPort, wsDir := startStoreSCP(t)
+	implPort, implDir := startStoreSCP(t, "+xi")
+	_, selfPort, _ := net.SplitHostPort(freeAddr(t))
+	aes := filepath.Join(t.TempDir(), "aes.yaml")
+	os.WriteFile(aes, []byte("- {aet: FAHZUPACS, host: 127.0.0.1, port: 4243, institution: fahzu, allow: [store]}\n"+
+		"- {aet: FAHZUWS, host: 127.0.0.1, port: "+wsPort+", institution: fahzu, allow: [query, retrieve]}\n"+
+		"- {aet: FAHZUIMPL, host: 127.0.0.1, port: "+implPort+", institution: fahzu, allow: [retrieve]}\n"+
+		"- {aet: FAHZUSELF, host: 127.0.0.1, port: "+selfPort+", institution: fahzu, allow: [retrieve]}\n"+
+		"- {aet: PUMCHWS, host: 127.0.0.1, port: "+wsPort+", institution: pumch, allow: [query, retrieve]}\n"), 0o600)
+	dicomAddr := freeAddr(t)
+	p := startGateway(t, t.TempDir(), "--demo", "--dicom-listen", dicomAddr, "--dicom-aes", aes)
+	host, port, _ := strings.Cut(dicomAddr, ":")
+	args := []string{"-aet", "FAHZUPACS", "-aec", "IMGCLOUD", host, port}
+	for _, f := range fahzu {
+		args = append(args, man.Abs(f))
+	}
+	if out, err := dcmtk(t, "storescu", args...); err != nil || strings.Contains(out, "Status") {
+		t.Fatalf("storescu: %v\n%s", err, out)
+	}
+	move := func(aet, dest string, keys ...string) string {
+		t.Helper()
+		args := []string{"-v", "-S", "-aet", aet, "-aec", "IMGCLOUD", "-aem", dest}
+		for _, k := range keys {
+			args = append(args, "-k", k)
+		}
+		out, _ := dcmtk(t, "movescu", append(args, host, port)...)
+		return out
+	}
+
+	t.Run("movescu to storescp, stored syntax", func(t *testing.T) {
+		out := move("FAHZUWS", "FAHZUWS", "QueryRetrieveLevel=STUDY", "StudyInstanceUID="+study)
+		if !strings.Contains(out, "Final Move Response (Success)") {
+			t.Fatalf("movescu:\n%s", out)
+		}
+		for _, f := range inStudy {
+			if got, want := dataSet(t, received(t, wsDir, f.SOPUID)), dataSet(t, wadoInstance(t, p.base, f)); !bytes.Equal(got, want) {
+				t.Errorf("%s: moved data set (%d bytes) differs from the stored one (%d)", f.SOPUID, len(got), len(want))
+			}
+		}
+		if n := countFiles(wsDir); n != len(inStudy) {
+			t.Errorf("storescp received %d files, want %d", n, len(inStudy))
+		}
+	})
+
+	t.Run("movescu to an implicit-only storescp", func(t *testing.T) {
+		f := inStudy[0]
+		out := move("FAHZUWS", "FAHZUIMPL", "QueryRetrieveLevel=IMAGE", "StudyInstanceUID="+f.StudyUID,
+			"SeriesInstanceUID="+f.SeriesUID, "SOPInstanceUID="+f.SOPUID)
+		if !strings.Contains(out, "Final Move Response (Success)") {
+			t.Fatalf("movescu:\n%s", out)
+		}
+		stored := filepath.Join(t.TempDir(), "stored.dcm")
+		os.WriteFile(stored, wadoInstance(t, p.base, f), 0o600)
+		ref, err := os.ReadFile(dcmtktest.Convert(t, stored, "+ti", "-e"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := dataSet(t, received(t, implDir, f.SOPUID)), dataSet(t, ref); !bytes.Equal(got, want) {
+			t.Errorf("re-encoded data set (%d bytes) differs from dcmconv +ti -e (%d)", len(got), len(want))
+		}
+	})
+
+	t.Run("movescu receiving itself", func(t *testing.T) {
+		dir := t.TempDir()
+		f := inStudy[0]
+		args := []string{"-v", "-S", "-aet", "FAHZUSELF", "-aec", "IMGCLOUD", "-aem", "FAHZUSELF", "+P", selfPort, "-od", dir,
+			"-k", "QueryRetrieveLevel=SERIES", "-k", "StudyInstanceUID=" + f.StudyUID, "-k", "SeriesInstanceUID=" + f.SeriesUID}
+		out, err := dcmtk(t, "movescu", append(args, host, port)...)
+		if err != nil || !strings.Contains(out, "Final Move Response (Success)") {
+			t.Fatalf("movescu +P: %v\n%s", err, out)
+		}
+		want := 0
+		for _, g := range inStudy {
+			if g.SeriesUID == f.SeriesUID {
+				want++
+				received(t, dir, g.SOPUID)
+			}
+		}
+		if n := countFiles(dir); n != want {
+			t.Errorf("movescu received %d files, want %d", n, want)
+		}
+	})
+
+	t.Run("getscu", func(t *testing.T) {
+		dir := t.TempDir()
+		args := []string{"-v", "-S", "+B", "-aet", "FAHZUWS", "-aec", "IMGCLOUD", "-od", dir,
+			"-k", "QueryRetrieveLevel=STUDY", "-k", "StudyInstanceUID=" + study, host, port}
+		out, err := dcmtk(t, "getscu", args...)
+		if err != nil || !strings.Contains(out, "Success") {
+			t.Fatalf("getscu: %v\n%s", err, out)
+		}
+		for _, f := range inStudy {
+			got := received(t, dir, f.SOPUID)
+			if !bytes.Equal(dataSet(t, got), dataSet(t, wadoInstance(t, p.base, f))) {
+				t.Errorf("%s: data set received by getscu differs from the stored one", f.SOPUID)
+			}
+		}
+	})
+
+	t.Run("refusals", func(t *testing.T) {
+		before := countFiles(wsDir)
+		out := move("FAHZUWS", "NOWHERE", "QueryRetrieveLevel=STUDY", "StudyInstanceUID="+study)
+		if !strings.Contains(out, "Final Move Response (Refused: MoveDestinationUnknown)") {
+			t.Errorf("move to an unknown destination:\n%s", out)
+		}
+		// PUMCH's workstation may not see FAHZU's study: answered as a
+		// study that does not exist, nothing sent.
+		hidden := move("PUMCHWS", "PUMCHWS", "QueryRetrieveLevel=STUDY", "StudyInstanceUID="+study)
+		missing := move("PUMCHWS", "PUMCHWS", "QueryRetrieveLevel=STUDY", "StudyInstanceUID=1.2.826.0.1.3680043.99.404")
+		if !strings.Contains(hidden, "Final Move Response (Success)") || !strings.Contains(missing, "Final Move Response (Success)") {
+			t.Errorf("move of a hidden study:\n%s\nof a missing one:\n%s", hidden, missing)
+		}
+		if n := countFiles(wsDir); n != before {
+			t.Errorf("storescp received %d more files after refused moves", n-before)
+		}
+		out = move("FAHZUPACS", "FAHZUWS", "QueryRetrieveLevel=STUDY", "StudyInstanceUID="+study)
+		if strings.Contains(out, "(Success)") {
+			t.Errorf("move by a store-only AE:\n%s", out)
+		}
+	})
+}
