@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"fmt"
+	"regexp"
 	"net"
 	"os"
 	"os/exec"
@@ -192,6 +194,39 @@ func TestDICOMRetrieve(t *testing.T) {
 			if !bytes.Equal(dataSet(t, got), dataSet(t, wadoInstance(t, p.base, f))) {
 				t.Errorf("%s: data set received by getscu differs from the stored one", f.SOPUID)
 			}
+		}
+	})
+
+	t.Run("findscu PATIENT level and the recognition block", func(t *testing.T) {
+		patient := fahzu[0].PatientID
+		studies := map[string]bool{}
+		for _, f := range fahzu {
+			if f.PatientID == patient {
+				studies[f.StudyUID] = true
+			}
+		}
+		// A GB18030 query file made by dump2dcm: *=李* (the ideographic
+		// group starting with 李) in GB18030 bytes.
+		dump := "(0008,0005) CS [GB18030]\n(0008,0052) CS [PATIENT]\n(0010,0010) PN [*=" + string([]byte{0xC0, 0xEE}) + "*]\n" +
+			"(0010,0020) LO [" + patient + "]\n(0020,1200) IS []\n(0020,1204) IS []\n"
+		query := dcmtktest.Dump2DCM(t, []byte(dump), "+te")
+		out, err := dcmtk(t, "findscu", "-v", "-P", "-aet", "FAHZUWS", "-aec", "IMGCLOUD", host, port, query)
+		if err != nil || strings.Count(out, "(Pending)") != 1 || !strings.Contains(out, "ISO_IR 192") {
+			t.Fatalf("PATIENT level: %v\n%s", err, out)
+		}
+		if want := fmt.Sprintf("(0020,1200) IS [%-2d]", len(studies)); !strings.Contains(out, want) {
+			t.Errorf("PATIENT level: want %s\n%s", want, out)
+		}
+		if out, _ := dcmtk(t, "findscu", "-v", "-S", "-aet", "FAHZUWS", "-aec", "IMGCLOUD", "-k", "QueryRetrieveLevel=PATIENT", "-k", "PatientID", host, port); strings.Contains(out, "(Pending)") {
+			t.Errorf("PATIENT level in the Study Root model:\n%s", out)
+		}
+		out, err = dcmtk(t, "findscu", "-v", "-S", "-aet", "FAHZUWS", "-aec", "IMGCLOUD", "-k", "QueryRetrieveLevel=STUDY",
+			"-k", "StudyInstanceUID="+study, "-k", "0011,0010=IMGCLOUD RECOGNITION", "-k", "0011,1001", host, port)
+		if err != nil || strings.Count(out, "(Pending)") != 1 {
+			t.Fatalf("STUDY level with the recognition block: %v\n%s", err, out)
+		}
+		if !strings.Contains(out, "(0011,0010) LO [IMGCLOUD RECOGNITION]") || !regexp.MustCompile(`\(0011,1001\) CS \[[A-Z_]+ ?\]`).MatchString(out) {
+			t.Errorf("recognition block missing:\n%s", out)
 		}
 	})
 
