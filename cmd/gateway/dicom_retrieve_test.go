@@ -3,11 +3,11 @@ package main
 import (
 	"bytes"
 	"fmt"
-	"regexp"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
