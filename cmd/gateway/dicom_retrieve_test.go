@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"net"
 	"os"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/imgcloud/gateway/internal/corpus"
 	"github.com/imgcloud/gateway/internal/testutil/dcmtktest"
+	"github.com/imgcloud/gateway/internal/testutil/gwtest"
 )
 
 // startStoreSCP runs DCMTK's storescp on a free loopback port, writing
@@ -101,12 +103,14 @@ func TestDICOMRetrieve(t *testing.T) {
 	wsPort, wsDir := startStoreSCP(t)
 	implPort, implDir := startStoreSCP(t, "+xi")
 	_, selfPort, _ := net.SplitHostPort(freeAddr(t))
+	_, orthancPort, _ := net.SplitHostPort(freeAddr(t))
 	aes := filepath.Join(t.TempDir(), "aes.yaml")
 	os.WriteFile(aes, []byte("- {aet: FAHZUPACS, host: 127.0.0.1, port: 4243, institution: fahzu, allow: [store]}\n"+
 		"- {aet: FAHZUWS, host: 127.0.0.1, port: "+wsPort+", institution: fahzu, allow: [query, retrieve]}\n"+
 		"- {aet: FAHZUIMPL, host: 127.0.0.1, port: "+implPort+", institution: fahzu, allow: [retrieve]}\n"+
 		"- {aet: FAHZUSELF, host: 127.0.0.1, port: "+selfPort+", institution: fahzu, allow: [retrieve]}\n"+
-		"- {aet: PUMCHWS, host: 127.0.0.1, port: "+wsPort+", institution: pumch, allow: [query, retrieve]}\n"), 0o600)
+		"- {aet: PUMCHWS, host: 127.0.0.1, port: "+wsPort+", institution: pumch, allow: [query, retrieve]}\n"+
+		"- {aet: ORTHANC, host: 127.0.0.1, port: "+orthancPort+", institution: fahzu, allow: [query, retrieve]}\n"), 0o600)
 	dicomAddr := freeAddr(t)
 	p := startGateway(t, t.TempDir(), "--demo", "--dicom-listen", dicomAddr, "--dicom-aes", aes)
 	host, port, _ := strings.Cut(dicomAddr, ":")
@@ -227,6 +231,38 @@ func TestDICOMRetrieve(t *testing.T) {
 		}
 		if !strings.Contains(out, "(0011,0010) LO [IMGCLOUD RECOGNITION]") || !regexp.MustCompile(`\(0011,1001\) CS \[[A-Z_]+ ?\]`).MatchString(out) {
 			t.Errorf("recognition block missing:\n%s", out)
+		}
+	})
+
+	t.Run("Orthanc moves a study from the gateway into itself", func(t *testing.T) {
+		orthancBinary(t)
+		o := startOrthanc(t, map[string]any{}, map[string]any{
+			"DicomServerEnabled": true,
+			"DicomAet":           "ORTHANC",
+			"DicomPort":          json.Number(orthancPort),
+			"DicomModalities":    map[string]any{"gateway": []any{"IMGCLOUD", host, json.Number(port)}},
+		})
+		var job map[string]any
+		o.call(t, "POST", "/modalities/gateway/move", map[string]any{"Level": "Study", "TargetAet": "ORTHANC", "Synchronous": true,
+			"Resources": []any{map[string]any{"StudyInstanceUID": study}}}, &job)
+		for _, f := range inStudy {
+			var found []map[string]any
+			o.call(t, "POST", "/tools/lookup", []byte(f.SOPUID), &found)
+			if len(found) != 1 {
+				t.Fatalf("%s not in Orthanc after its C-MOVE: %v\n%s", f.SOPUID, found, o.logText())
+			}
+			resp, got := gwtest.Do(t, "GET", o.url+"/instances/"+found[0]["ID"].(string)+"/file", nil, nil)
+			if resp.StatusCode != 200 {
+				t.Fatalf("Orthanc file of %s: %d", f.SOPUID, resp.StatusCode)
+			}
+			if !bytes.Equal(dataSet(t, got), dataSet(t, wadoInstance(t, p.base, f))) {
+				t.Errorf("%s: Orthanc's copy differs from the stored data set", f.SOPUID)
+			}
+		}
+		var all []string
+		o.call(t, "GET", "/instances", nil, &all)
+		if len(all) != len(inStudy) {
+			t.Errorf("Orthanc holds %d instances, want %d", len(all), len(inStudy))
 		}
 	})
 
