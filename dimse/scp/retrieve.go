@@ -385,7 +385,7 @@ func (s *Service) send(ctx context.Context, t target, list []*archive.Instance, 
 					fail(rest.SOP, "")
 				}
 				res.Remaining = 0
-				res.Status, res.Comment = 0xA702, clipComment(err.Error())
+				res.Status, res.Comment = 0xA702, err.Error()
 				if res.Completed+res.Warning > 0 {
 					res.Status = 0xB000
 				}
@@ -396,7 +396,7 @@ func (s *Service) send(ctx context.Context, t target, list []*archive.Instance, 
 		case status&0xF000 == 0xB000 || status == 0x0001:
 			res.Warning++
 		default:
-			fail(in.SOP, fmt.Sprintf("%s: status %04X %s", in.SOP, status, comment))
+			fail(in.SOP, strings.TrimSpace(fmt.Sprintf("peer answered %04X %s", status, comment)))
 		}
 		if res.Remaining > 0 {
 			if err := pending(res.SubOps); err != nil {
@@ -413,7 +413,8 @@ func (s *Service) send(ctx context.Context, t target, list []*archive.Instance, 
 		res.Status = 0xB000
 	}
 	if res.Failed > 0 {
-		res.Comment = clipComment(fmt.Sprintf("%d failed: %s", res.Failed, firstFailure))
+		// Full in the audit trail; package dimse clips the Error Comment.
+		res.Comment = fmt.Sprintf("%d failed: %s", res.Failed, firstFailure)
 	}
 	return res
 }
@@ -440,20 +441,22 @@ func (s *Service) subOp(ctx context.Context, t target, in *archive.Instance, mov
 		}
 	}
 	if ts == "" {
+		// The Failed SOP Instance UID List names the instance; the
+		// comment (64 characters) starts with what matters most.
 		if len(offered) == 0 {
-			return 0, "", fmt.Errorf("%s: no presentation context for SOP class %s", in.SOP, sopClass)
+			return 0, "", fmt.Errorf("stored syntax %s not accepted for SOP class %s", in.TransferSyntax, sopClass)
 		}
-		return 0, "", fmt.Errorf("%s: stored in %s, the peer accepts %s, which the gateway cannot produce from it", in.SOP, in.TransferSyntax, strings.Join(offered, ", "))
+		return 0, "", fmt.Errorf("stored syntax %s not convertible to the accepted %s", in.TransferSyntax, strings.Join(offered, ", "))
 	}
 	rc, err := s.opt.Archive.Open(ctx, in)
 	if err != nil {
-		return 0, "", fmt.Errorf("%s: object unavailable", in.SOP)
+		return 0, "", errors.New("stored object unavailable")
 	}
 	defer rc.Close()
 	br := bufio.NewReaderSize(rc, 64<<10)
 	stored, err := dcm.SkipFileMeta(br)
 	if err != nil {
-		return 0, "", fmt.Errorf("%s: stored object unreadable", in.SOP)
+		return 0, "", errors.New("stored object unreadable")
 	}
 	var data io.Reader = br
 	if ts != stored {
@@ -464,7 +467,7 @@ func (s *Service) subOp(ctx context.Context, t target, in *archive.Instance, mov
 	}
 	status, comment, err := t.store(sopClass, in.SOP, ts, data, moveAE, moveID)
 	if err != nil {
-		return 0, "", fmt.Errorf("%w: %s: %v", errLink, in.SOP, err)
+		return 0, "", fmt.Errorf("%w: %v", errLink, err)
 	}
 	return status, comment, nil
 }

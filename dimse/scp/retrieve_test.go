@@ -2,6 +2,7 @@ package scp_test
 
 import (
 	"bytes"
+	"encoding/binary"
 	"context"
 	"fmt"
 	"io"
@@ -109,6 +110,17 @@ func newRetrieveRig(t *testing.T, destPort, otherPort int) *retrieveRig {
 		}
 		stored = append(stored, st)
 		rig.sops, rig.src[sop] = append(rig.sops, sop), ds
+	}
+	// A second study: one instance labelled JPEG Lossless (no pixel data,
+	// enough for the archive), one native.
+	for i, ts := range []string{"1.2.840.10008.1.2.4.70", dcm.ExplicitVRLittleEndian} {
+		sop := fmt.Sprintf("1.2.826.0.1.9.2.2.%d", i+1)
+		f := part10(sop, ts, gwtest.Minimal("1.2.826.0.1.9.2", "1.2.826.0.1.9.2.2", sop))
+		st, err := svc.Store(context.Background(), bytes.NewReader(f), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		stored = append(stored, st)
 	}
 	if err := svc.Commit(context.Background(), stored); err != nil {
 		t.Fatal(err)
@@ -315,4 +327,78 @@ func TestMoveCancel(t *testing.T) {
 	if err := c.Release(); err != nil {
 		t.Errorf("release after a canceled move: %v", err)
 	}
+}
+
+// TestRetrieveFailures: sub-operations that cannot be sent fail with a
+// reason, and the final status names them: a C-GET whose requester took
+// the SCP role for no storage class (A702, every instance in the Failed
+// SOP Instance UID List), and a C-MOVE of an instance stored compressed to
+// a destination that accepts only native syntaxes (the gateway does not
+// decode here: the Transcoder seam), beside instances that go (B000).
+func TestRetrieveFailures(t *testing.T) {
+	dest := &storeSCP{syntaxes: []string{dcm.ExplicitVRLittleEndian, dcm.ImplicitVRLittleEndian}}
+	port := dest.start(t)
+	rig := newRetrieveRig(t, port, port)
+
+	c, err := dimse.Dial(context.Background(), rig.addr, dimse.ClientOptions{CallingAE: "WS", CalledAE: "IMGCLOUD",
+		Contexts: []dimse.PresentationContext{{AbstractSyntax: scp.StudyRootGet, TransferSyntaxes: []string{dcm.ExplicitVRLittleEndian}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, _, _ := c.Context(scp.StudyRootGet)
+	cmd := dimse.Command{}
+	cmd.SetString(dimse.TagAffectedSOPClassUID, scp.StudyRootGet)
+	cmd.SetU16(dimse.TagCommandField, dimse.CGetRQ)
+	cmd.SetU16(dimse.TagMessageID, 1)
+	cmd.SetU16(dimse.TagPriority, 0)
+	if err := c.SendMessage(id, cmd, studyKeys(rig.study)); err != nil {
+		t.Fatal(err)
+	}
+	r := readRsp(t, c)
+	for r.status == 0xFF00 {
+		r = readRsp(t, c)
+	}
+	if r.status != 0xA702 || r.failed != 5 || r.completed != 0 || !strings.Contains(r.comment, "not accepted") {
+		t.Errorf("C-GET without storage roles: %+v, want A702 with 5 failed", r)
+	}
+	for _, sop := range rig.sops {
+		if !bytes.Contains(r.data, []byte(sop)) {
+			t.Errorf("failed list %q lacks %s", r.data, sop)
+		}
+	}
+	c.Release()
+}
+
+// TestMoveCompressedToNative moves a study holding an instance stored
+// compressed to a destination that accepts only native syntaxes: that
+// sub-operation fails with its reason, the native one goes, B000.
+func TestMoveCompressedToNative(t *testing.T) {
+	dest := &storeSCP{syntaxes: []string{dcm.ExplicitVRLittleEndian, dcm.ImplicitVRLittleEndian}}
+	port := dest.start(t)
+	rig := newRetrieveRig(t, port, port)
+	c := rig.move(t, "WS", "WS", studyKeys("1.2.826.0.1.9.2"))
+	r := readRsp(t, c)
+	for r.status == 0xFF00 {
+		r = readRsp(t, c)
+	}
+	if r.status != 0xB000 || r.completed != 1 || r.failed != 1 || !strings.Contains(r.comment, "1.2.840.10008.1.2.4.70 not accepted") ||
+		!bytes.Contains(r.data, []byte("1.2.826.0.1.9.2.2.1")) {
+		t.Errorf("%+v (failed list %q), want B000, 1 completed, 1 failed that says why", r, r.data)
+	}
+	if _, ok := dest.got["1.2.826.0.1.9.2.2.2"]; !ok || len(dest.got) != 1 {
+		t.Errorf("destination received %d instances, want the native one", len(dest.got))
+	}
+}
+
+// part10 is a Part 10 file of a Secondary Capture data set labelled with
+// transfer syntax ts.
+func part10(sop, ts string, ds []byte) []byte {
+	var meta []byte
+	meta = append(meta, gwtest.Elem(0x0002, 0x0001, "OB", []byte{0, 1})...)
+	meta = append(meta, gwtest.Elem(0x0002, 0x0002, "UI", gwtest.Str(sc, 0))...)
+	meta = append(meta, gwtest.Elem(0x0002, 0x0003, "UI", gwtest.Str(sop, 0))...)
+	meta = append(meta, gwtest.Elem(0x0002, 0x0010, "UI", gwtest.Str(ts, 0))...)
+	out := append(make([]byte, 128), "DICM"...)
+	out = append(out, gwtest.Elem(0x0002, 0x0000, "UL", binary.LittleEndian.AppendUint32(nil, uint32(len(meta))))...)
+	return append(append(out, meta...), ds...)
 }
