@@ -201,6 +201,22 @@ func TestDICOMRetrieve(t *testing.T) {
 		}
 	})
 
+	t.Run("getscu PATIENT level, Patient Root", func(t *testing.T) {
+		dir := t.TempDir()
+		patient := fahzu[0].PatientID
+		want := 0
+		for _, f := range fahzu {
+			if f.PatientID == patient {
+				want++
+			}
+		}
+		out, err := dcmtk(t, "getscu", "-v", "-P", "-aet", "FAHZUWS", "-aec", "IMGCLOUD", "-od", dir,
+			"-k", "QueryRetrieveLevel=PATIENT", "-k", "PatientID="+patient, host, port)
+		if err != nil || countFiles(dir) != want {
+			t.Fatalf("getscu of patient %s: %v, %d files, want %d\n%s", patient, err, countFiles(dir), want, out)
+		}
+	})
+
 	t.Run("findscu PATIENT level and the recognition block", func(t *testing.T) {
 		patient := fahzu[0].PatientID
 		studies := map[string]bool{}
