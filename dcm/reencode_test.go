@@ -72,6 +72,7 @@ func dataSetOf(t *testing.T, path string) ([]byte, string) {
 }
 
 // TestReencode converts between Explicit and Implicit VR Little Endian
+// (and from Deflated Explicit VR Little Endian)
 // and compares, byte for byte, with what DCMTK's dcmconv writes for the
 // same conversion with undefined lengths (-e), both ways, and checks that
 // dcmdump reads the result as it reads the source.
@@ -84,6 +85,8 @@ func TestReencode(t *testing.T) {
 		{"explicit to implicit", explicit, ImplicitVRLittleEndian, "+ti"},
 		{"implicit to explicit", implicit, ExplicitVRLittleEndian, "+te"},
 		{"explicit to explicit", explicit, ExplicitVRLittleEndian, "+te"},
+		{"deflated to explicit", dcmtktest.Convert(t, explicit, "+td"), ExplicitVRLittleEndian, "+te"},
+		{"deflated to implicit", dcmtktest.Convert(t, explicit, "+td"), ImplicitVRLittleEndian, "+ti"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			src, from := dataSetOf(t, c.src)

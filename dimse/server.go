@@ -93,7 +93,9 @@ type FindRequest struct {
 }
 
 // Handler serves the application side of associations. Calls for one
-// association come from one goroutine, one operation at a time.
+// association come one operation at a time: C-FIND (and C-MOVE, C-GET of
+// a Retriever) in a goroutine of their own while the association's reader
+// waits for a C-CANCEL-RQ, the others from the reader.
 type Handler interface {
 	// Associate decides on an A-ASSOCIATE-RQ; a *RejectError refuses it
 	// with that result, source and reason. The context it returns is
@@ -106,7 +108,8 @@ type Handler interface {
 	Store(ctx context.Context, a *Association, rq *StoreRequest) (status uint16, comment string)
 	// Find handles a C-FIND-RQ: it calls match with each matching
 	// identifier (encoded in TransferSyntax; each is sent as a pending
-	// response) and returns the final status and comment.
+	// response) and returns the final status and comment. After a
+	// C-CANCEL-RQ, match returns ErrCanceled (the context's cause).
 	Find(ctx context.Context, a *Association, rq *FindRequest, match func(identifier []byte) error) (status uint16, comment string)
 	// Closed reports the end of an accepted association: err is nil after
 	// an A-RELEASE, else why it ended (abort, timeout, protocol error).

@@ -65,6 +65,10 @@ type target interface {
 	// syntaxes the instance can be sent in, for its class and stored syntax.
 	syntaxes(sopClass, stored string) []string
 	store(sopClass, sop, ts string, data io.Reader, moveAE string, moveID uint16) (uint16, string, error)
+	// recover makes a new association after one was lost in the middle
+	// of a sub-operation (C-MOVE); an error when it cannot (C-GET: the
+	// requester's association is the one lost).
+	recover(ctx context.Context) error
 }
 
 // Move answers C-MOVE: the instances the identifier names that the AE's
@@ -302,8 +306,14 @@ func (s *Service) moveTo(ctx context.Context, a *dimse.Association, rq *dimse.Re
 		return res
 	}
 	mt.c = c
+	mt.redial = func(ctx context.Context) (*dimse.Client, error) {
+		dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		return dimse.Dial(dctx, addr, dimse.ClientOptions{CallingAE: s.opt.AETitle, CalledAE: dest.AET, Contexts: pcs,
+			MaxLength: 256 << 10, Timeout: s.moveTimeout()})
+	}
 	res := s.send(ctx, mt, list, a.RQ.CallingAE, rq.MessageID, pending)
-	if err := c.Release(); err != nil {
+	if err := mt.c.Release(); err != nil {
 		a.Log.Info("C-MOVE sub-association not released in order", "dest", dest.AET, "err", err)
 	}
 	return res
@@ -317,8 +327,28 @@ func (s *Service) moveTimeout() time.Duration {
 }
 
 type moveTarget struct {
-	c   *dimse.Client
-	ids map[string]byte
+	c      *dimse.Client
+	ids    map[string]byte
+	redial func(context.Context) (*dimse.Client, error)
+	// redials bounds recoveries, so that a destination that drops every
+	// association is not dialled once per instance.
+	redials int
+}
+
+func (m *moveTarget) recover(ctx context.Context) error {
+	// Part of a message may be on the wire: the old association is
+	// aborted, not released.
+	m.c.Abort()
+	if m.redials >= 3 {
+		return errors.New("destination association lost 3 times")
+	}
+	m.redials++
+	c, err := m.redial(ctx)
+	if err != nil {
+		return err
+	}
+	m.c = c
+	return nil
 }
 
 func (m *moveTarget) syntaxes(sopClass, stored string) []string {
@@ -346,6 +376,10 @@ func (m *moveTarget) store(sopClass, sop, ts string, data io.Reader, moveAE stri
 type getTarget struct{ sub dimse.SubStore }
 
 func (g getTarget) syntaxes(sopClass, _ string) []string { return g.sub.Syntaxes(sopClass) }
+
+func (g getTarget) recover(context.Context) error {
+	return errors.New("the requesting association is lost")
+}
 
 func (g getTarget) store(sopClass, sop, ts string, data io.Reader, _ string, _ uint16) (uint16, string, error) {
 	return g.sub.Store(sopClass, sop, ts, data)
@@ -379,6 +413,9 @@ func (s *Service) send(ctx context.Context, t target, list []*archive.Instance, 
 		switch {
 		case err != nil:
 			fail(in.SOP, err.Error())
+			if errors.Is(err, errLink) && t.recover(ctx) == nil {
+				break // this one failed; the next go on a new association
+			}
 			if errors.Is(err, errLink) {
 				// The association is gone: the rest cannot be sent.
 				for _, rest := range list[i+1:] {
@@ -420,8 +457,15 @@ func (s *Service) send(ctx context.Context, t target, list []*archive.Instance, 
 }
 
 // errLink marks a sub-operation error after which the association that
-// carries them is unusable.
+// carries them is unusable (errors.Is); linkError keeps the cause's text,
+// which the 64-character Error Comment has room for.
 var errLink = errors.New("sub-operation association lost")
+
+type linkError struct{ err error }
+
+func (e linkError) Error() string        { return e.err.Error() }
+func (e linkError) Unwrap() error        { return e.err }
+func (e linkError) Is(target error) bool { return target == errLink }
 
 // subOp sends one instance: the stored bytes when the target accepts the
 // stored syntax, else a conversion the Transcoder can make, else a
@@ -467,7 +511,7 @@ func (s *Service) subOp(ctx context.Context, t target, in *archive.Instance, mov
 	}
 	status, comment, err := t.store(sopClass, in.SOP, ts, data, moveAE, moveID)
 	if err != nil {
-		return 0, "", fmt.Errorf("%w: %v", errLink, err)
+		return 0, "", linkError{err}
 	}
 	return status, comment, nil
 }

@@ -90,7 +90,7 @@ type retrieveRig struct {
 	src   map[string][]byte // data sets as stored (explicit VR LE)
 }
 
-func newRetrieveRig(t *testing.T, destPort, otherPort int) *retrieveRig {
+func newRetrieveRig(t *testing.T, destPort, otherPort int, tc ...scp.Transcoder) *retrieveRig {
 	dir := t.TempDir()
 	store, db := gwtest.StoreAndIndex(t, dir)
 	al, err := audit.Open(db, store, audit.Options{})
@@ -134,8 +134,12 @@ func newRetrieveRig(t *testing.T, destPort, otherPort int) *retrieveRig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := scp.New(scp.Options{AEs: aes, Archive: svc, Audit: al, Registerer: prometheus.NewRegistry(),
-		Server: dimse.Options{SpoolDir: dir}})
+	opt := scp.Options{AEs: aes, Archive: svc, Audit: al, Registerer: prometheus.NewRegistry(),
+		Server: dimse.Options{SpoolDir: dir}}
+	if len(tc) > 0 {
+		opt.Transcoder = tc[0]
+	}
+	s, err := scp.New(opt)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -401,4 +405,49 @@ func part10(sop, ts string, ds []byte) []byte {
 	out := append(make([]byte, 128), "DICM"...)
 	out = append(out, gwtest.Elem(0x0002, 0x0000, "UL", binary.LittleEndian.AppendUint32(nil, uint32(len(meta))))...)
 	return append(append(out, meta...), ds...)
+}
+
+// failSecond re-encodes as NativeTranscoder does, but its second
+// conversion fails after the C-STORE-RQ went out: the sub-association
+// is left in the middle of a message.
+type failSecond struct {
+	scp.NativeTranscoder
+	mu sync.Mutex
+	n  int
+}
+
+func (f *failSecond) Transcode(w io.Writer, r io.Reader, from, to string) error {
+	f.mu.Lock()
+	f.n++
+	n := f.n
+	f.mu.Unlock()
+	if n == 2 {
+		return fmt.Errorf("test: conversion %d fails", n)
+	}
+	return f.NativeTranscoder.Transcode(w, r, from, to)
+}
+
+// TestMoveRecovers: a sub-operation that breaks its association (the
+// data set cannot be produced after its command was sent) fails alone;
+// the move aborts that association, opens a new one and sends the rest.
+func TestMoveRecovers(t *testing.T) {
+	dest := &storeSCP{syntaxes: []string{dcm.ImplicitVRLittleEndian}}
+	port := dest.start(t)
+	rig := newRetrieveRig(t, port, port, &failSecond{})
+	c := rig.move(t, "WS", "WS", studyKeys(rig.study))
+	r := readRsp(t, c)
+	for r.status == 0xFF00 {
+		r = readRsp(t, c)
+	}
+	if r.status != 0xB000 || r.completed != 4 || r.failed != 1 || !strings.Contains(r.comment, "conversion 2 fails") {
+		t.Fatalf("%+v, want B000 with 4 completed and the failure's reason", r)
+	}
+	if !bytes.Contains(r.data, []byte(rig.sops[1])) {
+		t.Errorf("failed list %q lacks %s", r.data, rig.sops[1])
+	}
+	dest.mu.Lock()
+	defer dest.mu.Unlock()
+	if _, ok := dest.got[rig.sops[1]]; ok || len(dest.got) != 4 {
+		t.Errorf("destination received %d instances (the failed one: %v), want the 4 others", len(dest.got), ok)
+	}
 }
