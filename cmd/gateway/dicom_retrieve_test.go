@@ -298,6 +298,17 @@ func TestDICOMRetrieve(t *testing.T) {
 		if n := countFiles(wsDir); n != before {
 			t.Errorf("storescp received %d more files after refused moves", n-before)
 		}
+		// Audited: the hidden study's move with its UID and nothing sent.
+		var trail string
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+			resp, body := gwtest.Do(t, "GET", strings.TrimSuffix(p.base, "/dicomweb")+"/api/v1/admin/audit?actor=ae:PUMCHWS", nil, nil)
+			if trail = string(body); resp.StatusCode == 200 && strings.Contains(trail, study) {
+				break
+			}
+		}
+		if !strings.Contains(trail, `"DIMSE C-MOVE"`) || !strings.Contains(trail, study) || !strings.Contains(trail, "to PUMCHWS: 0 completed, 0 failed") {
+			t.Errorf("audit trail of PUMCHWS lacks the move of the hidden study:\n%s", trail)
+		}
 		out = move("FAHZUPACS", "FAHZUWS", "QueryRetrieveLevel=STUDY", "StudyInstanceUID="+study)
 		if strings.Contains(out, "(Success)") {
 			t.Errorf("move by a store-only AE:\n%s", out)

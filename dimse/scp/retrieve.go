@@ -76,7 +76,7 @@ type target interface {
 // over a new association to a known AE of the same institution.
 func (s *Service) Move(ctx context.Context, a *dimse.Association, rq *dimse.RetrieveRequest, pending func(dimse.SubOps) error) dimse.RetrieveResult {
 	ss := sessionOf(ctx)
-	list, res, ok := s.matches(ctx, rq)
+	list, asked, res, ok := s.matches(ctx, rq)
 	if ok {
 		dest, known := s.opt.AEs.Destination(rq.Destination)
 		switch {
@@ -90,23 +90,25 @@ func (s *Service) Move(ctx context.Context, a *dimse.Association, rq *dimse.Retr
 			res = s.moveTo(ctx, a, rq, dest, list, pending)
 		}
 	}
-	s.retrieved(ctx, a, "C-MOVE", rq.Destination, list, res)
+	s.retrieved(ctx, a, "C-MOVE", rq.Destination, asked, list, res)
 	return res
 }
 
 // Get answers C-GET: as Move, the instances sent on the requesting
 // association, in the storage contexts it proposed with the SCP role.
 func (s *Service) Get(ctx context.Context, a *dimse.Association, rq *dimse.RetrieveRequest, sub dimse.SubStore, pending func(dimse.SubOps) error) dimse.RetrieveResult {
-	list, res, ok := s.matches(ctx, rq)
+	list, asked, res, ok := s.matches(ctx, rq)
 	if ok && len(list) > 0 {
 		res = s.send(ctx, getTarget{sub}, list, "", 0, pending)
 	}
-	s.retrieved(ctx, a, "C-GET", "", list, res)
+	s.retrieved(ctx, a, "C-GET", "", asked, list, res)
 	return res
 }
 
-// retrieved audits a C-MOVE or C-GET once, with its counts.
-func (s *Service) retrieved(ctx context.Context, a *dimse.Association, cmd, dest string, list []*archive.Instance, res dimse.RetrieveResult) {
+// retrieved audits a C-MOVE or C-GET once, with its counts and the study:
+// the one its instances belong to, else the one the identifier named (a
+// move of a study that matched nothing, hidden or missing, names it too).
+func (s *Service) retrieved(ctx context.Context, a *dimse.Association, cmd, dest, asked string, list []*archive.Instance, res dimse.RetrieveResult) {
 	detail := fmt.Sprintf("%d completed, %d failed, %d warning", res.Completed, res.Failed, res.Warning)
 	if dest != "" {
 		detail = "to " + dest + ": " + detail
@@ -122,22 +124,26 @@ func (s *Service) retrieved(ctx context.Context, a *dimse.Association, cmd, dest
 		}
 		study = in.Study
 	}
+	if len(list) == 0 {
+		study = asked
+	}
 	s.op(ctx, a, cmd, res.Status, detail, study, "", "")
 }
 
-// matches resolves the identifier to the instances the AE may retrieve;
-// ok is false with the refusal in res. A study, series or instance that
-// does not exist and one the AE may not see are alike: not matched.
-func (s *Service) matches(ctx context.Context, rq *dimse.RetrieveRequest) ([]*archive.Instance, dimse.RetrieveResult, bool) {
+// matches resolves the identifier to the instances the AE may retrieve,
+// and names the study it asks for when it names one; ok is false with
+// the refusal in res. A study, series or instance that does not exist and
+// one the AE may not see are alike: not matched.
+func (s *Service) matches(ctx context.Context, rq *dimse.RetrieveRequest) (_ []*archive.Instance, asked string, _ dimse.RetrieveResult, ok bool) {
 	ss := sessionOf(ctx)
 	p, err := ss.ae.Principal(access.OpRetrieve)
 	if err != nil {
-		return nil, dimse.RetrieveResult{Status: 0x0124, Comment: err.Error()}, false
+		return nil, "", dimse.RetrieveResult{Status: 0x0124, Comment: err.Error()}, false
 	}
 	ctx = auth.WithPrincipal(ctx, p)
 	keys, err := decodeIdentifier(rq.Identifier, rq.TransferSyntax == dcm.ImplicitVRLittleEndian)
 	if err != nil {
-		return nil, dimse.RetrieveResult{Status: 0xA900, Comment: "identifier: " + err.Error()}, false
+		return nil, "", dimse.RetrieveResult{Status: 0xA900, Comment: "identifier: " + err.Error()}, false
 	}
 	list := func(tag string) []string {
 		var out []string
@@ -163,8 +169,9 @@ func (s *Service) matches(ctx context.Context, rq *dimse.RetrieveRequest) ([]*ar
 		found = append(found, ins...)
 		return err
 	}
-	refuse := func(format string, args ...any) ([]*archive.Instance, dimse.RetrieveResult, bool) {
-		return nil, dimse.RetrieveResult{Status: 0xA900, Comment: fmt.Sprintf(format, args...)}, false
+	asked = one(tagStudy)
+	refuse := func(format string, args ...any) ([]*archive.Instance, string, dimse.RetrieveResult, bool) {
+		return nil, asked, dimse.RetrieveResult{Status: 0xA900, Comment: fmt.Sprintf(format, args...)}, false
 	}
 	switch lv := strings.TrimSpace(keys[tagLevel]); lv {
 	case "PATIENT":
@@ -186,7 +193,7 @@ func (s *Service) matches(ctx context.Context, rq *dimse.RetrieveRequest) ([]*ar
 		}
 		err = unavailable(err)
 		if err != nil {
-			return nil, dimse.RetrieveResult{Status: 0xA701, Comment: err.Error()}, false
+			return nil, asked, dimse.RetrieveResult{Status: 0xA701, Comment: err.Error()}, false
 		}
 	case "STUDY":
 		uids := list(tagStudy)
@@ -243,7 +250,7 @@ func (s *Service) matches(ctx context.Context, rq *dimse.RetrieveRequest) ([]*ar
 		return refuse("QueryRetrieveLevel %q is not served (PATIENT, STUDY, SERIES, IMAGE)", lv)
 	}
 	if err = unavailable(err); err != nil {
-		return nil, dimse.RetrieveResult{Status: 0xA701, Comment: err.Error()}, false
+		return nil, asked, dimse.RetrieveResult{Status: 0xA701, Comment: err.Error()}, false
 	}
 	seen := map[string]bool{}
 	out := found[:0]
@@ -253,7 +260,7 @@ func (s *Service) matches(ctx context.Context, rq *dimse.RetrieveRequest) ([]*ar
 			out = append(out, in)
 		}
 	}
-	return out, dimse.RetrieveResult{}, true
+	return out, asked, dimse.RetrieveResult{}, true
 }
 
 // unavailable words an index failure for the peer (details to the log

@@ -285,7 +285,7 @@ func TestMove(t *testing.T) {
 		}
 		return nil
 	})
-	for k, n := range map[string]int{"ae:WS 200 " + rig.study: 1, "ae:WS 400 " + rig.study: 2, "ae:WS 400 ": 1, "ae:QUERYONLY 403 ": 1, "ae:WS 200 ": 1} {
+	for k, n := range map[string]int{"ae:WS 200 " + rig.study: 1, "ae:WS 400 " + rig.study: 3, "ae:QUERYONLY 403 ": 1, "ae:WS 200 1.2.826.0.1.9.404": 1} {
 		if got[k] != n {
 			t.Errorf("audit: %d C-MOVE events %q, want %d (all: %v)", got[k], k, n, got)
 		}
