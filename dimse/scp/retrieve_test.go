@@ -254,6 +254,30 @@ func TestMove(t *testing.T) {
 		t.Errorf("Move Originator AE %q, want WS", dest.origin[0])
 	}
 
+	// Other levels, without the higher keys: IMAGE by a SOP Instance UID
+	// list, SERIES by its UID alone.
+	for _, tc := range []struct {
+		name string
+		keys []byte
+		want int
+	}{
+		{"IMAGE level, two instances", append(gwtest.Elem(0x0008, 0x0018, "UI", gwtest.Str(rig.sops[0]+`\`+rig.sops[3], 0)),
+			gwtest.Elem(0x0008, 0x0052, "CS", gwtest.Str("IMAGE", ' '))...), 2},
+		{"SERIES level", append(gwtest.Elem(0x0008, 0x0052, "CS", gwtest.Str("SERIES", ' ')),
+			gwtest.Elem(0x0020, 0x000E, "UI", gwtest.Str("1.2.826.0.1.9.1.2", 0))...), 5},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := rig.move(t, "WS", "WS", tc.keys)
+			r := readRsp(t, c)
+			for r.status == 0xFF00 {
+				r = readRsp(t, c)
+			}
+			if r.status != 0 || r.completed != tc.want {
+				t.Errorf("%+v, want 0000 with %d completed", r, tc.want)
+			}
+		})
+	}
+
 	for _, tc := range []struct {
 		name, caller, dest string
 		keys               []byte
@@ -285,7 +309,7 @@ func TestMove(t *testing.T) {
 		}
 		return nil
 	})
-	for k, n := range map[string]int{"ae:WS 200 " + rig.study: 1, "ae:WS 400 " + rig.study: 3, "ae:QUERYONLY 403 ": 1, "ae:WS 200 1.2.826.0.1.9.404": 1} {
+	for k, n := range map[string]int{"ae:WS 200 " + rig.study: 3, "ae:WS 400 " + rig.study: 3, "ae:QUERYONLY 403 ": 1, "ae:WS 200 1.2.826.0.1.9.404": 1} {
 		if got[k] != n {
 			t.Errorf("audit: %d C-MOVE events %q, want %d (all: %v)", got[k], k, n, got)
 		}
