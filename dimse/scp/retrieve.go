@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/imgcloud/gateway/access"
@@ -312,7 +313,15 @@ func (s *Service) moveTo(ctx context.Context, a *dimse.Association, rq *dimse.Re
 		a.Log.Info("C-MOVE destination unreachable", "dest", dest.AET, "addr", addr, "err", err)
 		return res
 	}
-	mt.c = c
+	mt.c.Store(c)
+	// The requester gone, a sub-operation waiting on the destination is
+	// cut short; after a C-CANCEL it finishes.
+	stop := context.AfterFunc(ctx, func() {
+		if !errors.Is(context.Cause(ctx), dimse.ErrCanceled) {
+			mt.c.Load().Close()
+		}
+	})
+	defer stop()
 	mt.redial = func(ctx context.Context) (*dimse.Client, error) {
 		dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()
@@ -320,7 +329,7 @@ func (s *Service) moveTo(ctx context.Context, a *dimse.Association, rq *dimse.Re
 			MaxLength: 256 << 10, Timeout: s.moveTimeout()})
 	}
 	res := s.send(ctx, mt, list, a.RQ.CallingAE, rq.MessageID, pending)
-	if err := mt.c.Release(); err != nil {
+	if err := mt.c.Load().Release(); err != nil {
 		a.Log.Info("C-MOVE sub-association not released in order", "dest", dest.AET, "err", err)
 	}
 	return res
@@ -334,7 +343,9 @@ func (s *Service) moveTimeout() time.Duration {
 }
 
 type moveTarget struct {
-	c      *dimse.Client
+	// c is the destination association; the function that cuts it short
+	// when the requester goes reads it from another goroutine.
+	c      atomic.Pointer[dimse.Client]
 	ids    map[string]byte
 	redial func(context.Context) (*dimse.Client, error)
 	// redials bounds recoveries, so that a destination that drops every
@@ -345,7 +356,7 @@ type moveTarget struct {
 func (m *moveTarget) recover(ctx context.Context) error {
 	// Part of a message may be on the wire: the old association is
 	// aborted, not released.
-	m.c.Abort()
+	m.c.Load().Abort()
 	if m.redials >= 3 {
 		return errors.New("destination association lost 3 times")
 	}
@@ -354,7 +365,7 @@ func (m *moveTarget) recover(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	m.c = c
+	m.c.Store(c)
 	return nil
 }
 
@@ -363,7 +374,7 @@ func (m *moveTarget) syntaxes(sopClass, stored string) []string {
 	if !ok {
 		return nil
 	}
-	if _, ts, ok := m.c.Accepted(id); ok {
+	if _, ts, ok := m.c.Load().Accepted(id); ok {
 		return []string{ts}
 	}
 	return nil
@@ -372,8 +383,8 @@ func (m *moveTarget) syntaxes(sopClass, stored string) []string {
 func (m *moveTarget) store(sopClass, sop, ts string, data io.Reader, moveAE string, moveID uint16) (uint16, string, error) {
 	for k, id := range m.ids {
 		if strings.HasPrefix(k, sopClass+"|") {
-			if _, got, ok := m.c.Accepted(id); ok && got == ts {
-				return m.c.StoreFrom(id, sopClass, sop, moveAE, moveID, data)
+			if _, got, ok := m.c.Load().Accepted(id); ok && got == ts {
+				return m.c.Load().StoreFrom(id, sopClass, sop, moveAE, moveID, data)
 			}
 		}
 	}
@@ -420,6 +431,9 @@ func (s *Service) send(ctx context.Context, t target, list []*archive.Instance, 
 		switch {
 		case err != nil:
 			fail(in.SOP, err.Error())
+			if errors.Is(err, errLink) && ctx.Err() != nil {
+				continue // canceled or the requester gone: the next turn answers
+			}
 			if errors.Is(err, errLink) && t.recover(ctx) == nil {
 				break // this one failed; the next go on a new association
 			}

@@ -475,3 +475,40 @@ func TestMoveRecovers(t *testing.T) {
 		t.Errorf("destination received %d instances (the failed one: %v), want the 4 others", len(dest.got), ok)
 	}
 }
+
+// TestMoveRequesterAborts: the requester aborts while the destination
+// holds a sub-operation; the move does not wait for the destination: it
+// ends (audited FE00, association ended) with the sub-operation cut short.
+func TestMoveRequesterAborts(t *testing.T) {
+	dest := &storeSCP{syntaxes: []string{dcm.ExplicitVRLittleEndian}, gate: make(chan struct{})}
+	port := dest.start(t)
+	rig := newRetrieveRig(t, port, port)
+	t.Cleanup(func() { close(dest.gate) })
+	c := rig.move(t, "WS", "WS", studyKeys(rig.study))
+	dest.gate <- struct{}{}
+	if r := readRsp(t, c); r.status != 0xFF00 {
+		t.Fatalf("first response %+v, want pending", r)
+	}
+	c.Abort()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if err := rig.al.Flush(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		var detail string
+		rig.al.Query(audit.Filter{}, func(e audit.Event) error {
+			if e.Action == "DIMSE C-MOVE" {
+				detail = e.Detail
+			}
+			return nil
+		})
+		if detail != "" {
+			if !strings.Contains(detail, "status FE00") || !strings.Contains(detail, "1 completed") || !strings.Contains(detail, "association ended") {
+				t.Errorf("C-MOVE audited %q, want FE00 after 1 completed, association ended", detail)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the move still waits on the destination 5 s after its requester aborted")
+		}
+	}
+}
