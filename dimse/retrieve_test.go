@@ -137,3 +137,44 @@ func TestFindCancel(t *testing.T) {
 		t.Errorf("operation's context after the abort: %v, want the association's end", cause)
 	}
 }
+
+// TestRequestOnOtherContext: a C-FIND naming another SOP class than its
+// presentation context's is refused (0122) without reaching the handler,
+// and C-MOVE to a handler that is no Retriever is 0211; the association
+// goes on.
+func TestRequestOnOtherContext(t *testing.T) {
+	addr, _ := startSlowFind(t)
+	c, err := dimse.Dial(context.Background(), addr, dimse.ClientOptions{CallingAE: "WS", CalledAE: "IMGCLOUD", Timeout: 5 * time.Second,
+		Contexts: []dimse.PresentationContext{{AbstractSyntax: findSOP, TransferSyntaxes: []string{explicitLE}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	id, _, _ := c.Context(findSOP)
+	for _, tc := range []struct {
+		field    uint16
+		sopClass string
+		want     uint16
+	}{
+		{dimse.CFindRQ, "1.2.840.10008.5.1.4.1.2.1.1", 0x0122},
+		{dimse.CMoveRQ, "1.2.840.10008.5.1.4.1.2.2.2", 0x0211},
+	} {
+		cmd := dimse.Command{}
+		cmd.SetString(dimse.TagAffectedSOPClassUID, tc.sopClass)
+		cmd.SetU16(dimse.TagCommandField, tc.field)
+		cmd.SetU16(dimse.TagMessageID, 5)
+		if err := c.SendMessage(id, cmd, []byte{0x08, 0x00, 0x52, 0x00, 'C', 'S', 6, 0, 'S', 'T', 'U', 'D', 'Y', ' '}); err != nil {
+			t.Fatal(err)
+		}
+		rsp, err := c.ReadCommand()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st, _ := rsp.U16(dimse.TagStatus); st != tc.want {
+			t.Errorf("command %04X for %s: status %04X, want %04X", tc.field, tc.sopClass, st, tc.want)
+		}
+	}
+	if err := c.Release(); err != nil {
+		t.Error(err)
+	}
+}

@@ -580,6 +580,10 @@ func (c *conn) dispatch(ctx context.Context, m *message) error {
 			return c.send(m.ctx, Response(m.rq, 0xA900, "identifier unreadable or larger than 64 KiB"), nil)
 		}
 		sopClass, ts := m.rq.String(TagAffectedSOPClassUID), c.a.ts[m.ctx]
+		if sopClass != c.a.as[m.ctx] {
+			// 0122: SOP class not supported (on this context).
+			return c.send(m.ctx, Response(m.rq, 0x0122, "SOP class differs from the presentation context's abstract syntax"), nil)
+		}
 		if m.field != CFindRQ {
 			msgID, _ := m.rq.U16(TagMessageID)
 			c.retrieve(ctx, m, rt, &RetrieveRequest{Command: m.rq, SOPClass: sopClass, TransferSyntax: ts, Identifier: id,
