@@ -250,7 +250,7 @@ func TestDICOMRetrieve(t *testing.T) {
 		}
 	})
 
-	t.Run("Orthanc moves a study from the gateway into itself", func(t *testing.T) {
+	t.Run("Orthanc moves a study from the gateway into itself, the gateway moves to Orthanc", func(t *testing.T) {
 		orthancBinary(t)
 		o := startOrthanc(t, map[string]any{}, map[string]any{
 			"DicomServerEnabled": true,
@@ -279,6 +279,30 @@ func TestDICOMRetrieve(t *testing.T) {
 		o.call(t, "GET", "/instances", nil, &all)
 		if len(all) != len(inStudy) {
 			t.Errorf("Orthanc holds %d instances, want %d", len(all), len(inStudy))
+		}
+
+		// And the other way: movescu asks the gateway to send a series of
+		// another study to Orthanc.
+		var other corpus.File
+		for _, f := range fahzu {
+			if f.StudyUID != study {
+				other = f
+				break
+			}
+		}
+		out := move("FAHZUWS", "ORTHANC", "QueryRetrieveLevel=SERIES", "StudyInstanceUID="+other.StudyUID, "SeriesInstanceUID="+other.SeriesUID)
+		if !strings.Contains(out, "Final Move Response (Success)") {
+			t.Fatalf("movescu to Orthanc:\n%s", out)
+		}
+		for _, f := range fahzu {
+			if f.SeriesUID != other.SeriesUID {
+				continue
+			}
+			var found []map[string]any
+			o.call(t, "POST", "/tools/lookup", []byte(f.SOPUID), &found)
+			if len(found) != 1 {
+				t.Errorf("%s not in Orthanc after the gateway's C-MOVE to it", f.SOPUID)
+			}
 		}
 	})
 
