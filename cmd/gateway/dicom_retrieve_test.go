@@ -69,13 +69,19 @@ func countFiles(dir string) int {
 	return len(names)
 }
 
-// TestDICOMRetrieve runs C-MOVE and C-GET against a real gateway process
-// with DCMTK peers: movescu moving a study to storescp in the stored
-// syntax (data sets byte for byte the stored ones) and to a storescp that
-// accepts only Implicit VR (byte for byte what dcmconv +ti -e makes of
-// the stored file), movescu receiving itself (+P), getscu on the same
-// association; a move to an unknown destination (A801), a study of
-// another institution (nothing sent, as for a study that does not exist).
+// TestDICOMRetrieve runs C-MOVE, C-GET and C-FIND against a real gateway
+// process with DCMTK and Orthanc as peers: movescu moving a study to
+// storescp in the stored syntax (data sets byte for byte the stored ones)
+// and an instance to a storescp that accepts only Implicit VR (byte for
+// byte what dcmconv +ti -e makes of the stored file), movescu receiving
+// itself (+P), getscu on the same association (STUDY and, Patient Root,
+// PATIENT level); Orthanc C-MOVEing a study from the gateway into itself
+// (its copies byte for byte the stored ones) and the gateway moving a
+// series to Orthanc; findscu at PATIENT level with a GB18030 query file
+// and at STUDY level with the recognition block; a move to an unknown
+// destination (A801), a study of another institution (nothing sent, as
+// for a study that does not exist, and audited with its UID), a
+// store-only AE refused.
 func TestDICOMRetrieve(t *testing.T) {
 	dcmtktest.Tool(t, "movescu")
 	man, err := corpus.Generate(t.TempDir(), corpus.Options{Studies: 6, SeriesPerStudy: 2, InstancesPerSeries: 3, Big: 0, Seed: 11,
