@@ -92,6 +92,7 @@ func (s *Service) Move(ctx context.Context, a *dimse.Association, rq *dimse.Retr
 		}
 	}
 	s.retrieved(ctx, a, "C-MOVE", rq.Destination, asked, list, res)
+	res.Comment = clipComment(res.Comment) // in full in the audit trail
 	return res
 }
 
@@ -103,6 +104,7 @@ func (s *Service) Get(ctx context.Context, a *dimse.Association, rq *dimse.Retri
 		res = s.send(ctx, getTarget{sub}, list, "", 0, pending)
 	}
 	s.retrieved(ctx, a, "C-GET", "", asked, list, res)
+	res.Comment = clipComment(res.Comment) // in full in the audit trail
 	return res
 }
 
