@@ -224,3 +224,25 @@ func TestMemoryBound(t *testing.T) {
 		})
 	}
 }
+
+// TestHuffmanOverflow: tables whose counts give more codes of a length
+// than that many bits can hold are refused before any code is placed (the
+// first, five one-bit codes, is what FuzzDecode found writing past the
+// lookup table).
+func TestHuffmanOverflow(t *testing.T) {
+	for _, counts := range [][16]int{
+		{5, 1, 1, 1, 1, 1, 1},
+		{3},
+		{1, 2, 2},
+		{0, 4, 1}, // every 2-bit code taken, then one more of 3 bits
+	} {
+		var h huffman
+		if err := h.build(counts, make([]byte, 256)); !errors.Is(err, codec.ErrInvalid) {
+			t.Errorf("counts %v: %v, want ErrInvalid", counts, err)
+		}
+	}
+	var h huffman
+	if err := h.build([16]int{0, 1, 5, 1, 1, 1, 1, 1, 1}, make([]byte, 12)); err != nil {
+		t.Errorf("the standard luminance DC table: %v", err)
+	}
+}
