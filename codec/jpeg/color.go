@@ -113,6 +113,16 @@ func (d *decoder) yccToRGB() {
 	)
 	center := int32(1) << (d.prec - 1)
 	maxv := int32(1)<<d.prec - 1
+	if d.bps == 1 {
+		px := d.out
+		for o := 0; o+2 < len(px); o += 3 {
+			y, cb, cr := int32(px[o]), int32(px[o+1])-center, int32(px[o+2])-center
+			px[o] = byte(clamp(y+(crR*cr+half)>>16, maxv))
+			px[o+1] = byte(clamp(y+(-cbG*cb-crG*cr+half)>>16, maxv))
+			px[o+2] = byte(clamp(y+(cbB*cb+half)>>16, maxv))
+		}
+		return
+	}
 	n := d.x * d.y
 	get := func(o int) int32 {
 		if d.bps == 1 {
