@@ -130,12 +130,15 @@ func (d *decoder) storeBlock(s *scanComp, bx, by int, blk *[64]int32, ac bool) {
 	stride := d.nc * d.bps
 	for y := 0; y < h; y++ {
 		o := ((y0+y)*d.x+x0)*stride + s.idx*d.bps
-		for x := 0; x < w; x++ {
-			v := px[y*8+x]
-			d.out[o] = byte(v)
-			if d.bps == 2 {
-				d.out[o+1] = byte(v >> 8)
+		if d.bps == 1 {
+			for _, v := range px[y*8 : y*8+w] {
+				d.out[o] = byte(v)
+				o += stride
 			}
+			continue
+		}
+		for _, v := range px[y*8 : y*8+w] {
+			d.out[o], d.out[o+1] = byte(v), byte(v>>8)
 			o += stride
 		}
 	}

@@ -64,7 +64,7 @@ func (d *decoder) lossless(sc []scanComp, predictor, pt int) error {
 			return errTruncated
 		}
 		for i := range sc {
-			d.putLine(sc[i].idx, y, lines[(2*i+y%2)*w:(2*i+y%2+1)*w], pt)
+			d.putSamples(sc[i].idx, y, cur[i], pt)
 		}
 		first = false
 	}
@@ -89,24 +89,4 @@ func predict(sv int, a, b, c int32) int32 {
 		return b + (a-c)>>1
 	}
 	return (a + b) >> 1
-}
-
-// putLine writes one decoded line of component c into the output, shifted
-// back by the point transform.
-func (d *decoder) putLine(c, y int, line []int32, pt int) {
-	stride := d.nc * d.bps
-	o := y*d.x*stride + c*d.bps
-	if d.bps == 1 {
-		for _, v := range line {
-			d.out[o] = byte(v << pt)
-			o += stride
-		}
-		return
-	}
-	for _, v := range line {
-		v <<= pt
-		d.out[o] = byte(v)
-		d.out[o+1] = byte(v >> 8)
-		o += stride
-	}
 }
