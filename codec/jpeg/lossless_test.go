@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/imgcloud/gateway/codec"
@@ -51,8 +52,8 @@ func TestLosslessDCMTK(t *testing.T) {
 	for name, path := range files {
 		orig, want := frames(t, path)
 		for _, m := range modes {
-			if name == "5.dcm" && m.name != "sv1" && m.name != "gdcm" && m.name != "p14-sv6" {
-				continue // two 512×512 frames: enough with two modes
+			if strings.HasSuffix(name, ".dcm") && m.name != "sv1" && m.name != "gdcm" && m.name != "p14-sv6" {
+				continue // the real files: every predictor is exercised by the synthesised ones
 			}
 			t.Run(name+"/"+m.name, func(t *testing.T) {
 				enc := convert(t, m.tool, path, m.args...)
