@@ -2,8 +2,10 @@ package jpeg
 
 // lossless decodes one scan of Process 14 (T.81 Annex H): each sample is
 // a prediction from its decoded neighbours plus a Huffman-coded
-// difference, modulo 2^16. Every component has the frame's size (frameHeader
-// refuses subsampling), so an MCU is one sample of each scan component.
+// difference, modulo 2^16 and so modulo 2^(P-Pt), the bits a sample has
+// before the point transform is undone. Every component has the frame's
+// size (frameHeader refuses subsampling), so an MCU is one sample of each
+// scan component.
 func (d *decoder) lossless(sc []scanComp, predictor, pt int) error {
 	w := d.x
 	if d.ri > 0 && d.ri%w != 0 {
