@@ -4,7 +4,7 @@ import "github.com/imgcloud/gateway/codec"
 
 // finish upsamples subsampled components, converts YCbCr to RGB where the
 // data set says the samples are YBR_FULL(_422), sign-extends signed
-// samples, and returns the image.
+// samples narrower than their container, and returns the image.
 func (d *decoder) finish() codec.Image {
 	pi := d.f.Photometric
 	if d.sof != mSOF3 {
@@ -18,7 +18,10 @@ func (d *decoder) finish() codec.Image {
 			pi = "RGB"
 		}
 	}
-	if d.f.Signed {
+	if d.f.Signed && d.prec < 8*d.bps {
+		// The container has bits the codestream did not carry. When it
+		// carried them all, they are the stored words, whatever a
+		// modality kept above BitsStored, and stay as they are.
 		d.signExtend(min(d.prec, d.f.BitsStored))
 	}
 	return codec.Image{Pixels: d.out, Photometric: pi}

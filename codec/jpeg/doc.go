@@ -13,6 +13,11 @@
 // YBR_FULL or YBR_FULL_422), so its output and dcmdjpeg's agree to ±1.
 // Progressive, hierarchical and arithmetic-coded JPEG are ErrUnsupported.
 //
+// Signed samples (PixelRepresentation 1) narrower than their 8- or 16-bit
+// container are sign-extended from min(precision, BitsStored) bits; a
+// codestream as wide as the container gives back its words untouched, bits
+// above BitsStored included, so lossless round trips stay bit-exact.
+//
 // Every codestream is checked against the frame's attributes before any
 // pixel memory is allocated, and decoding does work proportional to the
 // frame, whatever the input.
