@@ -19,9 +19,9 @@
 // codestream as wide as the container gives back its words untouched, bits
 // above BitsStored included, so lossless round trips stay bit-exact.
 //
-// Every codestream is checked against the frame's attributes, and its
-// first scan must be long enough to code the frame (a bit per lossless
-// sample, two per DCT block), before any pixel memory is allocated: memory
+// Every codestream is checked against the frame's attributes, and each
+// scan must be long enough to code its samples (a bit per lossless sample,
+// two per DCT block), before any pixel memory is allocated: memory
 // is bounded by the input's size as well as the frame's, and decoding does
 // work proportional to the frame, whatever the input.
 //
