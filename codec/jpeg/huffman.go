@@ -126,7 +126,9 @@ func (b *bitReader) decode(t *huffman) int {
 	}
 	for l := lutBits + 1; l <= 16; l++ {
 		c := int32(b.acc >> (64 - l))
-		if c <= t.maxcode[l] {
+		// c ≥ mincode holds for canonical codes (shorter prefixes were
+		// tried first); the check keeps the index safe regardless.
+		if c <= t.maxcode[l] && c >= t.mincode[l] {
 			b.acc <<= l
 			b.n -= l
 			return int(t.vals[t.valptr[l]+c-t.mincode[l]])
