@@ -11,8 +11,9 @@ import (
 // FuzzDecode feeds arbitrary codestreams and frame attributes to Decode:
 // it must return a frame of exactly the declared size or ErrInvalid /
 // ErrUnsupported, never panic, and finish in time proportional to the
-// frame. Seeds are the third-party streams of the hostile tests (when
-// DCMTK and cjpeg are installed) and a few hand-made headers.
+// frame. Seeds are the third-party streams of the hostile tests and their
+// hostile edits (when DCMTK and cjpeg are installed) and a few hand-made
+// headers.
 func FuzzDecode(f *testing.F) {
 	add := func(src []byte, fr codec.Frame) {
 		f.Add(src, uint16(fr.Rows), uint16(fr.Columns), uint8(fr.Samples), fr.BitsAllocated == 16, uint8(fr.BitsStored), fr.Signed, fr.Photometric == "YBR_FULL_422")
@@ -22,6 +23,9 @@ func FuzzDecode(f *testing.F) {
 	if errD == nil && errC == nil {
 		for _, s := range realStreams(f) {
 			add(s.src, s.f)
+			for _, c := range hostileCases(f, s) {
+				add(c.src, c.f)
+			}
 		}
 	}
 	gray := codec.Frame{Rows: 8, Columns: 8, Samples: 1, BitsAllocated: 8, BitsStored: 8, Photometric: "MONOCHROME2"}

@@ -85,92 +85,98 @@ func TestTruncated(t *testing.T) {
 	}
 }
 
-// TestHostile edits real streams into the bad inputs the issue names.
+// TestHostile: the bad inputs the issue names, made from real streams.
 func TestHostile(t *testing.T) {
-	streams := realStreams(t)
-	for _, s := range streams {
-		segs, sos, ecs := split(t, s.src)
-		// with rebuilds the stream with its segments changed by edit.
-		with := func(edit func(segment) segment) []byte {
-			var out []segment
-			for _, g := range segs {
-				g.data = bytes.Clone(g.data)
-				out = append(out, edit(g))
-			}
-			return join(out, edit(segment{sos.marker, bytes.Clone(sos.data)}), ecs)
-		}
-		lossless := false
-		for _, g := range segs {
-			lossless = lossless || g.marker == mSOF3
-		}
-		cases := []hostileCase{
-			{"empty", nil, s.f, false},
-			{"no SOI", s.src[2:], s.f, false},
-			{"zero-length scan", join(segs, sos), s.f, false},
-			{"scan header without components", join(segs, segment{mSOS, []byte{0, 0, 63, 0}}, ecs), s.f, false},
-			{"no frame header", join(segment{mSOS, sos.data}, ecs), s.f, false},
-			{"no EOI and a scan missing", join(segs)[:len(join(segs))-2], s.f, false},
-			{"second frame header", join(segs, segs, sos, ecs), s.f, false},
-			{"Huffman table with too many short codes", with(func(g segment) segment {
-				if g.marker == mDHT {
-					g.data[1] = 3 // three codes of one bit
-				}
-				return g
-			}), s.f, false},
-			{"Huffman table that codes only zero bits", with(func(g segment) segment {
-				if g.marker == mDHT {
-					// One code, "0"; the data's first 1 bit is no code.
-					var d []byte
-					for len(g.data) >= 17 {
-						n := 0
-						for _, c := range g.data[1:17] {
-							n += int(c)
-						}
-						tab := append([]byte{g.data[0], 1}, make([]byte, 15)...)
-						d = append(append(d, tab...), 0)
-						g.data = g.data[min(len(g.data), 17+n):]
-					}
-					g.data = d
-				}
-				return g
-			}), s.f, false},
-			{"undefined Huffman table", with(func(g segment) segment {
-				if g.marker == mSOS {
-					g.data[2] = 0x33
-				}
-				return g
-			}), s.f, false},
-			{"codestream wider than the frame", s.src, frameWith(s.f, func(f *codec.Frame) { f.Columns-- }), false},
-			{"codestream shorter than the frame", s.src, frameWith(s.f, func(f *codec.Frame) { f.Rows++ }), false},
-			{"other sample count", s.src, frameWith(s.f, func(f *codec.Frame) { f.Samples = 4 - f.Samples }), false},
-		}
-		if bytes.Contains(s.src, []byte{0xFF, mDRI}) {
-			// RST markers then come inside an interval.
-			cases = append(cases, hostileCase{"huge restart interval", with(func(g segment) segment {
-				if g.marker == mDRI {
-					g.data = []byte{0xFF, 0xFF}
-				}
-				return g
-			}), s.f, false})
-		} else {
-			// An interval of one MCU (one line for lossless: shorter
-			// ones are unsupported) with no RST marker after it.
-			ri := 1
-			if lossless {
-				ri = s.f.Columns
-			}
-			cases = append(cases, hostileCase{"restart interval without markers", join(segs, segment{mDRI, []byte{byte(ri >> 8), byte(ri)}}, sos, ecs), s.f, false})
-			if lossless {
-				cases = append(cases, hostileCase{"lossless restart inside a line", join(segs, segment{mDRI, []byte{0, 1}}, sos, ecs), s.f, true})
-			}
-		}
-		if s.f.BitsAllocated == 16 {
-			cases = append(cases, hostileCase{"precision beyond bits allocated", s.src, frameWith(s.f, func(f *codec.Frame) { f.BitsAllocated, f.BitsStored = 8, 8 }), false})
-		}
-		for _, c := range cases {
+	for _, s := range realStreams(t) {
+		for _, c := range hostileCases(t, s) {
 			t.Run(s.name+"/"+c.name, func(t *testing.T) { refused(t, c.src, c.f, c.unsupported) })
 		}
 	}
+}
+
+// hostileCases edits the real stream s into bad inputs (FuzzDecode's
+// seeds too).
+func hostileCases(t testing.TB, s stream) []hostileCase {
+	t.Helper()
+	segs, sos, ecs := split(t, s.src)
+	// with rebuilds the stream with its segments changed by edit.
+	with := func(edit func(segment) segment) []byte {
+		var out []segment
+		for _, g := range segs {
+			g.data = bytes.Clone(g.data)
+			out = append(out, edit(g))
+		}
+		return join(out, edit(segment{sos.marker, bytes.Clone(sos.data)}), ecs)
+	}
+	lossless := false
+	for _, g := range segs {
+		lossless = lossless || g.marker == mSOF3
+	}
+	cases := []hostileCase{
+		{"empty", nil, s.f, false},
+		{"no SOI", s.src[2:], s.f, false},
+		{"zero-length scan", join(segs, sos), s.f, false},
+		{"scan header without components", join(segs, segment{mSOS, []byte{0, 0, 63, 0}}, ecs), s.f, false},
+		{"no frame header", join(segment{mSOS, sos.data}, ecs), s.f, false},
+		{"no EOI and a scan missing", join(segs)[:len(join(segs))-2], s.f, false},
+		{"second frame header", join(segs, segs, sos, ecs), s.f, false},
+		{"Huffman table with too many short codes", with(func(g segment) segment {
+			if g.marker == mDHT {
+				g.data[1] = 3 // three codes of one bit
+			}
+			return g
+		}), s.f, false},
+		{"Huffman table that codes only zero bits", with(func(g segment) segment {
+			if g.marker == mDHT {
+				// One code, "0"; the data's first 1 bit is no code.
+				var d []byte
+				for len(g.data) >= 17 {
+					n := 0
+					for _, c := range g.data[1:17] {
+						n += int(c)
+					}
+					tab := append([]byte{g.data[0], 1}, make([]byte, 15)...)
+					d = append(append(d, tab...), 0)
+					g.data = g.data[min(len(g.data), 17+n):]
+				}
+				g.data = d
+			}
+			return g
+		}), s.f, false},
+		{"undefined Huffman table", with(func(g segment) segment {
+			if g.marker == mSOS {
+				g.data[2] = 0x33
+			}
+			return g
+		}), s.f, false},
+		{"codestream wider than the frame", s.src, frameWith(s.f, func(f *codec.Frame) { f.Columns-- }), false},
+		{"codestream shorter than the frame", s.src, frameWith(s.f, func(f *codec.Frame) { f.Rows++ }), false},
+		{"other sample count", s.src, frameWith(s.f, func(f *codec.Frame) { f.Samples = 4 - f.Samples }), false},
+	}
+	if bytes.Contains(s.src, []byte{0xFF, mDRI}) {
+		// RST markers then come inside an interval.
+		cases = append(cases, hostileCase{"huge restart interval", with(func(g segment) segment {
+			if g.marker == mDRI {
+				g.data = []byte{0xFF, 0xFF}
+			}
+			return g
+		}), s.f, false})
+	} else {
+		// An interval of one MCU (one line for lossless: shorter
+		// ones are unsupported) with no RST marker after it.
+		ri := 1
+		if lossless {
+			ri = s.f.Columns
+		}
+		cases = append(cases, hostileCase{"restart interval without markers", join(segs, segment{mDRI, []byte{byte(ri >> 8), byte(ri)}}, sos, ecs), s.f, false})
+		if lossless {
+			cases = append(cases, hostileCase{"lossless restart inside a line", join(segs, segment{mDRI, []byte{0, 1}}, sos, ecs), s.f, true})
+		}
+	}
+	if s.f.BitsAllocated == 16 {
+		cases = append(cases, hostileCase{"precision beyond bits allocated", s.src, frameWith(s.f, func(f *codec.Frame) { f.BitsAllocated, f.BitsStored = 8, 8 }), false})
+	}
+	return cases
 }
 
 // hostileCase is a bad input and the error kind it must give.
