@@ -89,6 +89,8 @@ func TestLossyDCMDJPEG(t *testing.T) {
 	gray := synth("u8", 41, 67, 1, 8, 8, false)
 	u12 := synth("u12", 47, 35, 1, 16, 12, false)
 	rgbFile, rgbOddFile, grayFile, u12File := rgb.write(t), rgbOdd.write(t), gray.write(t), u12.write(t)
+	// Planes one or two samples wide, which IJG upsamples by replication.
+	tiny, narrow := synth("rgb-tiny", 1, 1, 3, 8, 8, false), synth("rgb-narrow", 5, 3, 3, 8, 8, false)
 	mr, ct8 := sourceFile(t, "3.dcm"), sourceFile(t, "6.dcm")
 	cases := []lossyCase{
 		{name: "baseline/6.dcm", orig: ct8, encode: dcmcjpeg("+eb"), sof: mSOF0, sampling: []int{0x11}},
@@ -99,6 +101,8 @@ func TestLossyDCMDJPEG(t *testing.T) {
 		{name: "baseline/rgb-444", orig: rgbFile, encode: dcmcjpeg("+eb", "+s4"), sof: mSOF0, sampling: []int{0x11, 0x11, 0x11}},
 		// DCMTK's "4:1:1" (+n1) is 2×2 subsampling, 4:2:0 in JPEG terms.
 		{name: "baseline/rgb-420", orig: rgbOddFile, encode: dcmcjpeg("+eb", "+n1"), sof: mSOF0, sampling: []int{0x22, 0x11, 0x11}},
+		{name: "baseline/rgb-422-1x1", orig: tiny.write(t), encode: dcmcjpeg("+eb"), sof: mSOF0, sampling: []int{0x21, 0x11, 0x11}},
+		{name: "baseline/rgb-420-3x5", orig: narrow.write(t), encode: dcmcjpeg("+eb", "+n1"), sof: mSOF0, sampling: []int{0x22, 0x11, 0x11}},
 		{name: "extended/3.dcm", orig: mr, encode: dcmcjpeg("+ee"), sof: mSOF1, sampling: []int{0x11}},
 		{name: "extended/u12", orig: u12File, encode: dcmcjpeg("+ee", "+q", "80"), sof: mSOF1, sampling: []int{0x11}},
 		{name: "extended/rgb-422", orig: rgbOddFile, encode: dcmcjpeg("+ee"), sof: mSOF1, sampling: []int{0x21, 0x11, 0x11}},
