@@ -111,15 +111,6 @@ func RewriteHead(head []byte, e HeadEdit) ([]byte, error) {
 	return out, nil
 }
 
-// longVR are the explicit VRs with a 4-byte length (PS3.5 7.1.2).
-func longVR(vr string) bool {
-	switch vr {
-	case "OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV":
-		return true
-	}
-	return false
-}
-
 // explicitHeader reads the Explicit VR Little Endian element header at pos.
 func explicitHeader(b []byte, pos int) (tag uint32, vr string, vl uint32, hdr int, err error) {
 	if pos+8 > len(b) {

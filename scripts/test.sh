@@ -36,7 +36,7 @@ echo "== fuzz (brief; see docs/testing.md for long runs)"
 FUZZTIME="${FUZZTIME:-20000x}"
 for target in "FuzzReadHeader ./dcm" "FuzzValidUID ./dcm" "FuzzParseQuery ./dicomweb" "FuzzAccept ./dicomweb" \
               "FuzzSTOW ./dicomweb" "FuzzReader ./internal/mpart" "FuzzVerify ./auth" "FuzzTokenDecode ./share" "FuzzPeerRequest ./federation" "FuzzDataSet ./dcm" "FuzzPDU ./dimse" \
-              "FuzzDecode ./codec/rle" "FuzzRewriteHead ./dcm"; do
+              "FuzzDecode ./codec/jpeg" "FuzzDecode ./codec/rle" "FuzzRewriteHead ./dcm"; do
   set -- $target
   go test -run '^$' -fuzz "^$1\$" -fuzztime "$FUZZTIME" -fuzzminimizetime 1s "$2"
 done
