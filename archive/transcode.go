@@ -58,7 +58,7 @@ type tcPlan struct {
 func (s *Service) transcodePlan(in *Instance, to string) (*tcPlan, error) {
 	from := FrameSyntax(in)
 	p := &tcPlan{from: from, to: to, frame: codecFrame(in)}
-	name := func(ts string) string { return ts + " (" + SyntaxName(ts) + ")" }
+	name := func(ts string) string { return ts + " (" + dcm.SyntaxName(ts) + ")" }
 	if dcm.IsVideo(from) {
 		return nil, &UnsupportedError{Reason: fmt.Sprintf("instance %s is a video in %s: its frames are not decoded; ask with transfer-syntax=*", in.SOP, name(from))}
 	}
@@ -210,11 +210,11 @@ func (s *Service) nativeFrame(ctx context.Context, in *Instance, p *tcPlan, f *F
 	<-s.decodeSlots
 	switch {
 	case errors.Is(err, codec.ErrUnsupported):
-		return nil, "", &UnsupportedError{Reason: fmt.Sprintf("frame %d of instance %s (%s): %v", f.Number, in.SOP, SyntaxName(p.from), err)}
+		return nil, "", &UnsupportedError{Reason: fmt.Sprintf("frame %d of instance %s (%s): %v", f.Number, in.SOP, dcm.SyntaxName(p.from), err)}
 	case err != nil:
-		return nil, "", fmt.Errorf("frame %d of instance %s (%s): %w: %w", f.Number, in.SOP, SyntaxName(p.from), ErrUndecodable, err)
+		return nil, "", fmt.Errorf("frame %d of instance %s (%s): %w: %w", f.Number, in.SOP, dcm.SyntaxName(p.from), ErrUndecodable, err)
 	case len(img.Pixels) != p.frame.Size():
-		return nil, "", fmt.Errorf("frame %d of instance %s (%s): %w: decoded to %d bytes, the attributes say %d", f.Number, in.SOP, SyntaxName(p.from), ErrUndecodable, len(img.Pixels), p.frame.Size())
+		return nil, "", fmt.Errorf("frame %d of instance %s (%s): %w: decoded to %d bytes, the attributes say %d", f.Number, in.SOP, dcm.SyntaxName(p.from), ErrUndecodable, len(img.Pixels), p.frame.Size())
 	}
 	if img.Photometric == "" {
 		img.Photometric = p.frame.Photometric
@@ -234,42 +234,4 @@ func interleave(b []byte, f codec.Frame) []byte {
 		}
 	}
 	return out
-}
-
-// SyntaxName names the transfer syntaxes transcoding talks about.
-func SyntaxName(ts string) string {
-	switch ts {
-	case dcm.ExplicitVRLittleEndian:
-		return "Explicit VR Little Endian"
-	case dcm.ImplicitVRLittleEndian:
-		return "Implicit VR Little Endian"
-	case dcm.ExplicitVRBigEndian:
-		return "Explicit VR Big Endian"
-	case codec.JPEGBaseline:
-		return "JPEG Baseline"
-	case codec.JPEGExtended:
-		return "JPEG Extended"
-	case codec.JPEGLossless:
-		return "JPEG Lossless"
-	case codec.JPEGLosslessSV1:
-		return "JPEG Lossless SV1"
-	case codec.JPEGLSLossless:
-		return "JPEG-LS Lossless"
-	case codec.JPEGLSNear:
-		return "JPEG-LS Near-Lossless"
-	case codec.JPEG2000Lossless:
-		return "JPEG 2000 Lossless"
-	case codec.JPEG2000:
-		return "JPEG 2000"
-	case codec.HTJ2KLossless, codec.HTJ2KLosslessRPCL:
-		return "HTJ2K Lossless"
-	case codec.HTJ2K:
-		return "HTJ2K"
-	case codec.RLELossless:
-		return "RLE Lossless"
-	}
-	if dcm.IsVideo(ts) {
-		return "video"
-	}
-	return "unknown transfer syntax"
 }

@@ -129,7 +129,7 @@ func (s *Service) instancePlan(in *Instance, ts string) (*dcm.Range, *tcPlan, er
 	case len(in.Frames.Frames) == 0 || pix == nil:
 		return nil, nil, &UnsupportedError{Reason: fmt.Sprintf("instance %s has no pixel data to transcode: it is served in its stored transfer syntax %s only", in.SOP, in.TransferSyntax)}
 	case in.Frames.Deflated || in.TransferSyntax == dcm.ImplicitVRLittleEndian || in.TransferSyntax == dcm.ExplicitVRBigEndian:
-		return nil, nil, &UnsupportedError{Reason: fmt.Sprintf("instance %s is stored in %s: its data set is served as stored only (its frames can be asked for in %s)", in.SOP, SyntaxName(in.TransferSyntax), ts)}
+		return nil, nil, &UnsupportedError{Reason: fmt.Sprintf("instance %s is stored in %s: its data set is served as stored only (its frames can be asked for in %s)", in.SOP, dcm.SyntaxName(in.TransferSyntax), ts)}
 	}
 	p, err := s.transcodePlan(in, ts)
 	return pix, p, err
