@@ -103,16 +103,6 @@ func (s *Service) Servable(in *Instance, ts string) error {
 	return err
 }
 
-// FramesAs is Frames with the bytes in transfer syntax ts (see
-// Transcode).
-func (s *Service) FramesAs(ctx context.Context, in *Instance, numbers []int, ts string) ([]*Frame, error) {
-	frames, err := s.Frames(ctx, in, numbers)
-	if err != nil {
-		return nil, err
-	}
-	return s.Transcode(in, frames, ts)
-}
-
 // Transcode returns frames of in (from Frames) with their bytes in
 // transfer syntax ts: as they are when that is their syntax, else decoded
 // (through a bounded cache of decoded frames) and, for a compressed ts,
