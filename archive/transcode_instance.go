@@ -1,6 +1,7 @@
 package archive
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -24,9 +25,12 @@ const pixelElementHeader = 12
 // encoded for a compressed ts), the file meta's TransferSyntaxUID changed,
 // PhotometricInterpretation changed when the decode changes it (YBR to
 // RGB), PlanarConfiguration 0 (decoders interleave), the Extended Offset
-// Table left out, and Lossy Image Compression kept as stored. Instances
-// that are not transcoded (no pixel data, a data set in Implicit VR or big
-// endian, video) are an *UnsupportedError saying so. The first frame is
+// Table and the Icon Image Sequence left out, and Lossy Image Compression
+// kept as stored; an Implicit VR data set becomes Explicit VR
+// (dcm.Reencode), with or without pixel data. Instances that are not
+// transcoded (pixel data in a big endian or deflated file, video, no pixel
+// data and a syntax dcm.Reencode does not convert to) are an
+// *UnsupportedError saying so. The first frame is
 // transcoded before OpenAs returns, so that data which does not decode is
 // an error (ErrUndecodable) before any byte is sent; a later frame that
 // fails cuts the stream.
@@ -39,7 +43,14 @@ func (s *Service) OpenAs(ctx context.Context, in *Instance, ts string) (io.ReadC
 	if err != nil {
 		return nil, 0, err
 	}
+	if pix == nil {
+		return s.reencoded(ctx, in, ts)
+	}
+	implicit := in.TransferSyntax == dcm.ImplicitVRLittleEndian
 	headEnd := pix.Offset - pixelElementHeader
+	if implicit {
+		headEnd = pix.Offset - 8 // tag and length
+	}
 	tailStart := pix.Offset + pix.Length
 	if in.Frames.Encapsulated {
 		tailStart += 8 // the sequence delimiter
@@ -57,6 +68,19 @@ func (s *Service) OpenAs(ctx context.Context, in *Instance, ts string) (io.ReadC
 	tail, err := s.readAll(ctx, in, tailStart, in.Size-tailStart)
 	if err != nil {
 		return nil, 0, err
+	}
+	head = head[:headEnd]
+	if implicit {
+		// The data set becomes Explicit VR (every other syntax the
+		// gateway writes is), element for element (dcm.Reencode).
+		if head, err = explicitHead(head); err != nil {
+			return nil, 0, fmt.Errorf("transcode %s: %w", in.SOP, err)
+		}
+		var t bytes.Buffer
+		if err := dcm.Reencode(&t, bytes.NewReader(tail), dcm.ImplicitVRLittleEndian, dcm.ExplicitVRLittleEndian); err != nil {
+			return nil, 0, fmt.Errorf("transcode %s: %w", in.SOP, err)
+		}
+		tail = t.Bytes()
 	}
 	all := make([]int, len(in.Frames.Frames))
 	for i := range all {
@@ -79,7 +103,7 @@ func (s *Service) OpenAs(ctx context.Context, in *Instance, ts string) (io.ReadC
 	if p.frame.Samples == 3 {
 		edit.Set = append(edit.Set, dcm.RawElement{Tag: dcm.TagPlanarConfiguration, VR: "US", Value: []byte{0, 0}})
 	}
-	newHead, err := dcm.RewriteHead(head[:headEnd], edit)
+	newHead, err := dcm.RewriteHead(head, edit)
 	if err != nil {
 		return nil, 0, fmt.Errorf("transcode %s: %w", in.SOP, err)
 	}
@@ -126,13 +150,57 @@ func (s *Service) instancePlan(in *Instance, ts string) (*dcm.Range, *tcPlan, er
 		}
 	}
 	switch {
+	case (len(in.Frames.Frames) == 0 || pix == nil) && dcm.CanReencode(in.TransferSyntax, ts) && in.Size <= maxRewrittenPart:
+		return nil, nil, nil // no pixel data: the data set is re-encoded
 	case len(in.Frames.Frames) == 0 || pix == nil:
 		return nil, nil, &UnsupportedError{Reason: fmt.Sprintf("instance %s has no pixel data to transcode: it is served in its stored transfer syntax %s only", in.SOP, in.TransferSyntax)}
-	case in.Frames.Deflated || in.TransferSyntax == dcm.ImplicitVRLittleEndian || in.TransferSyntax == dcm.ExplicitVRBigEndian:
+	case in.Frames.Deflated || in.TransferSyntax == dcm.ExplicitVRBigEndian:
 		return nil, nil, &UnsupportedError{Reason: fmt.Sprintf("instance %s is stored in %s: its data set is served as stored only (its frames can be asked for in %s)", in.SOP, dcm.SyntaxName(in.TransferSyntax), ts)}
 	}
 	p, err := s.transcodePlan(in, ts)
 	return pix, p, err
+}
+
+// reencoded is instance in, which has no pixel data, re-encoded in ts.
+func (s *Service) reencoded(ctx context.Context, in *Instance, ts string) (io.ReadCloser, int64, error) {
+	b, err := s.readAll(ctx, in, 0, in.Size)
+	if err != nil {
+		return nil, 0, err
+	}
+	br := bytes.NewReader(b)
+	r := bufio.NewReader(br)
+	if _, err := dcm.SkipFileMeta(r); err != nil {
+		return nil, 0, fmt.Errorf("re-encode %s: %w", in.SOP, err)
+	}
+	metaEnd := len(b) - br.Len() - r.Buffered()
+	var out bytes.Buffer
+	if err := dcm.Reencode(&out, r, in.TransferSyntax, ts); err != nil {
+		return nil, 0, fmt.Errorf("re-encode %s: %w", in.SOP, err)
+	}
+	head, err := dcm.RewriteHead(b[:metaEnd], dcm.HeadEdit{TransferSyntax: ts})
+	if err != nil {
+		return nil, 0, fmt.Errorf("re-encode %s: %w", in.SOP, err)
+	}
+	head = append(head, out.Bytes()...)
+	return io.NopCloser(bytes.NewReader(head)), int64(len(head)), nil
+}
+
+// explicitHead re-encodes the head of an Implicit VR Little Endian file
+// (preamble, file meta, data set elements) in Explicit VR Little Endian;
+// the file meta, always explicit, is kept as it is (RewriteHead changes
+// its transfer syntax).
+func explicitHead(head []byte) ([]byte, error) {
+	br := bytes.NewReader(head)
+	r := bufio.NewReader(br)
+	if _, err := dcm.SkipFileMeta(r); err != nil {
+		return nil, err
+	}
+	metaEnd := len(head) - br.Len() - r.Buffered()
+	out := bytes.NewBuffer(append(make([]byte, 0, len(head)+len(head)/8), head[:metaEnd]...))
+	if err := dcm.Reencode(out, r, dcm.ImplicitVRLittleEndian, dcm.ExplicitVRLittleEndian); err != nil {
+		return nil, err
+	}
+	return out.Bytes(), nil
 }
 
 // readAll reads n bytes at off of the stored object.

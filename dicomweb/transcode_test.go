@@ -295,3 +295,74 @@ func TestTranscodeEncode(t *testing.T) {
 		}
 	}
 }
+
+// TestTranscodeImplicit: instances stored in Implicit VR Little Endian
+// (dcmconv +ti of real files; one without pixel data, written by
+// dump2dcm) are served in Explicit VR Little Endian, and with pixel data
+// in RLE, as files DCMTK reads, with the original pixels.
+func TestTranscodeImplicit(t *testing.T) {
+	gw := gwtest.Start(t, storagetest.NewMemory(), gwtest.Options{})
+	var srcs []string
+	seen := map[string]bool{}
+	for _, f := range codectest.Files(t, codec.RLELossless) {
+		if name := filepath.Base(f.Source); !seen[name] && !strings.Contains(name, "synthetic") {
+			seen[name] = true
+			srcs = append(srcs, dcmtktest.Convert(t, f.Source, "+ti"))
+		}
+	}
+	sr := dcmtktest.Dump2DCM(t, []byte(`(0008,0016) UI =BasicTextSRStorage
+(0008,0018) UI [1.2.826.0.1.3680043.10.1078.99.1.3]
+(0008,0060) CS [SR]
+(0010,0010) PN [Zhang^San]
+(0020,000d) UI [1.2.826.0.1.3680043.10.1078.99.1]
+(0020,000e) UI [1.2.826.0.1.3680043.10.1078.99.1.2]
+(0040,a730) SQ (Sequence with undefined length)
+  (fffe,e000) na (Item with undefined length)
+    (0040,a040) CS [TEXT]
+    (0040,a160) UT [no finding]
+  (fffe,e00d) na (ItemDelimitationItem)
+(fffe,e0dd) na (SequenceDelimitationItem)
+`), "+ti")
+	srcs = append(srcs, sr)
+	for _, src := range srcs {
+		native := read(t, src)
+		h, want := fileFrames(t, native)
+		if h.TransferSyntax != dcm.ImplicitVRLittleEndian {
+			t.Fatalf("%s is in %s", src, h.TransferSyntax)
+		}
+		if resp, body := gwtest.Stow(t, gw.URL+"/studies", []gwtest.Part{{Body: native}}); resp.StatusCode != http.StatusOK {
+			t.Fatalf("STOW: %d %s", resp.StatusCode, body)
+		}
+		base := gw.URL + "/studies/" + h.StudyUID + "/series/" + h.SeriesUID + "/instances/" + h.SOPUID
+		targets := []string{explicitLE}
+		if len(want) > 0 {
+			targets = append(targets, codec.RLELossless)
+		}
+		for _, ts := range targets {
+			parts := retrieveParts(t, base, `multipart/related; type="application/dicom"; transfer-syntax=`+ts)
+			if len(parts) != 1 || !strings.Contains(parts[0].contentType, "transfer-syntax="+ts) {
+				t.Fatalf("%s in %s: %d parts", h.SOPUID, ts, len(parts))
+			}
+			out := filepath.Join(t.TempDir(), "out.dcm")
+			if err := os.WriteFile(out, parts[0].body, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			got, _ := fileFrames(t, parts[0].body)
+			if got.TransferSyntax != ts || got.Dataset.String("00100010") != h.Dataset.String("00100010") {
+				t.Errorf("%s in %s: read back as %s, patient %q", h.SOPUID, ts, got.TransferSyntax, got.Dataset.String("00100010"))
+			}
+			if ts == explicitLE { // dcm2json reads native files only
+				if _, ok := dcmtktest.JSON(t, out)["00100010"]; !ok {
+					t.Errorf("%s in %s: DCMTK reads no PatientName", h.SOPUID, ts)
+				}
+			}
+			if len(want) == 0 {
+				continue
+			}
+			dec := filepath.Join(t.TempDir(), "dec.dcm")
+			dcmtktest.Run(t, "gdcmconv", "--raw", out, dec)
+			_, frames := fileFrames(t, read(t, dec))
+			checkFrames(t, h.SOPUID+" in "+ts, frames, want, false)
+		}
+	}
+}
