@@ -67,6 +67,14 @@ func (v *Visibility) Visible(ctx context.Context, st *index.Study) bool {
 	return Visible(ctx, st, v.facts, v.consents)
 }
 
+// SeesAll reports whether the party in ctx sees every study (an admin
+// outside a share session), so that the archive may skip studies without
+// reading them (archive.AllVisible).
+func (v *Visibility) SeesAll(ctx context.Context) bool {
+	p, ok := auth.FromContext(ctx)
+	return ok && p.Scope == "" && p.Role == auth.RoleAdmin
+}
+
 // grantors are the Consents that can list the persons whose consents may
 // cover an institution (consent.Service).
 type grantors interface {

@@ -245,6 +245,15 @@ func (s *Service) Search(ctx context.Context, q Query, scope Scope) (*Result, er
 		res.Warnings = append(res.Warnings, fmt.Sprintf(`299 gateway "The following attributes are not attributes of the %s level and were left out: %s%s"`,
 			q.Level, strings.Join(leftOut, ", "), seeInstead(q.Level, leftOut)))
 	}
+	if q.Offset >= s.opt.MaxExamined {
+		return nil, &InvalidError{Field: "offset", Reason: fmt.Sprintf("%d is beyond the %d rows one search examines: page with limit and a narrower query instead (a StudyDate range ending at the last answer's date, PatientID, AccessionNumber, ModalitiesInStudy)", q.Offset, s.opt.MaxExamined)}
+	}
+	// The study list of a party that sees every study skips its offset on
+	// the key, without reading the rows it skips: no matcher needs them.
+	offset, keySkip := q.Offset, 0
+	if q.Level == LevelStudy && len(matchers) == 0 && s.seesAll(ctx) {
+		offset, keySkip = 0, q.Offset
+	}
 	skipped := 0
 	emit := func(r row) bool {
 		for _, m := range matchers {
@@ -252,7 +261,7 @@ func (s *Service) Search(ctx context.Context, q Query, scope Scope) (*Result, er
 				return true
 			}
 		}
-		if skipped < q.Offset {
+		if skipped < offset {
 			skipped++
 			return true
 		}
@@ -269,15 +278,39 @@ func (s *Service) Search(ctx context.Context, q Query, scope Scope) (*Result, er
 		res.Items = append(res.Items, ds)
 		return true
 	}
-	stopped, err := s.scan(ctx, q, emit)
+	stopped, err := s.scan(ctx, q, keySkip, emit)
 	if err != nil {
 		return nil, err
 	}
 	if stopped {
+		what := "rows"
+		if q.Level == LevelStudy {
+			what = "studies"
+		}
+		if len(res.Items) == 0 {
+			// An empty page would read as "no match", which it is not.
+			return nil, &InvalidError{Reason: fmt.Sprintf("the search examined %d %s (the most one search may) without finding an answer: %s", s.opt.MaxExamined, what, narrower)}
+		}
 		res.More = true
-		res.Warnings = append(res.Warnings, fmt.Sprintf(`299 gateway "The search stopped after examining %d studies: the answer may be incomplete; narrow it with PatientID, AccessionNumber, StudyDate, ModalitiesInStudy or a PatientName prefix"`, s.opt.MaxExamined))
+		res.Warnings = append(res.Warnings, fmt.Sprintf(`299 gateway "The search stopped after examining %d %s: the answer may be incomplete; %s"`, s.opt.MaxExamined, what, narrower))
 	}
 	return res, nil
+}
+
+// narrower names the queries the index answers from a key.
+const narrower = "narrow it with PatientID, AccessionNumber, StudyDate, ModalitiesInStudy, a PatientName prefix or a whole word of StudyDescription (*word*)"
+
+// seesAll reports whether the Visibility shows the party in ctx every
+// study (AllVisible), so that rows need not be read to be skipped.
+func (s *Service) seesAll(ctx context.Context) bool {
+	a, ok := s.opt.Visibility.(AllVisible)
+	return ok && a.SeesAll(ctx)
+}
+
+// AllVisible is a Visibility that can tell that the party in ctx sees
+// every study (an admin; Unrestricted).
+type AllVisible interface {
+	SeesAll(ctx context.Context) bool
 }
 
 func defaultTags(l Level) []string {
@@ -292,9 +325,11 @@ func defaultTags(l Level) []string {
 
 // scan feeds candidate rows of the query's level and scope to emit, in
 // answer order: studies from the plan's key (plan.go), then their series
-// and instances. It reports whether it stopped at Options.MaxExamined
-// studies.
-func (s *Service) scan(ctx context.Context, q Query, emit func(row) bool) (stopped bool, err error) {
+// and instances; the first skip candidates are passed over on the key,
+// unread. It reports whether it stopped at Options.MaxExamined rows
+// examined (candidate studies, and the series and instances of each
+// below the study level).
+func (s *Service) scan(ctx context.Context, q Query, skip int, emit func(row) bool) (stopped bool, err error) {
 	pl := s.planFor(q)
 	// The visible plan is a part of the order scan, in the same order:
 	// it wins ties.
@@ -307,15 +342,28 @@ func (s *Service) scan(ctx context.Context, q Query, emit func(row) bool) (stopp
 	}
 	var ferr error
 	examined := 0
-	err = run(func(uid string) bool {
-		if ferr = ctx.Err(); ferr != nil {
-			return false
-		}
+	// more counts one more row examined and reports whether the bound
+	// lets it be.
+	more := func() bool {
 		if examined++; examined > s.opt.MaxExamined {
 			stopped = true
 			return false
 		}
+		return true
+	}
+	err = run(func(uid string) bool {
+		if ferr = ctx.Err(); ferr != nil {
+			return false
+		}
+		if !more() {
+			return false
+		}
+		if skip > 0 {
+			skip--
+			return true
+		}
 		s.studiesRead.Add(1)
+		s.rowsRead.Add(1)
 		st, err := s.db.Study(uid)
 		if err != nil {
 			return true // no such study (or removed since): not an answer
@@ -331,6 +379,10 @@ func (s *Service) scan(ctx context.Context, q Query, emit func(row) bool) (stopp
 				continue
 			}
 			if q.Level == LevelSeries {
+				if !more() {
+					return false
+				}
+				s.rowsRead.Add(1)
 				if !emit(row{st: st, se: se}) {
 					return false
 				}
@@ -342,6 +394,10 @@ func (s *Service) scan(ctx context.Context, q Query, emit func(row) bool) (stopp
 				return false
 			}
 			for _, in := range ins {
+				if !more() {
+					return false
+				}
+				s.rowsRead.Add(1)
 				if !emit(row{st: st, se: se, in: in}) {
 					return false
 				}

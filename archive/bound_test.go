@@ -1,0 +1,101 @@
+package archive
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"github.com/imgcloud/gateway/index"
+)
+
+// TestSearchBoundRefusesWhenNothingFound: a query no key narrows that
+// finds nothing within MaxExamined rows is refused (an empty page would
+// read as "no match"), having read at most the bound; below the study
+// level the bound counts series and instance rows too.
+func TestSearchBoundRefusesWhenNothingFound(t *testing.T) {
+	db, err := index.Open(index.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	fillIndex(t, db, 300, rand.New(rand.NewPCG(3, 4)))
+	ctx := context.Background()
+	s := New(nil, db, Options{Visibility: Unrestricted{}, MaxExamined: 50})
+	for _, q := range []Query{
+		{Params: []Param{{"00100010", "*qqq*"}}},
+		{Level: LevelSeries, Params: []Param{{"00100010", "*qqq*"}}},
+		{Level: LevelInstance, Params: []Param{{"00100010", "*qqq*"}}},
+	} {
+		before := s.rowsRead.Load()
+		_, err := s.Search(ctx, q, Scope{})
+		var inv *InvalidError
+		if !errors.As(err, &inv) || !strings.Contains(err.Error(), "examined 50") || !strings.Contains(err.Error(), "PatientID") {
+			t.Fatalf("%s level: %v, want an InvalidError naming the bound and narrower keys", q.Level, err)
+		}
+		if read := s.rowsRead.Load() - before; read > 50 {
+			t.Errorf("%s level: read %d rows, bound 50", q.Level, read)
+		}
+	}
+	// The whole archive without a bound has no match either: the same
+	// query with a generous bound answers an empty page.
+	res, err := New(nil, db, Options{Visibility: Unrestricted{}}).Search(ctx, Query{Params: []Param{{"00100010", "*qqq*"}}}, Scope{})
+	if err != nil || len(res.Items) != 0 || res.More {
+		t.Fatalf("unbounded: %v items, more %v, %v", res, res != nil && res.More, err)
+	}
+}
+
+// TestDeepOffset: the study list of a party that sees everything skips
+// its offset on the key without reading the rows it skips; an offset the
+// bound cannot reach is refused naming limit; a matcher's offset reads
+// rows, within the bound.
+func TestDeepOffset(t *testing.T) {
+	db, err := index.Open(index.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	fillIndex(t, db, 300, rand.New(rand.NewPCG(3, 4)))
+	ctx := context.Background()
+	s := New(nil, db, Options{Visibility: Unrestricted{}, MaxExamined: 280})
+	full, err := New(nil, db, Options{Visibility: Unrestricted{}}).Search(ctx, Query{}, Scope{})
+	if err != nil || len(full.Items) != 300 {
+		t.Fatalf("full list: %v", err)
+	}
+	before := s.rowsRead.Load()
+	res, err := s.Search(ctx, Query{Offset: 250, Limit: 10}, Scope{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if read := s.rowsRead.Load() - before; read > 11 {
+		t.Errorf("offset 250, limit 10: read %d rows, want at most 11 (limit+1)", read)
+	}
+	if len(res.Items) != 10 {
+		t.Fatalf("offset 250: %d items", len(res.Items))
+	}
+	for i, ds := range res.Items {
+		if got, want := ds.String("0020000D"), full.Items[250+i].String("0020000D"); got != want {
+			t.Fatalf("offset 250 item %d: %s, want %s", i, got, want)
+		}
+	}
+
+	_, err = s.Search(ctx, Query{Offset: 900000, Limit: 10}, Scope{})
+	var inv *InvalidError
+	if !errors.As(err, &inv) || inv.Field != "offset" || !strings.Contains(err.Error(), "limit") {
+		t.Fatalf("offset 900000: %v, want an InvalidError on offset naming limit", err)
+	}
+
+	// A matcher must see each row it skips: rows are read, the bound holds.
+	before = s.rowsRead.Load()
+	res, err = s.Search(ctx, Query{Offset: 100, Limit: 10, Params: []Param{{"00100010", "*ang*"}}}, Scope{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if read := s.rowsRead.Load() - before; read > 280 {
+		t.Errorf("matcher with offset: read %d rows, bound 280", read)
+	}
+	if len(res.Items) == 0 {
+		t.Fatal("matcher with offset: nothing")
+	}
+}
