@@ -99,3 +99,30 @@ func TestDeepOffset(t *testing.T) {
 		t.Fatal("matcher with offset: nothing")
 	}
 }
+
+// TestDescriptionWordPlan: StudyDescription=*word* (matched with case, keyed without) reads only the studies
+// with the word's keys, so a bound that would stop a scan of every study
+// does not stop it.
+func TestDescriptionWordPlan(t *testing.T) {
+	db, err := index.Open(index.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	fillIndex(t, db, 300, rand.New(rand.NewPCG(3, 4)))
+	s := New(nil, db, Options{Visibility: Unrestricted{}, MaxExamined: 60})
+	for _, v := range []string{"*Brain*", "*BRAIN*", "*平扫*", "*rai*"} {
+		before := s.rowsRead.Load()
+		res, err := s.Search(context.Background(), Query{Params: []Param{{"00081030", v}}}, Scope{})
+		if err != nil {
+			t.Fatalf("%s: %v", v, err)
+		}
+		read := s.rowsRead.Load() - before
+		if want := 50; v == "*BRAIN*" && len(res.Items) != 0 || v != "*BRAIN*" && len(res.Items) != want || res.More || len(res.Warnings) > 0 {
+			t.Errorf("%s: %d items, more %v, warnings %q", v, len(res.Items), res.More, res.Warnings)
+		}
+		if read > 50 {
+			t.Errorf("%s: read %d rows, want at most the 50 candidates", v, read)
+		}
+	}
+}
