@@ -126,3 +126,61 @@ func TestDescriptionWordPlan(t *testing.T) {
 		}
 	}
 }
+
+// TestSearchCount: Query.Count gives the total of matches whatever limit
+// and offset, the same as counting the full answer; the study list and
+// one exact key are counted without reading rows past the page; a count
+// the bound stops is left out with a Warning, the page still whole.
+func TestSearchCount(t *testing.T) {
+	db, err := index.Open(index.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	fillIndex(t, db, 300, rand.New(rand.NewPCG(3, 4)))
+	ctx := context.Background()
+	all := New(nil, db, Options{Visibility: Unrestricted{}})
+	s := New(nil, db, Options{Visibility: Unrestricted{}, MaxExamined: 300})
+	for _, c := range []struct {
+		q       Query
+		maxRead int64
+	}{
+		{Query{Limit: 5}, 6},
+		{Query{Limit: 5, Offset: 7, Params: []Param{{"00100020", "P7"}}}, 13},
+		{Query{Limit: 5, Params: []Param{{"00080061", "CT"}}}, 6},
+		{Query{Limit: 5, Params: []Param{{"00100010", "*ang*"}}}, 300},
+		{Query{Limit: 5, Params: []Param{{"00081030", "*Brain*"}}}, 50},
+		{Query{Level: LevelSeries, Limit: 3, Params: []Param{{"00100020", "P3"}}}, 300},
+	} {
+		full, err := all.Search(ctx, Query{Level: c.q.Level, Params: c.q.Params}, Scope{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		q := c.q
+		q.Count = true
+		before := s.rowsRead.Load()
+		res, err := s.Search(ctx, q, Scope{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		read := s.rowsRead.Load() - before
+		if !res.Counted || res.Total != len(full.Items) {
+			t.Errorf("%+v: total %d (counted %v), want %d", q.Params, res.Total, res.Counted, len(full.Items))
+		}
+		if len(res.Items) != min(q.Limit, max(0, len(full.Items)-q.Offset)) {
+			t.Errorf("%+v: page of %d", q.Params, len(res.Items))
+		}
+		if read > c.maxRead {
+			t.Errorf("%+v: read %d rows, want at most %d", q.Params, read, c.maxRead)
+		}
+	}
+	// Bound 50: the first page of *ang* is found, its total is not.
+	b := New(nil, db, Options{Visibility: Unrestricted{}, MaxExamined: 50})
+	res, err := b.Search(ctx, Query{Limit: 3, Count: true, Params: []Param{{"00100010", "*ang*"}}}, Scope{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Counted || len(res.Items) != 3 || len(res.Warnings) != 1 || !strings.Contains(res.Warnings[0], "total was not counted") {
+		t.Fatalf("bounded count: counted %v, %d items, warnings %q", res.Counted, len(res.Items), res.Warnings)
+	}
+}

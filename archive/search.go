@@ -45,6 +45,9 @@ type Query struct {
 	IncludeAll    bool
 	Limit, Offset int
 	Fuzzy         bool
+	// Count asks for the total number of matches besides the page
+	// (Result.Total).
+	Count bool
 }
 
 // Result is a page of QIDO-RS answers.
@@ -63,6 +66,12 @@ type Result struct {
 	// Warnings are further Warning header values, after those of More and
 	// Ignored: peers that failed, results left out.
 	Warnings []string
+	// Total is the number of matches on this gateway, whatever limit and
+	// offset, when Query.Count asked and Counted says it was counted: from
+	// the index's keys or stored counts where one key decides the query,
+	// else by matching the rows, within Options.MaxExamined.
+	Total   int
+	Counted bool
 }
 
 // MaxLimit bounds one page of results.
@@ -254,7 +263,17 @@ func (s *Service) Search(ctx context.Context, q Query, scope Scope) (*Result, er
 	if q.Level == LevelStudy && len(matchers) == 0 && s.seesAll(ctx) {
 		offset, keySkip = 0, q.Offset
 	}
-	skipped := 0
+	// A count the keys give needs no row past the page; any other count
+	// matches every candidate, within the bound.
+	counting := false
+	if q.Count {
+		if n, ok := s.keyCount(ctx, q, matchers); ok {
+			res.Total, res.Counted = n, true
+		} else {
+			counting = true
+		}
+	}
+	skipped, beyond := 0, 0
 	emit := func(r row) bool {
 		for _, m := range matchers {
 			if !m(r.get) {
@@ -267,7 +286,8 @@ func (s *Service) Search(ctx context.Context, q Query, scope Scope) (*Result, er
 		}
 		if len(res.Items) == q.Limit {
 			res.More = true
-			return false
+			beyond++
+			return counting
 		}
 		ds := render(r, returnTags, q.IncludeAll)
 		if q.Level == LevelStudy {
@@ -281,6 +301,14 @@ func (s *Service) Search(ctx context.Context, q Query, scope Scope) (*Result, er
 	stopped, err := s.scan(ctx, q, keySkip, emit)
 	if err != nil {
 		return nil, err
+	}
+	if counting && !stopped {
+		res.Total, res.Counted = skipped+len(res.Items)+beyond, true
+	}
+	if stopped && counting && len(res.Items) == q.Limit {
+		// The page is whole; only the count stopped.
+		res.Warnings = append(res.Warnings, fmt.Sprintf(`299 gateway "The total was not counted: more than %d rows match or were examined; %s"`, s.opt.MaxExamined, narrower))
+		return res, nil
 	}
 	if stopped {
 		what := "rows"
@@ -296,6 +324,42 @@ func (s *Service) Search(ctx context.Context, q Query, scope Scope) (*Result, er
 	}
 	return res, nil
 }
+
+// keyCount counts a query's matches from the index alone, when it can:
+// the study list of a party that sees every study is the stored count of
+// studies, and a study query with one exact value of a key whose values
+// are the attribute's (PatientID=123, ModalitiesInStudy=CT) is the count
+// of that value's keys, up to keyCountCap times the row bound.
+func (s *Service) keyCount(ctx context.Context, q Query, matchers []matcher) (int, bool) {
+	if q.Level != LevelStudy || q.Study != "" || !s.seesAll(ctx) {
+		return 0, false
+	}
+	if len(matchers) == 0 {
+		n, _, _ := s.db.Counts()
+		return n, true
+	}
+	if len(matchers) > 1 {
+		return 0, false
+	}
+	for _, p := range q.Params {
+		if m, _ := compile(p.Tag, vrOf(p.Tag), p.Value, q.Fuzzy); m == nil {
+			continue // universal: no matcher
+		}
+		kind, ok := keyOf[p.Tag]
+		if !ok || vrOf(p.Tag) == "PN" || strings.ContainsAny(p.Value, `*?,\`) {
+			return 0, false
+		}
+		limit := keyCountCap * s.opt.MaxExamined
+		if n := s.db.Estimate(kind, p.Value, true, limit); n < limit {
+			return n, true
+		}
+	}
+	return 0, false
+}
+
+// keyCountCap is how many keys a count may read per row it could examine:
+// a key costs far less than a row (it is not decoded).
+const keyCountCap = 10
 
 // narrower names the queries the index answers from a key.
 const narrower = "narrow it with PatientID, AccessionNumber, StudyDate, ModalitiesInStudy, a PatientName prefix or a whole word of StudyDescription (*word*)"

@@ -31,6 +31,26 @@ const (
 // limit exist.
 const moreResults = `299 gateway "There are additional results that can be requested"`
 
+// HeaderTotalCount carries the total number of matches of a QIDO-RS
+// search, whatever limit and offset, when the request asks with
+// "Prefer: count=exact" (the preference PostgREST reads; dcm4chee's
+// COUNT-RS answers the same number at .../count).
+const HeaderTotalCount = "X-Total-Count"
+
+// prefersCount reports whether a request's Prefer header asks for the
+// total count ("count=exact", or "count" alone).
+func prefersCount(h http.Header) bool {
+	for _, v := range h.Values("Prefer") {
+		for _, pref := range strings.Split(v, ",") {
+			name, val, _ := strings.Cut(strings.TrimSpace(pref), "=")
+			if strings.EqualFold(strings.TrimSpace(name), "count") && (val == "" || strings.EqualFold(strings.Trim(strings.TrimSpace(val), `"`), "exact")) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // qido answers QIDO-RS searches (PS3.18 10.6) at one level.
 func (h *handlers) qido(level archive.Level) echo.HandlerFunc {
 	return func(c echo.Context) error {
@@ -53,11 +73,17 @@ func (h *handlers) qido(level archive.Level) echo.HandlerFunc {
 			}
 		}
 		q.Study, q.Series = c.Param("study"), c.Param("series")
+		// A federated total would be this gateway's alone: not counted.
+		q.Count = !scope.Federated && prefersCount(c.Request().Header)
 		res, err := h.search.Search(c.Request().Context(), q, scope)
 		if err != nil {
 			return err
 		}
 		hd := c.Response().Header()
+		if res.Counted {
+			hd.Set(HeaderTotalCount, strconv.Itoa(res.Total))
+			hd.Set("Preference-Applied", "count=exact")
+		}
 		if res.More {
 			hd.Add("Warning", moreResults)
 		}
