@@ -117,8 +117,9 @@ func (s *Service) planFor(q Query) plan {
 
 // Narrower is a Visibility that can name, for the party in ctx, index
 // keys under which every study it may see is found (access.Visibility): the
-// studies held by institution, or by no recorded holder, and those of
-// patientIDs. ok false means no narrowing (admins, share sessions).
+// studies held by institution, or by no recorded holder (unless
+// institution is ""), and those of patientIDs (a patient's own). ok false
+// means no narrowing (admins, share sessions).
 type Narrower interface {
 	Candidates(ctx context.Context) (institution string, patientIDs []string, ok bool)
 }
@@ -134,10 +135,13 @@ func (s *Service) visiblePlan(ctx context.Context) *plan {
 		return nil
 	}
 	inst, pids, ok := nw.Candidates(ctx)
-	if !ok || inst == "" {
+	if !ok {
 		return nil
 	}
-	keys := []index.Key{{Kind: index.KindHolding, Value: inst}, {Kind: index.KindHolding, Value: ""}}
+	var keys []index.Key
+	if inst != "" {
+		keys = []index.Key{{Kind: index.KindHolding, Value: inst}, {Kind: index.KindHolding, Value: ""}}
+	}
 	for _, id := range pids {
 		if id != "" && !slices.Contains(keys, index.Key{Kind: index.KindPatientID, Value: id}) {
 			keys = append(keys, index.Key{Kind: index.KindPatientID, Value: id})
