@@ -184,3 +184,26 @@ func TestSearchCount(t *testing.T) {
 		t.Fatalf("bounded count: counted %v, %d items, warnings %q", res.Counted, len(res.Items), res.Warnings)
 	}
 }
+
+// TestDefaultPage: a search without limit answers DefaultLimit results
+// and says more exist; a limit asks for more, up to MaxLimit.
+func TestDefaultPage(t *testing.T) {
+	db, err := index.Open(index.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	fillIndex(t, db, 300, rand.New(rand.NewPCG(3, 4)))
+	s := New(nil, db, Options{Visibility: Unrestricted{}, DefaultLimit: 100})
+	res, err := s.Search(context.Background(), Query{}, Scope{})
+	if err != nil || len(res.Items) != 100 || !res.More {
+		t.Fatalf("no limit: %d items, more %v, %v", len(res.Items), res != nil && res.More, err)
+	}
+	res, err = s.Search(context.Background(), Query{Limit: 250}, Scope{})
+	if err != nil || len(res.Items) != 250 || !res.More {
+		t.Fatalf("limit 250: %d items, more %v, %v", len(res.Items), res != nil && res.More, err)
+	}
+	if New(nil, db, Options{}).opt.DefaultLimit != DefaultPageLimit {
+		t.Error("the default page is not DefaultPageLimit")
+	}
+}

@@ -206,7 +206,10 @@ func (s *Service) Search(ctx context.Context, q Query, scope Scope) (*Result, er
 	if err := searchOnly(scope); err != nil {
 		return nil, err
 	}
-	if q.Limit <= 0 || q.Limit > MaxLimit {
+	switch {
+	case q.Limit <= 0:
+		q.Limit = s.opt.DefaultLimit
+	case q.Limit > MaxLimit:
 		q.Limit = MaxLimit
 	}
 	known := levelTags(q.Level)

@@ -61,7 +61,18 @@ type Options struct {
 	// InvalidError saying so, instead of holding a core for a scan of the
 	// whole archive. An offset must be below it.
 	MaxExamined int
+	// DefaultLimit is the page of a search that names no limit (0:
+	// DefaultPageLimit); past it Result.More is set, and the Warning
+	// that more results exist tells the client to ask with offset.
+	DefaultLimit int
 }
+
+// DefaultPageLimit is Options.DefaultLimit unless set: what a study list
+// without limit answers, as other archives bound it (Google's Healthcare
+// API answers 100 studies, dcm4chee refuses past its configured maximum),
+// so that a search of a province's archive without limit does not build
+// an answer of 10,000 studies.
+const DefaultPageLimit = 1000
 
 // DefaultMaxExamined is Options.MaxExamined unless set: about a second of
 // one core with cold rows (a study row decodes in about 50 µs).
@@ -142,6 +153,9 @@ func New(store storage.Store, db *index.DB, opt Options) *Service {
 	}
 	if opt.MaxExamined <= 0 {
 		opt.MaxExamined = DefaultMaxExamined
+	}
+	if opt.DefaultLimit <= 0 || opt.DefaultLimit > MaxLimit {
+		opt.DefaultLimit = DefaultPageLimit
 	}
 	s := &Service{store: store, db: db, opt: opt, log: opt.Logger, now: time.Now, planCap: estimateCap, mergeMax: maxMergedValues}
 	s.bufs = make(chan *[]byte, spoolBuffers)
