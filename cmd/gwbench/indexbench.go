@@ -161,6 +161,12 @@ func indexGen(ctx context.Context, args []string, out io.Writer) error {
 	if err := db.Sync(); err != nil {
 		return err
 	}
+	// The rows stand for instances stored long ago: a checkpoint past them
+	// keeps a gateway's start (archive.Recover) from dropping them for
+	// want of objects, so that serve answers QIDO over them.
+	if err := db.SetCheckpoint(db.Seq()); err != nil {
+		return err
+	}
 	el := time.Since(t0)
 	fmt.Fprintf(out, "wrote %d studies, %d instances in %s (%.0f inst/s), index %s\n", *studies, n, el.Round(time.Second), float64(n)/el.Seconds(), dirSize(*dir))
 	return nil
