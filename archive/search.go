@@ -309,7 +309,9 @@ func (s *Service) Search(ctx context.Context, q Query, scope Scope) (*Result, er
 		res.Total, res.Counted = skipped+len(res.Items)+beyond, true
 	}
 	if stopped && counting && len(res.Items) == q.Limit {
-		// The page is whole; only the count stopped.
+		// The page is whole; only the count stopped (and whether more
+		// match is not known: say there may be).
+		res.More = true
 		res.Warnings = append(res.Warnings, fmt.Sprintf(`299 gateway "The total was not counted: more than %d rows match or were examined; %s"`, s.opt.MaxExamined, narrower))
 		return res, nil
 	}
