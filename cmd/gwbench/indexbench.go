@@ -273,6 +273,9 @@ func indexQuery(ctx context.Context, args []string, out io.Writer) error {
 		{"bad: StudyDescription *q* (nothing), limit", func() archive.Query {
 			return archive.Query{Params: []archive.Param{{Tag: "00081030", Value: "*q*"}}, Limit: *limit}
 		}},
+		{"bad: PatientName *xq* (no key, no match)", func() archive.Query {
+			return archive.Query{Params: []archive.Param{{Tag: "00100010", Value: "*xq*"}}, Limit: *limit}
+		}},
 		{"bad: offset 900000", func() archive.Query { return archive.Query{Limit: *limit, Offset: 900000} }},
 		{"series of a study", func() archive.Query {
 			return archive.Query{Level: archive.LevelSeries, Study: someStudies[r.IntN(len(someStudies))]}
