@@ -166,7 +166,7 @@ func openArchive(ctx context.Context, cfg Config, store storage.Store, p *parts,
 	}
 	svc := archive.New(store, p.db, archive.Options{
 		MaxInstanceBytes: cfg.MaxInstanceBytes, TempDir: tmp, Logger: log.With("component", "archive"),
-		SpaceDirs: spaceDirs(cfg), MinFreeBytes: cfg.MinFreeBytes, MaxExamined: cfg.SearchMaxStudies,
+		SpaceDirs: spaceDirs(cfg), MinFreeBytes: cfg.MinFreeBytes, MaxExamined: cfg.QIDOScanLimit, DefaultLimit: cfg.QIDODefaultLimit,
 		Annotators: []archive.Annotator{p.rs}, Observers: []archive.Observer{p.rs},
 		Admission:      access.NewAdmission(p.rs), // PACS identity
 		DefaultCharset: cfg.DefaultCharset, Charsets: p.rs,

@@ -136,8 +136,8 @@ func New(svc *archive.Service, opt Options) *echo.Echo {
 	e.Use(middleware.CORSWithConfig(middleware.CORSConfig{
 		AllowOrigins:  origins,
 		AllowMethods:  []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodDelete, http.MethodOptions},
-		AllowHeaders:  []string{"Authorization", "Accept", "Content-Type", "If-None-Match", "X-Request-Id", "X-Asking-Institution"},
-		ExposeHeaders: []string{"Warning", "ETag", "Content-Location", "X-Request-Id", "Content-Length"},
+		AllowHeaders:  []string{"Authorization", "Accept", "Content-Type", "If-None-Match", "X-Request-Id", "X-Asking-Institution", "Prefer"},
+		ExposeHeaders: []string{"Warning", "ETag", "Content-Location", "X-Request-Id", "Content-Length", "X-Total-Count", "Preference-Applied"},
 		MaxAge:        600,
 	}))
 	// After CORS, so that refusals still carry CORS headers a browser can read.
