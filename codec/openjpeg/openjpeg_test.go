@@ -7,7 +7,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -49,10 +48,11 @@ func TestDecodeFiles(t *testing.T) {
 					}
 					continue
 				}
-				if d := maxDiff(img.Pixels, ref[i], f); d > 1 {
+				if d, _ := codectest.Compare(img.Pixels, ref[i], f); d > 1 {
 					t.Errorf("frame %d: a sample differs from the reference decoder's by %d", i, d)
 				}
-				t.Logf("frame %d: PSNR %.1f dB against the original", i, psnr(img.Pixels, want[i], f))
+				_, psnr := codectest.Compare(img.Pixels, want[i], f)
+				t.Logf("frame %d: PSNR %.1f dB against the original", i, psnr)
 			}
 		})
 	}
@@ -247,57 +247,4 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("err %v wraps neither ErrInvalid nor ErrUnsupported", err)
 		}
 	})
-}
-
-func samples(px []byte, f codec.Frame) []int {
-	if f.BitsAllocated == 8 {
-		out := make([]int, len(px))
-		for i, b := range px {
-			out[i] = int(b)
-		}
-		return out
-	}
-	out := make([]int, len(px)/2)
-	for i := range out {
-		v := binary.LittleEndian.Uint16(px[2*i:])
-		if f.Signed {
-			out[i] = int(int16(v))
-		} else {
-			out[i] = int(v)
-		}
-	}
-	return out
-}
-
-func maxDiff(a, b []byte, f codec.Frame) int {
-	x, y := samples(a, f), samples(b, f)
-	if len(x) != len(y) {
-		return math.MaxInt
-	}
-	d := 0
-	for i := range x {
-		d = max(d, abs(x[i]-y[i]))
-	}
-	return d
-}
-
-func psnr(a, b []byte, f codec.Frame) float64 {
-	x, y := samples(a, f), samples(b, f)
-	var se float64
-	for i := range x {
-		d := float64(x[i] - y[i])
-		se += d * d
-	}
-	if se == 0 {
-		return math.Inf(1)
-	}
-	peak := float64(int(1)<<f.BitsStored - 1)
-	return 10 * math.Log10(peak*peak*float64(len(x))/se)
-}
-
-func abs(v int) int {
-	if v < 0 {
-		return -v
-	}
-	return v
 }

@@ -16,6 +16,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -372,4 +373,48 @@ func planar(samples int) string {
 		return "(0028,0006) US 0\n"
 	}
 	return ""
+}
+
+// Compare returns the largest difference between the samples of two
+// frames laid out as f says, and their peak signal-to-noise ratio in dB
+// (+Inf when they are equal; the peak is the largest stored value).
+// Frames of different lengths differ by math.MaxInt.
+func Compare(a, b []byte, f codec.Frame) (maxDiff int, psnr float64) {
+	x, y := samples(a, f), samples(b, f)
+	if len(x) != len(y) {
+		return math.MaxInt, 0
+	}
+	var se float64
+	for i := range x {
+		d := x[i] - y[i]
+		maxDiff = max(maxDiff, d, -d)
+		se += float64(d) * float64(d)
+	}
+	if se == 0 {
+		return 0, math.Inf(1)
+	}
+	peak := float64(int(1)<<f.BitsStored - 1)
+	return maxDiff, 10 * math.Log10(peak*peak*float64(len(x))/se)
+}
+
+func samples(px []byte, f codec.Frame) []int {
+	if f.BitsAllocated == 8 {
+		out := make([]int, len(px))
+		for i, b := range px {
+			out[i] = int(b)
+			if f.Signed {
+				out[i] = int(int8(b))
+			}
+		}
+		return out
+	}
+	out := make([]int, len(px)/2)
+	for i := range out {
+		v := binary.LittleEndian.Uint16(px[2*i:])
+		out[i] = int(v)
+		if f.Signed {
+			out[i] = int(int16(v))
+		}
+	}
+	return out
 }
