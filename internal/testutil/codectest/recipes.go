@@ -47,7 +47,7 @@ func and(fs ...func(*source) bool) func(*source) bool {
 var recipes = []recipe{
 	// JPEG 2000 (GDCM on OpenJPEG; lossy: the irreversible 9/7 wavelet).
 	tool(codec.JPEG2000Lossless, false, all, "gdcmconv", "--j2k"),
-	tool(codec.JPEG2000, true, all, "gdcmconv", "--j2k", "--lossy", "-q", "55"),
+	tool(codec.JPEG2000, true, all, "gdcmconv", "--j2k", "--lossy", "-r", "10"),
 	// JPEG-LS (GDCM on CharLS; DCMTK's own implementation).
 	tool(codec.JPEGLSLossless, false, all, "gdcmconv", "--jpegls"),
 	tool(codec.JPEGLSNear, true, unsigned, "gdcmconv", "--jpegls", "--lossy", "-e", "2"),
