@@ -98,7 +98,7 @@ func Files(t testing.TB, syntaxes ...string) []File {
 			if !r.fits(s) {
 				continue
 			}
-			key := r.name + "\x00" + s.name
+			key := r.syntax + "\x00" + r.name + "\x00" + s.name
 			f, ok := made[key]
 			if !ok {
 				path := filepath.Join(dir, fmt.Sprintf("%03d.dcm", len(made)))
@@ -247,6 +247,9 @@ func prepare(t testing.TB) {
 	need(t, "dump2dcm")
 	src, err := corpus.SourceDir()
 	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("codectest: %v", err)
+		}
 		t.Skipf("codectest: %v: this test was SKIPPED", err)
 	}
 	if dir == "" {

@@ -29,6 +29,12 @@ func upTo(bits int) func(*source) bool {
 	return func(s *source) bool { return s.f.BitsStored <= bits }
 }
 
+func even(s *source) bool { return s.f.Rows%2 == 0 && s.f.Columns%2 == 0 }
+
+func over(bits int) func(*source) bool {
+	return func(s *source) bool { return s.f.BitsStored > bits }
+}
+
 // unsigned: DCMTK's JPEG and JPEG-LS codecs write signed data as it is
 // only in their lossless modes; lossy modes are made of unsigned images.
 func unsigned(s *source) bool { return !s.f.Signed }
@@ -60,8 +66,14 @@ var recipes = []recipe{
 	tool(codec.JPEGLossless, false, all, "dcmcjpeg", "-q", "+el", "+sv", "4"),
 	tool(codec.JPEGBaseline, true, and(upTo(8), unsigned), "dcmcjpeg", "-q", "+eb"),
 	tool(codec.JPEGExtended, true, and(upTo(12), unsigned), "dcmcjpeg", "-q", "+ee"),
+	// JPEG (GDCM's codecs: IJG for lossy, its own lossless).
+	tool(codec.JPEGLosslessSV1, false, all, "gdcmconv", "--jpeg"),
+	tool(codec.JPEGBaseline, true, and(upTo(8), unsigned), "gdcmconv", "--jpeg", "--lossy"),
+	tool(codec.JPEGExtended, true, and(over(8), upTo(12), unsigned), "gdcmconv", "--jpeg", "--lossy"),
 	// RLE.
 	tool(codec.RLELossless, false, all, "dcmcrle", "-q"),
+	// GDCM 3.0.21's RLE encoder asserts on odd sizes (the synthetic images).
+	tool(codec.RLELossless, false, even, "gdcmconv", "--rle"),
 	// HTJ2K codestreams by OpenJPH.
 	htj2k(codec.HTJ2KLossless, false, "LRCP"),
 	htj2k(codec.HTJ2KLosslessRPCL, false, "RPCL"),
