@@ -61,9 +61,12 @@ var recipes = []recipe{
 	tool(codec.JPEGLSNear, true, unsigned, "dcmcjpls", "-q", "+en", "+md", "3"),
 	tool(codec.JPEGLSLossless, false, colour, "dcmcjpls", "-q", "+el", "+in"),
 	tool(codec.JPEGLSLossless, false, colour, "dcmcjpls", "-q", "+el", "+is"),
+	// Frames in fragments of at most 4 KiB: a frame is their concatenation.
+	tool(codec.JPEGLSLossless, false, all, "dcmcjpls", "-q", "+el", "+fs", "4"),
 	// JPEG (DCMTK's IJG-based codec).
 	tool(codec.JPEGLosslessSV1, false, all, "dcmcjpeg", "-q", "+e1"),
 	tool(codec.JPEGLossless, false, all, "dcmcjpeg", "-q", "+el", "+sv", "4"),
+	tool(codec.JPEGLosslessSV1, false, all, "dcmcjpeg", "-q", "+e1", "+fs", "4"),
 	tool(codec.JPEGBaseline, true, and(upTo(8), unsigned), "dcmcjpeg", "-q", "+eb"),
 	tool(codec.JPEGExtended, true, and(upTo(12), unsigned), "dcmcjpeg", "-q", "+ee"),
 	// JPEG (GDCM's codecs: IJG for lossy, its own lossless).
