@@ -4,7 +4,10 @@
 // wrapped into DICOM by DCMTK's dump2dcm). The originals are the real
 // files of github.com/suyashkumar/dicom v1.1.0 (from the module cache) and
 // small synthesised images (8-bit, 12-bit signed, 16-bit signed
-// monochrome; 8-bit RGB) that reach the extremes of their ranges.
+// monochrome; 8-bit RGB) that reach the extremes of their ranges. Not
+// every tool takes every image (Files lists what was made): DCMTK's and
+// GDCM's lossy JPEG and JPEG-LS modes get unsigned images, OpenJPH's
+// lossy HTJ2K too, GDCM's RLE even sizes.
 //
 // Files are generated on first use, once per test binary, into a
 // temporary folder that Main removes. Install the tools with
@@ -165,7 +168,8 @@ func Frames(t testing.TB, path string) (codec.Frame, [][]byte) {
 
 // Reference returns the frames of f as a third-party decoder gives them
 // (DCMTK's dcmdjpls, dcmdjpeg and dcmdrle, GDCM for JPEG 2000, OpenJPH's
-// ojph_expand for HTJ2K): what a lossy decode is compared with.
+// ojph_expand for HTJ2K, OpenJPEG's opj_decompress for signed HTJ2K):
+// what a lossy decode is compared with.
 func Reference(t testing.TB, f File) [][]byte {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), "reference.dcm")
