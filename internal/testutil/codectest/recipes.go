@@ -31,10 +31,6 @@ func upTo(bits int) func(*source) bool {
 
 func even(s *source) bool { return s.f.Rows%2 == 0 && s.f.Columns%2 == 0 }
 
-func over(bits int) func(*source) bool {
-	return func(s *source) bool { return s.f.BitsStored > bits }
-}
-
 // unsigned: DCMTK's JPEG and JPEG-LS codecs write signed data as it is
 // only in their lossless modes; lossy modes are made of unsigned images.
 func unsigned(s *source) bool { return !s.f.Signed }
@@ -72,7 +68,8 @@ var recipes = []recipe{
 	// JPEG (GDCM's codecs: IJG for lossy, its own lossless).
 	tool(codec.JPEGLosslessSV1, false, all, "gdcmconv", "--jpeg"),
 	tool(codec.JPEGBaseline, true, and(upTo(8), unsigned), "gdcmconv", "--jpeg", "--lossy"),
-	tool(codec.JPEGExtended, true, and(over(8), upTo(12), unsigned), "gdcmconv", "--jpeg", "--lossy"),
+	// (Its lossy mode on 9-12 bits writes a precision of 16, which no
+	// DCT decoder takes: left out.)
 	// RLE.
 	tool(codec.RLELossless, false, all, "dcmcrle", "-q"),
 	// GDCM 3.0.21's RLE encoder asserts on odd sizes (the synthetic images).
