@@ -50,4 +50,3 @@ func BenchmarkEncode(b *testing.B) {
 		})
 	}
 }
-

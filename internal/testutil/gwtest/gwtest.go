@@ -22,8 +22,7 @@ import (
 
 	"github.com/imgcloud/gateway/archive"
 	"github.com/imgcloud/gateway/codec"
-	"github.com/imgcloud/gateway/codec/jpeg"
-	"github.com/imgcloud/gateway/codec/rle"
+	"github.com/imgcloud/gateway/codec/codecs"
 	"github.com/imgcloud/gateway/dicomweb"
 	"github.com/imgcloud/gateway/httpapi/server"
 	"github.com/imgcloud/gateway/index"
@@ -61,15 +60,9 @@ type Options struct {
 	DecodedCacheBytes int64
 }
 
-// DefaultCodecs is the set of the default (pure-Go) build: RLE Lossless
-// both ways and the standard library's 8-bit JPEG.
-func DefaultCodecs() *codec.Set {
-	s := codec.NewSet()
-	s.AddDecoder(rle.Decoder{}, codec.RLELossless)
-	s.AddEncoder(rle.Encoder{}, codec.RLELossless)
-	s.AddDecoder(jpeg.Decoder{}, codec.JPEGBaseline, codec.JPEGExtended, codec.JPEGLossless, codec.JPEGLosslessSV1)
-	return s
-}
+// DefaultCodecs is the codec set of the build under test (codecs.New:
+// the pure-Go codecs, and the cgo ones with -tags cgocodecs).
+func DefaultCodecs() *codec.Set { return codecs.New() }
 
 // Extension is what a domain package adds to the test gateway: archive
 // hooks, middleware and JSON API routes.
