@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of the project, installing what the tests need first:
 # a MinIO server binary (built from its Go module once, then cached),
-# Chromium, DCMTK, Orthanc and the npm clients (real DICOMweb clients).
+# Chromium, DCMTK, PostgreSQL, Orthanc and the npm clients (real DICOMweb clients).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,6 +15,9 @@ scripts/chromium.sh
 
 echo "== DCMTK (reference reader and test-file writer)"
 scripts/dcmtk.sh
+
+echo "== PostgreSQL (the index backend for several replicas; tests start a private server)"
+scripts/postgres.sh
 
 echo "== Orthanc (a hospital PACS speaking DICOMweb to the gateway)"
 scripts/orthanc.sh
