@@ -99,7 +99,7 @@ type Observer interface {
 // Service is the archive.
 type Service struct {
 	store storage.Store
-	db    *index.DB
+	db    index.Store
 	opt   Options
 	log   *slog.Logger
 	now   func() time.Time
@@ -122,7 +122,7 @@ type Service struct {
 }
 
 // New returns a Service over a store and an index.
-func New(store storage.Store, db *index.DB, opt Options) *Service {
+func New(store storage.Store, db index.Store, opt Options) *Service {
 	if opt.MaxInstanceBytes <= 0 {
 		opt.MaxInstanceBytes = 4 << 30
 	}

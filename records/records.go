@@ -28,11 +28,21 @@ var (
 // Store reads and writes records.
 type Store struct {
 	obj storage.Store
-	db  *index.DB
+	db  KV
+}
+
+// KV is what records need of the index (index.Store implements it).
+type KV interface {
+	PutRecord(kind, id string, v []byte) error
+	CreateRecord(kind, id string, v []byte) error
+	GetRecord(kind, id string) ([]byte, error)
+	DeleteRecord(kind, id string) error
+	Records(kind string, fn func(id string, v []byte) error) error
+	CheckSpace() error
 }
 
 // New returns a record store over object storage and the index.
-func New(obj storage.Store, db *index.DB) *Store { return &Store{obj: obj, db: db} }
+func New(obj storage.Store, db KV) *Store { return &Store{obj: obj, db: db} }
 
 // ValidID reports whether s is usable as a record id or kind: letters,
 // digits, '.', '_' and '-', at most 200 characters, not "." or "..", so it

@@ -19,7 +19,7 @@ import (
 // server (Badger allows one process per index: stop the gateway first).
 type offline struct {
 	store storage.Store
-	db    *index.DB
+	db    index.Store
 	svc   *archive.Service
 }
 

@@ -132,7 +132,7 @@ func servePprof(addr string, log *slog.Logger) {
 // reportFacts answers the regulators' report from the index and the
 // recognition registry.
 type reportFacts struct {
-	db *index.DB
+	db index.Store
 	rs *recognition.Service
 }
 
