@@ -127,7 +127,13 @@ func (s *Service) Store(ctx context.Context, r io.Reader, expectStudy string) (*
 	})
 	var exists *index.ExistsError
 	if errors.As(err, &exists) {
-		// Impossible under the SOP lock unless two gateways share an index.
+		// Another gateway on the same index (replicas on PostgreSQL) stored
+		// it since the check above, under the same object key: the same
+		// bytes are a duplicate, and the object is theirs to keep.
+		if same, serr := s.sameContent(ctx, exists.Existing, h, sp); serr == nil && same {
+			out.Duplicate = true
+			return out, nil
+		}
 		return fail(ReasonDuplicateSOP, fmt.Errorf("%w: %s indexed concurrently", ErrConflict, h.SOPUID))
 	}
 	if err != nil {

@@ -81,7 +81,7 @@ func assemble(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 	if err != nil {
 		return nil, err
 	}
-	if p.db, err = gw.openIndex(cfg, log); err != nil {
+	if p.db, err = gw.openIndex(ctx, cfg, log); err != nil {
 		return nil, err
 	}
 	gw.db = p.db
@@ -142,8 +142,8 @@ func (g *gateway) indexHoldings(rs *recognition.Service, log *slog.Logger) {
 }
 
 // openIndex opens the index, to be closed with the gateway.
-func (g *gateway) openIndex(cfg Config, log *slog.Logger) (index.Store, error) {
-	db, err := index.Open(index.Options{Dir: filepath.Join(cfg.Data, "index"), MinFreeBytes: cfg.MinFreeBytes, CacheBytes: int(cfg.IndexCacheBytes), Logger: log.With("component", "index")})
+func (g *gateway) openIndex(ctx context.Context, cfg Config, log *slog.Logger) (index.Store, error) {
+	db, err := openIndexStore(ctx, cfg, log) // indexbackend.go
 	if err != nil {
 		return nil, err
 	}

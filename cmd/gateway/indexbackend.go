@@ -1,0 +1,91 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/imgcloud/gateway/index"
+	"github.com/imgcloud/gateway/index/postgres"
+)
+
+// IndexConfig selects the index backend: the embedded Badger under
+// --data (the default), or PostgreSQL for several replicas (issue 21).
+type IndexConfig struct {
+	// Backend is "badger" or a postgres:// (postgresql://) URL. The
+	// password may be in the URL or, better, in PGPASSWORD or PGPASSFILE:
+	// it is never printed (logs, -h, errors).
+	Backend string
+	// MaxConns bounds the PostgreSQL connection pool (0: pgx's default).
+	MaxConns int
+	// StatementTimeout bounds each PostgreSQL statement.
+	StatementTimeout time.Duration
+}
+
+func defaultIndex() IndexConfig {
+	return IndexConfig{Backend: "badger", StatementTimeout: postgres.DefaultTimeout}
+}
+
+// Postgres reports whether the index is on PostgreSQL.
+func (c IndexConfig) Postgres() bool {
+	return strings.HasPrefix(c.Backend, "postgres://") || strings.HasPrefix(c.Backend, "postgresql://")
+}
+
+// Redacted is the backend as it may be shown: the URL without password.
+func (c IndexConfig) Redacted() string {
+	if strings.Contains(c.Backend, "://") { // any URL: a mistyped scheme may still carry a password
+		return postgres.Redact(c.Backend)
+	}
+	return c.Backend
+}
+
+func (c IndexConfig) validate() error {
+	switch {
+	case c.Backend == "badger":
+	case c.Postgres():
+		if _, err := url.Parse(c.Backend); err != nil {
+			return fmt.Errorf("index: %s is not a valid URL", c.Redacted())
+		}
+	default:
+		return fmt.Errorf("index: %q is neither badger nor a postgres:// URL", c.Redacted())
+	}
+	if c.MaxConns < 0 || c.StatementTimeout < 0 {
+		return errors.New("index-max-conns and index-statement-timeout must not be negative")
+	}
+	return nil
+}
+
+func bindIndex(fs *flag.FlagSet, c *IndexConfig) {
+	fs.Var((*indexValue)(&c.Backend), "index", "index backend: badger (under --data) or postgres://user@host:port/db for several replicas (password from PGPASSWORD or PGPASSFILE; never printed) ["+envName("index")+"]")
+	intv(fs, &c.MaxConns, "index-max-conns", "with a postgres index: most connections in the pool (0: 4 or the number of CPUs)")
+	duration(fs, &c.StatementTimeout, "index-statement-timeout", "with a postgres index: longest statement")
+}
+
+// indexValue is the --index flag: its String (what flag prints in -h and
+// errors) hides a URL's password.
+type indexValue string
+
+func (v *indexValue) String() string {
+	if v == nil {
+		return ""
+	}
+	return IndexConfig{Backend: string(*v)}.Redacted()
+}
+
+func (v *indexValue) Set(s string) error { *v = indexValue(s); return nil }
+
+// openIndexStore opens the configured index backend.
+func openIndexStore(ctx context.Context, cfg Config, log *slog.Logger) (index.Store, error) {
+	if cfg.Index.Postgres() {
+		log.Info("index on PostgreSQL", "url", cfg.Index.Redacted(), "max_conns", cfg.Index.MaxConns)
+		return postgres.Open(ctx, postgres.Options{URL: cfg.Index.Backend, MaxConns: int32(cfg.Index.MaxConns),
+			StatementTimeout: cfg.Index.StatementTimeout, Logger: log.With("component", "index")})
+	}
+	return index.Open(index.Options{Dir: filepath.Join(cfg.Data, "index"), MinFreeBytes: cfg.MinFreeBytes, CacheBytes: int(cfg.IndexCacheBytes), Logger: log.With("component", "index")})
+}
