@@ -5,14 +5,18 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/imgcloud/gateway/archive"
 	"github.com/imgcloud/gateway/index"
 	"github.com/imgcloud/gateway/index/postgres"
+	"github.com/imgcloud/gateway/storage"
 )
 
 // IndexConfig selects the index backend: the embedded Badger under
@@ -88,4 +92,27 @@ func openIndexStore(ctx context.Context, cfg Config, log *slog.Logger) (index.St
 			StatementTimeout: cfg.Index.StatementTimeout, Logger: log.With("component", "index")})
 	}
 	return index.Open(index.Options{Dir: filepath.Join(cfg.Data, "index"), MinFreeBytes: cfg.MinFreeBytes, CacheBytes: int(cfg.IndexCacheBytes), Logger: log.With("component", "index")})
+}
+
+// openOfflinePostgres is openOffline on a postgres index. Replicas may be
+// serving from it (nothing locks it as Badger's folder is locked), so
+// --fresh is refused rather than emptying what they serve: reindex adds
+// what object storage holds and the index lacks, and into a new, empty
+// database it builds the whole index (the way from Badger to PostgreSQL).
+func openOfflinePostgres(ctx context.Context, cfg Config, store storage.Store, fresh bool, stderr io.Writer) (*offline, error) {
+	if fresh {
+		return nil, fmt.Errorf("--fresh with the index on PostgreSQL (%s): refused, running replicas may use it; reindex without --fresh adds what is missing, or give a new empty database", cfg.Index.Redacted())
+	}
+	log := newLogger(stderr, cfg.LogJSON, cfg.Debug)
+	db, err := openIndexStore(ctx, cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	tmp := filepath.Join(cfg.Data, "tmp")
+	if err := os.MkdirAll(tmp, 0o750); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("create %s: %w", tmp, err)
+	}
+	svc := archive.New(store, db, archive.Options{TempDir: tmp, Visibility: archive.Unrestricted{}, DefaultCharset: cfg.DefaultCharset, Logger: log})
+	return &offline{store: store, db: db, svc: svc}, nil
 }

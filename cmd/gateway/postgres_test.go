@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -164,4 +165,41 @@ func TestPostgresIndex(t *testing.T) {
 	if n := strings.Count(string(body), `"00080018"`); resp.StatusCode != http.StatusOK || n != len(dup.Files()) {
 		t.Errorf("instances of the study sent twice: %d, %d listed, want %d", resp.StatusCode, n, len(dup.Files()))
 	}
+}
+
+// TestReindexIntoPostgres is the way from Badger to PostgreSQL: reindex
+// of a Badger gateway's objects into an empty database gives the same
+// answers; --fresh is refused on PostgreSQL (replicas may be using it).
+func TestReindexIntoPostgres(t *testing.T) {
+	pg := pgtest.Start(t)
+	url := pg.Database(t)
+	man := smallCorpus(t, 3)
+	data := t.TempDir()
+	p := startGateway(t, data)
+	stowAll(t, p, man)
+	want := answers(t, p, man)
+	p.kill()
+
+	cmd := exec.Command(gatewayBinary(t), "reindex", "--data", data)
+	cmd.Env = pgEnv(url)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("reindex into PostgreSQL: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), fmt.Sprintf("%d objects, %d indexed", len(man.Files), len(man.Files))) || strings.Contains(string(out), pg.Password) {
+		t.Fatalf("reindex output: %s", out)
+	}
+	cmd = exec.Command(gatewayBinary(t), "reindex", "--data", data, "--fresh")
+	cmd.Env = pgEnv(url)
+	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "--fresh with the index on PostgreSQL") {
+		t.Fatalf("reindex --fresh on PostgreSQL: %v\n%s", err, out)
+	}
+	p = startServe(t, pgEnv(url), "--data", data, "--no-auth")
+	got := answers(t, p, man)
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s differs after reindex into PostgreSQL:\nbadger   %.300s\npostgres %.300s", k, v, got[k])
+		}
+	}
+	wadoAll(t, p, man)
 }
