@@ -270,6 +270,12 @@ func (s *Service) Ready(ctx context.Context) error {
 	if err != nil && !errors.Is(err, storage.ErrNotFound) {
 		return mapStoreErr(err)
 	}
+	// An index on a database server (replicas on PostgreSQL) can be away.
+	if p, ok := s.db.(interface{ Ping(context.Context) error }); ok {
+		if err := p.Ping(ctx); err != nil {
+			return fmt.Errorf("%w: %w", ErrUnavailable, err)
+		}
+	}
 	return nil
 }
 

@@ -46,7 +46,7 @@ const DefaultTimeout = 30 * time.Second
 
 // DB is the index on PostgreSQL. It implements index.Store.
 type DB struct {
-	pool    *pgxpool.Pool
+	pool    pool // errors classified: classify.go
 	log     *slog.Logger
 	timeout time.Duration
 	// seq is the greatest sequence number this process wrote (or found
@@ -76,18 +76,18 @@ func Open(ctx context.Context, opt Options) (*DB, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	p, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open index %s: %w", Redact(opt.URL), err)
 	}
-	db := &DB{pool: pool, log: log, timeout: timeout}
+	db := &DB{pool: pool{p}, log: log, timeout: timeout}
 	if err := db.migrate(ctx); err != nil {
-		pool.Close()
+		p.Close()
 		return nil, fmt.Errorf("open index %s: %w", Redact(opt.URL), err)
 	}
 	var last int64
-	if err := pool.QueryRow(ctx, `SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM row_seq`).Scan(&last); err != nil {
-		pool.Close()
+	if err := db.pool.QueryRow(ctx, `SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM row_seq`).Scan(&last); err != nil {
+		p.Close()
 		return nil, fmt.Errorf("open index %s: read sequence: %w", Redact(opt.URL), err)
 	}
 	db.seq.Store(uint64(last))
@@ -120,7 +120,7 @@ func (db *DB) ctx() (context.Context, context.CancelFunc) {
 func (db *DB) tx(ctx context.Context, fn func(pgx.Tx) error) error {
 	var err error
 	for attempt := 0; attempt < 5; attempt++ {
-		err = pgx.BeginFunc(ctx, db.pool, fn)
+		err = unavailable(pgx.BeginFunc(ctx, db.pool.Pool, fn))
 		var pe *pgconn.PgError
 		if !errors.As(err, &pe) || (pe.Code != "40001" && pe.Code != "40P01") {
 			return err
@@ -128,6 +128,14 @@ func (db *DB) tx(ctx context.Context, fn func(pgx.Tx) error) error {
 		time.Sleep(time.Duration(attempt+1) * 5 * time.Millisecond)
 	}
 	return err
+}
+
+// Ping checks that the server answers (the gateway's /readyz).
+func (db *DB) Ping(ctx context.Context) error {
+	if err := db.pool.Ping(ctx); err != nil {
+		return fmt.Errorf("ping index: %w", unavailable(err))
+	}
+	return nil
 }
 
 // Sync does nothing: a committed transaction is durable on the server
