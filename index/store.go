@@ -88,6 +88,9 @@ type Records interface {
 	Records(kind string, fn func(id string, v []byte) error) error
 	// UpdateRecords stores every record fn sets, or none.
 	UpdateRecords(fn func(set func(kind, id string, v []byte) error) error) error
+	// WriteRecords is UpdateRecords with create too: creating a kind/id
+	// that exists stores nothing and returns an error wrapping ErrExists.
+	WriteRecords(fn func(set, create func(kind, id string, v []byte) error) error) error
 	// LastRecord returns the record of a kind with the greatest id (an
 	// empty id when there is none).
 	LastRecord(kind string) (id string, v []byte, err error)

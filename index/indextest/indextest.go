@@ -29,6 +29,8 @@ func Run(t *testing.T, open func(t *testing.T) index.Store) {
 		{"Merged", testMerged},
 		{"Holding", testHolding},
 		{"Records", testRecords},
+		{"WriteRecords", testWriteRecords},
+		{"ConcurrentAppends", testConcurrentAppends},
 		{"Feed", testFeed},
 		{"ConcurrentDuplicates", testConcurrentDuplicates},
 		{"ConcurrentStudy", testConcurrentStudy},
@@ -691,5 +693,92 @@ func testConcurrentStudy(t *testing.T, db index.Store) {
 	counts(t, db, studies, 2*studies, writers*perWriter)
 	if total != writers*perWriter {
 		t.Errorf("rows %d, written %d", total, writers*perWriter)
+	}
+}
+
+// testWriteRecords: create refuses an existing record and then stores
+// nothing of its transaction; set replaces.
+func testWriteRecords(t *testing.T, db index.Store) {
+	write := func(creates []string, head string) error {
+		return db.WriteRecords(func(set, create func(kind, id string, v []byte) error) error {
+			for _, id := range creates {
+				if err := create("ev", id, []byte("v"+id)); err != nil {
+					return err
+				}
+			}
+			return set("meta", "head", []byte(head))
+		})
+	}
+	if err := write([]string{"1", "2"}, "2"); err != nil {
+		t.Fatal(err)
+	}
+	if err := write([]string{"3", "2"}, "3"); !errors.Is(err, index.ErrExists) {
+		t.Fatalf("create of an existing record: %v, want ErrExists", err)
+	}
+	if _, err := db.GetRecord("ev", "3"); !errors.Is(err, index.ErrNotFound) {
+		t.Errorf("a refused transaction stored its first create: %v", err)
+	}
+	if v, _ := db.GetRecord("meta", "head"); string(v) != "2" {
+		t.Errorf("head after a refused transaction: %q", v)
+	}
+	if err := write([]string{"3"}, "3"); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := db.GetRecord("meta", "head"); string(v) != "3" {
+		t.Errorf("head: %q", v)
+	}
+}
+
+// testConcurrentAppends: writers appending numbered records at once,
+// each taking the next number after the last and trying again when
+// another took it, lose nothing and number nothing twice (the audit
+// trail of several replicas).
+func testConcurrentAppends(t *testing.T, db index.Store) {
+	const writers, each = 4, 10
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Go(func() {
+			for i := range each {
+				for attempt := 0; ; attempt++ {
+					last, _, err := db.LastRecord("seq")
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					n := 0
+					fmt.Sscanf(last, "%08d", &n)
+					id := fmt.Sprintf("%08d", n+1)
+					err = db.WriteRecords(func(set, create func(kind, id string, v []byte) error) error {
+						if err := create("seq", id, []byte(fmt.Sprintf("%d/%d", w, i))); err != nil {
+							return err
+						}
+						return set("seq-head", "head", []byte(id))
+					})
+					if err == nil {
+						break
+					}
+					if !errors.Is(err, index.ErrExists) || attempt > 1000 {
+						t.Errorf("append: %v", err)
+						return
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	var ids []string
+	seen := map[string]bool{}
+	if err := db.Records("seq", func(id string, v []byte) error {
+		ids = append(ids, id)
+		if seen[string(v)] {
+			t.Errorf("%s appended twice", v)
+		}
+		seen[string(v)] = true
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(ids) != writers*each || ids[len(ids)-1] != fmt.Sprintf("%08d", writers*each) {
+		t.Errorf("%d records, last %v; want %d numbered without gaps", len(ids), ids[len(ids)-1:], writers*each)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/imgcloud/gateway/index"
 )
@@ -142,4 +143,32 @@ func (db *DB) LastRecord(kind string) (id string, v []byte, err error) {
 		return "", nil, fmt.Errorf("last record %s: %w", kind, err)
 	}
 	return id, v, nil
+}
+
+// WriteRecords runs fn in one transaction with set and create: a create
+// of a kind/id that exists (committed by another replica, or waited for
+// until it committed) stores nothing and returns an error wrapping
+// index.ErrExists.
+func (db *DB) WriteRecords(fn func(set, create func(kind, id string, v []byte) error) error) error {
+	ctx, cancel := db.ctx()
+	defer cancel()
+	err := db.tx(ctx, func(tx pgx.Tx) error {
+		set := func(kind, id string, v []byte) error {
+			_, err := tx.Exec(ctx, upsertRecord, kind, id, nonNil(v))
+			return err
+		}
+		create := func(kind, id string, v []byte) error {
+			_, err := tx.Exec(ctx, `INSERT INTO records (kind, id, val) VALUES ($1, $2, $3)`, kind, id, nonNil(v))
+			var pe *pgconn.PgError
+			if errors.As(err, &pe) && pe.Code == "23505" {
+				return fmt.Errorf("record %s/%s: %w", kind, id, index.ErrExists)
+			}
+			return err
+		}
+		return fn(set, create)
+	})
+	if err != nil {
+		return fmt.Errorf("write records: %w", err)
+	}
+	return nil
 }
