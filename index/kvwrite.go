@@ -35,3 +35,38 @@ func (db *DB) WriteRecords(fn func(set, create func(kind, id string, v []byte) e
 	}
 	return nil
 }
+
+// UpdateRecord replaces the record kind/id by what fn makes of its value,
+// in one transaction that no other update of the record interleaves with
+// (Badger detects the conflict and fn runs again on the new value). It
+// returns an error wrapping ErrNotFound when there is no such record; an
+// error from fn stores nothing and is returned.
+func (db *DB) UpdateRecord(kind, id string, fn func(old []byte) ([]byte, error)) error {
+	for attempt := 0; ; attempt++ {
+		err := db.update(func(txn *badger.Txn) error {
+			item, err := txn.Get(recordKey(kind, id))
+			if errors.Is(err, badger.ErrKeyNotFound) {
+				return fmt.Errorf("record %s/%s: %w", kind, id, ErrNotFound)
+			}
+			if err != nil {
+				return err
+			}
+			old, err := item.ValueCopy(nil)
+			if err != nil {
+				return err
+			}
+			v, err := fn(old)
+			if err != nil {
+				return err
+			}
+			return txn.Set(recordKey(kind, id), v)
+		})
+		if errors.Is(err, badger.ErrConflict) && attempt < 100 {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("update record %s/%s: %w", kind, id, err)
+		}
+		return nil
+	}
+}

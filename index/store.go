@@ -91,6 +91,11 @@ type Records interface {
 	// WriteRecords is UpdateRecords with create too: creating a kind/id
 	// that exists stores nothing and returns an error wrapping ErrExists.
 	WriteRecords(fn func(set, create func(kind, id string, v []byte) error) error) error
+	// UpdateRecord replaces kind/id by what fn makes of its value, with no
+	// other update of it in between (across replicas too); fn may run more
+	// than once. ErrNotFound (wrapped) when absent; fn's error stores
+	// nothing.
+	UpdateRecord(kind, id string, fn func(old []byte) ([]byte, error)) error
 	// LastRecord returns the record of a kind with the greatest id (an
 	// empty id when there is none).
 	LastRecord(kind string) (id string, v []byte, err error)

@@ -31,6 +31,7 @@ func Run(t *testing.T, open func(t *testing.T) index.Store) {
 		{"Records", testRecords},
 		{"WriteRecords", testWriteRecords},
 		{"ConcurrentAppends", testConcurrentAppends},
+		{"UpdateRecord", testUpdateRecord},
 		{"Feed", testFeed},
 		{"ConcurrentDuplicates", testConcurrentDuplicates},
 		{"ConcurrentStudy", testConcurrentStudy},
@@ -780,5 +781,45 @@ func testConcurrentAppends(t *testing.T, db index.Store) {
 	}
 	if len(ids) != writers*each || ids[len(ids)-1] != fmt.Sprintf("%08d", writers*each) {
 		t.Errorf("%d records, last %v; want %d numbered without gaps", len(ids), ids[len(ids)-1:], writers*each)
+	}
+}
+
+// testUpdateRecord: concurrent read-modify-writes of one record lose no
+// update (a share link's use count across replicas); fn's error stores
+// nothing; a missing record is ErrNotFound.
+func testUpdateRecord(t *testing.T, db index.Store) {
+	if err := db.UpdateRecord("share", "x", func(old []byte) ([]byte, error) { return old, nil }); !errors.Is(err, index.ErrNotFound) {
+		t.Errorf("update of a missing record: %v", err)
+	}
+	if err := db.PutRecord("share", "x", []byte("0")); err != nil {
+		t.Fatal(err)
+	}
+	const writers, each = 4, 15
+	var wg sync.WaitGroup
+	for range writers {
+		wg.Go(func() {
+			for range each {
+				err := db.UpdateRecord("share", "x", func(old []byte) ([]byte, error) {
+					var n int
+					fmt.Sscan(string(old), &n)
+					return []byte(fmt.Sprint(n + 1)), nil
+				})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if v, _ := db.GetRecord("share", "x"); string(v) != fmt.Sprint(writers*each) {
+		t.Errorf("count %s after %d increments", v, writers*each)
+	}
+	stop := errors.New("stop")
+	if err := db.UpdateRecord("share", "x", func([]byte) ([]byte, error) { return []byte("lost"), stop }); !errors.Is(err, stop) {
+		t.Errorf("fn's error: %v", err)
+	}
+	if v, _ := db.GetRecord("share", "x"); string(v) != fmt.Sprint(writers*each) {
+		t.Errorf("a failed update stored %s", v)
 	}
 }

@@ -172,3 +172,31 @@ func (db *DB) WriteRecords(fn func(set, create func(kind, id string, v []byte) e
 	}
 	return nil
 }
+
+// UpdateRecord replaces kind/id by what fn makes of its value, holding the
+// record's row lock (SELECT ... FOR UPDATE) in between, so that replicas
+// counting a share link's uses count each once.
+func (db *DB) UpdateRecord(kind, id string, fn func(old []byte) ([]byte, error)) error {
+	ctx, cancel := db.ctx()
+	defer cancel()
+	err := db.tx(ctx, func(tx pgx.Tx) error {
+		var old []byte
+		err := tx.QueryRow(ctx, `SELECT val FROM records WHERE kind = $1 AND id = $2 FOR UPDATE`, kind, id).Scan(&old)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("record %s/%s: %w", kind, id, index.ErrNotFound)
+		}
+		if err != nil {
+			return err
+		}
+		v, err := fn(old)
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `UPDATE records SET val = $3 WHERE kind = $1 AND id = $2`, kind, id, nonNil(v))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("update record %s/%s: %w", kind, id, err)
+	}
+	return nil
+}
