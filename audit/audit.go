@@ -112,8 +112,14 @@ type Options struct {
 	// Empty keeps a fresh key in memory only: for tests, since the trail
 	// then verifies only in this process.
 	KeyFile string
-	Logger  *slog.Logger
-	Now     func() time.Time
+	// Lease, when set, is asked before each periodic export and checkpoint
+	// whether this gateway holds that work (name "audit-export" or
+	// "audit-anchor") for ttl: with several replicas on one index, one
+	// does it, and another takes over when it stops renewing. Nil: this
+	// process does it (one gateway per index).
+	Lease  func(name string, ttl time.Duration) (bool, error)
+	Logger *slog.Logger
+	Now    func() time.Time
 }
 
 // Log is the audit trail. Record queues events; one writer goroutine
@@ -264,10 +270,16 @@ func (l *Log) run(ctx context.Context) {
 			}
 			reply <- err
 		case <-exportTick:
+			if !l.holds("audit-export", l.opt.ExportEvery) {
+				continue
+			}
 			if _, err := l.Export(ctx); err != nil {
 				l.opt.Logger.Warn("audit export", "err", err)
 			}
 		case <-anchorTick:
+			if !l.holds("audit-anchor", l.opt.AnchorEvery) {
+				continue
+			}
 			if err := l.Anchor(ctx); err != nil {
 				l.opt.Logger.Warn("audit checkpoint", "err", err)
 			}
@@ -282,6 +294,25 @@ func (l *Log) run(ctx context.Context) {
 		}
 	}
 }
+
+// holds reports whether this gateway does the periodic work name now
+// (Options.Lease). The lease lasts three periods, and at least
+// minLease, so that the holder keeps it across a late tick (a loaded
+// machine) and a dead holder's work moves on soon.
+func (l *Log) holds(name string, every time.Duration) bool {
+	if l.opt.Lease == nil {
+		return true
+	}
+	ok, err := l.opt.Lease(name, max(3*every, minLease))
+	if err != nil {
+		l.opt.Logger.Warn("audit lease", "work", name, "err", err)
+		return false
+	}
+	return ok
+}
+
+// minLease is the shortest lease of periodic work.
+const minLease = 5 * time.Second
 
 // seal encodes e (its Key set) with its MAC in one encoding: the MAC
 // covers the event encoded with an empty "hash", its last field, which

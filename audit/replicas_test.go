@@ -3,14 +3,18 @@ package audit_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/imgcloud/gateway/audit"
 	"github.com/imgcloud/gateway/index"
 	"github.com/imgcloud/gateway/index/postgres"
 	"github.com/imgcloud/gateway/internal/testutil/pgtest"
+	"github.com/imgcloud/gateway/storage"
 	"github.com/imgcloud/gateway/storage/storagetest"
 )
 
@@ -96,5 +100,98 @@ func oneChain(t *testing.T, kvs []audit.KV) {
 		if err := l.Close(ctx); err != nil {
 			t.Error(err)
 		}
+	}
+}
+
+// countingStore counts the audit exports written through it.
+type countingStore struct {
+	storage.Store
+	mu      sync.Mutex
+	exports int
+}
+
+func (c *countingStore) Put(ctx context.Context, key string, r io.Reader, size int64) error {
+	if strings.HasPrefix(key, "audit/") {
+		c.mu.Lock()
+		c.exports++
+		c.mu.Unlock()
+	}
+	return c.Store.Put(ctx, key, r, size)
+}
+
+func (c *countingStore) count() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.exports
+}
+
+// TestExportOnOneReplica: with leases (an index shared by replicas), the
+// periodic export runs on one gateway at a time, and moves to another when
+// that one stops.
+func TestExportOnOneReplica(t *testing.T) {
+	ctx := context.Background()
+	srv := pgtest.Start(t)
+	url := srv.Database(t)
+	mem := storagetest.NewMemory()
+	keys := filepath.Join(t.TempDir(), "audit-keys.json")
+	const every = 40 * time.Millisecond
+	var logs []*audit.Log
+	var stores []*countingStore
+	for i := range 2 {
+		db, err := postgres.Open(ctx, postgres.Options{URL: url, MaxConns: 4})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		holder := fmt.Sprintf("gw%d", i)
+		cs := &countingStore{Store: mem}
+		l, err := audit.Open(db, cs, audit.Options{KeyFile: keys, ExportEvery: every,
+			Lease: func(name string, ttl time.Duration) (bool, error) { return db.Lease(name, holder, ttl) }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		logs, stores = append(logs, l), append(stores, cs)
+	}
+	record := func(round int) {
+		t.Helper()
+		for i, l := range logs {
+			l.Record(audit.Event{Action: "GET /dicomweb/studies", Actor: fmt.Sprintf("gw%d-%d", i, round), Outcome: 200})
+			if err := l.Flush(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for round := range 8 {
+		record(round)
+		time.Sleep(every)
+	}
+	a, b := stores[0].count(), stores[1].count()
+	if a+b == 0 || (a > 0 && b > 0) {
+		t.Fatalf("exports by the two gateways: %d and %d; want them all by one", a, b)
+	}
+	holder := 0
+	if b > 0 {
+		holder = 1
+	}
+	// The holder stops; the other takes over once the lease (at least
+	// 5 s) has run out.
+	other := 1 - holder
+	if err := logs[holder].Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	before := stores[other].count()
+	deadline := time.Now().Add(15 * time.Second)
+	for round := 8; time.Now().Before(deadline) && stores[other].count() == before; round++ {
+		logs[other].Record(audit.Event{Action: "GET /dicomweb/studies", Actor: fmt.Sprintf("late-%d", round), Outcome: 200})
+		if err := logs[other].Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(every)
+	}
+	if stores[other].count() == before {
+		t.Fatal("the other gateway never took the export over")
+	}
+	if err := logs[other].Close(ctx); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -1,5 +1,7 @@
 package index
 
+import "time"
+
 // Store is the index as its backends implement it: the embedded Badger DB
 // of this package and index/postgres for several replicas (issue 21). One
 // interface here, rather than one per consumer, because the archive alone
@@ -101,6 +103,16 @@ type Records interface {
 	LastRecord(kind string) (id string, v []byte, err error)
 	// CheckSpace returns an error when a write could fill the disk.
 	CheckSpace() error
+}
+
+// Leaser is what an index shared by several gateways adds
+// (index/postgres): leases of background work, so that it runs on one
+// replica at a time. An index without it serves one process, which runs
+// everything.
+type Leaser interface {
+	// Lease takes or renews name for holder for ttl and reports whether
+	// holder has it.
+	Lease(name, holder string, ttl time.Duration) (bool, error)
 }
 
 var _ Store = (*DB)(nil)

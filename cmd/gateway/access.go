@@ -90,7 +90,7 @@ type accessParts struct {
 func setupAccess(ctx context.Context, cfg AccessConfig, store storage.Store, db index.Store, rec *records.Store, announce func(token string), log *slog.Logger) (*accessParts, error) {
 	tokens := auth.NewTokens(rec, nil)
 	al, err := audit.Open(db, store, audit.Options{ExportEvery: cfg.AuditExport, AnchorEvery: cfg.AuditAnchorEvery, RetainFor: cfg.AuditRetention,
-		KeyFile: cfg.AuditKeyFile, Logger: log.With("component", "audit")})
+		KeyFile: cfg.AuditKeyFile, Lease: leaseOf(db), Logger: log.With("component", "audit")})
 	if err != nil {
 		return nil, err
 	}

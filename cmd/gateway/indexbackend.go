@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"flag"
 	"fmt"
@@ -115,4 +116,17 @@ func openOfflinePostgres(ctx context.Context, cfg Config, store storage.Store, f
 	}
 	svc := archive.New(store, db, archive.Options{TempDir: tmp, Visibility: archive.Unrestricted{}, DefaultCharset: cfg.DefaultCharset, Logger: log})
 	return &offline{store: store, db: db, svc: svc}, nil
+}
+
+// leaseOf returns the lease function of an index shared by several
+// gateways, for work one replica does at a time, or nil (one gateway per
+// index: it does everything). The holder names this process.
+func leaseOf(db index.Store) func(name string, ttl time.Duration) (bool, error) {
+	l, ok := db.(index.Leaser)
+	if !ok {
+		return nil
+	}
+	host, _ := os.Hostname()
+	holder := fmt.Sprintf("%s/%d/%s", host, os.Getpid(), rand.Text()[:8])
+	return func(name string, ttl time.Duration) (bool, error) { return l.Lease(name, holder, ttl) }
 }

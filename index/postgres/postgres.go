@@ -54,7 +54,10 @@ type DB struct {
 	seq atomic.Uint64
 }
 
-var _ index.Store = (*DB)(nil)
+var (
+	_ index.Store  = (*DB)(nil)
+	_ index.Leaser = (*DB)(nil)
+)
 
 // Open connects, applies the schema migrations this gateway knows and the
 // database lacks, and returns the index.

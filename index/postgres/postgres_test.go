@@ -135,3 +135,32 @@ func TestOpenErrorsHidePassword(t *testing.T) {
 		t.Errorf("redacted %q", r)
 	}
 }
+
+// TestLease: one holder at a time; the holder renews; another takes the
+// lease once it ran out unrenewed. (Also: the second migration applied.)
+func TestLease(t *testing.T) {
+	db := open(t)
+	defer db.Close()
+	const ttl = 300 * time.Millisecond
+	lease := func(holder string) bool {
+		t.Helper()
+		ok, err := db.Lease("audit-export", holder, ttl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	if !lease("a") || lease("b") || !lease("a") {
+		t.Fatal("a takes and renews the lease, b does not get it")
+	}
+	time.Sleep(ttl + 100*time.Millisecond)
+	if !lease("b") {
+		t.Fatal("b does not take a lease that ran out")
+	}
+	if lease("a") {
+		t.Fatal("a took the lease back from b while b holds it")
+	}
+	if ok, err := db.Lease("other", "a", ttl); err != nil || !ok {
+		t.Fatalf("another name is free: %v %v", ok, err)
+	}
+}

@@ -1,0 +1,25 @@
+package postgres
+
+import (
+	"fmt"
+	"time"
+)
+
+// Lease takes or renews the lease of name for holder for ttl, and reports
+// whether holder has it: background work that must run on one replica at
+// a time runs where Lease says true, and moves to another replica once
+// the holder stops renewing (it died) and ttl has passed. The server's
+// clock decides, so replicas' clocks need not agree.
+func (db *DB) Lease(name, holder string, ttl time.Duration) (bool, error) {
+	ctx, cancel := db.ctx()
+	defer cancel()
+	tag, err := db.pool.Exec(ctx, `INSERT INTO leases (name, holder, until_ts)
+		VALUES ($1, $2, CURRENT_TIMESTAMP + CAST($3 AS double precision) * INTERVAL '1 millisecond')
+		ON CONFLICT (name) DO UPDATE SET holder = EXCLUDED.holder, until_ts = EXCLUDED.until_ts
+		WHERE leases.holder = EXCLUDED.holder OR leases.until_ts < CURRENT_TIMESTAMP`,
+		name, holder, float64(ttl.Milliseconds()))
+	if err != nil {
+		return false, fmt.Errorf("lease %s: %w", name, err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
