@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/imgcloud/gateway/index"
+	"github.com/imgcloud/gateway/records"
 )
 
 // Errors callers test with errors.Is.
@@ -86,6 +87,29 @@ type Service struct {
 	mu       sync.RWMutex
 	byPerson map[string][]*Consent
 	byID     map[string]*Consent
+
+	// With several gateways on one index each caches every consent; every
+	// Grant and Revoke writes a new random version record, and a gateway
+	// that finds a version other than the one it last loaded reloads
+	// (checked at most every refreshEvery), so a consent revoked through
+	// one replica stops counting on the others within about a second.
+	refreshMu sync.Mutex
+	checked   time.Time // when the version was last read (wall clock)
+	version   string    // the version the maps were loaded at
+}
+
+// refreshEvery is how often a gateway reads the consents' version.
+const refreshEvery = 500 * time.Millisecond
+
+const (
+	kindMeta  = "consents-meta"
+	versionID = "version"
+)
+
+// versioned is a RecordStore that reads records back (records.Store):
+// one that does not is taken to be this process's alone, never refreshed.
+type versioned interface {
+	Get(ctx context.Context, kind, id string, v any) error
 }
 
 // New loads every consent.
@@ -94,6 +118,18 @@ func New(ctx context.Context, rec RecordStore, now func() time.Time) (*Service, 
 		now = time.Now
 	}
 	s := &Service{rec: rec, now: now, byPerson: map[string][]*Consent{}, byID: map[string]*Consent{}}
+	if g, ok := rec.(versioned); ok {
+		s.version, _ = readVersion(ctx, g) // before the load: a write in between reloads once more
+		s.checked = time.Now()
+	}
+	byPerson, byID, err := load(ctx, rec)
+	s.byPerson, s.byID = byPerson, byID
+	return s, err
+}
+
+// load reads every consent.
+func load(ctx context.Context, rec RecordStore) (map[string][]*Consent, map[string]*Consent, error) {
+	s := &Service{byPerson: map[string][]*Consent{}, byID: map[string]*Consent{}}
 	err := rec.List(ctx, kind, func(id string, raw []byte) error {
 		var c Consent
 		if err := json.Unmarshal(raw, &c); err != nil {
@@ -102,7 +138,58 @@ func New(ctx context.Context, rec RecordStore, now func() time.Time) (*Service, 
 		s.index(&c)
 		return nil
 	})
-	return s, err
+	return s.byPerson, s.byID, err
+}
+
+func readVersion(ctx context.Context, g versioned) (string, error) {
+	var v string
+	err := g.Get(ctx, kindMeta, versionID, &v)
+	if errors.Is(err, records.ErrNotFound) {
+		return "", nil
+	}
+	return v, err
+}
+
+// bump records that consents changed, for the other gateways.
+func (s *Service) bump(ctx context.Context) error {
+	if _, ok := s.rec.(versioned); !ok {
+		return nil
+	}
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	// s.version is left alone: this gateway reloads too, and so sees what
+	// another wrote just before (whose version this one overwrote).
+	return s.rec.Put(ctx, kindMeta, versionID, hex.EncodeToString(b[:]))
+}
+
+// refresh reloads every consent when another gateway changed them (see
+// Service.version); a failed read keeps what is cached.
+func (s *Service) refresh(ctx context.Context) {
+	g, ok := s.rec.(versioned)
+	if !ok {
+		return
+	}
+	s.refreshMu.Lock()
+	defer s.refreshMu.Unlock()
+	if time.Since(s.checked) < refreshEvery {
+		return
+	}
+	v, err := readVersion(ctx, g)
+	if err != nil {
+		return
+	}
+	s.checked = time.Now()
+	if v == s.version {
+		return
+	}
+	byPerson, byID, err := load(ctx, s.rec)
+	if err != nil {
+		return
+	}
+	s.mu.Lock()
+	s.byPerson, s.byID = byPerson, byID
+	s.mu.Unlock()
+	s.version = v
 }
 
 func (s *Service) index(c *Consent) {
@@ -151,12 +238,16 @@ func (s *Service) Grant(ctx context.Context, c Consent) (*Consent, error) {
 	s.mu.Lock()
 	s.index(&c)
 	s.mu.Unlock()
+	if err := s.bump(ctx); err != nil {
+		return nil, fmt.Errorf("store consent: %w", err)
+	}
 	return &c, nil
 }
 
 // Revoke ends a consent now. Only the person it belongs to (or an admin,
 // person == "") may revoke it.
 func (s *Service) Revoke(ctx context.Context, id, person string) (*Consent, error) {
+	s.refresh(ctx)
 	s.mu.RLock()
 	c := s.byID[id]
 	s.mu.RUnlock()
@@ -172,11 +263,15 @@ func (s *Service) Revoke(ctx context.Context, id, person string) (*Consent, erro
 	s.mu.Lock()
 	s.index(&cc)
 	s.mu.Unlock()
+	if err := s.bump(ctx); err != nil {
+		return nil, fmt.Errorf("store consent: %w", err)
+	}
 	return &cc, nil
 }
 
 // List returns a person's consents, newest first.
 func (s *Service) List(person string) []Consent {
+	s.refresh(context.Background())
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	out := make([]Consent, 0, len(s.byPerson[person]))
@@ -202,6 +297,7 @@ func (s *Service) Covers(ctx context.Context, st *index.Study, institution strin
 	if person == "" || institution == "" {
 		return false
 	}
+	s.refresh(ctx)
 	s.mu.RLock()
 	list := s.byPerson[person]
 	s.mu.RUnlock()
@@ -241,6 +337,7 @@ func (s *Service) Covers(ctx context.Context, st *index.Study, institution strin
 // institution, a member of regions, see some of their studies (Covers
 // decides per study). The query planner reads those persons' studies.
 func (s *Service) Grantors(institution string, regions []string) []string {
+	s.refresh(context.Background())
 	now := s.now()
 	s.mu.RLock()
 	defer s.mu.RUnlock()
