@@ -148,3 +148,17 @@ func (r *AEs) Len() int {
 	}
 	return len(r.list)
 }
+
+// Destination finds a C-MOVE destination by AE title: the first entry
+// with that title and a port to connect to.
+func (r *AEs) Destination(aet string) (AE, bool) {
+	if r == nil {
+		return AE{}, false
+	}
+	for _, ae := range r.list {
+		if ae.AET == aet && ae.Port > 0 {
+			return ae, true
+		}
+	}
+	return AE{}, false
+}
