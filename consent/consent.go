@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/imgcloud/gateway/index"
-	"github.com/imgcloud/gateway/records"
 )
 
 // Errors callers test with errors.Is.
@@ -83,33 +82,13 @@ const kind = "consents"
 type Service struct {
 	rec RecordStore
 	now func() time.Time
+	// sync is what keeps this cache in step with other gateways on the
+	// same index (replicas.go).
+	sync versionSync
 
 	mu       sync.RWMutex
 	byPerson map[string][]*Consent
 	byID     map[string]*Consent
-
-	// With several gateways on one index each caches every consent; every
-	// Grant and Revoke writes a new random version record, and a gateway
-	// that finds a version other than the one it last loaded reloads
-	// (checked at most every refreshEvery), so a consent revoked through
-	// one replica stops counting on the others within about a second.
-	refreshMu sync.Mutex
-	checked   time.Time // when the version was last read (wall clock)
-	version   string    // the version the maps were loaded at
-}
-
-// refreshEvery is how often a gateway reads the consents' version.
-const refreshEvery = 500 * time.Millisecond
-
-const (
-	kindMeta  = "consents-meta"
-	versionID = "version"
-)
-
-// versioned is a RecordStore that reads records back (records.Store):
-// one that does not is taken to be this process's alone, never refreshed.
-type versioned interface {
-	Get(ctx context.Context, kind, id string, v any) error
 }
 
 // New loads every consent.
@@ -118,18 +97,6 @@ func New(ctx context.Context, rec RecordStore, now func() time.Time) (*Service, 
 		now = time.Now
 	}
 	s := &Service{rec: rec, now: now, byPerson: map[string][]*Consent{}, byID: map[string]*Consent{}}
-	if g, ok := rec.(versioned); ok {
-		s.version, _ = readVersion(ctx, g) // before the load: a write in between reloads once more
-		s.checked = time.Now()
-	}
-	byPerson, byID, err := load(ctx, rec)
-	s.byPerson, s.byID = byPerson, byID
-	return s, err
-}
-
-// load reads every consent.
-func load(ctx context.Context, rec RecordStore) (map[string][]*Consent, map[string]*Consent, error) {
-	s := &Service{byPerson: map[string][]*Consent{}, byID: map[string]*Consent{}}
 	err := rec.List(ctx, kind, func(id string, raw []byte) error {
 		var c Consent
 		if err := json.Unmarshal(raw, &c); err != nil {
@@ -138,58 +105,7 @@ func load(ctx context.Context, rec RecordStore) (map[string][]*Consent, map[stri
 		s.index(&c)
 		return nil
 	})
-	return s.byPerson, s.byID, err
-}
-
-func readVersion(ctx context.Context, g versioned) (string, error) {
-	var v string
-	err := g.Get(ctx, kindMeta, versionID, &v)
-	if errors.Is(err, records.ErrNotFound) {
-		return "", nil
-	}
-	return v, err
-}
-
-// bump records that consents changed, for the other gateways.
-func (s *Service) bump(ctx context.Context) error {
-	if _, ok := s.rec.(versioned); !ok {
-		return nil
-	}
-	var b [12]byte
-	_, _ = rand.Read(b[:])
-	// s.version is left alone: this gateway reloads too, and so sees what
-	// another wrote just before (whose version this one overwrote).
-	return s.rec.Put(ctx, kindMeta, versionID, hex.EncodeToString(b[:]))
-}
-
-// refresh reloads every consent when another gateway changed them (see
-// Service.version); a failed read keeps what is cached.
-func (s *Service) refresh(ctx context.Context) {
-	g, ok := s.rec.(versioned)
-	if !ok {
-		return
-	}
-	s.refreshMu.Lock()
-	defer s.refreshMu.Unlock()
-	if time.Since(s.checked) < refreshEvery {
-		return
-	}
-	v, err := readVersion(ctx, g)
-	if err != nil {
-		return
-	}
-	s.checked = time.Now()
-	if v == s.version {
-		return
-	}
-	byPerson, byID, err := load(ctx, s.rec)
-	if err != nil {
-		return
-	}
-	s.mu.Lock()
-	s.byPerson, s.byID = byPerson, byID
-	s.mu.Unlock()
-	s.version = v
+	return s, err
 }
 
 func (s *Service) index(c *Consent) {
