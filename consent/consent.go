@@ -82,9 +82,9 @@ const kind = "consents"
 type Service struct {
 	rec RecordStore
 	now func() time.Time
-	// sync is what keeps this cache in step with other gateways on the
+	// vsync is what keeps this cache in step with other gateways on the
 	// same index (replicas.go).
-	sync versionSync
+	vsync versionSync
 
 	mu       sync.RWMutex
 	byPerson map[string][]*Consent

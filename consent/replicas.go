@@ -56,7 +56,7 @@ func (s *Service) bump(ctx context.Context) error {
 	}
 	var b [12]byte
 	_, _ = rand.Read(b[:])
-	// sync.version is left alone: this gateway reloads too, and so sees
+	// vsync.version is left alone: this gateway reloads too, and so sees
 	// what another wrote just before (whose version this one overwrote).
 	return s.rec.Put(ctx, kindMeta, versionID, hex.EncodeToString(b[:]))
 }
@@ -70,7 +70,7 @@ func (s *Service) refresh(ctx context.Context) {
 	if !ok {
 		return
 	}
-	vs := &s.sync
+	vs := &s.vsync
 	vs.mu.Lock()
 	defer vs.mu.Unlock()
 	if time.Since(vs.checked) < refreshEvery {
