@@ -43,3 +43,8 @@ func CursorOf(order string) Cursor {
 	dt, uid := decodeOrder([]byte(order))
 	return Cursor{UID: uid, Order: order, DateTime: dt}
 }
+
+// KeyFormat is the version of the secondary keys' layout (what KeysOf
+// returns): another backend that stored keys under an older one rebuilds
+// them, as Open upgrades a Badger index.
+func KeyFormat() string { return formatVersion }

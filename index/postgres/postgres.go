@@ -88,6 +88,10 @@ func Open(ctx context.Context, opt Options) (*DB, error) {
 		p.Close()
 		return nil, fmt.Errorf("open index %s: %w", Redact(opt.URL), err)
 	}
+	if err := db.rekey(ctx); err != nil {
+		p.Close()
+		return nil, fmt.Errorf("open index %s: %w", Redact(opt.URL), errRekey(err))
+	}
 	var last int64
 	if err := db.pool.QueryRow(ctx, `SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM row_seq`).Scan(&last); err != nil {
 		p.Close()

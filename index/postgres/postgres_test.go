@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/imgcloud/gateway/dcm"
 	"github.com/imgcloud/gateway/index"
 	"github.com/imgcloud/gateway/index/indextest"
 	"github.com/imgcloud/gateway/index/postgres"
@@ -162,5 +163,40 @@ func TestLease(t *testing.T) {
 	}
 	if ok, err := db.Lease("other", "a", ttl); err != nil || !ok {
 		t.Fatalf("another name is free: %v %v", ok, err)
+	}
+}
+
+// TestKeysRebuiltForNewLayout: a database whose study keys were computed
+// with another key layout (an older gateway) gets them rebuilt at Open.
+func TestKeysRebuiltForNewLayout(t *testing.T) {
+	if serverErr != nil {
+		pgtest.SkipOrFatal(t, serverErr)
+	}
+	url := server.Database(t)
+	db, err := postgres.Open(context.Background(), postgres.Options{URL: url})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid := dcm.Dataset{"00100020": &dcm.Element{VR: "LO", Value: []any{"P7"}}}
+	if err := db.PutInstance(index.NewInstance{Instance: &index.Instance{Study: "1.7", Series: "1.7.1", SOP: "1.7.1.1"},
+		Meta: []byte("{}"), StudyAttrs: pid, Modality: "CT"}); err != nil {
+		t.Fatal(err)
+	}
+	// What a gateway of an older layout left: other keys, another format.
+	if err := db.Exec(`DELETE FROM study_keys; UPDATE index_meta SET value = 'old' WHERE name = 'key_format'`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	db, err = postgres.Open(context.Background(), postgres.Options{URL: url})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var got []string
+	if err := db.ScanKey(index.KindPatientID, "P7", true, func(c index.Cursor) bool { got = append(got, c.UID); return true }); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0] != "1.7" {
+		t.Fatalf("PatientID key after the rebuild: %v", got)
 	}
 }
