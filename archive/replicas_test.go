@@ -1,15 +1,23 @@
 package archive_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io"
 	"os"
+	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/imgcloud/gateway/archive"
 	"github.com/imgcloud/gateway/index"
+	"github.com/imgcloud/gateway/index/postgres"
 	"github.com/imgcloud/gateway/internal/corpus"
+	"github.com/imgcloud/gateway/internal/testutil/pgtest"
+	"github.com/imgcloud/gateway/storage"
+	"github.com/imgcloud/gateway/storage/file"
 )
 
 // racingIndex misses every row at the check before a store, as a
@@ -84,4 +92,79 @@ func mustOpen(t *testing.T, path string) *os.File {
 	}
 	t.Cleanup(func() { fh.Close() })
 	return fh
+}
+
+// TestSameUIDDifferentBytesAcrossReplicas: two gateways on one PostgreSQL
+// index and one folder store, each sent a different instance under the
+// same SOP Instance UID at once: one is stored, the other refused as a
+// conflict, and the object under the UID is the bytes of the one stored
+// (the loser never writes over it).
+func TestSameUIDDifferentBytesAcrossReplicas(t *testing.T) {
+	ctx := context.Background()
+	man, err := corpus.Generate(t.TempDir(), corpus.Options{Studies: 1, SeriesPerStudy: 2, InstancesPerSeries: 3, Seed: 9,
+		Today: time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := pgtest.Start(t)
+	url := srv.Database(t)
+	dir := t.TempDir()
+	var svcs []*archive.Service
+	var store *file.Store
+	for range 2 {
+		db, err := postgres.Open(ctx, postgres.Options{URL: url, MaxConns: 4})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		if store, err = file.Open(filepath.Join(dir, "objects")); err != nil {
+			t.Fatal(err)
+		}
+		svcs = append(svcs, archive.New(store, db, archive.Options{TempDir: dir, Visibility: archive.Unrestricted{}}))
+	}
+	for _, f := range man.Files {
+		orig, err := os.ReadFile(man.Abs(f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		other := bytes.Clone(orig)
+		other[len(other)-1] ^= 0xFF // a pixel: the same UIDs, other bytes
+		bodies := [][]byte{orig, other}
+		results := make([]error, 2)
+		var wg sync.WaitGroup
+		for i, svc := range svcs {
+			wg.Go(func() {
+				st, err := svc.Store(ctx, bytes.NewReader(bodies[i]), "")
+				if err == nil && st.Duplicate {
+					err = errors.New("answered as a duplicate")
+				}
+				if err == nil && svc.Commit(ctx, []*archive.Stored{st}) != nil {
+					err = errors.New("commit failed")
+				}
+				results[i] = err
+			})
+		}
+		wg.Wait()
+		won := -1
+		for i, err := range results {
+			switch {
+			case err == nil:
+				won = i
+			case !errors.Is(err, archive.ErrConflict):
+				t.Fatalf("%s: store %d: %v, want success or ErrConflict", f.SOPUID, i, err)
+			}
+		}
+		if won < 0 || results[1-won] == nil {
+			t.Fatalf("%s: results %v, want one stored and one conflict", f.SOPUID, results)
+		}
+		rc, err := store.Get(ctx, storage.InstanceKey(f.StudyUID, f.SeriesUID, f.SOPUID), 0, -1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := io.ReadAll(rc)
+		rc.Close()
+		if !bytes.Equal(got, bodies[won]) {
+			t.Fatalf("%s: the object is not the bytes of the store that won (the loser wrote over it)", f.SOPUID)
+		}
+	}
 }

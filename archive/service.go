@@ -106,6 +106,8 @@ type Service struct {
 	// sopLocks serialise stores of the same SOP Instance UID, so that a
 	// check-then-store cannot race into a silent overwrite.
 	sopLocks [64]sync.Mutex
+	// holder names this service in the index's leases (claim.go).
+	holder string
 	// bufs recycles the memory STOW parts are spooled in (see spool.go).
 	// A channel rather than a sync.Pool: a pool is emptied by every other
 	// garbage collection, and a fresh buffer of megabytes must be zeroed.
@@ -135,7 +137,7 @@ func New(store storage.Store, db index.Store, opt Options) *Service {
 	if opt.MaxExamined <= 0 {
 		opt.MaxExamined = DefaultMaxExamined
 	}
-	s := &Service{store: store, db: db, opt: opt, log: opt.Logger, now: time.Now, planCap: estimateCap, mergeMax: maxMergedValues}
+	s := &Service{store: store, db: db, opt: opt, log: opt.Logger, now: time.Now, planCap: estimateCap, mergeMax: maxMergedValues, holder: newHolder()}
 	s.bufs = make(chan *[]byte, spoolBuffers)
 	return s
 }

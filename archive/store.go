@@ -88,6 +88,11 @@ func (s *Service) Store(ctx context.Context, r io.Reader, expectStudy string) (*
 	lock := &s.sopLocks[lockSlot(h.SOPUID)]
 	lock.Lock()
 	defer lock.Unlock()
+	release, err := s.claim(ctx, h.SOPUID) // claim.go: other gateways on the index
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 
 	if prev, err := s.db.InstanceBySOP(h.SOPUID); err == nil {
 		same, err := s.sameContent(ctx, prev, h, sp)

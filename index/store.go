@@ -113,6 +113,8 @@ type Leaser interface {
 	// Lease takes or renews name for holder for ttl and reports whether
 	// holder has it.
 	Lease(name, holder string, ttl time.Duration) (bool, error)
+	// Release gives up holder's lease of name (nothing if another holds it).
+	Release(name, holder string) error
 }
 
 var _ Store = (*DB)(nil)

@@ -23,3 +23,13 @@ func (db *DB) Lease(name, holder string, ttl time.Duration) (bool, error) {
 	}
 	return tag.RowsAffected() == 1, nil
 }
+
+// Release gives up holder's lease of name; another holder's is left.
+func (db *DB) Release(name, holder string) error {
+	ctx, cancel := db.ctx()
+	defer cancel()
+	if _, err := db.pool.Exec(ctx, `DELETE FROM leases WHERE name = $1 AND holder = $2`, name, holder); err != nil {
+		return fmt.Errorf("release %s: %w", name, err)
+	}
+	return nil
+}

@@ -164,6 +164,18 @@ func TestLease(t *testing.T) {
 	if ok, err := db.Lease("other", "a", ttl); err != nil || !ok {
 		t.Fatalf("another name is free: %v %v", ok, err)
 	}
+	if err := db.Release("audit-export", "a"); err != nil {
+		t.Fatal(err)
+	}
+	if lease("a") {
+		t.Fatal("a's release gave up b's lease")
+	}
+	if err := db.Release("audit-export", "b"); err != nil {
+		t.Fatal(err)
+	}
+	if !lease("a") {
+		t.Fatal("a does not get a released lease")
+	}
 }
 
 // TestKeysRebuiltForNewLayout: a database whose study keys were computed
