@@ -79,7 +79,9 @@ func inlineThumbnail(c echo.Context, files fs.FS) ([]byte, bool) {
 	}
 	sub.Header = r.Header.Clone()
 	sub.Header.Set("Accept", "image/jpeg")
-	sub.Header.Del("Accept-Encoding")
+	for _, h := range []string{"Accept-Encoding", "Range", "If-None-Match", "If-Modified-Since", "If-Range"} {
+		sub.Header.Del(h) // the page's conditions are not the picture's
+	}
 	sub.RemoteAddr, sub.Host = r.RemoteAddr, r.Host
 	w := &captured{header: http.Header{}}
 	c.Echo().ServeHTTP(w, sub)
