@@ -593,7 +593,7 @@ func (s *Service) subOp(ctx context.Context, t target, in *archive.Instance, mov
 			!s.tc.CanTranscode(in.TransferSyntax, dcm.ExplicitVRLittleEndian) && !s.tc.CanTranscode(in.TransferSyntax, dcm.ImplicitVRLittleEndian)
 		switch {
 		case len(offered) == 0 && undecodable:
-			return 0, "", fmt.Errorf("stored syntax %s not accepted for SOP class %s, and this gateway cannot decode it", in.TransferSyntax, sopClass)
+			return 0, "", fmt.Errorf("%s not accepted, cannot decode it (stored syntax of SOP class %s)", in.TransferSyntax, sopClass)
 		case len(offered) == 0:
 			return 0, "", fmt.Errorf("stored syntax %s not accepted for SOP class %s", in.TransferSyntax, sopClass)
 		}
