@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -203,11 +204,13 @@ func (db *DB) load() error {
 // migrate upgrades an index written by an older gateway (format "" or "1":
 // study and series rows without secondary keys or stored counts; "2":
 // without whole-name keys; "3": without holding keys; "4": without
-// StudyDescription word keys) by writing every secondary key and the counts
-// from the study and series rows, in batches, with a progress log. The
-// rows themselves are unchanged; keys already there are written again.
+// StudyDescription word keys; "5": study rows in JSON) by writing every
+// secondary key and the counts from the study and series rows, in batches,
+// with a progress log; study rows are rewritten in the binary encoding.
+// Keys already there are written again (but from format 5, which has them
+// all).
 func (db *DB) migrate(from string) error {
-	if from != "" && from != "1" && from != "2" && from != "3" && from != "4" {
+	if from != "" && from != "1" && from != "2" && from != "3" && from != "4" && from != "5" {
 		return fmt.Errorf("index format %q is newer than this gateway (%s): upgrade the gateway or run reindex", from, formatVersion)
 	}
 	var c counts
@@ -217,18 +220,29 @@ func (db *DB) migrate(from string) error {
 	err := db.bdb.View(func(txn *badger.Txn) error {
 		if err := scan(txn, []byte(prefixStudy), func(k, v []byte) error {
 			var s Study
-			if err := json.Unmarshal(v, &s); err != nil {
+			if err := decodeStudy(v, &s); err != nil {
 				return fmt.Errorf("decode %s: %w", k, err)
 			}
 			c.studies++
 			c.instances += int64(s.Instances)
-			for _, sk := range secondaryKeys(&s) {
-				if err := wb.Set(sk, nil); err != nil {
+			if from != "5" {
+				for _, sk := range secondaryKeys(&s) {
+					if err := wb.Set(sk, nil); err != nil {
+						return err
+					}
+				}
+			}
+			if v[0] == '{' {
+				b, err := s.appendRow(nil)
+				if err != nil {
+					return fmt.Errorf("encode %s: %w", k, err)
+				}
+				if err := wb.Set(slices.Clone(k), b); err != nil {
 					return err
 				}
 			}
 			if n++; n%10000 == 0 {
-				db.log.Info("index upgrade: secondary keys", "studies", n)
+				db.log.Info("index upgrade: secondary keys and study rows", "studies", n)
 			}
 			return nil
 		}); err != nil {
@@ -389,7 +403,7 @@ func getStudy(txn *badger.Txn, uid string) (*Study, error) {
 		return nil, err
 	}
 	var st Study
-	if err := item.Value(func(v []byte) error { return json.Unmarshal(v, &st) }); err != nil {
+	if err := item.Value(func(v []byte) error { return decodeStudy(v, &st) }); err != nil {
 		return nil, fmt.Errorf("decode study %s: %w", uid, err)
 	}
 	return &st, nil
