@@ -114,8 +114,9 @@ func TestUpgradeFromJSONStudyRows(t *testing.T) {
 	}
 	putStudy(t, db, "1.1", "1.1.1", "1.1.1.1", "CT", studyAttrs("20240102", "101010", "P1", "A1", dcm.PersonName{Alphabetic: "Zhang^Wei", Ideographic: "张^伟"}))
 	putStudy(t, db, "1.2", "1.2.1", "1.2.1.1", "MR", studyAttrs("20240103", "090000", "P2", "A2", dcm.PersonName{Alphabetic: "Li^Na"}))
+	putStudy(t, db, "1.3", "1.3.1", "1.3.1.1", "MR", studyAttrs("20240104", "090000", "P3", "A3", dcm.PersonName{Alphabetic: "Wu^Lei"}))
 	want := map[string]*Study{}
-	for _, uid := range []string{"1.1", "1.2"} {
+	for _, uid := range []string{"1.1", "1.2", "1.3"} {
 		st, err := db.Study(uid)
 		if err != nil {
 			t.Fatal(err)
@@ -141,7 +142,7 @@ func TestUpgradeFromJSONStudyRows(t *testing.T) {
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
-	db, err = Open(Options{Dir: dir})
+	db, err = Open(Options{Dir: dir, migrateChunk: 1}) // a transaction per row
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,7 +174,7 @@ func TestUpgradeFromJSONStudyRows(t *testing.T) {
 	if got := uids(t, db, KindPatientID, "P2", true); !reflect.DeepEqual(got, []string{"1.2"}) {
 		t.Errorf("PatientID key after upgrade: %v", got)
 	}
-	if s, se, in := db.Counts(); s != 2 || se != 2 || in != 2 {
+	if s, se, in := db.Counts(); s != 3 || se != 3 || in != 3 {
 		t.Errorf("counts after upgrade %d %d %d", s, se, in)
 	}
 }

@@ -315,3 +315,47 @@ func (db *DB) SetHolding(study, institution string) error {
 	db.studyC.put(study, &newSt)
 	return nil
 }
+
+// keyHoldingsMark records that a pass over the studies without a recorded
+// holder (recognition.IndexHoldings) ended, for the registry its value
+// names: the pass reads one record per such study, and there may be a
+// million of them until a registry records holders.
+const keyHoldingsMark = "meta/holdings-indexed"
+
+// HoldingsMark returns the mark the last complete holding pass left ("" if
+// none, or if the index was upgraded or rebuilt since).
+func (db *DB) HoldingsMark() (string, error) {
+	var mark string
+	err := db.bdb.View(func(txn *badger.Txn) error {
+		item, err := txn.Get([]byte(keyHoldingsMark))
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		v, err := item.ValueCopy(nil)
+		mark = string(v)
+		return err
+	})
+	if err != nil {
+		return "", fmt.Errorf("read holdings mark: %w", err)
+	}
+	return mark, nil
+}
+
+// SetHoldingsMark records mark as that of a complete holding pass; ""
+// asks for a new pass at the next start (rows whose holder the index may
+// not know were written).
+func (db *DB) SetHoldingsMark(mark string) error {
+	err := db.update(func(txn *badger.Txn) error {
+		if mark == "" {
+			return txn.Delete([]byte(keyHoldingsMark))
+		}
+		return txn.Set([]byte(keyHoldingsMark), []byte(mark))
+	})
+	if err != nil {
+		return fmt.Errorf("set holdings mark: %w", err)
+	}
+	return nil
+}
