@@ -40,6 +40,9 @@ const (
 	// the StudyDescription word keys, 6 binary study rows (rowbin.go). Open
 	// upgrades an older index.
 	formatVersion = "6"
+	// keysVersion is the layout of the secondary keys (KeyFormat): the
+	// formatVersion that last changed them.
+	keysVersion = "5"
 )
 
 // Kind names a secondary index of study rows.
