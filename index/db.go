@@ -210,10 +210,9 @@ func (db *DB) load() error {
 // migrate upgrades an index written by an older gateway (format "" or "1":
 // study and series rows without secondary keys or stored counts; "2":
 // without whole-name keys; "3": without holding keys; "4": without
-// StudyDescription word keys; "5": study and series rows in JSON) by
-// writing every secondary key and the counts from the study and series
-// rows, in batches, with a progress log; study and series rows are
-// rewritten in the binary encoding.
+// StudyDescription word keys; "5": study rows in JSON) by writing every
+// secondary key and the counts from the study and series rows, in batches,
+// with a progress log; study rows are rewritten in the binary encoding.
 // Keys already there are written again (but from format 5, which has them
 // all).
 func (db *DB) migrate(from string) error {
@@ -221,58 +220,89 @@ func (db *DB) migrate(from string) error {
 		return fmt.Errorf("index format %q is newer than this gateway (%s): upgrade the gateway or run reindex", from, formatVersion)
 	}
 	var c counts
+	// In chunks of migrateChunk studies, each read in its own transaction
+	// and written before the next: one transaction over a million rows
+	// held over a gigabyte while the batch wrote.
 	n := 0
-	err := db.eachChunk(prefixStudy, func(wb *badger.WriteBatch, k, v []byte) error {
-		var s Study
-		if err := decodeStudy(v, &s); err != nil {
-			return fmt.Errorf("decode %s: %w", k, err)
-		}
-		c.studies++
-		c.instances += int64(s.Instances)
-		if from != "5" {
-			for _, sk := range secondaryKeys(&s) {
-				if err := wb.Set(sk, nil); err != nil {
-					return err
+	var after []byte
+	for {
+		wb := db.bdb.NewWriteBatch()
+		done := true
+		err := db.bdb.View(func(txn *badger.Txn) error {
+			it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(prefixStudy)})
+			defer it.Close()
+			it.Seek([]byte(prefixStudy))
+			if after != nil {
+				it.Seek(after)
+				if it.ValidForPrefix([]byte(prefixStudy)) && bytes.Equal(it.Item().Key(), after) {
+					it.Next()
 				}
 			}
-		}
-		if v[0] == '{' {
-			b, err := s.appendRow(nil)
-			if err != nil {
-				return fmt.Errorf("encode %s: %w", k, err)
+			for i := 0; it.ValidForPrefix([]byte(prefixStudy)); it.Next() {
+				if i++; i > db.chunk {
+					done = false
+					return nil
+				}
+				k := it.Item().KeyCopy(nil)
+				after = k
+				err := it.Item().Value(func(v []byte) error {
+					var s Study
+					if err := decodeStudy(v, &s); err != nil {
+						return fmt.Errorf("decode %s: %w", k, err)
+					}
+					c.studies++
+					c.instances += int64(s.Instances)
+					if from != "5" {
+						for _, sk := range secondaryKeys(&s) {
+							if err := wb.Set(sk, nil); err != nil {
+								return err
+							}
+						}
+					}
+					if v[0] == '{' {
+						b, err := s.appendRow(nil)
+						if err != nil {
+							return fmt.Errorf("encode %s: %w", k, err)
+						}
+						if err := wb.Set(k, b); err != nil {
+							return err
+						}
+					}
+					return nil
+				})
+				if err != nil {
+					return err
+				}
+				if n++; n%10000 == 0 {
+					db.log.Info("index upgrade: secondary keys and study rows", "studies", n)
+				}
 			}
-			if err := wb.Set(k, b); err != nil {
-				return err
-			}
+			return nil
+		})
+		if err == nil {
+			err = wb.Flush()
 		}
-		if n++; n%10000 == 0 {
-			db.log.Info("index upgrade: secondary keys and study rows", "studies", n)
+		wb.Cancel()
+		if err != nil {
+			return fmt.Errorf("upgrade index format %q to %s: %w", from, formatVersion, err)
+		}
+		if done {
+			break
+		}
+	}
+	wb := db.bdb.NewWriteBatch()
+	defer wb.Cancel()
+	err := db.bdb.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(prefixSeries)})
+		defer it.Close()
+		for it.Rewind(); it.ValidForPrefix([]byte(prefixSeries)); it.Next() {
+			c.series++
 		}
 		return nil
 	})
 	if err == nil {
-		err = db.eachChunk(prefixSeries, func(wb *badger.WriteBatch, k, v []byte) error {
-			c.series++
-			if v[0] != '{' {
-				return nil
-			}
-			var se Series
-			if err := decodeSeries(v, &se); err != nil {
-				return fmt.Errorf("decode %s: %w", k, err)
-			}
-			b, err := se.appendRow(nil)
-			if err != nil {
-				return fmt.Errorf("encode %s: %w", k, err)
-			}
-			return wb.Set(k, b)
-		})
+		err = wb.Set([]byte(keyCounts), c.encode())
 	}
-	if err != nil {
-		return fmt.Errorf("upgrade index format %q to %s: %w", from, formatVersion, err)
-	}
-	wb := db.bdb.NewWriteBatch()
-	defer wb.Cancel()
-	err = wb.Set([]byte(keyCounts), c.encode())
 	if err == nil {
 		err = wb.Set([]byte(keyFormat), []byte(formatVersion))
 	}
@@ -293,49 +323,7 @@ func (db *DB) migrate(from string) error {
 	return nil
 }
 
-// eachChunk calls fn with every key and value under prefix, db.chunk rows
-// per read transaction, each chunk's writes (to wb) flushed before the
-// next is read: one transaction over a million rows held over a gigabyte
-// while the batch wrote. k is fn's to keep; v only during the call.
-func (db *DB) eachChunk(prefix string, fn func(wb *badger.WriteBatch, k, v []byte) error) error {
-	var after []byte
-	for {
-		wb := db.bdb.NewWriteBatch()
-		done := true
-		err := db.bdb.View(func(txn *badger.Txn) error {
-			it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(prefix)})
-			defer it.Close()
-			it.Seek([]byte(prefix))
-			if after != nil {
-				it.Seek(after)
-				if it.ValidForPrefix([]byte(prefix)) && bytes.Equal(it.Item().Key(), after) {
-					it.Next()
-				}
-			}
-			for i := 0; it.ValidForPrefix([]byte(prefix)); it.Next() {
-				if i++; i > db.chunk {
-					done = false
-					return nil
-				}
-				k := it.Item().KeyCopy(nil)
-				after = k
-				if err := it.Item().Value(func(v []byte) error { return fn(wb, k, v) }); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err == nil {
-			err = wb.Flush()
-		}
-		wb.Cancel()
-		if err != nil || done {
-			return err
-		}
-	}
-}
-
-// migrateChunk is how many rows one transaction of an upgrade reads.
+// migrateChunk is how many study rows one transaction of an upgrade reads.
 const migrateChunk = 5000
 
 // CheckSpace returns an error wrapping diskspace.ErrFull while the index
@@ -484,7 +472,7 @@ func (db *DB) SeriesOf(study string) []*Series {
 	err := db.bdb.View(func(txn *badger.Txn) error {
 		return scan(txn, []byte(prefixSeries+study+"/"), func(k, v []byte) error {
 			var s Series
-			if err := decodeSeries(v, &s); err != nil {
+			if err := json.Unmarshal(v, &s); err != nil {
 				return fmt.Errorf("decode %s: %w", k, err)
 			}
 			out = append(out, &s)

@@ -10,12 +10,11 @@ import (
 	"github.com/imgcloud/gateway/dcm"
 )
 
-// Study rows are read for every QIDO candidate, and series rows for each
-// study answered (recognition's annotation reads them), so both are
-// stored in a compact binary form (format 6) rather than JSON: decoding
-// JSON through reflection cost most of a cold candidate's time at 1 M
-// instances (BENCHMARKS.md). A row decodes to exactly what encoding/json
-// gave for the JSON row (dcm.Element.UnmarshalJSON's types per VR), so
+// Study rows are read for every QIDO candidate, so they are stored in a
+// compact binary form (format 6) rather than JSON: decoding JSON through
+// reflection cost most of a cold candidate's time at 1 M instances
+// (BENCHMARKS.md). A row decodes to exactly what encoding/json gave for
+// the JSON row (dcm.Element.UnmarshalJSON's types per VR), so
 // matchers and answers see the same values; rows of format 5 and older
 // (they start with '{') still decode, and the upgrade rewrites them.
 //
@@ -29,40 +28,7 @@ import (
 //
 // Strings of one row share one allocation (the row's bytes as a string).
 
-// Series rows (seriesBin): study uid instances version attrs.
-const (
-	studyBin  = 0x01
-	seriesBin = 0x02
-)
-
-func (s *Series) appendRow(b []byte) ([]byte, error) {
-	b = append(b, seriesBin)
-	b = appendStr(b, s.Study)
-	b = appendStr(b, s.UID)
-	b = binary.AppendUvarint(b, uint64(s.Instances))
-	b = binary.AppendUvarint(b, s.Version)
-	return appendDataset(b, s.Attrs)
-}
-
-// decodeSeries decodes a series row of either encoding.
-func decodeSeries(v []byte, s *Series) error {
-	if len(v) > 0 && v[0] == '{' {
-		return json.Unmarshal(v, s)
-	}
-	if len(v) == 0 || v[0] != seriesBin {
-		return errors.New("unknown series row encoding")
-	}
-	r := &rowReader{s: string(v), off: 1}
-	s.Study = r.str()
-	s.UID = r.str()
-	s.Instances = int(r.uvarint())
-	s.Version = r.uvarint()
-	s.Attrs = r.dataset()
-	if r.err == nil && r.off != len(r.s) {
-		r.err = errors.New("trailing bytes")
-	}
-	return r.err
-}
+const studyBin = 0x01
 
 // Value kinds.
 const (

@@ -83,7 +83,6 @@ func TestStudyRowBinaryDecodesAsJSON(t *testing.T) {
 		}
 		check(f, &Study{UID: h.StudyUID, Holding: "H1", Attrs: h.Dataset, Modalities: []string{"CT", "PT"}, Series: 2, Instances: 9,
 			Version: 12, Received: time.Date(2026, 11, 26, 3, 4, 5, 123456789, time.UTC)})
-		checkSeries(t, f, &Series{Study: h.StudyUID, UID: h.SeriesUID, Attrs: h.Dataset, Instances: 3, Version: 7})
 	}
 	check("values of every kind", &Study{UID: "1.2", Attrs: dcm.Dataset{
 		"00100010": {VR: "PN", Value: []any{dcm.PersonName{Alphabetic: "Zhang^Wei", Ideographic: "张^伟"}, nil}},
@@ -104,35 +103,8 @@ func TestStudyRowBinaryDecodesAsJSON(t *testing.T) {
 	check("zoned study", &Study{Received: time.Date(2026, 1, 2, 3, 4, 5, 0, time.FixedZone("CST", 8*3600))})
 }
 
-// checkSeries: a series row in binary decodes to what its JSON row
-// decoded to.
-func checkSeries(t *testing.T, name string, se *Series) {
-	t.Helper()
-	js, err := se.appendJSON(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var want, got Series
-	if err := decodeSeries(js, &want); err != nil {
-		t.Fatalf("%s: decode JSON series: %v", name, err)
-	}
-	bin, err := se.appendRow(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := decodeSeries(bin, &got); err != nil {
-		t.Fatalf("%s: decode binary series: %v", name, err)
-	}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("%s: series row differs:\n got %+v\nwant %+v", name, got, want)
-	}
-	if err := decodeSeries(bin[:len(bin)-1], &got); err == nil {
-		t.Errorf("%s: a series row cut short decoded", name)
-	}
-}
-
-// TestUpgradeFromJSONStudyRows: an index of format 5 (JSON study and
-// series rows) is upgraded at Open: its rows are rewritten in binary, answer as
+// TestUpgradeFromJSONStudyRows: an index of format 5 (JSON study rows) is
+// upgraded at Open: its study rows are rewritten in binary, answer as
 // before, and the keys and counts stay.
 func TestUpgradeFromJSONStudyRows(t *testing.T) {
 	dir := t.TempDir()
@@ -149,25 +121,6 @@ func TestUpgradeFromJSONStudyRows(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ses := db.SeriesOf(uid)
-		if len(ses) != 1 || ses[0].Instances != 1 || ses[0].Attrs.String("00080060") == "" {
-			t.Errorf("%s: series after upgrade: %+v", uid, ses)
-		}
-		err = db.bdb.View(func(txn *badger.Txn) error {
-			item, err := txn.Get(seriesKey(uid, ses[0].UID))
-			if err != nil {
-				return err
-			}
-			return item.Value(func(v []byte) error {
-				if v[0] != seriesBin {
-					return fmt.Errorf("series row not rewritten: %.20q", v)
-				}
-				return nil
-			})
-		})
-		if err != nil {
-			t.Error(err)
-		}
 		want[uid] = st
 	}
 	// Write them back as format 5 wrote them.
@@ -178,13 +131,6 @@ func TestUpgradeFromJSONStudyRows(t *testing.T) {
 				return err
 			}
 			if err := txn.Set(studyKey(uid), js); err != nil {
-				return err
-			}
-			se := db.SeriesOf(uid)[0]
-			if js, err = se.appendJSON(nil); err != nil {
-				return err
-			}
-			if err := txn.Set(seriesKey(uid, se.UID), js); err != nil {
 				return err
 			}
 		}

@@ -37,7 +37,7 @@ const (
 	keyCounts       = "meta/counts"
 	// formatVersion is the layout of the index: 2 added the secondary keys
 	// and the stored counts, 3 the whole-name keys, 4 the holding keys, 5
-	// the StudyDescription word keys, 6 binary study and series rows (rowbin.go). Open
+	// the StudyDescription word keys, 6 binary study rows (rowbin.go). Open
 	// upgrades an older index.
 	formatVersion = "6"
 	// keysVersion is the layout of the secondary keys (KeyFormat): the

@@ -261,13 +261,14 @@ func (db *DB) putSeries(study string, se *Series) {
 	db.seriesC.put(study, list)
 }
 
-// row is an index row that encodes itself: instances as JSON
-// (rowjson.go), studies and series in binary (rowbin.go).
+// row is an index row that encodes itself: instances and series as JSON
+// (rowjson.go), studies in binary (rowbin.go).
 type row interface {
 	appendRow(b []byte) ([]byte, error)
 }
 
 func (in *Instance) appendRow(b []byte) ([]byte, error) { return in.appendJSON(b) }
+func (s *Series) appendRow(b []byte) ([]byte, error)    { return s.appendJSON(b) }
 
 func setRow(txn *badger.Txn, k []byte, v row) error {
 	b, err := v.appendRow(nil)
