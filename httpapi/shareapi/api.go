@@ -54,7 +54,7 @@ type Options struct {
 	// before the first picture on a slow link.
 	PageOnOpen bool
 	Now        func() time.Time
-	Logger            *slog.Logger
+	Logger     *slog.Logger
 }
 
 // API holds the handlers.
