@@ -87,6 +87,10 @@ func assemble(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 		return nil, err
 	}
 	gw.db = p.db
+	keys, err := gw.openSecrets(&cfg, p.db, log) // secrets.go: one set across replicas
+	if err != nil {
+		return nil, err
+	}
 	rec := records.New(store, p.db)
 	if p.consents, err = consent.New(ctx, rec, nil); err != nil {
 		return nil, err
@@ -101,7 +105,8 @@ func assemble(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 	if p.access, err = gw.openAccess(ctx, cfg, store, p.db, rec, stdout, log); err != nil { // access.go
 		return nil, err
 	}
-	if p.shares, err = setupShares(cfg, p.archive, p.db, p.rs, p.access, log); err != nil { // share.go
+	keys.onChange("audit-keys", p.access.audit.ReloadKeys)
+	if p.shares, err = setupShares(cfg, p.archive, p.db, p.rs, p.access, keys, log); err != nil { // share.go
 		return nil, err
 	}
 	p.metrics = metrics.New(p.db.Counts)

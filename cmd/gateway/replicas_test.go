@@ -1,0 +1,134 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/imgcloud/gateway/internal/testutil/gwtest"
+	"github.com/imgcloud/gateway/internal/testutil/pgtest"
+	"github.com/imgcloud/gateway/share"
+)
+
+// root is p's address without the DICOMweb path.
+func (p *proc) root() string { return strings.TrimSuffix(p.base, "/dicomweb") }
+
+// shareLink creates a share link of study through p (under --no-auth)
+// and returns the link's path (/s/...).
+func shareLink(t *testing.T, p *proc, study string, uses int) string {
+	t.Helper()
+	b, _ := json.Marshal(map[string]any{"study": study, "hours": 1, "uses": uses})
+	resp, out := gwtest.Do(t, "POST", p.root()+"/api/v1/shares", map[string]string{"Content-Type": "application/json"}, bytes.NewReader(b))
+	var sh struct{ URL string }
+	if resp.StatusCode != http.StatusCreated || json.Unmarshal(out, &sh) != nil {
+		t.Fatalf("create share through %s: %d %s", p.root(), resp.StatusCode, out)
+	}
+	u, err := url.Parse(sh.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.Path
+}
+
+// openLink opens the share link at path through p and reports whether it
+// gave a session.
+func openLink(t *testing.T, p *proc, path, pin string) bool {
+	t.Helper()
+	req, _ := http.NewRequest("POST", p.root()+path+"/open", strings.NewReader(url.Values{"pin": {pin}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := noRedirect.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return len(resp.Cookies()) > 0
+}
+
+// within polls ok until it holds or d passes (then fails the test with
+// what).
+func within(t *testing.T, d time.Duration, what string, ok func() bool) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for !ok() {
+		if time.Since(start) > d {
+			t.Fatalf("%s: not within %v", what, d)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return time.Since(start)
+}
+
+// TestReplicaSecrets: two gateways on one PostgreSQL database, each with
+// its own key files, hold one set of keys: the first made them, the
+// second took them; a share link made through one opens through the
+// other; a share key rotated through one signs links the other opens
+// within a second, and an audit key rotated in one replica's file reaches
+// the other's; a third replica given other keys refuses to start and
+// says why.
+func TestReplicaSecrets(t *testing.T) {
+	pg := pgtest.Start(t)
+	dbURL := pg.Database(t)
+	man := smallCorpus(t, 1)
+	data := t.TempDir() // one folder store for the objects
+	keys := func(dir string) []string {
+		return []string{"--share-keys", filepath.Join(dir, "share-keys.json"), "--audit-keys", filepath.Join(dir, "audit-keys.json")}
+	}
+	dirA, dirB := t.TempDir(), t.TempDir()
+	a := startServe(t, pgEnv(dbURL), append([]string{"--data", data, "--no-auth"}, keys(dirA)...)...)
+	b := startServe(t, pgEnv(dbURL), append([]string{"--data", data, "--no-auth"}, keys(dirB)...)...)
+	same := func(name string) bool {
+		x, errA := os.ReadFile(filepath.Join(dirA, name))
+		y, errB := os.ReadFile(filepath.Join(dirB, name))
+		return errA == nil && errB == nil && bytes.Equal(x, y)
+	}
+	for _, name := range []string{"share-keys.json", "audit-keys.json"} {
+		if !same(name) {
+			t.Fatalf("the replicas' %s differ", name)
+		}
+	}
+	stowAll(t, a, man)
+	study := man.Studies()[0].StudyUID
+	if !openLink(t, b, shareLink(t, a, study, 0), "") {
+		t.Fatal("a share link made through one replica does not open through the other")
+	}
+
+	resp, out := gwtest.Do(t, "POST", a.root()+"/api/v1/admin/share-keys", nil, nil)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("rotate the share key: %d %s", resp.StatusCode, out)
+	}
+	took := within(t, 1500*time.Millisecond, "a link signed by the rotated key opens through the other replica", func() bool {
+		return openLink(t, b, shareLink(t, a, study, 0), "")
+	})
+	t.Logf("share key rotation seen by the other replica after %v", took)
+
+	cmd := exec.Command(gatewayBinary(t), "audit", "rotate-key", "--audit-keys", filepath.Join(dirA, "audit-keys.json"))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("audit rotate-key: %v\n%s", err, out)
+	}
+	within(t, 1500*time.Millisecond, "the audit key rotated in one replica's file reaches the other's", func() bool {
+		return same("audit-keys.json")
+	})
+
+	// A replica given keys of its own.
+	dirC := t.TempDir()
+	if _, err := share.LoadKeyring(filepath.Join(dirC, "share-keys.json"), nil); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c := exec.CommandContext(ctx, gatewayBinary(t), append([]string{"serve", "--listen", freeAddr(t), "--data", data, "--no-auth"}, keys(dirC)...)...)
+	c.Env = pgEnv(dbURL)
+	out, err := c.CombinedOutput()
+	if err == nil || ctx.Err() != nil || !strings.Contains(string(out), "share-keys: "+filepath.Join(dirC, "share-keys.json")+" differs from the keys the other replicas share") {
+		t.Fatalf("a replica with other share keys: %v\n%s", err, out)
+	}
+}
