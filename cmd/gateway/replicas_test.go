@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"os"
@@ -130,5 +131,97 @@ func TestReplicaSecrets(t *testing.T) {
 	out, err := c.CombinedOutput()
 	if err == nil || ctx.Err() != nil || !strings.Contains(string(out), "share-keys: "+filepath.Join(dirC, "share-keys.json")+" differs from the keys the other replicas share") {
 		t.Fatalf("a replica with other share keys: %v\n%s", err, out)
+	}
+}
+
+// TestReplicaRevocation: three gateways on one PostgreSQL database. An
+// API token revoked through one, a share link revoked through another,
+// an institution registered through one: every replica refuses the token
+// and the link, and knows the institution, within a second.
+func TestReplicaRevocation(t *testing.T) {
+	pg := pgtest.Start(t)
+	dbURL := pg.Database(t)
+	admin := "gw_ops_0123456789abcdefghijklmnop"
+	data := t.TempDir()
+	var ps []*proc
+	for range 3 {
+		ps = append(ps, startServe(t, pgEnv(dbURL), "--data", data, "--admin-token", admin, "--demo", "--rate-limit", "0", "--fail-rate-limit", "0"))
+	}
+	do := func(p *proc, tok, method, path string, body any) (int, []byte) {
+		t.Helper()
+		hdr := map[string]string{"Authorization": "Bearer " + tok, "Accept": "application/json"}
+		var r *bytes.Reader
+		if body != nil {
+			b, _ := json.Marshal(body)
+			hdr["Content-Type"] = "application/json"
+			r = bytes.NewReader(b)
+		}
+		var resp *http.Response
+		var out []byte
+		if r != nil {
+			resp, out = gwtest.Do(t, method, p.root()+path, hdr, r)
+		} else {
+			resp, out = gwtest.Do(t, method, p.root()+path, hdr, nil)
+		}
+		return resp.StatusCode, out
+	}
+	// A token made through the first replica works through all three.
+	code, out := do(ps[0], admin, "POST", "/api/v1/admin/tokens", map[string]string{"role": "admin", "user": "second"})
+	var tok struct{ Token, ID string }
+	if code != http.StatusCreated || json.Unmarshal(out, &tok) != nil {
+		t.Fatalf("create token: %d %s", code, out)
+	}
+	for i, p := range ps {
+		if code, out := do(p, tok.Token, "GET", "/api/v1/me", nil); code != http.StatusOK {
+			t.Fatalf("the new token through replica %d: %d %s", i, code, out)
+		}
+	}
+	// A share link made through the first opens through the others.
+	code, out = do(ps[0], admin, "GET", "/dicomweb/studies?limit=1", nil)
+	var rows []map[string]struct{ Value []any }
+	if code != http.StatusOK || json.Unmarshal(out, &rows) != nil || len(rows) == 0 {
+		t.Fatalf("demo studies: %d %s", code, out)
+	}
+	study, _ := rows[0]["0020000D"].Value[0].(string)
+	code, out = do(ps[0], admin, "POST", "/api/v1/shares", map[string]any{"study": study, "hours": 1})
+	var sh struct{ ID, URL string }
+	if code != http.StatusCreated || json.Unmarshal(out, &sh) != nil {
+		t.Fatalf("create share: %d %s", code, out)
+	}
+	u, _ := url.Parse(sh.URL)
+	if !openLink(t, ps[1], u.Path, "") {
+		t.Fatal("the share link does not open through another replica")
+	}
+	// An institution the others do not know yet.
+	code, out = do(ps[0], admin, "GET", "/api/v1/institutions", nil)
+	var reg struct{ Institutions []map[string]any }
+	if code != http.StatusOK || json.Unmarshal(out, &reg) != nil || len(reg.Institutions) == 0 {
+		t.Fatalf("institutions: %d %.300s", code, out)
+	}
+	in := map[string]any{"id": "replica-test", "name": "复制测试医院", "province": reg.Institutions[0]["province"]}
+
+	// Revoke the token through the first, the link through the third,
+	// register the institution through the second.
+	if code, out := do(ps[0], admin, "DELETE", "/api/v1/admin/tokens/"+tok.ID, nil); code/100 != 2 {
+		t.Fatalf("revoke token: %d %s", code, out)
+	}
+	if code, out := do(ps[2], admin, "DELETE", "/api/v1/shares/"+sh.ID, nil); code/100 != 2 {
+		t.Fatalf("revoke share: %d %s", code, out)
+	}
+	if code, out := do(ps[1], admin, "PUT", "/api/v1/admin/institutions/replica-test", in); code/100 != 2 {
+		t.Fatalf("register institution: %d %s", code, out)
+	}
+	for i, p := range ps {
+		within(t, time.Second, fmt.Sprintf("replica %d refuses the revoked token", i), func() bool {
+			code, _ := do(p, tok.Token, "GET", "/api/v1/me", nil)
+			return code == http.StatusUnauthorized
+		})
+		within(t, time.Second, fmt.Sprintf("replica %d refuses the revoked share link", i), func() bool {
+			return !openLink(t, p, u.Path, "")
+		})
+		within(t, time.Second, fmt.Sprintf("replica %d knows the new institution", i), func() bool {
+			code, _ := do(p, admin, "GET", "/api/v1/institutions/replica-test", nil)
+			return code == http.StatusOK
+		})
 	}
 }
