@@ -98,7 +98,7 @@ func assemble(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 	if p.rs, err = setupRecognition(ctx, cfg, store, p.db, p.consents, log); err != nil { // recognition.go
 		return nil, err
 	}
-	gw.indexHoldings(p.rs, log)
+	gw.indexHoldings(p.rs, leaseOf(p.db), log)
 	if p.archive, err = openArchive(ctx, cfg, store, p, log); err != nil {
 		return nil, err
 	}
@@ -131,12 +131,21 @@ func assemble(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 
 // indexHoldings records the holders of studies the index does not place
 // under one yet (recognition.IndexHoldings), in the background; closing
-// the gateway stops it before the index closes.
-func (g *gateway) indexHoldings(rs *recognition.Service, log *slog.Logger) {
+// the gateway stops it before the index closes. With replicas on one
+// index it runs under the lease "index-holdings" (one at a time; a
+// replica that finds it held waits, then finds little left to do).
+func (g *gateway) indexHoldings(rs *recognition.Service, lease func(string, time.Duration) (bool, error), log *slog.Logger) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
+		if lease != nil {
+			stop, ok := holdWhile(ctx, lease, "index-holdings")
+			if !ok {
+				return
+			}
+			defer stop()
+		}
 		n, err := rs.IndexHoldings(ctx)
 		switch {
 		case err != nil && ctx.Err() == nil:
@@ -146,6 +155,42 @@ func (g *gateway) indexHoldings(rs *recognition.Service, log *slog.Logger) {
 		}
 	}()
 	g.closers = append(g.closers, func() error { cancel(); <-done; return nil })
+}
+
+// workLease is the lease of start-up work, renewed at a third of it.
+const workLease = 30 * time.Second
+
+// holdWhile waits until this replica holds lease name, then renews it
+// until stop is called (the work done) or ctx ends (the gateway closing);
+// false when ctx ended first. The lease is left to run out, so replicas
+// still waiting start late and find the work done. A holder killed
+// mid-way stops renewing, so another takes the work over within
+// workLease.
+func holdWhile(ctx context.Context, lease func(string, time.Duration) (bool, error), name string) (stop func(), ok bool) {
+	for {
+		if ok, err := lease(name, workLease); err == nil && ok {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return nil, false
+		case <-time.After(workLease / 3):
+		}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	go func() {
+		t := time.NewTicker(workLease / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				_, _ = lease(name, workLease) // a failed renewal: another may take it over
+			}
+		}
+	}()
+	return cancel, true
 }
 
 // openIndex opens the index, to be closed with the gateway.

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -224,4 +225,76 @@ func TestReplicaRevocation(t *testing.T) {
 			return code == http.StatusOK
 		})
 	}
+}
+
+// leaseHolder is the process id named by the holder of lease name in the
+// database at dbURL (0 when nobody holds it), read with Debian's psql.
+func leaseHolder(t *testing.T, dbURL, name string) int {
+	t.Helper()
+	bin, err := pgtest.BinDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(filepath.Join(bin, "psql"), dbURL, "-Atc",
+		"SELECT holder FROM leases WHERE name = '"+name+"' AND until_ts > CURRENT_TIMESTAMP").CombinedOutput()
+	if err != nil {
+		t.Fatalf("psql: %v\n%s", err, out)
+	}
+	parts := strings.Split(strings.TrimSpace(string(out)), "/") // host/pid/random
+	if len(parts) != 3 {
+		return 0
+	}
+	pid, _ := strconv.Atoi(parts[1])
+	return pid
+}
+
+// TestReplicaBackgroundWork: two gateways on one database write audit
+// checkpoints every second; one holds the work and keeps it, the other
+// never writes one; killed with SIGKILL, its work moves to the survivor
+// within the lease (5 s), which then writes the checkpoints.
+func TestReplicaBackgroundWork(t *testing.T) {
+	pg := pgtest.Start(t)
+	dbURL := pg.Database(t)
+	data := t.TempDir()
+	args := []string{"--data", data, "--no-auth", "--audit-anchor-every", "1s"}
+	ps := []*proc{startServe(t, pgEnv(dbURL), args...), startServe(t, pgEnv(dbURL), args...)}
+	traffic := func(p *proc) { // requests that are audited, so there is a head to checkpoint
+		gwtest.Do(t, "GET", p.base+"/studies", map[string]string{"Accept": "application/dicom+json"}, nil)
+	}
+	var holder int
+	within(t, 5*time.Second, "one replica takes the checkpoints", func() bool {
+		traffic(ps[0])
+		holder = leaseHolder(t, dbURL, "audit-anchor")
+		return holder != 0
+	})
+	var owner, other *proc
+	for _, p := range ps {
+		if p.cmd.Process.Pid == holder {
+			owner = p
+		} else {
+			other = p
+		}
+	}
+	if owner == nil {
+		t.Fatalf("the lease names process %d, neither replica (%d, %d)", holder, ps[0].cmd.Process.Pid, ps[1].cmd.Process.Pid)
+	}
+	for range 3 { // it keeps the work while it lives
+		time.Sleep(time.Second)
+		traffic(other)
+		if h := leaseHolder(t, dbURL, "audit-anchor"); h != holder {
+			t.Fatalf("the checkpoint lease moved from a live replica (%d) to %d", holder, h)
+		}
+	}
+	anchors := func() int {
+		ents, _ := os.ReadDir(filepath.Join(data, "objects", "audit-anchors"))
+		return len(ents)
+	}
+	owner.kill()
+	killed := time.Now()
+	before := anchors()
+	took := within(t, 8*time.Second, "the survivor takes the checkpoints over", func() bool {
+		traffic(other)
+		return leaseHolder(t, dbURL, "audit-anchor") == other.cmd.Process.Pid && anchors() > before
+	})
+	t.Logf("checkpoints taken over %v after the kill (%v after the first poll)", time.Since(killed), took)
 }
