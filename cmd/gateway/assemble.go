@@ -67,6 +67,8 @@ type parts struct {
 	fed      *federationParts // nil when federation is off
 	metrics  *metrics.Metrics
 	codecs   *codec.Set // the pixel codecs of this build (codecs.go)
+	// replicas counts the gateways on this index (replicas.go).
+	replicas func() int
 }
 
 // assemble opens storage and the index, builds the domain services, the
@@ -87,6 +89,7 @@ func assemble(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 		return nil, err
 	}
 	gw.db = p.db
+	p.replicas = gw.countReplicas(p.db, log)
 	keys, err := gw.openSecrets(&cfg, p.db, log) // secrets.go: one set across replicas
 	if err != nil {
 		return nil, err
@@ -276,7 +279,7 @@ func httpServer(cfg Config, p *parts, log *slog.Logger) (*echo.Echo, *access.Pol
 	admin := &adminapi.API{Tokens: p.access.tokens, Audit: p.access.audit, Facts: reportFacts{db: p.db, rs: p.rs}, Registry: reg} // Facts: the regulators' report
 	sopt := server.Options{
 		// Audit events name the person of a study.
-		Access: guard.Middleware(p.access.guard(cfg.Access, authn, policy, p.rs.PersonKeyOf)),
+		Access: guard.Middleware(p.access.guard(cfg.Access, authn, policy, p.rs.PersonKeyOf, p.replicas)),
 		API: []func(g *echo.Group){admin.Register, recognitionAPI(p.rs),
 			(&consentapi.API{Consents: p.consents, Registry: reg}).Register, p.shares.Register},
 		Routes: []func(e *echo.Echo){p.shares.RegisterLinks}, // share links at /s/

@@ -298,3 +298,122 @@ func TestReplicaBackgroundWork(t *testing.T) {
 	})
 	t.Logf("checkpoints taken over %v after the kill (%v after the first poll)", time.Since(killed), took)
 }
+
+// TestReplicaLimits: three gateways on one database. A token's requests
+// spread over the three are limited as one gateway limits them (each
+// allows a third of --rate-limit and --rate-burst); a share link with a
+// use limit of 2 opened six times at once over the three opens twice;
+// wrong PINs sent to different replicas lock the link after the same
+// count as on one gateway (3).
+func TestReplicaLimits(t *testing.T) {
+	pg := pgtest.Start(t)
+	dbURL := pg.Database(t)
+	admin := "gw_ops_0123456789abcdefghijklmnop"
+	data := t.TempDir()
+	const rate, burst = 20, 60
+	var ps []*proc
+	for range 3 {
+		ps = append(ps, startServe(t, pgEnv(dbURL), "--data", data, "--admin-token", admin, "--demo",
+			"--rate-limit", strconv.Itoa(rate), "--rate-burst", strconv.Itoa(burst), "--fail-rate-limit", "0"))
+	}
+	bin, err := pgtest.BinDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	within(t, 10*time.Second, "three replicas counted", func() bool {
+		out, _ := exec.Command(filepath.Join(bin, "psql"), dbURL, "-Atc", "SELECT count(*) FROM leases WHERE name LIKE 'replica/%' AND until_ts > CURRENT_TIMESTAMP").Output()
+		return strings.TrimSpace(string(out)) == "3"
+	})
+	time.Sleep(replicaBeat + 500*time.Millisecond) // every replica's next beat reads the count
+	do := func(p *proc, tok, method, path string, body any) (int, []byte) {
+		t.Helper()
+		hdr := map[string]string{"Authorization": "Bearer " + tok, "Accept": "application/json"}
+		var rd *bytes.Reader
+		if body != nil {
+			b, _ := json.Marshal(body)
+			hdr["Content-Type"] = "application/json"
+			rd = bytes.NewReader(b)
+		}
+		var resp *http.Response
+		var out []byte
+		if rd != nil {
+			resp, out = gwtest.Do(t, method, p.root()+path, hdr, rd)
+		} else {
+			resp, out = gwtest.Do(t, method, p.root()+path, hdr, nil)
+		}
+		return resp.StatusCode, out
+	}
+	code, out := do(ps[0], admin, "POST", "/api/v1/admin/tokens", map[string]string{"role": "admin", "user": "limited"})
+	var tok struct{ Token string }
+	if code != http.StatusCreated || json.Unmarshal(out, &tok) != nil {
+		t.Fatalf("create token: %d %s", code, out)
+	}
+	start := time.Now()
+	ok, limited := 0, 0
+	for i := range 2 * burst {
+		switch code, out := do(ps[i%3], tok.Token, "GET", "/api/v1/me", nil); code {
+		case http.StatusOK:
+			ok++
+		case http.StatusTooManyRequests:
+			limited++
+		default:
+			t.Fatalf("GET /api/v1/me: %d %s", code, out)
+		}
+	}
+	// What one gateway would allow: the burst and what refilled meanwhile
+	// (a bucket per replica rounds down, so never more).
+	most := burst + int(rate*time.Since(start).Seconds()) + 1
+	if ok > most || limited == 0 {
+		t.Errorf("%d requests over three replicas: %d allowed, %d limited; one gateway allows at most %d", 2*burst, ok, limited, most)
+	}
+	t.Logf("%d allowed of %d (one gateway: at most %d)", ok, 2*burst, most)
+
+	code, out = do(ps[0], admin, "GET", "/dicomweb/studies?limit=1", nil)
+	var rows []map[string]struct{ Value []any }
+	if code != http.StatusOK || json.Unmarshal(out, &rows) != nil || len(rows) == 0 {
+		t.Fatalf("demo studies: %d %s", code, out)
+	}
+	study, _ := rows[0]["0020000D"].Value[0].(string)
+	share := func(body map[string]any) string {
+		body["study"], body["hours"] = study, 1
+		code, out := do(ps[0], admin, "POST", "/api/v1/shares", body)
+		var sh struct{ URL string }
+		if code != http.StatusCreated || json.Unmarshal(out, &sh) != nil {
+			t.Fatalf("create share: %d %s", code, out)
+		}
+		u, _ := url.Parse(sh.URL)
+		return u.Path
+	}
+	twice := share(map[string]any{"uses": 2})
+	opened := make(chan bool, 6)
+	for i := range 6 {
+		go func() { opened <- openLink(t, ps[i%3], twice, "") }()
+	}
+	n := 0
+	for range 6 {
+		if <-opened {
+			n++
+		}
+	}
+	if n != 2 {
+		t.Errorf("a link of 2 uses opened 6 times at once over 3 replicas: %d opened, want 2", n)
+	}
+
+	pinned := share(map[string]any{"pin": "482913"})
+	for i, p := range ps[:2] {
+		if openLink(t, p, pinned, "000000") {
+			t.Fatalf("a wrong PIN opened the link through replica %d", i)
+		}
+	}
+	if !openLink(t, ps[2], pinned, "482913") {
+		t.Fatal("two wrong PINs locked the link (one gateway locks at 3)")
+	}
+	for _, p := range ps {
+		openLink(t, p, pinned, "000000")
+	}
+	for i, p := range ps {
+		if openLink(t, p, pinned, "482913") {
+			t.Errorf("three wrong PINs over three replicas did not lock the link: the right PIN opens it through replica %d", i)
+		}
+	}
+}
