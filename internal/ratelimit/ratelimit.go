@@ -20,9 +20,9 @@ type Keyed struct {
 	base      rate.Limit
 	baseBurst int
 	parts     int
-	idle  time.Duration
-	m     map[string]*bucket
-	sweep time.Time
+	idle      time.Duration
+	m         map[string]*bucket
+	sweep     time.Time
 }
 
 type bucket struct {
