@@ -222,6 +222,7 @@ func (s *secrets) sync(f *secretFile) error {
 			f.last = local
 			return nil
 		}
+		s.log.Warn("a key file rotated here was overtaken by another replica's rotation, whose keys replace it", "key", f.name)
 	}
 	shared, err := s.get(f.name)
 	if err != nil || shared == nil || bytes.Equal(shared.Content, f.last) {
