@@ -73,8 +73,8 @@ type secrets struct {
 	files []*secretFile
 }
 
-// newSecrets returns the key file keeper of db: nil-safe, doing nothing
-// when db serves one gateway.
+// newSecrets returns the key file keeper of db, which does nothing
+// when db serves one gateway (it is no index.Leaser).
 func newSecrets(db index.Store, log *slog.Logger) *secrets {
 	if _, shared := db.(index.Leaser); !shared {
 		return &secrets{log: log}
