@@ -135,6 +135,43 @@ func TestReplicaSecrets(t *testing.T) {
 	if err == nil || ctx.Err() != nil || !strings.Contains(string(out), "share-keys: "+filepath.Join(dirC, "share-keys.json")+" differs from the keys the other replicas share") {
 		t.Fatalf("a replica with other share keys: %v\n%s", err, out)
 	}
+
+	// Two replicas starting at once on an empty database and one folder
+	// (the person key's file is theirs together) agree on one set too.
+	dbURL2, data2 := pg.Database(t), t.TempDir()
+	dirs := []string{t.TempDir(), t.TempDir()}
+	addrs := []string{freeAddr(t), freeAddr(t)}
+	errs := make(chan error, 2)
+	for i := range 2 {
+		cmd := exec.Command(gatewayBinary(t), append([]string{"serve", "--listen", addrs[i], "--data", data2, "--no-auth"}, keys(dirs[i])...)...)
+		cmd.Env = pgEnv(dbURL2)
+		log := &lockedBuffer{}
+		cmd.Stdout, cmd.Stderr = log, log
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		p := &proc{cmd: cmd, base: "http://" + addrs[i] + "/dicomweb", log: log}
+		t.Cleanup(p.kill)
+		go func() {
+			if err := waitServing(addrs[i], log); err != nil {
+				errs <- fmt.Errorf("replica %d: %v\n%s", i, err, log.String())
+				return
+			}
+			errs <- nil
+		}()
+	}
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatalf("two replicas started at once: %v", err)
+		}
+	}
+	for _, name := range []string{"share-keys.json", "audit-keys.json"} {
+		x, errA := os.ReadFile(filepath.Join(dirs[0], name))
+		y, errB := os.ReadFile(filepath.Join(dirs[1], name))
+		if errA != nil || errB != nil || !bytes.Equal(x, y) {
+			t.Errorf("two replicas started at once hold different %s (%v, %v)", name, errA, errB)
+		}
+	}
 }
 
 // TestReplicaRevocation: three gateways on one PostgreSQL database. An

@@ -104,20 +104,25 @@ func (s *secrets) open(name, path string, create func() error) error {
 		case shared == nil:
 			created := local == nil
 			if created { // the first replica makes the keys
-				if err := create(); err != nil {
-					return err
-				}
+				cerr := create()
+				// A replica on the same folder may have made them first.
 				if local, err = os.ReadFile(path); err != nil {
-					return fmt.Errorf("read %s: %w", path, err)
+					return errors.Join(cerr, fmt.Errorf("read %s: %w", path, err))
 				}
 				agreed = local
 			}
 			b, _ := json.Marshal(sharedSecret{Content: local})
 			err := s.db.CreateRecord(kindSecrets, name, b)
 			if errors.Is(err, index.ErrExists) && attempt == 0 {
-				if created { // another replica made its keys at the same time: take theirs
-					if err := os.Remove(path); err != nil {
-						return fmt.Errorf("remove %s: %w", path, err)
+				if created { // another replica published its keys first: take theirs
+					theirs, err := s.get(name)
+					if err != nil || theirs == nil {
+						return errors.Join(err, fmt.Errorf("read shared %s: it vanished", name))
+					}
+					// Replaced atomically: a replica sharing the folder may
+					// be reading it.
+					if err := secretfile.Write(path, theirs.Content); err != nil {
+						return fmt.Errorf("%s: %w", name, err)
 					}
 				}
 				continue
