@@ -38,7 +38,7 @@ const (
 	kindSecrets = "secrets"
 	// secretPoll is how often a replica compares its key files with the
 	// shared copies.
-	secretPoll = 500 * time.Millisecond
+	secretPoll = 250 * time.Millisecond
 )
 
 // errSecretDiffers refuses the start of a replica whose key file holds
@@ -190,8 +190,17 @@ func (s *secrets) run(ctx context.Context) {
 		s.mu.Lock()
 		files := slices.Clone(s.files)
 		s.mu.Unlock()
+		// One query reads every shared copy.
+		shared := map[string][]byte{}
+		if err := s.db.Records(kindSecrets, func(id string, v []byte) error {
+			shared[id] = v
+			return nil
+		}); err != nil {
+			s.log.Warn("key files across replicas", "err", err)
+			continue
+		}
 		for _, f := range files { // f's fields are this goroutine's after open
-			if err := s.sync(f); err != nil {
+			if err := s.sync(f, shared[f.name]); err != nil {
 				s.log.Warn("key file across replicas", "key", f.name, "err", err)
 			}
 		}
@@ -201,7 +210,7 @@ func (s *secrets) run(ctx context.Context) {
 // sync publishes a rotation made here (the file changed) or applies one
 // made on another replica (the shared copy changed). Two rotations at
 // once: the first published wins, the other replica's file is replaced.
-func (s *secrets) sync(f *secretFile) error {
+func (s *secrets) sync(f *secretFile, record []byte) error {
 	local, err := os.ReadFile(f.path)
 	if err != nil {
 		return fmt.Errorf("read %s: %w", f.path, err)
@@ -229,9 +238,15 @@ func (s *secrets) sync(f *secretFile) error {
 		}
 		s.log.Warn("a key file rotated here was overtaken by another replica's rotation, whose keys replace it", "key", f.name)
 	}
-	shared, err := s.get(f.name)
-	if err != nil || shared == nil || bytes.Equal(shared.Content, f.last) {
-		return err
+	var shared sharedSecret
+	if record == nil {
+		return nil
+	}
+	if err := json.Unmarshal(record, &shared); err != nil {
+		return fmt.Errorf("shared %s: %w", f.name, err)
+	}
+	if bytes.Equal(shared.Content, f.last) {
+		return nil
 	}
 	if err := secretfile.Write(f.path, shared.Content); err != nil {
 		return err
