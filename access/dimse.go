@@ -148,3 +148,15 @@ func (r *AEs) Len() int {
 	}
 	return len(r.list)
 }
+
+// CommitPrincipal is who an AE acts as when it asks for Storage
+// Commitment: it needs the store allowance, and it learns of an instance
+// only what a clinician of its institution may see (the visibility rule),
+// so that a commitment request is no oracle for other institutions'
+// studies.
+func (ae AE) CommitPrincipal() (auth.Principal, error) {
+	if !ae.Allows(OpStore) {
+		return auth.Principal{}, fmt.Errorf("%w: AE %s may %v, not store (storage commitment)", ErrOperationNotAllowed, ae.AET, ae.Allow)
+	}
+	return auth.Principal{Role: auth.RoleClinician, Institution: ae.Institution, User: "ae:" + ae.AET}, nil
+}

@@ -289,6 +289,10 @@ type conn struct {
 	r    *bufio.Reader
 	a    *Association
 	peer uint32 // the peer's maximum P-DATA-TF length (0: none)
+	// msgID numbers the requests the server sends (N-EVENT-REPORT);
+	// pending are the reports not yet confirmed, by message id.
+	msgID   uint16
+	pending map[uint16]*EventReport
 }
 
 // serveConn runs the state machine of PS3.8 9.2 for one connection:
@@ -356,6 +360,7 @@ func (s *Server) serveConn(ctx context.Context, nc net.Conn) {
 	}
 	log.Debug("association accepted", "contexts", len(a.ts))
 	err = c.established(hctx)
+	c.undelivered(hctx)
 	s.opt.Handler.Closed(hctx, a, err)
 }
 
@@ -555,6 +560,13 @@ func (c *conn) dispatch(ctx context.Context, m *message) error {
 			return c.send(m.ctx, pending, ds)
 		})
 		return c.send(m.ctx, Response(m.rq, status, comment), nil)
+	case NActionRQ:
+		return c.action(ctx, m)
+	case NEventReportRQ:
+		return c.eventReport(ctx, m)
+	case NEventReportRSP:
+		c.reported(m.rq)
+		return nil
 	case CCancelRQ:
 		// Operations run one at a time and the C-FIND answer is sent in
 		// full before the next PDU is read: a C-CANCEL arrives after it.

@@ -8,6 +8,7 @@ package scp
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -36,6 +38,7 @@ type Archive interface {
 	Store(ctx context.Context, r io.Reader, expectStudy string) (*archive.Stored, error)
 	Commit(ctx context.Context, stored []*archive.Stored) error
 	Search(ctx context.Context, q archive.Query, scope archive.Scope) (*archive.Result, error)
+	Durable(ctx context.Context, sop string) (*archive.Instance, error)
 }
 
 // Auditor records audit events (audit.Log).
@@ -60,6 +63,14 @@ type Options struct {
 	// Registerer receives the service's metrics (optional).
 	Registerer prometheus.Registerer
 	Logger     *slog.Logger
+	// ClientTLS is the TLS configuration (the gateway's client
+	// certificate, the CAs it trusts) of associations the gateway opens
+	// to AEs marked tls, such as a storage commitment report (optional).
+	ClientTLS *tls.Config
+	// ReportRetryDelays are the waits before each new attempt to deliver
+	// a storage commitment report over a new association (default 2 s,
+	// 10 s, 1 min).
+	ReportRetryDelays []time.Duration
 	// Server are the upper layer's options (timeouts, bounds, spool);
 	// AETitle, Syntaxes, Handler and Logger are set by New.
 	Server dimse.Options
@@ -72,6 +83,11 @@ type Service struct {
 	srv *dimse.Server
 	m   metrics
 	gc  *groupCommit
+	// base ends background work (report deliveries) on Close; bg waits
+	// for it.
+	base context.Context
+	stop context.CancelFunc
+	bg   sync.WaitGroup
 }
 
 type metrics struct {
@@ -92,7 +108,11 @@ func New(opt Options) (*Service, error) {
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
+	if opt.ReportRetryDelays == nil {
+		opt.ReportRetryDelays = []time.Duration{2 * time.Second, 10 * time.Second, time.Minute}
+	}
 	s := &Service{opt: opt, log: opt.Logger, gc: newGroupCommit(opt.Archive)}
+	s.base, s.stop = context.WithCancel(context.Background())
 	s.m = metrics{
 		assocs: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gateway_dimse_associations_total", Help: "DICOM associations requested, by outcome (accepted, rejected)."}, []string{"outcome"}),
 		open:   prometheus.NewGauge(prometheus.GaugeOpts{Name: "gateway_dimse_associations_open", Help: "DICOM associations open."}),
@@ -119,8 +139,20 @@ func New(opt Options) (*Service, error) {
 // Serve accepts associations on ln until ctx ends.
 func (s *Service) Serve(ctx context.Context, ln net.Listener) error { return s.srv.Serve(ctx, ln) }
 
-// Close aborts open associations and waits for them.
-func (s *Service) Close(ctx context.Context) error { return s.srv.Close(ctx) }
+// Close aborts open associations, stops report deliveries and waits for
+// them.
+func (s *Service) Close(ctx context.Context) error {
+	err := s.srv.Close(ctx)
+	s.stop()
+	done := make(chan struct{})
+	go func() { s.bg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return fmt.Errorf("close DICOM service: %w", ctx.Err())
+	}
+	return err
+}
 
 // syntaxes are the presentation contexts the gateway accepts:
 // verification, and every storage SOP class in the syntaxes it stores.
@@ -128,6 +160,8 @@ func syntaxes(abstract string) []string {
 	switch {
 	case abstract == Verification:
 		return []string{dcm.ImplicitVRLittleEndian, dcm.ExplicitVRLittleEndian, dcm.ExplicitVRBigEndian}
+	case abstract == StorageCommitment:
+		return []string{dcm.ImplicitVRLittleEndian, dcm.ExplicitVRLittleEndian}
 	case abstract == StudyRootFind || abstract == PatientRootFind:
 		return []string{dcm.ImplicitVRLittleEndian, dcm.ExplicitVRLittleEndian}
 	case dcm.IsStorageSOPClass(abstract):
