@@ -27,6 +27,10 @@ const (
 // allow.
 var ErrOperationNotAllowed = errors.New("operation not allowed for this AE")
 
+// ErrTLSRequired refuses an association of an AE marked tls that did not
+// come over DICOM TLS with a verified client certificate.
+var ErrTLSRequired = errors.New("AE requires DICOM TLS with a client certificate")
+
 // AE is a known DICOM application entity (the --dicom-aes file: a YAML
 // list of {aet, host, port, institution, allow, tls}).
 type AE struct {
@@ -159,4 +163,20 @@ func (ae AE) CommitPrincipal() (auth.Principal, error) {
 		return auth.Principal{}, fmt.Errorf("%w: AE %s may %v, not store (storage commitment)", ErrOperationNotAllowed, ae.AET, ae.Allow)
 	}
 	return auth.Principal{Role: auth.RoleClinician, Institution: ae.Institution, User: "ae:" + ae.AET}, nil
+}
+
+// CheckTransport is the transport rule of an AE marked tls (PS3.15 B.1):
+// its associations come over the DICOM TLS port with a client
+// certificate the gateway verified against its client CAs. Other AEs may
+// use either port.
+func (ae AE) CheckTransport(overTLS, clientVerified bool) error {
+	switch {
+	case !ae.TLS:
+		return nil
+	case !overTLS:
+		return fmt.Errorf("%w: AE %s must use the DICOM TLS port", ErrTLSRequired, ae.AET)
+	case !clientVerified:
+		return fmt.Errorf("%w: AE %s sent no client certificate the gateway trusts", ErrTLSRequired, ae.AET)
+	}
+	return nil
 }

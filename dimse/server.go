@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
@@ -64,7 +65,10 @@ type Association struct {
 	ID     string
 	RQ     *AssociateRQ
 	Remote net.Addr
-	Log    *slog.Logger
+	// TLS is the state of a DICOM TLS connection (nil on the plain
+	// port): the handler reads the verified client certificate there.
+	TLS *tls.ConnectionState
+	Log *slog.Logger
 	// accepted presentation contexts: id -> transfer syntax, abstract syntax.
 	ts, as map[byte]string
 }
@@ -302,6 +306,17 @@ func (s *Server) serveConn(ctx context.Context, nc net.Conn) {
 	c := &conn{s: s, c: nc, r: bufio.NewReaderSize(nc, 16<<10)}
 	id := newID()
 	log := s.log.With("assoc", id, "remote", nc.RemoteAddr().String())
+	var tlsState *tls.ConnectionState
+	if tc, ok := nc.(*tls.Conn); ok {
+		// The handshake runs under ARTIM, like the A-ASSOCIATE-RQ.
+		_ = nc.SetDeadline(time.Now().Add(s.opt.ARTIM))
+		if err := tc.HandshakeContext(ctx); err != nil {
+			log.Info("DICOM TLS handshake failed", "err", err)
+			return
+		}
+		st := tc.ConnectionState()
+		tlsState = &st
+	}
 	_ = nc.SetReadDeadline(time.Now().Add(s.opt.ARTIM))
 	typ, n, err := readPDUHeader(c.r, s.opt.MaxPDULength)
 	if err != nil {
@@ -323,7 +338,7 @@ func (s *Server) serveConn(ctx context.Context, nc net.Conn) {
 		return
 	}
 	log = log.With("calling", rq.CallingAE, "called", rq.CalledAE)
-	a := &Association{ID: id, RQ: rq, Remote: nc.RemoteAddr(), Log: log, ts: map[byte]string{}, as: map[byte]string{}}
+	a := &Association{ID: id, RQ: rq, Remote: nc.RemoteAddr(), TLS: tlsState, Log: log, ts: map[byte]string{}, as: map[byte]string{}}
 	c.a = a
 	switch {
 	case rq.ProtocolVersion&1 == 0:

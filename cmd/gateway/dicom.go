@@ -28,6 +28,8 @@ type DICOMConfig struct {
 	// at most a quarter of them.
 	MaxAssociations int
 	IdleTimeout     time.Duration
+	// TLS is the DICOM TLS port (dicomtls.go).
+	TLS DICOMTLSConfig
 }
 
 // demoAE is the AE --demo registers: DCMTK tools on the gateway's machine
@@ -46,11 +48,15 @@ func bindDICOM(fs *flag.FlagSet, c *DICOMConfig) {
 	boolean(fs, &c.CheckCalledAET, "dicom-check-called-aet", "reject associations whose called AE title is not --dicom-aet")
 	intv(fs, &c.MaxAssociations, "dicom-max-associations", "DICOM associations served at once (one calling AE holds at most a quarter)")
 	duration(fs, &c.IdleTimeout, "dicom-idle-timeout", "abort a DICOM association idle this long")
+	bindDICOMTLS(fs, &c.TLS)
 }
 
 func (c DICOMConfig) validate() error {
+	if err := c.TLS.validate(); err != nil {
+		return err
+	}
 	switch {
-	case c.Listen == "":
+	case c.Listen == "" && c.TLS.Listen == "":
 		return nil
 	case c.AET == "" || len(c.AET) > 16:
 		return fmt.Errorf("dicom-aet: %q must be 1 to 16 characters", c.AET)
@@ -86,8 +92,12 @@ func loadAEs(cfg Config) (*access.AEs, error) {
 
 // setupDICOM builds the DICOM service on the archive (nil when off).
 func setupDICOM(cfg Config, p *parts, log *slog.Logger) (*scp.Service, error) {
-	if cfg.DICOM.Listen == "" {
+	if cfg.DICOM.Listen == "" && cfg.DICOM.TLS.Listen == "" {
 		return nil, nil
+	}
+	clientTLS, err := cfg.DICOM.TLS.clientConfig()
+	if err != nil {
+		return nil, err
 	}
 	aes, err := loadAEs(cfg)
 	if err != nil {
@@ -99,7 +109,7 @@ func setupDICOM(cfg Config, p *parts, log *slog.Logger) (*scp.Service, error) {
 	return scp.New(scp.Options{
 		AETitle: cfg.DICOM.AET, CheckCalledAET: cfg.DICOM.CheckCalledAET, AEs: aes,
 		Archive: p.archive, Audit: p.access.audit, PersonKeyOf: p.rs.PersonKeyOf,
-		Registerer: p.metrics.Registry, Logger: log.With("component", "dimse"),
+		Registerer: p.metrics.Registry, Logger: log.With("component", "dimse"), ClientTLS: clientTLS,
 		Server: dimse.Options{
 			MaxAssociations: cfg.DICOM.MaxAssociations, IdleTimeout: cfg.DICOM.IdleTimeout,
 			MaxDataSetBytes: cfg.MaxInstanceBytes, SpoolDir: filepath.Join(cfg.Data, "tmp"),
@@ -107,22 +117,44 @@ func setupDICOM(cfg Config, p *parts, log *slog.Logger) (*scp.Service, error) {
 	})
 }
 
-// serveDICOM listens on the DICOM port and serves until ctx ends; the
-// returned stop aborts open associations.
-func serveDICOM(ctx context.Context, svc *scp.Service, addr string, stdout io.Writer, log *slog.Logger, errc chan<- error) (func(context.Context), error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("listen %s (DICOM): %w", addr, err)
-	}
-	log.Info("DICOM listening", "addr", ln.Addr().String())
-	fmt.Fprintf(stdout, "gateway: serving DICOM (DIMSE) at %s\n", ln.Addr())
-	go func() {
-		if err := svc.Serve(ctx, ln); err != nil {
-			errc <- err
+// serveDICOM listens on the DICOM port and the DICOM TLS port (each when
+// set) and serves until ctx ends; the returned stop aborts open
+// associations.
+func serveDICOM(ctx context.Context, svc *scp.Service, cfg DICOMConfig, stdout io.Writer, log *slog.Logger, errc chan<- error) (func(context.Context), error) {
+	var lns []net.Listener
+	closeAll := func() {
+		for _, ln := range lns {
+			ln.Close()
 		}
-	}()
+	}
+	if cfg.Listen != "" {
+		ln, err := net.Listen("tcp", cfg.Listen)
+		if err != nil {
+			return nil, fmt.Errorf("listen %s (DICOM): %w", cfg.Listen, err)
+		}
+		lns = append(lns, ln)
+		log.Info("DICOM listening", "addr", ln.Addr().String())
+		fmt.Fprintf(stdout, "gateway: serving DICOM (DIMSE) at %s\n", ln.Addr())
+	}
+	if cfg.TLS.Listen != "" {
+		ln, err := listenDICOMTLS(cfg.TLS) // dicomtls.go
+		if err != nil {
+			closeAll()
+			return nil, err
+		}
+		lns = append(lns, ln)
+		log.Info("DICOM TLS listening", "addr", ln.Addr().String())
+		fmt.Fprintf(stdout, "gateway: serving DICOM TLS at %s\n", ln.Addr())
+	}
+	for _, ln := range lns {
+		go func() {
+			if err := svc.Serve(ctx, ln); err != nil {
+				errc <- err
+			}
+		}()
+	}
 	return func(sctx context.Context) {
-		ln.Close()
+		closeAll()
 		if err := svc.Close(sctx); err != nil {
 			log.Error("close DICOM service", "err", err)
 		}

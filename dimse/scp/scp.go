@@ -199,6 +199,12 @@ func (s *Service) Associate(ctx context.Context, a *dimse.Association) (context.
 		err = dimse.RejectCalledAE(fmt.Sprintf("called AE title %q is not this gateway's (%s)", a.RQ.CalledAE, s.opt.AETitle))
 	case !known:
 		err = dimse.RejectCallingAE(fmt.Sprintf("calling AE title %q from %s is not a known AE", a.RQ.CallingAE, ip))
+	default:
+		// An AE marked tls is not recognised on the plain port or
+		// without a trusted client certificate (the log says why).
+		if terr := ae.CheckTransport(a.TLS != nil, a.TLS != nil && len(a.TLS.VerifiedChains) > 0); terr != nil {
+			err = dimse.RejectCallingAE(terr.Error())
+		}
 	}
 	if err != nil {
 		s.m.assocs.WithLabelValues("rejected").Inc()
