@@ -1,0 +1,319 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/binary"
+	"encoding/pem"
+	"fmt"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/imgcloud/gateway/dimse"
+	"github.com/imgcloud/gateway/internal/corpus"
+	"github.com/imgcloud/gateway/internal/testutil/dcmtktest"
+)
+
+// testPKI is a CA and certificates it signs, written as PEM files.
+type testPKI struct {
+	dir    string
+	ca     *x509.Certificate
+	caKey  *rsa.PrivateKey
+	CAFile string
+}
+
+// newPKI makes a CA (RSA: DCMTK's default BCP 195 profile offers RSA
+// cipher suites only).
+func newPKI(t *testing.T, name string) *testPKI {
+	t.Helper()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, _ := x509.ParseCertificate(der)
+	p := &testPKI{dir: t.TempDir(), ca: ca, caKey: key}
+	p.CAFile = p.write(t, name+"-ca.crt", "CERTIFICATE", der)
+	return p
+}
+
+func (p *testPKI) write(t *testing.T, name, typ string, der []byte) string {
+	t.Helper()
+	path := filepath.Join(p.dir, name)
+	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// issue signs a certificate for 127.0.0.1, usable by servers and clients;
+// it returns the certificate and key files.
+func (p *testPKI) issue(t *testing.T, cn string) (certFile, keyFile string) {
+	t.Helper()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
+	tmpl := &x509.Certificate{SerialNumber: serial, Subject: pkix.Name{CommonName: cn},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.ca, &key.PublicKey, p.caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p.write(t, cn+".crt", "CERTIFICATE", der), p.write(t, cn+".key", "RSA PRIVATE KEY", x509.MarshalPKCS1PrivateKey(key))
+}
+
+// reportReceiver is a PACS's storage commitment listener (a dimse.Server
+// with an EventHandler): it counts the reports it is sent.
+type reportReceiver struct {
+	mu     sync.Mutex
+	events []uint16
+	got    chan struct{}
+}
+
+func (r *reportReceiver) Associate(ctx context.Context, _ *dimse.Association) (context.Context, error) {
+	return ctx, nil
+}
+func (r *reportReceiver) Echo(context.Context, *dimse.Association) uint16 { return 0 }
+func (r *reportReceiver) Store(context.Context, *dimse.Association, *dimse.StoreRequest) (uint16, string) {
+	return 0x0211, ""
+}
+func (r *reportReceiver) Find(context.Context, *dimse.Association, *dimse.FindRequest, func([]byte) error) (uint16, string) {
+	return 0x0211, ""
+}
+func (r *reportReceiver) Closed(context.Context, *dimse.Association, error) {}
+func (r *reportReceiver) EventReport(_ context.Context, _ *dimse.Association, rq *dimse.EventRequest) uint16 {
+	r.mu.Lock()
+	r.events = append(r.events, rq.EventType)
+	r.mu.Unlock()
+	r.got <- struct{}{}
+	return 0
+}
+
+// listenReports starts a report receiver on a free port (over TLS when
+// cfg is set) and returns its port.
+func listenReports(t *testing.T, cfg *tls.Config) (int, *reportReceiver) {
+	t.Helper()
+	r := &reportReceiver{got: make(chan struct{}, 4)}
+	srv, err := dimse.New(dimse.Options{Handler: r, Syntaxes: func(as string) []string {
+		if as == "1.2.840.10008.1.20.1" {
+			return []string{"1.2.840.10008.1.2.1", "1.2.840.10008.1.2"}
+		}
+		return nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	if cfg != nil {
+		ln = tls.NewListener(ln, cfg)
+	}
+	go srv.Serve(context.Background(), ln)
+	t.Cleanup(func() { srv.Close(context.Background()); ln.Close() })
+	return port, r
+}
+
+// commitRequestFor encodes a storage commitment request (explicit VR
+// little endian, sequence and items of defined length, as DCMTK writes).
+func commitRequestFor(txn string, files ...corpus.File) []byte {
+	el := func(g, e uint16, vr string, v string) []byte {
+		if len(v)%2 == 1 {
+			v += "\x00"
+		}
+		b := binary.LittleEndian.AppendUint16(nil, g)
+		b = binary.LittleEndian.AppendUint16(b, e)
+		b = append(b, vr...)
+		if vr == "SQ" {
+			b = append(b, 0, 0)
+			b = binary.LittleEndian.AppendUint32(b, uint32(len(v)))
+		} else {
+			b = binary.LittleEndian.AppendUint16(b, uint16(len(v)))
+		}
+		return append(b, v...)
+	}
+	var items []byte
+	for _, f := range files {
+		it := append(el(8, 0x1150, "UI", f.SOPClassUID), el(8, 0x1155, "UI", f.SOPUID)...)
+		items = binary.LittleEndian.AppendUint32(append(items, 0xFE, 0xFF, 0x00, 0xE0), uint32(len(it)))
+		items = append(items, it...)
+	}
+	return append(el(8, 0x1195, "UI", txn), el(8, 0x1199, "SQ", string(items))...)
+}
+
+// TestDICOMTLSAndCommitment runs a gateway process with its plain and
+// TLS DICOM ports. DCMTK's echoscu and storescu over TLS with a client
+// certificate of the registry's CA are served; without a certificate,
+// with one of another CA, below TLS 1.2, or on the plain port, an AE
+// marked tls is refused. Storage commitment (DCMTK 3.6.7 has no SCU for
+// it: driven with the project's dimse.Client) answers on the same
+// association, and over a new association (TLS for the AE marked tls) to
+// the AE's listener when the requester releases first.
+func TestDICOMTLSAndCommitment(t *testing.T) {
+	dcmtktest.Tool(t, "storescu")
+	man, err := corpus.Generate(t.TempDir(), corpus.Options{Studies: 6, SeriesPerStudy: 1, InstancesPerSeries: 2, Big: 0, Seed: 11,
+		Today: time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fahzu []corpus.File
+	for _, f := range man.Files {
+		if f.IssuerOfPatientID == "FAHZU" {
+			fahzu = append(fahzu, f)
+		}
+	}
+	if len(fahzu) < 3 {
+		t.Fatalf("corpus has %d FAHZU files, want at least 3", len(fahzu))
+	}
+	pki := newPKI(t, "hospitals")
+	gwCert, gwKey := pki.issue(t, "gateway")
+	aeCert, aeKey := pki.issue(t, "tlspacs")
+	strangerCert, strangerKey := newPKI(t, "stranger").issue(t, "stranger")
+
+	// The TLS AE's report listener requires the gateway's client certificate.
+	caPool := x509.NewCertPool()
+	caPool.AddCert(pki.ca)
+	rcvCert, err := tls.LoadX509KeyPair(aeCert, aeKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tlsPort, tlsReports := listenReports(t, &tls.Config{Certificates: []tls.Certificate{rcvCert}, ClientCAs: caPool,
+		ClientAuth: tls.RequireAndVerifyClientCert, MinVersion: tls.VersionTLS12})
+	plainPort, plainReports := listenReports(t, nil)
+
+	aes := filepath.Join(t.TempDir(), "aes.yaml")
+	os.WriteFile(aes, []byte(fmt.Sprintf("- {aet: TLSPACS, host: 127.0.0.1, port: %d, institution: fahzu, allow: [store], tls: true}\n"+
+		"- {aet: FAHZUPACS, host: 127.0.0.1, port: %d, institution: fahzu, allow: [store]}\n", tlsPort, plainPort)), 0o600)
+	plainAddr, tlsAddr := freeAddr(t), freeAddr(t)
+	startGateway(t, t.TempDir(), "--demo", "--dicom-listen", plainAddr, "--dicom-aes", aes,
+		"--dicom-tls-listen", tlsAddr, "--dicom-tls-cert", gwCert, "--dicom-tls-key", gwKey, "--dicom-tls-client-ca", pki.CAFile)
+	host, port, _ := strings.Cut(tlsAddr, ":")
+	_, plain, _ := strings.Cut(plainAddr, ":")
+	tlsArgs := func(cert, key string) []string {
+		return []string{"+tls", key, cert, "+cf", pki.CAFile, "-aet", "TLSPACS", "-aec", "IMGCLOUD", host, port}
+	}
+
+	t.Run("TLS with a client certificate", func(t *testing.T) {
+		if out, err := dcmtk(t, "echoscu", tlsArgs(aeCert, aeKey)...); err != nil {
+			t.Fatalf("echoscu +tls: %v\n%s", err, out)
+		}
+		args := append(tlsArgs(aeCert, aeKey), man.Abs(fahzu[0]), man.Abs(fahzu[1]))
+		if out, err := dcmtk(t, "storescu", append([]string{"-v"}, args...)...); err != nil || strings.Count(out, "(Success)") != 2 {
+			t.Fatalf("storescu +tls: %v\n%s", err, out)
+		}
+	})
+
+	t.Run("refusals", func(t *testing.T) {
+		out, err := dcmtk(t, "echoscu", "+tla", "+cf", pki.CAFile, "-aet", "TLSPACS", "-aec", "IMGCLOUD", host, port)
+		if err == nil || !strings.Contains(out, "Calling AE Title Not Recognized") {
+			t.Errorf("TLS AE without a client certificate: %v\n%s", err, out)
+		}
+		if out, err := dcmtk(t, "echoscu", tlsArgs(strangerCert, strangerKey)...); err == nil {
+			t.Errorf("client certificate of another CA accepted:\n%s", out)
+		}
+		out, err = dcmtk(t, "echoscu", "-aet", "TLSPACS", "-aec", "IMGCLOUD", host, plain)
+		if err == nil || !strings.Contains(out, "Calling AE Title Not Recognized") {
+			t.Errorf("TLS AE on the plain port: %v\n%s", err, out)
+		}
+		c, err := tls.Dial("tcp", tlsAddr, &tls.Config{RootCAs: caPool, MaxVersion: tls.VersionTLS11})
+		if err == nil {
+			c.Close()
+			t.Errorf("TLS 1.1 handshake accepted")
+		}
+		// An AE not marked tls may use either port (anonymous TLS here).
+		if out, err := dcmtk(t, "echoscu", "+tla", "+cf", pki.CAFile, "-aet", "FAHZUPACS", "-aec", "IMGCLOUD", host, port); err != nil {
+			t.Errorf("AE not marked tls on the TLS port: %v\n%s", err, out)
+		}
+	})
+
+	commit := func(t *testing.T, c *dimse.Client, txn string, files ...corpus.File) {
+		t.Helper()
+		if st, cm, err := c.Action("1.2.840.10008.1.20.1", "1.2.840.10008.1.20.1.1", 1, commitRequestFor(txn, files...)); st != 0 || err != nil {
+			t.Fatalf("N-ACTION: %04X %q %v", st, cm, err)
+		}
+	}
+	contexts := []dimse.PresentationContext{{AbstractSyntax: "1.2.840.10008.1.20.1", TransferSyntaxes: []string{"1.2.840.10008.1.2.1"}}}
+
+	t.Run("commitment on the same association", func(t *testing.T) {
+		if out, err := dcmtk(t, "storescu", "-v", "-aet", "FAHZUPACS", "-aec", "IMGCLOUD", host, plain, man.Abs(fahzu[2])); err != nil {
+			t.Fatalf("storescu: %v\n%s", err, out)
+		}
+		c, err := dimse.Dial(context.Background(), plainAddr, dimse.ClientOptions{CallingAE: "FAHZUPACS", CalledAE: "IMGCLOUD", Contexts: contexts})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Release()
+		commit(t, c, "1.2.826.0.1.9.1", fahzu[2])
+		cmd, _, err := c.ReadMessage()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev, _ := cmd.U16(dimse.TagEventTypeID); ev != 1 {
+			t.Errorf("event type %d, want 1 (all committed)", ev)
+		}
+		rsp := dimse.Response(cmd, 0, "")
+		rsp.SetU16(dimse.TagEventTypeID, 1)
+		if err := c.Respond("1.2.840.10008.1.20.1", rsp); err != nil {
+			t.Fatal(err)
+		}
+		// Unknown instance: event type 2.
+		commit(t, c, "1.2.826.0.1.9.2", fahzu[2], corpus.File{SOPClassUID: fahzu[0].SOPClassUID, SOPUID: "1.2.826.0.1.9.404"})
+		if cmd, _, err = c.ReadMessage(); err != nil {
+			t.Fatal(err)
+		}
+		if ev, _ := cmd.U16(dimse.TagEventTypeID); ev != 2 {
+			t.Errorf("event type %d, want 2 (a failure)", ev)
+		}
+		c.Respond("1.2.840.10008.1.20.1", dimse.Response(cmd, 0, ""))
+	})
+
+	t.Run("commitment over a new association", func(t *testing.T) {
+		for _, tc := range []struct {
+			name, aet, addr string
+			tls             *tls.Config
+			reports         *reportReceiver
+		}{
+			{"plain", "FAHZUPACS", plainAddr, nil, plainReports},
+			{"TLS", "TLSPACS", tlsAddr, &tls.Config{RootCAs: caPool, Certificates: []tls.Certificate{rcvCert}}, tlsReports},
+		} {
+			c, err := dimse.Dial(context.Background(), tc.addr, dimse.ClientOptions{CallingAE: tc.aet, CalledAE: "IMGCLOUD", Contexts: contexts, TLS: tc.tls})
+			if err != nil {
+				t.Fatalf("%s: %v", tc.name, err)
+			}
+			commit(t, c, "1.2.826.0.1.9.3", fahzu[0], fahzu[1])
+			c.Release() // before the report: it goes to the AE's listener
+			select {
+			case <-tc.reports.got:
+			case <-time.After(20 * time.Second):
+				t.Fatalf("%s: no report on the AE's listener", tc.name)
+			}
+			tc.reports.mu.Lock()
+			if ev := tc.reports.events[0]; ev != 1 {
+				t.Errorf("%s: event type %d, want 1", tc.name, ev)
+			}
+			tc.reports.mu.Unlock()
+		}
+	})
+}
