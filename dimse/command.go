@@ -16,18 +16,12 @@ const (
 	CEchoRQ   uint16 = 0x0030
 	CEchoRSP  uint16 = 0x8030
 	CCancelRQ uint16 = 0x0FFF
-	// DIMSE-N (PS3.7 E.2), for Storage Commitment.
-	NEventReportRQ  uint16 = 0x0100
-	NEventReportRSP uint16 = 0x8100
-	NActionRQ       uint16 = 0x0130
-	NActionRSP      uint16 = 0x8130
 )
 
 // Command set elements (group 0000), by element number.
 const (
 	tagGroupLength          = 0x0000
 	TagAffectedSOPClassUID  = 0x0002
-	TagRequestedSOPClassUID = 0x0003
 	TagCommandField         = 0x0100
 	TagMessageID            = 0x0110
 	TagMessageIDRespondedTo = 0x0120
@@ -38,9 +32,6 @@ const (
 	TagAffectedSOPInstance  = 0x1000
 	TagMoveOriginatorAE     = 0x1030
 	TagMoveOriginatorID     = 0x1031
-	TagRequestedSOPInstance = 0x1001
-	TagEventTypeID          = 0x1002
-	TagActionTypeID         = 0x1008
 )
 
 // noDataSet is CommandDataSetType's value for "no data set follows".

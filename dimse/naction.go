@@ -6,6 +6,20 @@ import (
 	"io"
 )
 
+// DIMSE-N commands (PS3.7 E.2) and command elements, for Storage
+// Commitment.
+const (
+	NEventReportRQ  uint16 = 0x0100
+	NEventReportRSP uint16 = 0x8100
+	NActionRQ       uint16 = 0x0130
+	NActionRSP      uint16 = 0x8130
+
+	TagRequestedSOPClassUID = 0x0003
+	TagRequestedSOPInstance = 0x1001
+	TagEventTypeID          = 0x1002
+	TagActionTypeID         = 0x1008
+)
+
 // maxNDataSetBytes bounds the data set of an N-ACTION or N-EVENT-REPORT:
 // a storage commitment request lists about 130 bytes per instance, so
 // 16 MiB is over 100,000 instances.
@@ -102,11 +116,11 @@ func (c *conn) action(ctx context.Context, m *message) error {
 	status, comment, report := h.Action(ctx, c.a, &ActionRequest{Command: m.rq, SOPClass: cls, SOPInstance: inst,
 		ActionType: typ, TransferSyntax: c.a.ts[m.ctx], Data: data})
 	if report != nil {
-		c.msgID++
-		if c.pending == nil {
-			c.pending = map[uint16]*EventReport{}
+		c.nID++
+		if c.reports == nil {
+			c.reports = map[uint16]*EventReport{}
 		}
-		c.pending[c.msgID] = report
+		c.reports[c.nID] = report
 	}
 	if err := c.send(m.ctx, rsp(status, comment), nil); err != nil || report == nil {
 		return err
@@ -114,7 +128,7 @@ func (c *conn) action(ctx context.Context, m *message) error {
 	cmd := Command{}
 	cmd.SetString(TagAffectedSOPClassUID, report.SOPClass)
 	cmd.SetU16(TagCommandField, NEventReportRQ)
-	cmd.SetU16(TagMessageID, c.msgID)
+	cmd.SetU16(TagMessageID, c.nID)
 	cmd.SetU16(TagDataSetType, 0)
 	cmd.SetString(TagAffectedSOPInstance, report.SOPInstance)
 	cmd.SetU16(TagEventTypeID, report.EventType)
@@ -126,8 +140,8 @@ func (c *conn) action(ctx context.Context, m *message) error {
 func (c *conn) reported(rsp Command) {
 	id, _ := rsp.U16(TagMessageIDRespondedTo)
 	st, _ := rsp.U16(TagStatus)
-	if _, ok := c.pending[id]; ok {
-		delete(c.pending, id)
+	if _, ok := c.reports[id]; ok {
+		delete(c.reports, id)
 		c.a.Log.Info("N-EVENT-REPORT confirmed", "status", fmt.Sprintf("%04X", st))
 	}
 }
@@ -138,8 +152,8 @@ func (c *conn) undelivered(ctx context.Context) {
 	if !ok {
 		return
 	}
-	for id, r := range c.pending {
-		delete(c.pending, id)
+	for id, r := range c.reports {
+		delete(c.reports, id)
 		h.Undelivered(ctx, c.a, r)
 	}
 }
@@ -166,7 +180,7 @@ func (c *conn) eventReport(ctx context.Context, m *message) error {
 }
 
 // Action sends an N-ACTION-RQ and returns the status and error comment of
-// its N-ACTION-RSP. A report may follow: read it with ReadMessage.
+// its N-ACTION-RSP. A report may follow: read it with ReadReport.
 func (c *Client) Action(sopClass, sopInstance string, actionType uint16, data []byte) (uint16, string, error) {
 	id, _, ok := c.Context(sopClass)
 	if !ok {
@@ -214,9 +228,10 @@ func (c *Client) EventReport(sopClass, sopInstance string, eventType uint16, dat
 	return st, nil
 }
 
-// ReadMessage reads the next message: its command set and, when one
-// follows, its data set (at most 16 MiB).
-func (c *Client) ReadMessage() (Command, []byte, error) {
+// ReadReport reads the next message, such as the N-EVENT-REPORT-RQ that
+// follows an N-ACTION-RSP: its command set and, when one follows, its
+// data set (at most 16 MiB).
+func (c *Client) ReadReport() (Command, []byte, error) {
 	var cmd, data []byte
 	var rq Command
 	for {

@@ -61,14 +61,15 @@ type Options struct {
 
 // Association is an accepted (or being negotiated) association.
 type Association struct {
+	// TLS is the state of a DICOM TLS connection (nil on the plain
+	// port): the handler reads the verified client certificate there.
+	TLS *tls.ConnectionState
+
 	// ID names the association in logs and the audit trail.
 	ID     string
 	RQ     *AssociateRQ
 	Remote net.Addr
-	// TLS is the state of a DICOM TLS connection (nil on the plain
-	// port): the handler reads the verified client certificate there.
-	TLS *tls.ConnectionState
-	Log *slog.Logger
+	Log    *slog.Logger
 	// accepted presentation contexts: id -> transfer syntax, abstract syntax.
 	ts, as map[byte]string
 }
@@ -288,15 +289,16 @@ func newID() string {
 
 // conn is one transport connection and its association state.
 type conn struct {
+	// nID numbers the requests the server sends (N-EVENT-REPORT);
+	// reports are those not yet confirmed, by message id.
+	nID     uint16
+	reports map[uint16]*EventReport
+
 	s    *Server
 	c    net.Conn
 	r    *bufio.Reader
 	a    *Association
 	peer uint32 // the peer's maximum P-DATA-TF length (0: none)
-	// msgID numbers the requests the server sends (N-EVENT-REPORT);
-	// pending are the reports not yet confirmed, by message id.
-	msgID   uint16
-	pending map[uint16]*EventReport
 }
 
 // serveConn runs the state machine of PS3.8 9.2 for one connection:
@@ -338,7 +340,7 @@ func (s *Server) serveConn(ctx context.Context, nc net.Conn) {
 		return
 	}
 	log = log.With("calling", rq.CallingAE, "called", rq.CalledAE)
-	a := &Association{ID: id, RQ: rq, Remote: nc.RemoteAddr(), TLS: tlsState, Log: log, ts: map[byte]string{}, as: map[byte]string{}}
+	a := &Association{ID: id, RQ: rq, Remote: nc.RemoteAddr(), Log: log, ts: map[byte]string{}, as: map[byte]string{}}
 	c.a = a
 	switch {
 	case rq.ProtocolVersion&1 == 0:
@@ -352,6 +354,7 @@ func (s *Server) serveConn(ctx context.Context, nc net.Conn) {
 		c.reject(log, rj)
 		return
 	}
+	a.TLS = tlsState
 	actx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	hctx, err := s.opt.Handler.Associate(actx, a)
@@ -537,6 +540,13 @@ func (c *conn) dispatch(ctx context.Context, m *message) error {
 	switch m.field {
 	case CEchoRQ:
 		return c.send(m.ctx, Response(m.rq, c.s.opt.Handler.Echo(ctx, c.a), ""), nil)
+	case NActionRQ: // naction.go
+		return c.action(ctx, m)
+	case NEventReportRQ:
+		return c.eventReport(ctx, m)
+	case NEventReportRSP:
+		c.reported(m.rq)
+		return nil
 	case CStoreRQ:
 		rq := &StoreRequest{Command: m.rq, SOPClass: m.rq.String(TagAffectedSOPClassUID),
 			SOPInstance: m.rq.String(TagAffectedSOPInstance), TransferSyntax: c.a.ts[m.ctx]}
@@ -575,13 +585,6 @@ func (c *conn) dispatch(ctx context.Context, m *message) error {
 			return c.send(m.ctx, pending, ds)
 		})
 		return c.send(m.ctx, Response(m.rq, status, comment), nil)
-	case NActionRQ:
-		return c.action(ctx, m)
-	case NEventReportRQ:
-		return c.eventReport(ctx, m)
-	case NEventReportRSP:
-		c.reported(m.rq)
-		return nil
 	case CCancelRQ:
 		// Operations run one at a time and the C-FIND answer is sent in
 		// full before the next PDU is read: a C-CANCEL arrives after it.

@@ -266,7 +266,7 @@ func TestDICOMTLSAndCommitment(t *testing.T) {
 		}
 		defer c.Release()
 		commit(t, c, "1.2.826.0.1.9.1", fahzu[2])
-		cmd, _, err := c.ReadMessage()
+		cmd, _, err := c.ReadReport()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -280,7 +280,7 @@ func TestDICOMTLSAndCommitment(t *testing.T) {
 		}
 		// Unknown instance: event type 2.
 		commit(t, c, "1.2.826.0.1.9.2", fahzu[2], corpus.File{SOPClassUID: fahzu[0].SOPClassUID, SOPUID: "1.2.826.0.1.9.404"})
-		if cmd, _, err = c.ReadMessage(); err != nil {
+		if cmd, _, err = c.ReadReport(); err != nil {
 			t.Fatal(err)
 		}
 		if ev, _ := cmd.U16(dimse.TagEventTypeID); ev != 2 {

@@ -153,6 +153,10 @@ func (s *Service) Undelivered(ctx context.Context, a *dimse.Association, r *dims
 func (s *Service) deliver(ctx context.Context, ae access.AE, assoc string, r *dimse.EventReport) {
 	ev := audit.Event{Actor: "ae:" + ae.AET, Role: string(auth.RolePACS), Institution: ae.Institution,
 		Action: "DIMSE N-EVENT-REPORT", Source: ae.Host, RequestID: assoc}
+	delays := s.opt.ReportRetryDelays
+	if delays == nil {
+		delays = []time.Duration{2 * time.Second, 10 * time.Second, time.Minute}
+	}
 	var err error
 	for attempt := 0; ; attempt++ {
 		var st uint16
@@ -161,14 +165,14 @@ func (s *Service) deliver(ctx context.Context, ae access.AE, assoc string, r *di
 			ev.Outcome, ev.Detail = outcome(st), fmt.Sprintf("status %04X, event type %d, on a new association to %s:%d", st, r.EventType, ae.Host, ae.Port)
 			break
 		}
-		if attempt == len(s.opt.ReportRetryDelays) || ctx.Err() != nil {
+		if attempt == len(delays) || ctx.Err() != nil {
 			ev.Outcome, ev.Detail = 502, fmt.Sprintf("event type %d undelivered after %d attempts: %v", r.EventType, attempt+1, err)
 			break
 		}
 		s.log.Info("storage commitment report not delivered, will retry", "ae", ae.AET, "err", err)
 		select {
 		case <-ctx.Done():
-		case <-time.After(s.opt.ReportRetryDelays[attempt]):
+		case <-time.After(delays[attempt]):
 		}
 	}
 	ev.Time = time.Now().UTC()

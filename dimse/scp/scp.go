@@ -35,10 +35,10 @@ const Verification = "1.2.840.10008.1.1"
 
 // Archive is what the service needs of archive.Service.
 type Archive interface {
+	Durable(ctx context.Context, sop string) (*archive.Instance, error)
 	Store(ctx context.Context, r io.Reader, expectStudy string) (*archive.Stored, error)
 	Commit(ctx context.Context, stored []*archive.Stored) error
 	Search(ctx context.Context, q archive.Query, scope archive.Scope) (*archive.Result, error)
-	Durable(ctx context.Context, sop string) (*archive.Instance, error)
 }
 
 // Auditor records audit events (audit.Log).
@@ -78,16 +78,17 @@ type Options struct {
 
 // Service is the DICOM service: serve it with Serve, stop it with Close.
 type Service struct {
-	opt Options
-	log *slog.Logger
-	srv *dimse.Server
-	m   metrics
-	gc  *groupCommit
 	// base ends background work (report deliveries) on Close; bg waits
 	// for it.
 	base context.Context
 	stop context.CancelFunc
 	bg   sync.WaitGroup
+
+	opt Options
+	log *slog.Logger
+	srv *dimse.Server
+	m   metrics
+	gc  *groupCommit
 }
 
 type metrics struct {
@@ -108,11 +109,7 @@ func New(opt Options) (*Service, error) {
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
-	if opt.ReportRetryDelays == nil {
-		opt.ReportRetryDelays = []time.Duration{2 * time.Second, 10 * time.Second, time.Minute}
-	}
 	s := &Service{opt: opt, log: opt.Logger, gc: newGroupCommit(opt.Archive)}
-	s.base, s.stop = context.WithCancel(context.Background())
 	s.m = metrics{
 		assocs: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gateway_dimse_associations_total", Help: "DICOM associations requested, by outcome (accepted, rejected)."}, []string{"outcome"}),
 		open:   prometheus.NewGauge(prometheus.GaugeOpts{Name: "gateway_dimse_associations_open", Help: "DICOM associations open."}),
@@ -133,6 +130,7 @@ func New(opt Options) (*Service, error) {
 		return nil, err
 	}
 	s.srv = srv
+	s.base, s.stop = context.WithCancel(context.Background())
 	return s, nil
 }
 
@@ -160,12 +158,12 @@ func syntaxes(abstract string) []string {
 	switch {
 	case abstract == Verification:
 		return []string{dcm.ImplicitVRLittleEndian, dcm.ExplicitVRLittleEndian, dcm.ExplicitVRBigEndian}
-	case abstract == StorageCommitment:
-		return []string{dcm.ImplicitVRLittleEndian, dcm.ExplicitVRLittleEndian}
 	case abstract == StudyRootFind || abstract == PatientRootFind:
 		return []string{dcm.ImplicitVRLittleEndian, dcm.ExplicitVRLittleEndian}
 	case dcm.IsStorageSOPClass(abstract):
 		return dcm.StoredTransferSyntaxes
+	case abstract == StorageCommitment: // commitment.go
+		return []string{dcm.ImplicitVRLittleEndian, dcm.ExplicitVRLittleEndian}
 	}
 	return nil
 }
