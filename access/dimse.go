@@ -61,6 +61,34 @@ func (ae AE) Principal(op Operation) (auth.Principal, error) {
 	return auth.Principal{Role: role, Institution: ae.Institution, User: "ae:" + ae.AET}, nil
 }
 
+// CommitPrincipal is who an AE acts as when it asks for Storage
+// Commitment: it needs the store allowance, and it learns of an instance
+// only what a clinician of its institution may see (the visibility rule),
+// so that a commitment request is no oracle for other institutions'
+// studies.
+func (ae AE) CommitPrincipal() (auth.Principal, error) {
+	if !ae.Allows(OpStore) {
+		return auth.Principal{}, fmt.Errorf("%w: AE %s may %v, not store (storage commitment)", ErrOperationNotAllowed, ae.AET, ae.Allow)
+	}
+	return auth.Principal{Role: auth.RoleClinician, Institution: ae.Institution, User: "ae:" + ae.AET}, nil
+}
+
+// CheckTransport is the transport rule of an AE marked tls (PS3.15 B.1):
+// its associations come over the DICOM TLS port with a client
+// certificate the gateway verified against its client CAs. Other AEs may
+// use either port.
+func (ae AE) CheckTransport(overTLS, clientVerified bool) error {
+	switch {
+	case !ae.TLS:
+		return nil
+	case !overTLS:
+		return fmt.Errorf("%w: AE %s must use the DICOM TLS port", ErrTLSRequired, ae.AET)
+	case !clientVerified:
+		return fmt.Errorf("%w: AE %s sent no client certificate the gateway trusts", ErrTLSRequired, ae.AET)
+	}
+	return nil
+}
+
 // AEs is the registry of known AEs: an association is accepted only from
 // a calling AE title whose entry names the source address.
 type AEs struct {
@@ -153,30 +181,3 @@ func (r *AEs) Len() int {
 	return len(r.list)
 }
 
-// CommitPrincipal is who an AE acts as when it asks for Storage
-// Commitment: it needs the store allowance, and it learns of an instance
-// only what a clinician of its institution may see (the visibility rule),
-// so that a commitment request is no oracle for other institutions'
-// studies.
-func (ae AE) CommitPrincipal() (auth.Principal, error) {
-	if !ae.Allows(OpStore) {
-		return auth.Principal{}, fmt.Errorf("%w: AE %s may %v, not store (storage commitment)", ErrOperationNotAllowed, ae.AET, ae.Allow)
-	}
-	return auth.Principal{Role: auth.RoleClinician, Institution: ae.Institution, User: "ae:" + ae.AET}, nil
-}
-
-// CheckTransport is the transport rule of an AE marked tls (PS3.15 B.1):
-// its associations come over the DICOM TLS port with a client
-// certificate the gateway verified against its client CAs. Other AEs may
-// use either port.
-func (ae AE) CheckTransport(overTLS, clientVerified bool) error {
-	switch {
-	case !ae.TLS:
-		return nil
-	case !overTLS:
-		return fmt.Errorf("%w: AE %s must use the DICOM TLS port", ErrTLSRequired, ae.AET)
-	case !clientVerified:
-		return fmt.Errorf("%w: AE %s sent no client certificate the gateway trusts", ErrTLSRequired, ae.AET)
-	}
-	return nil
-}
