@@ -180,4 +180,3 @@ func (r *AEs) Len() int {
 	}
 	return len(r.list)
 }
-
