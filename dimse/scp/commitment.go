@@ -94,7 +94,7 @@ func (s *Service) action(ctx context.Context, rq *dimse.ActionRequest) (uint16, 
 	txn, refs, err := decodeCommitRequest(rq.Data, rq.TransferSyntax == dcm.ImplicitVRLittleEndian)
 	if err != nil {
 		// 0x0120: missing attribute; 0x0106: invalid attribute value.
-		var missing *missingError
+		var missing *commitMissingError
 		if errors.As(err, &missing) {
 			return 0x0120, err.Error(), nil
 		}
@@ -111,7 +111,7 @@ func (s *Service) action(ctx context.Context, rq *dimse.ActionRequest) (uint16, 
 			r.reason = failProcessing
 			ss := sessionOf(ctx)
 			s.log.Warn("storage commitment: instance not committed", "sop", r.instance, "ae", ss.ae.AET, "err", err)
-		case in.Attrs.String(tagSOPClass) != "" && in.Attrs.String(tagSOPClass) != r.class:
+		case in.Attrs.String(tagCommitSOPClass) != "" && in.Attrs.String(tagCommitSOPClass) != r.class:
 			r.reason = failClassConflict
 		}
 		if r.reason != 0 {
@@ -123,7 +123,7 @@ func (s *Service) action(ctx context.Context, rq *dimse.ActionRequest) (uint16, 
 	return 0, "", res
 }
 
-const tagSOPClass = "00080016"
+const tagCommitSOPClass = "00080016"
 
 // report is the N-EVENT-REPORT of a result: event type 1 when every
 // instance is committed, 2 when some failed.
@@ -221,25 +221,25 @@ func (s *Service) sendReport(ctx context.Context, ae access.AE, r *dimse.EventRe
 	return st, nil
 }
 
-// missingError names a required attribute the request lacks.
-type missingError struct{ what string }
+// commitMissingError names a required attribute the request lacks.
+type commitMissingError struct{ what string }
 
-func (e *missingError) Error() string { return e.what + " is missing" }
+func (e *commitMissingError) Error() string { return e.what + " is missing" }
 
-// element is one data element read from a little-endian data set.
-type element struct {
+// sqElement is one data sqElement read from a little-endian data set.
+type sqElement struct {
 	tag   uint32
 	vr    string
 	value []byte // for SQ: the items' bytes
 }
 
-// readElements splits a little-endian data set (implicit or explicit VR)
+// splitElements splits a little-endian data set (implicit or explicit VR)
 // into its top-level elements. A sequence of undefined length is found
-// by walking its items, nested at most maxDepth deep.
-func readElements(b []byte, implicit bool) ([]element, error) {
+// by walking its items, nested at most maxSQDepth deep.
+func splitElements(b []byte, implicit bool) ([]sqElement, error) {
 	var out []element
 	for len(b) > 0 {
-		e, n, err := readElement(b, implicit, 0)
+		e, n, err := splitElement(b, implicit, 0)
 		if err != nil {
 			return nil, err
 		}
@@ -249,11 +249,11 @@ func readElements(b []byte, implicit bool) ([]element, error) {
 	return out, nil
 }
 
-const maxDepth = 4
+const maxSQDepth = 4
 
-func readElement(b []byte, implicit bool, depth int) (element, int, error) {
+func splitElement(b []byte, implicit bool, depth int) (sqElement, int, error) {
 	if len(b) < 8 {
-		return element{}, 0, errors.New("data set ends inside an element header")
+		return sqElement{}, 0, errors.New("data set ends inside an sqElement header")
 	}
 	tag := uint32(binary.LittleEndian.Uint16(b))<<16 | uint32(binary.LittleEndian.Uint16(b[2:]))
 	var vr string
@@ -266,7 +266,7 @@ func readElement(b []byte, implicit bool, depth int) (element, int, error) {
 		switch vr {
 		case "OB", "OW", "OF", "SQ", "UT", "UN", "UC", "UR", "OD", "OL", "OV", "SV", "UV":
 			if len(b) < 12 {
-				return element{}, 0, errors.New("data set ends inside an element header")
+				return sqElement{}, 0, errors.New("data set ends inside an sqElement header")
 			}
 			n, hdr = binary.LittleEndian.Uint32(b[8:]), 12
 		default:
@@ -275,13 +275,13 @@ func readElement(b []byte, implicit bool, depth int) (element, int, error) {
 	}
 	if n != math.MaxUint32 {
 		if uint64(n) > uint64(len(b)-hdr) {
-			return element{}, 0, fmt.Errorf("element (%04X,%04X) declares %d bytes, %d remain", tag>>16, tag&0xFFFF, n, len(b)-hdr)
+			return sqElement{}, 0, fmt.Errorf("sqElement (%04X,%04X) declares %d bytes, %d remain", tag>>16, tag&0xFFFF, n, len(b)-hdr)
 		}
-		return element{tag: tag, vr: vr, value: b[hdr : hdr+int(n)]}, hdr + int(n), nil
+		return sqElement{tag: tag, vr: vr, value: b[hdr : hdr+int(n)]}, hdr + int(n), nil
 	}
 	// Undefined length: a sequence (or item) ends at its delimiter.
-	if depth >= maxDepth {
-		return element{}, 0, fmt.Errorf("sequences nested deeper than %d", maxDepth)
+	if depth >= maxSQDepth {
+		return sqElement{}, 0, fmt.Errorf("sequences nested deeper than %d", maxSQDepth)
 	}
 	end := uint32(0xFFFEE0DD)
 	if tag == 0xFFFEE000 {
@@ -291,34 +291,34 @@ func readElement(b []byte, implicit bool, depth int) (element, int, error) {
 	off := 0
 	for {
 		if len(rest)-off < 8 {
-			return element{}, 0, fmt.Errorf("element (%04X,%04X) of undefined length has no delimiter", tag>>16, tag&0xFFFF)
+			return sqElement{}, 0, fmt.Errorf("sqElement (%04X,%04X) of undefined length has no delimiter", tag>>16, tag&0xFFFF)
 		}
 		t := uint32(binary.LittleEndian.Uint16(rest[off:]))<<16 | uint32(binary.LittleEndian.Uint16(rest[off+2:]))
 		if t == end {
-			return element{tag: tag, vr: "SQ", value: rest[:off]}, hdr + off + 8, nil
+			return sqElement{tag: tag, vr: "SQ", value: rest[:off]}, hdr + off + 8, nil
 		}
 		// Item headers (FFFE,xxxx) have no VR in any syntax; the
 		// elements inside an item follow the transfer syntax.
-		_, m, err := readElement(rest[off:], implicit, depth+1)
+		_, m, err := splitElement(rest[off:], implicit, depth+1)
 		if err != nil {
-			return element{}, 0, err
+			return sqElement{}, 0, err
 		}
 		off += m
 	}
 }
 
-// items splits a sequence's value into the element lists of its items.
-func items(seq []byte, implicit bool) ([][]element, error) {
+// items splits a sequence's value into the sqElement lists of its items.
+func sqItems(seq []byte, implicit bool) ([][]sqElement, error) {
 	var out [][]element
 	for len(seq) > 0 {
-		it, n, err := readElement(seq, true, 1)
+		it, n, err := splitElement(seq, true, 1)
 		if err != nil {
 			return nil, err
 		}
 		if it.tag != 0xFFFEE000 {
 			return nil, fmt.Errorf("(%04X,%04X) inside a sequence where an item was expected", it.tag>>16, it.tag&0xFFFF)
 		}
-		els, err := readElements(it.value, implicit)
+		els, err := splitElements(it.value, implicit)
 		if err != nil {
 			return nil, err
 		}
@@ -328,12 +328,12 @@ func items(seq []byte, implicit bool) ([][]element, error) {
 	return out, nil
 }
 
-func uidValue(v []byte) string { return strings.TrimRight(string(v), " \x00") }
+func commitUID(v []byte) string { return strings.TrimRight(string(v), " \x00") }
 
 // decodeCommitRequest reads the Transaction UID and the Referenced SOP
 // Sequence of an N-ACTION-RQ's action information.
 func decodeCommitRequest(b []byte, implicit bool) (string, []sopRef, error) {
-	els, err := readElements(b, implicit)
+	els, err := splitElements(b, implicit)
 	if err != nil {
 		return "", nil, err
 	}
@@ -343,10 +343,10 @@ func decodeCommitRequest(b []byte, implicit bool) (string, []sopRef, error) {
 	for _, e := range els {
 		switch e.tag {
 		case tagTransactionUID:
-			txn = uidValue(e.value)
+			txn = commitUID(e.value)
 		case tagRefSOPSeq:
 			seen = true
-			its, err := items(e.value, implicit)
+			its, err := sqItems(e.value, implicit)
 			if err != nil {
 				return "", nil, fmt.Errorf("Referenced SOP Sequence: %w", err)
 			}
@@ -358,13 +358,13 @@ func decodeCommitRequest(b []byte, implicit bool) (string, []sopRef, error) {
 				for _, e := range it {
 					switch e.tag {
 					case tagRefClass:
-						r.class = uidValue(e.value)
+						r.class = commitUID(e.value)
 					case tagRefInstance:
-						r.instance = uidValue(e.value)
+						r.instance = commitUID(e.value)
 					}
 				}
 				if r.class == "" || r.instance == "" {
-					return "", nil, &missingError{fmt.Sprintf("Referenced SOP Class or Instance UID of item %d", i+1)}
+					return "", nil, &commitMissingError{fmt.Sprintf("Referenced SOP Class or Instance UID of item %d", i+1)}
 				}
 				refs = append(refs, r)
 			}
@@ -372,9 +372,9 @@ func decodeCommitRequest(b []byte, implicit bool) (string, []sopRef, error) {
 	}
 	switch {
 	case txn == "":
-		return "", nil, &missingError{"Transaction UID (0008,1195)"}
+		return "", nil, &commitMissingError{"Transaction UID (0008,1195)"}
 	case !seen || len(refs) == 0:
-		return "", nil, &missingError{"Referenced SOP Sequence (0008,1199)"}
+		return "", nil, &commitMissingError{"Referenced SOP Sequence (0008,1199)"}
 	}
 	return txn, refs, nil
 }
@@ -384,23 +384,23 @@ func decodeCommitRequest(b []byte, implicit bool) (string, []sopRef, error) {
 // committed instances and the Failed SOP Sequence with reasons.
 func (r *commitResult) encode(implicit bool) []byte {
 	var b []byte
-	b = appendElement(b, tagRetrieveAE, "AE", padText(r.aet, ' '), implicit)
-	b = appendElement(b, tagTransactionUID, "UI", padText(r.txn, 0), implicit)
+	b = commitElement(b, tagRetrieveAE, "AE", commitPad(r.aet, ' '), implicit)
+	b = commitElement(b, tagTransactionUID, "UI", commitPad(r.txn, 0), implicit)
 	seq := func(tag uint32, refs []sopRef, withReason bool) {
 		var v []byte
 		for _, ref := range refs {
 			var it []byte
-			it = appendElement(it, tagRefClass, "UI", padText(ref.class, 0), implicit)
-			it = appendElement(it, tagRefInstance, "UI", padText(ref.instance, 0), implicit)
+			it = commitElement(it, tagRefClass, "UI", commitPad(ref.class, 0), implicit)
+			it = commitElement(it, tagRefInstance, "UI", commitPad(ref.instance, 0), implicit)
 			if withReason {
-				it = appendElement(it, tagFailureReason, "US", binary.LittleEndian.AppendUint16(nil, ref.reason), implicit)
+				it = commitElement(it, tagFailureReason, "US", binary.LittleEndian.AppendUint16(nil, ref.reason), implicit)
 			}
 			v = binary.LittleEndian.AppendUint16(v, 0xFFFE)
 			v = binary.LittleEndian.AppendUint16(v, 0xE000)
 			v = binary.LittleEndian.AppendUint32(v, uint32(len(it)))
 			v = append(v, it...)
 		}
-		b = appendElement(b, tag, "SQ", v, implicit)
+		b = commitElement(b, tag, "SQ", v, implicit)
 	}
 	// Tags in ascending order: (0008,1198) before (0008,1199).
 	if len(r.fail) > 0 {
@@ -412,7 +412,7 @@ func (r *commitResult) encode(implicit bool) []byte {
 	return b
 }
 
-func padText(s string, pad byte) []byte {
+func commitPad(s string, pad byte) []byte {
 	b := []byte(s)
 	if len(b)%2 == 1 {
 		b = append(b, pad)
@@ -420,7 +420,7 @@ func padText(s string, pad byte) []byte {
 	return b
 }
 
-func appendElement(b []byte, tag uint32, vr string, v []byte, implicit bool) []byte {
+func commitElement(b []byte, tag uint32, vr string, v []byte, implicit bool) []byte {
 	b = binary.LittleEndian.AppendUint16(b, uint16(tag>>16))
 	b = binary.LittleEndian.AppendUint16(b, uint16(tag))
 	switch {
