@@ -237,7 +237,7 @@ type sqElement struct {
 // into its top-level elements. A sequence of undefined length is found
 // by walking its items, nested at most maxSQDepth deep.
 func splitElements(b []byte, implicit bool) ([]sqElement, error) {
-	var out []element
+	var out []sqElement
 	for len(b) > 0 {
 		e, n, err := splitElement(b, implicit, 0)
 		if err != nil {
@@ -309,7 +309,7 @@ func splitElement(b []byte, implicit bool, depth int) (sqElement, int, error) {
 
 // items splits a sequence's value into the sqElement lists of its items.
 func sqItems(seq []byte, implicit bool) ([][]sqElement, error) {
-	var out [][]element
+	var out [][]sqElement
 	for len(seq) > 0 {
 		it, n, err := splitElement(seq, true, 1)
 		if err != nil {
