@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/binary"
+	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"math/big"
@@ -316,4 +317,102 @@ func TestDICOMTLSAndCommitment(t *testing.T) {
 			tc.reports.mu.Unlock()
 		}
 	})
+}
+
+// TestDICOMCommands runs "gateway dicom echo|store|find|move" (the
+// project's SCU) against a gateway process: echo from a known and an
+// unknown AE (the rejection said in words), store of a folder over two
+// associations with the refusals grouped by reason, find as a table and
+// as JSON, and move where the peer does not serve C-MOVE.
+func TestDICOMCommands(t *testing.T) {
+	man, err := corpus.Generate(t.TempDir(), corpus.Options{Studies: 6, SeriesPerStudy: 1, InstancesPerSeries: 3, Big: 0, Seed: 11,
+		Today: time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	own := t.TempDir() // FAHZU's files only
+	var fahzu []corpus.File
+	for _, f := range man.Files {
+		if f.IssuerOfPatientID == "FAHZU" {
+			fahzu = append(fahzu, f)
+			b, err := os.ReadFile(man.Abs(f))
+			if err != nil {
+				t.Fatal(err)
+			}
+			os.WriteFile(filepath.Join(own, f.SOPUID+".dcm"), b, 0o600)
+		}
+	}
+	if len(fahzu) == 0 || len(fahzu) == len(man.Files) {
+		t.Fatalf("corpus: %d FAHZU files of %d, want some and not all", len(fahzu), len(man.Files))
+	}
+	os.WriteFile(filepath.Join(own, "notes.txt"), []byte("not DICOM"), 0o600)
+	aes := filepath.Join(t.TempDir(), "aes.yaml")
+	os.WriteFile(aes, []byte("- {aet: FAHZUPACS, host: 127.0.0.1, institution: fahzu, allow: [store]}\n"+
+		"- {aet: FAHZUWS, host: 127.0.0.1, institution: fahzu, allow: [query]}\n"), 0o600)
+	addr := freeAddr(t)
+	startGateway(t, t.TempDir(), "--demo", "--dicom-listen", addr, "--dicom-aes", aes)
+	peer := []string{"--peer", addr, "--aec", "IMGCLOUD"}
+	dicom := func(args ...string) (int, string, string) {
+		t.Helper()
+		return runCLI(t, append(append([]string{"dicom", args[0]}, peer...), args[1:]...)...)
+	}
+
+	if code, out, errb := dicom("echo", "--aet", "FAHZUPACS"); code != 0 || !strings.Contains(out, "success") {
+		t.Errorf("echo: exit %d\n%s%s", code, out, errb)
+	}
+	if code, out, errb := dicom("echo", "--aet", "STRANGER"); code != 1 || !strings.Contains(errb, "rejected permanently by the service user: calling AE title not recognized") {
+		t.Errorf("echo from an unknown AE: exit %d\n%s%s", code, out, errb)
+	}
+
+	code, out, errb := dicom("store", "--aet", "FAHZUPACS", "-n", "2", "-q", own)
+	if code != 0 || !strings.Contains(out, fmt.Sprintf("stored %d of %d instance(s)", len(fahzu), len(fahzu))) || !strings.Contains(out, "1 file(s) not DICOM skipped") {
+		t.Fatalf("store: exit %d\n%s%s", code, out, errb)
+	}
+	// The whole corpus: the other institutions' files are refused (0124,
+	// grouped by comment), FAHZU's are duplicates (success again).
+	root := filepath.Dir(filepath.Dir(filepath.Dir(man.Abs(man.Files[0]))))
+	code, out, errb = dicom("store", "--aet", "FAHZUPACS", "-n", "2", "-q", root)
+	others := len(man.Files) - len(fahzu)
+	if code != 1 || !strings.Contains(out, fmt.Sprintf("stored %d of %d instance(s)", len(fahzu), len(man.Files))) ||
+		!strings.Contains(out, "failed: status 0124") || !strings.Contains(errb, fmt.Sprintf("%d of %d DICOM files failed", others, len(man.Files))) {
+		t.Errorf("store of other institutions' files: exit %d\n%s%s", code, out, errb)
+	}
+
+	code, out, errb = dicom("find", "--aet", "FAHZUWS", "--level", "STUDY", "-k", "StudyInstanceUID", "-k", "PatientID", "--format", "json")
+	var rows []map[string]string
+	if err := json.Unmarshal([]byte(out), &rows); code != 0 || err != nil {
+		t.Fatalf("find --format json: exit %d %v\n%s%s", code, err, out, errb)
+	}
+	studies := map[string]bool{}
+	for _, f := range fahzu {
+		studies[f.StudyUID] = true
+	}
+	foreign := map[string]bool{}
+	for _, f := range man.Files {
+		if f.IssuerOfPatientID != "FAHZU" {
+			foreign[f.StudyUID] = true
+		}
+	}
+	for _, r := range rows {
+		if foreign[r["StudyInstanceUID"]] {
+			t.Errorf("find answered another institution's refused study: %v", r)
+		}
+		delete(studies, r["StudyInstanceUID"])
+	}
+	if len(studies) != 0 {
+		t.Errorf("find missed studies %v (rows %v)", studies, rows)
+	}
+	code, out, errb = dicom("find", "--aet", "FAHZUWS", "-k", "StudyInstanceUID="+fahzu[0].StudyUID, "-k", "PatientID")
+	if code != 0 || !strings.Contains(out, "StudyInstanceUID") || !strings.Contains(out, fahzu[0].PatientID) || !strings.Contains(out, "1 match(es)") {
+		t.Errorf("find table: exit %d\n%s%s", code, out, errb)
+	}
+	if code, out, errb := dicom("find", "--aet", "FAHZUPACS", "-k", "PatientID"); code != 1 || !strings.Contains(errb, "0124") {
+		t.Errorf("find by a store-only AE: exit %d\n%s%s", code, out, errb)
+	}
+	if code, _, errb := dicom("find", "--aet", "FAHZUWS", "-k", "NoSuchKeyword"); code != 2 || !strings.Contains(errb, "NoSuchKeyword") {
+		t.Errorf("find with an unknown keyword: exit %d\n%s", code, errb)
+	}
+	if code, _, errb := dicom("move", "--aet", "FAHZUWS"); code != 2 || !strings.Contains(errb, "--dest") {
+		t.Errorf("move without --dest: exit %d\n%s", code, errb)
+	}
 }
