@@ -1,0 +1,303 @@
+//go:build cgocodecs && cgo
+
+package openjpeg
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/imgcloud/gateway/codec"
+	"github.com/imgcloud/gateway/internal/testutil/codectest"
+)
+
+func TestMain(m *testing.M) { codectest.Main(m) }
+
+// TestDecodeFiles decodes every JPEG 2000 and HTJ2K file GDCM and OpenJPH
+// made: lossless ones give the original's bytes, lossy ones stay within
+// one of the reference decoder's samples.
+func TestDecodeFiles(t *testing.T) {
+	files := codectest.Files(t, Syntaxes...)
+	seen := map[string]bool{}
+	for _, file := range files {
+		seen[file.Syntax] = true
+		t.Run(file.Name, func(t *testing.T) {
+			f, frames := codectest.Frames(t, file.Path)
+			_, want := codectest.Frames(t, file.Source)
+			var ref [][]byte
+			if file.Lossy {
+				ref = codectest.Reference(t, file)
+			}
+			for i, src := range frames {
+				img, err := Decoder{}.Decode(src, f)
+				if err != nil {
+					t.Fatalf("frame %d: %v", i, err)
+				}
+				if f.Samples == 3 && img.Photometric != "RGB" {
+					t.Errorf("frame %d: photometric %s, want RGB (stored %s)", i, img.Photometric, f.Photometric)
+				}
+				if !file.Lossy {
+					if !bytes.Equal(img.Pixels, want[i]) {
+						t.Errorf("frame %d: %d decoded bytes differ from the original's %d", i, len(img.Pixels), len(want[i]))
+					}
+					continue
+				}
+				if d := maxDiff(img.Pixels, ref[i], f); d > 1 {
+					t.Errorf("frame %d: a sample differs from the reference decoder's by %d", i, d)
+				}
+				t.Logf("frame %d: PSNR %.1f dB against the original", i, psnr(img.Pixels, want[i], f))
+			}
+		})
+	}
+	for _, ts := range Syntaxes {
+		if !seen[ts] {
+			t.Errorf("no test file of %s", ts)
+		}
+	}
+}
+
+// TestEncodeRoundTrip encodes every original losslessly and decodes it
+// back to the same bytes.
+func TestEncodeRoundTrip(t *testing.T) {
+	done := map[string]bool{}
+	for _, file := range codectest.Files(t, codec.JPEG2000Lossless) {
+		if done[file.Source] {
+			continue
+		}
+		done[file.Source] = true
+		t.Run(file.Name, func(t *testing.T) {
+			f, frames := codectest.Frames(t, file.Source)
+			for i, px := range frames {
+				cs, err := Encoder{}.Encode(px, f)
+				if err != nil {
+					t.Fatalf("frame %d: %v", i, err)
+				}
+				df := f
+				if f.Samples == 3 {
+					df.Photometric = "YBR_RCT"
+				}
+				img, err := Decoder{}.Decode(cs, df)
+				if err != nil {
+					t.Fatalf("frame %d: decode: %v", i, err)
+				}
+				if !bytes.Equal(img.Pixels, px) {
+					t.Errorf("frame %d: round trip differs", i)
+				}
+				t.Logf("frame %d: %d bytes native, %d encoded (%.2fx)", i, len(px), len(cs), float64(len(px))/float64(len(cs)))
+			}
+		})
+	}
+	if _, err := (Encoder{}).Encode(make([]byte, 10), codec.Frame{Rows: 4, Columns: 4, Samples: 1, BitsAllocated: 8, BitsStored: 8}); !errors.Is(err, codec.ErrInvalid) {
+		t.Errorf("10 bytes for a 16-byte frame: %v, want ErrInvalid", err)
+	}
+}
+
+// TestHostile: each bad input is an error wrapping ErrInvalid or
+// ErrUnsupported, with a reason, never a panic.
+func TestHostile(t *testing.T) {
+	file := firstFile(t, codec.JPEG2000Lossless, "3.dcm")
+	f, frames := codectest.Frames(t, file.Path)
+	cs := frames[0]
+	siz := bytes.Index(cs, []byte{0xff, 0x51})
+	cod := bytes.Index(cs, []byte{0xff, 0x52})
+	if siz != 2 || cod < 0 {
+		t.Fatalf("no SIZ at 2 or no COD in the codestream (%d, %d)", siz, cod)
+	}
+	patch := func(at int, b ...byte) []byte {
+		out := bytes.Clone(cs)
+		copy(out[at:], b)
+		return out
+	}
+	be32 := func(v uint32) []byte { return binary.BigEndian.AppendUint32(nil, v) }
+	// SIZ: marker, Lsiz, Rsiz, Xsiz at 6, Ysiz at 10, XOsiz, YOsiz,
+	// XTsiz at 22, YTsiz at 26, XTOsiz at 30, YTOsiz, Csiz at 38.
+	// COD: marker, Lcod, Scod, progression, layers (2), MCT, then the
+	// decomposition levels at 9.
+	sizEnd := siz + 2 + int(binary.BigEndian.Uint16(cs[siz+2:]))
+	manyComps := append(manyComponents(cs[siz:sizEnd], 16384), cs[sizEnd:]...)
+	cases := []struct {
+		name string
+		src  []byte
+		f    codec.Frame
+		want string
+	}{
+		{"empty", nil, f, "neither"},
+		{"not JPEG 2000", []byte("\xff\xd8\xff\xe0 a JPEG"), f, "neither"},
+		{"truncated in the SIZ marker", cs[:20], f, "SIZ"},
+		{"truncated in the main header", cs[:cod+4], f, "OpenJPEG"},
+		{"truncated after the header", cs[:cod+20], f, "OpenJPEG"},
+		{"truncated in the tile data", cs[:len(cs)/2], f, "OpenJPEG"},
+		{"end marker missing", cs[:len(cs)-2], f, "OpenJPEG"},
+		{"frame smaller than the codestream", cs, codec.Frame{Rows: f.Rows / 2, Columns: f.Columns, Samples: 1, BitsAllocated: 16, BitsStored: 12}, "the codestream is"},
+		{"codestream larger than the frame", patch(siz+6, append(be32(uint32(4*f.Columns)), be32(uint32(4*f.Rows))...)...), f, "the codestream is"},
+		{"frame of three samples", cs, codec.Frame{Rows: f.Rows, Columns: f.Columns, Samples: 3, BitsAllocated: 16, BitsStored: 12}, "components"},
+		{"precision beyond the allocated bits", cs, codec.Frame{Rows: f.Rows, Columns: f.Columns, Samples: 1, BitsAllocated: 8, BitsStored: 8}, "bits"},
+		{"tiles of one pixel", patch(siz+22, append(be32(1), be32(1)...)...), f, "tile"},
+		{"tile offset beyond the image", patch(siz+30, be32(1000)...), f, "tiles of"},
+		{"JP2 without a codestream box", append(bytes.Clone(jp2Signature), 0, 0, 0, 8, 'f', 't', 'y', 'p'), f, "no codestream box"},
+		{"JP2 box longer than the file", append(bytes.Clone(jp2Signature), 0, 0, 1, 0, 'j', 'p', '2', 'c'), f, "JP2 box"},
+		{"33 decomposition levels", patch(cod+9, 33), f, "OpenJPEG"},
+		{"16384 components", manyComps, f, ""},
+		{"frame beyond the working-memory bound", cs, codec.Frame{Rows: 65535, Columns: 65535, Samples: 1, BitsAllocated: 16, BitsStored: 16}, "more than"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := Decoder{}.Decode(c.src, c.f)
+			if !errors.Is(err, codec.ErrInvalid) && !errors.Is(err, codec.ErrUnsupported) {
+				t.Fatalf("err %v, want ErrInvalid or ErrUnsupported", err)
+			}
+			if !strings.Contains(err.Error(), c.want) {
+				t.Errorf("err %q does not say %q", err, c.want)
+			}
+			t.Log(err)
+		})
+	}
+}
+
+// TestJP2 decodes a JP2 file (boxes around the codestream) that
+// opj_compress made from an original's frame.
+func TestJP2(t *testing.T) {
+	tool, err := exec.LookPath("opj_compress")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("opj_compress is not installed (scripts/codecs.sh)")
+		}
+		t.Skip("opj_compress is not installed (run scripts/codecs.sh): SKIPPED")
+	}
+	file := firstFile(t, codec.JPEG2000Lossless, "synthetic-u8")
+	f, frames := codectest.Frames(t, file.Source)
+	dir := t.TempDir()
+	pgm := filepath.Join(dir, "in.pgm")
+	hdr := fmt.Sprintf("P5\n%d %d\n255\n", f.Columns, f.Rows)
+	if err := os.WriteFile(pgm, append([]byte(hdr), frames[0]...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	jp2 := filepath.Join(dir, "out.jp2")
+	if out, err := exec.Command(tool, "-i", pgm, "-o", jp2).CombinedOutput(); err != nil {
+		t.Fatalf("opj_compress: %v\n%s", err, out)
+	}
+	b, err := os.ReadFile(jp2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := Decoder{}.Decode(b, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(img.Pixels, frames[0]) {
+		t.Error("the JP2 file decodes to other pixels than the original's")
+	}
+}
+
+// manyComponents rewrites a SIZ segment (marker included) to declare n
+// components like its first.
+func manyComponents(siz []byte, n int) []byte {
+	head := bytes.Clone(siz[:40]) // marker to Csiz
+	binary.BigEndian.PutUint16(head[2:], uint16(38+3*n))
+	binary.BigEndian.PutUint16(head[38:], uint16(n))
+	out := append([]byte{0xff, 0x4f}, head...)
+	for range n {
+		out = append(out, siz[40:43]...)
+	}
+	return out
+}
+
+func firstFile(t *testing.T, syntax, source string) codectest.File {
+	t.Helper()
+	for _, f := range codectest.Files(t, syntax) {
+		if strings.HasPrefix(f.Name, source+" ") {
+			return f
+		}
+	}
+	t.Fatalf("no %s file of %s", syntax, source)
+	return codectest.File{}
+}
+
+// FuzzDecode: whatever the bytes and the frame, an error or an image of
+// the frame's size, never a panic.
+func FuzzDecode(f *testing.F) {
+	for _, file := range codectest.Files(f, Syntaxes...) {
+		fr, frames := codectest.Frames(f, file.Path)
+		if fr.Rows*fr.Columns > 256*256 {
+			continue
+		}
+		f.Add(frames[0], uint16(fr.Rows), uint16(fr.Columns), fr.Samples == 3, fr.BitsAllocated == 16, uint8(fr.BitsStored), fr.Signed)
+	}
+	f.Fuzz(func(t *testing.T, src []byte, rows, cols uint16, rgb, wide bool, stored uint8, signed bool) {
+		fr := codec.Frame{Rows: int(rows % 1024), Columns: int(cols % 1024), Samples: 1, BitsAllocated: 8, BitsStored: int(stored)}
+		if rgb {
+			fr.Samples = 3
+		}
+		if wide {
+			fr.BitsAllocated = 16
+		}
+		fr.Signed = signed
+		img, err := Decoder{}.Decode(src, fr)
+		if err == nil && len(img.Pixels) != fr.Size() {
+			t.Fatalf("%d bytes decoded for a frame of %d", len(img.Pixels), fr.Size())
+		}
+		if err != nil && !errors.Is(err, codec.ErrInvalid) && !errors.Is(err, codec.ErrUnsupported) {
+			t.Fatalf("err %v wraps neither ErrInvalid nor ErrUnsupported", err)
+		}
+	})
+}
+
+func samples(px []byte, f codec.Frame) []int {
+	if f.BitsAllocated == 8 {
+		out := make([]int, len(px))
+		for i, b := range px {
+			out[i] = int(b)
+		}
+		return out
+	}
+	out := make([]int, len(px)/2)
+	for i := range out {
+		v := binary.LittleEndian.Uint16(px[2*i:])
+		if f.Signed {
+			out[i] = int(int16(v))
+		} else {
+			out[i] = int(v)
+		}
+	}
+	return out
+}
+
+func maxDiff(a, b []byte, f codec.Frame) int {
+	x, y := samples(a, f), samples(b, f)
+	if len(x) != len(y) {
+		return math.MaxInt
+	}
+	d := 0
+	for i := range x {
+		d = max(d, abs(x[i]-y[i]))
+	}
+	return d
+}
+
+func psnr(a, b []byte, f codec.Frame) float64 {
+	x, y := samples(a, f), samples(b, f)
+	var se float64
+	for i := range x {
+		d := float64(x[i] - y[i])
+		se += d * d
+	}
+	if se == 0 {
+		return math.Inf(1)
+	}
+	peak := float64(int(1)<<f.BitsStored - 1)
+	return 10 * math.Log10(peak*peak*float64(len(x))/se)
+}
+
+func abs(v int) int {
+	if v < 0 {
+		return -v
+	}
+	return v
+}
