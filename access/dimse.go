@@ -7,6 +7,7 @@ import (
 	"net"
 	"slices"
 	"strings"
+	"sync"
 
 	"go.yaml.in/yaml/v3"
 
@@ -34,12 +35,12 @@ var ErrTLSRequired = errors.New("AE requires DICOM TLS with a client certificate
 // AE is a known DICOM application entity (the --dicom-aes file: a YAML
 // list of {aet, host, port, institution, allow, tls}).
 type AE struct {
-	AET         string      `yaml:"aet"`
-	Host        string      `yaml:"host"`
-	Port        int         `yaml:"port"`
-	Institution string      `yaml:"institution"`
-	Allow       []Operation `yaml:"allow"`
-	TLS         bool        `yaml:"tls"`
+	AET         string      `yaml:"aet" json:"aet"`
+	Host        string      `yaml:"host" json:"host"`
+	Port        int         `yaml:"port" json:"port,omitempty"`
+	Institution string      `yaml:"institution" json:"institution"`
+	Allow       []Operation `yaml:"allow" json:"allow"`
+	TLS         bool        `yaml:"tls" json:"tls,omitempty"`
 }
 
 // Allows reports whether the entry allows op.
@@ -92,6 +93,9 @@ func (ae AE) CheckTransport(overTLS, clientVerified bool) error {
 // AEs is the registry of known AEs: an association is accepted only from
 // a calling AE title whose entry names the source address.
 type AEs struct {
+	// mu lets the admin API replace the entries while associations
+	// look them up (AEDirectory).
+	mu   sync.RWMutex
 	list []AE
 	ips  [][]net.IP // resolved hosts, by entry
 }
@@ -160,6 +164,8 @@ func (r *AEs) Lookup(aet string, ip net.IP) (AE, bool) {
 	if r == nil {
 		return AE{}, false
 	}
+	r.mu.RLock()
+	defer r.mu.RUnlock()
 	for i, ae := range r.list {
 		if ae.AET != aet {
 			continue
@@ -178,5 +184,7 @@ func (r *AEs) Len() int {
 	if r == nil {
 		return 0
 	}
+	r.mu.RLock()
+	defer r.mu.RUnlock()
 	return len(r.list)
 }

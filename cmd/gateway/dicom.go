@@ -69,7 +69,7 @@ func (c DICOMConfig) validate() error {
 }
 
 // loadAEs reads the known-AE file and adds the demo AE with --demo.
-func loadAEs(cfg Config) (*access.AEs, error) {
+func loadAEs(cfg Config) ([]access.AE, error) {
 	var list []access.AE
 	if cfg.DICOM.AEsFile != "" {
 		b, err := os.ReadFile(cfg.DICOM.AEsFile)
@@ -83,11 +83,24 @@ func loadAEs(cfg Config) (*access.AEs, error) {
 	if cfg.Demo {
 		list = append(list, demoAE)
 	}
-	aes, err := access.NewAEs(list)
+	return list, nil
+}
+
+// openAEs is the known-AE directory: the file's entries (read-only) and
+// those the admin API keeps as records (nil when DICOM is off).
+func openAEs(ctx context.Context, cfg Config, rec access.AEStore) (*access.AEDirectory, error) {
+	if cfg.DICOM.Listen == "" && cfg.DICOM.TLS.Listen == "" {
+		return nil, nil
+	}
+	list, err := loadAEs(cfg)
+	if err != nil {
+		return nil, err
+	}
+	d, err := access.NewAEDirectory(ctx, list, rec)
 	if err != nil {
 		return nil, fmt.Errorf("dicom-aes: %w", err)
 	}
-	return aes, nil
+	return d, nil
 }
 
 // setupDICOM builds the DICOM service on the archive (nil when off).
@@ -99,12 +112,9 @@ func setupDICOM(cfg Config, p *parts, log *slog.Logger) (*scp.Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	aes, err := loadAEs(cfg)
-	if err != nil {
-		return nil, err
-	}
+	aes := p.aes.AEs()
 	if aes.Len() == 0 {
-		log.Warn("DICOM port on but no known AE: every association will be rejected (give --dicom-aes)")
+		log.Warn("DICOM port on but no known AE: every association will be rejected (give --dicom-aes, or add AEs under /api/v1/admin/dicom-aes)")
 	}
 	return scp.New(scp.Options{
 		AETitle: cfg.DICOM.AET, CheckCalledAET: cfg.DICOM.CheckCalledAET, AEs: aes,

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"io"
 	"math/big"
 	"net"
 	"os"
@@ -23,6 +24,7 @@ import (
 	"github.com/imgcloud/gateway/dimse"
 	"github.com/imgcloud/gateway/internal/corpus"
 	"github.com/imgcloud/gateway/internal/testutil/dcmtktest"
+	"github.com/imgcloud/gateway/internal/testutil/gwtest"
 )
 
 // testPKI is a CA and certificates it signs, written as PEM files.
@@ -414,5 +416,82 @@ func TestDICOMCommands(t *testing.T) {
 	}
 	if code, _, errb := dicom("move", "--aet", "FAHZUWS"); code != 2 || !strings.Contains(errb, "--dest") {
 		t.Errorf("move without --dest: exit %d\n%s", code, errb)
+	}
+}
+
+// TestDICOMAEsAdminAPI manages known AEs through the admin API of a
+// gateway process: an AE added is accepted on the DICOM port at once (no
+// restart) and refused once removed; file entries are read-only; an
+// unregistered institution is refused; each call is in the audit trail.
+func TestDICOMAEsAdminAPI(t *testing.T) {
+	admin := "gw_ops_0123456789abcdefghijklmnop"
+	aes := filepath.Join(t.TempDir(), "aes.yaml")
+	os.WriteFile(aes, []byte("- {aet: FILEAE, host: 127.0.0.1, institution: pumch, allow: [store]}\n"), 0o600)
+	addr := freeAddr(t)
+	p := startGatewayArgs(t, t.TempDir(), "--admin-token", admin, "--demo", "--dicom-listen", addr, "--dicom-aes", aes)
+	api := strings.TrimSuffix(p.base, "/dicomweb") + "/api/v1/admin/dicom-aes"
+	call := func(method, path, body string) (int, string) {
+		t.Helper()
+		var r io.Reader
+		if body != "" {
+			r = strings.NewReader(body)
+		}
+		resp, b := gwtest.Do(t, method, api+path, map[string]string{"Authorization": "Bearer " + admin, "Content-Type": "application/json"}, r)
+		return resp.StatusCode, string(b)
+	}
+	echo := func(aet string) (int, string) {
+		code, out, errb := runCLI(t, "dicom", "echo", "--peer", addr, "--aet", aet)
+		return code, out + errb
+	}
+	if code, out := echo("NEW AE"); code != 1 || !strings.Contains(out, "calling AE title not recognized") {
+		t.Fatalf("echo before the AE is added: %d %s", code, out)
+	}
+	if code, body := call("PUT", "/NEW%20AE", `{"host":"127.0.0.1","institution":"pumch","allow":["query"]}`); code != 201 {
+		t.Fatalf("add: %d %s", code, body)
+	}
+	if code, out := echo("NEW AE"); code != 0 {
+		t.Errorf("echo from the added AE: %d %s", code, out)
+	}
+	if code, body := call("PUT", "/NEW%20AE", `{"host":"127.0.0.1","institution":"pumch","allow":["query","store"]}`); code != 200 || !strings.Contains(body, `"store"`) {
+		t.Errorf("change: %d %s", code, body)
+	}
+	for _, tc := range []struct {
+		path, body string
+		want       int
+	}{
+		{"/FILEAE", `{"host":"127.0.0.1","institution":"pumch"}`, 409},
+		{"/OTHER", `{"host":"127.0.0.1","institution":"no-such-hospital"}`, 400},
+		{"/OTHER", `{"institution":"pumch"}`, 400},
+		{"/OTHER", `not json`, 400},
+	} {
+		if code, body := call("PUT", tc.path, tc.body); code != tc.want {
+			t.Errorf("PUT %s %s: %d %s, want %d", tc.path, tc.body, code, body, tc.want)
+		}
+	}
+	code, body := call("GET", "", "")
+	var list []struct{ AET, Source string }
+	if err := json.Unmarshal([]byte(body), &list); code != 200 || err != nil || len(list) != 3 {
+		t.Errorf("list: %d %v %s (want FILEAE, DEMO from the file, NEW AE from the API)", code, err, body)
+	}
+	for _, e := range list {
+		if want := map[string]string{"FILEAE": "file", "DEMO": "file", "NEW AE": "api"}[e.AET]; e.Source != want {
+			t.Errorf("%s: source %q, want %q", e.AET, e.Source, want)
+		}
+	}
+	if code, body := call("DELETE", "/FILEAE", ""); code != 409 {
+		t.Errorf("delete a file entry: %d %s", code, body)
+	}
+	if code, body := call("DELETE", "/NEW%20AE", ""); code != 204 {
+		t.Errorf("delete: %d %s", code, body)
+	}
+	if code, body := call("DELETE", "/NEW%20AE", ""); code != 404 {
+		t.Errorf("delete again: %d %s", code, body)
+	}
+	if code, out := echo("NEW AE"); code != 1 {
+		t.Errorf("echo from the removed AE: %d %s", code, out)
+	}
+	resp, b := gwtest.Do(t, "GET", strings.TrimSuffix(p.base, "/dicomweb")+"/api/v1/admin/audit", map[string]string{"Authorization": "Bearer " + admin}, nil)
+	if resp.StatusCode != 200 || !strings.Contains(string(b), "dicom-aes") {
+		t.Errorf("audit trail lacks the admin API's calls: %d %.300s", resp.StatusCode, b)
 	}
 }
