@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
@@ -15,9 +16,11 @@ import (
 	"math/big"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -493,5 +496,88 @@ func TestDICOMAEsAdminAPI(t *testing.T) {
 	resp, b := gwtest.Do(t, "GET", strings.TrimSuffix(p.base, "/dicomweb")+"/api/v1/admin/audit", map[string]string{"Authorization": "Bearer " + admin}, nil)
 	if resp.StatusCode != 200 || !strings.Contains(string(b), "dicom-aes") {
 		t.Errorf("audit trail lacks the admin API's calls: %d %.300s", resp.StatusCode, b)
+	}
+}
+
+// TestDICOMMoveFromPACS pulls a study from a PACS into the gateway with
+// "gateway dicom move": DCMTK's dcmqrscp (a Query/Retrieve SCP) holds the
+// study, C-MOVEs it to the gateway's AE title over its own association,
+// and the gateway then serves every instance over WADO-RS.
+func TestDICOMMoveFromPACS(t *testing.T) {
+	dcmtktest.Tool(t, "dcmqrscp")
+	man, err := corpus.Generate(t.TempDir(), corpus.Options{Studies: 6, SeriesPerStudy: 1, InstancesPerSeries: 3, Big: 0, Seed: 11,
+		Today: time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var study []corpus.File
+	for _, f := range man.Files {
+		if f.IssuerOfPatientID == "FAHZU" && (len(study) == 0 || f.StudyUID == study[0].StudyUID) {
+			study = append(study, f)
+		}
+	}
+	gwAddr, pacsAddr := freeAddr(t), freeAddr(t)
+	_, gwPort, _ := strings.Cut(gwAddr, ":")
+	pacsHost, pacsPort, _ := strings.Cut(pacsAddr, ":")
+	db := t.TempDir()
+	cfg := filepath.Join(t.TempDir(), "dcmqrscp.cfg")
+	os.WriteFile(cfg, []byte(fmt.Sprintf("NetworkTCPPort = %s\nMaxPDUSize = 16384\nMaxAssociations = 16\n"+
+		"HostTable BEGIN\ngateway = (IMGCLOUD, 127.0.0.1, %s)\nHostTable END\nVendorTable BEGIN\nVendorTable END\n"+
+		"AETable BEGIN\nFAHZUPACS %s RW (200, 1024mb) ANY\nAETable END\n", pacsPort, gwPort, db)), 0o600)
+	// dcmqrscp 3.6.7 crashes after its first association with
+	// --single-process: it forks one child per association, all in its
+	// own process group so that the test ends them together.
+	pacs := exec.Command(dcmtktest.Tool(t, "dcmqrscp"), "-c", cfg, pacsPort)
+	pacs.Env = append(os.Environ(), "TCP_NODELAY=1")
+	pacs.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	var pacsLog lockedBuffer
+	pacs.Stdout, pacs.Stderr = &pacsLog, &pacsLog
+	if err := pacs.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Kill(-pacs.Process.Pid, syscall.SIGKILL); pacs.Wait() })
+
+	aes := filepath.Join(t.TempDir(), "aes.yaml")
+	os.WriteFile(aes, []byte("- {aet: FAHZUPACS, host: 127.0.0.1, port: "+pacsPort+", institution: fahzu, allow: [store]}\n"), 0o600)
+	p := startGateway(t, t.TempDir(), "--demo", "--dicom-listen", gwAddr, "--dicom-aes", aes)
+
+	args := []string{"-aet", "LOADER", "-aec", "FAHZUPACS", pacsHost, pacsPort}
+	for _, f := range study {
+		args = append(args, man.Abs(f))
+	}
+	var out string
+	for range 50 { // dcmqrscp takes a moment to listen
+		if out, err = dcmtk(t, "storescu", args...); err == nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("storescu into dcmqrscp: %v\n%s\n%s", err, out, pacsLog.String())
+	}
+	code, stdout, stderr := runCLI(t, "dicom", "move", "--peer", pacsAddr, "--aet", "IMGCLOUD", "--aec", "FAHZUPACS",
+		"--dest", "IMGCLOUD", "-k", "StudyInstanceUID="+study[0].StudyUID)
+	if code != 0 || !strings.Contains(stdout, fmt.Sprintf("status 0000, %d done, 0 failed", len(study))) {
+		t.Fatalf("move: exit %d\n%s%s\n%s", code, stdout, stderr, pacsLog.String())
+	}
+	for _, f := range study {
+		// What DCMTK's writer makes of the file (explicit lengths), as
+		// dcmqrscp received and sent it: dcmconv writes the same bytes.
+		ref := filepath.Join(t.TempDir(), "ref.dcm")
+		if out, err := dcmtk(t, "dcmconv", man.Abs(f), ref); err != nil {
+			t.Fatalf("dcmconv: %v\n%s", err, out)
+		}
+		src, err := os.ReadFile(ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := wadoInstance(t, p.base, f); !bytes.Equal(dataSet(t, got), dataSet(t, src)) {
+			t.Errorf("%s: moved data set (%d bytes) differs from its source (%d)", f.SOPUID, len(dataSet(t, got)), len(dataSet(t, src)))
+		}
+	}
+	code, _, stderr = runCLI(t, "dicom", "move", "--peer", pacsAddr, "--aet", "IMGCLOUD", "--aec", "FAHZUPACS",
+		"--dest", "NOWHERE", "-k", "StudyInstanceUID="+study[0].StudyUID)
+	if code != 1 || !strings.Contains(stderr, "NOWHERE") {
+		t.Errorf("move to an unknown destination: exit %d\n%s", code, stderr)
 	}
 }
