@@ -581,3 +581,24 @@ func TestDICOMMoveFromPACS(t *testing.T) {
 		t.Errorf("move to an unknown destination: exit %d\n%s", code, stderr)
 	}
 }
+
+// TestDICOMTLSSettings: the TLS port's settings come from the
+// environment and the config file like every setting, and a TLS port
+// without a certificate stops the start with the reason.
+func TestDICOMTLSSettings(t *testing.T) {
+	clearGatewayEnv(t)
+	t.Setenv("GATEWAY_DICOM_TLS_LISTEN", "127.0.0.1:0")
+	var out bytes.Buffer
+	code := run(context.Background(), []string{"serve", "--data", t.TempDir(), "--listen", "127.0.0.1:0"}, &out, &out)
+	if code == 0 || !strings.Contains(out.String(), "dicom-tls-listen: needs --dicom-tls-cert and --dicom-tls-key") {
+		t.Errorf("TLS port from the environment without a certificate: exit %d\n%s", code, out.String())
+	}
+	clearGatewayEnv(t)
+	cfg := filepath.Join(t.TempDir(), "gateway.yaml")
+	os.WriteFile(cfg, []byte("dicom-tls-listen: 127.0.0.1:0\ndicom-tls-cert: /no/such/cert.pem\ndicom-tls-key: /no/such/key.pem\n"), 0o600)
+	out.Reset()
+	code = run(context.Background(), []string{"serve", "--config", cfg, "--data", t.TempDir(), "--listen", "127.0.0.1:0"}, &out, &out)
+	if code == 0 || !strings.Contains(out.String(), "dicom-tls-cert") || !strings.Contains(out.String(), "/no/such/cert.pem") {
+		t.Errorf("TLS port from the config file with a missing certificate: exit %d\n%s", code, out.String())
+	}
+}
