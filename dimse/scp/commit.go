@@ -3,6 +3,7 @@ package scp
 import (
 	"context"
 	"sync"
+	"time"
 
 	"github.com/imgcloud/gateway/archive"
 )
@@ -21,10 +22,35 @@ type groupCommit struct {
 	done    uint64 // id of the last batch committed
 	running bool
 	failed  map[uint64]error
+	// storers are the associations that store; a commit waits up to
+	// linger for each of them to have an instance in the batch.
+	storers int
+	linger  time.Duration
+}
+
+// defaultLinger bounds how long a commit waits for the other storing
+// associations' next instance. Each association sends one instance and
+// waits for its answer, so an eager commit covers about half of them
+// (the rest arrive while it syncs) and the next sync waits for that one;
+// a short wait lets one sync cover all of them.
+const defaultLinger = 2 * time.Millisecond
+
+// join and leave count an association that stores.
+func (g *groupCommit) join() {
+	g.mu.Lock()
+	g.storers++
+	g.mu.Unlock()
+}
+
+func (g *groupCommit) leave() {
+	g.mu.Lock()
+	g.storers--
+	g.mu.Unlock()
+	g.cond.Broadcast()
 }
 
 func newGroupCommit(a Archive) *groupCommit {
-	g := &groupCommit{archive: a, next: 1, failed: map[uint64]error{}}
+	g := &groupCommit{archive: a, next: 1, failed: map[uint64]error{}, linger: defaultLinger}
 	g.cond = sync.NewCond(&g.mu)
 	return g
 }
@@ -41,6 +67,12 @@ func (g *groupCommit) commit(ctx context.Context, st *archive.Stored) error {
 			continue
 		}
 		g.running = true
+		// Latecomers append to pending meanwhile and wait on cond.
+		for deadline := time.Now().Add(g.linger); len(g.pending) < g.storers && time.Now().Before(deadline); {
+			g.mu.Unlock()
+			time.Sleep(g.linger / 8)
+			g.mu.Lock()
+		}
 		batch, id := g.pending, g.next
 		g.pending, g.next = nil, g.next+1
 		g.mu.Unlock()
