@@ -420,6 +420,52 @@ func TestDICOMCommands(t *testing.T) {
 	if code, _, errb := dicom("move", "--aet", "FAHZUWS"); code != 2 || !strings.Contains(errb, "--dest") {
 		t.Errorf("move without --dest: exit %d\n%s", code, errb)
 	}
+
+	// Against DCMTK's storescp: every file arrives, data set for data set.
+	scpAddr := freeAddr(t)
+	_, scpPort, _ := strings.Cut(scpAddr, ":")
+	recv := t.TempDir()
+	scp := exec.Command(dcmtktest.Tool(t, "storescp"), "+xa", "-od", recv, scpPort)
+	scp.Env = append(os.Environ(), "TCP_NODELAY=1")
+	if err := scp.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { scp.Process.Kill(); scp.Wait() })
+	for attempt := 0; ; attempt++ {
+		code, out, errb = runCLI(t, "dicom", "store", "--peer", scpAddr, "--aec", "STORESCP", "-n", "2", "-q", own)
+		if code == 0 || attempt == 50 {
+			break
+		}
+		time.Sleep(100 * time.Millisecond) // storescp starting
+	}
+	if code != 0 || !strings.Contains(out, fmt.Sprintf("stored %d of %d", len(fahzu), len(fahzu))) {
+		t.Fatalf("store to storescp: exit %d\n%s%s", code, out, errb)
+	}
+	got, _ := filepath.Glob(filepath.Join(recv, "*"))
+	if len(got) != len(fahzu) {
+		t.Errorf("storescp received %d files, want %d", len(got), len(fahzu))
+	}
+	for _, g := range got {
+		b, err := os.ReadFile(g)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, sop, _ := strings.Cut(strings.TrimSuffix(filepath.Base(g), ".dcm"), ".") // "MR.<SOP Instance UID>"
+		// storescp writes what DCMTK's writer makes of the data set, as
+		// dcmconv does of the file sent.
+		ref := filepath.Join(t.TempDir(), "ref.dcm")
+		if out, err := dcmtk(t, "dcmconv", filepath.Join(own, sop+".dcm"), ref); err != nil {
+			t.Errorf("storescp file %s names no sent instance: %v\n%s", filepath.Base(g), err, out)
+			continue
+		}
+		src, err := os.ReadFile(ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(dataSet(t, b), dataSet(t, src)) {
+			t.Errorf("%s: received data set differs from the file sent", sop)
+		}
+	}
 }
 
 // TestDICOMAEsAdminAPI manages known AEs through the admin API of a
