@@ -188,3 +188,19 @@ func (r *AEs) Len() int {
 	defer r.mu.RUnlock()
 	return len(r.list)
 }
+
+// Destination finds a C-MOVE destination by AE title: the first entry
+// with that title and a port to connect to.
+func (r *AEs) Destination(aet string) (AE, bool) {
+	if r == nil {
+		return AE{}, false
+	}
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	for _, ae := range r.list {
+		if ae.AET == aet && ae.Port > 0 {
+			return ae, true
+		}
+	}
+	return AE{}, false
+}

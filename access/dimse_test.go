@@ -96,3 +96,27 @@ func TestAETransportAndCommit(t *testing.T) {
 		t.Errorf("commitment by a query-only AE: %v, want ErrOperationNotAllowed", err)
 	}
 }
+
+// TestAEDestination: a C-MOVE destination is an entry with that title
+// and a port; an entry without a port is no destination.
+func TestAEDestination(t *testing.T) {
+	r, err := access.NewAEs([]access.AE{
+		{AET: "STORE", Host: "127.0.0.1", Institution: "h1", Allow: []access.Operation{access.OpStore}},
+		{AET: "WS", Host: "127.0.0.1", Port: 11113, Institution: "h1", Allow: []access.Operation{access.OpRetrieve}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ae, ok := r.Destination("WS"); !ok || ae.Port != 11113 || ae.Institution != "h1" {
+		t.Errorf("WS: %+v %v", ae, ok)
+	}
+	for _, aet := range []string{"STORE", "NOBODY", ""} {
+		if _, ok := r.Destination(aet); ok {
+			t.Errorf("%q is a destination", aet)
+		}
+	}
+	var none *access.AEs
+	if _, ok := none.Destination("WS"); ok {
+		t.Error("nil registry has a destination")
+	}
+}

@@ -189,32 +189,56 @@ var ErrAborted = errors.New("association aborted by the peer")
 // ReadCommand reads the next message's command set (a data set that
 // follows is skipped).
 func (c *Client) ReadCommand() (Command, error) {
-	var cmd []byte
+	cmd, _, err := c.readMessage(false)
+	return cmd, err
+}
+
+// ReadMessage reads the next message: its command set and its data set
+// (nil when none follows; at most 16 MiB is kept).
+func (c *Client) ReadMessage() (Command, []byte, error) {
+	return c.readMessage(true)
+}
+
+func (c *Client) readMessage(keepData bool) (Command, []byte, error) {
+	var cmd, data []byte
+	var parsed Command
 	for {
 		typ, body, err := c.ReadPDU()
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		switch typ {
 		case pduAbort:
-			return nil, ErrAborted
+			return nil, nil, ErrAborted
 		case pduPData:
 		default:
-			return nil, fmt.Errorf("unexpected PDU type %#02x", typ)
+			return nil, nil, fmt.Errorf("unexpected PDU type %#02x", typ)
 		}
 		done := false
 		err = parsePData(body, func(v pdv) error {
 			if v.command {
 				cmd = append(cmd, v.data...)
-				done = v.last
+				if v.last {
+					pc, err := parseCommand(cmd)
+					if err != nil {
+						return err
+					}
+					parsed = pc
+					done = !pc.HasDataSet()
+				}
+				return nil
 			}
+			if keepData && len(data)+len(v.data) <= 16<<20 {
+				data = append(data, v.data...)
+			}
+			done = v.last
 			return nil
 		})
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		if done {
-			return parseCommand(cmd)
+		if done && parsed != nil {
+			return parsed, data, nil
 		}
 	}
 }
@@ -245,28 +269,34 @@ func (c *Client) SendMessage(id byte, cmd Command, data []byte) error {
 	} else {
 		cmd.SetU16(TagDataSetType, 0)
 	}
+	if err := c.sendBytes(id, cmd.encode(), true); err != nil {
+		return err
+	}
+	if data != nil {
+		return c.sendBytes(id, data, false)
+	}
+	return nil
+}
+
+func (c *Client) pdvMax() int {
 	max := 16 << 10
 	if c.peerMax != 0 && int(c.peerMax)-6 < max {
 		max = int(c.peerMax) - 6
 	}
-	send := func(b []byte, command bool) error {
-		for {
-			n := min(len(b), max)
-			if err := c.WritePDU(pduPData, EncodePData(PDV{Context: id, Command: command, Last: n == len(b), Data: b[:n]})); err != nil {
-				return err
-			}
-			if b = b[n:]; len(b) == 0 {
-				return nil
-			}
+	return max
+}
+
+func (c *Client) sendBytes(id byte, b []byte, command bool) error {
+	max := c.pdvMax()
+	for {
+		n := min(len(b), max)
+		if err := c.WritePDU(pduPData, EncodePData(PDV{Context: id, Command: command, Last: n == len(b), Data: b[:n]})); err != nil {
+			return err
+		}
+		if b = b[n:]; len(b) == 0 {
+			return nil
 		}
 	}
-	if err := send(cmd.encode(), true); err != nil {
-		return err
-	}
-	if data != nil {
-		return send(data, false)
-	}
-	return nil
 }
 
 // EncodeCommand encodes a command set (tests build malformed ones).
@@ -315,6 +345,44 @@ func (c *Client) Store(sopClass, sopInstance string, data []byte) (uint16, strin
 	rsp, err := c.ReadCommand()
 	if err != nil {
 		return 0, "", err
+	}
+	st, _ := rsp.U16(TagStatus)
+	return st, rsp.String(TagErrorComment), nil
+}
+
+// Accepted returns the abstract and transfer syntax of an accepted
+// presentation context.
+func (c *Client) Accepted(id byte) (abstract, ts string, ok bool) {
+	ts, ok = c.ts[id]
+	return c.as[id], ts, ok
+}
+
+// StoreFrom sends C-STORE on presentation context id with the data set
+// read from data (in the context's transfer syntax, no file meta
+// information), streamed in PDVs; a C-MOVE sub-operation names its
+// originator (moveAE "" otherwise). It returns the status and comment;
+// an error leaves the association unusable.
+func (c *Client) StoreFrom(id byte, sopClass, sopInstance, moveAE string, moveID uint16, data io.Reader) (uint16, string, error) {
+	cmd := Command{}
+	cmd.SetString(TagAffectedSOPClassUID, sopClass)
+	cmd.SetU16(TagCommandField, CStoreRQ)
+	cmd.SetU16(TagMessageID, c.nextID())
+	cmd.SetU16(TagPriority, 0)
+	cmd.SetU16(TagDataSetType, 0)
+	cmd.SetString(TagAffectedSOPInstance, sopInstance)
+	if moveAE != "" {
+		cmd.SetString(TagMoveOriginatorAE, moveAE)
+		cmd.SetU16(TagMoveOriginatorID, moveID)
+	}
+	if err := c.sendBytes(id, cmd.encode(), true); err != nil {
+		return 0, "", err
+	}
+	if err := writePDVs(c.WritePDU, id, data, c.pdvMax()); err != nil {
+		return 0, "", err
+	}
+	rsp, err := c.ReadCommand()
+	if err != nil {
+		return 0, "", fmt.Errorf("read C-STORE-RSP: %w", err)
 	}
 	st, _ := rsp.U16(TagStatus)
 	return st, rsp.String(TagErrorComment), nil

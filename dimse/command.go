@@ -15,6 +15,10 @@ const (
 	CFindRSP  uint16 = 0x8020
 	CEchoRQ   uint16 = 0x0030
 	CEchoRSP  uint16 = 0x8030
+	CGetRQ    uint16 = 0x0010
+	CGetRSP   uint16 = 0x8010
+	CMoveRQ   uint16 = 0x0021
+	CMoveRSP  uint16 = 0x8021
 	CCancelRQ uint16 = 0x0FFF
 )
 
@@ -29,7 +33,12 @@ const (
 	TagDataSetType          = 0x0800
 	TagStatus               = 0x0900
 	TagErrorComment         = 0x0902
+	TagMoveDestination      = 0x0600
 	TagAffectedSOPInstance  = 0x1000
+	TagRemaining            = 0x1020
+	TagCompleted            = 0x1021
+	TagFailed               = 0x1022
+	TagWarning              = 0x1023
 	TagMoveOriginatorAE     = 0x1030
 	TagMoveOriginatorID     = 0x1031
 )

@@ -115,12 +115,16 @@ func (c *conn) action(ctx context.Context, m *message) error {
 	}
 	status, comment, report := h.Action(ctx, c.a, &ActionRequest{Command: m.rq, SOPClass: cls, SOPInstance: inst,
 		ActionType: typ, TransferSyntax: c.a.ts[m.ctx], Data: data})
+	var id uint16
 	if report != nil {
-		c.nID++
+		c.wmu.Lock()
+		c.msgID++
+		id = c.msgID
+		c.wmu.Unlock()
 		if c.reports == nil {
 			c.reports = map[uint16]*EventReport{}
 		}
-		c.reports[c.nID] = report
+		c.reports[id] = report
 	}
 	if err := c.send(m.ctx, rsp(status, comment), nil); err != nil || report == nil {
 		return err
@@ -128,7 +132,7 @@ func (c *conn) action(ctx context.Context, m *message) error {
 	cmd := Command{}
 	cmd.SetString(TagAffectedSOPClassUID, report.SOPClass)
 	cmd.SetU16(TagCommandField, NEventReportRQ)
-	cmd.SetU16(TagMessageID, c.nID)
+	cmd.SetU16(TagMessageID, id)
 	cmd.SetU16(TagDataSetType, 0)
 	cmd.SetString(TagAffectedSOPInstance, report.SOPInstance)
 	cmd.SetU16(TagEventTypeID, report.EventType)
@@ -180,7 +184,7 @@ func (c *conn) eventReport(ctx context.Context, m *message) error {
 }
 
 // Action sends an N-ACTION-RQ and returns the status and error comment of
-// its N-ACTION-RSP. A report may follow: read it with ReadReport.
+// its N-ACTION-RSP. A report may follow: read it with ReadMessage.
 func (c *Client) Action(sopClass, sopInstance string, actionType uint16, data []byte) (uint16, string, error) {
 	id, _, ok := c.Context(sopClass)
 	if !ok {
@@ -226,56 +230,6 @@ func (c *Client) EventReport(sopClass, sopInstance string, eventType uint16, dat
 	}
 	st, _ := rsp.U16(TagStatus)
 	return st, nil
-}
-
-// ReadReport reads the next message, such as the N-EVENT-REPORT-RQ that
-// follows an N-ACTION-RSP: its command set and, when one follows, its
-// data set (at most 16 MiB).
-func (c *Client) ReadReport() (Command, []byte, error) {
-	var cmd, data []byte
-	var rq Command
-	for {
-		typ, body, err := c.ReadPDU()
-		if err != nil {
-			return nil, nil, err
-		}
-		switch typ {
-		case pduAbort:
-			return nil, nil, ErrAborted
-		case pduPData:
-		default:
-			return nil, nil, fmt.Errorf("unexpected PDU type %#02x", typ)
-		}
-		done := false
-		err = parsePData(body, func(v pdv) error {
-			if v.command {
-				cmd = append(cmd, v.data...)
-				if v.last {
-					var err error
-					if rq, err = parseCommand(cmd); err != nil {
-						return err
-					}
-					done = !rq.HasDataSet()
-				}
-				return nil
-			}
-			if rq == nil {
-				return protoErr(abortUnexpectedPDU, "data set fragment before the command set")
-			}
-			if len(data)+len(v.data) > maxNDataSetBytes {
-				return fmt.Errorf("data set larger than %d bytes", maxNDataSetBytes)
-			}
-			data = append(data, v.data...)
-			done = v.last
-			return nil
-		})
-		if err != nil {
-			return nil, nil, err
-		}
-		if done {
-			return rq, data, nil
-		}
-	}
 }
 
 // Respond sends a response command (no data set) on the context of an

@@ -72,6 +72,9 @@ type Association struct {
 	Log    *slog.Logger
 	// accepted presentation contexts: id -> transfer syntax, abstract syntax.
 	ts, as map[byte]string
+	// scpRole: SOP classes for which the requestor took the SCP role (role
+	// selection), so that C-GET may send it C-STORE sub-operations.
+	scpRole map[string]bool
 }
 
 // StoreRequest is a C-STORE-RQ with its data set.
@@ -95,7 +98,9 @@ type FindRequest struct {
 }
 
 // Handler serves the application side of associations. Calls for one
-// association come from one goroutine, one operation at a time.
+// association come one operation at a time: C-FIND (and C-MOVE, C-GET of
+// a Retriever) in a goroutine of their own while the association's reader
+// waits for a C-CANCEL-RQ, the others from the reader.
 type Handler interface {
 	// Associate decides on an A-ASSOCIATE-RQ; a *RejectError refuses it
 	// with that result, source and reason. The context it returns is
@@ -108,7 +113,8 @@ type Handler interface {
 	Store(ctx context.Context, a *Association, rq *StoreRequest) (status uint16, comment string)
 	// Find handles a C-FIND-RQ: it calls match with each matching
 	// identifier (encoded in TransferSyntax; each is sent as a pending
-	// response) and returns the final status and comment.
+	// response) and returns the final status and comment. After a
+	// C-CANCEL-RQ, match returns ErrCanceled (the context's cause).
 	Find(ctx context.Context, a *Association, rq *FindRequest, match func(identifier []byte) error) (status uint16, comment string)
 	// Closed reports the end of an accepted association: err is nil after
 	// an A-RELEASE, else why it ended (abort, timeout, protocol error).
@@ -289,9 +295,8 @@ func newID() string {
 
 // conn is one transport connection and its association state.
 type conn struct {
-	// nID numbers the requests the server sends (N-EVENT-REPORT);
-	// reports are those not yet confirmed, by message id.
-	nID     uint16
+	// reports are the N-EVENT-REPORTs sent and not yet confirmed, by
+	// message id (numbered with msgID, naction.go).
 	reports map[uint16]*EventReport
 
 	s    *Server
@@ -299,6 +304,14 @@ type conn struct {
 	r    *bufio.Reader
 	a    *Association
 	peer uint32 // the peer's maximum P-DATA-TF length (0: none)
+
+	// wmu serialises writes (a message's PDUs are never interleaved) and
+	// guards op, the operation running beside the reader, and msgID, the
+	// last message id of the server's own requests (C-GET sub-operations,
+	// N-EVENT-REPORT).
+	wmu   sync.Mutex
+	op    *operation
+	msgID uint16
 }
 
 // serveConn runs the state machine of PS3.8 9.2 for one connection:
@@ -340,7 +353,7 @@ func (s *Server) serveConn(ctx context.Context, nc net.Conn) {
 		return
 	}
 	log = log.With("calling", rq.CallingAE, "called", rq.CalledAE)
-	a := &Association{ID: id, RQ: rq, Remote: nc.RemoteAddr(), Log: log, ts: map[byte]string{}, as: map[byte]string{}}
+	a := &Association{ID: id, RQ: rq, Remote: nc.RemoteAddr(), Log: log, ts: map[byte]string{}, as: map[byte]string{}, scpRole: map[string]bool{}}
 	c.a = a
 	switch {
 	case rq.ProtocolVersion&1 == 0:
@@ -412,6 +425,9 @@ func (s *Server) negotiate(a *Association) *associateAC {
 	for _, r := range a.RQ.Roles {
 		if accepted[r.SOPClass] {
 			ac.roles = append(ac.roles, r)
+			if r.SCP {
+				a.scpRole[r.SOPClass] = true
+			}
 		}
 	}
 	return ac
@@ -434,8 +450,13 @@ func (c *conn) established(ctx context.Context) error {
 			m.data.close()
 		}
 	}()
+	defer c.endOp()
 	for {
-		_ = c.c.SetReadDeadline(time.Now().Add(c.s.opt.IdleTimeout))
+		c.wmu.Lock()
+		if c.op == nil { // while an operation runs, startOp lifted the timer
+			_ = c.c.SetReadDeadline(time.Now().Add(c.s.opt.IdleTimeout))
+		}
+		c.wmu.Unlock()
 		typ, n, err := readPDUHeader(c.r, c.s.opt.MaxPDULength)
 		if err != nil {
 			return c.fail(c.a.Log, err)
@@ -460,6 +481,9 @@ func (c *conn) established(ctx context.Context) error {
 			}
 			if m != nil {
 				return c.fail(c.a.Log, protoErr(abortUnexpectedPDU, "A-RELEASE-RQ in the middle of a message"))
+			}
+			if c.current() != nil {
+				return c.fail(c.a.Log, protoErr(abortUnexpectedPDU, "A-RELEASE-RQ while an operation runs"))
 			}
 			if err := c.write(pduReleaseRP, make([]byte, 4)); err != nil {
 				return fmt.Errorf("send A-RELEASE-RP: %w", err)
@@ -537,6 +561,9 @@ func (c *conn) pdv(ctx context.Context, m *message, v pdv) (*message, error) {
 
 // dispatch serves one complete request and sends its response.
 func (c *conn) dispatch(ctx context.Context, m *message) error {
+	if op := c.current(); op != nil {
+		return c.duringOp(op, m)
+	}
 	switch m.field {
 	case CEchoRQ:
 		return c.send(m.ctx, Response(m.rq, c.s.opt.Handler.Echo(ctx, c.a), ""), nil)
@@ -566,9 +593,13 @@ func (c *conn) dispatch(ctx context.Context, m *message) error {
 		rq.Data, rq.Size = r, m.data.size()
 		status, comment := c.s.opt.Handler.Store(ctx, c.a, rq)
 		return c.send(m.ctx, Response(m.rq, status, comment), nil)
-	case CFindRQ:
+	case CFindRQ, CMoveRQ, CGetRQ:
+		rt, ok := c.s.opt.Handler.(Retriever)
+		if m.field != CFindRQ && !ok {
+			break
+		}
 		if m.data == nil {
-			return c.send(m.ctx, Response(m.rq, 0xC000, "C-FIND-RQ without an identifier"), nil)
+			return c.send(m.ctx, Response(m.rq, 0xC000, "request without an identifier"), nil)
 		}
 		r, err := m.data.reader()
 		if err != nil {
@@ -578,16 +609,32 @@ func (c *conn) dispatch(ctx context.Context, m *message) error {
 		if err != nil || len(id) > maxCommandBytes {
 			return c.send(m.ctx, Response(m.rq, 0xA900, "identifier unreadable or larger than 64 KiB"), nil)
 		}
-		rq := &FindRequest{Command: m.rq, SOPClass: m.rq.String(TagAffectedSOPClassUID), TransferSyntax: c.a.ts[m.ctx], Identifier: id}
-		status, comment := c.s.opt.Handler.Find(ctx, c.a, rq, func(ds []byte) error {
-			pending := Response(m.rq, 0xFF00, "")
-			pending.SetU16(TagDataSetType, 0)
-			return c.send(m.ctx, pending, ds)
+		sopClass, ts := m.rq.String(TagAffectedSOPClassUID), c.a.ts[m.ctx]
+		if sopClass != c.a.as[m.ctx] {
+			// 0122: SOP class not supported (on this context).
+			return c.send(m.ctx, Response(m.rq, 0x0122, "SOP class differs from the presentation context's abstract syntax"), nil)
+		}
+		if m.field != CFindRQ {
+			msgID, _ := m.rq.U16(TagMessageID)
+			c.retrieve(ctx, m, rt, &RetrieveRequest{Command: m.rq, SOPClass: sopClass, TransferSyntax: ts, Identifier: id,
+				Destination: m.rq.String(TagMoveDestination), MessageID: msgID})
+			return nil
+		}
+		rq := &FindRequest{Command: m.rq, SOPClass: sopClass, TransferSyntax: ts, Identifier: id}
+		c.startOp(ctx, m, func(octx context.Context, _ *operation) (Command, []byte) {
+			status, comment := c.s.opt.Handler.Find(octx, c.a, rq, func(ds []byte) error {
+				if octx.Err() != nil {
+					return context.Cause(octx)
+				}
+				pending := Response(m.rq, 0xFF00, "")
+				pending.SetU16(TagDataSetType, 0)
+				return c.send(m.ctx, pending, ds)
+			})
+			return Response(m.rq, status, comment), nil
 		})
-		return c.send(m.ctx, Response(m.rq, status, comment), nil)
+		return nil
 	case CCancelRQ:
-		// Operations run one at a time and the C-FIND answer is sent in
-		// full before the next PDU is read: a C-CANCEL arrives after it.
+		// A C-CANCEL that arrives after its operation ended is moot.
 		return nil
 	}
 	if m.field&0x8000 != 0 {
@@ -600,6 +647,13 @@ func (c *conn) dispatch(ctx context.Context, m *message) error {
 // send writes a message: the command, then the data set, each split in
 // PDVs within the peer's maximum length.
 func (c *conn) send(ctxID byte, cmd Command, data []byte) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	return c.sendLocked(ctxID, cmd, data)
+}
+
+// sendLocked is send with wmu held.
+func (c *conn) sendLocked(ctxID byte, cmd Command, data []byte) error {
 	if err := c.sendPart(ctxID, 1, cmd.encode()); err != nil {
 		return err
 	}
@@ -609,15 +663,19 @@ func (c *conn) send(ctxID byte, cmd Command, data []byte) error {
 	return nil
 }
 
+// pdvMax is the largest PDV value that fits the peer's maximum length.
+func (c *conn) pdvMax() int {
+	n := int(c.s.opt.MaxPDULength)
+	if c.peer != 0 && int(c.peer) < n {
+		n = int(c.peer)
+	}
+	return max(n-6, 1) // PDV length and header
+
+}
+
+// sendPart writes one part of a message (wmu held).
 func (c *conn) sendPart(ctxID, control byte, b []byte) error {
-	max := int(c.s.opt.MaxPDULength)
-	if c.peer != 0 && int(c.peer) < max {
-		max = int(c.peer)
-	}
-	max -= 6 // PDV length and header
-	if max < 1 {
-		max = 1
-	}
+	max := c.pdvMax()
 	for {
 		n := min(len(b), max)
 		ctl := control
@@ -628,7 +686,7 @@ func (c *conn) sendPart(ctxID, control byte, b []byte) error {
 		pd = binary.BigEndian.AppendUint32(pd, uint32(n+2))
 		pd = append(pd, ctxID, ctl)
 		pd = append(pd, b[:n]...)
-		if err := c.write(pduPData, pd); err != nil {
+		if err := c.write1(pduPData, pd); err != nil {
 			return fmt.Errorf("send P-DATA-TF: %w", err)
 		}
 		b = b[n:]
@@ -639,6 +697,13 @@ func (c *conn) sendPart(ctxID, control byte, b []byte) error {
 }
 
 func (c *conn) write(typ byte, body []byte) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	return c.write1(typ, body)
+}
+
+// write1 writes one PDU (wmu held).
+func (c *conn) write1(typ byte, body []byte) error {
 	_ = c.c.SetWriteDeadline(time.Now().Add(c.s.opt.IdleTimeout))
 	return writePDU(c.c, typ, body)
 }

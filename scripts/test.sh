@@ -35,7 +35,8 @@ echo "== fuzz (brief; see docs/testing.md for long runs)"
 # minimising a new input fails with "context deadline exceeded".
 FUZZTIME="${FUZZTIME:-20000x}"
 for target in "FuzzReadHeader ./dcm" "FuzzValidUID ./dcm" "FuzzParseQuery ./dicomweb" "FuzzAccept ./dicomweb" \
-              "FuzzSTOW ./dicomweb" "FuzzReader ./internal/mpart" "FuzzVerify ./auth" "FuzzTokenDecode ./share" "FuzzPeerRequest ./federation" "FuzzDataSet ./dcm" "FuzzPDU ./dimse"; do
+              "FuzzSTOW ./dicomweb" "FuzzReader ./internal/mpart" "FuzzVerify ./auth" "FuzzTokenDecode ./share" "FuzzPeerRequest ./federation" "FuzzDataSet ./dcm" "FuzzPDU ./dimse" \
+              "FuzzDecode ./codec/jpeg"; do
   set -- $target
   go test -run '^$' -fuzz "^$1\$" -fuzztime "$FUZZTIME" -fuzzminimizetime 1s "$2"
 done

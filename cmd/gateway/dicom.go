@@ -33,8 +33,9 @@ type DICOMConfig struct {
 }
 
 // demoAE is the AE --demo registers: DCMTK tools on the gateway's machine
-// act for the demo's Peking Union Medical College Hospital.
-var demoAE = access.AE{AET: "DEMO", Host: "127.0.0.1", Institution: "pumch",
+// act for the demo's Peking Union Medical College Hospital; as a C-MOVE
+// destination it is `movescu +P 11113` (or a storescp on that port).
+var demoAE = access.AE{AET: "DEMO", Host: "127.0.0.1", Port: 11113, Institution: "pumch",
 	Allow: []access.Operation{access.OpStore, access.OpQuery, access.OpRetrieve}}
 
 func defaultDICOM() DICOMConfig {

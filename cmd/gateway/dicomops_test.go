@@ -272,7 +272,7 @@ func TestDICOMTLSAndCommitment(t *testing.T) {
 		}
 		defer c.Release()
 		commit(t, c, "1.2.826.0.1.9.1", fahzu[2])
-		cmd, _, err := c.ReadReport()
+		cmd, _, err := c.ReadMessage()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -286,7 +286,7 @@ func TestDICOMTLSAndCommitment(t *testing.T) {
 		}
 		// Unknown instance: event type 2.
 		commit(t, c, "1.2.826.0.1.9.2", fahzu[2], corpus.File{SOPClassUID: fahzu[0].SOPClassUID, SOPUID: "1.2.826.0.1.9.404"})
-		if cmd, _, err = c.ReadReport(); err != nil {
+		if cmd, _, err = c.ReadMessage(); err != nil {
 			t.Fatal(err)
 		}
 		if ev, _ := cmd.U16(dimse.TagEventTypeID); ev != 2 {

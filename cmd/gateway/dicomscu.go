@@ -608,7 +608,7 @@ func (f *scuFlags) request(ctx context.Context, find bool, dest string, each fun
 		return nil, fmt.Errorf("send the request to %s: %w", f.aec, err)
 	}
 	for {
-		rsp, data, err := c.ReadReport()
+		rsp, data, err := c.ReadMessage()
 		if err != nil {
 			c.Abort()
 			return nil, fmt.Errorf("read the answer of %s: %w", f.aec, err)

@@ -58,9 +58,10 @@ func orthancBinary(t *testing.T) (bin, plugin string) {
 
 // startOrthanc runs Orthanc with servers as its DICOMweb plugin's remote
 // servers and waits until its REST API answers. It listens on loopback
-// only, has no DICOM listener and no authentication, and is killed when
-// the test ends.
-func startOrthanc(t *testing.T, servers map[string]any) *orthanc {
+// only, has no DICOM listener (unless extra turns it on) and no
+// authentication, and is killed when the test ends. extra are further
+// configuration keys (DicomServerEnabled, DicomPort, DicomModalities...).
+func startOrthanc(t *testing.T, servers map[string]any, extra ...map[string]any) *orthanc {
 	t.Helper()
 	bin, plugin := orthancBinary(t)
 	dir := t.TempDir()
@@ -84,6 +85,11 @@ func startOrthanc(t *testing.T, servers map[string]any) *orthanc {
 			"Root":    "/dicom-web/",
 			"Servers": servers,
 		},
+	}
+	for _, e := range extra {
+		for k, v := range e {
+			cfg[k] = v
+		}
 	}
 	b, _ := json.MarshalIndent(cfg, "", "  ")
 	conf := filepath.Join(dir, "orthanc.json")

@@ -4,7 +4,7 @@ import "github.com/imgcloud/gateway/codec"
 
 // finish upsamples subsampled components, converts YCbCr to RGB where the
 // data set says the samples are YBR_FULL(_422), sign-extends signed
-// samples, and returns the image.
+// samples narrower than their container, and returns the image.
 func (d *decoder) finish() codec.Image {
 	pi := d.f.Photometric
 	if d.sof != mSOF3 {
@@ -18,19 +18,13 @@ func (d *decoder) finish() codec.Image {
 			pi = "RGB"
 		}
 	}
-	if d.f.Signed {
+	if d.f.Signed && d.prec < 8*d.bps {
+		// The container has bits the codestream did not carry. When it
+		// carried them all, they are the stored words, whatever a
+		// modality kept above BitsStored, and stay as they are.
 		d.signExtend(min(d.prec, d.f.BitsStored))
 	}
 	return codec.Image{Pixels: d.out, Photometric: pi}
-}
-
-// set writes sample value v of component c at pixel (x, y).
-func (d *decoder) set(c, x, y int, v int32) {
-	o := ((y*d.x+x)*d.nc + c) * d.bps
-	d.out[o] = byte(v)
-	if d.bps == 2 {
-		d.out[o+1] = byte(v >> 8)
-	}
 }
 
 // upsample expands component i's plane to the frame's size as IJG 6b
@@ -42,20 +36,22 @@ func (d *decoder) upsample(i int) {
 	c := &d.comp[i]
 	hr, vr := d.hmax/c.h, d.vmax/c.v
 	p, w := c.plane, c.w
+	line := make([]int32, max(d.x, hr*w)) // one output line
 	switch {
 	case hr == 2 && vr == 1 && w > 2:
 		for y := 0; y < d.y; y++ {
 			row := p[y*w : (y+1)*w]
-			d.set(i, 0, y, int32(row[0]))
-			d.set(i, 1, y, (3*int32(row[0])+int32(row[1])+2)>>2)
+			line[0] = int32(row[0])
+			line[1] = (3*int32(row[0]) + int32(row[1]) + 2) >> 2
 			for sx := 1; sx < w-1; sx++ {
 				v := 3 * int32(row[sx])
-				d.setIn(i, 2*sx, y, (v+int32(row[sx-1])+1)>>2)
-				d.setIn(i, 2*sx+1, y, (v+int32(row[sx+1])+2)>>2)
+				line[2*sx] = (v + int32(row[sx-1]) + 1) >> 2
+				line[2*sx+1] = (v + int32(row[sx+1]) + 2) >> 2
 			}
 			v := 3 * int32(row[w-1])
-			d.setIn(i, 2*w-2, y, (v+int32(row[w-2])+1)>>2)
-			d.setIn(i, 2*w-1, y, int32(row[w-1]))
+			line[2*w-2] = (v + int32(row[w-2]) + 1) >> 2
+			line[2*w-1] = int32(row[w-1])
+			d.putSamples(i, y, line[:d.x], 0)
 		}
 	case hr == 2 && vr == 2 && w > 2:
 		// Each output line mixes its own input line 3:1 with the nearer
@@ -72,32 +68,47 @@ func (d *decoder) upsample(i int) {
 			for x := range sum {
 				sum[x] = 3*int32(cur[x]) + int32(near[x])
 			}
-			d.set(i, 0, y, (4*sum[0]+8)>>4)
-			d.set(i, 1, y, (3*sum[0]+sum[1]+7)>>4)
+			line[0] = (4*sum[0] + 8) >> 4
+			line[1] = (3*sum[0] + sum[1] + 7) >> 4
 			for sx := 1; sx < w-1; sx++ {
 				v := 3 * sum[sx]
-				d.setIn(i, 2*sx, y, (v+sum[sx-1]+8)>>4)
-				d.setIn(i, 2*sx+1, y, (v+sum[sx+1]+7)>>4)
+				line[2*sx] = (v + sum[sx-1] + 8) >> 4
+				line[2*sx+1] = (v + sum[sx+1] + 7) >> 4
 			}
 			v := 3 * sum[w-1]
-			d.setIn(i, 2*w-2, y, (v+sum[w-2]+8)>>4)
-			d.setIn(i, 2*w-1, y, (4*sum[w-1]+7)>>4)
+			line[2*w-2] = (v + sum[w-2] + 8) >> 4
+			line[2*w-1] = (4*sum[w-1] + 7) >> 4
+			d.putSamples(i, y, line[:d.x], 0)
 		}
 	default:
 		for y := 0; y < d.y; y++ {
 			row := p[(y/vr)*w:]
-			for x := 0; x < d.x; x++ {
-				d.set(i, x, y, int32(row[x/hr]))
+			for x := range line[:d.x] {
+				line[x] = int32(row[x/hr])
 			}
+			d.putSamples(i, y, line[:d.x], 0)
 		}
 	}
 	c.plane = nil
 }
 
-// setIn is set for an x that may be the column past an odd width.
-func (d *decoder) setIn(c, x, y int, v int32) {
-	if x < d.x {
-		d.set(c, x, y, v)
+// putSamples writes line y of component c into the interleaved output,
+// shifted left by shift bits (a lossless point transform).
+func (d *decoder) putSamples(c, y int, line []int32, shift int) {
+	stride := d.nc * d.bps
+	o := y*d.x*stride + c*d.bps
+	if d.bps == 1 {
+		for _, v := range line {
+			d.out[o] = byte(v << shift)
+			o += stride
+		}
+		return
+	}
+	for _, v := range line {
+		v <<= shift
+		d.out[o] = byte(v)
+		d.out[o+1] = byte(v >> 8)
+		o += stride
 	}
 }
 
@@ -113,6 +124,16 @@ func (d *decoder) yccToRGB() {
 	)
 	center := int32(1) << (d.prec - 1)
 	maxv := int32(1)<<d.prec - 1
+	if d.bps == 1 {
+		px := d.out
+		for o := 0; o+2 < len(px); o += 3 {
+			y, cb, cr := int32(px[o]), int32(px[o+1])-center, int32(px[o+2])-center
+			px[o] = byte(clamp(y+(crR*cr+half)>>16, maxv))
+			px[o+1] = byte(clamp(y+(-cbG*cb-crG*cr+half)>>16, maxv))
+			px[o+2] = byte(clamp(y+(cbB*cb+half)>>16, maxv))
+		}
+		return
+	}
 	n := d.x * d.y
 	get := func(o int) int32 {
 		if d.bps == 1 {

@@ -130,12 +130,15 @@ func (d *decoder) storeBlock(s *scanComp, bx, by int, blk *[64]int32, ac bool) {
 	stride := d.nc * d.bps
 	for y := 0; y < h; y++ {
 		o := ((y0+y)*d.x+x0)*stride + s.idx*d.bps
-		for x := 0; x < w; x++ {
-			v := px[y*8+x]
-			d.out[o] = byte(v)
-			if d.bps == 2 {
-				d.out[o+1] = byte(v >> 8)
+		if d.bps == 1 {
+			for _, v := range px[y*8 : y*8+w] {
+				d.out[o] = byte(v)
+				o += stride
 			}
+			continue
+		}
+		for _, v := range px[y*8 : y*8+w] {
+			d.out[o], d.out[o+1] = byte(v), byte(v>>8)
 			o += stride
 		}
 	}
@@ -196,6 +199,14 @@ func (d *decoder) idct(in *[64]int32, out *[64]int32, ac bool) {
 	shift := constBits + pass1 + 3
 	for row := 0; row < 8; row++ {
 		w := ws[row*8 : row*8+8]
+		if w[1]|w[2]|w[3]|w[4]|w[5]|w[6]|w[7] == 0 {
+			// The full pass gives the same: (w0·2^13 + half) >> shift.
+			v := clamp((w[0]+1<<(pass1+2))>>(pass1+3)+center, maxv)
+			for k := 0; k < 8; k++ {
+				out[row*8+k] = v
+			}
+			continue
+		}
 		var r [8]int32
 		idct8(w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7], shift, &r)
 		for k := 0; k < 8; k++ {

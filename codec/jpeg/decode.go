@@ -403,6 +403,22 @@ func (d *decoder) scan(seg []byte) error {
 		return invalidf("MCU of %d blocks (at most 10)", blocks)
 	}
 	ss, se, ah, al := int(seg[1+2*ns]), int(seg[2+2*ns]), int(seg[3+2*ns]>>4), int(seg[3+2*ns]&15)
+	// Every sample of a lossless scan takes a code of at least one bit,
+	// every block of a DCT scan at least two (DC and EOB): a scan shorter
+	// than that is truncated, and refusing it before the output is
+	// allocated bounds memory by the input's size, not only the frame's.
+	var least int64
+	if d.sof == mSOF3 {
+		least = int64(ns) * int64(d.x) * int64(d.y)
+	} else if ns == 1 {
+		least = 2 * int64(sc[0].c.bw) * int64(sc[0].c.bh)
+	} else {
+		mcus := int64((d.x+8*d.hmax-1)/(8*d.hmax)) * int64((d.y+8*d.vmax-1)/(8*d.vmax))
+		least = 2 * mcus * int64(blocks)
+	}
+	if 8*int64(len(d.src)-d.pos) < least {
+		return invalidf("scan of %d bytes cannot code %dx%d samples", len(d.src)-d.pos, d.x, d.y)
+	}
 	if d.out == nil {
 		d.out = make([]byte, d.f.Size())
 	}

@@ -10,12 +10,20 @@
 // Lossy frames are reconstructed as the IJG library inside DCMTK's dcmdjpeg
 // does by default (its integer inverse DCT, "fancy" triangular upsampling of
 // 2:1 chroma, the JFIF YCbCr to RGB conversion when the data set says
-// YBR_FULL or YBR_FULL_422), so its output and dcmdjpeg's agree to ±1.
+// YBR_FULL or YBR_FULL_422), so its output and dcmdjpeg's agree to ±1
+// (they are equal on every stream of the tests).
 // Progressive, hierarchical and arithmetic-coded JPEG are ErrUnsupported.
 //
-// Every codestream is checked against the frame's attributes before any
-// pixel memory is allocated, and decoding does work proportional to the
-// frame, whatever the input.
+// Signed samples (PixelRepresentation 1) narrower than their 8- or 16-bit
+// container are sign-extended from min(precision, BitsStored) bits; a
+// codestream as wide as the container gives back its words untouched, bits
+// above BitsStored included, so lossless round trips stay bit-exact.
+//
+// Every codestream is checked against the frame's attributes, and each
+// scan must be long enough to code its samples (a bit per lossless sample,
+// two per DCT block), before any pixel memory is allocated: memory
+// is bounded by the input's size as well as the frame's, and decoding does
+// work proportional to the frame, whatever the input.
 //
 // A build registers the decoder in its codec.Set:
 //

@@ -125,7 +125,8 @@ type image struct {
 	signed               bool
 	photometric          string
 	sopClass             string
-	pixels               []byte
+	frames               int    // 0 for 1
+	pixels               []byte // every frame
 }
 
 // synth makes an image of smooth gradients with noise (what an encoder
@@ -197,6 +198,9 @@ func (im image) write(t testing.TB) string {
 	}
 	if im.spp == 3 {
 		lines = append(lines, "(0028,0006) US 0")
+	}
+	if im.frames > 1 {
+		lines = append(lines, fmt.Sprintf("(0028,0008) IS [%d]", im.frames))
 	}
 	lines = append(lines, fmt.Sprintf("(7fe0,0010) %s =%s", vr, raw))
 	dump := filepath.Join(dir, "image.dump")

@@ -27,6 +27,9 @@ func (t *huffman) build(counts [16]int, vals []byte) error {
 	for l := 1; l <= 16; l++ {
 		n := int32(counts[l-1])
 		t.maxcode[l] = -1
+		if code+n > 1<<l {
+			return invalidf("Huffman table has more codes of %d bits than fit", l)
+		}
 		if n > 0 {
 			t.valptr[l] = k
 			t.mincode[l] = code
@@ -42,9 +45,6 @@ func (t *huffman) build(counts [16]int, vals []byte) error {
 			}
 			code += n
 			k += n
-		}
-		if code > 1<<l {
-			return invalidf("Huffman table has more codes of %d bits than fit", l)
 		}
 		code <<= 1
 	}
@@ -126,7 +126,9 @@ func (b *bitReader) decode(t *huffman) int {
 	}
 	for l := lutBits + 1; l <= 16; l++ {
 		c := int32(b.acc >> (64 - l))
-		if c <= t.maxcode[l] {
+		// c ≥ mincode holds for canonical codes (shorter prefixes were
+		// tried first); the check keeps the index safe regardless.
+		if c <= t.maxcode[l] && c >= t.mincode[l] {
 			b.acc <<= l
 			b.n -= l
 			return int(t.vals[t.valptr[l]+c-t.mincode[l]])

@@ -2,8 +2,10 @@ package jpeg
 
 // lossless decodes one scan of Process 14 (T.81 Annex H): each sample is
 // a prediction from its decoded neighbours plus a Huffman-coded
-// difference, modulo 2^16. Every component has the frame's size (frameHeader
-// refuses subsampling), so an MCU is one sample of each scan component.
+// difference, modulo 2^16 and so modulo 2^(P-Pt), the bits a sample has
+// before the point transform is undone. Every component has the frame's
+// size (frameHeader refuses subsampling), so an MCU is one sample of each
+// scan component.
 func (d *decoder) lossless(sc []scanComp, predictor, pt int) error {
 	w := d.x
 	if d.ri > 0 && d.ri%w != 0 {
@@ -27,10 +29,13 @@ func (d *decoder) lossless(sc []scanComp, predictor, pt int) error {
 			}
 			first = true
 		}
+		var cur, up [maxComponents][]int32
+		for i := range sc {
+			cur[i] = lines[(2*i+y%2)*w : (2*i+y%2+1)*w]
+			up[i] = lines[(2*i+1-y%2)*w : (2*i+2-y%2)*w]
+		}
 		for x := 0; x < w; x++ {
 			for i := range sc {
-				cur := lines[(2*i+y%2)*w:]
-				up := lines[(2*i+1-y%2)*w:]
 				t := b.decode(sc[i].dc)
 				var diff int32
 				switch {
@@ -41,64 +46,49 @@ func (d *decoder) lossless(sc []scanComp, predictor, pt int) error {
 				default:
 					diff = b.receiveExtend(t)
 				}
+				c, u := cur[i], up[i]
 				var p int32
 				switch {
-				case first && x == 0:
+				case x == 0 && first:
 					p = initial
-				case first:
-					p = cur[x-1]
 				case x == 0:
-					p = up[0]
+					p = u[0]
+				case first:
+					p = c[x-1]
 				default:
-					ra, rb, rc := cur[x-1], up[x], up[x-1]
-					switch predictor {
-					case 1:
-						p = ra
-					case 2:
-						p = rb
-					case 3:
-						p = rc
-					case 4:
-						p = ra + rb - rc
-					case 5:
-						p = ra + (rb-rc)>>1
-					case 6:
-						p = rb + (ra-rc)>>1
-					case 7:
-						p = (ra + rb) >> 1
-					}
+					p = predict(predictor, c[x-1], u[x], u[x-1])
 				}
-				cur[x] = (p + diff) & mask
+				c[x] = (p + diff) & mask
 			}
-			mcu++
 		}
+		mcu += w
 		if b.overrun() {
 			return errTruncated
 		}
 		for i := range sc {
-			d.putLine(sc[i].idx, y, lines[(2*i+y%2)*w:(2*i+y%2+1)*w], pt)
+			d.putSamples(sc[i].idx, y, cur[i], pt)
 		}
 		first = false
 	}
 	return nil
 }
 
-// putLine writes one decoded line of component c into the output, shifted
-// back by the point transform.
-func (d *decoder) putLine(c, y int, line []int32, pt int) {
-	stride := d.nc * d.bps
-	o := y*d.x*stride + c*d.bps
-	if d.bps == 1 {
-		for _, v := range line {
-			d.out[o] = byte(v << pt)
-			o += stride
-		}
-		return
+// predict is the prediction of selection value sv from the samples left
+// (a), above (b) and above left (c) of the one decoded (T.81 Table H.1).
+func predict(sv int, a, b, c int32) int32 {
+	switch sv {
+	case 1:
+		return a
+	case 2:
+		return b
+	case 3:
+		return c
+	case 4:
+		return a + b - c
+	case 5:
+		return a + (b-c)>>1
+	case 6:
+		return b + (a-c)>>1
 	}
-	for _, v := range line {
-		v <<= pt
-		d.out[o] = byte(v)
-		d.out[o+1] = byte(v >> 8)
-		o += stride
-	}
+	return (a + b) >> 1
 }

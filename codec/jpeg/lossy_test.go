@@ -34,33 +34,49 @@ func dcmcjpeg(args ...string) func(*testing.T, string) string {
 // of the native pixels) and wraps the JPEG file with DCMTK's img2dcm.
 func cjpeg(im image, args ...string) func(*testing.T, string) string {
 	return func(t *testing.T, _ string) string {
-		args := slices.Clone(args)
-		dir := t.TempDir()
-		magic := "P5"
-		if im.spp == 3 {
-			magic = "P6"
-		}
-		pnm := append([]byte(fmt.Sprintf("%s\n%d %d\n255\n", magic, im.cols, im.rows)), im.pixels...)
-		in, jpg, out := filepath.Join(dir, "in.pnm"), filepath.Join(dir, "out.jpg"), filepath.Join(dir, "out.dcm")
-		if err := os.WriteFile(in, pnm, 0o600); err != nil {
+		jpg := filepath.Join(t.TempDir(), "out.jpg")
+		if err := os.WriteFile(jpg, cjpegFile(t, im, args...), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		for i, a := range args {
-			// A scan script: written to a file for -scans.
-			if script, ok := strings.CutPrefix(a, "script:"); ok {
-				args[i] = filepath.Join(dir, "scans.txt")
-				if err := os.WriteFile(args[i], []byte(script), 0o600); err != nil {
-					t.Fatal(err)
-				}
-			}
-		}
-		cmd := exec.Command(tool(t, "cjpeg"), append(append([]string{}, args...), "-outfile", jpg, in)...)
-		if b, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("cjpeg %v: %v\n%s", args, err, b)
-		}
+		out := filepath.Join(t.TempDir(), "out.dcm")
 		dcmtktest.Run(t, "img2dcm", "-q", "-i", "JPEG", jpg, out)
 		return out
 	}
+}
+
+// cjpegFile returns cjpeg's JPEG file of the image's 8-bit pixels. An
+// argument "script:..." is written to a file whose name replaces it (for
+// -scans).
+func cjpegFile(t testing.TB, im image, args ...string) []byte {
+	t.Helper()
+	args = slices.Clone(args)
+	dir := t.TempDir()
+	magic := "P5"
+	if im.spp == 3 {
+		magic = "P6"
+	}
+	pnm := append([]byte(fmt.Sprintf("%s\n%d %d\n255\n", magic, im.cols, im.rows)), im.pixels...)
+	in, jpg := filepath.Join(dir, "in.pnm"), filepath.Join(dir, "out.jpg")
+	if err := os.WriteFile(in, pnm, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for i, a := range args {
+		if script, ok := strings.CutPrefix(a, "script:"); ok {
+			args[i] = filepath.Join(dir, "scans.txt")
+			if err := os.WriteFile(args[i], []byte(script), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	cmd := exec.Command(tool(t, "cjpeg"), append(args, "-outfile", jpg, in)...)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("cjpeg %v: %v\n%s", args, err, b)
+	}
+	b, err := os.ReadFile(jpg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 // TestLossyDCMDJPEG decodes baseline and extended JPEG written by
@@ -73,6 +89,8 @@ func TestLossyDCMDJPEG(t *testing.T) {
 	gray := synth("u8", 41, 67, 1, 8, 8, false)
 	u12 := synth("u12", 47, 35, 1, 16, 12, false)
 	rgbFile, rgbOddFile, grayFile, u12File := rgb.write(t), rgbOdd.write(t), gray.write(t), u12.write(t)
+	// Planes one or two samples wide, which IJG upsamples by replication.
+	tiny, narrow := synth("rgb-tiny", 1, 1, 3, 8, 8, false), synth("rgb-narrow", 5, 3, 3, 8, 8, false)
 	mr, ct8 := sourceFile(t, "3.dcm"), sourceFile(t, "6.dcm")
 	cases := []lossyCase{
 		{name: "baseline/6.dcm", orig: ct8, encode: dcmcjpeg("+eb"), sof: mSOF0, sampling: []int{0x11}},
@@ -83,6 +101,8 @@ func TestLossyDCMDJPEG(t *testing.T) {
 		{name: "baseline/rgb-444", orig: rgbFile, encode: dcmcjpeg("+eb", "+s4"), sof: mSOF0, sampling: []int{0x11, 0x11, 0x11}},
 		// DCMTK's "4:1:1" (+n1) is 2×2 subsampling, 4:2:0 in JPEG terms.
 		{name: "baseline/rgb-420", orig: rgbOddFile, encode: dcmcjpeg("+eb", "+n1"), sof: mSOF0, sampling: []int{0x22, 0x11, 0x11}},
+		{name: "baseline/rgb-422-1x1", orig: tiny.write(t), encode: dcmcjpeg("+eb"), sof: mSOF0, sampling: []int{0x21, 0x11, 0x11}},
+		{name: "baseline/rgb-420-3x5", orig: narrow.write(t), encode: dcmcjpeg("+eb", "+n1"), sof: mSOF0, sampling: []int{0x22, 0x11, 0x11}},
 		{name: "extended/3.dcm", orig: mr, encode: dcmcjpeg("+ee"), sof: mSOF1, sampling: []int{0x11}},
 		{name: "extended/u12", orig: u12File, encode: dcmcjpeg("+ee", "+q", "80"), sof: mSOF1, sampling: []int{0x11}},
 		{name: "extended/rgb-422", orig: rgbOddFile, encode: dcmcjpeg("+ee"), sof: mSOF1, sampling: []int{0x21, 0x11, 0x11}},

@@ -237,7 +237,7 @@ func TestStorageCommitment(t *testing.T) {
 		if st, cm, err := p.Action(scp.StorageCommitment, scp.StorageCommitmentInstance, 1, req); st != 0 || err != nil {
 			t.Fatalf("N-ACTION: %04X %q %v", st, cm, err)
 		}
-		cmd, data, err := p.ReadReport()
+		cmd, data, err := p.ReadMessage()
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -59,7 +59,15 @@ func (s *Service) find(ctx context.Context, a *dimse.Association, rq *dimse.Find
 		}
 	}
 	q := archive.Query{Limit: archive.MaxLimit}
+	patients := false
 	switch lv := strings.TrimSpace(keys[tagLevel]); lv {
+	case "PATIENT":
+		if rq.SOPClass != PatientRootFind {
+			return 0xC000, "PATIENT level is of the Patient Root model", 0
+		}
+		// The index has no patient rows: patients are found through their
+		// studies, the visibility rule applying to each.
+		q.Level, patients = archive.LevelStudy, true
 	case "STUDY":
 		q.Level = archive.LevelStudy
 	case "SERIES":
@@ -67,9 +75,10 @@ func (s *Service) find(ctx context.Context, a *dimse.Association, rq *dimse.Find
 	case "IMAGE":
 		q.Level = archive.LevelInstance
 	default:
-		return 0xC000, fmt.Sprintf("QueryRetrieveLevel %q is not served (STUDY, SERIES, IMAGE)", lv), 0
+		return 0xC000, fmt.Sprintf("QueryRetrieveLevel %q is not served (PATIENT, STUDY, SERIES, IMAGE)", lv), 0
 	}
 	var asked []string
+	block := false
 	for tag, v := range keys {
 		switch tag {
 		case tagLevel, tagCharset:
@@ -78,6 +87,10 @@ func (s *Service) find(ctx context.Context, a *dimse.Association, rq *dimse.Find
 		asked = append(asked, tag)
 		v = strings.TrimSpace(v)
 		switch {
+		case strings.HasPrefix(tag, recognitionGroup):
+			// The recognition block is returned, never matched.
+			block = true
+		case patients && patientCounts[tag]:
 		case v == "":
 		case tag == tagStudy && q.Level > archive.LevelStudy && !strings.ContainsAny(v, `\*?`):
 			q.Study = v
@@ -87,7 +100,14 @@ func (s *Service) find(ctx context.Context, a *dimse.Association, rq *dimse.Find
 			q.Params = append(q.Params, archive.Param{Tag: tag, Value: strings.ReplaceAll(v, `\`, ",")})
 		}
 	}
-	q.Include = asked
+	for _, tag := range asked {
+		if !strings.HasPrefix(tag, recognitionGroup) && !patientCounts[tag] {
+			q.Include = append(q.Include, tag)
+		}
+	}
+	if patients {
+		q.Include = append(q.Include, tagPatientID, tagIssuer, tagStudySeries, tagStudyInstances)
+	}
 	res, err := s.opt.Archive.Search(ctx, q, archive.Scope{})
 	var inv *archive.InvalidError
 	switch {
@@ -96,7 +116,11 @@ func (s *Service) find(ctx context.Context, a *dimse.Association, rq *dimse.Find
 	case err != nil:
 		return 0xA700, "index unavailable, retry later", 0
 	}
-	for i, item := range res.Items {
+	items := res.Items
+	if patients {
+		items = byPatient(items)
+	}
+	for i, item := range items {
 		out := dcm.Dataset{tagCharset: {VR: "CS", Value: []any{"ISO_IR 192"}}, tagLevel: {VR: "CS", Value: []any{keys[tagLevel]}}}
 		for _, tag := range asked {
 			if e := item[tag]; e != nil {
@@ -107,11 +131,71 @@ func (s *Service) find(ctx context.Context, a *dimse.Association, rq *dimse.Find
 				out[tag] = &dcm.Element{VR: dcm.VRForTag(tag)}
 			}
 		}
+		if block {
+			for tag, e := range item {
+				if strings.HasPrefix(tag, recognitionGroup) {
+					out[tag] = e
+				}
+			}
+		}
 		if err := match(encodeDataset(out, implicit)); err != nil {
+			if errors.Is(err, dimse.ErrCanceled) {
+				return 0xFE00, "canceled", i
+			}
 			return 0xA700, "send a match: " + err.Error(), i
 		}
 	}
-	return 0, "", len(res.Items)
+	return 0, "", len(items)
+}
+
+// recognitionGroup is the private group of the recognition block that
+// study answers carry (package recognition, through archive's Annotator):
+// a query naming any of its elements gets the study's block.
+const recognitionGroup = "0011"
+
+const (
+	tagIssuer           = "00100021"
+	tagPatientStudies   = "00201200" // NumberOfPatientRelatedStudies
+	tagPatientSeries    = "00201202"
+	tagPatientInstances = "00201204"
+	tagStudySeries      = "00201206" // NumberOfStudyRelatedSeries
+	tagStudyInstances   = "00201208"
+)
+
+// patientCounts are the PATIENT level's computed attributes.
+var patientCounts = map[string]bool{tagPatientStudies: true, tagPatientSeries: true, tagPatientInstances: true}
+
+// byPatient folds study answers into one answer per patient (PatientID
+// and its issuer), in the order of their first study, with the patient's
+// counts of studies, series and instances.
+func byPatient(studies []dcm.Dataset) []dcm.Dataset {
+	var out []dcm.Dataset
+	at := map[string]int{}
+	counts := map[string][3]int{}
+	for _, st := range studies {
+		key := st.String(tagPatientID) + "\\" + st.String(tagIssuer)
+		if _, ok := at[key]; !ok {
+			at[key] = len(out)
+			p := dcm.Dataset{}
+			for tag, e := range st {
+				if strings.HasPrefix(tag, "0010") {
+					p[tag] = e
+				}
+			}
+			out = append(out, p)
+		}
+		c := counts[key]
+		se, _ := st.Int(tagStudySeries)
+		in, _ := st.Int(tagStudyInstances)
+		counts[key] = [3]int{c[0] + 1, c[1] + se, c[2] + in}
+	}
+	for key, i := range at {
+		c := counts[key]
+		for j, tag := range []string{tagPatientStudies, tagPatientSeries, tagPatientInstances} {
+			out[i][tag] = &dcm.Element{VR: "IS", Value: []any{float64(c[j])}}
+		}
+	}
+	return out
 }
 
 // decodeIdentifier reads the top-level elements of a query identifier

@@ -39,6 +39,9 @@ type Archive interface {
 	Store(ctx context.Context, r io.Reader, expectStudy string) (*archive.Stored, error)
 	Commit(ctx context.Context, stored []*archive.Stored) error
 	Search(ctx context.Context, q archive.Query, scope archive.Scope) (*archive.Result, error)
+	Instances(ctx context.Context, study, series, sop string) ([]*archive.Instance, error)
+	InstanceBySOP(ctx context.Context, sop string) (*archive.Instance, error)
+	Open(ctx context.Context, in *archive.Instance) (io.ReadCloser, error)
 }
 
 // Auditor records audit events (audit.Log).
@@ -60,6 +63,10 @@ type Options struct {
 	Audit   Auditor
 	// PersonKeyOf names the person of a study in audit events (optional).
 	PersonKeyOf func(study string) string
+	// Transcoder converts data sets for C-MOVE and C-GET sub-operations
+	// when the peer does not accept the stored syntax (default:
+	// NativeTranscoder).
+	Transcoder Transcoder
 	// Registerer receives the service's metrics (optional).
 	Registerer prometheus.Registerer
 	Logger     *slog.Logger
@@ -89,6 +96,7 @@ type Service struct {
 	srv *dimse.Server
 	m   metrics
 	gc  *groupCommit
+	tc  Transcoder
 }
 
 type metrics struct {
@@ -109,7 +117,10 @@ func New(opt Options) (*Service, error) {
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Service{opt: opt, log: opt.Logger, gc: newGroupCommit(opt.Archive)}
+	s := &Service{opt: opt, log: opt.Logger, gc: newGroupCommit(opt.Archive), tc: opt.Transcoder}
+	if s.tc == nil {
+		s.tc = NativeTranscoder{}
+	}
 	s.m = metrics{
 		assocs: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gateway_dimse_associations_total", Help: "DICOM associations requested, by outcome (accepted, rejected)."}, []string{"outcome"}),
 		open:   prometheus.NewGauge(prometheus.GaugeOpts{Name: "gateway_dimse_associations_open", Help: "DICOM associations open."}),
@@ -158,7 +169,8 @@ func syntaxes(abstract string) []string {
 	switch {
 	case abstract == Verification:
 		return []string{dcm.ImplicitVRLittleEndian, dcm.ExplicitVRLittleEndian, dcm.ExplicitVRBigEndian}
-	case abstract == StudyRootFind || abstract == PatientRootFind:
+	case abstract == StudyRootFind || abstract == PatientRootFind,
+		abstract == StudyRootMove || abstract == PatientRootMove || abstract == StudyRootGet || abstract == PatientRootGet:
 		return []string{dcm.ImplicitVRLittleEndian, dcm.ExplicitVRLittleEndian}
 	case dcm.IsStorageSOPClass(abstract):
 		return dcm.StoredTransferSyntaxes
@@ -337,8 +349,11 @@ func (s *Service) op(ctx context.Context, a *dimse.Association, cmd string, stat
 	ev := audit.Event{Time: time.Now().UTC(), Actor: "ae:" + a.RQ.CallingAE, Role: string(auth.RolePACS),
 		Institution: ss.ae.Institution, Action: "DIMSE " + cmd, Outcome: outcome(status),
 		Source: ss.source, RequestID: a.ID, Detail: fmt.Sprintf("status %04X", status)}
-	if cmd == "C-ECHO" {
+	switch cmd {
+	case "C-ECHO":
 		ev.Role = ""
+	case "C-FIND", "C-MOVE", "C-GET":
+		ev.Role = string(auth.RoleClinician) // who an AE reads as (access.AE.Principal)
 	}
 	if comment != "" {
 		ev.Detail += ": " + comment
@@ -366,8 +381,10 @@ func outcome(status uint16) int {
 		return 409
 	case status&0xFF00 == 0xA700:
 		return 503
-	case status&0xF000 == 0xC000 || status&0xFF00 == 0xA900:
+	case status&0xF000 == 0xC000 || status&0xFF00 == 0xA900 || status == 0xA801:
 		return 400
+	case status == 0xFE00:
+		return 499
 	}
 	return 500
 }
