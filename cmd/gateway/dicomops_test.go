@@ -328,7 +328,8 @@ func TestDICOMTLSAndCommitment(t *testing.T) {
 // project's SCU) against a gateway process: echo from a known and an
 // unknown AE (the rejection said in words), store of a folder over two
 // associations with the refusals grouped by reason, find as a table and
-// as JSON, and move where the peer does not serve C-MOVE.
+// as JSON, move to a workstation's storescp and to an unknown destination
+// (A801), and store to DCMTK's storescp.
 func TestDICOMCommands(t *testing.T) {
 	man, err := corpus.Generate(t.TempDir(), corpus.Options{Studies: 6, SeriesPerStudy: 1, InstancesPerSeries: 3, Big: 0, Seed: 11,
 		Today: time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC)})
@@ -352,8 +353,10 @@ func TestDICOMCommands(t *testing.T) {
 	}
 	os.WriteFile(filepath.Join(own, "notes.txt"), []byte("not DICOM"), 0o600)
 	aes := filepath.Join(t.TempDir(), "aes.yaml")
+	wsAddr := freeAddr(t) // FAHZUWS's storescp, a C-MOVE destination
+	_, wsPort, _ := strings.Cut(wsAddr, ":")
 	os.WriteFile(aes, []byte("- {aet: FAHZUPACS, host: 127.0.0.1, institution: fahzu, allow: [store]}\n"+
-		"- {aet: FAHZUWS, host: 127.0.0.1, institution: fahzu, allow: [query]}\n"), 0o600)
+		"- {aet: FAHZUWS, host: 127.0.0.1, port: "+wsPort+", institution: fahzu, allow: [query, retrieve]}\n"), 0o600)
 	addr := freeAddr(t)
 	startGateway(t, t.TempDir(), "--demo", "--dicom-listen", addr, "--dicom-aes", aes)
 	peer := []string{"--peer", addr, "--aec", "IMGCLOUD"}
@@ -419,6 +422,34 @@ func TestDICOMCommands(t *testing.T) {
 	}
 	if code, _, errb := dicom("move", "--aet", "FAHZUWS"); code != 2 || !strings.Contains(errb, "--dest") {
 		t.Errorf("move without --dest: exit %d\n%s", code, errb)
+	}
+	// The gateway moves a study to the workstation's storescp.
+	wsDir := t.TempDir()
+	ws := exec.Command(dcmtktest.Tool(t, "storescp"), "+xa", "-od", wsDir, wsPort)
+	ws.Env = append(os.Environ(), "TCP_NODELAY=1")
+	if err := ws.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ws.Process.Kill(); ws.Wait() })
+	inStudy := 0
+	for _, f := range fahzu {
+		if f.StudyUID == fahzu[0].StudyUID {
+			inStudy++
+		}
+	}
+	for attempt := 0; ; attempt++ {
+		code, out, errb = dicom("move", "--aet", "FAHZUWS", "--dest", "FAHZUWS", "-k", "StudyInstanceUID="+fahzu[0].StudyUID)
+		if code == 0 || attempt == 50 {
+			break
+		}
+		time.Sleep(100 * time.Millisecond) // storescp starting
+	}
+	if moved, _ := filepath.Glob(filepath.Join(wsDir, "*")); code != 0 || len(moved) != inStudy ||
+		!strings.Contains(out, fmt.Sprintf("status 0000, %d done, 0 failed", inStudy)) {
+		t.Errorf("move to FAHZUWS: exit %d, %d files received, want %d\n%s%s", code, len(moved), inStudy, out, errb)
+	}
+	if code, out, errb := dicom("move", "--aet", "FAHZUWS", "--dest", "NOWHERE", "-k", "StudyInstanceUID="+fahzu[0].StudyUID); code != 1 || !strings.Contains(errb, "A801") {
+		t.Errorf("move to an unknown destination: exit %d\n%s%s", code, out, errb)
 	}
 
 	// Against DCMTK's storescp: every file arrives, data set for data set.
