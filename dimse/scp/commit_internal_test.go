@@ -27,18 +27,20 @@ func (a *countingArchive) Commit(ctx context.Context, st []*archive.Stored) erro
 	return a.Service.Commit(ctx, st)
 }
 
-// TestGroupCommitWaitsForStorers: instances stored by four associations
-// at about the same time are made durable by one commit, not one each;
-// a lone association does not wait.
+// TestGroupCommitWaitsForStorers: once four associations store at about
+// the same time, one commit covers an instance of each, not one commit
+// each; an association that stopped storing is not waited for.
 func TestGroupCommitWaitsForStorers(t *testing.T) {
 	dir := t.TempDir()
 	store, db := gwtest.StoreAndIndex(t, dir)
 	a := &countingArchive{Service: archive.New(store, db, archive.Options{TempDir: dir, Visibility: archive.Unrestricted{}})}
 	g := newGroupCommit(a)
-	g.linger = 5 * time.Second // generous: the batch must fill well before
+	g.linger = time.Second // generous: the batch must fill well before
 	ctx := context.Background()
-	storeOne := func(i int) *archive.Stored {
-		sop := fmt.Sprintf("1.2.826.0.1.10.%d", i)
+	n := 0
+	storeOne := func() *archive.Stored {
+		n++
+		sop := fmt.Sprintf("1.2.826.0.1.10.%d", n)
 		data := gwtest.Part10("1.2.840.10008.5.1.4.1.1.7", sop, gwtest.Minimal("1.2.826.0.1.10", "1.2.826.0.1.10.0", sop))
 		st, err := a.Store(ctx, bytes.NewReader(data), "")
 		if err != nil {
@@ -46,34 +48,42 @@ func TestGroupCommitWaitsForStorers(t *testing.T) {
 		}
 		return st
 	}
-	for range 4 {
-		g.join()
+	// round has associations who commit one instance each, 20 ms apart.
+	round := func(who ...string) []int {
+		a.mu.Lock()
+		a.batches = nil
+		a.mu.Unlock()
+		var wg sync.WaitGroup
+		for _, w := range who {
+			st := storeOne()
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := g.commit(ctx, w, st); err != nil {
+					t.Error(err)
+				}
+			}()
+			time.Sleep(20 * time.Millisecond)
+		}
+		wg.Wait()
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		return a.batches
 	}
+	round("A", "B", "C", "D") // the first round has no history: eager
 	start := time.Now()
-	var wg sync.WaitGroup
-	for i := range 4 {
-		st := storeOne(i)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := g.commit(ctx, st); err != nil {
-				t.Error(err)
-			}
-		}()
-		time.Sleep(20 * time.Millisecond) // each arrives while the first waits
+	if got := round("A", "B", "C", "D"); len(got) != 1 || got[0] != 4 || time.Since(start) > 900*time.Millisecond {
+		t.Errorf("batches %v in %s, want one of 4 without waiting for the linger", got, time.Since(start))
 	}
-	wg.Wait()
-	if len(a.batches) != 1 || a.batches[0] != 4 || time.Since(start) > 4*time.Second {
-		t.Errorf("batches %v in %s, want one of 4 without waiting for the linger", a.batches, time.Since(start))
-	}
-	for range 3 {
-		g.leave()
-	}
+	// A alone from now on: B, C and D drop out after two batches.
+	round("A")
+	round("A")
 	start = time.Now()
-	if err := g.commit(ctx, storeOne(9)); err != nil {
-		t.Fatal(err)
+	if got := round("A"); len(got) != 1 || time.Since(start) > 900*time.Millisecond {
+		t.Errorf("a lone association: batches %v in %s", got, time.Since(start))
 	}
-	if time.Since(start) > time.Second {
-		t.Errorf("a lone association waited %s", time.Since(start))
+	g.leave("A")
+	if len(g.recent) != 3 {
+		t.Errorf("recent %v after A left", g.recent)
 	}
 }

@@ -188,8 +188,6 @@ type session struct {
 	source string
 	start  time.Time
 	stored int
-	// storing: the association joined the group commit (commit.go).
-	storing bool
 }
 
 func sessionOf(ctx context.Context) *session {
@@ -236,9 +234,7 @@ func (s *Service) Associate(ctx context.Context, a *dimse.Association) (context.
 func (s *Service) Closed(ctx context.Context, a *dimse.Association, err error) {
 	s.m.open.Dec()
 	ss := sessionOf(ctx)
-	if ss.storing {
-		s.gc.leave()
-	}
+	s.gc.leave(ss)
 	ev := audit.Event{Time: time.Now().UTC(), Actor: "ae:" + a.RQ.CallingAE, Institution: ss.ae.Institution,
 		Action: "DIMSE A-RELEASE", Outcome: 200, Source: ss.source, RequestID: a.ID,
 		Detail: fmt.Sprintf("%d instance(s) stored in %s", ss.stored, time.Since(ss.start).Round(time.Millisecond))}
@@ -265,14 +261,10 @@ func (s *Service) Store(ctx context.Context, a *dimse.Association, rq *dimse.Sto
 		return s.storeDone(ctx, a, rq, nil, 0x0124, err.Error())
 	}
 	ctx = auth.WithPrincipal(ctx, p)
-	if !ss.storing {
-		ss.storing = true
-		s.gc.join()
-	}
 	meta := fileMeta(rq, a.RQ.CallingAE)
 	st, err := s.opt.Archive.Store(ctx, io.MultiReader(strings.NewReader(meta), rq.Data), "")
 	if err == nil && !st.Duplicate {
-		err = s.gc.commit(context.WithoutCancel(ctx), st)
+		err = s.gc.commit(context.WithoutCancel(ctx), ss, st)
 	}
 	if err != nil {
 		status, comment := storeStatus(err)
