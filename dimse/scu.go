@@ -37,25 +37,5 @@ func (c *Client) ContextFor(abstract, transferSyntax string) (byte, bool) {
 	return 0, false
 }
 
-// StoreOn sends C-STORE of a data set on presentation context id and
-// returns the status and error comment.
-func (c *Client) StoreOn(id byte, sopClass, sopInstance string, data []byte) (uint16, string, error) {
-	cmd := Command{}
-	cmd.SetString(TagAffectedSOPClassUID, sopClass)
-	cmd.SetU16(TagCommandField, CStoreRQ)
-	cmd.SetU16(TagMessageID, c.nextID())
-	cmd.SetU16(TagPriority, 0)
-	cmd.SetString(TagAffectedSOPInstance, sopInstance)
-	if err := c.SendMessage(id, cmd, data); err != nil {
-		return 0, "", err
-	}
-	rsp, err := c.ReadCommand()
-	if err != nil {
-		return 0, "", err
-	}
-	st, _ := rsp.U16(TagStatus)
-	return st, rsp.String(TagErrorComment), nil
-}
-
 // NextMessageID numbers a request the caller builds itself.
 func (c *Client) NextMessageID() uint16 { return c.nextID() }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/tls"
@@ -350,13 +351,17 @@ func dicomStore(ctx context.Context, f *scuFlags, paths []string, n int, barOut,
 					fail(p, fmt.Sprintf("the peer accepts no presentation context for SOP class %s in %s", p.class, p.ts))
 					continue
 				}
-				data, err := readDataSet(p)
-				if err != nil {
-					fail(p, err.Error())
-					continue
-				}
-				st, comment, err := c.StoreOn(id, p.class, p.instance, data)
+				st, comment, sent, err := storeFile(c, id, p)
 				switch {
+				case errors.Is(err, errOpenFile):
+					fail(p, err.Error())
+				case errors.Is(err, errReadFile):
+					fail(p, err.Error())
+					c.Abort() // the data set was cut short: the association is unusable
+					for _, q := range mine[i+1:] {
+						fail(q, "association aborted after a read error")
+					}
+					return
 				case err != nil:
 					// The association is gone: the rest of this share fails.
 					for _, q := range mine[i:] {
@@ -365,7 +370,7 @@ func dicomStore(ctx context.Context, f *scuFlags, paths []string, n int, barOut,
 					return
 				case st == 0 || st&0xF000 == 0xB000:
 					mu.Lock()
-					bytesSent += int64(len(data))
+					bytesSent += sent
 					mu.Unlock()
 					bar.Add(1)
 				default:
@@ -407,21 +412,44 @@ func dicomStore(ctx context.Context, f *scuFlags, paths []string, n int, barOut,
 	return fmt.Errorf("%d of %d DICOM files failed (reasons above)", len(failed), len(files))
 }
 
-// readDataSet reads a file's data set (the part a C-STORE carries).
-func readDataSet(p part10) ([]byte, error) {
+// errOpenFile marks a file that could not be opened (nothing was sent);
+// errReadFile one that could not be read while it was sent.
+var (
+	errOpenFile = errors.New("open file")
+	errReadFile = errors.New("read file")
+)
+
+// storeFile streams a file's data set (the part a C-STORE carries) on
+// context id, so that memory stays flat whatever the file's size.
+func storeFile(c *dimse.Client, id byte, p part10) (status uint16, comment string, sent int64, err error) {
 	fh, err := os.Open(p.path)
 	if err != nil {
-		return nil, err
+		return 0, "", 0, fmt.Errorf("%w %s: %w", errOpenFile, p.path, err)
 	}
 	defer fh.Close()
 	if _, err := fh.Seek(p.dataOffset, io.SeekStart); err != nil {
-		return nil, fmt.Errorf("read %s: %w", p.path, err)
+		return 0, "", 0, fmt.Errorf("%w %s: %w", errOpenFile, p.path, err)
 	}
-	b, err := io.ReadAll(fh)
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", p.path, err)
+	r := &readErr{r: bufio.NewReaderSize(fh, 256<<10)}
+	status, comment, err = c.StoreFrom(id, p.class, p.instance, "", 0, r)
+	if r.err != nil {
+		return 0, "", 0, fmt.Errorf("%w %s: %w", errReadFile, p.path, r.err)
 	}
-	return b, nil
+	return status, comment, p.fileSize - p.dataOffset, err
+}
+
+// readErr remembers a read error, to tell it from a network one.
+type readErr struct {
+	r   io.Reader
+	err error
+}
+
+func (r *readErr) Read(b []byte) (int, error) {
+	n, err := r.r.Read(b)
+	if err != nil && err != io.EOF {
+		r.err = err
+	}
+	return n, err
 }
 
 // Query/Retrieve information models (PS3.4 C.6).
