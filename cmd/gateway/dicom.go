@@ -114,6 +114,13 @@ func setupDICOM(cfg Config, p *parts, log *slog.Logger) (*scp.Service, error) {
 		return nil, err
 	}
 	aes := p.aes.AEs()
+	if cfg.DICOM.TLS.ClientCA == "" {
+		for _, e := range p.aes.List() {
+			if e.TLS {
+				log.Warn("AE marked tls but no --dicom-tls-client-ca: its associations will be rejected (no client certificate can be verified)", "aet", e.AET)
+			}
+		}
+	}
 	if aes.Len() == 0 {
 		log.Warn("DICOM port on but no known AE: every association will be rejected (give --dicom-aes, or add AEs under /api/v1/admin/dicom-aes)")
 	}
