@@ -67,6 +67,14 @@ func (v *Visibility) Visible(ctx context.Context, st *index.Study) bool {
 	return Visible(ctx, st, v.facts, v.consents)
 }
 
+// SeesAll reports whether the party in ctx sees every study (an admin
+// outside a share session), so that the archive may skip studies without
+// reading them (archive.AllVisible).
+func (v *Visibility) SeesAll(ctx context.Context) bool {
+	p, ok := auth.FromContext(ctx)
+	return ok && p.Scope == "" && p.Role == auth.RoleAdmin
+}
+
 // grantors are the Consents that can list the persons whose consents may
 // cover an institution (consent.Service).
 type grantors interface {
@@ -86,12 +94,26 @@ const maxGrantors = 256
 // Candidates narrows the studies the party in ctx may see, for the query
 // planner (archive.Narrower): ok for a clinician or peer, who sees at most
 // the studies its institution holds and those of the PatientIDs of the
-// persons whose consents may cover it. Admins, share sessions and
-// patients are not narrowed (ok false), nor is an institution more than
-// maxGrantors persons' consents may cover; Visible still decides per
-// study.
+// persons whose consents may cover it, and for a patient, who sees at
+// most the studies of their person's PatientIDs (institution ""). Admins
+// and share sessions are not narrowed (ok false), nor is an institution
+// more than maxGrantors persons' consents may cover; Visible still
+// decides per study.
 func (v *Visibility) Candidates(ctx context.Context) (institution string, patientIDs []string, ok bool) {
 	p, found := auth.FromContext(ctx)
+	if found && p.Scope == "" && p.Role == auth.RolePatient && p.PersonKey != "" {
+		// A patient sees the studies linked to their person, whose
+		// PatientIDs are their links'.
+		ids, ok := v.facts.(personIDs)
+		if !ok {
+			return "", nil, false
+		}
+		pids, err := ids.PersonPatientIDs(ctx, p.PersonKey)
+		if err != nil {
+			return "", nil, false
+		}
+		return "", pids, true
+	}
 	if !found || p.Scope != "" || p.Institution == "" || p.Role != auth.RoleClinician && p.Role != auth.RolePeer {
 		return "", nil, false
 	}

@@ -64,7 +64,10 @@ var keyOf = map[string]index.Kind{
 	tagModality:          index.KindModality, // a series' modality is one of its study's
 }
 
-const tagPatientID = "00100020"
+const (
+	tagPatientID        = "00100020"
+	tagStudyDescription = "00081030"
+)
 
 // overridden reports whether rows of level l read tag from a lower level
 // than the study first (row.get), so a study key cannot narrow it.
@@ -95,6 +98,8 @@ func (s *Service) planFor(q Query) plan {
 			pl = s.uidPlan(p.Value)
 		case p.Tag == tagStudyDate:
 			pl = s.datePlan(p.Value)
+		case p.Tag == tagStudyDescription:
+			pl = s.wordPlan(p.Value)
 		case ok:
 			pl = s.valuePlan(kind, vrOf(p.Tag), p.Value, q.Fuzzy)
 		}
@@ -112,8 +117,9 @@ func (s *Service) planFor(q Query) plan {
 
 // Narrower is a Visibility that can name, for the party in ctx, index
 // keys under which every study it may see is found (access.Visibility): the
-// studies held by institution, or by no recorded holder, and those of
-// patientIDs. ok false means no narrowing (admins, share sessions).
+// studies held by institution, or by no recorded holder (unless
+// institution is ""), and those of patientIDs (a patient's own). ok false
+// means no narrowing (admins, share sessions).
 type Narrower interface {
 	Candidates(ctx context.Context) (institution string, patientIDs []string, ok bool)
 }
@@ -129,10 +135,13 @@ func (s *Service) visiblePlan(ctx context.Context) *plan {
 		return nil
 	}
 	inst, pids, ok := nw.Candidates(ctx)
-	if !ok || inst == "" {
+	if !ok {
 		return nil
 	}
-	keys := []index.Key{{Kind: index.KindHolding, Value: inst}, {Kind: index.KindHolding, Value: ""}}
+	var keys []index.Key
+	if inst != "" {
+		keys = []index.Key{{Kind: index.KindHolding, Value: inst}, {Kind: index.KindHolding, Value: ""}}
+	}
 	for _, id := range pids {
 		if id != "" && !slices.Contains(keys, index.Key{Kind: index.KindPatientID, Value: id}) {
 			keys = append(keys, index.Key{Kind: index.KindPatientID, Value: id})
@@ -190,10 +199,6 @@ func (s *Service) datePlan(v string) *plan {
 // case-folded (and by prefix when fuzzy). It is nil when the value has no
 // literal prefix to narrow by (*word*).
 func (s *Service) valuePlan(kind index.Kind, vr, value string, fuzzy bool) *plan {
-	type probe struct {
-		v     string
-		exact bool
-	}
 	var probes []probe
 	if vr == "PN" {
 		pat := index.FoldName(value)
@@ -223,6 +228,30 @@ func (s *Service) valuePlan(kind index.Kind, vr, value string, fuzzy bool) *plan
 			probes = append(probes, probe{lit, !wild})
 		}
 	}
+	return s.probesPlan(kind, probes)
+}
+
+// probe is one value of a kind of key, or a prefix of values.
+type probe struct {
+	v     string
+	exact bool
+}
+
+// wordPlan is a plan over the StudyDescription word keys: of the
+// pattern's words, the one whose prefix scan counts fewest keys. It is nil
+// for a pattern without letters or digits.
+func (s *Service) wordPlan(value string) *plan {
+	var best *plan
+	for _, w := range index.WordProbes(value) {
+		if pl := s.probesPlan(index.KindWord, []probe{{w, false}}); pl != nil && (best == nil || pl.est < best.est) {
+			best = pl
+		}
+	}
+	return best
+}
+
+// probesPlan streams the studies with a key of kind matching any probe.
+func (s *Service) probesPlan(kind index.Kind, probes []probe) *plan {
 	if len(probes) == 1 && probes[0].exact {
 		pr := probes[0]
 		return &plan{

@@ -26,6 +26,7 @@ func fillIndex(t testing.TB, db *index.DB, n int, rng *rand.Rand) {
 		{Alphabetic: "LIU^YANG"},
 	}
 	mods := []string{"CT", "MR", "CR", "US", "PT"}
+	descs := []string{"CT CHEST W/O CONTRAST", "胸部CT平扫", "MR Brain", "Abdomen US", "", "chest x-ray"}
 	for i := range n {
 		study := fmt.Sprintf("1.2.9.%d", i)
 		st := dcm.Dataset{
@@ -33,6 +34,9 @@ func fillIndex(t testing.TB, db *index.DB, n int, rng *rand.Rand) {
 			"00100020": &dcm.Element{VR: "LO", Value: []any{fmt.Sprintf("P%d", rng.IntN(40))}},
 			"00080050": &dcm.Element{VR: "SH", Value: []any{fmt.Sprintf("A%d", i%97)}},
 			"00100010": &dcm.Element{VR: "PN", Value: []any{names[rng.IntN(len(names))]}},
+		}
+		if d := descs[i%len(descs)]; d != "" {
+			st["00081030"] = &dcm.Element{VR: "LO", Value: []any{d}}
 		}
 		if rng.IntN(10) > 0 {
 			st["00080020"] = &dcm.Element{VR: "DA", Value: []any{fmt.Sprintf("2024%02d%02d", 1+rng.IntN(3), 1+rng.IntN(28))}}
@@ -113,6 +117,16 @@ func TestPlannerAgreesWithScan(t *testing.T) {
 		{Level: LevelSeries, Params: p("00080060", "MR,PT", "00100020", "P5")},
 		{Level: LevelInstance, Params: p("00100020", "P9")},
 		{Level: LevelInstance, Params: p("00080060", "US", "00080020", "20240110-20240120")},
+		{Params: p("00081030", "*chest*")},
+		{Params: p("00081030", "*CHEST*"), Limit: 10, Offset: 5},
+		{Params: p("00081030", "*hest*")},
+		{Params: p("00081030", "*平扫*")},
+		{Params: p("00081030", "*CT*")},
+		{Params: p("00081030", "MR*")},
+		{Params: p("00081030", "*x-ray")},
+		{Params: p("00081030", "CT CHEST W/O CONTRAST")},
+		{Params: p("00081030", "*扫")},
+		{Level: LevelSeries, Params: p("00081030", "*Brain*")},
 	}
 	empty := []int{16} // 张* without fuzzy matching: the whole name starts with Zhang
 	ctx := context.Background()
@@ -149,6 +163,7 @@ func TestPlannerAgreesWithScan(t *testing.T) {
 	}{
 		{queries[0], "pid"}, {queries[5], "acc"}, {queries[8], "date"}, {queries[11], "mod"},
 		{queries[14], "pnw*"}, {queries[17], "pn"}, {queries[24], "uid"}, {queries[23], "order"},
+		{queries[31], "sdw*"}, {queries[34], "sdw*"},
 	} {
 		if got := planned.planFor(c.q).name; got != c.plan {
 			t.Errorf("plan of %+v: %s, want %s", c.q.Params, got, c.plan)

@@ -45,6 +45,9 @@ type Query struct {
 	IncludeAll    bool
 	Limit, Offset int
 	Fuzzy         bool
+	// Count asks for the total number of matches besides the page
+	// (Result.Total).
+	Count bool
 }
 
 // Result is a page of QIDO-RS answers.
@@ -63,6 +66,12 @@ type Result struct {
 	// Warnings are further Warning header values, after those of More and
 	// Ignored: peers that failed, results left out.
 	Warnings []string
+	// Total is the number of matches on this gateway, whatever limit and
+	// offset, when Query.Count asked and Counted says it was counted: from
+	// the index's keys or stored counts where one key decides the query,
+	// else by matching the rows, within Options.MaxExamined.
+	Total   int
+	Counted bool
 }
 
 // MaxLimit bounds one page of results.
@@ -197,7 +206,10 @@ func (s *Service) Search(ctx context.Context, q Query, scope Scope) (*Result, er
 	if err := searchOnly(scope); err != nil {
 		return nil, err
 	}
-	if q.Limit <= 0 || q.Limit > MaxLimit {
+	switch {
+	case q.Limit <= 0:
+		q.Limit = s.opt.DefaultLimit
+	case q.Limit > MaxLimit:
 		q.Limit = MaxLimit
 	}
 	known := levelTags(q.Level)
@@ -245,20 +257,40 @@ func (s *Service) Search(ctx context.Context, q Query, scope Scope) (*Result, er
 		res.Warnings = append(res.Warnings, fmt.Sprintf(`299 gateway "The following attributes are not attributes of the %s level and were left out: %s%s"`,
 			q.Level, strings.Join(leftOut, ", "), seeInstead(q.Level, leftOut)))
 	}
-	skipped := 0
+	if q.Offset >= s.opt.MaxExamined {
+		return nil, &InvalidError{Field: "offset", Reason: fmt.Sprintf("%d is beyond the %d rows one search examines: page with limit and a narrower query instead (a StudyDate range ending at the last answer's date, PatientID, AccessionNumber, ModalitiesInStudy)", q.Offset, s.opt.MaxExamined)}
+	}
+	// The study list of a party that sees every study skips its offset on
+	// the key, without reading the rows it skips: no matcher needs them.
+	offset, keySkip := q.Offset, 0
+	if q.Level == LevelStudy && len(matchers) == 0 && s.seesAll(ctx) {
+		offset, keySkip = 0, q.Offset
+	}
+	// A count the keys give needs no row past the page; any other count
+	// matches every candidate, within the bound.
+	counting := false
+	if q.Count {
+		if n, ok := s.keyCount(ctx, q, matchers); ok {
+			res.Total, res.Counted = n, true
+		} else {
+			counting = true
+		}
+	}
+	skipped, beyond := 0, 0
 	emit := func(r row) bool {
 		for _, m := range matchers {
 			if !m(r.get) {
 				return true
 			}
 		}
-		if skipped < q.Offset {
+		if skipped < offset {
 			skipped++
 			return true
 		}
 		if len(res.Items) == q.Limit {
 			res.More = true
-			return false
+			beyond++
+			return counting
 		}
 		ds := render(r, returnTags, q.IncludeAll)
 		if q.Level == LevelStudy {
@@ -269,15 +301,85 @@ func (s *Service) Search(ctx context.Context, q Query, scope Scope) (*Result, er
 		res.Items = append(res.Items, ds)
 		return true
 	}
-	stopped, err := s.scan(ctx, q, emit)
+	stopped, err := s.scan(ctx, q, keySkip, emit)
 	if err != nil {
 		return nil, err
 	}
-	if stopped {
+	if counting && !stopped {
+		res.Total, res.Counted = skipped+len(res.Items)+beyond, true
+	}
+	if stopped && counting && len(res.Items) == q.Limit {
+		// The page is whole; only the count stopped (and whether more
+		// match is not known: say there may be).
 		res.More = true
-		res.Warnings = append(res.Warnings, fmt.Sprintf(`299 gateway "The search stopped after examining %d studies: the answer may be incomplete; narrow it with PatientID, AccessionNumber, StudyDate, ModalitiesInStudy or a PatientName prefix"`, s.opt.MaxExamined))
+		res.Warnings = append(res.Warnings, fmt.Sprintf(`299 gateway "The total was not counted: more than %d rows match or were examined; %s"`, s.opt.MaxExamined, narrower))
+		return res, nil
+	}
+	if stopped {
+		what := "rows"
+		if q.Level == LevelStudy {
+			what = "studies"
+		}
+		if len(res.Items) == 0 {
+			// An empty page would read as "no match", which it is not.
+			return nil, &InvalidError{Reason: fmt.Sprintf("the search examined %d %s (the most one search may) without finding an answer: %s", s.opt.MaxExamined, what, narrower)}
+		}
+		res.More = true
+		res.Warnings = append(res.Warnings, fmt.Sprintf(`299 gateway "The search stopped after examining %d %s: the answer may be incomplete; %s"`, s.opt.MaxExamined, what, narrower))
 	}
 	return res, nil
+}
+
+// keyCount counts a query's matches from the index alone, when it can:
+// the study list of a party that sees every study is the stored count of
+// studies, and a study query with one exact value of a key whose values
+// are the attribute's (PatientID=123, ModalitiesInStudy=CT) is the count
+// of that value's keys, up to keyCountCap times the row bound.
+func (s *Service) keyCount(ctx context.Context, q Query, matchers []matcher) (int, bool) {
+	if q.Level != LevelStudy || q.Study != "" || !s.seesAll(ctx) {
+		return 0, false
+	}
+	if len(matchers) == 0 {
+		n, _, _ := s.db.Counts()
+		return n, true
+	}
+	if len(matchers) > 1 {
+		return 0, false
+	}
+	for _, p := range q.Params {
+		if m, _ := compile(p.Tag, vrOf(p.Tag), p.Value, q.Fuzzy); m == nil {
+			continue // universal: no matcher
+		}
+		kind, ok := keyOf[p.Tag]
+		if !ok || vrOf(p.Tag) == "PN" || strings.ContainsAny(p.Value, `*?,\`) {
+			return 0, false
+		}
+		limit := keyCountCap * s.opt.MaxExamined
+		if n := s.db.Estimate(kind, p.Value, true, limit); n < limit {
+			return n, true
+		}
+	}
+	return 0, false
+}
+
+// keyCountCap is how many keys a count may read per row it could examine:
+// a key costs far less than a row (it is not decoded).
+const keyCountCap = 10
+
+// narrower names the queries the index answers from a key.
+const narrower = "narrow it with PatientID, AccessionNumber, StudyDate, ModalitiesInStudy, a PatientName prefix or a whole word of StudyDescription (*word*)"
+
+// seesAll reports whether the Visibility shows the party in ctx every
+// study (AllVisible), so that rows need not be read to be skipped.
+func (s *Service) seesAll(ctx context.Context) bool {
+	a, ok := s.opt.Visibility.(AllVisible)
+	return ok && a.SeesAll(ctx)
+}
+
+// AllVisible is a Visibility that can tell that the party in ctx sees
+// every study (an admin; Unrestricted).
+type AllVisible interface {
+	SeesAll(ctx context.Context) bool
 }
 
 func defaultTags(l Level) []string {
@@ -292,9 +394,11 @@ func defaultTags(l Level) []string {
 
 // scan feeds candidate rows of the query's level and scope to emit, in
 // answer order: studies from the plan's key (plan.go), then their series
-// and instances. It reports whether it stopped at Options.MaxExamined
-// studies.
-func (s *Service) scan(ctx context.Context, q Query, emit func(row) bool) (stopped bool, err error) {
+// and instances; the first skip candidates are passed over on the key,
+// unread. It reports whether it stopped at Options.MaxExamined rows
+// examined (candidate studies, and the series and instances of each
+// below the study level).
+func (s *Service) scan(ctx context.Context, q Query, skip int, emit func(row) bool) (stopped bool, err error) {
 	pl := s.planFor(q)
 	// The visible plan is a part of the order scan, in the same order:
 	// it wins ties.
@@ -307,15 +411,28 @@ func (s *Service) scan(ctx context.Context, q Query, emit func(row) bool) (stopp
 	}
 	var ferr error
 	examined := 0
-	err = run(func(uid string) bool {
-		if ferr = ctx.Err(); ferr != nil {
-			return false
-		}
+	// more counts one more row examined and reports whether the bound
+	// lets it be.
+	more := func() bool {
 		if examined++; examined > s.opt.MaxExamined {
 			stopped = true
 			return false
 		}
+		return true
+	}
+	err = run(func(uid string) bool {
+		if ferr = ctx.Err(); ferr != nil {
+			return false
+		}
+		if !more() {
+			return false
+		}
+		if skip > 0 {
+			skip--
+			return true
+		}
 		s.studiesRead.Add(1)
+		s.rowsRead.Add(1)
 		st, err := s.db.Study(uid)
 		if err != nil {
 			return true // no such study (or removed since): not an answer
@@ -331,6 +448,10 @@ func (s *Service) scan(ctx context.Context, q Query, emit func(row) bool) (stopp
 				continue
 			}
 			if q.Level == LevelSeries {
+				if !more() {
+					return false
+				}
+				s.rowsRead.Add(1)
 				if !emit(row{st: st, se: se}) {
 					return false
 				}
@@ -342,6 +463,10 @@ func (s *Service) scan(ctx context.Context, q Query, emit func(row) bool) (stopp
 				return false
 			}
 			for _, in := range ins {
+				if !more() {
+					return false
+				}
+				s.rowsRead.Add(1)
 				if !emit(row{st: st, se: se, in: in}) {
 					return false
 				}

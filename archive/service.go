@@ -53,16 +53,30 @@ type Options struct {
 	// existence does not leak. Without one nothing is visible (fail
 	// closed); offline tools and tests that serve no one say Unrestricted.
 	Visibility Visibility
-	// MaxExamined bounds the studies one search reads (0:
-	// DefaultMaxExamined). A
-	// query no key narrows (StudyDescription=*word* alone) stops there
-	// with the page found so far and a Warning naming narrower keys,
-	// instead of holding a core for a scan of the whole archive.
+	// MaxExamined bounds the rows one search examines (0:
+	// DefaultMaxExamined): candidate studies, and below the study level
+	// their series or instances. A query no key narrows
+	// (StudyDescription=*a*) stops there with the page found so far and
+	// a Warning naming narrower keys, or, when it found nothing, an
+	// InvalidError saying so, instead of holding a core for a scan of the
+	// whole archive. An offset must be below it.
 	MaxExamined int
+	// DefaultLimit is the page of a search that names no limit (0:
+	// DefaultPageLimit); past it Result.More is set, and the Warning
+	// that more results exist tells the client to ask with offset.
+	DefaultLimit int
 }
 
-// DefaultMaxExamined is Options.MaxExamined unless set.
-const DefaultMaxExamined = 200000
+// DefaultPageLimit is Options.DefaultLimit unless set: what a study list
+// without limit answers, as other archives bound it (Google's Healthcare
+// API answers 100 studies, dcm4chee refuses past its configured maximum),
+// so that a search of a province's archive without limit does not build
+// an answer of 10,000 studies.
+const DefaultPageLimit = 1000
+
+// DefaultMaxExamined is Options.MaxExamined unless set: about a second of
+// one core with cold rows (a study row decodes in about 50 µs).
+const DefaultMaxExamined = 20000
 
 // Visibility decides whether the party in ctx may see a study
 // (access.Visibility).
@@ -76,6 +90,9 @@ type Unrestricted struct{}
 
 // Visible reports true.
 func (Unrestricted) Visible(context.Context, *index.Study) bool { return true }
+
+// SeesAll reports true (AllVisible).
+func (Unrestricted) SeesAll(context.Context) bool { return true }
 
 // Annotator adds attributes (for example a private block) to QIDO study
 // answers and to metadata, for the party asking (see auth.FromContext).
@@ -119,6 +136,8 @@ type Service struct {
 	// studiesRead counts the study rows searches read (tests see how far
 	// a plan walked).
 	studiesRead atomic.Int64
+	// rowsRead counts the study, series and instance rows searches read.
+	rowsRead atomic.Int64
 }
 
 // New returns a Service over a store and an index.
@@ -134,6 +153,9 @@ func New(store storage.Store, db *index.DB, opt Options) *Service {
 	}
 	if opt.MaxExamined <= 0 {
 		opt.MaxExamined = DefaultMaxExamined
+	}
+	if opt.DefaultLimit <= 0 || opt.DefaultLimit > MaxLimit {
+		opt.DefaultLimit = DefaultPageLimit
 	}
 	s := &Service{store: store, db: db, opt: opt, log: opt.Logger, now: time.Now, planCap: estimateCap, mergeMax: maxMergedValues}
 	s.bufs = make(chan *[]byte, spoolBuffers)

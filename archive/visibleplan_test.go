@@ -135,6 +135,18 @@ func TestVisiblePlan(t *testing.T) {
 	check("clinician with a consent", ctx, Query{}, 5+p7, 6+p7)
 	check("clinician with a consent, limit 20, offset 3", ctx, Query{Limit: 20, Offset: 3}, 20, 24)
 
+	// A patient's search reads their person's PatientID keys only.
+	allP7 := 0
+	for i := range n {
+		if st, _ := db.Study(fmt.Sprintf("1.2.9.%d", i)); st.Attrs.String("00100020") == "P7" {
+			allP7++
+		}
+	}
+	patient := auth.WithPrincipal(context.Background(), auth.Principal{Role: auth.RolePatient, PersonKey: person})
+	check("patient", patient, Query{}, allP7, allP7)
+	check("patient, PatientName", patient, Query{Params: []Param{{"00100010", "*a*"}}}, -1, allP7)
+	check("patient of no PatientID", auth.WithPrincipal(context.Background(), auth.Principal{Role: auth.RolePatient, PersonKey: fmt.Sprintf("%064x", 8)}), Query{}, 0, 0)
+
 	// A move back to unknown and to H1 is followed by the plan.
 	if err := db.SetHolding("1.2.9.4242", "H1"); err != nil {
 		t.Fatal(err)

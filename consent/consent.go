@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/imgcloud/gateway/index"
@@ -86,14 +87,23 @@ type Service struct {
 	mu       sync.RWMutex
 	byPerson map[string][]*Consent
 	byID     map[string]*Consent
+	// byGrantee holds the consents not revoked by grantee ("institution/"
+	// id, "region/" id, "all/"), so that Grantors reads an institution's
+	// consents only, not every person's. Kept by index (grant, revoke)
+	// and rebuilt by New from the records, which reindex restores.
+	byGrantee map[string][]*Consent
+	// examined counts the consents Grantors read (tests).
+	examined atomic.Int64
 }
+
+func granteeKey(kind, id string) string { return kind + "/" + id }
 
 // New loads every consent.
 func New(ctx context.Context, rec RecordStore, now func() time.Time) (*Service, error) {
 	if now == nil {
 		now = time.Now
 	}
-	s := &Service{rec: rec, now: now, byPerson: map[string][]*Consent{}, byID: map[string]*Consent{}}
+	s := &Service{rec: rec, now: now, byPerson: map[string][]*Consent{}, byID: map[string]*Consent{}, byGrantee: map[string][]*Consent{}}
 	err := rec.List(ctx, kind, func(id string, raw []byte) error {
 		var c Consent
 		if err := json.Unmarshal(raw, &c); err != nil {
@@ -109,9 +119,19 @@ func (s *Service) index(c *Consent) {
 	if old := s.byID[c.ID]; old != nil {
 		list := s.byPerson[old.PersonKey]
 		s.byPerson[old.PersonKey] = slices.DeleteFunc(slices.Clone(list), func(x *Consent) bool { return x.ID == c.ID })
+		gk := granteeKey(old.GranteeKind, old.GranteeID)
+		if l := slices.DeleteFunc(slices.Clone(s.byGrantee[gk]), func(x *Consent) bool { return x.ID == c.ID }); len(l) > 0 {
+			s.byGrantee[gk] = l
+		} else {
+			delete(s.byGrantee, gk)
+		}
 	}
 	s.byID[c.ID] = c
 	s.byPerson[c.PersonKey] = append(s.byPerson[c.PersonKey], c)
+	if c.Revoked == nil {
+		gk := granteeKey(c.GranteeKind, c.GranteeID)
+		s.byGrantee[gk] = append(s.byGrantee[gk], c)
+	}
 }
 
 // Grant records a consent. Until defaults to From + 30 days; From defaults
@@ -242,16 +262,20 @@ func (s *Service) Covers(ctx context.Context, st *index.Study, institution strin
 // decides per study). The query planner reads those persons' studies.
 func (s *Service) Grantors(institution string, regions []string) []string {
 	now := s.now()
+	keys := []string{granteeKey(GranteeAll, ""), granteeKey(GranteeInstitution, institution)}
+	for _, r := range regions {
+		keys = append(keys, granteeKey(GranteeRegion, r))
+	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	var out []string
-	for person, list := range s.byPerson {
-		for _, c := range list {
-			if c.active(now) && (c.GranteeKind == GranteeAll ||
-				c.GranteeKind == GranteeInstitution && c.GranteeID == institution ||
-				c.GranteeKind == GranteeRegion && slices.Contains(regions, c.GranteeID)) {
-				out = append(out, person)
-				break
+	seen := map[string]bool{}
+	for _, k := range keys {
+		for _, c := range s.byGrantee[k] {
+			s.examined.Add(1)
+			if c.active(now) && !seen[c.PersonKey] {
+				seen[c.PersonKey] = true
+				out = append(out, c.PersonKey)
 			}
 		}
 	}

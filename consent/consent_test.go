@@ -2,6 +2,8 @@ package consent
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -63,4 +65,57 @@ func TestConsentCoversWhatWasLinkedWhenGiven(t *testing.T) {
 	if !s.Covers(ctx, &index.Study{UID: "late"}, "hz-hosp", facts) {
 		t.Error("a consent given after the link does not cover the study")
 	}
+}
+
+// TestGrantorsReadTheGranteesConsentsOnly: Grantors reads the consents of
+// the institution, its regions and "all", not every person's: 2,000
+// consents for other institutions cost nothing; a revoked consent leaves
+// the key; a new Service (the gateway's start, after a reindex) rebuilds
+// it from the records.
+func TestGrantorsReadTheGranteesConsentsOnly(t *testing.T) {
+	ctx := context.Background()
+	rec, _ := recordstest.New(t)
+	s, err := New(ctx, rec, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	person := func(i int) string { return fmt.Sprintf("%064x", i) }
+	grant := func(i int, kind, id string) *Consent {
+		t.Helper()
+		c, err := s.Grant(ctx, Consent{PersonKey: person(i), GranteeKind: kind, GranteeID: id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	for i := range 2000 {
+		grant(i, GranteeInstitution, fmt.Sprintf("other-%d", i%50))
+	}
+	mine := grant(5000, GranteeInstitution, "H1")
+	grant(5001, GranteeRegion, "hunan")
+	grant(5002, GranteeAll, "")
+	grant(5003, GranteeRegion, "beijing")
+	grant(5000, GranteeAll, "") // the same person twice: listed once
+
+	check := func(s *Service, want []string, maxRead int64) {
+		t.Helper()
+		before := s.examined.Load()
+		got := s.Grantors("H1", []string{"hunan"})
+		if !slices.Equal(got, want) {
+			t.Errorf("Grantors: %q, want %q", got, want)
+		}
+		if read := s.examined.Load() - before; read > maxRead {
+			t.Errorf("Grantors read %d consents, want at most %d", read, maxRead)
+		}
+	}
+	check(s, []string{person(5000), person(5001), person(5002)}, 4)
+	if _, err := s.Revoke(ctx, mine.ID, ""); err != nil {
+		t.Fatal(err)
+	}
+	check(s, []string{person(5000), person(5001), person(5002)}, 3) // 5000 still grants all
+	reloaded, err := New(ctx, rec, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(reloaded, []string{person(5000), person(5001), person(5002)}, 3)
 }

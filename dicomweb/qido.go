@@ -1,6 +1,7 @@
 package dicomweb
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -31,6 +32,26 @@ const (
 // limit exist.
 const moreResults = `299 gateway "There are additional results that can be requested"`
 
+// HeaderTotalCount carries the total number of matches of a QIDO-RS
+// search, whatever limit and offset, when the request asks with
+// "Prefer: count=exact" (the preference PostgREST reads; dcm4chee's
+// COUNT-RS answers the same number at .../count).
+const HeaderTotalCount = "X-Total-Count"
+
+// prefersCount reports whether a request's Prefer header asks for the
+// total count ("count=exact", or "count" alone).
+func prefersCount(h http.Header) bool {
+	for _, v := range h.Values("Prefer") {
+		for _, pref := range strings.Split(v, ",") {
+			name, val, _ := strings.Cut(strings.TrimSpace(pref), "=")
+			if strings.EqualFold(strings.TrimSpace(name), "count") && (val == "" || strings.EqualFold(strings.Trim(strings.TrimSpace(val), `"`), "exact")) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // qido answers QIDO-RS searches (PS3.18 10.6) at one level.
 func (h *handlers) qido(level archive.Level) echo.HandlerFunc {
 	return func(c echo.Context) error {
@@ -53,11 +74,17 @@ func (h *handlers) qido(level archive.Level) echo.HandlerFunc {
 			}
 		}
 		q.Study, q.Series = c.Param("study"), c.Param("series")
+		// A federated total would be this gateway's alone: not counted.
+		q.Count = !scope.Federated && prefersCount(c.Request().Header)
 		res, err := h.search.Search(c.Request().Context(), q, scope)
 		if err != nil {
 			return err
 		}
 		hd := c.Response().Header()
+		if res.Counted {
+			hd.Set(HeaderTotalCount, strconv.Itoa(res.Total))
+			hd.Set("Preference-Applied", "count=exact")
+		}
 		if res.More {
 			hd.Add("Warning", moreResults)
 		}
@@ -68,40 +95,58 @@ func (h *handlers) qido(level archive.Level) echo.HandlerFunc {
 			hd.Add("Warning", w)
 		}
 		noStore(c)
-		b, err := appendResults(make([]byte, 0, 1024*(len(res.Items)+len(res.Remote))+2), res, func() string { return h.base(c) })
-		if err != nil {
-			return err
-		}
-		return c.Blob(http.StatusOK, mediaDICOMJSON, b)
+		return writeResults(c, res, h.base(c))
 	}
 }
 
-// appendResults appends the answer's JSON array: this gateway's results,
-// with base() in place of the placeholder, then the other gateways' as
-// they came (their URLs are set already and are not this gateway's to
-// rewrite).
-func appendResults(b []byte, res *archive.Result, base func() string) ([]byte, error) {
-	start := len(b)
-	b = append(b, '[')
-	for i, it := range res.Items {
-		if i > 0 {
-			b = append(b, ',')
-		}
+// writeResults writes the answer's JSON array as it encodes it, one
+// result at a time (an answer of thousands of studies is never held
+// whole): this gateway's results, with base in place of the placeholder,
+// then the other gateways' as they came (their URLs are set already and
+// are not this gateway's to rewrite). An error after the first bytes cuts
+// the answer short, which a client sees as invalid JSON.
+func writeResults(c echo.Context, res *archive.Result, base string) error {
+	w := c.Response()
+	w.Header().Set(echo.HeaderContentType, mediaDICOMJSON)
+	w.WriteHeader(http.StatusOK)
+	bw := bufio.NewWriterSize(w, 64<<10)
+	buf := make([]byte, 0, 4096)
+	ph, root := []byte(archive.BasePlaceholder), []byte(base)
+	bw.WriteByte('[')
+	n := 0
+	for _, it := range res.Items {
 		var err error
-		if b, err = it.AppendJSON(b); err != nil {
-			return nil, fmt.Errorf("encode answer: %w", err)
+		if buf, err = it.AppendJSON(buf[:0]); err != nil {
+			return fmt.Errorf("encode answer: %w", err)
+		}
+		if n > 0 {
+			bw.WriteByte(',')
+		}
+		n++
+		rest := buf
+		for {
+			i := bytes.Index(rest, ph)
+			if i < 0 {
+				break
+			}
+			bw.Write(rest[:i])
+			bw.Write(root)
+			rest = rest[i+len(ph):]
+		}
+		if _, err := bw.Write(rest); err != nil {
+			return nil // the client went away
 		}
 	}
-	if bytes.Contains(b[start:], []byte(archive.BasePlaceholder)) {
-		b = append(b[:start], bytes.ReplaceAll(b[start:], []byte(archive.BasePlaceholder), []byte(base()))...)
-	}
-	for i, r := range res.Remote {
-		if i > 0 || len(res.Items) > 0 {
-			b = append(b, ',')
+	for _, r := range res.Remote {
+		if n > 0 {
+			bw.WriteByte(',')
 		}
-		b = append(b, r...)
+		n++
+		bw.Write(r)
 	}
-	return append(b, ']'), nil
+	bw.WriteByte(']')
+	_ = bw.Flush()
+	return nil
 }
 
 // federationScope reads a study search's federation scope: the

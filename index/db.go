@@ -202,11 +202,12 @@ func (db *DB) load() error {
 
 // migrate upgrades an index written by an older gateway (format "" or "1":
 // study and series rows without secondary keys or stored counts; "2":
-// without whole-name keys; "3": without holding keys) by writing every secondary key and the counts
+// without whole-name keys; "3": without holding keys; "4": without
+// StudyDescription word keys) by writing every secondary key and the counts
 // from the study and series rows, in batches, with a progress log. The
 // rows themselves are unchanged; keys already there are written again.
 func (db *DB) migrate(from string) error {
-	if from != "" && from != "1" && from != "2" && from != "3" {
+	if from != "" && from != "1" && from != "2" && from != "3" && from != "4" {
 		return fmt.Errorf("index format %q is newer than this gateway (%s): upgrade the gateway or run reindex", from, formatVersion)
 	}
 	var c counts

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unicode"
 
 	"github.com/dgraph-io/badger/v4"
 
@@ -35,9 +36,9 @@ const (
 	keyFormat       = "meta/format"
 	keyCounts       = "meta/counts"
 	// formatVersion is the layout of the index: 2 added the secondary keys
-	// and the stored counts, 3 the whole-name keys, 4 the holding keys.
-	// Open upgrades an older index.
-	formatVersion = "4"
+	// and the stored counts, 3 the whole-name keys, 4 the holding keys, 5
+	// the StudyDescription word keys. Open upgrades an older index.
+	formatVersion = "5"
 )
 
 // Kind names a secondary index of study rows.
@@ -64,6 +65,9 @@ const (
 	// the keys of an institution and of "" together hold every study that
 	// institution may hold.
 	KindHolding Kind = "hold"
+	// KindWord holds the pieces of StudyDescription words that
+	// StudyDescription=*word* is found by (see descWords, WordProbes).
+	KindWord Kind = "sdw"
 )
 
 // Whole returns the kind that holds only the whole case-folded names of a
@@ -203,6 +207,9 @@ func secondaryKeys(st *Study) [][]byte {
 		add(kt.kind, vals)
 	}
 	add(KindModality, st.Modalities)
+	if e := st.Attrs["00081030"]; e != nil {
+		add(KindWord, descWords(e))
+	}
 	if strings.IndexByte(st.Holding, 0) < 0 {
 		keys = append(keys, append(valuePrefix(KindHolding, st.Holding, true), ok...))
 	}
@@ -466,4 +473,88 @@ func mergePrefixes(txn *badger.Txn, prefixes [][]byte, fn func(Cursor) bool) err
 			return nil
 		}
 	}
+}
+
+// StudyDescription words. A description is case-folded and cut into
+// words: runs of letters and digits, a run of CJK characters (Han, kana,
+// Hangul) being a word of its own ("胸部CT平扫" is 胸部, ct, 平扫). Each
+// word is keyed at every position by the rest of the word from there, cut
+// to wordRunes runes (cjkRunes for CJK: the character bigrams, and the
+// last character alone): "contrast" gives cont, ontr, ntra, tras, rast,
+// ast, st, t. Any run of letters and digits of a pattern lies inside one
+// word of every value it matches, so the keys that start with its first
+// runes hold every match: *ches*, *CHEST* and chest* are prefix scans of
+// "ches", "ches" and "ches" (the matcher then decides, case and all).
+const (
+	wordRunes = 4
+	cjkRunes  = 2
+)
+
+// isCJK reports whether r is written without spaces between words.
+func isCJK(r rune) bool {
+	return unicode.In(r, unicode.Han, unicode.Hiragana, unicode.Katakana, unicode.Hangul)
+}
+
+// words cuts folded text into words (see above).
+func words(s string) [][]rune {
+	var out [][]rune
+	var cur []rune
+	cjk := false
+	for _, r := range strings.ToLower(s) {
+		word := unicode.IsLetter(r) || unicode.IsDigit(r)
+		if !word || len(cur) > 0 && isCJK(r) != cjk {
+			if len(cur) > 0 {
+				out = append(out, cur)
+			}
+			cur = nil
+		}
+		if word {
+			cur, cjk = append(cur, r), isCJK(r)
+		}
+	}
+	if len(cur) > 0 {
+		out = append(out, cur)
+	}
+	return out
+}
+
+// piece is word w from position i, cut to its kind's length.
+func piece(w []rune, i int) string {
+	n := wordRunes
+	if isCJK(w[0]) {
+		n = cjkRunes
+	}
+	return string(w[i:min(len(w), i+n)])
+}
+
+// descWords are the KindWord values of a StudyDescription element.
+func descWords(e *dcm.Element) []string {
+	var out []string
+	for _, v := range e.Value {
+		s, _ := v.(string)
+		for _, w := range words(s) {
+			for i := range w {
+				if p := piece(w, i); !slices.Contains(out, p) {
+					out = append(out, p)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// WordProbes returns, for a StudyDescription pattern (wildcards * and ?),
+// the KindWord prefixes of which any one holds every study the pattern
+// matches (a prefix scan of one suffices; the longest is the most
+// selective), or nil when the pattern has no letter or digit to look up.
+func WordProbes(pattern string) []string {
+	var out []string
+	for _, lit := range strings.FieldsFunc(pattern, func(r rune) bool { return r == '*' || r == '?' }) {
+		for _, w := range words(lit) {
+			if p := piece(w, 0); !slices.Contains(out, p) {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
 }

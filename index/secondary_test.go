@@ -234,3 +234,43 @@ func TestCachesStayFreshUnderConcurrentWrites(t *testing.T) {
 		t.Errorf("counts %d, rows %d, written %d", in, total, writers*perWriter)
 	}
 }
+
+// TestDescriptionWords: StudyDescription is keyed by every position of its
+// case-folded words, cut to four runes (two for CJK), and a pattern's
+// probes are prefixes of those keys that find every study it matches.
+func TestDescriptionWords(t *testing.T) {
+	got := descWords(&dcm.Element{VR: "LO", Value: []any{"胸部CT平扫 w/o"}})
+	want := []string{"胸部", "部", "ct", "t", "平扫", "扫", "w", "o"}
+	if !slices.Equal(got, want) {
+		t.Errorf("descWords: %q, want %q", got, want)
+	}
+	if got := descWords(&dcm.Element{VR: "LO", Value: []any{"Contrast"}}); !slices.Equal(got, []string{"cont", "ontr", "ntra", "tras", "rast", "ast", "st", "t"}) {
+		t.Errorf("descWords(Contrast): %q", got)
+	}
+	for pat, want := range map[string][]string{
+		"*chest*": {"ches"}, "*CT平扫*": {"ct", "平扫"}, "ch?st": {"ch", "st"}, "*": nil, "*/*": nil, "*扫": {"扫"},
+	} {
+		if got := WordProbes(pat); !slices.Equal(got, want) {
+			t.Errorf("WordProbes(%q): %q, want %q", pat, got, want)
+		}
+	}
+
+	db, err := Open(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for i, d := range []string{"CT CHEST", "Chest X-ray", "MR brain", "胸部CT平扫"} {
+		st := studyAttrs("20240101", "0900", "P1", "A1", dcm.PersonName{})
+		st["00081030"] = &dcm.Element{VR: "LO", Value: []any{d}}
+		putStudy(t, db, fmt.Sprintf("1.%d", i), fmt.Sprintf("1.%d.1", i), fmt.Sprintf("1.%d.1.1", i), "CT", st)
+	}
+	for probe, want := range map[string][]string{"ches": {"1.0", "1.1"}, "hest": {"1.0", "1.1"}, "ct": {"1.0", "1.3"}, "平扫": {"1.3"}, "rai": {"1.2"}} {
+		got := uids(t, db, KindWord, probe, false)
+		slices.Sort(got)
+		got = slices.Compact(got)
+		if !slices.Equal(got, want) {
+			t.Errorf("word keys from %q: %v, want %v", probe, got, want)
+		}
+	}
+}

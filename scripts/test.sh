@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test of the project, installing what the tests need first:
 # a MinIO server binary (built from its Go module once, then cached),
-# Chromium, DCMTK, Orthanc and the npm clients (real DICOMweb clients).
+# Chromium, DCMTK, the codec libraries, Orthanc and the npm clients (real
+# DICOMweb clients). Tests run with the cgo codecs (-tags cgocodecs, as the
+# Dockerfile builds); the default pure-Go build is vetted and built too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,6 +18,9 @@ scripts/chromium.sh
 echo "== DCMTK (reference reader and test-file writer)"
 scripts/dcmtk.sh
 
+echo "== codec libraries (libopenjp2, libcharls for -tags cgocodecs; OpenJPEG and OpenJPH tools)"
+scripts/codecs.sh
+
 echo "== Orthanc (a hospital PACS speaking DICOMweb to the gateway)"
 scripts/orthanc.sh
 
@@ -24,11 +29,16 @@ IMGCLOUD_NPM_CLIENTS="$(scripts/npm-clients.sh)"
 export IMGCLOUD_NPM_CLIENTS
 echo "using $IMGCLOUD_NPM_CLIENTS"
 
-echo "== go vet"
+echo "== go vet (default build and -tags cgocodecs)"
 go vet ./...
+go vet -tags cgocodecs ./...
 
-echo "== go test"
-go test -count=1 -timeout 25m ./...
+echo "== default build (pure Go, no cgo): builds, and says what it cannot decode"
+CGO_ENABLED=0 go build -o /dev/null ./cmd/gateway
+go test -count=1 -run 'TestNew|TestCodecsAtStart' ./codec/codecs ./cmd/gateway
+
+echo "== go test (-tags cgocodecs)"
+go test -tags cgocodecs -count=1 -timeout 25m ./...
 
 echo "== fuzz (brief; see docs/testing.md for long runs)"
 # A count, not a duration: a fuzz run whose time ends while the fuzzer is
@@ -36,7 +46,7 @@ echo "== fuzz (brief; see docs/testing.md for long runs)"
 FUZZTIME="${FUZZTIME:-20000x}"
 for target in "FuzzReadHeader ./dcm" "FuzzValidUID ./dcm" "FuzzParseQuery ./dicomweb" "FuzzAccept ./dicomweb" \
               "FuzzSTOW ./dicomweb" "FuzzReader ./internal/mpart" "FuzzVerify ./auth" "FuzzTokenDecode ./share" "FuzzPeerRequest ./federation" "FuzzDataSet ./dcm" "FuzzPDU ./dimse" \
-              "FuzzDecode ./codec/jpeg"; do
+              "FuzzDecode ./codec/jpeg" "FuzzDecode ./codec/openjpeg" "FuzzDecode ./codec/charls"; do
   set -- $target
-  go test -run '^$' -fuzz "^$1\$" -fuzztime "$FUZZTIME" -fuzzminimizetime 1s "$2"
+  go test -tags cgocodecs -run '^$' -fuzz "^$1\$" -fuzztime "$FUZZTIME" -fuzzminimizetime 1s "$2"
 done

@@ -14,6 +14,7 @@ import (
 
 	"github.com/imgcloud/gateway/access"
 	"github.com/imgcloud/gateway/archive"
+	"github.com/imgcloud/gateway/codec"
 	"github.com/imgcloud/gateway/consent"
 	"github.com/imgcloud/gateway/dicomweb"
 	"github.com/imgcloud/gateway/dimse/scp"
@@ -66,6 +67,7 @@ type parts struct {
 	fed      *federationParts // nil when federation is off
 	metrics  *metrics.Metrics
 	aes      *access.AEDirectory // nil when the DICOM service is off
+	codecs   *codec.Set          // the pixel codecs of this build (codecs.go)
 }
 
 // assemble opens storage and the index, builds the domain services, the
@@ -77,7 +79,7 @@ func assemble(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 			gw.close() // what was opened before the failure
 		}
 	}()
-	p := &parts{}
+	p := &parts{codecs: pixelCodecs(log)}
 	store, err := openStore(ctx, cfg)
 	if err != nil {
 		return nil, err
@@ -170,7 +172,7 @@ func openArchive(ctx context.Context, cfg Config, store storage.Store, p *parts,
 	}
 	svc := archive.New(store, p.db, archive.Options{
 		MaxInstanceBytes: cfg.MaxInstanceBytes, TempDir: tmp, Logger: log.With("component", "archive"),
-		SpaceDirs: spaceDirs(cfg), MinFreeBytes: cfg.MinFreeBytes, MaxExamined: cfg.SearchMaxStudies,
+		SpaceDirs: spaceDirs(cfg), MinFreeBytes: cfg.MinFreeBytes, MaxExamined: cfg.QIDOScanLimit, DefaultLimit: cfg.QIDODefaultLimit,
 		Annotators: []archive.Annotator{p.rs}, Observers: []archive.Observer{p.rs},
 		Admission:      access.NewAdmission(p.rs), // PACS identity
 		DefaultCharset: cfg.DefaultCharset, Charsets: p.rs,
@@ -246,6 +248,7 @@ func httpServer(cfg Config, p *parts, log *slog.Logger) (*echo.Echo, *access.Pol
 		Metrics:         p.metrics,
 		Viewer:          viewerstatic.FS(),
 		BodyIdleTimeout: cfg.BodyIdleTimeout, // slow-loris bodies: see internal/idleread
+		ReadyNotes:      codecNotes(p.codecs),
 	}
 	p.fed.wire(&sopt)
 	e := server.New(p.archive, sopt)

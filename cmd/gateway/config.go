@@ -49,9 +49,15 @@ type Config struct {
 	// IndexCacheBytes bounds the memory of the index's caches of decoded
 	// rows (index.Options.CacheBytes).
 	IndexCacheBytes int64
-	// SearchMaxStudies bounds the studies one search reads
+	// MemoryLimit is the soft memory limit of the process (memlimit.go):
+	// 0 automatic, -1 none.
+	MemoryLimit int64
+	// QIDODefaultLimit is the page of a QIDO search that names no limit
+	// (archive.Options.DefaultLimit).
+	QIDODefaultLimit int
+	// QIDOScanLimit bounds the rows one search (QIDO, C-FIND) examines
 	// (archive.Options.MaxExamined).
-	SearchMaxStudies int
+	QIDOScanLimit int
 	// DefaultCharset is the character set of text in stored files that
 	// name none, or name one their bytes do not fit, when the storing
 	// institution has no default_charset (like Orthanc's DefaultEncoding).
@@ -88,7 +94,8 @@ func DefaultConfig() Config {
 		BodyIdleTimeout:  60 * time.Second,
 		MinFreeBytes:     512 << 20,
 		IndexCacheBytes:  index.DefaultCacheBytes,
-		SearchMaxStudies: archive.DefaultMaxExamined,
+		QIDOScanLimit:    archive.DefaultMaxExamined,
+		QIDODefaultLimit: archive.DefaultPageLimit,
 		ShutdownGrace:    20 * time.Second,
 		Access:           defaultAccess(),
 		Federation:       defaultFederation(),
@@ -156,7 +163,10 @@ func bindServe(fs *flag.FlagSet, c *Config) {
 	str(fs, &c.DefaultCharset, "default-charset", "character set of text in files that name none (or one their bytes do not fit), for institutions without a default_charset, e.g. GB18030")
 	int64v(fs, &c.MinFreeBytes, "min-free-bytes", "refuse writes (STOW, audit trail, records: 503) while a data volume has less free space than this")
 	int64v(fs, &c.IndexCacheBytes, "index-cache-bytes", "memory for the index's caches of decoded study, series and instance rows")
-	intv(fs, &c.SearchMaxStudies, "search-max-studies", "studies one search may read: past it the page found so far is answered with a Warning (a query no key narrows)")
+	int64v(fs, &c.MemoryLimit, "memory-limit", "soft memory limit of the Go heap (0: three quarters of the cgroup's memory limit, else 512MiB, unless GOMEMLIMIT is set; -1: none)")
+	intv(fs, &c.QIDODefaultLimit, "qido-default-limit", "results of a QIDO search that names no limit; beyond, the Warning that more exist (limit may ask for up to 10000)")
+	intv(fs, &c.QIDOScanLimit, "qido-scan-limit", "rows one search (QIDO, C-FIND) may examine, and the deepest offset: past it the page found so far is answered with a Warning, or 400 when it found nothing (a query no key narrows)")
+	intv(fs, &c.QIDOScanLimit, "search-max-studies", "the former name of --qido-scan-limit")
 	duration(fs, &c.PresignRedirect, "s3-presign-redirect", "with --store s3: redirect WADO-URI downloads to presigned URLs valid this long (0: off)")
 	duration(fs, &c.ShutdownGrace, "shutdown-grace", "time to finish requests on shutdown")
 	bindAccess(fs, &c.Access)

@@ -45,6 +45,9 @@ type Options struct {
 	// Routes mount routes outside /api/v1 and /dicomweb (e.g. share links
 	// at /s/, httpapi/shareapi).
 	Routes []func(e *echo.Echo)
+	// ReadyNotes are lines /readyz adds to its answer when ready (what
+	// this build cannot do, e.g. the compressed syntaxes it cannot decode).
+	ReadyNotes []string
 	// BodyIdleTimeout cuts a request body when less than
 	// idleread.MinProgress bytes arrive in that long (408); zero: off.
 	BodyIdleTimeout time.Duration
@@ -136,8 +139,8 @@ func New(svc *archive.Service, opt Options) *echo.Echo {
 	e.Use(middleware.CORSWithConfig(middleware.CORSConfig{
 		AllowOrigins:  origins,
 		AllowMethods:  []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodDelete, http.MethodOptions},
-		AllowHeaders:  []string{"Authorization", "Accept", "Content-Type", "If-None-Match", "X-Request-Id", "X-Asking-Institution"},
-		ExposeHeaders: []string{"Warning", "ETag", "Content-Location", "X-Request-Id", "Content-Length"},
+		AllowHeaders:  []string{"Authorization", "Accept", "Content-Type", "If-None-Match", "X-Request-Id", "X-Asking-Institution", "Prefer"},
+		ExposeHeaders: []string{"Warning", "ETag", "Content-Location", "X-Request-Id", "Content-Length", "X-Total-Count", "Preference-Applied"},
 		MaxAge:        600,
 	}))
 	// After CORS, so that refusals still carry CORS headers a browser can read.
@@ -146,6 +149,10 @@ func New(svc *archive.Service, opt Options) *echo.Echo {
 	}
 	e.Use(opt.Middleware...)
 
+	ready := "ready\n"
+	for _, n := range opt.ReadyNotes {
+		ready += n + "\n"
+	}
 	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok\n") })
 	e.GET("/readyz", func(c echo.Context) error {
 		ctx, cancel := context.WithTimeout(c.Request().Context(), 3*time.Second)
@@ -153,7 +160,7 @@ func New(svc *archive.Service, opt Options) *echo.Echo {
 		if err := svc.Ready(ctx); err != nil {
 			return c.String(http.StatusServiceUnavailable, "not ready: "+err.Error()+"\n")
 		}
-		return c.String(http.StatusOK, "ready\n")
+		return c.String(http.StatusOK, ready)
 	})
 	if opt.Metrics != nil {
 		e.GET("/metrics", echo.WrapHandler(opt.Metrics.Handler()))

@@ -45,6 +45,9 @@ type Options struct {
 	MaxStowParts    int
 	MaxAnswerBytes  int64
 	BodyIdleTimeout time.Duration
+	// ScanLimit bounds the rows one search examines
+	// (archive.Options.MaxExamined; zero: its default).
+	ScanLimit int
 	// Extend, when set, is called with the index and the object store
 	// before the archive is built; what it returns is wired in.
 	Extend func(db *index.DB, store storage.Store) Extension
@@ -73,7 +76,8 @@ func Start(t testing.TB, store storage.Store, opt Options) *Gateway {
 	}
 	svc := archive.New(store, db, archive.Options{
 		TempDir: dir, MaxInstanceBytes: opt.MaxInstanceBytes, Annotators: ext.Annotators, Observers: ext.Observers,
-		Visibility: archive.Unrestricted{}, // no access middleware: tests serve no one
+		Visibility:  archive.Unrestricted{}, // no access middleware: tests serve no one
+		MaxExamined: opt.ScanLimit,
 	})
 	sopt := server.Options{
 		DICOMweb: dicomweb.Options{MaxRequestBytes: opt.MaxRequestBytes, PresignRedirect: opt.PresignRedirect,

@@ -1,0 +1,209 @@
+package archive
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"github.com/imgcloud/gateway/index"
+)
+
+// TestSearchBoundRefusesWhenNothingFound: a query no key narrows that
+// finds nothing within MaxExamined rows is refused (an empty page would
+// read as "no match"), having read at most the bound; below the study
+// level the bound counts series and instance rows too.
+func TestSearchBoundRefusesWhenNothingFound(t *testing.T) {
+	db, err := index.Open(index.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	fillIndex(t, db, 300, rand.New(rand.NewPCG(3, 4)))
+	ctx := context.Background()
+	s := New(nil, db, Options{Visibility: Unrestricted{}, MaxExamined: 50})
+	for _, q := range []Query{
+		{Params: []Param{{"00100010", "*qqq*"}}},
+		{Level: LevelSeries, Params: []Param{{"00100010", "*qqq*"}}},
+		{Level: LevelInstance, Params: []Param{{"00100010", "*qqq*"}}},
+	} {
+		before := s.rowsRead.Load()
+		_, err := s.Search(ctx, q, Scope{})
+		var inv *InvalidError
+		if !errors.As(err, &inv) || !strings.Contains(err.Error(), "examined 50") || !strings.Contains(err.Error(), "PatientID") {
+			t.Fatalf("%s level: %v, want an InvalidError naming the bound and narrower keys", q.Level, err)
+		}
+		if read := s.rowsRead.Load() - before; read > 50 {
+			t.Errorf("%s level: read %d rows, bound 50", q.Level, read)
+		}
+	}
+	// The whole archive without a bound has no match either: the same
+	// query with a generous bound answers an empty page.
+	res, err := New(nil, db, Options{Visibility: Unrestricted{}}).Search(ctx, Query{Params: []Param{{"00100010", "*qqq*"}}}, Scope{})
+	if err != nil || len(res.Items) != 0 || res.More {
+		t.Fatalf("unbounded: %v items, more %v, %v", res, res != nil && res.More, err)
+	}
+}
+
+// TestDeepOffset: the study list of a party that sees everything skips
+// its offset on the key without reading the rows it skips; an offset the
+// bound cannot reach is refused naming limit; a matcher's offset reads
+// rows, within the bound.
+func TestDeepOffset(t *testing.T) {
+	db, err := index.Open(index.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	fillIndex(t, db, 300, rand.New(rand.NewPCG(3, 4)))
+	ctx := context.Background()
+	s := New(nil, db, Options{Visibility: Unrestricted{}, MaxExamined: 280})
+	full, err := New(nil, db, Options{Visibility: Unrestricted{}}).Search(ctx, Query{}, Scope{})
+	if err != nil || len(full.Items) != 300 {
+		t.Fatalf("full list: %v", err)
+	}
+	before := s.rowsRead.Load()
+	res, err := s.Search(ctx, Query{Offset: 250, Limit: 10}, Scope{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if read := s.rowsRead.Load() - before; read > 11 {
+		t.Errorf("offset 250, limit 10: read %d rows, want at most 11 (limit+1)", read)
+	}
+	if len(res.Items) != 10 {
+		t.Fatalf("offset 250: %d items", len(res.Items))
+	}
+	for i, ds := range res.Items {
+		if got, want := ds.String("0020000D"), full.Items[250+i].String("0020000D"); got != want {
+			t.Fatalf("offset 250 item %d: %s, want %s", i, got, want)
+		}
+	}
+
+	_, err = s.Search(ctx, Query{Offset: 900000, Limit: 10}, Scope{})
+	var inv *InvalidError
+	if !errors.As(err, &inv) || inv.Field != "offset" || !strings.Contains(err.Error(), "limit") {
+		t.Fatalf("offset 900000: %v, want an InvalidError on offset naming limit", err)
+	}
+
+	// A matcher must see each row it skips: rows are read, the bound holds.
+	before = s.rowsRead.Load()
+	res, err = s.Search(ctx, Query{Offset: 100, Limit: 10, Params: []Param{{"00100010", "*ang*"}}}, Scope{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if read := s.rowsRead.Load() - before; read > 280 {
+		t.Errorf("matcher with offset: read %d rows, bound 280", read)
+	}
+	if len(res.Items) == 0 {
+		t.Fatal("matcher with offset: nothing")
+	}
+}
+
+// TestDescriptionWordPlan: StudyDescription=*word* (matched with case, keyed without) reads only the studies
+// with the word's keys, so a bound that would stop a scan of every study
+// does not stop it.
+func TestDescriptionWordPlan(t *testing.T) {
+	db, err := index.Open(index.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	fillIndex(t, db, 300, rand.New(rand.NewPCG(3, 4)))
+	s := New(nil, db, Options{Visibility: Unrestricted{}, MaxExamined: 60})
+	for _, v := range []string{"*Brain*", "*BRAIN*", "*平扫*", "*rai*"} {
+		before := s.rowsRead.Load()
+		res, err := s.Search(context.Background(), Query{Params: []Param{{"00081030", v}}}, Scope{})
+		if err != nil {
+			t.Fatalf("%s: %v", v, err)
+		}
+		read := s.rowsRead.Load() - before
+		if want := 50; v == "*BRAIN*" && len(res.Items) != 0 || v != "*BRAIN*" && len(res.Items) != want || res.More || len(res.Warnings) > 0 {
+			t.Errorf("%s: %d items, more %v, warnings %q", v, len(res.Items), res.More, res.Warnings)
+		}
+		if read > 50 {
+			t.Errorf("%s: read %d rows, want at most the 50 candidates", v, read)
+		}
+	}
+}
+
+// TestSearchCount: Query.Count gives the total of matches whatever limit
+// and offset, the same as counting the full answer; the study list and
+// one exact key are counted without reading rows past the page; a count
+// the bound stops is left out with a Warning, the page still whole.
+func TestSearchCount(t *testing.T) {
+	db, err := index.Open(index.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	fillIndex(t, db, 300, rand.New(rand.NewPCG(3, 4)))
+	ctx := context.Background()
+	all := New(nil, db, Options{Visibility: Unrestricted{}})
+	s := New(nil, db, Options{Visibility: Unrestricted{}, MaxExamined: 300})
+	for _, c := range []struct {
+		q       Query
+		maxRead int64
+	}{
+		{Query{Limit: 5}, 6},
+		{Query{Limit: 5, Offset: 7, Params: []Param{{"00100020", "P7"}}}, 13},
+		{Query{Limit: 5, Params: []Param{{"00080061", "CT"}}}, 6},
+		{Query{Limit: 5, Params: []Param{{"00100010", "*ang*"}}}, 300},
+		{Query{Limit: 5, Params: []Param{{"00081030", "*Brain*"}}}, 50},
+		{Query{Level: LevelSeries, Limit: 3, Params: []Param{{"00100020", "P3"}}}, 300},
+	} {
+		full, err := all.Search(ctx, Query{Level: c.q.Level, Params: c.q.Params}, Scope{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		q := c.q
+		q.Count = true
+		before := s.rowsRead.Load()
+		res, err := s.Search(ctx, q, Scope{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		read := s.rowsRead.Load() - before
+		if !res.Counted || res.Total != len(full.Items) {
+			t.Errorf("%+v: total %d (counted %v), want %d", q.Params, res.Total, res.Counted, len(full.Items))
+		}
+		if len(res.Items) != min(q.Limit, max(0, len(full.Items)-q.Offset)) {
+			t.Errorf("%+v: page of %d", q.Params, len(res.Items))
+		}
+		if read > c.maxRead {
+			t.Errorf("%+v: read %d rows, want at most %d", q.Params, read, c.maxRead)
+		}
+	}
+	// Bound 50: the first page of *ang* is found, its total is not.
+	b := New(nil, db, Options{Visibility: Unrestricted{}, MaxExamined: 50})
+	res, err := b.Search(ctx, Query{Limit: 3, Count: true, Params: []Param{{"00100010", "*ang*"}}}, Scope{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Counted || len(res.Items) != 3 || len(res.Warnings) != 1 || !strings.Contains(res.Warnings[0], "total was not counted") {
+		t.Fatalf("bounded count: counted %v, %d items, warnings %q", res.Counted, len(res.Items), res.Warnings)
+	}
+}
+
+// TestDefaultPage: a search without limit answers DefaultLimit results
+// and says more exist; a limit asks for more, up to MaxLimit.
+func TestDefaultPage(t *testing.T) {
+	db, err := index.Open(index.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	fillIndex(t, db, 300, rand.New(rand.NewPCG(3, 4)))
+	s := New(nil, db, Options{Visibility: Unrestricted{}, DefaultLimit: 100})
+	res, err := s.Search(context.Background(), Query{}, Scope{})
+	if err != nil || len(res.Items) != 100 || !res.More {
+		t.Fatalf("no limit: %d items, more %v, %v", len(res.Items), res != nil && res.More, err)
+	}
+	res, err = s.Search(context.Background(), Query{Limit: 250}, Scope{})
+	if err != nil || len(res.Items) != 250 || !res.More {
+		t.Fatalf("limit 250: %d items, more %v, %v", len(res.Items), res != nil && res.More, err)
+	}
+	if New(nil, db, Options{}).opt.DefaultLimit != DefaultPageLimit {
+		t.Error("the default page is not DefaultPageLimit")
+	}
+}
