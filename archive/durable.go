@@ -32,7 +32,7 @@ func (s *Service) Durable(ctx context.Context, sop string) (*Instance, error) {
 		return nil, mapIndexErr(err)
 	}
 	if in.Seq > cp {
-		if err := s.Commit(ctx, nil); err != nil {
+		if err := s.Sync(ctx); err != nil {
 			return nil, fmt.Errorf("check %s: %w", sop, err)
 		}
 	}

@@ -162,10 +162,21 @@ func New(store storage.Store, db *index.DB, opt Options) *Service {
 	return s
 }
 
-// Commit makes every instance stored so far durable in the index. STOW
-// calls it once per request before answering, so concurrent requests share
-// one index fsync (objects are fsynced by the store on Put).
+// Commit makes every instance stored so far durable (Sync) and then tells
+// the observers which studies received instances (Notify). STOW calls it
+// once per request before answering, so concurrent requests share the
+// syncs.
 func (s *Service) Commit(ctx context.Context, stored []*Stored) error {
+	if err := s.Sync(ctx); err != nil {
+		return err
+	}
+	s.Notify(ctx, stored)
+	return nil
+}
+
+// Sync makes every instance stored so far durable: its object and its
+// index row, and the checkpoint past them.
+func (s *Service) Sync(ctx context.Context) error {
 	// The objects moved in since the last commit and the index are
 	// synced at the same time (each sync is a few fsyncs the disk queues
 	// together); only then does the checkpoint say that rows up to seq
@@ -189,6 +200,13 @@ func (s *Service) Commit(ctx context.Context, stored []*Stored) error {
 	if err := s.db.SetCheckpoint(seq); err != nil {
 		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
+	return nil
+}
+
+// Notify tells the observers, once per study, which studies received
+// instances (duplicates aside), with the party in ctx as the one who
+// stored them. Call it after Sync.
+func (s *Service) Notify(ctx context.Context, stored []*Stored) {
 	seen := map[string]bool{}
 	for _, st := range stored {
 		if seen[st.Study] || st.Duplicate {
@@ -199,7 +217,6 @@ func (s *Service) Commit(ctx context.Context, stored []*Stored) error {
 			o.StudyStored(ctx, st.Study)
 		}
 	}
-	return nil
 }
 
 // checkSpace refuses new data while a volume is nearly full: Badger maps

@@ -21,7 +21,8 @@ import (
 )
 
 // timedArchive is a real archive that adds up the time spent in Store
-// (spool, parse, object write, index row) and in Commit (the syncs).
+// (spool, parse, object write, index row) and in Sync (the group
+// commit's syncs).
 type timedArchive struct {
 	*archive.Service
 	store, commit atomic.Int64
@@ -33,10 +34,10 @@ func (a *timedArchive) Store(ctx context.Context, r io.Reader, study string) (*a
 	return a.Service.Store(ctx, r, study)
 }
 
-func (a *timedArchive) Commit(ctx context.Context, st []*archive.Stored) error {
+func (a *timedArchive) Sync(ctx context.Context) error {
 	t := time.Now()
 	defer func() { a.commit.Add(int64(time.Since(t))) }()
-	return a.Service.Commit(ctx, st)
+	return a.Service.Sync(ctx)
 }
 
 // BenchmarkCStore measures C-STORE of small instances over 1 and 4

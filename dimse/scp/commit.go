@@ -9,8 +9,8 @@ import (
 )
 
 // groupCommit makes stored instances durable for many associations at
-// once: while one archive.Commit runs, the instances stored meanwhile wait
-// and the next Commit covers them all, so concurrent associations share
+// once: while one archive.Sync runs, the instances stored meanwhile wait
+// and the next Sync covers them all, so concurrent associations share
 // each fsync instead of queueing one each (as STOW requests share one per
 // request).
 type groupCommit struct {
@@ -81,10 +81,12 @@ func (g *groupCommit) commit(ctx context.Context, who any, st *archive.Stored) e
 			time.Sleep(g.linger / 8)
 			g.mu.Lock()
 		}
-		batch, id := g.pending, g.next
+		// One sync makes the batch durable; observers are told per
+		// association (Service.notify).
+		id := g.next
 		g.pending, g.next = nil, g.next+1
 		g.mu.Unlock()
-		err := g.archive.Commit(ctx, batch)
+		err := g.archive.Sync(ctx)
 		g.mu.Lock()
 		g.running, g.done = false, id
 		if err != nil {

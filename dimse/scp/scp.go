@@ -37,7 +37,8 @@ const Verification = "1.2.840.10008.1.1"
 type Archive interface {
 	Durable(ctx context.Context, sop string) (*archive.Instance, error)
 	Store(ctx context.Context, r io.Reader, expectStudy string) (*archive.Stored, error)
-	Commit(ctx context.Context, stored []*archive.Stored) error
+	Sync(ctx context.Context) error
+	Notify(ctx context.Context, stored []*archive.Stored)
 	Search(ctx context.Context, q archive.Query, scope archive.Scope) (*archive.Result, error)
 	Instances(ctx context.Context, study, series, sop string) ([]*archive.Instance, error)
 	InstanceBySOP(ctx context.Context, sop string) (*archive.Instance, error)
@@ -188,6 +189,10 @@ type session struct {
 	source string
 	start  time.Time
 	stored int
+	// run are the instances stored since the first of the study the
+	// association is sending (observers are told of that first one at
+	// once, of the rest when the study changes or the association ends).
+	run []*archive.Stored
 }
 
 func sessionOf(ctx context.Context) *session {
@@ -235,6 +240,12 @@ func (s *Service) Closed(ctx context.Context, a *dimse.Association, err error) {
 	s.m.open.Dec()
 	ss := sessionOf(ctx)
 	s.gc.leave(ss)
+	if len(ss.run) > 1 {
+		if p, err := ss.ae.Principal(access.OpStore); err == nil {
+			s.notify(auth.WithPrincipal(ctx, p), ss.run[1:])
+		}
+	}
+	ss.run = nil
 	ev := audit.Event{Time: time.Now().UTC(), Actor: "ae:" + a.RQ.CallingAE, Institution: ss.ae.Institution,
 		Action: "DIMSE A-RELEASE", Outcome: 200, Source: ss.source, RequestID: a.ID,
 		Detail: fmt.Sprintf("%d instance(s) stored in %s", ss.stored, time.Since(ss.start).Round(time.Millisecond))}
@@ -276,7 +287,39 @@ func (s *Service) Store(ctx context.Context, a *dimse.Association, rq *dimse.Sto
 		return s.storeDone(ctx, a, rq, st, status, comment)
 	}
 	ss.stored++
+	if !st.Duplicate {
+		s.ran(ctx, ss, st)
+	}
 	return s.storeDone(ctx, a, rq, st, 0, "")
+}
+
+// ran tells the archive's observers (recognition's eligibility check,
+// which also records who holds a new study) of a durable instance: the
+// first of a study on this association before the C-STORE is answered,
+// as after a STOW-RS request, so that the study is its institution's at
+// once; the others when the association moves on to another study or
+// ends, rather than one check per instance.
+func (s *Service) ran(ctx context.Context, ss *session, st *archive.Stored) {
+	if len(ss.run) > 0 && ss.run[0].Study == st.Study {
+		ss.run = append(ss.run, st)
+		return
+	}
+	if len(ss.run) > 1 {
+		s.notify(ctx, ss.run[1:])
+	}
+	ss.run = []*archive.Stored{st}
+	s.opt.Archive.Notify(context.WithoutCancel(ctx), ss.run)
+}
+
+// notify runs the archive's observers for instances in the background, as
+// the AE's principal: the C-STORE answers do not wait for them.
+func (s *Service) notify(ctx context.Context, run []*archive.Stored) {
+	ctx = context.WithoutCancel(ctx)
+	s.bg.Add(1)
+	go func() {
+		defer s.bg.Done()
+		s.opt.Archive.Notify(ctx, run)
+	}()
 }
 
 func (s *Service) storeDone(ctx context.Context, a *dimse.Association, rq *dimse.StoreRequest, st *archive.Stored, status uint16, comment string) (uint16, string) {
