@@ -116,13 +116,15 @@ type Observer interface {
 // Service is the archive.
 type Service struct {
 	store storage.Store
-	db    *index.DB
+	db    index.Store
 	opt   Options
 	log   *slog.Logger
 	now   func() time.Time
 	// sopLocks serialise stores of the same SOP Instance UID, so that a
 	// check-then-store cannot race into a silent overwrite.
 	sopLocks [64]sync.Mutex
+	// holder names this service in the index's leases (claim.go).
+	holder string
 	// bufs recycles the memory STOW parts are spooled in (see spool.go).
 	// A channel rather than a sync.Pool: a pool is emptied by every other
 	// garbage collection, and a fresh buffer of megabytes must be zeroed.
@@ -141,7 +143,7 @@ type Service struct {
 }
 
 // New returns a Service over a store and an index.
-func New(store storage.Store, db *index.DB, opt Options) *Service {
+func New(store storage.Store, db index.Store, opt Options) *Service {
 	if opt.MaxInstanceBytes <= 0 {
 		opt.MaxInstanceBytes = 4 << 30
 	}
@@ -158,6 +160,7 @@ func New(store storage.Store, db *index.DB, opt Options) *Service {
 		opt.DefaultLimit = DefaultPageLimit
 	}
 	s := &Service{store: store, db: db, opt: opt, log: opt.Logger, now: time.Now, planCap: estimateCap, mergeMax: maxMergedValues}
+	s.holder = newHolder()
 	s.bufs = make(chan *[]byte, spoolBuffers)
 	return s
 }
@@ -316,6 +319,12 @@ func (s *Service) Ready(ctx context.Context) error {
 	_, err := s.store.Stat(ctx, "health/probe")
 	if err != nil && !errors.Is(err, storage.ErrNotFound) {
 		return mapStoreErr(err)
+	}
+	// An index on a database server (replicas on PostgreSQL) can be away.
+	if p, ok := s.db.(interface{ Ping(context.Context) error }); ok {
+		if err := p.Ping(ctx); err != nil {
+			return fmt.Errorf("%w: %w", ErrUnavailable, err)
+		}
 	}
 	return nil
 }

@@ -88,6 +88,11 @@ func (s *Service) Store(ctx context.Context, r io.Reader, expectStudy string) (*
 	lock := &s.sopLocks[lockSlot(h.SOPUID)]
 	lock.Lock()
 	defer lock.Unlock()
+	release, err := s.claim(ctx, h.SOPUID) // claim.go: other gateways on the index
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 
 	if prev, err := s.db.InstanceBySOP(h.SOPUID); err == nil {
 		same, err := s.sameContent(ctx, prev, h, sp)
@@ -127,7 +132,13 @@ func (s *Service) Store(ctx context.Context, r io.Reader, expectStudy string) (*
 	})
 	var exists *index.ExistsError
 	if errors.As(err, &exists) {
-		// Impossible under the SOP lock unless two gateways share an index.
+		// Another gateway on the same index (replicas on PostgreSQL) stored
+		// it since the check above, under the same object key: the same
+		// bytes are a duplicate, and the object is theirs to keep.
+		if same, serr := s.sameContent(ctx, exists.Existing, h, sp); serr == nil && same {
+			out.Duplicate = true
+			return out, nil
+		}
 		return fail(ReasonDuplicateSOP, fmt.Errorf("%w: %s indexed concurrently", ErrConflict, h.SOPUID))
 	}
 	if err != nil {

@@ -44,6 +44,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/imgcloud/gateway/index"
 	"github.com/imgcloud/gateway/storage"
 )
 
@@ -73,8 +74,10 @@ type Event struct {
 // KV is where events are kept (index.DB implements it).
 type KV interface {
 	PutRecord(kind, id string, v []byte) error
-	// UpdateRecords runs fn in one transaction: every set is stored, or none.
-	UpdateRecords(fn func(set func(kind, id string, v []byte) error) error) error
+	// WriteRecords runs fn in one transaction: every set and create is
+	// stored, or none; a create of an existing record fails it with an
+	// error wrapping index.ErrExists (another gateway appended first).
+	WriteRecords(fn func(set, create func(kind, id string, v []byte) error) error) error
 	GetRecord(kind, id string) ([]byte, error)
 	// LastRecord returns the record of a kind with the greatest id (an
 	// empty id when there is none).
@@ -109,8 +112,14 @@ type Options struct {
 	// Empty keeps a fresh key in memory only: for tests, since the trail
 	// then verifies only in this process.
 	KeyFile string
-	Logger  *slog.Logger
-	Now     func() time.Time
+	// Lease, when set, is asked before each periodic export and checkpoint
+	// whether this gateway holds that work (name "audit-export" or
+	// "audit-anchor") for ttl: with several replicas on one index, one
+	// does it, and another takes over when it stops renewing. Nil: this
+	// process does it (one gateway per index).
+	Lease  func(name string, ttl time.Duration) (bool, error)
+	Logger *slog.Logger
+	Now    func() time.Time
 }
 
 // Log is the audit trail. Record queues events; one writer goroutine
@@ -150,31 +159,8 @@ func Open(kv KV, obj storage.Store, opt Options) (*Log, error) {
 	}
 	l := &Log{kv: kv, obj: obj, opt: opt, ch: make(chan Event, 4096), flush: make(chan chan error), done: make(chan struct{}),
 		refused: refusals{every: opt.SummaryEvery, m: map[string]*refusal{}}}
-	if b, err := kv.GetRecord(kindMeta, kindHead); err == nil {
-		var h struct {
-			Seq  uint64 `json:"seq"`
-			Hash string `json:"hash"`
-		}
-		if err := json.Unmarshal(b, &h); err != nil {
-			return nil, fmt.Errorf("audit head: %w", err)
-		}
-		l.seq, l.head = h.Seq, h.Hash
-	}
-	// Recovery from a trail written by a gateway that stored events and
-	// head in two transactions: events past the head are kept and the head
-	// moves to the last of them, so nothing is ever written over them.
-	// (A head past the last event is left alone: Verify reports the gap.)
-	if id, v, err := kv.LastRecord(kindEvents); err != nil {
-		return nil, fmt.Errorf("read last audit event: %w", err)
-	} else if id != "" {
-		var e Event
-		if err := json.Unmarshal(v, &e); err != nil {
-			return nil, fmt.Errorf("decode last audit event %s: %w", id, err)
-		}
-		if e.Seq > l.seq {
-			opt.Logger.Warn("audit head was behind its last event; moved forward", "head", l.seq, "last", e.Seq)
-			l.seq, l.head = e.Seq, e.Hash
-		}
+	if err := l.loadHead(true); err != nil {
+		return nil, err
 	}
 	keys, err := loadKeyring(opt.KeyFile, l.seq+1, opt.Now())
 	if err != nil {
@@ -284,10 +270,16 @@ func (l *Log) run(ctx context.Context) {
 			}
 			reply <- err
 		case <-exportTick:
+			if !l.holds("audit-export", l.opt.ExportEvery) {
+				continue
+			}
 			if _, err := l.Export(ctx); err != nil {
 				l.opt.Logger.Warn("audit export", "err", err)
 			}
 		case <-anchorTick:
+			if !l.holds("audit-anchor", l.opt.AnchorEvery) {
+				continue
+			}
 			if err := l.Anchor(ctx); err != nil {
 				l.opt.Logger.Warn("audit checkpoint", "err", err)
 			}
@@ -302,6 +294,25 @@ func (l *Log) run(ctx context.Context) {
 		}
 	}
 }
+
+// holds reports whether this gateway does the periodic work name now
+// (Options.Lease). The lease lasts three periods, and at least
+// minLease, so that the holder keeps it across a late tick (a loaded
+// machine) and a dead holder's work moves on soon.
+func (l *Log) holds(name string, every time.Duration) bool {
+	if l.opt.Lease == nil {
+		return true
+	}
+	ok, err := l.opt.Lease(name, max(3*every, minLease))
+	if err != nil {
+		l.opt.Logger.Warn("audit lease", "work", name, "err", err)
+		return false
+	}
+	return ok
+}
+
+// minLease is the shortest lease of periodic work.
+const minLease = 5 * time.Second
 
 // seal encodes e (its Key set) with its MAC in one encoding: the MAC
 // covers the event encoded with an empty "hash", its last field, which
@@ -329,6 +340,37 @@ func (l *Log) seal(e Event) (b []byte, hash string, err error) {
 
 func seqID(n uint64) string { return fmt.Sprintf("%016d", n) }
 
+// loadHead reads the head of the chain from the index into l.seq and
+// l.head (at Open, and when another gateway sharing the index appended
+// events since: replicas on PostgreSQL keep one chain). warn logs a head
+// found behind its last event.
+func (l *Log) loadHead(warn bool) error {
+	seq, hash, err := l.storedHead()
+	if err != nil {
+		return err
+	}
+	l.seq, l.head = seq, hash
+	// Recovery from a trail written by a gateway that stored events and
+	// head in two transactions: events past the head are kept and the head
+	// moves to the last of them, so nothing is ever written over them.
+	// (A head past the last event is left alone: Verify reports the gap.)
+	if id, v, err := l.kv.LastRecord(kindEvents); err != nil {
+		return fmt.Errorf("read last audit event: %w", err)
+	} else if id != "" {
+		var e Event
+		if err := json.Unmarshal(v, &e); err != nil {
+			return fmt.Errorf("decode last audit event %s: %w", id, err)
+		}
+		if e.Seq > l.seq {
+			if warn {
+				l.opt.Logger.Warn("audit head was behind its last event; moved forward", "head", l.seq, "last", e.Seq)
+			}
+			l.seq, l.head = e.Seq, e.Hash
+		}
+	}
+	return nil
+}
+
 const (
 	kindHead = "head"
 	// ActionLost is the action of the event that counts events which
@@ -343,6 +385,58 @@ func (l *Log) write(batch []Event) error {
 		batch = append([]Event{{Action: ActionLost, Outcome: http.StatusServiceUnavailable,
 			Detail: clean(fmt.Sprintf("%d audit events could not be stored: %s", l.lost, l.lostBy), maxDetail)}}, batch...)
 	}
+	// Events are created, never overwritten: when another gateway on the
+	// same index appended first, the transaction stores nothing, and the
+	// batch is sealed again after the new head.
+	var err error
+	for attempt := 0; attempt < maxAppendAttempts; attempt++ {
+		if attempt > 0 {
+			if err = l.loadHead(false); err != nil {
+				break
+			}
+		}
+		if err = l.append(batch); !errors.Is(err, index.ErrExists) {
+			break
+		}
+	}
+	if err != nil {
+		n := len(batch)
+		if l.lost > 0 {
+			n-- // the "lost" event itself
+		}
+		l.lost, l.lostBy = l.lost+n, err.Error()
+		return err
+	}
+	l.lost, l.lostBy = 0, ""
+	return nil
+}
+
+// storedHead reads the head record (0 and "" when there is none).
+func (l *Log) storedHead() (seq uint64, hash string, err error) {
+	b, err := l.kv.GetRecord(kindMeta, kindHead)
+	if errors.Is(err, index.ErrNotFound) {
+		return 0, "", nil
+	}
+	if err != nil {
+		return 0, "", fmt.Errorf("read audit head: %w", err)
+	}
+	var h struct {
+		Seq  uint64 `json:"seq"`
+		Hash string `json:"hash"`
+	}
+	if err := json.Unmarshal(b, &h); err != nil {
+		return 0, "", fmt.Errorf("audit head: %w", err)
+	}
+	return h.Seq, h.Hash, nil
+}
+
+// maxAppendAttempts bounds the appends of one batch that other gateways
+// overtake.
+const maxAppendAttempts = 50
+
+// append seals batch after the head l holds and stores it with the new
+// head in one transaction.
+func (l *Log) append(batch []Event) error {
 	seq, head := l.seq, l.head
 	ids := make([]string, 0, len(batch))
 	vals := make([][]byte, 0, len(batch))
@@ -362,23 +456,18 @@ func (l *Log) write(batch []Event) error {
 	}
 	hb, _ := json.Marshal(map[string]any{"seq": seq, "hash": head})
 	// Events and head in one transaction: a crash leaves both or neither.
-	err := l.kv.UpdateRecords(func(set func(kind, id string, v []byte) error) error {
+	err := l.kv.WriteRecords(func(set, create func(kind, id string, v []byte) error) error {
 		for i, id := range ids {
-			if err := set(kindEvents, id, vals[i]); err != nil {
+			if err := create(kindEvents, id, vals[i]); err != nil {
 				return err
 			}
 		}
 		return set(kindMeta, kindHead, hb)
 	})
 	if err != nil {
-		n := len(batch)
-		if l.lost > 0 {
-			n-- // the "lost" event itself
-		}
-		l.lost, l.lostBy = l.lost+n, err.Error()
 		return err
 	}
-	l.seq, l.head, l.lost, l.lostBy = seq, head, 0, ""
+	l.seq, l.head = seq, head
 	return nil
 }
 
@@ -458,6 +547,12 @@ func (l *Log) Verify(ctx context.Context) (int, error) {
 	}
 	l.mu.Lock()
 	head, last := l.head, l.seq
+	// Another gateway on the same index may have appended since: the
+	// stored head is then further on. One behind this gateway's is not
+	// taken (a truncated trail must not verify).
+	if seq, hash, err := l.storedHead(); err == nil && seq > last {
+		head, last = hash, seq
+	}
 	l.mu.Unlock()
 	var prev string
 	var want uint64 = 1

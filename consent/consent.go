@@ -83,6 +83,9 @@ const kind = "consents"
 type Service struct {
 	rec RecordStore
 	now func() time.Time
+	// vsync is what keeps this cache in step with other gateways on the
+	// same index (replicas.go).
+	vsync versionSync
 
 	mu       sync.RWMutex
 	byPerson map[string][]*Consent
@@ -171,12 +174,16 @@ func (s *Service) Grant(ctx context.Context, c Consent) (*Consent, error) {
 	s.mu.Lock()
 	s.index(&c)
 	s.mu.Unlock()
+	if err := s.bump(ctx); err != nil {
+		return nil, fmt.Errorf("store consent: %w", err)
+	}
 	return &c, nil
 }
 
 // Revoke ends a consent now. Only the person it belongs to (or an admin,
 // person == "") may revoke it.
 func (s *Service) Revoke(ctx context.Context, id, person string) (*Consent, error) {
+	s.refresh(ctx)
 	s.mu.RLock()
 	c := s.byID[id]
 	s.mu.RUnlock()
@@ -192,11 +199,15 @@ func (s *Service) Revoke(ctx context.Context, id, person string) (*Consent, erro
 	s.mu.Lock()
 	s.index(&cc)
 	s.mu.Unlock()
+	if err := s.bump(ctx); err != nil {
+		return nil, fmt.Errorf("store consent: %w", err)
+	}
 	return &cc, nil
 }
 
 // List returns a person's consents, newest first.
 func (s *Service) List(person string) []Consent {
+	s.refresh(context.Background())
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	out := make([]Consent, 0, len(s.byPerson[person]))
@@ -222,6 +233,7 @@ func (s *Service) Covers(ctx context.Context, st *index.Study, institution strin
 	if person == "" || institution == "" {
 		return false
 	}
+	s.refresh(ctx)
 	s.mu.RLock()
 	list := s.byPerson[person]
 	s.mu.RUnlock()
@@ -261,6 +273,7 @@ func (s *Service) Covers(ctx context.Context, st *index.Study, institution strin
 // institution, a member of regions, see some of their studies (Covers
 // decides per study). The query planner reads those persons' studies.
 func (s *Service) Grantors(institution string, regions []string) []string {
+	s.refresh(context.Background())
 	now := s.now()
 	keys := []string{granteeKey(GranteeAll, ""), granteeKey(GranteeInstitution, institution)}
 	for _, r := range regions {

@@ -91,7 +91,7 @@ func structuralProblems(f *Facts, today time.Time) []Problem {
 // seriesProblems checks that every series is complete: InstanceNumbers
 // run from 1 without gaps (a series sent in part cannot stand in for an
 // exam).
-func seriesProblems(db *index.DB, study string) ([]Problem, int, int, error) {
+func seriesProblems(db Index, study string) ([]Problem, int, int, error) {
 	var out []Problem
 	nSeries, nInst := 0, 0
 	for _, se := range db.SeriesOf(study) {

@@ -50,7 +50,7 @@ type Options struct {
 // is an archive.Annotator (the private block) and an archive.Observer (the
 // eligibility check at ingest).
 type Service struct {
-	db  *index.DB
+	db  Index
 	rec *records.Store
 	opt Options
 	log *slog.Logger
@@ -78,9 +78,19 @@ type Service struct {
 	blockCount atomic.Int64
 }
 
+// Index is what recognition needs of the index (index.Store implements
+// it): study and series rows, holding keys, and studies by patient.
+type Index interface {
+	Study(uid string) (*index.Study, error)
+	SeriesOf(study string) []*index.Series
+	Instances(study, series string) ([]*index.Instance, error)
+	SetHolding(study, institution string) error
+	ScanKey(kind index.Kind, value string, exact bool, fn func(index.Cursor) bool) error
+}
+
 // New returns a Service with the registry and catalogue read from the
 // records store.
-func New(ctx context.Context, db *index.DB, rec *records.Store, opt Options) (*Service, error) {
+func New(ctx context.Context, db Index, rec *records.Store, opt Options) (*Service, error) {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"strings"
 
 	"github.com/imgcloud/gateway/index"
@@ -28,11 +29,22 @@ var (
 // Store reads and writes records.
 type Store struct {
 	obj storage.Store
-	db  *index.DB
+	db  KV
+}
+
+// KV is what records need of the index (index.Store implements it).
+type KV interface {
+	PutRecord(kind, id string, v []byte) error
+	CreateRecord(kind, id string, v []byte) error
+	GetRecord(kind, id string) ([]byte, error)
+	DeleteRecord(kind, id string) error
+	Records(kind string, fn func(id string, v []byte) error) error
+	UpdateRecord(kind, id string, fn func(old []byte) ([]byte, error)) error
+	CheckSpace() error
 }
 
 // New returns a record store over object storage and the index.
-func New(obj storage.Store, db *index.DB) *Store { return &Store{obj: obj, db: db} }
+func New(obj storage.Store, db KV) *Store { return &Store{obj: obj, db: db} }
 
 // ValidID reports whether s is usable as a record id or kind: letters,
 // digits, '.', '_' and '-', at most 200 characters, not "." or "..", so it
@@ -65,6 +77,44 @@ func (s *Store) Put(ctx context.Context, kind, id string, v any) error {
 		return err
 	}
 	return s.db.PutRecord(kind, id, b)
+}
+
+// ErrUnchanged, returned by an Update's fn, ends the update storing
+// nothing; Update then returns nil.
+var ErrUnchanged = errors.New("record unchanged")
+
+// Update decodes kind/id into v, lets fn change v, and stores v (object
+// storage, then the index) with no other Update of the record in between,
+// in this process or in another gateway on the same index: the index
+// holds the record's lock (replicas on PostgreSQL count a share link's
+// uses once). fn may run more than once, each time on a fresh v. An error
+// from fn stores nothing and is returned (ErrUnchanged: nil); a missing
+// record is ErrNotFound.
+func (s *Store) Update(ctx context.Context, kind, id string, v any, fn func() error) error {
+	if err := check(kind, id); err != nil {
+		return err
+	}
+	rv := reflect.ValueOf(v)
+	if rv.Kind() != reflect.Pointer || rv.IsNil() {
+		return fmt.Errorf("update %s/%s: v must be a non-nil pointer", kind, id)
+	}
+	err := s.db.UpdateRecord(kind, id, func(old []byte) ([]byte, error) {
+		rv.Elem().SetZero() // what an earlier attempt decoded must not linger
+		if err := json.Unmarshal(old, v); err != nil {
+			return nil, fmt.Errorf("decode %s/%s: %w", kind, id, err)
+		}
+		if err := fn(); err != nil {
+			return nil, err
+		}
+		return s.write(ctx, kind, id, v)
+	})
+	switch {
+	case errors.Is(err, ErrUnchanged):
+		return nil
+	case errors.Is(err, index.ErrNotFound):
+		return fmt.Errorf("%s/%s: %w", kind, id, ErrNotFound)
+	}
+	return err
 }
 
 // Create writes v under kind/id only if nothing is there: records such as

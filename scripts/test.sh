@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Runs every test of the project, installing what the tests need first:
 # a MinIO server binary (built from its Go module once, then cached),
-# Chromium, DCMTK, the codec libraries, Orthanc and the npm clients (real
-# DICOMweb clients). Tests run with the cgo codecs (-tags cgocodecs, as the
-# Dockerfile builds); the default pure-Go build is vetted and built too.
+# Chromium, DCMTK, the codec libraries, PostgreSQL, Orthanc and the npm
+# clients (real DICOMweb clients). Tests run with the cgo codecs (-tags
+# cgocodecs, as the Dockerfile builds); the default pure-Go build is
+# vetted and built too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,6 +21,9 @@ scripts/dcmtk.sh
 
 echo "== codec libraries (libopenjp2, libcharls for -tags cgocodecs; OpenJPEG and OpenJPH tools)"
 scripts/codecs.sh
+
+echo "== PostgreSQL (the index backend for several replicas; tests start a private server)"
+scripts/postgres.sh
 
 echo "== Orthanc (a hospital PACS speaking DICOMweb to the gateway)"
 scripts/orthanc.sh

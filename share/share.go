@@ -152,6 +152,10 @@ type RecordStore interface {
 	Put(ctx context.Context, kind, id string, v any) error
 	Get(ctx context.Context, kind, id string, v any) error
 	List(ctx context.Context, kind string, fn func(id string, raw []byte) error) error
+	// Update decodes kind/id into v, lets fn change it and stores it, with
+	// no other Update of the record in between (on every gateway sharing
+	// the index); fn returning records.ErrUnchanged stores nothing.
+	Update(ctx context.Context, kind, id string, v any, fn func() error) error
 }
 
 const kind = "shares"
@@ -396,27 +400,37 @@ func (s *Service) Open(ctx context.Context, token, pin string) (*Share, *Session
 		return sh, nil, err
 	}
 	now := s.opt.Now().UTC()
-	if sh.PIN != nil {
-		if pin == "" {
-			return sh, nil, fmt.Errorf("share %s: %w", sh.ID, ErrPINRequired)
-		}
-		if !sh.PIN.matches(pin) {
-			sh.FailedPINs++
-			err := fmt.Errorf("share %s: %w (%d of %d)", sh.ID, ErrWrongPIN, sh.FailedPINs, s.opt.MaxPINFailures)
-			if sh.FailedPINs >= s.opt.MaxPINFailures {
-				sh.Locked = &now
-				err = fmt.Errorf("share %s: %w", sh.ID, ErrLocked)
-			}
-			if perr := s.rec.Put(ctx, kind, sh.ID, sh); perr != nil {
-				return sh, nil, fmt.Errorf("store share: %w", perr)
-			}
-			return sh, nil, err
-		}
+	if sh.PIN != nil && pin == "" {
+		return sh, nil, fmt.Errorf("share %s: %w", sh.ID, ErrPINRequired)
 	}
-	sh.Uses++
-	sh.FailedPINs = 0
-	if err := s.rec.Put(ctx, kind, sh.ID, sh); err != nil {
+	// The use or the wrong PIN is counted on the record as it is now,
+	// under its lock in the index: other gateways on the same index may
+	// be opening the same link (mu covers this process only).
+	var cur Share
+	var outcome error
+	err = s.rec.Update(ctx, kind, sh.ID, &cur, func() error {
+		if outcome = cur.usable(now); outcome != nil {
+			return records.ErrUnchanged
+		}
+		if cur.PIN != nil && !cur.PIN.matches(pin) {
+			cur.FailedPINs++
+			outcome = fmt.Errorf("share %s: %w (%d of %d)", cur.ID, ErrWrongPIN, cur.FailedPINs, s.opt.MaxPINFailures)
+			if cur.FailedPINs >= s.opt.MaxPINFailures {
+				cur.Locked = &now
+				outcome = fmt.Errorf("share %s: %w", cur.ID, ErrLocked)
+			}
+			return nil
+		}
+		cur.Uses++
+		cur.FailedPINs = 0
+		return nil
+	})
+	if err != nil {
 		return sh, nil, fmt.Errorf("store share: %w", err)
+	}
+	sh = &cur
+	if outcome != nil {
+		return sh, nil, outcome
 	}
 	exp := now.Add(s.opt.SessionLifetime)
 	if sh.Expires.Before(exp) {

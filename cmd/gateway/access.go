@@ -87,10 +87,10 @@ type accessParts struct {
 // creates the admin token and loads the JWT issuer's keys;
 // announce shows the admin token created on first start (to the
 // terminal, never to the log).
-func setupAccess(ctx context.Context, cfg AccessConfig, store storage.Store, db *index.DB, rec *records.Store, announce func(token string), log *slog.Logger) (*accessParts, error) {
+func setupAccess(ctx context.Context, cfg AccessConfig, store storage.Store, db index.Store, rec *records.Store, announce func(token string), log *slog.Logger) (*accessParts, error) {
 	tokens := auth.NewTokens(rec, nil)
 	al, err := audit.Open(db, store, audit.Options{ExportEvery: cfg.AuditExport, AnchorEvery: cfg.AuditAnchorEvery, RetainFor: cfg.AuditRetention,
-		KeyFile: cfg.AuditKeyFile, Logger: log.With("component", "audit")})
+		KeyFile: cfg.AuditKeyFile, Lease: leaseOf(db), Logger: log.With("component", "audit")})
 	if err != nil {
 		return nil, err
 	}

@@ -37,7 +37,7 @@ import (
 // build one in-process to walk its routes.
 type gateway struct {
 	echo    *echo.Echo
-	db      *index.DB
+	db      index.Store
 	closers []func() error
 	// policy is the route policy the access middleware applies.
 	policy *access.Policy
@@ -58,7 +58,7 @@ func (g *gateway) close() {
 
 // parts are the services assemble builds, for the HTTP server on them.
 type parts struct {
-	db       *index.DB
+	db       index.Store
 	archive  *archive.Service
 	rs       *recognition.Service
 	consents *consent.Service
@@ -84,7 +84,7 @@ func assemble(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 	if err != nil {
 		return nil, err
 	}
-	if p.db, err = gw.openIndex(cfg, log); err != nil {
+	if p.db, err = gw.openIndex(ctx, cfg, log); err != nil {
 		return nil, err
 	}
 	gw.db = p.db
@@ -148,8 +148,8 @@ func (g *gateway) indexHoldings(rs *recognition.Service, log *slog.Logger) {
 }
 
 // openIndex opens the index, to be closed with the gateway.
-func (g *gateway) openIndex(cfg Config, log *slog.Logger) (*index.DB, error) {
-	db, err := index.Open(index.Options{Dir: filepath.Join(cfg.Data, "index"), MinFreeBytes: cfg.MinFreeBytes, CacheBytes: int(cfg.IndexCacheBytes), Logger: log.With("component", "index")})
+func (g *gateway) openIndex(ctx context.Context, cfg Config, log *slog.Logger) (index.Store, error) {
+	db, err := openIndexStore(ctx, cfg, log) // indexbackend.go
 	if err != nil {
 		return nil, err
 	}
@@ -195,7 +195,7 @@ func openArchive(ctx context.Context, cfg Config, store storage.Store, p *parts,
 
 // openAccess opens the token store and the audit trail (closed with the
 // gateway).
-func (g *gateway) openAccess(ctx context.Context, cfg Config, store storage.Store, db *index.DB, rec *records.Store, stdout io.Writer, log *slog.Logger) (*accessParts, error) {
+func (g *gateway) openAccess(ctx context.Context, cfg Config, store storage.Store, db index.Store, rec *records.Store, stdout io.Writer, log *slog.Logger) (*accessParts, error) {
 	if cfg.Access.AuditKeyFile == "" {
 		cfg.Access.AuditKeyFile = filepath.Join(cfg.Data, "secrets", "audit-keys.json")
 	}

@@ -22,6 +22,7 @@ type Config struct {
 	Demo    bool
 	Store   string // "file" or "s3"
 	S3      S3Config
+	Index   IndexConfig // indexbackend.go
 	LogJSON bool
 	Debug   bool
 
@@ -85,6 +86,7 @@ func DefaultConfig() Config {
 		Listen:           "127.0.0.1:8080",
 		Data:             "data",
 		Store:            "file",
+		Index:            defaultIndex(),
 		S3:               S3Config{Bucket: "dicom", Region: "us-east-1", PathStyle: true},
 		CORSOrigins:      "*",
 		MaxRequestBytes:  64 << 30,
@@ -125,6 +127,9 @@ func (c Config) Validate() error {
 	case c.DefaultCharset != "" && dcm.NormalizeCharset(c.DefaultCharset) == "":
 		return fmt.Errorf("default-charset: %q is not a character set the gateway knows (for example GB18030, GBK, ISO_IR 192 for UTF-8, ISO_IR 100)", c.DefaultCharset)
 	}
+	if err := c.Index.validate(); err != nil {
+		return err
+	}
 	if err := c.DICOM.validate(); err != nil {
 		return err
 	}
@@ -149,6 +154,7 @@ func bindServe(fs *flag.FlagSet, c *Config) {
 	boolean(fs, &c.S3.TLS, "s3-tls", "use HTTPS to reach S3")
 	boolean(fs, &c.S3.PathStyle, "s3-path-style", "path-style bucket addressing (MinIO)")
 	boolean(fs, &c.S3.ObjectLock, "s3-object-lock", "create the bucket, when absent, with object lock (audit checkpoints then cannot be deleted)")
+	bindIndex(fs, &c.Index)
 	boolean(fs, &c.LogJSON, "log-json", "log as JSON lines (default text)")
 	boolean(fs, &c.Debug, "debug", "debug logging")
 	str(fs, &c.PublicURL, "public-url", "service root URL clients see, e.g. https://pacs.example.cn/dicomweb")

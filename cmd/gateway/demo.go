@@ -19,7 +19,7 @@ import (
 // loadDemoIfEmpty stores the demo studies in-process when the index holds
 // nothing, so a newcomer sees data at once. They are synthesised in memory
 // (internal/demo): no module cache, no network, no temporary files.
-func loadDemoIfEmpty(ctx context.Context, svc *archive.Service, db *index.DB, log *slog.Logger) error {
+func loadDemoIfEmpty(ctx context.Context, svc *archive.Service, db index.Store, log *slog.Logger) error {
 	if _, _, n := db.Counts(); n > 0 {
 		return nil
 	}

@@ -19,7 +19,7 @@ import (
 // server (Badger allows one process per index: stop the gateway first).
 type offline struct {
 	store storage.Store
-	db    *index.DB
+	db    index.Store
 	svc   *archive.Service
 }
 
@@ -28,7 +28,7 @@ type offline struct {
 // gateway's config file works unchanged) but lists only these in -h.
 func offlineFlags() []string {
 	return []string{"config", "data", "store", "s3-endpoint", "s3-bucket", "s3-access-key", "s3-secret-key", "s3-region",
-		"s3-prefix", "s3-tls", "s3-path-style", "default-charset", "log-json", "debug"}
+		"s3-prefix", "s3-tls", "s3-path-style", "index", "index-max-conns", "index-statement-timeout", "default-charset", "log-json", "debug"}
 }
 
 // openOffline opens the configured store and the index under cfg.Data;
@@ -37,6 +37,9 @@ func openOffline(ctx context.Context, cfg Config, freshIndex bool, stderr io.Wri
 	store, err := openStore(ctx, cfg)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.Index.Postgres() {
+		return openOfflinePostgres(ctx, cfg, store, freshIndex, stderr) // indexbackend.go
 	}
 	dir := filepath.Join(cfg.Data, "index")
 	if freshIndex {

@@ -61,7 +61,7 @@ func personKeySecret(cfg Config) ([]byte, error) {
 // catalogue was ever loaded, and with --demo the sample registry when no
 // institution is registered. Its API hides what the visibility rule hides,
 // over consents.
-func setupRecognition(ctx context.Context, cfg Config, store storage.Store, db *index.DB, consents access.Consents, log *slog.Logger) (*recognition.Service, error) {
+func setupRecognition(ctx context.Context, cfg Config, store storage.Store, db index.Store, consents access.Consents, log *slog.Logger) (*recognition.Service, error) {
 	secret, err := personKeySecret(cfg)
 	if err != nil {
 		return nil, err
@@ -261,7 +261,7 @@ func printStats(w io.Writer, st *recognition.Stats) error {
 // registry answers whether the names tokens and consents use exist, from
 // the recognition registry and catalogue and the index.
 type registry struct {
-	db *index.DB
+	db index.Store
 	rs *recognition.Service
 }
 

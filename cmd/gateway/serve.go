@@ -114,7 +114,10 @@ func openStore(ctx context.Context, cfg Config) (storage.Store, error) {
 
 // spaceDirs are the folders whose volumes must keep room for STOW.
 func spaceDirs(cfg Config) []string {
-	dirs := []string{filepath.Join(cfg.Data, "index"), filepath.Join(cfg.Data, "tmp")}
+	dirs := []string{filepath.Join(cfg.Data, "tmp")}
+	if !cfg.Index.Postgres() { // PostgreSQL minds its own disk
+		dirs = append(dirs, filepath.Join(cfg.Data, "index"))
+	}
 	if cfg.Store == "file" {
 		dirs = append(dirs, filepath.Join(cfg.Data, "objects"))
 	}
@@ -138,7 +141,7 @@ func servePprof(addr string, log *slog.Logger) {
 // reportFacts answers the regulators' report from the index and the
 // recognition registry.
 type reportFacts struct {
-	db *index.DB
+	db index.Store
 	rs *recognition.Service
 }
 

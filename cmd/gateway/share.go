@@ -47,7 +47,7 @@ func bindShare(fs *flag.FlagSet, c *ShareConfig) {
 
 // setupShares opens the share keys and service and returns the API to
 // mount (its Session authenticates share-link sessions).
-func setupShares(cfg Config, svc *archive.Service, db *index.DB, rs *recognition.Service, acc *accessParts, log *slog.Logger) (*shareapi.API, error) {
+func setupShares(cfg Config, svc *archive.Service, db index.Store, rs *recognition.Service, acc *accessParts, log *slog.Logger) (*shareapi.API, error) {
 	sc := cfg.Access.Share
 	if sc.KeyFile == "" {
 		sc.KeyFile = filepath.Join(cfg.Data, "secrets", "share-keys.json")
@@ -67,7 +67,7 @@ func setupShares(cfg Config, svc *archive.Service, db *index.DB, rs *recognition
 
 // studyOwners answers who holds a study from the recognition service.
 type studyOwners struct {
-	db *index.DB
+	db index.Store
 	rs *recognition.Service
 }
 

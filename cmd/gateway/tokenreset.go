@@ -87,7 +87,7 @@ func resetAdmin(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	if _, err := os.Stat(filepath.Join(cfg.Data, "index")); err != nil {
+	if _, err := os.Stat(filepath.Join(cfg.Data, "index")); err != nil && !cfg.Index.Postgres() {
 		return fmt.Errorf("no gateway index in %s (check --data): %w", cfg.Data, err)
 	}
 	o, err := openOffline(ctx, cfg, false, stderr)

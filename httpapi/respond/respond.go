@@ -24,6 +24,7 @@ import (
 	"github.com/imgcloud/gateway/federation"
 	"github.com/imgcloud/gateway/internal/diskspace"
 	"github.com/imgcloud/gateway/internal/idleread"
+	"github.com/imgcloud/gateway/internal/outage"
 	"github.com/imgcloud/gateway/internal/ratelimit"
 	"github.com/imgcloud/gateway/recognition"
 	"github.com/imgcloud/gateway/render"
@@ -97,6 +98,10 @@ func Status(err error) int {
 	switch {
 	case err == nil:
 		return http.StatusOK
+	case errors.Is(err, outage.ErrUnavailable):
+		// First: whatever a domain made of a failed lookup (an unknown
+		// token, a missing study), the database was away.
+		return http.StatusServiceUnavailable
 	case errors.Is(err, auth.ErrUnauthenticated):
 		return http.StatusUnauthorized
 	case errors.Is(err, auth.ErrForbidden):
@@ -188,6 +193,8 @@ func Message(err error, code int, rid string) string {
 	switch {
 	case errors.As(err, &pe):
 		msg = pe.Error() // names the peer and why, never its URL
+	case errors.Is(err, outage.ErrUnavailable):
+		msg = "index database unavailable, retry later"
 	case errors.Is(err, diskspace.ErrFull):
 		msg = "disk almost full: the gateway stores nothing (not even its audit trail) until an operator frees space; retry later"
 	case code == http.StatusServiceUnavailable:

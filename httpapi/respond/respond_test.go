@@ -24,6 +24,7 @@ import (
 	"github.com/imgcloud/gateway/httpapi/respond"
 	"github.com/imgcloud/gateway/internal/diskspace"
 	"github.com/imgcloud/gateway/internal/idleread"
+	"github.com/imgcloud/gateway/internal/outage"
 	"github.com/imgcloud/gateway/internal/ratelimit"
 	"github.com/imgcloud/gateway/recognition"
 	"github.com/imgcloud/gateway/render"
@@ -70,6 +71,7 @@ func TestHandlerMapping(t *testing.T) {
 		{"archive conflict", wrap(archive.ErrConflict), 409, "do something: conflict", ""},
 		{"storage unavailable", fmt.Errorf("%s: %w", internal, archive.ErrUnavailable), 503, "storage unavailable, retry later", "5"},
 		{"disk full", fmt.Errorf("%s: %w", internal, diskspace.ErrFull), 503, "disk almost full: the gateway stores nothing", "5"},
+		{"index database away", fmt.Errorf("%w: %w", auth.ErrUnauthenticated, fmt.Errorf("get record: %w: %s", outage.ErrUnavailable, internal)), 503, "index database unavailable, retry later", "5"},
 		{"client gone", wrap(context.Canceled), 499, "do something: context canceled", ""},
 		{"recognition invalid", fmt.Errorf("%w: JSON body: EOF", recognition.ErrInvalid), 400, "invalid input: JSON body: EOF", ""},
 		{"recognition not found", wrap(recognition.ErrNotFound), 404, "do something: not found", ""},

@@ -220,6 +220,8 @@ func forbidden(from, lf, imp string) string {
 		return "Badger is imported by index alone"
 	case strings.HasPrefix(imp, "github.com/minio/minio-go") && from != "storage/s3":
 		return "minio-go is imported by storage/s3 alone"
+	case strings.HasPrefix(imp, "github.com/jackc/") && from != "index/postgres":
+		return "pgx is imported by index/postgres alone"
 	case imp == "github.com/suyashkumar/dicom" && !slices.Contains(devTools, from):
 		return "suyashkumar's DICOM reader is for development tools only; the gateway reads DICOM with dcm (which takes only the tag dictionary)"
 	}
@@ -245,6 +247,8 @@ func TestRulesCatchViolations(t *testing.T) {
 		{"internal/mpart", module + "/dcm"},
 		{"archive", "github.com/dgraph-io/badger/v4"},
 		{"archive", "github.com/minio/minio-go/v7"},
+		{"archive", "github.com/jackc/pgx/v5/pgxpool"},
+		{"index", "github.com/jackc/pgx/v5"},
 		{"dcm", "github.com/suyashkumar/dicom"},
 		{"access", module + "/httpapi/guard"},
 	} {
@@ -259,6 +263,8 @@ func TestRulesCatchViolations(t *testing.T) {
 		{"dicomweb", module + "/archive"},
 		{"dicomweb", module + "/dcm"},
 		{"consent", module + "/index"},
+		{"index/postgres", "github.com/jackc/pgx/v5/pgxpool"},
+		{"index/postgres", module + "/index"},
 		{"dcm", "github.com/suyashkumar/dicom/pkg/tag"},
 		{"httpapi/guard", "github.com/labstack/echo/v4"},
 	} {
