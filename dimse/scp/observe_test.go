@@ -40,8 +40,8 @@ func (l *studyLog) get() []string {
 
 // TestObserversPerStudy: recognition hears of a study's first instance
 // before its C-STORE is answered (the study is its institution's at
-// once) and of the rest once the association moves on to another study
-// or ends, as the storing AE, not once per instance.
+// once) and of the rest once no instance of the study arrived for a
+// moment, as the storing AE, not once per instance.
 func TestObserversPerStudy(t *testing.T) {
 	dir := t.TempDir()
 	store, db := gwtest.StoreAndIndex(t, dir)

@@ -91,6 +91,8 @@ type Service struct {
 	base context.Context
 	stop context.CancelFunc
 	bg   sync.WaitGroup
+	// notes are the studies the observers hear of (observe.go).
+	notes studyNotes
 
 	opt Options
 	log *slog.Logger
@@ -143,6 +145,9 @@ func New(opt Options) (*Service, error) {
 	}
 	s.srv = srv
 	s.base, s.stop = context.WithCancel(context.Background())
+	s.notes = studyNotes{seen: map[string]bool{}, dirty: map[string]note{}}
+	s.bg.Add(1)
+	go s.settleLoop()
 	return s, nil
 }
 
@@ -189,10 +194,6 @@ type session struct {
 	source string
 	start  time.Time
 	stored int
-	// run are the instances stored since the first of the study the
-	// association is sending (observers are told of that first one at
-	// once, of the rest when the study changes or the association ends).
-	run []*archive.Stored
 }
 
 func sessionOf(ctx context.Context) *session {
@@ -240,12 +241,6 @@ func (s *Service) Closed(ctx context.Context, a *dimse.Association, err error) {
 	s.m.open.Dec()
 	ss := sessionOf(ctx)
 	s.gc.leave(ss)
-	if len(ss.run) > 1 {
-		if p, err := ss.ae.Principal(access.OpStore); err == nil {
-			s.notify(auth.WithPrincipal(ctx, p), ss.run[1:])
-		}
-	}
-	ss.run = nil
 	ev := audit.Event{Time: time.Now().UTC(), Actor: "ae:" + a.RQ.CallingAE, Institution: ss.ae.Institution,
 		Action: "DIMSE A-RELEASE", Outcome: 200, Source: ss.source, RequestID: a.ID,
 		Detail: fmt.Sprintf("%d instance(s) stored in %s", ss.stored, time.Since(ss.start).Round(time.Millisecond))}
@@ -288,38 +283,9 @@ func (s *Service) Store(ctx context.Context, a *dimse.Association, rq *dimse.Sto
 	}
 	ss.stored++
 	if !st.Duplicate {
-		s.ran(ctx, ss, st)
+		s.ran(ctx, st) // observe.go
 	}
 	return s.storeDone(ctx, a, rq, st, 0, "")
-}
-
-// ran tells the archive's observers (recognition's eligibility check,
-// which also records who holds a new study) of a durable instance: the
-// first of a study on this association before the C-STORE is answered,
-// as after a STOW-RS request, so that the study is its institution's at
-// once; the others when the association moves on to another study or
-// ends, rather than one check per instance.
-func (s *Service) ran(ctx context.Context, ss *session, st *archive.Stored) {
-	if len(ss.run) > 0 && ss.run[0].Study == st.Study {
-		ss.run = append(ss.run, st)
-		return
-	}
-	if len(ss.run) > 1 {
-		s.notify(ctx, ss.run[1:])
-	}
-	ss.run = []*archive.Stored{st}
-	s.opt.Archive.Notify(context.WithoutCancel(ctx), ss.run)
-}
-
-// notify runs the archive's observers for instances in the background, as
-// the AE's principal: the C-STORE answers do not wait for them.
-func (s *Service) notify(ctx context.Context, run []*archive.Stored) {
-	ctx = context.WithoutCancel(ctx)
-	s.bg.Add(1)
-	go func() {
-		defer s.bg.Done()
-		s.opt.Archive.Notify(ctx, run)
-	}()
 }
 
 func (s *Service) storeDone(ctx context.Context, a *dimse.Association, rq *dimse.StoreRequest, st *archive.Stored, status uint16, comment string) (uint16, string) {
