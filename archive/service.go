@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/imgcloud/gateway/codec"
 	"github.com/imgcloud/gateway/dcm"
 	"github.com/imgcloud/gateway/index"
 	"github.com/imgcloud/gateway/internal/diskspace"
@@ -65,6 +67,13 @@ type Options struct {
 	// DefaultPageLimit); past it Result.More is set, and the Warning
 	// that more results exist tells the client to ask with offset.
 	DefaultLimit int
+	// Codecs decode (and encode) compressed pixel data for frames and
+	// instances asked for in another transfer syntax than the stored one;
+	// nil serves everything as stored only.
+	Codecs *codec.Set
+	// DecodedCacheBytes bounds the memory of recently decoded frames
+	// (0: DefaultDecodedCacheBytes; negative: no cache).
+	DecodedCacheBytes int64
 }
 
 // DefaultPageLimit is Options.DefaultLimit unless set: what a study list
@@ -140,6 +149,10 @@ type Service struct {
 	studiesRead atomic.Int64
 	// rowsRead counts the study, series and instance rows searches read.
 	rowsRead atomic.Int64
+	// decoded holds recently decoded frames (transcode.go); decodeSlots
+	// bounds the decodes running at once.
+	decoded     *frameCache
+	decodeSlots chan struct{}
 }
 
 // New returns a Service over a store and an index.
@@ -162,6 +175,11 @@ func New(store storage.Store, db index.Store, opt Options) *Service {
 	s := &Service{store: store, db: db, opt: opt, log: opt.Logger, now: time.Now, planCap: estimateCap, mergeMax: maxMergedValues}
 	s.holder = newHolder()
 	s.bufs = make(chan *[]byte, spoolBuffers)
+	if opt.DecodedCacheBytes == 0 {
+		opt.DecodedCacheBytes = DefaultDecodedCacheBytes
+	}
+	s.decoded = newFrameCache(opt.DecodedCacheBytes)
+	s.decodeSlots = make(chan struct{}, max(2, runtime.GOMAXPROCS(0)))
 	return s
 }
 
@@ -263,26 +281,66 @@ func (s *Service) checkStudy(ctx context.Context, study string) error {
 // belong to objects that a machine crash did not let reach the disk (they
 // were never acknowledged); such rows are dropped, so the index never
 // lists an instance whose object is missing. It returns how many rows it
-// checked and dropped.
+// checked and dropped. The checkpoint advances at every commit (each STOW
+// request, each DIMSE group), so after a crash the rows are those of the
+// requests then under way; the objects are checked recoverWorkers at a
+// time, in batches of recoverBatch rows, so that an old checkpoint (an
+// index written by a tool) costs seconds, not a minute, and bounded
+// memory.
 func (s *Service) Recover(ctx context.Context) (checked, dropped int, err error) {
 	cp, err := s.db.Checkpoint()
 	if err != nil {
 		return 0, 0, err
 	}
 	var bad []*index.Instance
+	var batch []*index.Instance
+	check := func() error {
+		lost := make([]bool, len(batch))
+		errs := make([]error, len(batch))
+		var wg sync.WaitGroup
+		next := atomic.Int64{}
+		for range min(recoverWorkers, len(batch)) {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := int(next.Add(1) - 1); i < len(batch); i = int(next.Add(1) - 1) {
+					oi, err := s.store.Stat(ctx, batch[i].Key)
+					switch {
+					case errors.Is(err, storage.ErrNotFound):
+						lost[i] = true
+					case err != nil:
+						errs[i] = mapStoreErr(err)
+					case oi.Size != batch[i].Size:
+						lost[i] = true
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		for i, in := range batch {
+			if errs[i] != nil {
+				return errs[i]
+			}
+			if lost[i] {
+				bad = append(bad, in)
+			}
+		}
+		checked += len(batch)
+		if checked%(10*recoverBatch) == 0 {
+			s.log.Info("recover: checking rows written since the last checkpoint", "rows", checked)
+		}
+		batch = batch[:0]
+		return nil
+	}
 	err = s.db.RowsAfter(cp, func(in *index.Instance) error {
-		checked++
-		oi, err := s.store.Stat(ctx, in.Key)
-		switch {
-		case errors.Is(err, storage.ErrNotFound):
-			bad = append(bad, in)
-		case err != nil:
-			return mapStoreErr(err)
-		case oi.Size != in.Size:
-			bad = append(bad, in)
+		if batch = append(batch, in); len(batch) == recoverBatch {
+			return check()
 		}
 		return nil
 	})
+	if err == nil && len(batch) > 0 {
+		err = check()
+	}
 	if err != nil {
 		return checked, 0, err
 	}
@@ -298,6 +356,14 @@ func (s *Service) Recover(ctx context.Context) (checked, dropped int, err error)
 	}
 	return checked, dropped, nil
 }
+
+// Recover checks recoverBatch rows at a time, recoverWorkers objects at
+// once (object stores answer a stat in a round trip; files in a system
+// call).
+const (
+	recoverBatch   = 1000
+	recoverWorkers = 16
+)
 
 // annotate merges the annotators' attributes for a study.
 func (s *Service) annotate(ctx context.Context, st *index.Study) dcm.Dataset {
