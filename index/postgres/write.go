@@ -185,7 +185,10 @@ func insertStudy(ctx context.Context, tx pgx.Tx, st *index.Study) (bool, error) 
 	if err != nil {
 		return false, fmt.Errorf("encode study %s: %w", st.UID, err)
 	}
-	tag, err := tx.Exec(ctx, `INSERT INTO studies (uid, ord, row_json) VALUES ($1, $2, $3) ON CONFLICT (uid) DO NOTHING`,
+	// No conflict target: two writers inserting one new study meet on
+	// studies_ord as well as on the key (the order key ends with the
+	// UID), and PostgreSQL may report either; both mean "inserted first".
+	tag, err := tx.Exec(ctx, `INSERT INTO studies (uid, ord, row_json) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
 		st.UID, []byte(index.OrderOf(st).Order), b)
 	if err != nil {
 		return false, fmt.Errorf("insert study %s: %w", st.UID, err)
