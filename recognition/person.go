@@ -8,8 +8,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/imgcloud/gateway/internal/secretfile"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -87,24 +87,14 @@ func LoadOrCreateSecret(path string) ([]byte, error) {
 	if _, err := rand.Read(secret); err != nil {
 		return nil, fmt.Errorf("generate person key secret: %w", err)
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, fmt.Errorf("create %s: %w", filepath.Dir(path), err)
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("create person key secret: %w", err)
-	}
-	_, werr := f.WriteString(hex.EncodeToString(secret) + "\n")
-	serr := f.Sync()
-	if cerr := f.Close(); werr == nil && serr == nil {
-		werr = cerr
-	}
-	if werr == nil {
-		werr = serr
-	}
-	if werr != nil {
-		os.Remove(path)
-		return nil, fmt.Errorf("write person key secret: %w", werr)
+	// Create-only and atomic: a replica starting beside this one on the
+	// same folder either made the file first (then its secret is taken)
+	// or sees none until this one is whole.
+	if err := secretfile.Create(path, []byte(hex.EncodeToString(secret)+"\n")); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return LoadOrCreateSecret(path)
+		}
+		return nil, fmt.Errorf("write person key secret: %w", err)
 	}
 	return secret, nil
 }
