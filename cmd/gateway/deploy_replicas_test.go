@@ -151,6 +151,12 @@ func TestDeployHAProxy(t *testing.T) {
 	if len(c.servers[http]) < 2 || len(c.servers[dicom]) != len(c.servers[http]) {
 		t.Errorf("servers: http %v, dicom %v: want the same replicas in both, at least 2", c.servers[http], c.servers[dicom])
 	}
+	// A replica's DICOM server follows its HTTP server's health.
+	for _, l := range c.lines["backend "+dicom] {
+		if f := strings.Fields(l); f[0] == "server" && !strings.Contains(l, " track "+http+"/"+f[1]) {
+			t.Errorf("backend %s: %q does not track %s/%s", dicom, l, http, f[1])
+		}
+	}
 }
 
 // TestDeployComposeReplicas checks compose-replicas.yml: three gateway
