@@ -7,7 +7,8 @@
 #   scripts/bench-replicas.sh          OUT=dir keeps the results (default a new /tmp folder)
 #
 # env: SHARED (the harness, default ../shared/bench) STUDIES (200: x 2 series x 5 instances = 2,000 instances) QIDO_N (3000)
-#      RUNS ("badger postgres lb1 lb2 lb3")
+#      RUNS ("badger postgres lb1 lb2 lb3"; also badger100k postgres100k:
+#      98,000 background instances from "gwbench index gen" first)
 #
 # Each run starts from empty: a fresh data folder and a fresh database.
 # "badger"/"postgres": one gateway, dwbench STOW (c=4), QIDO mix (qc=4,
@@ -107,9 +108,18 @@ DW=(-corpus "$CORPUS" -c 4 -qc 4 -qido-limit 100 -qido-n "$QIDO_N" -wado-studies
 for run in $RUNS; do
 	echo "load before $run: $(cat /proc/loadavg)" >> "$OUT/load.txt"
 	case $run in
-	badger | postgres)
+	badger | postgres | badger100k | postgres100k)
 		D=$WORK/$run
-		if [ "$run" = postgres ]; then start_gateway "$D" --index "$(newdb "$run")"; else start_gateway "$D"; fi
+		IX=()
+		if [[ $run == postgres* ]]; then IX=(--index "$(newdb "$run")"); fi
+		if [[ $run == *100k ]]; then
+			# 98,000 background instances (9,800 studies) written through
+			# the index alone, as the issue 18 benchmark does.
+			if [ ${#IX[@]} = 2 ]; then GEN=(-index "${IX[1]}" -c 4); else GEN=(-dir "$D/index"); fi
+			log "$run: gwbench index gen, 98,000 instances"
+			"$BIN/gwbench" index gen "${GEN[@]}" -studies 9800 -series 2 -instances 5 | tail -n 1 | tee "$OUT/$run-gen.out" >&2
+		fi
+		start_gateway "$D" "${IX[@]}"
 		log "$run: dwbench stow,qido,wado (gateway pid $GW_PID)"
 		"$BIN/dwbench" -base "http://$GW_ADDR/dicomweb" "${DW[@]}" -phases stow,qido,wado -server-pid "$GW_PID" -label "$run" \
 			-json "$OUT/$run.json" > "$OUT/$run.out" 2>&1 || true
