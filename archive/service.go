@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/imgcloud/gateway/codec"
 	"github.com/imgcloud/gateway/dcm"
 	"github.com/imgcloud/gateway/index"
 	"github.com/imgcloud/gateway/internal/diskspace"
@@ -65,6 +67,13 @@ type Options struct {
 	// DefaultPageLimit); past it Result.More is set, and the Warning
 	// that more results exist tells the client to ask with offset.
 	DefaultLimit int
+	// Codecs decode (and encode) compressed pixel data for frames and
+	// instances asked for in another transfer syntax than the stored one;
+	// nil serves everything as stored only.
+	Codecs *codec.Set
+	// DecodedCacheBytes bounds the memory of recently decoded frames
+	// (0: DefaultDecodedCacheBytes; negative: no cache).
+	DecodedCacheBytes int64
 }
 
 // DefaultPageLimit is Options.DefaultLimit unless set: what a study list
@@ -140,6 +149,10 @@ type Service struct {
 	studiesRead atomic.Int64
 	// rowsRead counts the study, series and instance rows searches read.
 	rowsRead atomic.Int64
+	// decoded holds recently decoded frames (transcode.go); decodeSlots
+	// bounds the decodes running at once.
+	decoded     *frameCache
+	decodeSlots chan struct{}
 }
 
 // New returns a Service over a store and an index.
@@ -162,6 +175,11 @@ func New(store storage.Store, db index.Store, opt Options) *Service {
 	s := &Service{store: store, db: db, opt: opt, log: opt.Logger, now: time.Now, planCap: estimateCap, mergeMax: maxMergedValues}
 	s.holder = newHolder()
 	s.bufs = make(chan *[]byte, spoolBuffers)
+	if opt.DecodedCacheBytes == 0 {
+		opt.DecodedCacheBytes = DefaultDecodedCacheBytes
+	}
+	s.decoded = newFrameCache(opt.DecodedCacheBytes)
+	s.decodeSlots = make(chan struct{}, max(2, runtime.GOMAXPROCS(0)))
 	return s
 }
 

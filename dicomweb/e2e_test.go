@@ -20,6 +20,7 @@ import (
 
 	"github.com/imgcloud/gateway/dcm"
 	"github.com/imgcloud/gateway/internal/corpus"
+	"github.com/imgcloud/gateway/internal/testutil/codectest"
 	"github.com/imgcloud/gateway/internal/testutil/corpustest"
 	"github.com/imgcloud/gateway/internal/testutil/gwtest"
 	"github.com/imgcloud/gateway/internal/testutil/miniotest"
@@ -39,7 +40,12 @@ func testCorpus(t *testing.T) *corpus.Manifest {
 	})
 }
 
-func TestMain(m *testing.M) { corpustest.Main(m) }
+func TestMain(m *testing.M) {
+	code := m.Run()
+	corpustest.Cleanup()
+	codectest.Cleanup()
+	os.Exit(code)
+}
 
 // stores returns the object stores the suite runs against: the folder
 // store always, and a real MinIO when its binary is available (CI always).

@@ -168,6 +168,11 @@ type prepared struct {
 	p      *render.Params
 	frames []*archive.Frame
 	opt    render.Options
+	// decoded is true when the frames are compressed and the archive can
+	// decode them (svc.Decoded); render.Frame decodes the others itself,
+	// or says why it cannot.
+	decoded bool
+	svc     *archive.Service
 }
 
 // prepare reads the rendering parameters and the palette of in, resolves
@@ -206,19 +211,31 @@ func (r *renderer) prepare(c echo.Context, req renderRequest, in *archive.Instan
 	case <-ctx.Done():
 		return pr, nil, ctx.Err()
 	}
-	opt := render.Options{Window: req.window, Viewport: req.viewport}
-	return prepared{p: p, frames: frames, opt: opt}, func() { <-r.sem }, nil
+	opt := render.Options{Window: req.window, Viewport: req.viewport, Codecs: r.svc.Codecs()}
+	decoded := in.Frames.Encapsulated && r.svc.Servable(in, dcm.ExplicitVRLittleEndian) == nil
+	return prepared{p: p, frames: frames, opt: opt, decoded: decoded, svc: r.svc}, func() { <-r.sem }, nil
 }
 
 // renderOne decodes, windows and fits one frame. The first window found
 // is kept in pr for the frames after it (one window for every frame of a
 // cine).
 func renderOne(c echo.Context, pr *prepared, in *archive.Instance, f *archive.Frame) (image.Image, render.Window, error) {
-	data, err := readFrame(c, f)
+	p, syntax := pr.p, f.TransferSyntax
+	var data []byte
+	var err error
+	if pr.decoded {
+		// Compressed frames decode through the archive's cache of decoded
+		// frames: every window and viewport of a frame decodes it once.
+		var photometric string
+		data, photometric, err = pr.svc.Decoded(c.Request().Context(), in, f)
+		p, syntax = p.Decoded(photometric), dcm.ExplicitVRLittleEndian
+	} else {
+		data, err = readFrame(c, f)
+	}
 	if err != nil {
 		return nil, render.Window{}, err
 	}
-	img, win, err := render.Frame(pr.p, f.TransferSyntax, data, pr.opt)
+	img, win, err := render.Frame(p, syntax, data, pr.opt)
 	if err != nil {
 		return nil, win, fmt.Errorf("render %s frame %d: %w", in.SOP, f.Number, err)
 	}

@@ -1,6 +1,7 @@
 package dicomweb
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -27,9 +28,12 @@ func uids(c echo.Context) (study, series, sop string, err error) {
 }
 
 // retrieve answers WADO-RS study, series and instance retrieval as
-// multipart/related; type="application/dicom" in the stored transfer
-// syntax (PS3.18 10.4). Transcoding is not offered: a request for another
-// syntax gets 406 naming the stored one.
+// multipart/related; type="application/dicom" (PS3.18 10.4): in the
+// stored transfer syntax, or in the one asked for when the archive can
+// transcode every instance to it (compressed pixel data decoded to
+// Explicit VR Little Endian, or encoded by the build's encoders). Each
+// part's Content-Type names the syntax it holds; a syntax that cannot be
+// produced gets 406 with the reason.
 func (h *handlers) retrieve(c echo.Context) error {
 	study, series, sop, err := uids(c)
 	if err != nil {
@@ -40,12 +44,22 @@ func (h *handlers) retrieve(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := negotiateDICOM(c.Request().Header.Get("Accept"), ins); err != nil {
+	ts, err := h.negotiateDICOM(c.Request().Header.Get("Accept"), ins)
+	if err != nil {
 		return err
 	}
+	open := func(in *archive.Instance) (io.ReadCloser, int64, string, error) {
+		if ts == "" || ts == in.TransferSyntax {
+			rc, err := h.svc.Open(ctx, in)
+			return rc, in.Size, in.TransferSyntax, err
+		}
+		rc, n, err := h.svc.OpenAs(ctx, in, ts)
+		return rc, n, ts, err
+	}
 	// Open the first object before the status line, so a missing object is
-	// a 404 or 503, not a truncated 200.
-	first, err := h.svc.Open(ctx, ins[0])
+	// a 404 or 503 (and a frame that does not decode a 422), not a
+	// truncated 200.
+	first, size, syntax, err := open(ins[0])
 	if err != nil {
 		return err
 	}
@@ -54,12 +68,12 @@ func (h *handlers) retrieve(c echo.Context) error {
 	for i, in := range ins {
 		rc := first
 		if i > 0 {
-			if rc, err = h.svc.Open(ctx, in); err != nil {
+			if rc, size, syntax, err = open(in); err != nil {
 				h.log.Error("retrieve aborted", "sop", in.SOP, "err", err)
 				return nil // the status is sent; the client sees a truncated body
 			}
 		}
-		err = pw.part("application/dicom; transfer-syntax="+in.TransferSyntax, in.Size, "", rc)
+		err = pw.part("application/dicom; transfer-syntax="+syntax, size, "", rc)
 		rc.Close()
 		if err != nil {
 			return nil
@@ -68,13 +82,16 @@ func (h *handlers) retrieve(c echo.Context) error {
 	return pw.close()
 }
 
-// negotiateDICOM checks that the Accept header allows application/dicom in
-// the stored transfer syntax of every instance.
-func negotiateDICOM(accept string, ins []*archive.Instance) error {
+// negotiateDICOM picks the transfer syntax of a retrieve answer from the
+// Accept header: "" for the stored syntax of each instance (*/*, no
+// transfer-syntax, or transfer-syntax=*), else the syntax named, when
+// every instance is stored in it or can be transcoded to it.
+func (h *handlers) negotiateDICOM(accept string, ins []*archive.Instance) (string, error) {
+	var why error
 	for _, m := range parseAccept(accept) {
 		switch m.typ {
 		case "*/*", "multipart/*":
-			return nil
+			return "", nil
 		case "multipart/related":
 			t := m.params["type"]
 			if t != "" && t != "application/dicom" && t != "*/*" && t != "application/*" {
@@ -82,21 +99,33 @@ func negotiateDICOM(accept string, ins []*archive.Instance) error {
 			}
 			ts := m.params["transfer-syntax"]
 			if ts == "" || ts == "*" {
-				return nil
+				return "", nil
 			}
-			ok := true
-			for _, in := range ins {
-				if in.TransferSyntax != ts {
-					ok = false
-					break
-				}
+			if err := h.instancesServable(ins, ts); err != nil {
+				why = cmp.Or(why, err)
+				continue
 			}
-			if ok {
-				return nil
-			}
+			return ts, nil
 		}
 	}
-	return notAcceptable(fmt.Sprintf("cannot meet Accept %q: instances are served as multipart/related; type=\"application/dicom\" in their stored transfer syntax (%s); ask with transfer-syntax=*", accept, ins[0].TransferSyntax))
+	msg := fmt.Sprintf("cannot meet Accept %q: instances are served as multipart/related; type=\"application/dicom\" in their stored transfer syntax (%s), or transcoded where this build can; ask with transfer-syntax=*", accept, ins[0].TransferSyntax)
+	if why != nil {
+		msg += ": " + why.Error()
+	}
+	return "", notAcceptable(msg)
+}
+
+// instancesServable says whether every instance can be served in ts.
+func (h *handlers) instancesServable(ins []*archive.Instance, ts string) error {
+	for _, in := range ins {
+		if in.TransferSyntax == ts {
+			continue
+		}
+		if err := h.svc.ServableInstance(in, ts); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // metadata answers WADO-RS metadata (PS3.18 10.4.1.1.2) from the DICOM
@@ -163,16 +192,22 @@ func (h *handlers) framesOf(c echo.Context, in *archive.Instance, nums []int) er
 	if err != nil {
 		return err
 	}
+	media, single, ts, err := h.negotiateFrames(c.Request().Header.Get("Accept"), in, len(frames))
+	if err != nil {
+		return err
+	}
+	if frames, err = h.svc.Transcode(in, frames, ts); err != nil {
+		return err
+	}
 	var total int64
 	for _, f := range frames {
+		if f.Length < 0 { // encoded: bounded by its native size
+			total += int64(frameBytes(in))
+		}
 		total += f.Length
 	}
 	if total > h.opt.MaxAnswerBytes {
 		return answerTooLarge(len(frames), total, h.opt.MaxAnswerBytes)
-	}
-	media, single, err := negotiateFrames(c.Request().Header.Get("Accept"), in, len(frames))
-	if err != nil {
-		return err
 	}
 	first, err := frames[0].Open(ctx)
 	if err != nil {
@@ -181,13 +216,14 @@ func (h *handlers) framesOf(c echo.Context, in *archive.Instance, nums []int) er
 	noStore(c)
 	if single {
 		defer first.Close()
-		c.Response().Header().Set("Content-Length", strconv.FormatInt(frames[0].Length, 10))
-		if dcm.IsVideo(in.TransferSyntax) {
-			media += "; transfer-syntax=" + in.TransferSyntax // which codec the stream is
+		if frames[0].Length >= 0 {
+			c.Response().Header().Set("Content-Length", strconv.FormatInt(frames[0].Length, 10))
+		}
+		if dcm.IsVideo(in.TransferSyntax) || ts != archive.FrameSyntax(in) {
+			media += "; transfer-syntax=" + ts // which codec the stream is, or what it was decoded to
 		}
 		return c.Stream(http.StatusOK, media, first)
 	}
-	ts := archive.FrameSyntax(in)
 	pw := startMultipart(c.Response(), http.StatusOK, media, "transfer-syntax="+ts)
 	base := h.base(c) + "/studies/" + study + "/series/" + series + "/instances/" + sop + "/frames/"
 	for i, f := range frames {
@@ -239,6 +275,8 @@ func frameMedia(ts string) string {
 		return "image/jls"
 	case ts == "1.2.840.10008.1.2.4.90", ts == "1.2.840.10008.1.2.4.91":
 		return "image/jp2"
+	case ts == "1.2.840.10008.1.2.4.201", ts == "1.2.840.10008.1.2.4.202", ts == "1.2.840.10008.1.2.4.203":
+		return "image/jphc" // HTJ2K (PS3.18 table 8.7.3-2)
 	case ts == "1.2.840.10008.1.2.5":
 		return "image/x-dicom-rle"
 	case dcm.IsVideo(ts):
@@ -269,44 +307,81 @@ func videoType(ts, typ string) bool {
 	return false
 }
 
-// negotiateFrames picks the media type of a frames answer. Native frames
-// go as application/octet-stream; encapsulated ones as their image type,
-// or as application/octet-stream when the client accepts any transfer
-// syntax (transfer-syntax=*), which is what OHIF asks for.
-func negotiateFrames(accept string, in *archive.Instance, n int) (media string, single bool, err error) {
-	ts := archive.FrameSyntax(in)
+// negotiateFrames picks the media type and transfer syntax of a frames
+// answer. Native frames go as application/octet-stream; encapsulated ones
+// as their image type, or as application/octet-stream when the client
+// accepts any transfer syntax (transfer-syntax=*), which is what OHIF asks
+// for. Encapsulated frames asked for as application/octet-stream in
+// Explicit VR Little Endian (named, or the default of PS3.18 8.7.3.5.2
+// when no transfer-syntax is given) are decoded; a compressed syntax the
+// build has an encoder for is encoded. 406 names what cannot be produced.
+func (h *handlers) negotiateFrames(accept string, in *archive.Instance, n int) (media string, single bool, ts string, err error) {
+	stored := archive.FrameSyntax(in)
 	native := !in.Frames.Encapsulated
+	var why error
+	// can says whether the frames can be served in syntax want.
+	can := func(want string) bool {
+		if want == stored {
+			return true
+		}
+		if err := h.svc.Servable(in, want); err != nil {
+			why = cmp.Or(why, err)
+			return false
+		}
+		return true
+	}
 	for _, m := range parseAccept(accept) {
 		switch m.typ {
 		case "*/*", "multipart/*":
 			if native {
-				return "application/octet-stream", false, nil
+				return "application/octet-stream", false, stored, nil
 			}
-			return frameMedia(ts), false, nil
+			return frameMedia(stored), false, stored, nil
 		case "application/octet-stream":
-			if n == 1 && native {
-				return "application/octet-stream", true, nil
+			if n == 1 && (native || can(dcm.ExplicitVRLittleEndian)) {
+				return "application/octet-stream", true, dcm.ExplicitVRLittleEndian, nil
 			}
 		case "multipart/related":
 			t, want := m.params["type"], m.params["transfer-syntax"]
 			switch {
 			case t == "" || t == "application/octet-stream":
-				if native && (want == "" || want == "*" || want == dcm.ExplicitVRLittleEndian) {
-					return "application/octet-stream", false, nil
+				switch {
+				case want == "*":
+					return "application/octet-stream", false, stored, nil
+				case want == "" || want == dcm.ExplicitVRLittleEndian:
+					if can(dcm.ExplicitVRLittleEndian) {
+						return "application/octet-stream", false, dcm.ExplicitVRLittleEndian, nil
+					}
+				case can(want):
+					return "application/octet-stream", false, want, nil
 				}
-				if !native && (want == "*" || want == ts) {
-					return "application/octet-stream", false, nil
-				}
-			case (t == frameMedia(ts) || videoType(ts, t)) && !native && (want == "" || want == "*" || want == ts):
-				return t, false, nil
+			case (t == frameMedia(stored) || videoType(stored, t)) && !native && (want == "" || want == "*" || want == stored):
+				return t, false, stored, nil
+			case want != "" && want != "*" && t == frameMedia(want) && can(want):
+				return t, false, want, nil
 			}
 		default:
-			if !native && (m.typ == frameMedia(ts) || videoType(ts, m.typ)) && n == 1 {
-				return m.typ, true, nil
+			if !native && (m.typ == frameMedia(stored) || videoType(stored, m.typ)) && n == 1 {
+				return m.typ, true, stored, nil
 			}
 		}
 	}
-	return "", false, notAcceptable(fmt.Sprintf("cannot meet Accept %q: frames of this instance are %s in transfer syntax %s; ask for multipart/related; type=\"application/octet-stream\"; transfer-syntax=*", accept, frameMedia(ts), ts))
+	msg := fmt.Sprintf("cannot meet Accept %q: frames of this instance are %s in transfer syntax %s; ask for multipart/related; type=\"application/octet-stream\"; transfer-syntax=*", accept, frameMedia(stored), stored)
+	if why != nil {
+		msg += " (" + why.Error() + ")"
+	}
+	return "", false, "", notAcceptable(msg)
+}
+
+// frameBytes is the native size of one frame of in.
+func frameBytes(in *archive.Instance) int {
+	get := func(tag string, def int) int {
+		if v, ok := in.Attrs.Int(tag); ok {
+			return v
+		}
+		return def
+	}
+	return get("00280010", 0) * get("00280011", 0) * get("00280002", 1) * (get("00280100", 8) / 8)
 }
 
 // bulk answers WADO-RS bulk data retrieval for one value recorded at ingest.

@@ -106,7 +106,20 @@ func (r *renderer) wadoURI(c echo.Context) error {
 func (r *renderer) wadoFile(c echo.Context, req wadoURIRequest, in *archive.Instance) error {
 	ctx := c.Request().Context()
 	if ts := req.transferSyntax; ts != "" && ts != "*" && ts != in.TransferSyntax {
-		return notAcceptable(fmt.Sprintf("transferSyntax %s is not available: the instance is stored in %s", ts, in.TransferSyntax))
+		if err := r.svc.ServableInstance(in, ts); err != nil {
+			return notAcceptable(fmt.Sprintf("transferSyntax %s is not available: the instance is stored in %s (%v)", ts, in.TransferSyntax, err))
+		}
+		rc, n, err := r.svc.OpenAs(ctx, in, ts)
+		if err != nil {
+			return err
+		}
+		defer rc.Close()
+		noStore(c)
+		if n >= 0 {
+			c.Response().Header().Set("Content-Length", strconv.FormatInt(n, 10))
+		}
+		c.Response().Header().Set("Content-Disposition", `attachment; filename="`+in.SOP+`.dcm"`)
+		return c.Stream(http.StatusOK, mediaDICOM+"; transfer-syntax="+ts, rc)
 	}
 	if u, ok, err := r.svc.PresignedURL(ctx, in, r.opt.PresignRedirect); err != nil {
 		return err

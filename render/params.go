@@ -16,6 +16,10 @@ const (
 	PhotometricPalette     = "PALETTE COLOR"
 	PhotometricYBRFull     = "YBR_FULL"
 	PhotometricYBRFull422  = "YBR_FULL_422"
+	// YBR_RCT and YBR_ICT are the component transforms of JPEG 2000: only
+	// compressed data is stored so, and its decoders give RGB.
+	PhotometricYBRRCT = "YBR_RCT"
+	PhotometricYBRICT = "YBR_ICT"
 )
 
 // Params describe a frame's pixel layout and the transforms that make it
@@ -111,12 +115,9 @@ func (p *Params) Check() error {
 		if p.SamplesPerPixel != 1 || p.Palette == nil {
 			return unsupported("PALETTE COLOR without a one-sample palette")
 		}
-	case PhotometricRGB, PhotometricYBRFull, PhotometricYBRFull422:
+	case PhotometricRGB, PhotometricYBRFull, PhotometricYBRFull422, PhotometricYBRRCT, PhotometricYBRICT:
 		if p.SamplesPerPixel != 3 {
 			return unsupported("%s with %d samples per pixel", p.Photometric, p.SamplesPerPixel)
-		}
-		if p.Photometric == PhotometricYBRFull422 && p.Columns%2 == 1 {
-			return unsupported("YBR_FULL_422 with an odd number of columns (%d)", p.Columns)
 		}
 	default:
 		return unsupported("photometric interpretation %q", p.Photometric)

@@ -2,7 +2,10 @@ package render
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
+
+	"github.com/imgcloud/gateway/codec"
 )
 
 // Raster is one decoded frame: stored pixel values before any transform,
@@ -16,39 +19,87 @@ type Raster struct {
 	Photometric string
 }
 
-// Transfer syntaxes with a decoder here.
+// Native transfer syntaxes, decoded here; compressed ones go to the
+// codec.Set the caller gives.
 const (
 	syntaxImplicitLE = "1.2.840.10008.1.2"
 	syntaxExplicitLE = "1.2.840.10008.1.2.1"
 	syntaxDeflated   = "1.2.840.10008.1.2.1.99"
 	syntaxExplicitBE = "1.2.840.10008.1.2.2"
-	syntaxJPEGBase   = "1.2.840.10008.1.2.4.50"
-	syntaxJPEGExt    = "1.2.840.10008.1.2.4.51"
-	syntaxRLE        = "1.2.840.10008.1.2.5"
 )
 
 // Decode turns one frame's bytes into a Raster. syntax is the transfer
 // syntax of the bytes: native syntaxes (the frame as stored; Params.
-// BigEndian says the word order), RLE Lossless or JPEG baseline. Any other
-// syntax is an *UnsupportedError naming it.
-func Decode(p *Params, syntax string, data []byte) (*Raster, error) {
+// BigEndian says the word order) are read here, compressed ones by the
+// decoder codecs has for syntax. A syntax without one is an
+// *UnsupportedError naming it; data that does not decode wraps
+// ErrUndecodable.
+func Decode(p *Params, syntax string, data []byte, codecs *codec.Set) (*Raster, error) {
 	if err := p.Check(); err != nil {
 		return nil, err
 	}
 	switch syntax {
 	case syntaxImplicitLE, syntaxExplicitLE, syntaxDeflated, syntaxExplicitBE:
 		return decodeNative(p, data)
-	case syntaxRLE:
-		return decodeRLE(p, data)
-	case syntaxJPEGBase, syntaxJPEGExt:
-		return decodeJPEG(p, syntax, data)
 	}
-	return nil, &UnsupportedError{TransferSyntax: syntax,
-		Reason: "the gateway decodes native, RLE Lossless and JPEG baseline pixel data only; retrieve the frames with transfer-syntax=* and decode them in the client"}
+	d, ok := codecs.Decoder(syntax)
+	if !ok {
+		return nil, &UnsupportedError{TransferSyntax: syntax,
+			Reason: "this build of the gateway has no decoder for it (see /readyz); retrieve the frames with transfer-syntax=* and decode them in the client"}
+	}
+	f := CodecFrame(p)
+	img, err := d.Decode(data, f)
+	switch {
+	case errors.Is(err, codec.ErrUnsupported):
+		return nil, &UnsupportedError{TransferSyntax: syntax, Reason: err.Error()}
+	case err != nil:
+		return nil, fmt.Errorf("%w: %w", ErrUndecodable, err)
+	}
+	return RasterOf(p, img)
+}
+
+// CodecFrame is the codec's description of a frame with parameters p.
+func CodecFrame(p *Params) codec.Frame {
+	return codec.Frame{Rows: p.Rows, Columns: p.Columns, Samples: p.SamplesPerPixel,
+		BitsAllocated: p.BitsAllocated, BitsStored: p.BitsStored, Signed: p.PixelRepresentation == 1,
+		Photometric: p.Photometric}
+}
+
+// Decoded returns the parameters of frames decoded from compressed data
+// (native pixels, samples interleaved, little endian) whose samples are
+// in photometric interpretation photometric: what a decoder produced.
+func (p *Params) Decoded(photometric string) *Params {
+	q := *p
+	q.PlanarConfiguration, q.BigEndian = 0, false
+	if photometric != "" {
+		q.Photometric = photometric
+	}
+	if q.Photometric == PhotometricYBRFull422 {
+		q.Photometric = PhotometricYBRFull // decoders give every sample of every pixel
+	}
+	return &q
+}
+
+// RasterOf reads a decoded frame (interleaved native pixels) into a
+// Raster, with the photometric interpretation the decoder produced.
+func RasterOf(p *Params, img codec.Image) (*Raster, error) {
+	if len(img.Pixels) != CodecFrame(p).Size() {
+		return nil, fmt.Errorf("%w: decoded frame is %d bytes, %dx%dx%d samples of %d bits are %d",
+			ErrUndecodable, len(img.Pixels), p.Columns, p.Rows, p.SamplesPerPixel, p.BitsAllocated, CodecFrame(p).Size())
+	}
+	return decodeNative(p.Decoded(img.Photometric), img.Pixels)
 }
 
 // decodeNative reads uncompressed pixel data.
 func decodeNative(p *Params, data []byte) (*Raster, error) {
+	// Native YBR_FULL_422 pairs pixels of a row (compressed frames decode
+	// to every sample, whatever the width).
+	if p.Photometric == PhotometricYBRFull422 && p.Columns%2 == 1 {
+		return nil, unsupported("native YBR_FULL_422 with an odd number of columns (%d)", p.Columns)
+	}
+	if p.Photometric == PhotometricYBRRCT || p.Photometric == PhotometricYBRICT {
+		return nil, unsupported("%s pixel data that is not JPEG 2000", p.Photometric)
+	}
 	need := p.FrameBytes()
 	if len(data) < need {
 		return nil, fmt.Errorf("native frame is %d bytes, %dx%dx%d samples of %d bits need %d",

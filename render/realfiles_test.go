@@ -201,7 +201,7 @@ func TestMonochrome1Inverts(t *testing.T) {
 	if p.Photometric != PhotometricMonochrome1 {
 		t.Fatalf("4.dcm is %s", p.Photometric)
 	}
-	r, err := Decode(p, f.syntax, f.frames[0])
+	r, err := Decode(p, f.syntax, f.frames[0], testCodecs())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,7 +236,7 @@ func TestSigned16(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := Decode(p, f.syntax, f.frames[0])
+	r, err := Decode(p, f.syntax, f.frames[0], testCodecs())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -250,7 +250,7 @@ func TestSigned16(t *testing.T) {
 	sp := &Params{Rows: 1, Columns: 3, SamplesPerPixel: 1, BitsAllocated: 16, BitsStored: 12, PixelRepresentation: 1,
 		Photometric: PhotometricMonochrome2, RescaleSlope: 1}
 	data := []byte{0x00, 0x08, 0xFF, 0x07, 0xFF, 0xFF} // 0x800, 0x7FF, 0xFFFF (= -1 in 12 bits)
-	r, err = Decode(sp, syntaxExplicitLE, data)
+	r, err = Decode(sp, syntaxExplicitLE, data, testCodecs())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,5 +1,5 @@
 // Package render turns DICOM pixel data into pictures for people: it decodes
-// one frame (native, RLE Lossless or JPEG baseline), applies the modality
+// one frame (native, or compressed through the codec.Set it is given), applies the modality
 // and VOI transforms of PS3.3 C.11 (rescale, window with LINEAR,
 // LINEAR_EXACT or SIGMOID), palette colour and photometric conversions,
 // fits the result into a viewport and encodes JPEG, PNG or GIF.
@@ -11,6 +11,8 @@ package render
 import (
 	"fmt"
 	"image"
+
+	"github.com/imgcloud/gateway/codec"
 )
 
 // Options say how to render one frame.
@@ -20,13 +22,15 @@ type Options struct {
 	Window *Window
 	// Viewport, when not zero, crops and fits the picture (see Fit).
 	Viewport Viewport
+	// Codecs decode compressed frames; nil decodes native frames only.
+	Codecs *codec.Set
 }
 
 // Frame decodes one frame of pixel data stored in transfer syntax syntax
 // and returns the picture to show, with the window that was applied (zero
 // for colour pictures, which are not windowed).
 func Frame(p *Params, syntax string, data []byte, opt Options) (image.Image, Window, error) {
-	r, err := Decode(p, syntax, data)
+	r, err := Decode(p, syntax, data, opt.Codecs)
 	if err != nil {
 		return nil, Window{}, err
 	}

@@ -53,7 +53,8 @@ echo "== fuzz (brief; see docs/testing.md for long runs)"
 FUZZTIME="${FUZZTIME:-20000x}"
 for target in "FuzzReadHeader ./dcm" "FuzzValidUID ./dcm" "FuzzParseQuery ./dicomweb" "FuzzAccept ./dicomweb" \
               "FuzzSTOW ./dicomweb" "FuzzReader ./internal/mpart" "FuzzVerify ./auth" "FuzzTokenDecode ./share" "FuzzPeerRequest ./federation" "FuzzDataSet ./dcm" "FuzzPDU ./dimse" \
-              "FuzzDecode ./codec/jpeg" "FuzzDecode ./codec/openjpeg" "FuzzDecode ./codec/charls"; do
+              "FuzzDecode ./codec/jpeg" "FuzzDecode ./codec/openjpeg" "FuzzDecode ./codec/charls" "FuzzDecode ./codec/rle" \
+              "FuzzRewriteHead ./dcm"; do
   set -- $target
   go test -tags cgocodecs -run '^$' -fuzz "^$1\$" -fuzztime "$FUZZTIME" -fuzzminimizetime 1s "$2"
 done

@@ -175,6 +175,7 @@ func openArchive(ctx context.Context, cfg Config, store storage.Store, p *parts,
 		// Own institution, consent, share scope: one rule for QIDO, WADO and
 		// the recognition API.
 		Visibility: access.NewVisibility(p.rs, p.consents),
+		Codecs:     p.codecs,
 	})
 	if checked, dropped, err := svc.Recover(ctx); err != nil {
 		return nil, fmt.Errorf("recover: %w", err)

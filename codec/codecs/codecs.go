@@ -8,13 +8,15 @@ package codecs
 import (
 	"github.com/imgcloud/gateway/codec"
 	"github.com/imgcloud/gateway/codec/jpeg"
+	"github.com/imgcloud/gateway/codec/rle"
 )
 
 // New returns the codecs of this build.
 func New() *codec.Set {
 	s := codec.NewSet()
 	s.AddDecoder(jpeg.Decoder{}, codec.JPEGBaseline, codec.JPEGExtended, codec.JPEGLossless, codec.JPEGLosslessSV1)
-	// RLE: register codec/rle's decoder here when it moves out of render.
+	s.AddDecoder(rle.Decoder{}, codec.RLELossless)
+	s.AddEncoder(rle.Encoder{}, codec.RLELossless)
 	addCgo(s)
 	return s
 }
@@ -36,8 +38,7 @@ var names = []struct{ uid, name string }{
 	{codec.HTJ2KLossless, "HTJ2K Lossless"},
 	{codec.HTJ2KLosslessRPCL, "HTJ2K Lossless RPCL"},
 	{codec.HTJ2K, "HTJ2K"},
-	// RLE Lossless is left out while render decodes it itself: add it
-	// with codec/rle.
+	{codec.RLELossless, "RLE Lossless"},
 }
 
 // Missing lists the compressed syntaxes s has no decoder for, each as

@@ -13,7 +13,7 @@ import (
 // names them otherwise.
 func TestNew(t *testing.T) {
 	s := New()
-	for _, ts := range []string{codec.JPEGBaseline, codec.JPEGExtended, codec.JPEGLossless, codec.JPEGLosslessSV1} {
+	for _, ts := range []string{codec.JPEGBaseline, codec.JPEGExtended, codec.JPEGLossless, codec.JPEGLosslessSV1, codec.RLELossless} {
 		if _, ok := s.Decoder(ts); !ok {
 			t.Errorf("no decoder for %s", ts)
 		}
@@ -30,7 +30,10 @@ func TestNew(t *testing.T) {
 			t.Errorf("Missing %q: %s listed %v, want %v", missing, ts, !Cgo, !Cgo)
 		}
 	}
-	if Cgo && !slices.Equal(s.Encodable(), []string{codec.JPEGLSLossless, codec.JPEG2000Lossless}) {
+	if _, ok := s.Encoder(codec.RLELossless); !ok {
+		t.Error("no RLE encoder")
+	}
+	if Cgo && !slices.Equal(s.Encodable(), []string{codec.JPEGLSLossless, codec.JPEG2000Lossless, codec.RLELossless}) {
 		t.Errorf("encoders %v", s.Encodable())
 	}
 	if !Cgo && !strings.Contains(missing, "1.2.840.10008.1.2.4.90 (JPEG 2000 Lossless)") {

@@ -119,6 +119,10 @@ func Status(err error) int {
 		return http.StatusNotAcceptable
 	case errors.Is(err, ErrUnsupportedMedia):
 		return http.StatusUnsupportedMediaType
+	case errors.Is(err, archive.ErrUndecodable), errors.Is(err, render.ErrUndecodable):
+		// The request is fine and the object is as received: its pixel
+		// data cannot be made into what was asked (422, with the reason).
+		return http.StatusUnprocessableEntity
 	case errors.Is(err, ErrNotImplemented):
 		return http.StatusNotImplemented
 	case errors.Is(err, archive.ErrNotFound):

@@ -64,6 +64,8 @@ func TestHandlerMapping(t *testing.T) {
 		{"not acceptable", respond.NotAcceptable("metadata is served as application/dicom+json only"), 406, "metadata is served as application/dicom+json only", ""},
 		{"archive unsupported", &archive.UnsupportedError{Reason: "no such syntax"}, 406, "no such syntax", ""},
 		{"render unsupported", &render.UnsupportedError{Reason: "cannot render"}, 406, "", ""},
+		{"archive undecodable", fmt.Errorf("frame 1 of instance 1.2 (RLE Lossless): %w: segment 2 too short", archive.ErrUndecodable), 422, "frame 1 of instance 1.2 (RLE Lossless): stored pixel data does not decode: segment 2 too short", ""},
+		{"render undecodable", fmt.Errorf("%w: truncated", render.ErrUndecodable), 422, "stored pixel data does not decode: truncated", ""},
 		{"unsupported media", respond.UnsupportedMedia("Content-Type is missing"), 415, "Content-Type is missing", ""},
 		{"not implemented", respond.New(respond.ErrNotImplemented, "the report needs the registry"), 501, "internal error", ""},
 		{"archive not found", wrap(archive.ErrNotFound), 404, "do something: not found", ""},

@@ -9,6 +9,21 @@
   const uid = new URLSearchParams(location.search).get("studyUID") || "";
   const img = document.getElementById("image"), vp = document.getElementById("viewport");
   if (!img || !vp || !/^[0-9.]{1,64}$/.test(uid)) return;
+  if ((img.getAttribute("src") || "").startsWith("data:")) {
+    // The server put the thumbnail in the page: it was drawn as the page
+    // was parsed. Element Timing says when it was painted.
+    if (!vp.dataset.quality) vp.dataset.quality = "thumb";
+    const mark = (t) => { if (!vp.dataset.firstAt) vp.dataset.firstAt = String(Math.round(t)); };
+    try {
+      new PerformanceObserver((list) => {
+        for (const e of list.getEntries()) {
+          if (e.identifier === "first-picture") mark(performance.timeOrigin + (e.renderTime || e.loadTime));
+        }
+      }).observe({ type: "element", buffered: true });
+    } catch (e) { /* no Element Timing */ }
+    if (img.complete) setTimeout(() => mark(Date.now()), 1000); // fallback
+    return;
+  }
   const src = "dicomweb/studies/" + uid + "/thumbnail?viewport=128,128";
   img.addEventListener("load", () => {
     if (img.getAttribute("src") !== src) return; // a render came first

@@ -122,12 +122,18 @@ func Files(t testing.TB, syntaxes ...string) []File {
 // from TestMain.
 func Main(m *testing.M) {
 	code := m.Run()
+	Cleanup()
+	os.Exit(code)
+}
+
+// Cleanup removes the generated files: for a TestMain that runs the tests
+// itself (one that also uses another helper's files).
+func Cleanup() {
 	mu.Lock()
+	defer mu.Unlock()
 	if dir != "" {
 		os.RemoveAll(dir)
 	}
-	mu.Unlock()
-	os.Exit(code)
 }
 
 // Frames returns what the attributes of the file at path say a frame is,

@@ -42,10 +42,16 @@ func Shared(t testing.TB, opt corpus.Options) *corpus.Manifest {
 // TestMain.
 func Main(m *testing.M) {
 	code := m.Run()
+	Cleanup()
+	os.Exit(code)
+}
+
+// Cleanup removes the shared corpora: for a TestMain that runs the tests
+// itself (one that also uses another helper's files).
+func Cleanup() {
 	mu.Lock()
+	defer mu.Unlock()
 	for _, man := range corpora {
 		os.RemoveAll(man.Dir)
 	}
-	mu.Unlock()
-	os.Exit(code)
 }

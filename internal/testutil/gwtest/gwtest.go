@@ -5,6 +5,7 @@ package gwtest
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -20,6 +21,8 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/imgcloud/gateway/archive"
+	"github.com/imgcloud/gateway/codec"
+	"github.com/imgcloud/gateway/codec/codecs"
 	"github.com/imgcloud/gateway/dicomweb"
 	"github.com/imgcloud/gateway/httpapi/server"
 	"github.com/imgcloud/gateway/index"
@@ -51,7 +54,15 @@ type Options struct {
 	// Extend, when set, is called with the index and the object store
 	// before the archive is built; what it returns is wired in.
 	Extend func(db *index.DB, store storage.Store) Extension
+	// Codecs decode and encode compressed pixel data (nil: DefaultCodecs).
+	Codecs *codec.Set
+	// DecodedCacheBytes is the archive's (zero: its default).
+	DecodedCacheBytes int64
 }
+
+// DefaultCodecs is the codec set of the build under test (codecs.New:
+// the pure-Go codecs, and the cgo ones with -tags cgocodecs).
+func DefaultCodecs() *codec.Set { return codecs.New() }
 
 // Extension is what a domain package adds to the test gateway: archive
 // hooks, middleware and JSON API routes.
@@ -78,6 +89,7 @@ func Start(t testing.TB, store storage.Store, opt Options) *Gateway {
 		TempDir: dir, MaxInstanceBytes: opt.MaxInstanceBytes, Annotators: ext.Annotators, Observers: ext.Observers,
 		Visibility:  archive.Unrestricted{}, // no access middleware: tests serve no one
 		MaxExamined: opt.ScanLimit,
+		Codecs:      cmp.Or(opt.Codecs, DefaultCodecs()), DecodedCacheBytes: opt.DecodedCacheBytes,
 	})
 	sopt := server.Options{
 		DICOMweb: dicomweb.Options{MaxRequestBytes: opt.MaxRequestBytes, PresignRedirect: opt.PresignRedirect,
