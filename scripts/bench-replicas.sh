@@ -10,7 +10,8 @@
 #      RUNS ("badger postgres lb1 lb2 lb3"; also badger100k postgres100k:
 #      98,000 background instances from "gwbench index gen" first)
 #
-# Each run starts from empty: a fresh data folder and a fresh database.
+# Each run starts from empty: a fresh data folder and a fresh database
+# (name a run once in RUNS).
 # "badger"/"postgres": one gateway, dwbench STOW (c=4), QIDO mix (qc=4,
 # limit 100), WADO (series metadata, frames), -server-pid. "lbN": N
 # replicas on one database and one folder store behind HAProxy; dwbench
@@ -78,7 +79,7 @@ PIDS+=("$!")
 for _ in $(seq 1 100); do "$PGBIN/pg_isready" -q -h 127.0.0.1 -p "$PGPORT" && break; sleep 0.2; done
 PG_PID=$(head -n 1 "$PGROOT/data/postmaster.pid") # the postmaster (runuser is its parent)
 log "PostgreSQL pid $PG_PID on 127.0.0.1:$PGPORT"
-newdb() { runuser -u postgres -- "$PGBIN/createdb" -h 127.0.0.1 -p "$PGPORT" -U bench "bench_$1" >&2; echo "postgres://bench@127.0.0.1:$PGPORT/bench_$1"; }
+newdb() { runuser -u postgres -- "$PGBIN/createdb" -h 127.0.0.1 -p "$PGPORT" -U bench "bench_$1" >&2 || return 1; echo "postgres://bench@127.0.0.1:$PGPORT/bench_$1"; }
 
 # cpu PID...: CPU seconds (user+system) of the PIDs, with their waited-for
 # children (PostgreSQL's exited backends), plus their live children.
