@@ -55,6 +55,13 @@ func (s *Service) Reindex(ctx context.Context, progress func(done, total int)) (
 			progress(i+1, len(keys))
 		}
 	}
+	if st.Indexed > 0 {
+		// New rows name no holder: the next start's holding pass
+		// (recognition.IndexHoldings) looks for them in the records.
+		if err := s.db.SetHoldingsMark(""); err != nil {
+			return st, fmt.Errorf("%w: %w", ErrUnavailable, err)
+		}
+	}
 	if err := s.Commit(ctx, nil); err != nil {
 		return st, err
 	}

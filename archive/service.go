@@ -256,26 +256,66 @@ func (s *Service) checkStudy(ctx context.Context, study string) error {
 // belong to objects that a machine crash did not let reach the disk (they
 // were never acknowledged); such rows are dropped, so the index never
 // lists an instance whose object is missing. It returns how many rows it
-// checked and dropped.
+// checked and dropped. The checkpoint advances at every commit (each STOW
+// request, each DIMSE group), so after a crash the rows are those of the
+// requests then under way; the objects are checked recoverWorkers at a
+// time, in batches of recoverBatch rows, so that an old checkpoint (an
+// index written by a tool) costs seconds, not a minute, and bounded
+// memory.
 func (s *Service) Recover(ctx context.Context) (checked, dropped int, err error) {
 	cp, err := s.db.Checkpoint()
 	if err != nil {
 		return 0, 0, err
 	}
 	var bad []*index.Instance
+	var batch []*index.Instance
+	check := func() error {
+		lost := make([]bool, len(batch))
+		errs := make([]error, len(batch))
+		var wg sync.WaitGroup
+		next := atomic.Int64{}
+		for range min(recoverWorkers, len(batch)) {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := int(next.Add(1) - 1); i < len(batch); i = int(next.Add(1) - 1) {
+					oi, err := s.store.Stat(ctx, batch[i].Key)
+					switch {
+					case errors.Is(err, storage.ErrNotFound):
+						lost[i] = true
+					case err != nil:
+						errs[i] = mapStoreErr(err)
+					case oi.Size != batch[i].Size:
+						lost[i] = true
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		for i, in := range batch {
+			if errs[i] != nil {
+				return errs[i]
+			}
+			if lost[i] {
+				bad = append(bad, in)
+			}
+		}
+		checked += len(batch)
+		if checked%(10*recoverBatch) == 0 {
+			s.log.Info("recover: checking rows written since the last checkpoint", "rows", checked)
+		}
+		batch = batch[:0]
+		return nil
+	}
 	err = s.db.RowsAfter(cp, func(in *index.Instance) error {
-		checked++
-		oi, err := s.store.Stat(ctx, in.Key)
-		switch {
-		case errors.Is(err, storage.ErrNotFound):
-			bad = append(bad, in)
-		case err != nil:
-			return mapStoreErr(err)
-		case oi.Size != in.Size:
-			bad = append(bad, in)
+		if batch = append(batch, in); len(batch) == recoverBatch {
+			return check()
 		}
 		return nil
 	})
+	if err == nil && len(batch) > 0 {
+		err = check()
+	}
 	if err != nil {
 		return checked, 0, err
 	}
@@ -291,6 +331,14 @@ func (s *Service) Recover(ctx context.Context) (checked, dropped int, err error)
 	}
 	return checked, dropped, nil
 }
+
+// Recover checks recoverBatch rows at a time, recoverWorkers objects at
+// once (object stores answer a stat in a round trip; files in a system
+// call).
+const (
+	recoverBatch   = 1000
+	recoverWorkers = 16
+)
 
 // annotate merges the annotators' attributes for a study.
 func (s *Service) annotate(ctx context.Context, st *index.Study) dcm.Dataset {

@@ -59,39 +59,50 @@ func (db *DB) Checkpoint() (uint64, error) {
 }
 
 // RowsAfter calls fn with the instance rows written after seq, in order.
-// Rows deleted since are skipped.
+// Rows deleted since are skipped. The feed is read a page at a time, so
+// that memory does not grow with the rows after seq.
 func (db *DB) RowsAfter(seq uint64, fn func(*Instance) error) error {
-	var refs []string
-	err := db.bdb.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(prefixFeed)})
-		defer it.Close()
-		for it.Seek(feedKey(seq + 1)); it.ValidForPrefix([]byte(prefixFeed)); it.Next() {
-			v, err := it.Item().ValueCopy(nil)
+	from := feedKey(seq + 1)
+	for {
+		var refs []string
+		err := db.bdb.View(func(txn *badger.Txn) error {
+			it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(prefixFeed)})
+			defer it.Close()
+			for it.Seek(from); it.ValidForPrefix([]byte(prefixFeed)) && len(refs) < feedPage; it.Next() {
+				v, err := it.Item().ValueCopy(nil)
+				if err != nil {
+					return err
+				}
+				refs = append(refs, string(v))
+				// The next page starts just after this key.
+				from = append(it.Item().KeyCopy(nil), 0)
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("rows after %d: %w", seq, err)
+		}
+		for _, ref := range refs {
+			parts := strings.SplitN(ref, "/", 3)
+			if len(parts) != 3 {
+				continue
+			}
+			in, err := db.Instance(parts[0], parts[1], parts[2])
+			if errors.Is(err, ErrNotFound) {
+				continue
+			}
 			if err != nil {
 				return err
 			}
-			refs = append(refs, string(v))
+			if err := fn(in); err != nil {
+				return err
+			}
 		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("rows after %d: %w", seq, err)
-	}
-	for _, ref := range refs {
-		parts := strings.SplitN(ref, "/", 3)
-		if len(parts) != 3 {
-			continue
-		}
-		in, err := db.Instance(parts[0], parts[1], parts[2])
-		if errors.Is(err, ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		if err := fn(in); err != nil {
-			return err
+		if len(refs) < feedPage {
+			return nil
 		}
 	}
-	return nil
 }
+
+// feedPage is how many feed keys RowsAfter reads in one transaction.
+const feedPage = 1000

@@ -49,6 +49,9 @@ type Options struct {
 	// 0 means DefaultCacheBytes.
 	CacheBytes int
 	Logger     *slog.Logger
+	// migrateChunk is the study rows one transaction of an upgrade reads
+	// (migrateChunk the constant when 0; tests set fewer).
+	migrateChunk int
 }
 
 // DB is the index.
@@ -57,6 +60,7 @@ type DB struct {
 	log     *slog.Logger
 	dir     string
 	minFree int64
+	chunk   int // Options.migrateChunk
 
 	mu     sync.RWMutex // guards seq and counts; writers hold it across a commit
 	seq    uint64
@@ -157,7 +161,10 @@ func Open(opt Options) (*DB, error) {
 	if n <= 0 {
 		n = DefaultCacheBytes
 	}
-	db := &DB{bdb: bdb, log: log, dir: opt.Dir, minFree: opt.MinFreeBytes,
+	if opt.migrateChunk <= 0 {
+		opt.migrateChunk = migrateChunk
+	}
+	db := &DB{bdb: bdb, log: log, dir: opt.Dir, minFree: opt.MinFreeBytes, chunk: opt.migrateChunk,
 		rows: newLRU(n/2, instanceSize), studyC: newLRU(n/3, studySize), seriesC: newLRU(n/6, seriesListSize)}
 	if err := db.load(); err != nil {
 		bdb.Close()
@@ -203,37 +210,89 @@ func (db *DB) load() error {
 // migrate upgrades an index written by an older gateway (format "" or "1":
 // study and series rows without secondary keys or stored counts; "2":
 // without whole-name keys; "3": without holding keys; "4": without
-// StudyDescription word keys) by writing every secondary key and the counts
-// from the study and series rows, in batches, with a progress log. The
-// rows themselves are unchanged; keys already there are written again.
+// StudyDescription word keys; "5": study rows in JSON) by writing every
+// secondary key and the counts from the study and series rows, in batches,
+// with a progress log; study rows are rewritten in the binary encoding.
+// Keys already there are written again (but from format 5, which has them
+// all).
 func (db *DB) migrate(from string) error {
-	if from != "" && from != "1" && from != "2" && from != "3" && from != "4" {
+	if from != "" && from != "1" && from != "2" && from != "3" && from != "4" && from != "5" {
 		return fmt.Errorf("index format %q is newer than this gateway (%s): upgrade the gateway or run reindex", from, formatVersion)
 	}
 	var c counts
-	wb := db.bdb.NewWriteBatch()
-	defer wb.Cancel()
+	// In chunks of migrateChunk studies, each read in its own transaction
+	// and written before the next: one transaction over a million rows
+	// held over a gigabyte while the batch wrote.
 	n := 0
-	err := db.bdb.View(func(txn *badger.Txn) error {
-		if err := scan(txn, []byte(prefixStudy), func(k, v []byte) error {
-			var s Study
-			if err := json.Unmarshal(v, &s); err != nil {
-				return fmt.Errorf("decode %s: %w", k, err)
-			}
-			c.studies++
-			c.instances += int64(s.Instances)
-			for _, sk := range secondaryKeys(&s) {
-				if err := wb.Set(sk, nil); err != nil {
-					return err
+	var after []byte
+	for {
+		wb := db.bdb.NewWriteBatch()
+		done := true
+		err := db.bdb.View(func(txn *badger.Txn) error {
+			it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(prefixStudy)})
+			defer it.Close()
+			it.Seek([]byte(prefixStudy))
+			if after != nil {
+				it.Seek(after)
+				if it.ValidForPrefix([]byte(prefixStudy)) && bytes.Equal(it.Item().Key(), after) {
+					it.Next()
 				}
 			}
-			if n++; n%10000 == 0 {
-				db.log.Info("index upgrade: secondary keys", "studies", n)
+			for i := 0; it.ValidForPrefix([]byte(prefixStudy)); it.Next() {
+				if i++; i > db.chunk {
+					done = false
+					return nil
+				}
+				k := it.Item().KeyCopy(nil)
+				after = k
+				err := it.Item().Value(func(v []byte) error {
+					var s Study
+					if err := decodeStudy(v, &s); err != nil {
+						return fmt.Errorf("decode %s: %w", k, err)
+					}
+					c.studies++
+					c.instances += int64(s.Instances)
+					if from != "5" {
+						for _, sk := range secondaryKeys(&s) {
+							if err := wb.Set(sk, nil); err != nil {
+								return err
+							}
+						}
+					}
+					if v[0] == '{' {
+						b, err := s.appendRow(nil)
+						if err != nil {
+							return fmt.Errorf("encode %s: %w", k, err)
+						}
+						if err := wb.Set(k, b); err != nil {
+							return err
+						}
+					}
+					return nil
+				})
+				if err != nil {
+					return err
+				}
+				if n++; n%10000 == 0 {
+					db.log.Info("index upgrade: secondary keys and study rows", "studies", n)
+				}
 			}
 			return nil
-		}); err != nil {
-			return err
+		})
+		if err == nil {
+			err = wb.Flush()
 		}
+		wb.Cancel()
+		if err != nil {
+			return fmt.Errorf("upgrade index format %q to %s: %w", from, formatVersion, err)
+		}
+		if done {
+			break
+		}
+	}
+	wb := db.bdb.NewWriteBatch()
+	defer wb.Cancel()
+	err := db.bdb.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(prefixSeries)})
 		defer it.Close()
 		for it.Rewind(); it.ValidForPrefix([]byte(prefixSeries)); it.Next() {
@@ -248,6 +307,10 @@ func (db *DB) migrate(from string) error {
 		err = wb.Set([]byte(keyFormat), []byte(formatVersion))
 	}
 	if err == nil {
+		// Rows of older formats may not name their holder.
+		err = wb.Delete([]byte(keyHoldingsMark))
+	}
+	if err == nil {
 		err = wb.Flush()
 	}
 	if err != nil {
@@ -259,6 +322,9 @@ func (db *DB) migrate(from string) error {
 	}
 	return nil
 }
+
+// migrateChunk is how many study rows one transaction of an upgrade reads.
+const migrateChunk = 5000
 
 // CheckSpace returns an error wrapping diskspace.ErrFull while the index
 // volume has less than Options.MinFreeBytes free: writers that also write
@@ -389,7 +455,7 @@ func getStudy(txn *badger.Txn, uid string) (*Study, error) {
 		return nil, err
 	}
 	var st Study
-	if err := item.Value(func(v []byte) error { return json.Unmarshal(v, &st) }); err != nil {
+	if err := item.Value(func(v []byte) error { return decodeStudy(v, &st) }); err != nil {
 		return nil, fmt.Errorf("decode study %s: %w", uid, err)
 	}
 	return &st, nil

@@ -46,5 +46,6 @@ func CursorOf(order string) Cursor {
 
 // KeyFormat is the version of the secondary keys' layout (what KeysOf
 // returns): another backend that stored keys under an older one rebuilds
-// them, as Open upgrades a Badger index.
-func KeyFormat() string { return formatVersion }
+// them, as Open upgrades a Badger index. It is keysVersion, not
+// formatVersion: a new encoding of Badger's rows (format 6) changes no key.
+func KeyFormat() string { return keysVersion }

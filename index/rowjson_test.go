@@ -21,7 +21,7 @@ func TestRowJSONSameAsEncodingJSON(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	same := func(name string, v row) {
+	same := func(name string, v interface{ appendJSON([]byte) ([]byte, error) }) {
 		t.Helper()
 		got, err := v.appendJSON(nil)
 		if err != nil {

@@ -37,8 +37,12 @@ const (
 	keyCounts       = "meta/counts"
 	// formatVersion is the layout of the index: 2 added the secondary keys
 	// and the stored counts, 3 the whole-name keys, 4 the holding keys, 5
-	// the StudyDescription word keys. Open upgrades an older index.
-	formatVersion = "5"
+	// the StudyDescription word keys, 6 binary study rows (rowbin.go). Open
+	// upgrades an older index.
+	formatVersion = "6"
+	// keysVersion is the layout of the secondary keys (KeyFormat): the
+	// formatVersion that last changed them.
+	keysVersion = "5"
 )
 
 // Kind names a secondary index of study rows.

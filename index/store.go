@@ -34,6 +34,12 @@ type Rows interface {
 	DeleteInstance(study, series, sop string) error
 	// SetHolding records the holding institution of a study ("" none).
 	SetHolding(study, institution string) error
+	// HoldingsMark returns the mark SetHoldingsMark left ("" none): that
+	// of the last complete pass over the studies without a recorded holder
+	// (recognition.IndexHoldings), which later starts skip.
+	HoldingsMark() (string, error)
+	// SetHoldingsMark records mark; "" asks for a new pass.
+	SetHoldingsMark(mark string) error
 	Study(uid string) (*Study, error)
 	// SeriesOf returns the series of a study by SeriesNumber, then UID.
 	SeriesOf(study string) []*Series

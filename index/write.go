@@ -117,7 +117,7 @@ func (db *DB) PutInstance(n NewInstance) error {
 			{seriesKey(in.Study, in.Series), newSe},
 			{studyKey(in.Study), newSt},
 		} {
-			if err := setJSON(txn, kv.k, kv.v); err != nil {
+			if err := setRow(txn, kv.k, kv.v); err != nil {
 				return err
 			}
 		}
@@ -202,7 +202,7 @@ func (db *DB) DeleteInstance(study, series, sop string) error {
 			if err := txn.Delete(seriesKey(study, series)); err != nil {
 				return err
 			}
-		} else if err := setJSON(txn, seriesKey(study, series), &newSe); err != nil {
+		} else if err := setRow(txn, seriesKey(study, series), &newSe); err != nil {
 			return err
 		}
 		if newSt.Instances == 0 {
@@ -212,7 +212,7 @@ func (db *DB) DeleteInstance(study, series, sop string) error {
 			if err := setSecondary(txn, st, nil); err != nil {
 				return err
 			}
-		} else if err := setJSON(txn, studyKey(study), &newSt); err != nil {
+		} else if err := setRow(txn, studyKey(study), &newSt); err != nil {
 			return err
 		} else if err := setSecondary(txn, st, &newSt); err != nil {
 			return err
@@ -261,13 +261,17 @@ func (db *DB) putSeries(study string, se *Series) {
 	db.seriesC.put(study, list)
 }
 
-// row is an index row that encodes itself (rowjson.go).
+// row is an index row that encodes itself: instances and series as JSON
+// (rowjson.go), studies in binary (rowbin.go).
 type row interface {
-	appendJSON(b []byte) ([]byte, error)
+	appendRow(b []byte) ([]byte, error)
 }
 
-func setJSON(txn *badger.Txn, k []byte, v row) error {
-	b, err := v.appendJSON(nil)
+func (in *Instance) appendRow(b []byte) ([]byte, error) { return in.appendJSON(b) }
+func (s *Series) appendRow(b []byte) ([]byte, error)    { return s.appendJSON(b) }
+
+func setRow(txn *badger.Txn, k []byte, v row) error {
+	b, err := v.appendRow(nil)
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", k, err)
 	}
@@ -299,7 +303,7 @@ func (db *DB) SetHolding(study, institution string) error {
 	newSt := *st
 	newSt.Holding = institution
 	err = db.update(func(txn *badger.Txn) error {
-		if err := setJSON(txn, studyKey(study), &newSt); err != nil {
+		if err := setRow(txn, studyKey(study), &newSt); err != nil {
 			return err
 		}
 		return setSecondary(txn, st, &newSt)
@@ -309,5 +313,49 @@ func (db *DB) SetHolding(study, institution string) error {
 	}
 	db.gen.Add(1)
 	db.studyC.put(study, &newSt)
+	return nil
+}
+
+// keyHoldingsMark records that a pass over the studies without a recorded
+// holder (recognition.IndexHoldings) ended, for the registry its value
+// names: the pass reads one record per such study, and there may be a
+// million of them until a registry records holders.
+const keyHoldingsMark = "meta/holdings-indexed"
+
+// HoldingsMark returns the mark the last complete holding pass left ("" if
+// none, or if the index was upgraded or rebuilt since).
+func (db *DB) HoldingsMark() (string, error) {
+	var mark string
+	err := db.bdb.View(func(txn *badger.Txn) error {
+		item, err := txn.Get([]byte(keyHoldingsMark))
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		v, err := item.ValueCopy(nil)
+		mark = string(v)
+		return err
+	})
+	if err != nil {
+		return "", fmt.Errorf("read holdings mark: %w", err)
+	}
+	return mark, nil
+}
+
+// SetHoldingsMark records mark as that of a complete holding pass; ""
+// asks for a new pass at the next start (rows whose holder the index may
+// not know were written).
+func (db *DB) SetHoldingsMark(mark string) error {
+	err := db.update(func(txn *badger.Txn) error {
+		if mark == "" {
+			return txn.Delete([]byte(keyHoldingsMark))
+		}
+		return txn.Set([]byte(keyHoldingsMark), []byte(mark))
+	})
+	if err != nil {
+		return fmt.Errorf("set holdings mark: %w", err)
+	}
 	return nil
 }

@@ -50,8 +50,13 @@ func (s *Service) AnnotateStudy(ctx context.Context, st *index.Study) dcm.Datase
 	return block
 }
 
-// maxCachedBlocks bounds the annotation cache (studies x asking institutions).
-const maxCachedBlocks = 200000
+// maxCachedBlocks bounds the annotation cache (studies x asking
+// institutions), and the eligibility and claim caches. A block is one to
+// two kilobytes, so 200,000 of them (the former bound) could hold 300 MB
+// at a province's scale, more than the row caches; 20,000 cover the pages
+// a day's study lists reread, and a miss costs a series list and a record
+// read.
+const maxCachedBlocks = 20000
 
 // cachedBlock is one computed private block and what it was computed from.
 // The block is shared: callers must not modify it.

@@ -2,6 +2,8 @@ package recognition
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -91,8 +93,19 @@ func (s *Service) MoveHolding(ctx context.Context, study, institution string) (p
 // clinicians' searches read their own studies only (archive's visible
 // plan). It returns how many it recorded. The gateway runs it at start, in
 // the background: until it ends those studies are read by every
-// institution's searches, with the same answers.
+// institution's searches, with the same answers. A complete pass leaves a
+// mark in the index naming the registry it ran with, and the next starts
+// skip it until the registry changes or the index is upgraded or rebuilt:
+// the pass reads one record per study without a holder, and without a
+// registry that is every study. Records it reads are not cached, so its
+// memory does not grow with the archive.
 func (s *Service) IndexHoldings(ctx context.Context) (int, error) {
+	mark := s.holdingsMark()
+	if done, err := s.db.HoldingsMark(); err != nil {
+		return 0, fmt.Errorf("index holding institutions: %w", err)
+	} else if done == mark {
+		return 0, nil
+	}
 	n := 0
 	var ferr error
 	err := s.db.ScanKey(index.KindHolding, "", true, func(c index.Cursor) bool {
@@ -101,9 +114,9 @@ func (s *Service) IndexHoldings(ctx context.Context) (int, error) {
 		}
 		unlock := s.checkLock(c.UID) // not while a check or move writes it
 		defer unlock()
-		e, err := s.storedEligibility(ctx, c.UID)
-		if err != nil || e == nil || e.Holding == "" {
-			return true
+		var e Eligibility
+		if err := s.rec.Get(ctx, kindEligibility, c.UID, &e); err != nil || e.Holding == "" {
+			return true // none (or unreadable: the key stays unknown, which every search reads)
 		}
 		if ferr = s.db.SetHolding(c.UID, e.Holding); ferr != nil {
 			return false
@@ -116,8 +129,24 @@ func (s *Service) IndexHoldings(ctx context.Context) (int, error) {
 	if err == nil {
 		err = ferr
 	}
+	if err == nil {
+		err = s.db.SetHoldingsMark(mark)
+	}
 	if err != nil {
 		return n, fmt.Errorf("index holding institutions: %w", err)
 	}
 	return n, nil
+}
+
+// holdingsMark names the registry's institutions (a hash of their ids
+// and records), for IndexHoldings' mark.
+func (s *Service) holdingsMark() string {
+	insts, _ := s.state().institutionLists() // sorted by id
+	h := sha256.New()
+	for _, in := range insts {
+		b, _ := json.Marshal(in)
+		h.Write(b)
+		h.Write([]byte{0})
+	}
+	return fmt.Sprintf("registry %d %x", len(insts), h.Sum(nil)[:12])
 }

@@ -99,4 +99,34 @@ func TestHoldingFixedAtFirstCheck(t *testing.T) {
 	if row, err := fx.db.Study(study); err != nil || row.Holding != "zsh-fdu" {
 		t.Errorf("after IndexHoldings: %+v, %v", row, err)
 	}
+	// The complete pass left its mark: the next start's pass reads nothing
+	// (a holder lost now stays lost), until the index asks for a new pass
+	// or the registry changes.
+	if err := fx.db.SetHolding(study, ""); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := fx.svc.IndexHoldings(ctx); err != nil || n != 0 {
+		t.Errorf("IndexHoldings after a complete pass: %d, %v; want 0 (skipped)", n, err)
+	}
+	if err := fx.db.SetHoldingsMark(""); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := fx.svc.IndexHoldings(ctx); err != nil || n != 1 {
+		t.Errorf("IndexHoldings after the mark was cleared: %d, %v; want 1", n, err)
+	}
+	if err := fx.db.SetHolding(study, ""); err != nil {
+		t.Fatal(err)
+	}
+	in, err := fx.svc.Institution("jsph")
+	if err != nil {
+		t.Fatal(err)
+	}
+	changed := *in
+	changed.NameEN = "Renamed " + in.NameEN
+	if err := fx.svc.PutInstitution(ctx, &changed); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := fx.svc.IndexHoldings(ctx); err != nil || n != 1 {
+		t.Errorf("IndexHoldings after a registry change: %d, %v; want 1", n, err)
+	}
 }

@@ -118,6 +118,7 @@ func (s *Service) check(ctx context.Context, study, move string) (*Eligibility, 
 	}
 	if err := s.db.SetHolding(study, e.Holding); err != nil {
 		s.log.Warn("index holding institution", "study", study, "err", err) // "" stays: slower plans, same answers
+		_ = s.db.SetHoldingsMark("")                                        // the next start's pass sets it
 	}
 	s.cacheEligibility(study, e)
 	s.claims.Delete(study) // the holder is recorded now

@@ -86,6 +86,8 @@ type Index interface {
 	Instances(study, series string) ([]*index.Instance, error)
 	SetHolding(study, institution string) error
 	ScanKey(kind index.Kind, value string, exact bool, fn func(index.Cursor) bool) error
+	HoldingsMark() (string, error)
+	SetHoldingsMark(mark string) error
 }
 
 // New returns a Service with the registry and catalogue read from the

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"syscall"
@@ -249,6 +250,8 @@ func indexQuery(ctx context.Context, args []string, out io.Writer) error {
 	limit := fs.Int("limit", 100, "limit of the date, modality, name and list queries")
 	hospitals := fs.Int("hospitals", 40, "hospitals (as in gen)")
 	patients := fs.Int("patients", 2000, "patients per hospital (as in gen)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the queries to this file")
+	memProfile := fs.String("memprofile", "", "write an allocation profile of the queries to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -327,7 +330,30 @@ func indexQuery(ctx context.Context, args []string, out io.Writer) error {
 			return archive.Query{Level: archive.LevelInstance, Study: someStudies[r.IntN(len(someStudies))]}
 		}},
 	}
-	fmt.Fprintf(out, "| query (%d each, c=1) | p50 ms | p99 ms | avg hits |\n|---|---|---|---|\n", *n)
+	// Work per query, steadier than times on a loaded machine: processor
+	// time (getrusage), allocations, and study rows decoded (the study
+	// cache's misses: one Badger get each).
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	if *memProfile != "" {
+		runtime.MemProfileRate = 64 << 10
+		defer func() {
+			if f, err := os.Create(*memProfile); err == nil {
+				_ = pprof.Lookup("allocs").WriteTo(f, 0)
+				f.Close()
+			}
+		}()
+	}
+	fmt.Fprintf(out, "| query (%d each, c=1) | p50 ms | p99 ms | avg hits | CPU ms/q | allocs/q | rows decoded/q |\n|---|---|---|---|---|---|---|\n", *n)
 	var all []time.Duration
 	for _, k := range kinds {
 		var lat []time.Duration
@@ -337,6 +363,9 @@ func indexQuery(ctx context.Context, args []string, out io.Writer) error {
 		if bad {
 			reps = max(3, *n/30)
 		}
+		var ms0, ms1 runtime.MemStats
+		runtime.ReadMemStats(&ms0)
+		cpu0, miss0 := cpuTime(), db.CacheStats()[1].Misses
 		for range reps {
 			q := k.q()
 			t := time.Now()
@@ -356,6 +385,8 @@ func indexQuery(ctx context.Context, args []string, out io.Writer) error {
 			}
 			total += res.Total
 		}
+		cpu, misses := cpuTime()-cpu0, db.CacheStats()[1].Misses-miss0
+		runtime.ReadMemStats(&ms1)
 		slices.Sort(lat)
 		if !bad { // bad input is reported, not in the mix
 			all = append(all, lat...)
@@ -370,7 +401,8 @@ func indexQuery(ctx context.Context, args []string, out io.Writer) error {
 		if total > 0 {
 			note += fmt.Sprintf(", avg total %d", total/reps)
 		}
-		fmt.Fprintf(out, "| %s | %.2f | %.2f | %.1f%s |\n", k.name, ms(lat[len(lat)/2]), ms(lat[len(lat)*99/100]), float64(hits)/float64(reps), note)
+		fmt.Fprintf(out, "| %s | %.2f | %.2f | %.1f%s | %.2f | %d | %.1f |\n", k.name, ms(lat[len(lat)/2]), ms(lat[len(lat)*99/100]), float64(hits)/float64(reps), note,
+			ms(cpu)/float64(reps), (ms1.Mallocs-ms0.Mallocs)/uint64(reps), float64(misses)/float64(reps))
 	}
 	var sum time.Duration
 	for _, d := range all {
@@ -382,6 +414,15 @@ func indexQuery(ctx context.Context, args []string, out io.Writer) error {
 	fmt.Fprintf(out, "mix: %.0f queries/s on one core (mean %.2f ms); RSS after queries %s; study cache %d rows (%d MB), %d hits, %d misses (load %s)\n",
 		float64(len(all))/sum.Seconds(), ms(sum/time.Duration(len(all))), selfRSS(), rows, bytes>>20, hit, miss, loadavg())
 	return nil
+}
+
+// cpuTime is the processor time (user and system) of this process so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func loadavg() string {

@@ -1,9 +1,11 @@
 package postgres
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/imgcloud/gateway/index"
+	"github.com/jackc/pgx/v5"
 )
 
 // SetCheckpoint records that every row up to seq had its object made
@@ -55,4 +57,34 @@ func (db *DB) RowsAfter(seq uint64, fn func(*index.Instance) error) error {
 		}
 		after = int64(list[len(list)-1].Seq)
 	}
+}
+
+// HoldingsMark returns the mark of the last complete holding pass ("" if
+// none), from index_meta.
+func (db *DB) HoldingsMark() (string, error) {
+	ctx, cancel := db.ctx()
+	defer cancel()
+	var mark string
+	err := db.pool.QueryRow(ctx, `SELECT value FROM index_meta WHERE name = 'holdings_mark'`).Scan(&mark)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return "", fmt.Errorf("read holdings mark: %w", err)
+	}
+	return mark, nil
+}
+
+// SetHoldingsMark records the mark of a complete holding pass ("" clears
+// it).
+func (db *DB) SetHoldingsMark(mark string) error {
+	ctx, cancel := db.ctx()
+	defer cancel()
+	var err error
+	if mark == "" {
+		_, err = db.pool.Exec(ctx, `DELETE FROM index_meta WHERE name = 'holdings_mark'`)
+	} else {
+		_, err = db.pool.Exec(ctx, `INSERT INTO index_meta (name, value) VALUES ('holdings_mark', $1) ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value`, mark)
+	}
+	if err != nil {
+		return fmt.Errorf("set holdings mark: %w", err)
+	}
+	return nil
 }
