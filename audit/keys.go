@@ -67,22 +67,33 @@ func loadKeyring(path string, next uint64, now time.Time) (*Keyring, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read audit keys: %w", err)
 	}
+	if err := k.parse(b); err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+// parse replaces the keys by those of the key file's content b.
+func (k *Keyring) parse(b []byte) error {
 	var f keyFile
 	if err := json.Unmarshal(b, &f); err != nil {
-		return nil, fmt.Errorf("audit keys %s: %w", path, err)
+		return fmt.Errorf("audit keys %s: %w", k.path, err)
 	}
+	keys, order := map[string]*Key{}, []string(nil)
 	for _, key := range f.Keys {
 		if len(key.Secret) != 32 || key.ID == "" {
-			return nil, fmt.Errorf("audit keys %s: key %q is not a 32-byte secret", path, key.ID)
+			return fmt.Errorf("audit keys %s: key %q is not a 32-byte secret", k.path, key.ID)
 		}
-		k.keys[key.ID] = key
-		k.order = append(k.order, key.ID)
+		keys[key.ID] = key
+		order = append(order, key.ID)
 	}
-	if k.keys[f.Current] == nil {
-		return nil, fmt.Errorf("audit keys %s: current key %q is missing", path, f.Current)
+	if keys[f.Current] == nil {
+		return fmt.Errorf("audit keys %s: current key %q is missing", k.path, f.Current)
 	}
-	k.current, k.keyedFrom = f.Current, f.KeyedFrom
-	return k, nil
+	k.mu.Lock()
+	k.keys, k.order, k.current, k.keyedFrom = keys, order, f.Current, f.KeyedFrom
+	k.mu.Unlock()
+	return nil
 }
 
 // Rotate makes a new key current; events and checkpoints MAC'd with the
@@ -187,4 +198,34 @@ func RotateKeyFile(path string, now time.Time) (string, error) {
 		return "", err
 	}
 	return k.Rotate(now)
+}
+
+// ReloadKeys reads the key file again, for a gateway that shares it with
+// other replicas: a key another rotated MACs this gateway's next events.
+// A keyring kept in memory (no key file) has nothing to reload.
+func (l *Log) ReloadKeys() error {
+	if l.keys.path == "" {
+		return nil
+	}
+	b, err := os.ReadFile(l.keys.path)
+	if err != nil {
+		return fmt.Errorf("read audit keys: %w", err)
+	}
+	return l.keys.parse(b)
+}
+
+// CreateKeyFile writes a key file with one fresh key at path when there is
+// none, keyed from the event after the head of the trail in kv: what Open
+// does on a first start, for a gateway that must publish the file to its
+// replicas before opening the trail.
+func CreateKeyFile(kv KV, path string, now time.Time) error {
+	if _, err := os.Stat(path); err == nil || !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	l := &Log{kv: kv}
+	if err := l.loadHead(false); err != nil {
+		return err
+	}
+	_, err := loadKeyring(path, l.seq+1, now)
+	return err
 }

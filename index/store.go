@@ -121,6 +121,9 @@ type Leaser interface {
 	Lease(name, holder string, ttl time.Duration) (bool, error)
 	// Release gives up holder's lease of name (nothing if another holds it).
 	Release(name, holder string) error
+	// Live counts the leases of names starting with prefix that have not
+	// run out.
+	Live(prefix string) (int, error)
 }
 
 var _ Store = (*DB)(nil)

@@ -63,7 +63,7 @@ func (s *Service) Import(ctx context.Context, reg *RegistryFile, cat *CatalogueF
 		}
 	}
 	s.st.Store(next)
-	return nil
+	return s.bump(ctx)
 }
 
 // validateFiles checks every entry of the files on its own, and that no
@@ -308,7 +308,7 @@ func (s *Service) change(ctx context.Context, fn func([]*Institution, []*Region,
 		return err
 	}
 	s.st.Store(newState(insts, regs, items))
-	return nil
+	return s.bump(ctx)
 }
 
 // Export returns the registry and the catalogue as files.

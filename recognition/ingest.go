@@ -122,6 +122,12 @@ func (s *Service) check(ctx context.Context, study, move string) (*Eligibility, 
 	}
 	s.cacheEligibility(study, e)
 	s.claims.Delete(study) // the holder is recorded now
+	// Other gateways may cache the outcome this one replaced.
+	if prev != nil {
+		if err := s.bump(ctx); err != nil {
+			return nil, fmt.Errorf("store eligibility %s: %w", study, err)
+		}
+	}
 	return e, nil
 }
 

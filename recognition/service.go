@@ -76,6 +76,9 @@ type Service struct {
 	// blocks caches computed private blocks (see AnnotateStudy).
 	blocks     sync.Map
 	blockCount atomic.Int64
+	// version keeps the snapshot and the eligibility cache in step with
+	// other gateways on the same index (replicas.go).
+	version *records.Version
 }
 
 // Index is what recognition needs of the index (index.Store implements
@@ -102,7 +105,7 @@ func New(ctx context.Context, db Index, rec *records.Store, opt Options) (*Servi
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Service{db: db, rec: rec, opt: opt, log: opt.Logger}
+	s := &Service{db: db, rec: rec, opt: opt, log: opt.Logger, version: rec.Version(versionName)}
 	if opt.Consents != nil {
 		s.visibility = access.NewVisibility(s, opt.Consents)
 	}
@@ -139,8 +142,11 @@ func listRecords[T any](ctx context.Context, rec *records.Store, kind string) ([
 	return out, nil
 }
 
-// state returns the current snapshot.
-func (s *Service) state() *state { return s.st.Load() }
+// state returns the current snapshot (another gateway's edit reloaded).
+func (s *Service) state() *state {
+	s.refresh(context.Background())
+	return s.st.Load()
+}
 
 // Counts returns how many institutions, regions and catalogue items are
 // loaded.
@@ -176,6 +182,7 @@ func (s *Service) eligibility(ctx context.Context, study string) *Eligibility {
 // no check is recorded. Decisions about the holding institution need to
 // tell "never checked" from "could not read".
 func (s *Service) storedEligibility(ctx context.Context, study string) (*Eligibility, error) {
+	s.refresh(ctx)
 	if e, ok := s.eligCache.Load(study); ok {
 		return e.(*Eligibility), nil
 	}

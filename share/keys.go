@@ -68,22 +68,43 @@ func LoadKeyring(path string, now func() time.Time) (*Keyring, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read share keys: %w", err)
 	}
+	if err := k.parse(b); err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+// Reload reads the key file again, for a gateway that shares it with
+// other replicas: what another rotated or retired takes effect here.
+func (k *Keyring) Reload() error {
+	b, err := os.ReadFile(k.path)
+	if err != nil {
+		return fmt.Errorf("read share keys: %w", err)
+	}
+	return k.parse(b)
+}
+
+// parse replaces the keys by those of the key file's content b.
+func (k *Keyring) parse(b []byte) error {
 	var f keyFile
 	if err := json.Unmarshal(b, &f); err != nil {
-		return nil, fmt.Errorf("share keys %s: %w", path, err)
+		return fmt.Errorf("share keys %s: %w", k.path, err)
 	}
+	keys, order := map[string]*Key{}, []string(nil)
 	for _, key := range f.Keys {
 		if len(key.Seed) != ed25519.SeedSize || key.ID == "" {
-			return nil, fmt.Errorf("share keys %s: key %q is not a 32-byte Ed25519 seed", path, key.ID)
+			return fmt.Errorf("share keys %s: key %q is not a 32-byte Ed25519 seed", k.path, key.ID)
 		}
-		k.keys[key.ID] = key
-		k.order = append(k.order, key.ID)
+		keys[key.ID] = key
+		order = append(order, key.ID)
 	}
-	if s := k.keys[f.Signing]; s == nil || s.Retired != nil {
-		return nil, fmt.Errorf("share keys %s: signing key %q is missing or retired", path, f.Signing)
+	if s := keys[f.Signing]; s == nil || s.Retired != nil {
+		return fmt.Errorf("share keys %s: signing key %q is missing or retired", k.path, f.Signing)
 	}
-	k.signing = f.Signing
-	return k, nil
+	k.mu.Lock()
+	k.keys, k.order, k.signing = keys, order, f.Signing
+	k.mu.Unlock()
+	return nil
 }
 
 // Rotate creates a new signing key; earlier keys keep verifying.

@@ -141,8 +141,8 @@ func (a *accessParts) authenticator(sessions ...auth.SessionFunc) *auth.Authenti
 // guard returns the access middleware's options: the authenticator, the
 // route policy, the audit trail and, with authentication on, the rate
 // limits.
-func (a *accessParts) guard(cfg AccessConfig, authn *auth.Authenticator, policy *access.Policy, personKeyOf func(string) string) guard.Options {
-	o := guard.Options{Auth: authn, Policy: policy, Audit: a.audit, PersonKeyOf: personKeyOf}
+func (a *accessParts) guard(cfg AccessConfig, authn *auth.Authenticator, policy *access.Policy, personKeyOf func(string) string, replicas func() int) guard.Options {
+	o := guard.Options{Auth: authn, Policy: policy, Audit: a.audit, PersonKeyOf: personKeyOf, Replicas: replicas}
 	if !a.off {
 		o.RatePerSecond, o.Burst = cfg.RatePerSec, cfg.RateBurst
 		o.FailRatePerSecond, o.FailBurst = cfg.FailRatePerSec, cfg.FailBurst

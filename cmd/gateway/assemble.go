@@ -67,6 +67,8 @@ type parts struct {
 	fed      *federationParts // nil when federation is off
 	metrics  *metrics.Metrics
 	codecs   *codec.Set // the pixel codecs of this build (codecs.go)
+	// replicas counts the gateways on this index (replicas.go).
+	replicas func() int
 }
 
 // assemble opens storage and the index, builds the domain services, the
@@ -87,6 +89,11 @@ func assemble(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 		return nil, err
 	}
 	gw.db = p.db
+	p.replicas = gw.countReplicas(p.db, log)
+	keys, err := gw.openSecrets(&cfg, p.db, log) // secrets.go: one set across replicas
+	if err != nil {
+		return nil, err
+	}
 	rec := records.New(store, p.db)
 	if p.consents, err = consent.New(ctx, rec, nil); err != nil {
 		return nil, err
@@ -94,14 +101,15 @@ func assemble(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 	if p.rs, err = setupRecognition(ctx, cfg, store, p.db, p.consents, log); err != nil { // recognition.go
 		return nil, err
 	}
-	gw.indexHoldings(p.rs, log)
+	gw.indexHoldings(p.rs, leaseOf(p.db), log)
 	if p.archive, err = openArchive(ctx, cfg, store, p, log); err != nil {
 		return nil, err
 	}
 	if p.access, err = gw.openAccess(ctx, cfg, store, p.db, rec, stdout, log); err != nil { // access.go
 		return nil, err
 	}
-	if p.shares, err = setupShares(cfg, p.archive, p.db, p.rs, p.access, log); err != nil { // share.go
+	keys.onChange("audit-keys", p.access.audit.ReloadKeys)
+	if p.shares, err = setupShares(cfg, p.archive, p.db, p.rs, p.access, keys, log); err != nil { // share.go
 		return nil, err
 	}
 	p.metrics = metrics.New(p.db.Counts)
@@ -126,12 +134,21 @@ func assemble(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 
 // indexHoldings records the holders of studies the index does not place
 // under one yet (recognition.IndexHoldings), in the background; closing
-// the gateway stops it before the index closes.
-func (g *gateway) indexHoldings(rs *recognition.Service, log *slog.Logger) {
+// the gateway stops it before the index closes. With replicas on one
+// index it runs under the lease "index-holdings" (one at a time; a
+// replica that finds it held waits, then finds little left to do).
+func (g *gateway) indexHoldings(rs *recognition.Service, lease func(string, time.Duration) (bool, error), log *slog.Logger) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
+		if lease != nil {
+			stop, ok := holdWhile(ctx, lease, "index-holdings")
+			if !ok {
+				return
+			}
+			defer stop()
+		}
 		n, err := rs.IndexHoldings(ctx)
 		switch {
 		case err != nil && ctx.Err() == nil:
@@ -141,6 +158,42 @@ func (g *gateway) indexHoldings(rs *recognition.Service, log *slog.Logger) {
 		}
 	}()
 	g.closers = append(g.closers, func() error { cancel(); <-done; return nil })
+}
+
+// workLease is the lease of start-up work, renewed at a third of it.
+const workLease = 30 * time.Second
+
+// holdWhile waits until this replica holds lease name, then renews it
+// until stop is called (the work done) or ctx ends (the gateway closing);
+// false when ctx ended first. The lease is left to run out, so replicas
+// still waiting start late and find the work done. A holder killed
+// mid-way stops renewing, so another takes the work over within
+// workLease.
+func holdWhile(ctx context.Context, lease func(string, time.Duration) (bool, error), name string) (stop func(), ok bool) {
+	for {
+		if ok, err := lease(name, workLease); err == nil && ok {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return nil, false
+		case <-time.After(workLease / 3):
+		}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	go func() {
+		t := time.NewTicker(workLease / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				_, _ = lease(name, workLease) // a failed renewal: another may take it over
+			}
+		}
+	}()
+	return cancel, true
 }
 
 // openIndex opens the index, to be closed with the gateway.
@@ -227,7 +280,7 @@ func httpServer(cfg Config, p *parts, log *slog.Logger) (*echo.Echo, *access.Pol
 	admin := &adminapi.API{Tokens: p.access.tokens, Audit: p.access.audit, Facts: reportFacts{db: p.db, rs: p.rs}, Registry: reg} // Facts: the regulators' report
 	sopt := server.Options{
 		// Audit events name the person of a study.
-		Access: guard.Middleware(p.access.guard(cfg.Access, authn, policy, p.rs.PersonKeyOf)),
+		Access: guard.Middleware(p.access.guard(cfg.Access, authn, policy, p.rs.PersonKeyOf, p.replicas)),
 		API: []func(g *echo.Group){admin.Register, recognitionAPI(p.rs),
 			(&consentapi.API{Consents: p.consents, Registry: reg}).Register, p.shares.Register},
 		Routes: []func(e *echo.Echo){p.shares.RegisterLinks}, // share links at /s/

@@ -126,7 +126,12 @@ func leaseOf(db index.Store) func(name string, ttl time.Duration) (bool, error) 
 	if !ok {
 		return nil
 	}
-	host, _ := os.Hostname()
-	holder := fmt.Sprintf("%s/%d/%s", host, os.Getpid(), rand.Text()[:8])
+	holder := holderName()
 	return func(name string, ttl time.Duration) (bool, error) { return l.Lease(name, holder, ttl) }
+}
+
+// holderName names this process in leases: host/pid/random.
+func holderName() string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s/%d/%s", host, os.Getpid(), rand.Text()[:8])
 }

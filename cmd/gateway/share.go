@@ -47,7 +47,7 @@ func bindShare(fs *flag.FlagSet, c *ShareConfig) {
 
 // setupShares opens the share keys and service and returns the API to
 // mount (its Session authenticates share-link sessions).
-func setupShares(cfg Config, svc *archive.Service, db index.Store, rs *recognition.Service, acc *accessParts, log *slog.Logger) (*shareapi.API, error) {
+func setupShares(cfg Config, svc *archive.Service, db index.Store, rs *recognition.Service, acc *accessParts, secrets *secrets, log *slog.Logger) (*shareapi.API, error) {
 	sc := cfg.Access.Share
 	if sc.KeyFile == "" {
 		sc.KeyFile = filepath.Join(cfg.Data, "secrets", "share-keys.json")
@@ -56,6 +56,7 @@ func setupShares(cfg Config, svc *archive.Service, db index.Store, rs *recogniti
 	if err != nil {
 		return nil, err
 	}
+	secrets.onChange("share-keys", keys.Reload)
 	shares := share.New(acc.rec, keys, share.Options{MaxLifetime: sc.MaxLifetime, SessionLifetime: sc.Session})
 	api := shareapi.New(shareapi.Options{
 		Shares: shares, Archive: svc, Owners: studyOwners{db: db, rs: rs},

@@ -42,6 +42,11 @@ type Options struct {
 	// period (audit.Log.Refused), not one event each. 0 disables it.
 	FailRatePerSecond float64
 	FailBurst         int
+	// Replicas, when set, returns how many gateways share the limits
+	// (replicas behind one address): each then allows its part
+	// (ratelimit.Keyed.Split). It is called on every request: keep it
+	// cheap (an atomic read).
+	Replicas func() int
 	// PersonKeyOf resolves the person key of a study for audit events
 	// (optional).
 	PersonKeyOf func(study string) string
@@ -70,6 +75,14 @@ func Middleware(opt Options) echo.MiddlewareFunc {
 
 			req := c.Request()
 			ip, now := c.RealIP(), time.Now()
+			if opt.Replicas != nil {
+				n := opt.Replicas()
+				for _, l := range []*ratelimit.Keyed{lim, fails} {
+					if l != nil {
+						l.Split(n, now)
+					}
+				}
+			}
 			audited := opt.Audit != nil && isAudited(req.URL.Path) && req.Method != http.MethodOptions
 			// Health probes stay answered: a flood from the address of a
 			// load balancer must not get the gateway taken out of service.

@@ -33,3 +33,17 @@ func (db *DB) Release(name, holder string) error {
 	}
 	return nil
 }
+
+// Live counts the leases whose names start with prefix and that have not
+// run out: replicas that each renew one ("replica/" + holder) count the
+// gateways alive on this database.
+func (db *DB) Live(prefix string) (int, error) {
+	ctx, cancel := db.ctx()
+	defer cancel()
+	var n int
+	err := db.pool.QueryRow(ctx, `SELECT count(*) FROM leases WHERE substr(name, 1, length($1)) = $1 AND until_ts > CURRENT_TIMESTAMP`, prefix).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count leases %s: %w", prefix, err)
+	}
+	return n, nil
+}

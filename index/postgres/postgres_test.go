@@ -137,6 +137,26 @@ func TestOpenErrorsHidePassword(t *testing.T) {
 	}
 }
 
+// TestLive counts the leases of a prefix that have not run out (the
+// replicas alive).
+func TestLive(t *testing.T) {
+	db := open(t)
+	defer db.Close()
+	const ttl = 300 * time.Millisecond
+	for _, name := range []string{"replica/a", "replica/b", "replicas-other", "audit-export"} {
+		if ok, err := db.Lease(name, "h", ttl); err != nil || !ok {
+			t.Fatalf("lease %s: %v %v", name, ok, err)
+		}
+	}
+	if n, err := db.Live("replica/"); err != nil || n != 2 {
+		t.Fatalf("live replicas: %d %v, want 2", n, err)
+	}
+	time.Sleep(ttl + 100*time.Millisecond)
+	if n, err := db.Live("replica/"); err != nil || n != 0 {
+		t.Fatalf("live replicas after the leases ran out: %d %v, want 0", n, err)
+	}
+}
+
 // TestLease: one holder at a time; the holder renews; another takes the
 // lease once it ran out unrenewed. (Also: the second migration applied.)
 func TestLease(t *testing.T) {

@@ -15,9 +15,14 @@ type Keyed struct {
 	mu    sync.Mutex
 	r     rate.Limit
 	burst int
-	idle  time.Duration
-	m     map[string]*bucket
-	sweep time.Time
+	// base and baseBurst are the limits New was given, which Split
+	// divides.
+	base      rate.Limit
+	baseBurst int
+	parts     int
+	idle      time.Duration
+	m         map[string]*bucket
+	sweep     time.Time
 }
 
 type bucket struct {
@@ -28,7 +33,26 @@ type bucket struct {
 // New returns buckets refilled at perSecond up to burst; a key unused for
 // idle is forgotten (its bucket starts full again).
 func New(perSecond float64, burst int, idle time.Duration) *Keyed {
-	return &Keyed{r: rate.Limit(perSecond), burst: burst, idle: idle, m: map[string]*bucket{}}
+	return &Keyed{r: rate.Limit(perSecond), burst: burst, base: rate.Limit(perSecond), baseBurst: burst, parts: 1, idle: idle, m: map[string]*bucket{}}
+}
+
+// Split makes these buckets one of n equal parts of the limits New was
+// given (n gateways behind one address, each counting its own requests):
+// rate/n, burst/n (at least 1), so that n sets together never allow more
+// than one would. Buckets keep the tokens they hold, up to the new burst.
+func (k *Keyed) Split(n int, now time.Time) {
+	n = max(n, 1)
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if n == k.parts {
+		return
+	}
+	k.parts = n
+	k.r, k.burst = k.base/rate.Limit(n), max(1, k.baseBurst/n)
+	for _, b := range k.m {
+		b.l.SetLimitAt(now, k.r)
+		b.l.SetBurstAt(now, k.burst)
+	}
 }
 
 // Allow takes a token from key's bucket and reports whether there was one.

@@ -34,3 +34,32 @@ func TestKeyed(t *testing.T) {
 		t.Fatal("an idle key was kept")
 	}
 }
+
+// TestSplit: split in two, a bucket allows half the burst and refills at
+// half the rate; back to one part, the whole limits again.
+func TestSplit(t *testing.T) {
+	now := time.Unix(1_000_000, 0)
+	k := New(10, 10, time.Hour)
+	k.Split(2, now)
+	allowed := func(at time.Time) int {
+		n := 0
+		for k.Allow("tok", at) {
+			n++
+		}
+		return n
+	}
+	if got := allowed(now); got != 5 {
+		t.Errorf("burst of one of two parts: %d, want 5", got)
+	}
+	if got := allowed(now.Add(time.Second)); got != 5 {
+		t.Errorf("after 1 s at 5/s: %d, want 5", got)
+	}
+	k.Split(1, now.Add(time.Second))
+	if got := allowed(now.Add(3 * time.Second)); got != 10 {
+		t.Errorf("whole again, after 2 s at 10/s: %d, want 10 (the burst)", got)
+	}
+	k.Split(0, now) // no part is one part
+	if k.parts != 1 {
+		t.Errorf("Split(0): %d parts", k.parts)
+	}
+}
