@@ -7,6 +7,7 @@ import (
 	"net"
 	"slices"
 	"strings"
+	"sync"
 
 	"go.yaml.in/yaml/v3"
 
@@ -27,15 +28,19 @@ const (
 // allow.
 var ErrOperationNotAllowed = errors.New("operation not allowed for this AE")
 
+// ErrTLSRequired refuses an association of an AE marked tls that did not
+// come over DICOM TLS with a verified client certificate.
+var ErrTLSRequired = errors.New("AE requires DICOM TLS with a client certificate")
+
 // AE is a known DICOM application entity (the --dicom-aes file: a YAML
 // list of {aet, host, port, institution, allow, tls}).
 type AE struct {
-	AET         string      `yaml:"aet"`
-	Host        string      `yaml:"host"`
-	Port        int         `yaml:"port"`
-	Institution string      `yaml:"institution"`
-	Allow       []Operation `yaml:"allow"`
-	TLS         bool        `yaml:"tls"`
+	AET         string      `yaml:"aet" json:"aet"`
+	Host        string      `yaml:"host" json:"host"`
+	Port        int         `yaml:"port" json:"port,omitempty"`
+	Institution string      `yaml:"institution" json:"institution"`
+	Allow       []Operation `yaml:"allow" json:"allow"`
+	TLS         bool        `yaml:"tls" json:"tls,omitempty"`
 }
 
 // Allows reports whether the entry allows op.
@@ -57,9 +62,40 @@ func (ae AE) Principal(op Operation) (auth.Principal, error) {
 	return auth.Principal{Role: role, Institution: ae.Institution, User: "ae:" + ae.AET}, nil
 }
 
+// CommitPrincipal is who an AE acts as when it asks for Storage
+// Commitment: it needs the store allowance, and it learns of an instance
+// only what a clinician of its institution may see (the visibility rule),
+// so that a commitment request is no oracle for other institutions'
+// studies.
+func (ae AE) CommitPrincipal() (auth.Principal, error) {
+	if !ae.Allows(OpStore) {
+		return auth.Principal{}, fmt.Errorf("%w: AE %s may %v, not store (storage commitment)", ErrOperationNotAllowed, ae.AET, ae.Allow)
+	}
+	return auth.Principal{Role: auth.RoleClinician, Institution: ae.Institution, User: "ae:" + ae.AET}, nil
+}
+
+// CheckTransport is the transport rule of an AE marked tls (PS3.15 B.1):
+// its associations come over the DICOM TLS port with a client
+// certificate the gateway verified against its client CAs. Other AEs may
+// use either port.
+func (ae AE) CheckTransport(overTLS, clientVerified bool) error {
+	switch {
+	case !ae.TLS:
+		return nil
+	case !overTLS:
+		return fmt.Errorf("%w: AE %s must use the DICOM TLS port", ErrTLSRequired, ae.AET)
+	case !clientVerified:
+		return fmt.Errorf("%w: AE %s sent no client certificate the gateway trusts", ErrTLSRequired, ae.AET)
+	}
+	return nil
+}
+
 // AEs is the registry of known AEs: an association is accepted only from
 // a calling AE title whose entry names the source address.
 type AEs struct {
+	// mu lets the admin API replace the entries while associations
+	// look them up (AEDirectory).
+	mu   sync.RWMutex
 	list []AE
 	ips  [][]net.IP // resolved hosts, by entry
 }
@@ -128,6 +164,8 @@ func (r *AEs) Lookup(aet string, ip net.IP) (AE, bool) {
 	if r == nil {
 		return AE{}, false
 	}
+	r.mu.RLock()
+	defer r.mu.RUnlock()
 	for i, ae := range r.list {
 		if ae.AET != aet {
 			continue
@@ -146,6 +184,8 @@ func (r *AEs) Len() int {
 	if r == nil {
 		return 0
 	}
+	r.mu.RLock()
+	defer r.mu.RUnlock()
 	return len(r.list)
 }
 
@@ -155,6 +195,8 @@ func (r *AEs) Destination(aet string) (AE, bool) {
 	if r == nil {
 		return AE{}, false
 	}
+	r.mu.RLock()
+	defer r.mu.RUnlock()
 	for _, ae := range r.list {
 		if ae.AET == aet && ae.Port > 0 {
 			return ae, true

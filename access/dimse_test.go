@@ -66,6 +66,37 @@ func TestAEsRefused(t *testing.T) {
 	}
 }
 
+// TestAETransportAndCommit: an AE marked tls needs the TLS port and a
+// verified client certificate; storage commitment needs the store
+// allowance and reads as a clinician of the AE's institution.
+func TestAETransportAndCommit(t *testing.T) {
+	tlsAE := access.AE{AET: "T", TLS: true, Institution: "h1", Allow: []access.Operation{access.OpStore}}
+	plainAE := access.AE{AET: "P", Institution: "h1", Allow: []access.Operation{access.OpQuery}}
+	for _, tc := range []struct {
+		ae               access.AE
+		overTLS, trusted bool
+		ok               bool
+	}{
+		{tlsAE, true, true, true},
+		{tlsAE, true, false, false},
+		{tlsAE, false, false, false},
+		{plainAE, false, false, true},
+		{plainAE, true, false, true},
+	} {
+		err := tc.ae.CheckTransport(tc.overTLS, tc.trusted)
+		if (err == nil) != tc.ok || err != nil && !errors.Is(err, access.ErrTLSRequired) {
+			t.Errorf("%s over TLS %v, trusted %v: %v, want ok %v", tc.ae.AET, tc.overTLS, tc.trusted, err, tc.ok)
+		}
+	}
+	p, err := tlsAE.CommitPrincipal()
+	if err != nil || p.Role != auth.RoleClinician || p.Institution != "h1" || p.User != "ae:T" {
+		t.Errorf("commit principal %+v, %v", p, err)
+	}
+	if _, err := plainAE.CommitPrincipal(); !errors.Is(err, access.ErrOperationNotAllowed) {
+		t.Errorf("commitment by a query-only AE: %v, want ErrOperationNotAllowed", err)
+	}
+}
+
 // TestAEDestination: a C-MOVE destination is an entry with that title
 // and a port; an entry without a port is no destination.
 func TestAEDestination(t *testing.T) {

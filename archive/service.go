@@ -183,25 +183,51 @@ func New(store storage.Store, db index.Store, opt Options) *Service {
 	return s
 }
 
-// Commit makes every instance stored so far durable in the index. STOW
-// calls it once per request before answering, so concurrent requests share
-// one index fsync (objects are fsynced by the store on Put).
+// Commit makes every instance stored so far durable (Sync) and then tells
+// the observers which studies received instances (Notify). STOW calls it
+// once per request before answering, so concurrent requests share the
+// syncs.
 func (s *Service) Commit(ctx context.Context, stored []*Stored) error {
-	// Objects first (one syncfs for every file moved in since the last
-	// commit), then the index; the checkpoint then says that rows up to
-	// seq have durable objects.
-	seq := s.db.Seq()
-	if m, ok := s.store.(storage.Mover); ok {
-		if err := m.Sync(ctx); err != nil {
-			return fmt.Errorf("%w: %w", ErrUnavailable, err)
-		}
+	if err := s.Sync(ctx); err != nil {
+		return err
 	}
-	if err := s.db.Sync(); err != nil {
+	s.Notify(ctx, stored)
+	return nil
+}
+
+// Sync makes every instance stored so far durable: its object and its
+// index row, and the checkpoint past them.
+func (s *Service) Sync(ctx context.Context) error {
+	// The objects moved in since the last commit and the index are
+	// synced at the same time (each sync is a few fsyncs the disk queues
+	// together); only then does the checkpoint say that rows up to seq
+	// have durable objects. Syncing the index before its objects opens no
+	// new crash state: Badger may write its log to disk at any time, and
+	// Recover drops rows past the checkpoint whose objects are missing.
+	seq := s.db.Seq()
+	objErr := make(chan error, 1)
+	if m, ok := s.store.(storage.Mover); ok {
+		go func() { objErr <- m.Sync(ctx) }()
+	} else {
+		objErr <- nil
+	}
+	ierr := s.db.Sync()
+	if err := <-objErr; err != nil {
 		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	if ierr != nil {
+		return fmt.Errorf("%w: %w", ErrUnavailable, ierr)
 	}
 	if err := s.db.SetCheckpoint(seq); err != nil {
 		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
+	return nil
+}
+
+// Notify tells the observers, once per study, which studies received
+// instances (duplicates aside), with the party in ctx as the one who
+// stored them. Call it after Sync.
+func (s *Service) Notify(ctx context.Context, stored []*Stored) {
 	seen := map[string]bool{}
 	for _, st := range stored {
 		if seen[st.Study] || st.Duplicate {
@@ -212,7 +238,6 @@ func (s *Service) Commit(ctx context.Context, stored []*Stored) error {
 			o.StudyStored(ctx, st.Study)
 		}
 	}
-	return nil
 }
 
 // checkSpace refuses new data while a volume is nearly full: Badger maps

@@ -3,6 +3,7 @@ package dimse
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -21,6 +22,8 @@ type ClientOptions struct {
 	Roles     []RoleSelection
 	// Timeout bounds each read and write (default 30 s).
 	Timeout time.Duration
+	// TLS, when set, runs the association over TLS (PS3.15 B.1).
+	TLS *tls.Config
 }
 
 // Client is a DICOM association requested by the gateway (an SCU): used
@@ -42,8 +45,15 @@ func Dial(ctx context.Context, addr string, opt ClientOptions) (*Client, error) 
 	if opt.Timeout == 0 {
 		opt.Timeout = 30 * time.Second
 	}
-	var d net.Dialer
-	nc, err := d.DialContext(ctx, "tcp", addr)
+	var nc net.Conn
+	var err error
+	if opt.TLS != nil {
+		d := tls.Dialer{Config: opt.TLS}
+		nc, err = d.DialContext(ctx, "tcp", addr)
+	} else {
+		var d net.Dialer
+		nc, err = d.DialContext(ctx, "tcp", addr)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("dial %s: %w", addr, err)
 	}
@@ -385,6 +395,11 @@ func (c *Client) Release() error {
 		return err
 	}
 	typ, _, err := c.ReadPDU()
+	// Messages the peer sent before it read the request (such as a
+	// storage commitment report) may still arrive (Sta7): left unanswered.
+	for n := 0; err == nil && typ == pduPData && n < 1024; n++ {
+		typ, _, err = c.ReadPDU()
+	}
 	if err != nil {
 		return fmt.Errorf("read A-RELEASE-RP: %w", err)
 	}

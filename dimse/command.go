@@ -105,12 +105,20 @@ func (c Command) SetString(tag uint16, s string) {
 	b := []byte(s)
 	if len(b)%2 == 1 {
 		pad := byte(' ')
-		if tag == TagAffectedSOPClassUID || tag == TagAffectedSOPInstance {
+		if isUIDTag(tag) {
 			pad = 0
 		}
 		b = append(b, pad)
 	}
 	c[tag] = b
+}
+
+func isUIDTag(tag uint16) bool {
+	switch tag {
+	case TagAffectedSOPClassUID, TagAffectedSOPInstance, TagRequestedSOPClassUID, TagRequestedSOPInstance:
+		return true
+	}
+	return false
 }
 
 // encode writes the command set with its group length, elements in order.

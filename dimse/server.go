@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
@@ -60,6 +61,10 @@ type Options struct {
 
 // Association is an accepted (or being negotiated) association.
 type Association struct {
+	// TLS is the state of a DICOM TLS connection (nil on the plain
+	// port): the handler reads the verified client certificate there.
+	TLS *tls.ConnectionState
+
 	// ID names the association in logs and the audit trail.
 	ID     string
 	RQ     *AssociateRQ
@@ -290,6 +295,10 @@ func newID() string {
 
 // conn is one transport connection and its association state.
 type conn struct {
+	// reports are the N-EVENT-REPORTs sent and not yet confirmed, by
+	// message id (numbered with msgID, naction.go).
+	reports map[uint16]*EventReport
+
 	s    *Server
 	c    net.Conn
 	r    *bufio.Reader
@@ -298,7 +307,8 @@ type conn struct {
 
 	// wmu serialises writes (a message's PDUs are never interleaved) and
 	// guards op, the operation running beside the reader, and msgID, the
-	// last message id of the server's own requests (C-GET sub-operations).
+	// last message id of the server's own requests (C-GET sub-operations,
+	// N-EVENT-REPORT).
 	wmu   sync.Mutex
 	op    *operation
 	msgID uint16
@@ -311,6 +321,17 @@ func (s *Server) serveConn(ctx context.Context, nc net.Conn) {
 	c := &conn{s: s, c: nc, r: bufio.NewReaderSize(nc, 16<<10)}
 	id := newID()
 	log := s.log.With("assoc", id, "remote", nc.RemoteAddr().String())
+	var tlsState *tls.ConnectionState
+	if tc, ok := nc.(*tls.Conn); ok {
+		// The handshake runs under ARTIM, like the A-ASSOCIATE-RQ.
+		_ = nc.SetDeadline(time.Now().Add(s.opt.ARTIM))
+		if err := tc.HandshakeContext(ctx); err != nil {
+			log.Info("DICOM TLS handshake failed", "err", err)
+			return
+		}
+		st := tc.ConnectionState()
+		tlsState = &st
+	}
 	_ = nc.SetReadDeadline(time.Now().Add(s.opt.ARTIM))
 	typ, n, err := readPDUHeader(c.r, s.opt.MaxPDULength)
 	if err != nil {
@@ -346,6 +367,7 @@ func (s *Server) serveConn(ctx context.Context, nc net.Conn) {
 		c.reject(log, rj)
 		return
 	}
+	a.TLS = tlsState
 	actx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	hctx, err := s.opt.Handler.Associate(actx, a)
@@ -369,6 +391,7 @@ func (s *Server) serveConn(ctx context.Context, nc net.Conn) {
 	}
 	log.Debug("association accepted", "contexts", len(a.ts))
 	err = c.established(hctx)
+	c.undelivered(hctx)
 	s.opt.Handler.Closed(hctx, a, err)
 }
 
@@ -544,6 +567,13 @@ func (c *conn) dispatch(ctx context.Context, m *message) error {
 	switch m.field {
 	case CEchoRQ:
 		return c.send(m.ctx, Response(m.rq, c.s.opt.Handler.Echo(ctx, c.a), ""), nil)
+	case NActionRQ: // naction.go
+		return c.action(ctx, m)
+	case NEventReportRQ:
+		return c.eventReport(ctx, m)
+	case NEventReportRSP:
+		c.reported(m.rq)
+		return nil
 	case CStoreRQ:
 		rq := &StoreRequest{Command: m.rq, SOPClass: m.rq.String(TagAffectedSOPClassUID),
 			SOPInstance: m.rq.String(TagAffectedSOPInstance), TransferSyntax: c.a.ts[m.ctx]}

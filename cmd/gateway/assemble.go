@@ -66,7 +66,8 @@ type parts struct {
 	shares   *shareapi.API
 	fed      *federationParts // nil when federation is off
 	metrics  *metrics.Metrics
-	codecs   *codec.Set // the pixel codecs of this build (codecs.go)
+	aes      *access.AEDirectory // nil when the DICOM service is off
+	codecs   *codec.Set          // the pixel codecs of this build (codecs.go)
 	// replicas counts the gateways on this index (replicas.go).
 	replicas func() int
 }
@@ -121,6 +122,9 @@ func assemble(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 		return out
 	})
 	if p.fed, err = setupFederation(cfg.Federation, cfg.Data, cfg.PublicURL, p.rs, p.metrics, stdout, log); err != nil { // federation.go
+		return nil, err
+	}
+	if p.aes, err = openAEs(ctx, cfg, rec); err != nil { // dicom.go
 		return nil, err
 	}
 	if gw.echo, gw.policy, err = httpServer(cfg, p, log); err != nil {
@@ -278,6 +282,9 @@ func httpServer(cfg Config, p *parts, log *slog.Logger) (*echo.Echo, *access.Pol
 	authn := p.access.authenticator(append(p.fed.sessions(), p.shares.Session)...)
 	reg := registry{db: p.db, rs: p.rs}                                                                                           // what tokens and consents may name
 	admin := &adminapi.API{Tokens: p.access.tokens, Audit: p.access.audit, Facts: reportFacts{db: p.db, rs: p.rs}, Registry: reg} // Facts: the regulators' report
+	if p.aes != nil {
+		admin.AEs = p.aes
+	}
 	sopt := server.Options{
 		// Audit events name the person of a study.
 		Access: guard.Middleware(p.access.guard(cfg.Access, authn, policy, p.rs.PersonKeyOf, p.replicas)),

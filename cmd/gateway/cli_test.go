@@ -57,6 +57,7 @@ func noGatewayEnv() []string {
 func TestEverySubcommandHelp(t *testing.T) {
 	client := []string{"url", "token"}
 	offline := offlineFlags()
+	scu := []string{"peer", "aet", "aec", "tls", "tls-cert", "tls-key", "tls-ca", "timeout"}
 	cases := []struct {
 		args  []string
 		flags []string // exactly the flags listed; nil: a list of subcommands
@@ -84,6 +85,11 @@ func TestEverySubcommandHelp(t *testing.T) {
 		{[]string{"recognition", "load"}, append([]string{"institutions", "catalogue"}, client...)},
 		{[]string{"recognition", "export"}, client},
 		{[]string{"recognition", "stats"}, append([]string{"by", "from", "to", "json"}, client...)},
+		{[]string{"dicom"}, nil},
+		{[]string{"dicom", "echo"}, scu},
+		{[]string{"dicom", "store"}, append([]string{"n", "q"}, scu...)},
+		{[]string{"dicom", "find"}, append([]string{"k", "level", "root", "format"}, scu...)},
+		{[]string{"dicom", "move"}, append([]string{"k", "level", "root", "dest"}, scu...)},
 	}
 	flagLine := regexp.MustCompile(`(?m)^  --?([a-z0-9-]+)`)
 	for _, c := range cases {

@@ -28,6 +28,8 @@ type DICOMConfig struct {
 	// at most a quarter of them.
 	MaxAssociations int
 	IdleTimeout     time.Duration
+	// TLS is the DICOM TLS port (dicomtls.go).
+	TLS DICOMTLSConfig
 }
 
 // demoAE is the AE --demo registers: DCMTK tools on the gateway's machine
@@ -47,11 +49,15 @@ func bindDICOM(fs *flag.FlagSet, c *DICOMConfig) {
 	boolean(fs, &c.CheckCalledAET, "dicom-check-called-aet", "reject associations whose called AE title is not --dicom-aet")
 	intv(fs, &c.MaxAssociations, "dicom-max-associations", "DICOM associations served at once (one calling AE holds at most a quarter)")
 	duration(fs, &c.IdleTimeout, "dicom-idle-timeout", "abort a DICOM association idle this long")
+	bindDICOMTLS(fs, &c.TLS)
 }
 
 func (c DICOMConfig) validate() error {
+	if err := c.TLS.validate(); err != nil {
+		return err
+	}
 	switch {
-	case c.Listen == "":
+	case c.Listen == "" && c.TLS.Listen == "":
 		return nil
 	case c.AET == "" || len(c.AET) > 16:
 		return fmt.Errorf("dicom-aet: %q must be 1 to 16 characters", c.AET)
@@ -64,7 +70,7 @@ func (c DICOMConfig) validate() error {
 }
 
 // loadAEs reads the known-AE file and adds the demo AE with --demo.
-func loadAEs(cfg Config) (*access.AEs, error) {
+func loadAEs(cfg Config) ([]access.AE, error) {
 	var list []access.AE
 	if cfg.DICOM.AEsFile != "" {
 		b, err := os.ReadFile(cfg.DICOM.AEsFile)
@@ -78,29 +84,50 @@ func loadAEs(cfg Config) (*access.AEs, error) {
 	if cfg.Demo {
 		list = append(list, demoAE)
 	}
-	aes, err := access.NewAEs(list)
+	return list, nil
+}
+
+// openAEs is the known-AE directory: the file's entries (read-only) and
+// those the admin API keeps as records (nil when DICOM is off).
+func openAEs(ctx context.Context, cfg Config, rec access.AEStore) (*access.AEDirectory, error) {
+	if cfg.DICOM.Listen == "" && cfg.DICOM.TLS.Listen == "" {
+		return nil, nil
+	}
+	list, err := loadAEs(cfg)
+	if err != nil {
+		return nil, err
+	}
+	d, err := access.NewAEDirectory(ctx, list, rec)
 	if err != nil {
 		return nil, fmt.Errorf("dicom-aes: %w", err)
 	}
-	return aes, nil
+	return d, nil
 }
 
 // setupDICOM builds the DICOM service on the archive (nil when off).
 func setupDICOM(cfg Config, p *parts, log *slog.Logger) (*scp.Service, error) {
-	if cfg.DICOM.Listen == "" {
+	if cfg.DICOM.Listen == "" && cfg.DICOM.TLS.Listen == "" {
 		return nil, nil
 	}
-	aes, err := loadAEs(cfg)
+	clientTLS, err := cfg.DICOM.TLS.clientConfig()
 	if err != nil {
 		return nil, err
 	}
+	aes := p.aes.AEs()
+	if cfg.DICOM.TLS.ClientCA == "" {
+		for _, e := range p.aes.List() {
+			if e.TLS {
+				log.Warn("AE marked tls but no --dicom-tls-client-ca: its associations will be rejected (no client certificate can be verified)", "aet", e.AET)
+			}
+		}
+	}
 	if aes.Len() == 0 {
-		log.Warn("DICOM port on but no known AE: every association will be rejected (give --dicom-aes)")
+		log.Warn("DICOM port on but no known AE: every association will be rejected (give --dicom-aes, or add AEs under /api/v1/admin/dicom-aes)")
 	}
 	return scp.New(scp.Options{
 		AETitle: cfg.DICOM.AET, CheckCalledAET: cfg.DICOM.CheckCalledAET, AEs: aes,
 		Archive: p.archive, Audit: p.access.audit, PersonKeyOf: p.rs.PersonKeyOf,
-		Registerer: p.metrics.Registry, Logger: log.With("component", "dimse"),
+		Registerer: p.metrics.Registry, Logger: log.With("component", "dimse"), ClientTLS: clientTLS,
 		Server: dimse.Options{
 			MaxAssociations: cfg.DICOM.MaxAssociations, IdleTimeout: cfg.DICOM.IdleTimeout,
 			MaxDataSetBytes: cfg.MaxInstanceBytes, SpoolDir: filepath.Join(cfg.Data, "tmp"),
@@ -108,22 +135,44 @@ func setupDICOM(cfg Config, p *parts, log *slog.Logger) (*scp.Service, error) {
 	})
 }
 
-// serveDICOM listens on the DICOM port and serves until ctx ends; the
-// returned stop aborts open associations.
-func serveDICOM(ctx context.Context, svc *scp.Service, addr string, stdout io.Writer, log *slog.Logger, errc chan<- error) (func(context.Context), error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("listen %s (DICOM): %w", addr, err)
-	}
-	log.Info("DICOM listening", "addr", ln.Addr().String())
-	fmt.Fprintf(stdout, "gateway: serving DICOM (DIMSE) at %s\n", ln.Addr())
-	go func() {
-		if err := svc.Serve(ctx, ln); err != nil {
-			errc <- err
+// serveDICOM listens on the DICOM port and the DICOM TLS port (each when
+// set) and serves until ctx ends; the returned stop aborts open
+// associations.
+func serveDICOM(ctx context.Context, svc *scp.Service, cfg DICOMConfig, stdout io.Writer, log *slog.Logger, errc chan<- error) (func(context.Context), error) {
+	var lns []net.Listener
+	closeAll := func() {
+		for _, ln := range lns {
+			ln.Close()
 		}
-	}()
+	}
+	if cfg.Listen != "" {
+		ln, err := net.Listen("tcp", cfg.Listen)
+		if err != nil {
+			return nil, fmt.Errorf("listen %s (DICOM): %w", cfg.Listen, err)
+		}
+		lns = append(lns, ln)
+		log.Info("DICOM listening", "addr", ln.Addr().String())
+		fmt.Fprintf(stdout, "gateway: serving DICOM (DIMSE) at %s\n", ln.Addr())
+	}
+	if cfg.TLS.Listen != "" {
+		ln, err := listenDICOMTLS(cfg.TLS) // dicomtls.go
+		if err != nil {
+			closeAll()
+			return nil, err
+		}
+		lns = append(lns, ln)
+		log.Info("DICOM TLS listening", "addr", ln.Addr().String())
+		fmt.Fprintf(stdout, "gateway: serving DICOM TLS at %s\n", ln.Addr())
+	}
+	for _, ln := range lns {
+		go func() {
+			if err := svc.Serve(ctx, ln); err != nil {
+				errc <- err
+			}
+		}()
+	}
 	return func(sctx context.Context) {
-		ln.Close()
+		closeAll()
 		if err := svc.Close(sctx); err != nil {
 			log.Error("close DICOM service", "err", err)
 		}

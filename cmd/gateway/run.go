@@ -23,6 +23,7 @@ Commands:
   audit        verify, query or export the audit trail
   share        make a share link with a QR code for a study, or revoke one
   recognition  load or export institutions and the catalogue, print statistics
+  dicom        the gateway's DICOM SCU: echo, store, find or move with a PACS
   help         show this help
 
 Example:
@@ -64,6 +65,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = shareCmd(ctx, args[1:], stdout, stderr)
 	case "recognition":
 		err = recognitionCmd(ctx, args[1:], stdout, stderr)
+	case "dicom":
+		err = dicomCmd(ctx, args[1:], stdout, stderr) // dicomscu.go
 	case "help", "-h", "--help", "-help":
 		fmt.Fprint(stdout, usage)
 		return 0

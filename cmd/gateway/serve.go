@@ -60,9 +60,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if cfg.DebugListen != "" {
 		go servePprof(cfg.DebugListen, log)
 	}
-	errc := make(chan error, 2)
+	errc := make(chan error, 3)
 	if gw.dicom != nil {
-		stop, err := serveDICOM(ctx, gw.dicom, cfg.DICOM.Listen, stdout, log, errc) // dicom.go
+		stop, err := serveDICOM(ctx, gw.dicom, cfg.DICOM, stdout, log, errc) // dicom.go
 		if err != nil {
 			return err
 		}

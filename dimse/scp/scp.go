@@ -8,6 +8,7 @@ package scp
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -33,8 +35,10 @@ const Verification = "1.2.840.10008.1.1"
 
 // Archive is what the service needs of archive.Service.
 type Archive interface {
+	Durable(ctx context.Context, sop string) (*archive.Instance, error)
 	Store(ctx context.Context, r io.Reader, expectStudy string) (*archive.Stored, error)
-	Commit(ctx context.Context, stored []*archive.Stored) error
+	Sync(ctx context.Context) error
+	Notify(ctx context.Context, stored []*archive.Stored)
 	Search(ctx context.Context, q archive.Query, scope archive.Scope) (*archive.Result, error)
 	Instances(ctx context.Context, study, series, sop string) ([]*archive.Instance, error)
 	InstanceBySOP(ctx context.Context, sop string) (*archive.Instance, error)
@@ -67,6 +71,14 @@ type Options struct {
 	// Registerer receives the service's metrics (optional).
 	Registerer prometheus.Registerer
 	Logger     *slog.Logger
+	// ClientTLS is the TLS configuration (the gateway's client
+	// certificate, the CAs it trusts) of associations the gateway opens
+	// to AEs marked tls, such as a storage commitment report (optional).
+	ClientTLS *tls.Config
+	// ReportRetryDelays are the waits before each new attempt to deliver
+	// a storage commitment report over a new association (default 2 s,
+	// 10 s, 1 min).
+	ReportRetryDelays []time.Duration
 	// Server are the upper layer's options (timeouts, bounds, spool);
 	// AETitle, Syntaxes, Handler and Logger are set by New.
 	Server dimse.Options
@@ -74,6 +86,14 @@ type Options struct {
 
 // Service is the DICOM service: serve it with Serve, stop it with Close.
 type Service struct {
+	// base ends background work (report deliveries) on Close; bg waits
+	// for it.
+	base context.Context
+	stop context.CancelFunc
+	bg   sync.WaitGroup
+	// notes are the studies the observers hear of (observe.go).
+	notes studyNotes
+
 	opt Options
 	log *slog.Logger
 	srv *dimse.Server
@@ -124,14 +144,30 @@ func New(opt Options) (*Service, error) {
 		return nil, err
 	}
 	s.srv = srv
+	s.base, s.stop = context.WithCancel(context.Background())
+	s.notes = studyNotes{seen: map[string]bool{}, dirty: map[string]note{}}
+	s.bg.Add(1)
+	go s.settleLoop()
 	return s, nil
 }
 
 // Serve accepts associations on ln until ctx ends.
 func (s *Service) Serve(ctx context.Context, ln net.Listener) error { return s.srv.Serve(ctx, ln) }
 
-// Close aborts open associations and waits for them.
-func (s *Service) Close(ctx context.Context) error { return s.srv.Close(ctx) }
+// Close aborts open associations, stops report deliveries and waits for
+// them.
+func (s *Service) Close(ctx context.Context) error {
+	err := s.srv.Close(ctx)
+	s.stop()
+	done := make(chan struct{})
+	go func() { s.bg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return fmt.Errorf("close DICOM service: %w", ctx.Err())
+	}
+	return err
+}
 
 // syntaxes are the presentation contexts the gateway accepts:
 // verification, and every storage SOP class in the syntaxes it stores.
@@ -144,6 +180,8 @@ func syntaxes(abstract string) []string {
 		return []string{dcm.ImplicitVRLittleEndian, dcm.ExplicitVRLittleEndian}
 	case dcm.IsStorageSOPClass(abstract):
 		return dcm.StoredTransferSyntaxes
+	case abstract == StorageCommitment: // commitment.go
+		return []string{dcm.ImplicitVRLittleEndian, dcm.ExplicitVRLittleEndian}
 	}
 	return nil
 }
@@ -177,6 +215,12 @@ func (s *Service) Associate(ctx context.Context, a *dimse.Association) (context.
 		err = dimse.RejectCalledAE(fmt.Sprintf("called AE title %q is not this gateway's (%s)", a.RQ.CalledAE, s.opt.AETitle))
 	case !known:
 		err = dimse.RejectCallingAE(fmt.Sprintf("calling AE title %q from %s is not a known AE", a.RQ.CallingAE, ip))
+	default:
+		// An AE marked tls is not recognised on the plain port or
+		// without a trusted client certificate (the log says why).
+		if terr := ae.CheckTransport(a.TLS != nil, a.TLS != nil && len(a.TLS.VerifiedChains) > 0); terr != nil {
+			err = dimse.RejectCallingAE(terr.Error())
+		}
 	}
 	if err != nil {
 		s.m.assocs.WithLabelValues("rejected").Inc()
@@ -196,6 +240,7 @@ func (s *Service) Associate(ctx context.Context, a *dimse.Association) (context.
 func (s *Service) Closed(ctx context.Context, a *dimse.Association, err error) {
 	s.m.open.Dec()
 	ss := sessionOf(ctx)
+	s.gc.leave(ss)
 	ev := audit.Event{Time: time.Now().UTC(), Actor: "ae:" + a.RQ.CallingAE, Institution: ss.ae.Institution,
 		Action: "DIMSE A-RELEASE", Outcome: 200, Source: ss.source, RequestID: a.ID,
 		Detail: fmt.Sprintf("%d instance(s) stored in %s", ss.stored, time.Since(ss.start).Round(time.Millisecond))}
@@ -225,7 +270,7 @@ func (s *Service) Store(ctx context.Context, a *dimse.Association, rq *dimse.Sto
 	meta := fileMeta(rq, a.RQ.CallingAE)
 	st, err := s.opt.Archive.Store(ctx, io.MultiReader(strings.NewReader(meta), rq.Data), "")
 	if err == nil && !st.Duplicate {
-		err = s.gc.commit(context.WithoutCancel(ctx), st)
+		err = s.gc.commit(context.WithoutCancel(ctx), ss, st)
 	}
 	if err != nil {
 		status, comment := storeStatus(err)
@@ -237,6 +282,9 @@ func (s *Service) Store(ctx context.Context, a *dimse.Association, rq *dimse.Sto
 		return s.storeDone(ctx, a, rq, st, status, comment)
 	}
 	ss.stored++
+	if !st.Duplicate {
+		s.ran(ctx, st) // observe.go
+	}
 	return s.storeDone(ctx, a, rq, st, 0, "")
 }
 

@@ -26,6 +26,8 @@ type API struct {
 	// (a typo would give a PACS or a clinician a token that sees
 	// nothing). Nil checks nothing (tests of the handlers alone).
 	Registry Registry
+	// AEs are the known DICOM AEs (nil: the DICOM service is off).
+	AEs AEDirectory
 }
 
 // Registry says whether an institution is registered.
@@ -45,6 +47,9 @@ func (a *API) Register(g *echo.Group) {
 	g.POST("/admin/audit/export", a.exportAudit)
 	g.GET("/admin/audit/report", a.report)
 	g.GET("/patient/access-log", a.patientAccessLog)
+	g.GET("/admin/dicom-aes", a.listAEs) // dicomaes.go
+	g.PUT("/admin/dicom-aes/:aet", a.putAE)
+	g.DELETE("/admin/dicom-aes/:aet", a.deleteAE)
 }
 
 func (a *API) me(c echo.Context) error {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/imgcloud/gateway/access"
 	"github.com/imgcloud/gateway/archive"
 	"github.com/imgcloud/gateway/auth"
 	"github.com/imgcloud/gateway/consent"
@@ -159,6 +160,13 @@ func Status(err error) int {
 		return http.StatusGone
 	case errors.Is(err, share.ErrLocked), errors.Is(err, share.ErrWrongPIN):
 		return http.StatusForbidden
+	// Known DICOM AEs (/api/v1/admin/dicom-aes).
+	case errors.Is(err, access.ErrAEInvalid):
+		return http.StatusBadRequest
+	case errors.Is(err, access.ErrAENotFound):
+		return http.StatusNotFound
+	case errors.Is(err, access.ErrAEReadOnly):
+		return http.StatusConflict
 	// Federation (routes under /dicomweb/peers/).
 	case errors.As(err, &peerErr):
 		return peerErr.HTTPStatus()

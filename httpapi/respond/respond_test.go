@@ -16,6 +16,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
+	"github.com/imgcloud/gateway/access"
 	"github.com/imgcloud/gateway/archive"
 	"github.com/imgcloud/gateway/auth"
 	"github.com/imgcloud/gateway/consent"
@@ -80,6 +81,9 @@ func TestHandlerMapping(t *testing.T) {
 		{"recognition conflict", wrap(recognition.ErrConflict), 409, "do something: conflict", ""},
 		{"consent invalid", fmt.Errorf("%w: until must be after from", consent.ErrInvalid), 400, "invalid consent: until must be after from", ""},
 		{"consent not found", fmt.Errorf("%w: c1", consent.ErrNotFound), 404, "consent not found: c1", ""},
+		{"AE invalid", fmt.Errorf("%w: AE X: host is required", access.ErrAEInvalid), 400, "invalid AE: AE X: host is required", ""},
+		{"AE not found", fmt.Errorf("AE %q: %w", "X", access.ErrAENotFound), 404, `AE "X": AE not found`, ""},
+		{"AE read-only", fmt.Errorf("%w: change it there", access.ErrAEReadOnly), 409, "AE defined in the registry file: change it there", ""},
 		{"share invalid", fmt.Errorf("%w: pin too short", share.ErrInvalid), 400, "invalid share: pin too short", ""},
 		{"share not found", share.ErrNotFound, 404, "share not found", ""},
 		{"share PIN required", share.ErrPINRequired, 400, "PIN required", ""},

@@ -33,6 +33,8 @@ type Store struct {
 	// processes that may share the folder.
 	tmpTag string
 	seq    atomic.Uint64
+	// pend are the writes the next Sync makes durable (pending.go).
+	pend pending
 }
 
 var _ storage.Store = (*Store)(nil)

@@ -55,6 +55,7 @@ func (s *Store) MoveIn(ctx context.Context, key string, f *os.File, size int64) 
 	if err != nil {
 		return fmt.Errorf("put %s: %w", key, classify(err))
 	}
+	s.pend.addFile(path)
 	return nil
 }
 
@@ -99,16 +100,19 @@ func (s *Store) WriteIn(ctx context.Context, key string, data []byte) error {
 		os.Remove(tmp)
 		return fmt.Errorf("put %s: %w", key, classify(err))
 	}
+	s.pend.addFile(path)
 	return nil
 }
 
-// Sync makes every file and directory written under the store's volume
-// durable with one syncfs(2): the group commit of MoveIn.
+// Sync makes every object MoveIn and WriteIn wrote since the last Sync
+// durable, with the directory entries that name them: the group commit of
+// MoveIn. The files are fsynced together (or the volume with one
+// syncfs(2) when they are many).
 func (s *Store) Sync(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if err := syncfs(s.root); err != nil {
+	if err := s.syncPending(); err != nil {
 		return fmt.Errorf("sync %s: %w", s.root, classify(err))
 	}
 	return nil

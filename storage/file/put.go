@@ -141,7 +141,11 @@ func (s *Store) mkdir(dir string, sync bool, depth int) error {
 	switch {
 	case err == nil && sync:
 		return syncDir(filepath.Dir(dir))
-	case err == nil || errors.Is(err, fs.ErrExist):
+	case err == nil:
+		// WriteIn and MoveIn: the new entry is made durable by Sync.
+		s.pend.addDir(filepath.Dir(dir))
+		return nil
+	case errors.Is(err, fs.ErrExist):
 		return nil
 	}
 	return err

@@ -1,0 +1,88 @@
+package scp
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/imgcloud/gateway/archive"
+	"github.com/imgcloud/gateway/internal/testutil/gwtest"
+)
+
+// countingArchive is a real archive that counts its syncs.
+type countingArchive struct {
+	*archive.Service
+	mu    sync.Mutex
+	syncs int
+}
+
+func (a *countingArchive) Sync(ctx context.Context) error {
+	a.mu.Lock()
+	a.syncs++
+	a.mu.Unlock()
+	return a.Service.Sync(ctx)
+}
+
+// TestGroupCommitWaitsForStorers: once four associations store at about
+// the same time, one commit covers an instance of each, not one commit
+// each; an association that stopped storing is not waited for.
+func TestGroupCommitWaitsForStorers(t *testing.T) {
+	dir := t.TempDir()
+	store, db := gwtest.StoreAndIndex(t, dir)
+	a := &countingArchive{Service: archive.New(store, db, archive.Options{TempDir: dir, Visibility: archive.Unrestricted{}})}
+	g := newGroupCommit(a)
+	g.linger = time.Second // generous: the batch must fill well before
+	ctx := context.Background()
+	n := 0
+	storeOne := func() *archive.Stored {
+		n++
+		sop := fmt.Sprintf("1.2.826.0.1.10.%d", n)
+		data := gwtest.Part10("1.2.840.10008.5.1.4.1.1.7", sop, gwtest.Minimal("1.2.826.0.1.10", "1.2.826.0.1.10.0", sop))
+		st, err := a.Store(ctx, bytes.NewReader(data), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	// round has associations who commit one instance each, 20 ms apart.
+	round := func(who ...string) int {
+		a.mu.Lock()
+		a.syncs = 0
+		a.mu.Unlock()
+		var wg sync.WaitGroup
+		for _, w := range who {
+			st := storeOne()
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := g.commit(ctx, w, st); err != nil {
+					t.Error(err)
+				}
+			}()
+			time.Sleep(20 * time.Millisecond)
+		}
+		wg.Wait()
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		return a.syncs
+	}
+	round("A", "B", "C", "D") // the first round has no history: eager
+	start := time.Now()
+	if got := round("A", "B", "C", "D"); got != 1 || time.Since(start) > 900*time.Millisecond {
+		t.Errorf("%d syncs in %s, want one for the four without waiting for the linger", got, time.Since(start))
+	}
+	// A alone from now on: B, C and D drop out after two batches.
+	round("A")
+	round("A")
+	start = time.Now()
+	if got := round("A"); got != 1 || time.Since(start) > 900*time.Millisecond {
+		t.Errorf("a lone association: %d syncs in %s", got, time.Since(start))
+	}
+	g.leave("A")
+	if len(g.recent) != 3 {
+		t.Errorf("recent %v after A left", g.recent)
+	}
+}
