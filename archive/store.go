@@ -1,6 +1,7 @@
 package archive
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -134,8 +135,10 @@ func (s *Service) Store(ctx context.Context, r io.Reader, expectStudy string) (*
 	if errors.As(err, &exists) {
 		// Another gateway on the same index (replicas on PostgreSQL) stored
 		// it since the check above, under the same object key: the same
-		// bytes are a duplicate, and the object is theirs to keep.
-		if same, serr := s.sameContent(ctx, exists.Existing, h, sp); serr == nil && same {
+		// bytes are a duplicate, and the object is theirs to keep. The
+		// object under the key may be ours by now, so only the rows are
+		// compared (size and checksum of the whole file).
+		if sameRow(exists.Existing, h, sp) {
 			out.Duplicate = true
 			return out, nil
 		}
@@ -178,14 +181,15 @@ func (s *Service) putObject(ctx context.Context, key string, sp *spooled) error 
 }
 
 // sameContent reports whether the spooled part is the instance already
-// stored as prev: in the same series, with the same bytes. The bytes are
-// compared with the stored object, not only a checksum (CRC-32C is easy to
+// stored as prev: in the same series, with the same data set in the same
+// transfer syntax. The file meta is left out of the comparison: it names
+// the sender (the calling AE of a C-STORE, the writer's implementation),
+// so the same instance sent by a modality and by its PACS differs there
+// and is still the same instance. The data sets are compared byte for
+// byte with the stored object, not only a checksum (CRC-32C is easy to
 // forge), and only for a re-sent instance, which is rare.
 func (s *Service) sameContent(ctx context.Context, prev *index.Instance, h *dcm.Header, sp *spooled) (bool, error) {
-	if prev.Study != h.StudyUID || prev.Series != h.SeriesUID || prev.Size != sp.size {
-		return false, nil
-	}
-	if prev.CRC32C != "" && prev.CRC32C != sp.sum {
+	if prev.Study != h.StudyUID || prev.Series != h.SeriesUID {
 		return false, nil
 	}
 	rc, err := s.store.Get(ctx, prev.Key, 0, -1)
@@ -193,11 +197,27 @@ func (s *Service) sameContent(ctx context.Context, prev *index.Instance, h *dcm.
 		return false, mapStoreErr(fmt.Errorf("compare with %s: %w", prev.Key, err))
 	}
 	defer rc.Close()
-	same, err := sameBytes(rc, io.NewSectionReader(sp.readerAt(), 0, sp.size))
+	stored, mine := bufio.NewReaderSize(rc, 64<<10), bufio.NewReaderSize(io.NewSectionReader(sp.readerAt(), 0, sp.size), 64<<10)
+	tsStored, err := dcm.SkipFileMeta(stored)
+	if err != nil {
+		return false, fmt.Errorf("compare with %s: %w", prev.Key, err)
+	}
+	tsMine, err := dcm.SkipFileMeta(mine)
+	if err != nil || tsMine != tsStored {
+		return false, nil
+	}
+	same, err := sameBytes(stored, mine)
 	if err != nil {
 		return false, mapStoreErr(fmt.Errorf("compare with %s: %w", prev.Key, err))
 	}
 	return same, nil
+}
+
+// sameRow reports whether prev's row describes the spooled file: same
+// series, size and CRC-32C.
+func sameRow(prev *index.Instance, h *dcm.Header, sp *spooled) bool {
+	return prev.Study == h.StudyUID && prev.Series == h.SeriesUID && prev.Size == sp.size &&
+		(prev.CRC32C == "" || prev.CRC32C == sp.sum)
 }
 
 // sameBytes reports whether a and b yield the same bytes.

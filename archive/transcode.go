@@ -26,6 +26,14 @@ var ErrUndecodable = errors.New("stored pixel data does not decode")
 // Codecs is the codec set the archive transcodes with (nil: none).
 func (s *Service) Codecs() *codec.Set { return s.opt.Codecs }
 
+// Decodes reports whether the archive decodes pixel data stored in
+// transfer syntax ts (its codec set has a decoder for it): whether OpenAs
+// can serve such instances natively.
+func (s *Service) Decodes(ts string) bool {
+	_, ok := s.opt.Codecs.Decoder(ts)
+	return ok
+}
+
 // codecFrame reads what the attributes of in say one frame is.
 func codecFrame(in *Instance) codec.Frame {
 	get := func(tag string, def int) int {

@@ -84,6 +84,12 @@ func TestTranscodeToNative(t *testing.T) {
 					dcmtktest.Run(t, "gdcmconv", "--raw", f.Path, raw)
 				}
 				_, ref = fileFrames(t, read(t, raw))
+				// The reference keeps the codestream's precision, the
+				// gateway's decoders clamp to BitsStored.
+				fr, _ := codectest.Frames(t, f.Path)
+				for i := range ref {
+					ref[i] = codectest.Clamp(ref[i], fr)
+				}
 			}
 			base := gw.URL + "/studies/" + h.StudyUID + "/series/" + h.SeriesUID + "/instances/" + h.SOPUID
 			nums := make([]string, len(want))

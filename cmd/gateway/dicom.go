@@ -127,6 +127,9 @@ func setupDICOM(cfg Config, p *parts, log *slog.Logger) (*scp.Service, error) {
 	return scp.New(scp.Options{
 		AETitle: cfg.DICOM.AET, CheckCalledAET: cfg.DICOM.CheckCalledAET, AEs: aes,
 		Archive: p.archive, Audit: p.access.audit, PersonKeyOf: p.rs.PersonKeyOf,
+		// Destinations that accept only native syntaxes get compressed
+		// instances decoded, with the codecs the archive serves WADO with.
+		Transcoder: scp.DecodingTranscoder{Archive: p.archive},
 		Registerer: p.metrics.Registry, Logger: log.With("component", "dimse"), ClientTLS: clientTLS,
 		Server: dimse.Options{
 			MaxAssociations: cfg.DICOM.MaxAssociations, IdleTimeout: cfg.DICOM.IdleTimeout,

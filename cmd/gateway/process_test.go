@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/imgcloud/gateway/codec/codecs"
 	"github.com/imgcloud/gateway/internal/corpus"
 	"github.com/imgcloud/gateway/internal/testutil/gwtest"
 )
@@ -39,7 +40,12 @@ func gatewayBinary(t *testing.T) string {
 			return
 		}
 		binPath = filepath.Join(dir, "gateway")
-		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+		// The process has the codecs of the test binary's build.
+		args := []string{"build", "-o", binPath}
+		if codecs.Cgo {
+			args = append(args, "-tags", "cgocodecs")
+		}
+		out, err := exec.Command("go", append(args, ".")...).CombinedOutput()
 		if err != nil {
 			binErr = fmt.Errorf("go build: %v\n%s", err, out)
 		}

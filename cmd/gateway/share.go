@@ -61,7 +61,7 @@ func setupShares(cfg Config, svc *archive.Service, db index.Store, rs *recogniti
 	api := shareapi.New(shareapi.Options{
 		Shares: shares, Archive: svc, Owners: studyOwners{db: db, rs: rs},
 		PublicURL: strings.TrimSuffix(strings.TrimRight(cfg.PublicURL, "/"), "/dicomweb"), TrustForwarded: cfg.TrustForwarded,
-		SecureCookie: sc.SecureCookie, Logger: log.With("component", "share"),
+		SecureCookie: sc.SecureCookie, PageOnOpen: true, Logger: log.With("component", "share"),
 	})
 	return api, nil
 }

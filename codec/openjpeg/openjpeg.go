@@ -282,13 +282,25 @@ var (
 	j2kSignature = []byte{0xff, 0x4f, 0xff, 0x51}
 )
 
+// LossySyntaxes are the syntaxes of Syntaxes whose codestreams may be
+// lossy: decode them with Decoder{Lossy: true}.
+var LossySyntaxes = []string{codec.JPEG2000, codec.HTJ2K}
+
 // Decoder decodes JPEG 2000 and HTJ2K frames. The zero value is ready.
-type Decoder struct{}
+type Decoder struct {
+	// Lossy clamps decoded samples to the range of BitsStored. A lossy
+	// codestream declaring a larger precision than BitsStored (GDCM
+	// writes 16 for 12-bit data) decodes to values beyond it where the
+	// quantisation overshoots, which a reader that keeps BitsStored bits
+	// would wrap around (a bright edge of a signed 12-bit image at 2060
+	// read as -2036). Lossless decodes keep every bit.
+	Lossy bool
+}
 
 var _ codec.Decoder = Decoder{}
 
 // Decode decodes one frame: src is a J2K codestream or a JP2 file.
-func (Decoder) Decode(src []byte, f codec.Frame) (codec.Image, error) {
+func (o Decoder) Decode(src []byte, f codec.Frame) (codec.Image, error) {
 	if err := f.Check(); err != nil {
 		return codec.Image{}, fmt.Errorf("decode JPEG 2000: %w", err)
 	}
@@ -339,7 +351,7 @@ func (Decoder) Decode(src []byte, f codec.Frame) (codec.Image, error) {
 		// The inverse component transform (RCT or ICT) gave RGB.
 		img.Photometric = "RGB"
 	}
-	if err := copyPixels(img.Pixels, d.image, f); err != nil {
+	if err := copyPixels(img.Pixels, d.image, f, o.Lossy); err != nil {
 		return codec.Image{}, fmt.Errorf("decode JPEG 2000: %w", err)
 	}
 	return img, nil
@@ -457,9 +469,14 @@ func checkImage(im *C.opj_image_t, f codec.Frame) error {
 	return nil
 }
 
-// copyPixels lays the decoded components out as native pixel data.
-func copyPixels(dst []byte, im *C.opj_image_t, f codec.Frame) error {
+// copyPixels lays the decoded components out as native pixel data,
+// clamped to the range of BitsStored when clamp is set.
+func copyPixels(dst []byte, im *C.opj_image_t, f codec.Frame, clamp bool) error {
 	n := f.Rows * f.Columns
+	lo, hi := int32(0), int32(1)<<f.BitsStored-1
+	if f.Signed {
+		lo, hi = -(int32(1) << (f.BitsStored - 1)), int32(1)<<(f.BitsStored-1)-1
+	}
 	for i := 0; i < f.Samples; i++ {
 		c := C.gw_comp(im, C.OPJ_UINT32(i))
 		if c.data == nil || int(c.w) != f.Columns || int(c.h) != f.Rows {
@@ -473,6 +490,9 @@ func copyPixels(dst []byte, im *C.opj_image_t, f codec.Frame) error {
 		for p, v := range src {
 			if extend {
 				v = v << (32 - prec) >> (32 - prec)
+			}
+			if clamp {
+				v = min(max(v, lo), hi)
 			}
 			k := p*f.Samples + i
 			if f.BitsAllocated == 8 {

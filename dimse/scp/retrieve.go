@@ -34,26 +34,105 @@ const (
 	tagSOPClass  = "00080016"
 )
 
-// Transcoder converts a data set between transfer syntaxes for the
-// sub-operations of C-MOVE and C-GET, when the peer does not accept the
-// stored one. The default converts between the native little endian
-// syntaxes (dcm.Reencode); a build with the pixel codecs of package codec
-// plugs in one that also decodes compressed data.
+// Transcoder converts instances for the sub-operations of C-MOVE and
+// C-GET, when the peer does not accept the stored syntax. The default,
+// NativeTranscoder, converts between the native little endian syntaxes
+// (dcm.Reencode); DecodingTranscoder also decodes compressed pixel data
+// with the archive's codecs.
 type Transcoder interface {
+	// CanTranscode reports whether data sets stored in syntax from can be
+	// sent in syntax to: what a move proposes and a sub-operation picks.
 	CanTranscode(from, to string) bool
-	Transcode(w io.Writer, r io.Reader, from, to string) error
+	// Transcode opens the data set of in (no file meta) in syntax to, one
+	// CanTranscode allows. An instance that cannot be converted is an
+	// error here, before anything is sent (the sub-operation fails with
+	// the reason); a read error later cuts the sub-operation's message.
+	Transcode(ctx context.Context, in *archive.Instance, to string) (io.ReadCloser, error)
+}
+
+// Opener opens stored instances (archive.Service).
+type Opener interface {
+	Open(ctx context.Context, in *archive.Instance) (io.ReadCloser, error)
 }
 
 // NativeTranscoder re-encodes between Explicit and Implicit VR Little
-// Endian (and from Deflated Explicit VR Little Endian).
-type NativeTranscoder struct{}
+// Endian (and from Deflated Explicit VR Little Endian) the instances its
+// Archive opens.
+type NativeTranscoder struct{ Archive Opener }
 
 // CanTranscode implements Transcoder.
 func (NativeTranscoder) CanTranscode(from, to string) bool { return dcm.CanReencode(from, to) }
 
 // Transcode implements Transcoder.
-func (NativeTranscoder) Transcode(w io.Writer, r io.Reader, from, to string) error {
-	return dcm.Reencode(w, r, from, to)
+func (n NativeTranscoder) Transcode(ctx context.Context, in *archive.Instance, to string) (io.ReadCloser, error) {
+	rc, err := n.Archive.Open(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	return reencoded(rc, to)
+}
+
+// reencoded streams the data set of the Part 10 file rc reads,
+// re-encoded in syntax to (as stored when it is in to).
+func reencoded(rc io.ReadCloser, to string) (io.ReadCloser, error) {
+	br := bufio.NewReaderSize(rc, 64<<10)
+	from, err := dcm.SkipFileMeta(br)
+	if err != nil {
+		rc.Close()
+		return nil, fmt.Errorf("read file meta: %w", err)
+	}
+	if from == to {
+		return readCloser{br, rc}, nil
+	}
+	if !dcm.CanReencode(from, to) {
+		rc.Close()
+		return nil, fmt.Errorf("%w: %s to %s", dcm.ErrNotReencodable, from, to)
+	}
+	pr, pw := io.Pipe()
+	go func() {
+		pw.CloseWithError(dcm.Reencode(pw, br, from, to))
+		rc.Close()
+	}()
+	return pr, nil
+}
+
+type readCloser struct {
+	io.Reader
+	io.Closer
+}
+
+// Decoder is what DecodingTranscoder needs of archive.Service.
+type Decoder interface {
+	Opener
+	OpenAs(ctx context.Context, in *archive.Instance, ts string) (io.ReadCloser, int64, error)
+	Decodes(ts string) bool
+}
+
+// DecodingTranscoder sends an instance stored compressed in a syntax its
+// Archive decodes as Explicit VR Little Endian (archive.Service.OpenAs:
+// the pixel data decoded, the rest of the data set element for element)
+// or Implicit VR Little Endian (that, re-encoded); native instances as
+// NativeTranscoder does.
+type DecodingTranscoder struct{ Archive Decoder }
+
+// CanTranscode implements Transcoder.
+func (d DecodingTranscoder) CanTranscode(from, to string) bool {
+	return dcm.CanReencode(from, to) ||
+		(to == dcm.ExplicitVRLittleEndian || to == dcm.ImplicitVRLittleEndian) && d.Archive.Decodes(from)
+}
+
+// Transcode implements Transcoder.
+func (d DecodingTranscoder) Transcode(ctx context.Context, in *archive.Instance, to string) (io.ReadCloser, error) {
+	if dcm.CanReencode(in.TransferSyntax, to) {
+		return NativeTranscoder{d.Archive}.Transcode(ctx, in, to)
+	}
+	// OpenAs decodes the first frame before it returns: data that does
+	// not decode fails the sub-operation before its C-STORE goes out.
+	rc, _, err := d.Archive.OpenAs(ctx, in, dcm.ExplicitVRLittleEndian)
+	if err != nil {
+		return nil, err
+	}
+	return reencoded(rc, to)
 }
 
 // fallbacks are the syntaxes proposed besides the stored one, in the
@@ -510,31 +589,48 @@ func (s *Service) subOp(ctx context.Context, t target, in *archive.Instance, mov
 	if ts == "" {
 		// The Failed SOP Instance UID List names the instance; the
 		// comment (64 characters) starts with what matters most.
-		if len(offered) == 0 {
+		undecodable := !dcm.CanReencode(in.TransferSyntax, dcm.ExplicitVRLittleEndian) &&
+			!s.tc.CanTranscode(in.TransferSyntax, dcm.ExplicitVRLittleEndian) && !s.tc.CanTranscode(in.TransferSyntax, dcm.ImplicitVRLittleEndian)
+		switch {
+		case len(offered) == 0 && undecodable:
+			return 0, "", fmt.Errorf("%s not accepted, cannot decode it (stored syntax of SOP class %s)", in.TransferSyntax, sopClass)
+		case len(offered) == 0:
 			return 0, "", fmt.Errorf("stored syntax %s not accepted for SOP class %s", in.TransferSyntax, sopClass)
 		}
 		return 0, "", fmt.Errorf("stored syntax %s not convertible to the accepted %s", in.TransferSyntax, strings.Join(offered, ", "))
 	}
-	rc, err := s.opt.Archive.Open(ctx, in)
+	var data io.ReadCloser
+	var err error
+	if ts == in.TransferSyntax {
+		data, err = s.opt.Archive.Open(ctx, in)
+		if err == nil {
+			data, err = reencoded(data, ts) // the data set as stored
+		}
+	} else {
+		data, err = s.tc.Transcode(ctx, in, ts)
+	}
 	if err != nil {
-		return 0, "", errors.New("stored object unavailable")
+		return 0, "", s.unsendable(ctx, in, ts, err)
 	}
-	defer rc.Close()
-	br := bufio.NewReaderSize(rc, 64<<10)
-	stored, err := dcm.SkipFileMeta(br)
-	if err != nil {
-		return 0, "", errors.New("stored object unreadable")
-	}
-	var data io.Reader = br
-	if ts != stored {
-		pr, pw := io.Pipe()
-		defer pr.Close()
-		go func() { pw.CloseWithError(s.tc.Transcode(pw, br, stored, ts)) }()
-		data = pr
-	}
+	defer data.Close()
 	status, comment, err := t.store(sopClass, in.SOP, ts, data, moveAE, moveID)
 	if err != nil {
 		return 0, "", linkError{err}
 	}
 	return status, comment, nil
+}
+
+// unsendable words why instance in could not be opened in syntax ts for
+// the peer: the reason when it is one (no decoder, data that does not
+// decode), else the object is unavailable (the cause to the log).
+func (s *Service) unsendable(ctx context.Context, in *archive.Instance, ts string, err error) error {
+	var un *archive.UnsupportedError
+	switch {
+	case errors.As(err, &un):
+		return un
+	case errors.Is(err, archive.ErrUndecodable):
+		return fmt.Errorf("pixel data does not decode: %s", in.TransferSyntax)
+	}
+	s.log.WarnContext(ctx, "retrieve sub-operation: stored object not opened", "sop", in.SOP, "ts", ts, "err", err)
+	return errors.New("stored object unavailable")
 }

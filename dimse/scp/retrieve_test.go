@@ -25,10 +25,12 @@ import (
 )
 
 // storeSCP is a move destination: a real dimse server that accepts
-// Secondary Capture in the syntaxes given and keeps what it receives;
-// with gate set, each C-STORE waits for a value on it first.
+// Secondary Capture (every class with anyClass) in the syntaxes given
+// and keeps what it receives; with gate set, each C-STORE waits for a
+// value on it first.
 type storeSCP struct {
 	syntaxes []string
+	anyClass bool
 	gate     chan struct{}
 	mu       sync.Mutex
 	got      map[string][]byte
@@ -59,7 +61,7 @@ func (h *storeSCP) Store(_ context.Context, _ *dimse.Association, rq *dimse.Stor
 func (h *storeSCP) start(t *testing.T) int {
 	h.got, h.ts = map[string][]byte{}, map[string]string{}
 	srv, err := dimse.New(dimse.Options{AETitle: "DEST", Handler: h, Syntaxes: func(as string) []string {
-		if as == sc {
+		if as == sc || h.anyClass {
 			return h.syntaxes
 		}
 		return nil
@@ -90,7 +92,9 @@ type retrieveRig struct {
 	src   map[string][]byte // data sets as stored (explicit VR LE)
 }
 
-func newRetrieveRig(t *testing.T, destPort, otherPort int, tc ...scp.Transcoder) *retrieveRig {
+// newRetrieveRig starts the rig; tc, when given, makes the service's
+// Transcoder on its archive.
+func newRetrieveRig(t *testing.T, destPort, otherPort int, tc ...func(*archive.Service) scp.Transcoder) *retrieveRig {
 	dir := t.TempDir()
 	store, db := gwtest.StoreAndIndex(t, dir)
 	al, err := audit.Open(db, store, audit.Options{})
@@ -137,7 +141,7 @@ func newRetrieveRig(t *testing.T, destPort, otherPort int, tc ...scp.Transcoder)
 	opt := scp.Options{AEs: aes, Archive: svc, Audit: al, Registerer: prometheus.NewRegistry(),
 		Server: dimse.Options{SpoolDir: dir}}
 	if len(tc) > 0 {
-		opt.Transcoder = tc[0]
+		opt.Transcoder = tc[0](svc)
 	}
 	s, err := scp.New(opt)
 	if err != nil {
@@ -440,15 +444,22 @@ type failSecond struct {
 	n  int
 }
 
-func (f *failSecond) Transcode(w io.Writer, r io.Reader, from, to string) error {
+func (f *failSecond) Transcode(ctx context.Context, in *archive.Instance, to string) (io.ReadCloser, error) {
 	f.mu.Lock()
 	f.n++
 	n := f.n
 	f.mu.Unlock()
-	if n == 2 {
-		return fmt.Errorf("test: conversion %d fails", n)
+	rc, err := f.NativeTranscoder.Transcode(ctx, in, to)
+	if err != nil || n != 2 {
+		return rc, err
 	}
-	return f.NativeTranscoder.Transcode(w, r, from, to)
+	pr, pw := io.Pipe()
+	go func() {
+		defer rc.Close()
+		io.CopyN(pw, rc, 100)
+		pw.CloseWithError(fmt.Errorf("test: conversion %d fails", n))
+	}()
+	return pr, nil
 }
 
 // TestMoveRecovers: a sub-operation that breaks its association (the
@@ -457,7 +468,9 @@ func (f *failSecond) Transcode(w io.Writer, r io.Reader, from, to string) error 
 func TestMoveRecovers(t *testing.T) {
 	dest := &storeSCP{syntaxes: []string{dcm.ImplicitVRLittleEndian}}
 	port := dest.start(t)
-	rig := newRetrieveRig(t, port, port, &failSecond{})
+	rig := newRetrieveRig(t, port, port, func(svc *archive.Service) scp.Transcoder {
+		return &failSecond{NativeTranscoder: scp.NativeTranscoder{Archive: svc}}
+	})
 	c := rig.move(t, "WS", "WS", studyKeys(rig.study))
 	r := readRsp(t, c)
 	for r.status == 0xFF00 {

@@ -66,7 +66,7 @@ type Options struct {
 	PersonKeyOf func(study string) string
 	// Transcoder converts data sets for C-MOVE and C-GET sub-operations
 	// when the peer does not accept the stored syntax (default:
-	// NativeTranscoder).
+	// NativeTranscoder on Archive; DecodingTranscoder also decodes).
 	Transcoder Transcoder
 	// Registerer receives the service's metrics (optional).
 	Registerer prometheus.Registerer
@@ -122,7 +122,7 @@ func New(opt Options) (*Service, error) {
 	}
 	s := &Service{opt: opt, log: opt.Logger, gc: newGroupCommit(opt.Archive), tc: opt.Transcoder}
 	if s.tc == nil {
-		s.tc = NativeTranscoder{}
+		s.tc = NativeTranscoder{Archive: opt.Archive}
 	}
 	s.m = metrics{
 		assocs: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gateway_dimse_associations_total", Help: "DICOM associations requested, by outcome (accepted, rejected)."}, []string{"outcome"}),

@@ -48,8 +48,13 @@ type Options struct {
 	// PINs from one address (default 1 a minute after a burst of 10).
 	FailuresPerMinute float64
 	FailureBurst      int
-	Now               func() time.Time
-	Logger            *slog.Logger
+	// PageOnOpen answers the POST that opens a link with the share page
+	// itself (asked of the viewer mounted on the same server, see
+	// viewer.OpenAnswer) instead of a 303 to it: a round trip less
+	// before the first picture on a slow link.
+	PageOnOpen bool
+	Now        func() time.Time
+	Logger     *slog.Logger
 }
 
 // API holds the handlers.

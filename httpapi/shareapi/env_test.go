@@ -172,7 +172,7 @@ func startWithFiles(t *testing.T, burst int, extra []demo.File) *env {
 	shares := share.New(rec, keys, share.Options{Now: clk.now})
 	logs, logMu := &bytes.Buffer{}, &sync.Mutex{}
 	log := slog.New(slog.NewTextHandler(lockedWriter{logMu, logs}, nil))
-	api := shareapi.New(shareapi.Options{Shares: shares, Archive: svc, Owners: owners{db, f}, Now: clk.now, Logger: log, FailureBurst: burst})
+	api := shareapi.New(shareapi.Options{Shares: shares, Archive: svc, Owners: owners{db, f}, Now: clk.now, Logger: log, FailureBurst: burst, PageOnOpen: true})
 	authn := &auth.Authenticator{Tokens: toks, Sessions: []auth.SessionFunc{api.Session}}
 	policy, err := server.Policy(access.Prefix(server.APIRoot, adminapi.AccessRules), access.Prefix(server.APIRoot, shareapi.AccessRules), shareapi.LinkRules)
 	if err != nil {
@@ -222,7 +222,7 @@ func startWithFiles(t *testing.T, burst int, extra []demo.File) *env {
 	return e
 }
 
-// client does not follow redirects, so tests see the 303 and its cookie.
+// client does not follow redirects, so tests see each answer and its cookie.
 var client = &http.Client{Timeout: 60 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 
 // do sends a request with the named token (or none) and cookies.

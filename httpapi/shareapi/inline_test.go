@@ -16,7 +16,7 @@ func TestSharePageInlinesThumbnail(t *testing.T) {
 	e := start(t)
 	c := e.create(t, "clin", map[string]any{"study": e.a.StudyUID})
 	resp, _, ck := e.open(t, c.URL, "")
-	if resp.StatusCode != http.StatusSeeOther || ck == nil {
+	if resp.StatusCode != http.StatusOK || ck == nil {
 		t.Fatalf("open: %d", resp.StatusCode)
 	}
 	page := func(study string, cookies []*http.Cookie) (*http.Response, string) {

@@ -13,6 +13,7 @@ import (
 	"github.com/imgcloud/gateway/archive"
 	"github.com/imgcloud/gateway/auth"
 	"github.com/imgcloud/gateway/httpapi/guard"
+	"github.com/imgcloud/gateway/httpapi/viewer"
 	"github.com/imgcloud/gateway/internal/siteurl"
 	"github.com/imgcloud/gateway/share"
 )
@@ -85,8 +86,9 @@ func formAction(c echo.Context) string {
 }
 
 // open answers POST /s/{token}/open: the explicit action that checks the
-// PIN, counts a use, sets the session cookie and sends the browser (303)
-// to the viewer showing the one study.
+// PIN, counts a use, sets the session cookie and answers with the viewer
+// showing the one study (Options.PageOnOpen), else sends the browser
+// there (303).
 func (a *API) open(c echo.Context) error {
 	now := a.opt.Now()
 	if a.fails.blocked(c.RealIP(), now) {
@@ -134,8 +136,38 @@ func (a *API) open(c echo.Context) error {
 		Secure: a.secure(r), SameSite: http.SameSiteStrictMode,
 	})
 	c.Response().Header().Set("Cache-Control", "no-store")
+	if a.opt.PageOnOpen {
+		return sharePage(c, sh.Study, sess.Value)
+	}
 	// Relative to /s/{token}/open, so a reverse proxy's prefix is kept.
 	return c.Redirect(http.StatusSeeOther, "../../share.html?"+url.Values{"studyUID": {sh.Study}}.Encode())
+}
+
+// sharePage answers an open with the share page of study: a GET of
+// /share.html made inside the server (through every middleware, as the
+// browser's own GET after a redirect is) with the request's headers and
+// the new session's cookie in place of any other session, marked for the
+// viewer to serve it at this address (viewer.OpenAnswer).
+func sharePage(c echo.Context, study, session string) error {
+	r := c.Request()
+	sub, err := http.NewRequestWithContext(viewer.OpenAnswer(r.Context(), "../../"), http.MethodGet,
+		"/share.html?"+url.Values{"studyUID": {study}}.Encode(), nil)
+	if err != nil {
+		return fmt.Errorf("share page request: %w", err)
+	}
+	sub.Header = r.Header.Clone()
+	for _, h := range []string{"Content-Type", "Content-Length", "Cookie"} {
+		sub.Header.Del(h)
+	}
+	sub.AddCookie(&http.Cookie{Name: CookieName, Value: session})
+	for _, ck := range r.Cookies() {
+		if ck.Name != CookieName {
+			sub.AddCookie(ck)
+		}
+	}
+	sub.RemoteAddr, sub.Host = r.RemoteAddr, r.Host
+	c.Echo().ServeHTTP(c.Response(), sub)
+	return nil
 }
 
 // crossSite says why a POST to open a link comes from another site, or ""

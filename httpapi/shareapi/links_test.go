@@ -64,7 +64,7 @@ func TestRefusedLinks(t *testing.T) {
 	// end it still opens.
 	start := e.clk.now()
 	e.clk.set(c.Expires.Add(-time.Second))
-	if resp, b, ck := e.open(t, c.URL, ""); resp.StatusCode != 303 || ck == nil {
+	if resp, b, ck := e.open(t, c.URL, ""); resp.StatusCode != 200 || ck == nil {
 		t.Errorf("a second before expiry: %d %.200s", resp.StatusCode, b)
 	}
 	e.clk.set(c.Expires.Add(time.Second))
@@ -112,7 +112,7 @@ func TestPINAndUses(t *testing.T) {
 		t.Errorf("wrong PIN: %d %s", resp.StatusCode, b)
 	}
 	// A right PIN opens (and resets the count of wrong ones).
-	if resp, _, ck := e.open(t, c.URL, "2468"); resp.StatusCode != 303 || ck == nil {
+	if resp, _, ck := e.open(t, c.URL, "2468"); resp.StatusCode != 200 || ck == nil {
 		t.Errorf("right PIN: %d", resp.StatusCode)
 	}
 	// Three wrong PINs in a row lock the link for good, right PIN or not.
@@ -139,7 +139,7 @@ func TestPINAndUses(t *testing.T) {
 	for i := 0; i < 3; i++ {
 		e.do(t, "GET", one.URL, "", nil, nil, nil)
 	}
-	if resp, _, ck := e.open(t, one.URL, ""); resp.StatusCode != 303 || ck == nil {
+	if resp, _, ck := e.open(t, one.URL, ""); resp.StatusCode != 200 || ck == nil {
 		t.Errorf("first open: %d", resp.StatusCode)
 	}
 	e.wantPage(t, "used up", one.URL, http.StatusGone, "This link has been used up")
@@ -210,7 +210,7 @@ func TestKeyRotation(t *testing.T) {
 	}
 	// The old link keeps working after the rotation...
 	for _, link := range []string{old.URL, fresh.URL} {
-		if resp, _, ck := e.open(t, link, ""); resp.StatusCode != 303 || ck == nil {
+		if resp, _, ck := e.open(t, link, ""); resp.StatusCode != 200 || ck == nil {
 			t.Errorf("open %s after rotation: %d", link, resp.StatusCode)
 		}
 	}
@@ -219,7 +219,7 @@ func TestKeyRotation(t *testing.T) {
 		t.Fatalf("retire: %d %s", resp.StatusCode, b)
 	}
 	e.wantPage(t, "retired key", old.URL, http.StatusNotFound, "This link is not valid")
-	if resp, _, _ := e.open(t, fresh.URL, ""); resp.StatusCode != 303 {
+	if resp, _, _ := e.open(t, fresh.URL, ""); resp.StatusCode != 200 {
 		t.Errorf("new link after retiring the old key: %d", resp.StatusCode)
 	}
 	// The QR route signs the old share again with the current key.
@@ -231,7 +231,7 @@ func TestKeyRotation(t *testing.T) {
 	if keyTag(again) == keyTag(old.URL) {
 		t.Error("QR signed with the retired key")
 	}
-	if resp, _, _ := e.open(t, again, ""); resp.StatusCode != 303 {
+	if resp, _, _ := e.open(t, again, ""); resp.StatusCode != 200 {
 		t.Errorf("re-signed link: %d", resp.StatusCode)
 	}
 }

@@ -139,11 +139,19 @@ func TestShareLinkViewOnly(t *testing.T) {
 	// Opening counts a use, sets a strict session cookie and lands on the
 	// viewer for that study.
 	resp, b, ck := e.open(t, c.URL, "")
-	if resp.StatusCode != http.StatusSeeOther || ck == nil {
+	if resp.StatusCode != http.StatusOK || ck == nil {
 		t.Fatalf("open: %d %s", resp.StatusCode, b)
 	}
-	if loc := resp.Header.Get("Location"); loc != "../../share.html?studyUID="+e.a.StudyUID {
-		t.Errorf("redirect to %q", loc)
+	// The answer is the share page itself (a round trip sooner than a
+	// redirect), its URLs relative to the site root from /s/{token}/open,
+	// naming its own address for first.js, not stored.
+	page := string(b)
+	if !strings.Contains(page, `<meta name="page-url" content="../../share.html?studyUID=`+e.a.StudyUID+`">`) ||
+		!strings.Contains(page, `<script src="../../first.js">`) || !strings.Contains(page, `<img id="image" src="data:image/jpeg;base64,`) {
+		t.Errorf("open did not answer the rebased share page with its thumbnail: %.600s", page)
+	}
+	if cc := resp.Header.Get("Cache-Control"); cc != "no-store" {
+		t.Errorf("open's page: Cache-Control %q, want no-store", cc)
 	}
 	if !ck.HttpOnly || ck.SameSite != http.SameSiteStrictMode || ck.Path != "/" || ck.MaxAge != 1800 || ck.Value == token || strings.Contains(ck.Value, token) {
 		t.Errorf("cookie: %+v", ck)
@@ -215,7 +223,7 @@ func TestShareLinkViewOnly(t *testing.T) {
 	// Every open and refusal is audited, and no token reached the log or
 	// the audit trail.
 	evs := e.events(t)
-	if !hasEvent(evs, "POST /s/:token/open", "share "+c.ID+" open ok (use 1)", 303) ||
+	if !hasEvent(evs, "POST /s/:token/open", "share "+c.ID+" open ok (use 1)", 200) ||
 		!hasEvent(evs, "GET /s/:token", "share "+c.ID+" preview", 200) {
 		t.Errorf("opens not audited: %+v", evs)
 	}
@@ -414,8 +422,8 @@ func TestOpenRefusesCrossSite(t *testing.T) {
 		"typed":                       {"Sec-Fetch-Site": "none"},
 		"curl":                        {},
 	} {
-		if resp, body := post(hdr); resp.StatusCode != http.StatusSeeOther || len(resp.Cookies()) != 1 {
-			t.Errorf("%s: %d %.300s, want 303 with a session", name, resp.StatusCode, body)
+		if resp, body := post(hdr); resp.StatusCode != http.StatusOK || len(resp.Cookies()) != 1 {
+			t.Errorf("%s: %d %.300s, want 200 (the page) with a session", name, resp.StatusCode, body)
 		}
 	}
 	if got := uses(); got != "4" {

@@ -18,12 +18,16 @@ import (
 const (
 	firstGoal  = time.Second
 	screenGoal = 5 * time.Second
-	// slack is added to both goals before the test fails: the figures are
-	// measured on a loaded 2-core machine where Chromium's renderer, the
-	// gateway's JPEG encoder and the Go test share the CPUs, and a run
-	// there varies by a few hundred milliseconds (up to 1.2 s seen with 7
-	// other jobs running). One failed run is retried.
-	slack = time.Second
+	// slack is added to the screen goal before the test fails: the
+	// figures are measured on a loaded 2-core machine where Chromium's
+	// renderer, the gateway's JPEG encoder and the Go test share the
+	// CPUs, and a run there varies by a few hundred milliseconds (up to
+	// 1.2 s seen with 7 other jobs running). The first picture has none:
+	// the page answers the open itself (one round trip, 650-680 ms
+	// unloaded), and a run that the machine's load pushed past 1 s (one
+	// in four seen) is retried, twice.
+	slack    = time.Second
+	attempts = 3
 )
 
 // largestDemoStudy returns the files of the demo study with the most
@@ -81,16 +85,16 @@ func TestSlow3GFirstImage(t *testing.T) {
 	e := startWithFiles(t, 1000, files)
 
 	var r slowRun
-	for attempt := 1; attempt <= 2; attempt++ {
+	for attempt := 1; attempt <= attempts; attempt++ {
 		r = openSlow(t, exec, e, files[0].StudyUID)
 		t.Logf("SLOW3G: first=%dms (%d bytes before it) screen=%dms (attempt %d; goals %v and %v; picture %dx%d, thumbnail first %v)",
 			r.first.Milliseconds(), r.bytes, r.screen.Milliseconds(), attempt, firstGoal, screenGoal, r.width, r.height, r.thumb)
-		if r.first <= firstGoal+slack && r.screen <= screenGoal+slack {
+		if r.first <= firstGoal && r.screen <= screenGoal+slack {
 			break
 		}
 	}
-	if r.first > firstGoal+slack {
-		t.Errorf("first picture %v after Open, goal %v (+%v slack)", r.first, firstGoal, slack)
+	if r.first > firstGoal {
+		t.Errorf("first picture %v after Open, goal %v", r.first, firstGoal)
 	}
 	if r.screen > screenGoal+slack {
 		t.Errorf("screen-quality picture %v after Open, goal %v (+%v slack)", r.screen, screenGoal, slack)

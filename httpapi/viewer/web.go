@@ -6,10 +6,12 @@ package viewer
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"io/fs"
 	"net/http"
+	"regexp"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -45,8 +47,17 @@ func Register(e *echo.Echo, opt Options) {
 	e.GET("/*", func(c echo.Context) error {
 		securityHeaders(c.Response().Header())
 		if c.Request().URL.Path == "/share.html" {
-			if page, ok := inlineThumbnail(c, opt.Files); ok {
-				return servePage(c, page, opt.Files)
+			base, _ := c.Request().Context().Value(openAnswerKey{}).(string)
+			page, ok := inlineThumbnail(c, opt.Files)
+			if !ok && base != "" {
+				// The answer of an open has no address to fetch a
+				// preloaded thumbnail from: the page as it is.
+				var err error
+				page, err = fs.ReadFile(opt.Files, "share.html")
+				ok = err == nil
+			}
+			if ok {
+				return servePage(c, page, opt.Files, base)
 			}
 			preloadThumbnail(c)
 		}
@@ -100,10 +111,46 @@ func inlineThumbnail(c echo.Context, files fs.FS) ([]byte, bool) {
 	return bytes.Replace(page, []byte(tag), []byte(src), 1), true
 }
 
+// openAnswerKey marks a request for share.html made inside the server to
+// answer the POST that opens a share link (OpenAnswer).
+type openAnswerKey struct{}
+
+// OpenAnswer marks ctx, of a request for /share.html made inside the
+// server, as the answer to the POST that opened a share link (package
+// shareapi): the browser shows the page at the POST's address, so the
+// page's own URLs are made relative to base, the path from that address
+// to the site root ("../../" from /s/{token}/open), and the page names
+// its own address (share.html with the study, relative to base) for
+// first.js to take with history.replaceState, so that a reload is a GET
+// of share.html. The page then arrives a round trip sooner than after a
+// redirect (400 ms on slow 3G). The answer is not stored (no-store).
+func OpenAnswer(ctx context.Context, base string) context.Context {
+	return context.WithValue(ctx, openAnswerKey{}, base)
+}
+
+// relativeURL matches the href and src attributes of a page.
+var relativeURL = regexp.MustCompile(`\s(?:href|src)="([^"]*)"`)
+
+// rebase makes the relative URLs of page relative to base and adds the
+// page's own address (a meta element first.js reads).
+func rebase(page []byte, base, study string) []byte {
+	page = relativeURL.ReplaceAllFunc(page, func(m []byte) []byte {
+		i := bytes.IndexByte(m, '"') + 1
+		v := string(m[i : len(m)-1])
+		if v == "" || strings.HasPrefix(v, "data:") || strings.HasPrefix(v, "/") || strings.HasPrefix(v, "#") || strings.Contains(v, "://") {
+			return m
+		}
+		return append(append(bytes.Clone(m[:i]), base...), m[i:]...)
+	})
+	self := `<meta name="page-url" content="` + base + `share.html?studyUID=` + study + `">` + "\n"
+	return bytes.Replace(page, []byte(`<meta name="dicomweb-root"`), []byte(self+`<meta name="dicomweb-root"`), 1)
+}
+
 // servePage sends a share page with its stylesheet inline (allowed by
 // its hash in the Content-Security-Policy): a stylesheet blocks the first
-// paint, and fetching it costs another round trip on a slow link.
-func servePage(c echo.Context, page []byte, files fs.FS) error {
+// paint, and fetching it costs another round trip on a slow link. base,
+// when not empty, rebases it as the answer of an open (OpenAnswer).
+func servePage(c echo.Context, page []byte, files fs.FS, base string) error {
 	const link = `<link rel="stylesheet" href="style.css">`
 	css, err := fs.ReadFile(files, "style.css")
 	if err == nil && bytes.Contains(page, []byte(link)) {
@@ -112,6 +159,10 @@ func servePage(c echo.Context, page []byte, files fs.FS) error {
 		h := c.Response().Header()
 		h.Set("Content-Security-Policy", strings.Replace(h.Get("Content-Security-Policy"),
 			"style-src 'self'", "style-src 'self' 'sha256-"+base64.StdEncoding.EncodeToString(sum[:])+"'", 1))
+	}
+	if study := c.QueryParam("studyUID"); base != "" && dcm.ValidUID(study) {
+		page = rebase(page, base, study)
+		c.Response().Header().Set("Cache-Control", "no-store")
 	}
 	return c.HTMLBlob(http.StatusOK, page)
 }

@@ -6,6 +6,11 @@
 "use strict";
 
 (() => {
+  // The answer of POST /s/{token}/open is this page (a round trip sooner
+  // than a redirect): it takes its own address, so that a reload is a GET
+  // and the scripts' relative URLs start from the site root.
+  const self = document.querySelector('meta[name="page-url"]');
+  if (self) history.replaceState(null, "", self.content);
   const uid = new URLSearchParams(location.search).get("studyUID") || "";
   const img = document.getElementById("image"), vp = document.getElementById("viewport");
   if (!img || !vp || !/^[0-9.]{1,64}$/.test(uid)) return;

@@ -410,6 +410,26 @@ func Compare(a, b []byte, f codec.Frame) (maxDiff int, psnr float64) {
 	return maxDiff, 10 * math.Log10(peak*peak*float64(len(x))/se)
 }
 
+// Clamp returns frame px (laid out as f says) with each sample clamped to
+// the range of f.BitsStored: what a lossy decode is expected to give
+// where a reference decoder returns the codestream's wider precision.
+func Clamp(px []byte, f codec.Frame) []byte {
+	lo, hi := 0, 1<<f.BitsStored-1
+	if f.Signed {
+		lo, hi = -(1 << (f.BitsStored - 1)), 1<<(f.BitsStored-1)-1
+	}
+	out := bytes.Clone(px)
+	for i, v := range samples(px, f) {
+		v = min(max(v, lo), hi)
+		if f.BitsAllocated == 8 {
+			out[i] = byte(v)
+		} else {
+			binary.LittleEndian.PutUint16(out[2*i:], uint16(v))
+		}
+	}
+	return out
+}
+
 func samples(px []byte, f codec.Frame) []int {
 	if f.BitsAllocated == 8 {
 		out := make([]int, len(px))
