@@ -25,6 +25,9 @@ scripts/codecs.sh
 echo "== PostgreSQL (the index backend for several replicas; tests start a private server)"
 scripts/postgres.sh
 
+echo "== HAProxy (the balancer of deploy/compose-replicas.yml: config check, replicas behind it)"
+scripts/haproxy.sh
+
 echo "== Orthanc (a hospital PACS speaking DICOMweb to the gateway)"
 scripts/orthanc.sh
 

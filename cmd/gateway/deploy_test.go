@@ -251,12 +251,18 @@ func deployStrings(t *testing.T, where string, l []any) []string {
 // apiVersion, kind and metadata.name.
 func deployK8s(t *testing.T) (byKind map[string][]deployDoc, files []string) {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join(deployDir, "k8s", "*.yaml"))
+	return deployK8sDir(t, filepath.Join(deployDir, "k8s"))
+}
+
+// deployK8sDir is deployK8s for the manifests of one folder.
+func deployK8sDir(t *testing.T, dir string) (byKind map[string][]deployDoc, files []string) {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(files) == 0 {
-		t.Fatal("no deploy/k8s/*.yaml files")
+		t.Fatalf("no %s/*.yaml files", dir)
 	}
 	byKind = map[string][]deployDoc{}
 	for _, f := range files {

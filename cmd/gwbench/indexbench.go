@@ -19,6 +19,7 @@ import (
 	"github.com/imgcloud/gateway/archive"
 	"github.com/imgcloud/gateway/dcm"
 	"github.com/imgcloud/gateway/index"
+	"github.com/imgcloud/gateway/index/postgres"
 )
 
 // The index-level scale benchmark (issue 18): "gwbench index gen" writes
@@ -95,17 +96,52 @@ func indexGen(ctx context.Context, args []string, out io.Writer) error {
 	hospitals := fs.Int("hospitals", 40, "hospitals")
 	patients := fs.Int("patients", 2000, "patients per hospital")
 	seed := fs.Uint64("seed", 1, "random seed")
+	pgURL := fs.String("index", "", "write into this postgres:// index instead of a Badger folder (password from PGPASSWORD)")
+	writers := fs.Int("c", 1, "concurrent writers (one study each at a time; a postgres index gains from several)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *dir == "" {
-		return fmt.Errorf("index gen: -dir is required")
+	if *dir == "" && *pgURL == "" {
+		return fmt.Errorf("index gen: -dir or -index is required")
 	}
-	db, err := index.Open(index.Options{Dir: *dir})
+	var db index.Store
+	var err error
+	if *pgURL != "" {
+		db, err = postgres.Open(ctx, postgres.Options{URL: *pgURL, MaxConns: int32(max(*writers, 4))})
+	} else {
+		db, err = index.Open(index.Options{Dir: *dir})
+	}
 	if err != nil {
 		return err
 	}
 	defer db.Close()
+	// The studies are drawn here, in order (the same data for any -c), and
+	// written by the writers.
+	work := make(chan []index.NewInstance, *writers)
+	errs := make(chan error, *writers)
+	for range *writers {
+		go func() {
+			var first error
+			for batch := range work {
+				for _, ni := range batch {
+					if first == nil {
+						first = db.PutInstance(ni)
+					}
+				}
+			}
+			errs <- first
+		}()
+	}
+	wait := func() error {
+		close(work)
+		var first error
+		for range *writers {
+			if err := <-errs; err != nil && first == nil {
+				first = err
+			}
+		}
+		return first
+	}
 	r := rand.New(rand.NewPCG(*seed, 18))
 	start := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 	meta := []byte(strings.Repeat("m", 600)) // about a compressed instance's metadata
@@ -113,8 +149,10 @@ func indexGen(ctx context.Context, args []string, out io.Writer) error {
 	n := 0
 	for i := range *studies {
 		if err := ctx.Err(); err != nil {
+			wait()
 			return err
 		}
+		var batch []index.NewInstance
 		p := benchPatientOf(r.IntN(*hospitals), r.IntN(*patients))
 		study := fmt.Sprintf("2.25.18%d.%d", *seed, i)
 		day := start.AddDate(0, 0, r.IntN(3*365))
@@ -144,20 +182,21 @@ func indexGen(ctx context.Context, args []string, out io.Writer) error {
 				"0020000E": str("UI", se), "0008103E": str("LO", m+" series")}
 			for k := range *instances {
 				sop := fmt.Sprintf("%s.%d", se, k+1)
-				err := db.PutInstance(index.NewInstance{
+				batch = append(batch, index.NewInstance{
 					Instance: &index.Instance{Study: study, Series: se, SOP: sop, Key: "studies/" + study + "/" + se + "/" + sop + ".dcm", Size: 65536, TransferSyntax: "1.2.840.10008.1.2.1",
 						Attrs: dcm.Dataset{"00080018": str("UI", sop), "00200013": &dcm.Element{VR: "IS", Value: []any{float64(k + 1)}}, "00080016": str("UI", "1.2.840.10008.5.1.4.1.1.2")}},
 					Meta: meta, SeriesAttrs: seAttrs, StudyAttrs: st, Modality: m, Received: day,
 				})
-				if err != nil {
-					return err
-				}
 				n++
 			}
 		}
+		work <- batch
 		if (i+1)%10000 == 0 {
 			fmt.Fprintf(out, "%d studies, %d instances, %.0f inst/s\n", i+1, n, float64(n)/time.Since(t0).Seconds())
 		}
+	}
+	if err := wait(); err != nil {
+		return err
 	}
 	if err := db.Sync(); err != nil {
 		return err
@@ -169,7 +208,11 @@ func indexGen(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	el := time.Since(t0)
-	fmt.Fprintf(out, "wrote %d studies, %d instances in %s (%.0f inst/s), index %s\n", *studies, n, el.Round(time.Second), float64(n)/el.Seconds(), dirSize(*dir))
+	where := dirSize(*dir)
+	if *pgURL != "" {
+		where = postgres.Redact(*pgURL)
+	}
+	fmt.Fprintf(out, "wrote %d studies, %d instances in %s (%.0f inst/s, %d writers), index %s\n", *studies, n, el.Round(time.Second), float64(n)/el.Seconds(), *writers, where)
 	return nil
 }
 
