@@ -175,17 +175,7 @@ func TestStorageCommitment(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go s.Serve(context.Background(), ln)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		s.Close(ctx)
-		ln.Close()
-	})
+	ln := serveLoopback(t, s)
 	dial := func(aet string) *dimse.Client {
 		t.Helper()
 		c, err := dimse.Dial(context.Background(), ln.Addr().String(), dimse.ClientOptions{CallingAE: aet, CalledAE: "IMGCLOUD",

@@ -69,16 +69,7 @@ func (h *storeSCP) start(t *testing.T) int {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(context.Background(), ln)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Close(ctx)
-	})
+	ln := serveLoopback(t, srv)
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
@@ -147,16 +138,7 @@ func newRetrieveRig(t *testing.T, destPort, otherPort int, tc ...func(*archive.S
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go s.Serve(context.Background(), ln)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		s.Close(ctx)
-	})
+	ln := serveLoopback(t, s)
 	rig.addr = ln.Addr().String()
 	return rig
 }

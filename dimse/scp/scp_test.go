@@ -3,7 +3,6 @@ package scp_test
 import (
 	"context"
 	"errors"
-	"net"
 	"strconv"
 	"testing"
 	"time"
@@ -44,17 +43,7 @@ func TestService(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go s.Serve(context.Background(), ln)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		s.Close(ctx)
-		ln.Close()
-	})
+	ln := serveLoopback(t, s)
 	dial := func(aet string) (*dimse.Client, error) {
 		return dimse.Dial(context.Background(), ln.Addr().String(), dimse.ClientOptions{CallingAE: aet, CalledAE: "ANY",
 			Contexts: []dimse.PresentationContext{
