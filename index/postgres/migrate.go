@@ -61,9 +61,11 @@ func (db *DB) migrate(ctx context.Context) error {
 	create := `CREATE TABLE IF NOT EXISTS schema_version (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamp with time zone NOT NULL DEFAULT CURRENT_TIMESTAMP)`
 	if _, err := db.pool.Exec(ctx, create); err != nil {
 		// Two replicas creating the table at once: one fails on the
-		// catalogue's unique index, and the table is then there.
+		// catalogue's unique index (23505), or finds the table (42P07) or
+		// its row type (42710, duplicate_object) already made by the
+		// other; the table is then there.
 		var pe *pgconn.PgError
-		if !errors.As(err, &pe) || (pe.Code != "23505" && pe.Code != "42P07") {
+		if !errors.As(err, &pe) || (pe.Code != "23505" && pe.Code != "42P07" && pe.Code != "42710") {
 			return fmt.Errorf("create schema_version: %w", err)
 		}
 	}
