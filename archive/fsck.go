@@ -105,7 +105,7 @@ func (s *Service) Fsck(ctx context.Context, opt FsckOptions) (FsckReport, error)
 		}
 		rep.Orphans = append(rep.Orphans, key)
 		if opt.Repair {
-			_, err := s.reindexOne(ctx, oi)
+			err := s.reindexOne(ctx, oi)
 			if err != nil && !errors.Is(err, index.ErrExists) {
 				return rep, fmt.Errorf("repair %s: %w", key, err)
 			}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/imgcloud/gateway/dcm"
 	"github.com/imgcloud/gateway/index"
@@ -23,6 +25,11 @@ type ReindexStats struct {
 // reads headers only (range reads up to the pixel data), so it costs a few
 // kilobytes per instance whatever the image size. progress, when not nil,
 // is called after each object with the number done and the total.
+//
+// Headers are read and parsed reindexWorkers at a time, a chunk of
+// objects after another, while the previous chunk's rows are written;
+// rows are written in key order (the feed's order does not depend on
+// which read finished first).
 func (s *Service) Reindex(ctx context.Context, progress func(done, total int)) (ReindexStats, error) {
 	var keys []storage.ObjectInfo
 	if err := s.store.List(ctx, storage.StudiesPrefix, func(oi storage.ObjectInfo) error {
@@ -34,26 +41,55 @@ func (s *Service) Reindex(ctx context.Context, progress func(done, total int)) (
 		return ReindexStats{}, mapStoreErr(fmt.Errorf("list objects: %w", err))
 	}
 	st := ReindexStats{Objects: len(keys)}
-	for i, oi := range keys {
-		if err := ctx.Err(); err != nil {
-			return st, err
+	ctx, cancel := context.WithCancel(ctx)
+	chunks := make(chan []reindexed, 1) // one chunk read ahead of the writer
+	defer func() {
+		// On an early return, the reader stops before Reindex does.
+		cancel()
+		for range chunks {
 		}
-		n, err := s.reindexOne(ctx, oi)
-		st.BytesRead += n
-		switch {
-		case err == nil:
-			st.Indexed++
-		case errors.Is(err, index.ErrExists):
-			st.Skipped++
-		case errors.Is(err, ErrUnavailable):
-			return st, err
-		default:
-			st.Failed++
-			s.log.Warn("reindex: object skipped", "key", oi.Key, "err", err)
+	}()
+	go func() {
+		defer close(chunks)
+		for lo := 0; lo < len(keys); lo += reindexChunk {
+			c := s.readChunk(ctx, keys[lo:min(lo+reindexChunk, len(keys))])
+			select {
+			case chunks <- c:
+			case <-ctx.Done():
+				return
+			}
 		}
-		if progress != nil {
-			progress(i+1, len(keys))
+	}()
+	done := 0
+	for c := range chunks {
+		for _, r := range c {
+			if err := ctx.Err(); err != nil {
+				return st, err
+			}
+			err := r.err
+			if err == nil {
+				err = s.db.PutInstance(r.row)
+			}
+			st.BytesRead += r.read
+			switch {
+			case err == nil:
+				st.Indexed++
+			case errors.Is(err, index.ErrExists):
+				st.Skipped++
+			case errors.Is(err, ErrUnavailable):
+				return st, err
+			default:
+				st.Failed++
+				s.log.Warn("reindex: object skipped", "key", r.key, "err", err)
+			}
+			done++
+			if progress != nil {
+				progress(done, len(keys))
+			}
 		}
+	}
+	if err := ctx.Err(); err != nil {
+		return st, err
 	}
 	if st.Indexed > 0 {
 		// New rows name no holder: the next start's holding pass
@@ -68,31 +104,76 @@ func (s *Service) Reindex(ctx context.Context, progress func(done, total int)) (
 	return st, nil
 }
 
-func (s *Service) reindexOne(ctx context.Context, oi storage.ObjectInfo) (int64, error) {
+// reindexWorkers objects are read and parsed at once (reads wait on the
+// store, parsing takes a core); reindexChunk objects are read before
+// their rows are written, which bounds the rows held in memory.
+const (
+	reindexWorkers = 8
+	reindexChunk   = 512
+)
+
+// reindexed is one object read for Reindex: its row, or why not.
+type reindexed struct {
+	key  string
+	row  index.NewInstance
+	read int64
+	err  error
+}
+
+// readChunk reads and parses the headers of keys, reindexWorkers at a
+// time, and returns them in the order of keys.
+func (s *Service) readChunk(ctx context.Context, keys []storage.ObjectInfo) []reindexed {
+	out := make([]reindexed, len(keys))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(reindexWorkers, len(keys)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1) - 1); i < len(keys) && ctx.Err() == nil; i = int(next.Add(1) - 1) {
+				r := &out[i]
+				r.key = keys[i].Key
+				r.row, r.read, r.err = s.readForReindex(ctx, keys[i])
+			}
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+// reindexOne indexes one object (fsck --repair).
+func (s *Service) reindexOne(ctx context.Context, oi storage.ObjectInfo) error {
+	row, _, err := s.readForReindex(ctx, oi)
+	if err != nil {
+		return err
+	}
+	return s.db.PutInstance(row)
+}
+
+func (s *Service) readForReindex(ctx context.Context, oi storage.ObjectInfo) (index.NewInstance, int64, error) {
 	ra := &storeReaderAt{ctx: ctx, store: s.store, key: oi.Key, size: oi.Size}
 	// No party stores here: the gateway's default character set applies.
 	h, err := dcm.ReadHeader(ra, oi.Size, s.limits(ctx))
 	if err != nil {
-		return ra.read, fmt.Errorf("read header of %s: %w", oi.Key, err)
+		return index.NewInstance{}, ra.read, fmt.Errorf("read header of %s: %w", oi.Key, err)
 	}
 	if want := storage.InstanceKey(h.StudyUID, h.SeriesUID, h.SOPUID); want != oi.Key {
-		return ra.read, fmt.Errorf("object %s holds instance %s, whose key would be %s", oi.Key, h.SOPUID, want)
+		return index.NewInstance{}, ra.read, fmt.Errorf("object %s holds instance %s, whose key would be %s", oi.Key, h.SOPUID, want)
 	}
 	// The checksum is left empty, so reindex reads headers only: a
 	// re-store compares bytes anyway, and fsck --deep skips such rows.
 	s.noteIngest(h)
 	row, meta, err := s.indexRow(h, oi.Size, "")
 	if err != nil {
-		return ra.read, err
+		return index.NewInstance{}, ra.read, err
 	}
-	err = s.db.PutInstance(index.NewInstance{
+	return index.NewInstance{
 		Instance: row, Meta: meta,
 		SeriesAttrs: pick(h.Dataset, seriesTags), StudyAttrs: pick(h.Dataset, studyTags),
 		Modality: h.Dataset.String(tagModality),
 		// The object's time is the best record of arrival left.
 		Received: oi.ModTime,
-	})
-	return ra.read, err
+	}, ra.read, nil
 }
 
 // storeReaderAt reads an object by ranges, in blocks, for the header parser.

@@ -142,9 +142,8 @@ func indexGen(ctx context.Context, args []string, out io.Writer) error {
 		}
 		return first
 	}
-	r := rand.New(rand.NewPCG(*seed, 18))
-	start := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 	meta := []byte(strings.Repeat("m", 600)) // about a compressed instance's metadata
+	draw := newStudyDraw(*seed, *hospitals, *patients, *series, *instances)
 	t0 := time.Now()
 	n := 0
 	for i := range *studies {
@@ -153,39 +152,13 @@ func indexGen(ctx context.Context, args []string, out io.Writer) error {
 			return err
 		}
 		var batch []index.NewInstance
-		p := benchPatientOf(r.IntN(*hospitals), r.IntN(*patients))
-		study := fmt.Sprintf("2.25.18%d.%d", *seed, i)
-		day := start.AddDate(0, 0, r.IntN(3*365))
-		st := dcm.Dataset{
-			"00080020": str("DA", day.Format("20060102")),
-			"00080030": str("TM", fmt.Sprintf("%02d%02d%02d", 7+r.IntN(12), r.IntN(60), r.IntN(60))),
-			"00080050": str("SH", fmt.Sprintf("A%s%06d", day.Format("060102"), i)),
-			"00080080": str("LO", p.institution),
-
-			"00100010": &dcm.Element{VR: "PN", Value: []any{p.name}},
-			"00100020": str("LO", p.id),
-			"00100030": str("DA", p.birth),
-			"00100040": str("CS", p.sex),
-			"0020000D": str("UI", study),
-		}
-		mod := benchMods[r.IntN(len(benchMods))]
-		// From the study's number, not the random source: the rest of the
-		// data is the same as before descriptions were added.
-		st["00081030"] = str("LO", benchDescs[mod][i%len(benchDescs[mod])])
-		for j := range *series {
-			se := fmt.Sprintf("%s.%d", study, j+1)
-			m := mod
-			if j > 0 && mod == "CT" && r.IntN(4) == 0 {
-				m = "PT"
-			}
-			seAttrs := dcm.Dataset{"00080060": str("CS", m), "00200011": &dcm.Element{VR: "IS", Value: []any{float64(j + 1)}},
-				"0020000E": str("UI", se), "0008103E": str("LO", m+" series")}
-			for k := range *instances {
-				sop := fmt.Sprintf("%s.%d", se, k+1)
+		bs := draw.next(i)
+		for _, se := range bs.series {
+			for k, sop := range se.sops {
 				batch = append(batch, index.NewInstance{
-					Instance: &index.Instance{Study: study, Series: se, SOP: sop, Key: "studies/" + study + "/" + se + "/" + sop + ".dcm", Size: 65536, TransferSyntax: "1.2.840.10008.1.2.1",
-						Attrs: dcm.Dataset{"00080018": str("UI", sop), "00200013": &dcm.Element{VR: "IS", Value: []any{float64(k + 1)}}, "00080016": str("UI", "1.2.840.10008.5.1.4.1.1.2")}},
-					Meta: meta, SeriesAttrs: seAttrs, StudyAttrs: st, Modality: m, Received: day,
+					Instance: &index.Instance{Study: bs.uid, Series: se.uid, SOP: sop, Key: "studies/" + bs.uid + "/" + se.uid + "/" + sop + ".dcm", Size: 65536, TransferSyntax: "1.2.840.10008.1.2.1",
+						Attrs: dcm.Dataset{"00080018": str("UI", sop), "00200013": &dcm.Element{VR: "IS", Value: []any{float64(k + 1)}}, "00080016": str("UI", benchSOPClass)}},
+					Meta: meta, SeriesAttrs: se.attrs, StudyAttrs: bs.attrs, Modality: se.modality, Received: bs.day,
 				})
 				n++
 			}
@@ -214,6 +187,78 @@ func indexGen(ctx context.Context, args []string, out io.Writer) error {
 	}
 	fmt.Fprintf(out, "wrote %d studies, %d instances in %s (%.0f inst/s, %d writers), index %s\n", *studies, n, el.Round(time.Second), float64(n)/el.Seconds(), *writers, where)
 	return nil
+}
+
+// benchStudy is one study the generators write: its study-level
+// attributes, and its series with their SOP Instance UIDs.
+type benchStudy struct {
+	uid    string
+	day    time.Time
+	attrs  dcm.Dataset
+	series []benchSeries
+}
+
+type benchSeries struct {
+	uid, modality string
+	attrs         dcm.Dataset
+	sops          []string
+}
+
+// benchSOPClass is the SOP class of every generated instance (CT Image
+// Storage).
+const benchSOPClass = "1.2.840.10008.5.1.4.1.1.2"
+
+// studyDraw draws studies in order from one random source, so that "index
+// gen" and "store gen" with the same flags describe the same archive.
+type studyDraw struct {
+	r                                      *rand.Rand
+	seed                                   uint64
+	hospitals, patients, series, instances int
+	start                                  time.Time
+}
+
+func newStudyDraw(seed uint64, hospitals, patients, series, instances int) *studyDraw {
+	return &studyDraw{r: rand.New(rand.NewPCG(seed, 18)), seed: seed, hospitals: hospitals, patients: patients,
+		series: series, instances: instances, start: time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)}
+}
+
+// next draws study number i (calls must come in order).
+func (d *studyDraw) next(i int) benchStudy {
+	r := d.r
+	p := benchPatientOf(r.IntN(d.hospitals), r.IntN(d.patients))
+	study := fmt.Sprintf("2.25.18%d.%d", d.seed, i)
+	day := d.start.AddDate(0, 0, r.IntN(3*365))
+	st := dcm.Dataset{
+		"00080020": str("DA", day.Format("20060102")),
+		"00080030": str("TM", fmt.Sprintf("%02d%02d%02d", 7+r.IntN(12), r.IntN(60), r.IntN(60))),
+		"00080050": str("SH", fmt.Sprintf("A%s%06d", day.Format("060102"), i)),
+		"00080080": str("LO", p.institution),
+
+		"00100010": &dcm.Element{VR: "PN", Value: []any{p.name}},
+		"00100020": str("LO", p.id),
+		"00100030": str("DA", p.birth),
+		"00100040": str("CS", p.sex),
+		"0020000D": str("UI", study),
+	}
+	mod := benchMods[r.IntN(len(benchMods))]
+	// From the study's number, not the random source: the rest of the
+	// data is the same as before descriptions were added.
+	st["00081030"] = str("LO", benchDescs[mod][i%len(benchDescs[mod])])
+	bs := benchStudy{uid: study, day: day, attrs: st}
+	for j := range d.series {
+		se := fmt.Sprintf("%s.%d", study, j+1)
+		m := mod
+		if j > 0 && mod == "CT" && r.IntN(4) == 0 {
+			m = "PT"
+		}
+		bse := benchSeries{uid: se, modality: m, attrs: dcm.Dataset{"00080060": str("CS", m), "00200011": &dcm.Element{VR: "IS", Value: []any{float64(j + 1)}},
+			"0020000E": str("UI", se), "0008103E": str("LO", m+" series")}}
+		for k := range d.instances {
+			bse.sops = append(bse.sops, fmt.Sprintf("%s.%d", se, k+1))
+		}
+		bs.series = append(bs.series, bse)
+	}
+	return bs
 }
 
 func dirSize(dir string) string {

@@ -17,6 +17,8 @@
 //	                                       index.PutInstance (no objects)
 //	gwbench index query -dir DIR           archive searches of each kind on
 //	                                       that index, p50/p99, RSS, open time
+//	gwbench store gen -data DIR [flags]    small DICOM files of the same studies
+//	                                       in DIR/objects, for timing reindex
 //	gwbench corpus -out DIR [flags]        test studies derived from the
 //	                                       real files (internal/corpus), or
 //	                                       -phantom ones
@@ -74,6 +76,12 @@ func main() {
 		err = corpus.Main(args, os.Stdout, os.Stderr)
 	case "index":
 		err = indexBenchCmd(ctx, args)
+	case "store":
+		if len(args) == 0 || args[0] != "gen" {
+			err = fmt.Errorf("usage: gwbench store gen -data DIR [flags]")
+			break
+		}
+		err = storeGen(ctx, args[1:], os.Stderr)
 	case "-h", "-help", "--help", "help":
 		usage()
 		return
@@ -88,7 +96,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, `usage: gwbench freeport | wait -url URL | rss -pid PID | bigstow -base URL [-pid PID] | series -base URL | frame -base URL | summary -dir DIR | corpus -out DIR | index gen|query -dir DIR
+	fmt.Fprintln(os.Stderr, `usage: gwbench freeport | wait -url URL | rss -pid PID | bigstow -base URL [-pid PID] | series -base URL | frame -base URL | summary -dir DIR | corpus -out DIR | index gen|query -dir DIR | store gen -data DIR
 run "gwbench SUBCOMMAND -h" for the flags of one subcommand`)
 }
 
