@@ -97,25 +97,32 @@ func decodeCounts(v []byte) counts {
 }
 
 // DefaultCacheBytes is the memory the index keeps decoded rows in unless
-// Options.CacheBytes says.
-const DefaultCacheBytes = 96 << 20
+// Options.CacheBytes says: at 1 M instances the study cache (a third)
+// then holds about 10,000 rows, the hot ones of the QIDO mix.
+const DefaultCacheBytes = 64 << 20
 
-// Badger's memory (see Open), about 110 MB at most whatever the size of
+// Badger's memory (see Open), about 30 MB of Go heap whatever the size of
 // the archive, on top of the row caches (Options.CacheBytes):
-//   - the block cache holds decompressed 4 KB blocks of the LSM tables; the
-//     tables are memory-mapped too, so a miss costs a decompression, not a
-//     read, and the row caches above it catch the hot rows;
-//   - the index cache holds the tables' block indexes and Bloom filters,
-//     which Badger otherwise keeps resident for every table (they grow
-//     with the archive);
-//   - writes go to memtables of badgerMemTable bytes, at most
-//     badgerMemtables of them before writers wait for a flush (a STOW of a
-//     few thousand instances fills one);
+//   - the block cache holds decompressed 4 KB blocks of the LSM tables
+//     (Snappy, Badger's default, fixed for an index once written: Badger
+//     reads every table with the options it is opened with); the tables
+//     are memory-mapped too, so a miss costs a decompression (a few µs),
+//     not a read, and the row caches above it catch the hot rows;
+//   - no index cache: Badger uses it only for encrypted tables; the
+//     tables' block indexes and Bloom filters are read in place from the
+//     mapped files (page cache, counted as file-backed RSS);
+//   - writes go to memtables of badgerMemTable bytes (a Go arena of about
+//     1.2x that each, allocated when a memtable starts), at most
+//     badgerMemtables of them before writers wait for a flush (a STOW of
+//     a thousand small instances fills one);
 //   - value log files are memory-mapped: smaller files map less (only
-//     values over 64 KB go there).
+//     values over 64 KB go there);
+//   - a compaction builds up to 8 or more tables at once, each in a buffer
+//     of twice the table's size allocated up front: tables of one size at
+//     every level (Badger doubles it per level by default, to 8 MB and
+//     more at 1 M instances) keep that near 50 MB instead of 200 MB.
 const (
-	badgerBlockCache   = 32 << 20
-	badgerIndexCache   = 16 << 20
+	badgerBlockCache   = 16 << 20
 	badgerMemTable     = 16 << 20
 	badgerMemtables    = 3
 	badgerValueLogFile = 64 << 20
@@ -132,14 +139,13 @@ func Open(opt Options) (*DB, error) {
 		WithNumVersionsToKeep(1).
 		// Badger's own memory, bounded and small (its defaults are sized for
 		// a database server: 256 MB of block cache, up to five 64 MB
-		// memtables, 1 GB value log files, and every table index resident,
-		// which grows with the archive). See the constants below.
+		// memtables, 1 GB value log files). See the constants above.
 		WithBlockCacheSize(badgerBlockCache).
-		WithIndexCacheSize(badgerIndexCache).
 		WithMemTableSize(badgerMemTable).
 		WithNumMemtables(badgerMemtables).
 		WithValueLogFileSize(badgerValueLogFile).
 		WithNumCompactors(2)
+	bo.TableSizeMultiplier = 1 // no With option; see the constants above
 	if opt.Dir != "" {
 		// Rows and compressed metadata (a few KB each) stay in the LSM
 		// tree, which is memory-mapped and cached: reading them is then

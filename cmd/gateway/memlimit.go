@@ -1,20 +1,24 @@
 package main
 
 import (
+	"log/slog"
 	"math"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"strings"
 )
 
-// DefaultMemoryLimit is the soft memory limit of serve (Go's
-// runtime/debug.SetMemoryLimit) when neither --memory-limit, GOMEMLIMIT
-// nor a cgroup limit says otherwise. The row caches and Badger's caches
-// are bounded (about 200 MB together by default); what the limit adds is
-// that the collector runs before the heap left by large answers doubles
-// the live set (GOGC), so RSS follows the live heap.
-const DefaultMemoryLimit = 512 << 20
+// DefaultMemoryLimit is the soft memory limit of serve, reindex and fsck
+// (Go's runtime/debug.SetMemoryLimit) when neither --memory-limit,
+// GOMEMLIMIT nor a cgroup limit says otherwise. The row caches and
+// Badger's caches are bounded (about 100 MB together by default, which is
+// most of the live heap at 1 M instances): twice that lets the collector
+// run about as often as GOGC's default would, while the heap left by large
+// answers or a compaction does not double on top of them. The index's
+// memory-mapped tables come on top, as file-backed RSS (BENCHMARKS.md).
+const DefaultMemoryLimit = 192 << 20
 
 // cgroupShare is the part of a cgroup's memory limit the Go heap may use:
 // the rest is for Badger's memory-mapped tables and the page cache.
@@ -57,4 +61,12 @@ func cgroupMemory(root string) (int64, bool) {
 		return n, true
 	}
 	return 0, false
+}
+
+// applyMemoryLimit sets the soft memory limit cfg asks for and logs it.
+func applyMemoryLimit(cfg Config, log *slog.Logger) {
+	if limit, source, ok := memoryLimit(cfg.MemoryLimit, os.Getenv("GOMEMLIMIT"), "/sys/fs/cgroup"); ok {
+		debug.SetMemoryLimit(limit)
+		log.Info("memory limit", "bytes", limit, "from", source)
+	}
 }

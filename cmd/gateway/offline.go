@@ -28,12 +28,19 @@ type offline struct {
 // gateway's config file works unchanged) but lists only these in -h.
 func offlineFlags() []string {
 	return []string{"config", "data", "store", "s3-endpoint", "s3-bucket", "s3-access-key", "s3-secret-key", "s3-region",
-		"s3-prefix", "s3-tls", "s3-path-style", "index", "index-max-conns", "index-statement-timeout", "default-charset", "log-json", "debug"}
+		"s3-prefix", "s3-tls", "s3-path-style", "index", "index-max-conns", "index-statement-timeout", "default-charset", "memory-limit", "log-json", "debug"}
 }
+
+// offlineCacheBytes bounds the index's row caches in the offline commands.
+const offlineCacheBytes = 8 << 20
 
 // openOffline opens the configured store and the index under cfg.Data;
 // freshIndex deletes the index folder first.
 func openOffline(ctx context.Context, cfg Config, freshIndex bool, stderr io.Writer) (*offline, error) {
+	log := newLogger(stderr, cfg.LogJSON, cfg.Debug)
+	// A reindex's compactions would otherwise grow the heap to twice
+	// their peak (GOGC).
+	applyMemoryLimit(cfg, log)
 	store, err := openStore(ctx, cfg)
 	if err != nil {
 		return nil, err
@@ -47,7 +54,9 @@ func openOffline(ctx context.Context, cfg Config, freshIndex bool, stderr io.Wri
 			return nil, fmt.Errorf("remove %s: %w", dir, err)
 		}
 	}
-	db, err := index.Open(index.Options{Dir: dir})
+	// Reindex and fsck read each row once: caches of a few MB are enough,
+	// and leave the heap to Badger's compactions.
+	db, err := index.Open(index.Options{Dir: dir, CacheBytes: offlineCacheBytes})
 	if errors.Is(err, index.ErrLocked) {
 		return nil, fmt.Errorf("the index %s is in use, probably by a running gateway: stop it first (the index allows one process): %w", dir, err)
 	}
@@ -59,7 +68,7 @@ func openOffline(ctx context.Context, cfg Config, freshIndex bool, stderr io.Wri
 		db.Close()
 		return nil, fmt.Errorf("create %s: %w", tmp, err)
 	}
-	svc := archive.New(store, db, archive.Options{TempDir: tmp, Visibility: archive.Unrestricted{}, DefaultCharset: cfg.DefaultCharset, Logger: newLogger(stderr, cfg.LogJSON, cfg.Debug)})
+	svc := archive.New(store, db, archive.Options{TempDir: tmp, Visibility: archive.Unrestricted{}, DefaultCharset: cfg.DefaultCharset, Logger: log})
 	return &offline{store: store, db: db, svc: svc}, nil
 }
 

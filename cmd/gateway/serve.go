@@ -10,9 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
-	"os"
 	"path/filepath"
-	"runtime/debug"
 	"time"
 
 	"github.com/imgcloud/gateway/index"
@@ -37,10 +35,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	log := newLogger(stderr, cfg.LogJSON, cfg.Debug)
 	slog.SetDefault(log)
-	if limit, source, ok := memoryLimit(cfg.MemoryLimit, os.Getenv("GOMEMLIMIT"), "/sys/fs/cgroup"); ok {
-		debug.SetMemoryLimit(limit)
-		log.Info("memory limit", "bytes", limit, "from", source)
-	}
+	applyMemoryLimit(cfg, log)
 	gw, err := assemble(ctx, cfg, stdout, log)
 	if err != nil {
 		return err

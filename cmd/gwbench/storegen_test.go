@@ -3,12 +3,18 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
+	"github.com/imgcloud/gateway/archive"
 	"github.com/imgcloud/gateway/dcm"
+	"github.com/imgcloud/gateway/index"
 	"github.com/imgcloud/gateway/storage"
+	"github.com/imgcloud/gateway/storage/file"
 )
 
 // TestStoreGenWritesParsableInstances: the files of "store gen" are Part 10
@@ -57,5 +63,65 @@ func TestStoreGenWritesParsableInstances(t *testing.T) {
 	}
 	if n != 12 {
 		t.Fatalf("checked %d files, want 12", n)
+	}
+}
+
+// TestStoreGenReindexes: reindex (headers read several at a time, in
+// chunks) indexes every generated object once, counts a corrupt one as
+// failed without stopping, and numbers the rows in key order.
+func TestStoreGenReindexes(t *testing.T) {
+	dir := t.TempDir()
+	// 60 studies x 2 x 5 = 600 objects: more than one chunk.
+	if err := storeGen(context.Background(), []string{"-data", dir, "-studies", "60", "-c", "2"}, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	bad := storage.InstanceKey("2.25.1", "2.25.1.1", "2.25.1.1.1")
+	store, err := file.Open(filepath.Join(dir, "objects"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	junk := []byte("not a DICOM file")
+	if err := store.Put(context.Background(), bad, bytes.NewReader(junk), int64(len(junk))); err != nil {
+		t.Fatal(err)
+	}
+	db, err := index.Open(index.Options{Dir: filepath.Join(dir, "index")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	svc := archive.New(store, db, archive.Options{TempDir: t.TempDir(), Visibility: archive.Unrestricted{}})
+	calls := 0
+	st, err := svc.Reindex(context.Background(), func(done, total int) {
+		calls++
+		if done != calls || total != 601 {
+			t.Errorf("progress(%d, %d) at call %d", done, total, calls)
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Objects != 601 || st.Indexed != 600 || st.Failed != 1 || calls != 601 {
+		t.Fatalf("reindex: %+v, %d progress calls", st, calls)
+	}
+	if s, se, in := db.Counts(); s != 60 || se != 120 || in != 600 {
+		t.Fatalf("counts %d studies, %d series, %d instances", s, se, in)
+	}
+	// Rows are written in the listing's (key) order: within a series the
+	// instances' sequence numbers follow their keys.
+	draw := newStudyDraw(1, 40, 2000, 2, 5)
+	for i := range 60 {
+		bs := draw.next(i)
+		for _, se := range bs.series {
+			rows, err := db.Instances(bs.uid, se.uid)
+			if err != nil || len(rows) != 5 {
+				t.Fatalf("series %s: %d rows, %v", se.uid, len(rows), err)
+			}
+			slices.SortFunc(rows, func(a, b *index.Instance) int { return strings.Compare(a.Key, b.Key) })
+			for k := 1; k < len(rows); k++ {
+				if rows[k].Seq <= rows[k-1].Seq {
+					t.Errorf("%s written before %s", rows[k].Key, rows[k-1].Key)
+				}
+			}
+		}
 	}
 }
