@@ -96,7 +96,7 @@ func testReceived(t *testing.T, db index.Store) {
 	row := func() *index.Instance {
 		return &index.Instance{Study: "2.1", Series: "2.1.1", SOP: "2.1.1.1", Attrs: attrs("00200013", "1"),
 			Key: "k/2.1.1.1", Size: 1234, CRC32C: "deadbeef", TransferSyntax: "1.2.840.10008.1.2.4.80",
-			Frames: dcm.FrameTable{Encapsulated: true, Frames: [][]dcm.Range{{{Offset: 400, Length: 834}}}},
+			Frames:   dcm.FrameTable{Encapsulated: true, Frames: [][]dcm.Range{{{Offset: 400, Length: 834}}}},
 			Received: &index.Received{Size: want.Size, CRC32C: want.CRC32C, TransferSyntax: want.TransferSyntax, DataSetSHA256: want.DataSetSHA256}}
 	}
 	put := func() error {
