@@ -168,6 +168,11 @@ func (s *Service) compressAtIngest(ctx context.Context, h *dcm.Header, sp *spool
 	if ts == "" {
 		return nil
 	}
+	if _, err := s.db.InstanceBySOP(h.SOPUID); err == nil {
+		// A re-send: a duplicate or a conflict (Store decides), nothing to
+		// compress.
+		return nil
+	}
 	k := s.compress.of(ts)
 	enc, okEnc := s.opt.Codecs.Encoder(ts)
 	dec, okDec := s.opt.Codecs.Decoder(ts)
