@@ -28,7 +28,7 @@ func (c compressTo) CompressAtIngest(context.Context) string { return string(c) 
 
 // newCompressing returns an archive that compresses what it stores in ts
 // with the codecs given.
-func newCompressing(t *testing.T, set *codec.Set, ts string) (*archive.Service, storage.Store, string) {
+func newCompressing(t testing.TB, set *codec.Set, ts string) (*archive.Service, storage.Store, string) {
 	t.Helper()
 	dir := t.TempDir()
 	spool := filepath.Join(dir, "tmp")
