@@ -188,7 +188,7 @@ func (s *Service) compressAtIngest(ctx context.Context, h *dcm.Header, sp *spool
 	defer func() { k.nanos.Add(int64(time.Since(start))) }()
 	p, why := s.ingestPlan(h, sp)
 	if why != "" {
-		if h.TransferSyntax != dcm.ExplicitVRLittleEndian && h.TransferSyntax != dcm.ImplicitVRLittleEndian && len(h.Frames.Frames) > 0 {
+		if h.Frames.Encapsulated {
 			k.count(OutcomeAlreadyCompressed)
 		} else {
 			k.count(OutcomeNotEligible)
