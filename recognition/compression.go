@@ -3,7 +3,6 @@ package recognition
 import (
 	"context"
 
-	"github.com/imgcloud/gateway/auth"
 	"github.com/imgcloud/gateway/codec"
 )
 
@@ -12,11 +11,7 @@ import (
 // asks for (compress_at_ingest), "" when it asks for none or the party has
 // no institution.
 func (s *Service) CompressAtIngest(ctx context.Context) string {
-	p, ok := auth.FromContext(ctx)
-	if !ok || p.Institution == "" {
-		return ""
-	}
-	if in := s.state().institutions[p.Institution]; in != nil {
+	if in := s.storing(ctx); in != nil {
 		ts, _ := codec.Lossless(in.CompressAtIngest)
 		return ts
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -66,16 +65,7 @@ func TestCompressAtIngest(t *testing.T) {
 	p := startGatewayArgs(t, data, "--admin-token", admin, "--institutions", reg, "--dicom-listen", dicomAddr, "--dicom-aes", aes)
 	root := strings.TrimSuffix(p.base, "/dicomweb")
 	adminAuth := map[string]string{"Authorization": "Bearer " + admin}
-	token := func(role string) string {
-		b, _ := json.Marshal(map[string]string{"role": role, "institution": "cz-hosp", "user": role + "-1"})
-		resp, out := gwtest.Do(t, "POST", root+"/api/v1/admin/tokens", map[string]string{"Authorization": "Bearer " + admin, "Content-Type": "application/json"}, strings.NewReader(string(b)))
-		var tok struct{ Token string }
-		if resp.StatusCode != 201 || json.Unmarshal(out, &tok) != nil {
-			t.Fatalf("%s token: %d %s", role, resp.StatusCode, out)
-		}
-		return tok.Token
-	}
-	pacs, clinician := token("pacs"), token("clinician")
+	pacs, clinician := issueToken(t, root, admin, "pacs", "cz-hosp"), issueToken(t, root, admin, "clinician", "cz-hosp")
 	stow := func(path string) string {
 		body, ctype := gwtest.Multipart(gwtest.FileParts(t, path))
 		resp, out := gwtest.Do(t, "POST", p.base+"/studies", map[string]string{"Authorization": "Bearer " + pacs, "Content-Type": ctype, "Accept": "application/dicom+json"}, bytes.NewReader(body))
