@@ -207,3 +207,61 @@ func TestDefaultPage(t *testing.T) {
 		t.Error("the default page is not DefaultPageLimit")
 	}
 }
+
+// pageCounter counts the index's reads of study rows.
+type pageCounter struct {
+	index.Store
+	one, pages, rows int
+}
+
+func (c *pageCounter) Study(uid string) (*index.Study, error) {
+	c.one++
+	return c.Store.Study(uid)
+}
+
+func (c *pageCounter) Studies(uids []string) ([]*index.Study, error) {
+	c.pages++
+	c.rows += len(uids)
+	return c.Store.Studies(uids)
+}
+
+// TestCandidatesReadByPage: a search reads its candidate studies a page
+// at a time, never one by one (one query per page on PostgreSQL): a page
+// of 100 that every candidate fills is one read of 101 rows; a matcher
+// that rejects most candidates reads pages that double, so 300
+// candidates take a handful of reads; a UID list is read once to plan,
+// once to answer.
+func TestCandidatesReadByPage(t *testing.T) {
+	db, err := index.Open(index.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	fillIndex(t, db, 300, rand.New(rand.NewPCG(3, 4)))
+	ctx := context.Background()
+	for _, c := range []struct {
+		q                  Query
+		maxPages, wantRows int
+	}{
+		{Query{Limit: 100}, 1, 101},
+		{Query{Limit: 5, Params: []Param{{"00100010", "*Na*"}}}, 4, -1},
+		{Query{Limit: 10, Params: []Param{{"0020000D", "1.2.9.7\\1.2.9.9"}}}, 2, 4}, // the plan reads the list, the scan its candidates
+	} {
+		cnt := &pageCounter{Store: db}
+		s := New(nil, cnt, Options{Visibility: Unrestricted{}})
+		res, err := s.Search(ctx, c.q, Scope{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := New(nil, db, Options{Visibility: Unrestricted{}}).Search(ctx, c.q, Scope{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Items) != len(want.Items) || len(res.Items) == 0 {
+			t.Errorf("%v: %d items, want %d (and some)", c.q.Params, len(res.Items), len(want.Items))
+		}
+		if cnt.one != 0 || cnt.pages > c.maxPages || c.wantRows >= 0 && cnt.rows != c.wantRows {
+			t.Errorf("%v: %d single reads, %d pages of %d rows; want none, at most %d pages (%d rows)", c.q.Params, cnt.one, cnt.pages, cnt.rows, c.maxPages, c.wantRows)
+		}
+	}
+}

@@ -166,8 +166,9 @@ func (s *Service) orderScan(fn func(string) bool) error {
 // uidPlan finds each study of a UID list directly.
 func (s *Service) uidPlan(v string) *plan {
 	var cs []index.Cursor
-	for _, u := range splitList(v) {
-		if st, err := s.db.Study(u); err == nil {
+	sts, _ := s.db.Studies(splitList(v)) // an index away: no candidate, as for a miss
+	for _, st := range sts {
+		if st != nil {
 			cs = append(cs, index.OrderOf(st))
 		}
 	}

@@ -41,6 +41,10 @@ type Rows interface {
 	// SetHoldingsMark records mark; "" asks for a new pass.
 	SetHoldingsMark(mark string) error
 	Study(uid string) (*Study, error)
+	// Studies returns the rows of the studies of uids, in their order, nil
+	// for each that is not indexed: the query planner reads a page of
+	// candidates at once (one query on PostgreSQL, not one per study).
+	Studies(uids []string) ([]*Study, error)
 	// SeriesOf returns the series of a study by SeriesNumber, then UID.
 	SeriesOf(study string) []*Series
 	OneSeries(study, series string) (*Series, error)

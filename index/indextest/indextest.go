@@ -155,6 +155,24 @@ func testInstances(t *testing.T, db index.Store) {
 	if !st.Received.Equal(received.Add(-time.Hour)) {
 		t.Errorf("received %v, want the earliest %v", st.Received, received.Add(-time.Hour))
 	}
+	// A page of candidates read at once: in the order asked, nil for a
+	// study not indexed, a UID asked twice answered twice.
+	page, err := db.Studies([]string{"1.2", "9.9", "1.1", "1.2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, st := range page {
+		if st == nil {
+			got = append(got, "-")
+			continue
+		}
+		got = append(got, fmt.Sprintf("%s:%d", st.UID, st.Instances))
+	}
+	check(t, "studies of a page", got, []string{"1.2:1", "-", "1.1:3", "1.2:1"})
+	if page, err := db.Studies(nil); err != nil || len(page) != 0 {
+		t.Errorf("studies of no UID: %v, %v", page, err)
+	}
 	var series []string
 	for _, se := range db.SeriesOf("1.1") {
 		series = append(series, fmt.Sprintf("%s:%d", se.UID, se.Instances))
