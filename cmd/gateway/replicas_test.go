@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/imgcloud/gateway/httpapi/shareapi"
 	"github.com/imgcloud/gateway/internal/corpus"
 	"github.com/imgcloud/gateway/internal/testutil/gwtest"
 	"github.com/imgcloud/gateway/internal/testutil/miniotest"
@@ -516,6 +517,27 @@ func TestReplicaLimits(t *testing.T) {
 			t.Errorf("three wrong PINs over three replicas did not lock the link: the right PIN opens it through replica %d", i)
 		}
 	}
+
+	// Invalid links spread over the replicas: the address's failures are
+	// counted once, the wrong PINs above among them, and it is refused
+	// after the burst of one gateway (a count per replica would allow it
+	// three times as many).
+	tries := 0
+	for ; tries < 3*shareapi.DefaultFailureBurst; tries++ {
+		resp, _ := gwtest.Do(t, "GET", ps[tries%3].root()+"/s/not-a-link-"+strconv.Itoa(tries), nil, nil)
+		if resp.StatusCode == http.StatusTooManyRequests {
+			break
+		}
+	}
+	if tries >= shareapi.DefaultFailureBurst {
+		t.Errorf("an address refused after %d invalid links over three replicas (and the wrong PINs); one gateway refuses it within %d failures", tries, shareapi.DefaultFailureBurst)
+	}
+	for i, p := range ps {
+		if resp, out := gwtest.Do(t, "GET", p.root()+"/s/not-a-link", nil, nil); resp.StatusCode != http.StatusTooManyRequests {
+			t.Errorf("replica %d answers an address that used up its failures on the others: %d %s", i, resp.StatusCode, out)
+		}
+	}
+	t.Logf("address refused after %d invalid links (and the wrong PINs before)", tries)
 }
 
 // TestReplicasOnMinIO: three gateways, each with its own --data, on one
