@@ -16,6 +16,22 @@ import (
 	"github.com/imgcloud/gateway/storage/storagetest"
 )
 
+// gateways opens n connections to the index at url, one per gateway,
+// closed with the test.
+func gateways(t *testing.T, url string, n int) []*postgres.DB {
+	t.Helper()
+	var dbs []*postgres.DB
+	for range n {
+		db, err := postgres.Open(context.Background(), postgres.Options{URL: url, MaxConns: 4})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		dbs = append(dbs, db)
+	}
+	return dbs
+}
+
 // TestCountsAcrossReplicas: three share services (gateways) on one
 // PostgreSQL index and one object store, with one key file, open the same
 // links at once: a link of 2 uses opens exactly twice, and wrong PINs
@@ -28,12 +44,7 @@ func TestCountsAcrossReplicas(t *testing.T) {
 	keyFile := filepath.Join(t.TempDir(), "share-keys.json")
 	now := func() time.Time { return time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC) }
 	var svcs []*share.Service
-	for range 3 {
-		db, err := postgres.Open(ctx, postgres.Options{URL: url, MaxConns: 4})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
+	for _, db := range gateways(t, url, 3) {
 		keys, err := share.LoadKeyring(keyFile, now)
 		if err != nil {
 			t.Fatal(err)
@@ -96,21 +107,14 @@ func count(errs []error, target error) int {
 // it for all; other addresses are untouched; a bucket full again is
 // removed by the sweep.
 func TestAddressFailuresAcrossReplicas(t *testing.T) {
-	ctx := context.Background()
 	url := pgtest.Start(t).Database(t)
 	var mu sync.Mutex
 	clock := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
 	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
 	advance := func(d time.Duration) { mu.Lock(); clock = clock.Add(d); mu.Unlock() }
 	var fs []*share.AddressFailures
-	var dbs []*postgres.DB
-	for range 3 {
-		db, err := postgres.Open(ctx, postgres.Options{URL: url, MaxConns: 4})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		dbs = append(dbs, db)
+	dbs := gateways(t, url, 3)
+	for _, db := range dbs {
 		fs = append(fs, share.NewAddressFailures(db, 1, 10, now))
 	}
 	blocked := func(f *share.AddressFailures, addr string) bool {
