@@ -69,6 +69,10 @@ type Keys interface {
 	ScanKey(kind Kind, value string, exact bool, fn func(Cursor) bool) error
 	ScanOrder(from string, fn func(Cursor) bool) error
 	Estimate(kind Kind, value string, exact bool, max int) int
+	// EstimateOrder counts the studies ScanOrder(from) visits before the
+	// first whose DateTime is below to ("": none is), up to max: the
+	// planner's measure of a StudyDate range.
+	EstimateOrder(from, to string, max int) int
 	ScanMerged(kind Kind, probes []Probe, maxValues int, fn func(Cursor) bool) (bool, error)
 	ScanUnion(keys []Key, fn func(Cursor) bool) error
 }

@@ -412,6 +412,23 @@ func testSecondaryKeys(t *testing.T, db index.Store) {
 		}
 	}
 
+	for _, c := range []struct {
+		from, to  string
+		max, want int
+	}{
+		{"", "", 100, 5},                 // every study, the one without a date too
+		{"20241231", "20240101", 100, 3}, // a range of days
+		{"", "20250101", 100, 1},         // a date without a time is at its day
+		{"20240101", "20240101", 2, 2},   // capped
+		{"20231231", "20230101", 100, 0}, // none: the study without a date is below any
+		{"20231231", "", 100, 1},         // only it
+		{"2024", "2024", 100, 3},         // a year
+	} {
+		if n := db.EstimateOrder(c.from, c.to, c.max); n != c.want {
+			t.Errorf("estimate order %q..%q max %d: %d, want %d", c.from, c.to, c.max, n, c.want)
+		}
+	}
+
 	// Removing the PT series removes the study's PT key; removing a
 	// study's last instance removes all its keys.
 	if err := db.DeleteInstance("1.1", "1.1.2", "1.1.2.1"); err != nil {
