@@ -261,20 +261,25 @@ func (s *Service) Echo(ctx context.Context, a *dimse.Association) uint16 {
 // answers success only once it is durable (archive.Commit).
 func (s *Service) Store(ctx context.Context, a *dimse.Association, rq *dimse.StoreRequest) (uint16, string) {
 	ss := sessionOf(ctx)
-	s.m.bytes.Add(float64(rq.Size))
+	// From now until it joins a commit (or fails) a commit of other
+	// associations may wait for this instance (commit.go).
+	s.gc.begin(ss)
+	defer s.gc.abandon(ss)
+	data := &counted{r: rq.Data}
+	defer func() { s.m.bytes.Add(float64(data.n)) }()
 	p, err := ss.ae.Principal(access.OpStore)
 	if err != nil {
 		return s.storeDone(ctx, a, rq, nil, 0x0124, err.Error())
 	}
 	ctx = auth.WithPrincipal(ctx, p)
 	meta := fileMeta(rq, a.RQ.CallingAE)
-	st, err := s.opt.Archive.Store(ctx, io.MultiReader(strings.NewReader(meta), rq.Data), "")
+	st, err := s.opt.Archive.Store(ctx, io.MultiReader(strings.NewReader(meta), data), "")
 	if err == nil && !st.Duplicate {
 		err = s.gc.commit(context.WithoutCancel(ctx), ss, st)
 	}
 	if err != nil {
 		status, comment := storeStatus(err)
-		if status == 0x0110 && !isStoreError(err) {
+		if status == 0x0110 && !isStoreError(err) && !errors.Is(err, archive.ErrBadBody) {
 			a.Log.Error("C-STORE failed", "sop", rq.SOPInstance, "err", err)
 		} else {
 			a.Log.Info("C-STORE refused", "sop", rq.SOPInstance, "status", fmt.Sprintf("%04X", status), "err", err)
@@ -295,6 +300,18 @@ func (s *Service) storeDone(ctx context.Context, a *dimse.Association, rq *dimse
 	}
 	s.op(ctx, a, "C-STORE", status, comment, study, series, rq.SOPInstance)
 	return status, clipComment(comment)
+}
+
+// counted counts the bytes of a data set as they are read.
+type counted struct {
+	r io.Reader
+	n int64
+}
+
+func (c *counted) Read(b []byte) (int, error) {
+	n, err := c.r.Read(b)
+	c.n += int64(n)
+	return n, err
 }
 
 func isStoreError(err error) bool {
@@ -322,6 +339,10 @@ func storeStatus(err error) (uint16, string) {
 		return 0xC000, se.Err.Error()
 	}
 	switch {
+	case errors.Is(err, archive.ErrBadBody):
+		// The association broke or was aborted mid data set: nothing
+		// was stored and no response can be sent (audited as such).
+		return 0x0110, "data set not received in full"
 	case errors.Is(err, archive.ErrUnavailable):
 		return 0xA700, "storage unavailable, retry later"
 	case errors.Is(err, archive.ErrTooLarge):
