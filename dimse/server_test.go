@@ -3,6 +3,7 @@ package dimse_test
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"io"
 	"net"
@@ -32,6 +33,9 @@ type recorder struct {
 	status   uint16
 	// refuse, when not 0, answers C-STORE without reading the data set.
 	refuse uint16
+	// discard reads data sets and keeps only their sizes.
+	discard bool
+	sizes   map[string]int64
 }
 
 func (h *recorder) Associate(ctx context.Context, a *dimse.Association) (context.Context, error) {
@@ -46,6 +50,17 @@ func (h *recorder) Echo(context.Context, *dimse.Association) uint16 { return 0 }
 func (h *recorder) Store(_ context.Context, _ *dimse.Association, rq *dimse.StoreRequest) (uint16, string) {
 	if h.refuse != 0 {
 		return h.refuse, "refused"
+	}
+	if h.discard {
+		n, err := io.Copy(io.Discard, rq.Data)
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		if err != nil {
+			h.readErrs = append(h.readErrs, err)
+			return 0xA700, "data set unreadable"
+		}
+		h.sizes[rq.SOPInstance] = n
+		return 0, ""
 	}
 	b, err := io.ReadAll(rq.Data)
 	h.mu.Lock()
@@ -450,5 +465,54 @@ func TestStoreUnreadDataSet(t *testing.T) {
 	}
 	if st, err := c.Echo(); err != nil || st != 0 {
 		t.Fatalf("echo after the refusal: %04X %v", st, err)
+	}
+}
+
+// TestStoreMemoryFlat: a 64 MiB data set read by the handler as it
+// arrives costs the server a few small buffers, not the data set: the
+// bytes allocated while it arrives stay far below its size (the server
+// neither reassembles nor spools a C-STORE data set).
+func TestStoreMemoryFlat(t *testing.T) {
+	addr, h := start(t, dimse.Options{})
+	h.discard, h.sizes = true, map[string]int64{}
+	c := dial(t, addr, "QASCU")
+	defer c.Release()
+	id, _, _ := c.Context(ctSOP)
+	const piece, pieces = 64 << 10, 1024
+	pdu := []byte{dimse.PDUPData, 0, 0, 0, 0, 0}
+	pdu = append(pdu, dimse.EncodePData(dimse.PDV{Context: id, Data: make([]byte, piece)})...)
+	binary.BigEndian.PutUint32(pdu[2:], uint32(len(pdu)-6))
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	if err := c.WritePDU(dimse.PDUPData, dimse.EncodePData(dimse.PDV{Context: id, Command: true, Last: true, Data: dimse.EncodeCommand(storeCommand("1.2.64"))})); err != nil {
+		t.Fatal(err)
+	}
+	for range pieces {
+		if err := c.WriteRaw(pdu); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.WritePDU(dimse.PDUPData, dimse.EncodePData(dimse.PDV{Context: id, Last: true})); err != nil {
+		t.Fatal(err)
+	}
+	rsp, err := c.ReadCommand()
+	if err != nil {
+		t.Fatal(err)
+	}
+	runtime.ReadMemStats(&after)
+	if st, _ := rsp.U16(dimse.TagStatus); st != 0 {
+		t.Fatalf("status %04X", st)
+	}
+	h.mu.Lock()
+	got := h.sizes["1.2.64"]
+	h.mu.Unlock()
+	if got != piece*pieces {
+		t.Fatalf("handler read %d bytes, want %d", got, piece*pieces)
+	}
+	alloc := after.TotalAlloc - before.TotalAlloc
+	t.Logf("%d bytes allocated while %d arrived", alloc, piece*pieces)
+	if alloc > 4<<20 {
+		t.Errorf("%d bytes allocated while a %d-byte data set arrived, want under 4 MiB", alloc, piece*pieces)
 	}
 }

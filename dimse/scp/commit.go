@@ -5,6 +5,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/imgcloud/gateway/archive"
 )
 
@@ -36,6 +38,8 @@ type groupCommit struct {
 	// wake tells a lingering commit that an association began, joined
 	// or gave up.
 	wake chan struct{}
+	// syncs counts syncs (optional).
+	syncs prometheus.Counter
 }
 
 // defaultLinger bounds how long a commit waits for the other active
@@ -164,6 +168,9 @@ func (g *groupCommit) commit(ctx context.Context, who any, st *archive.Stored) e
 		g.pending, g.next = nil, g.next+1
 		g.mu.Unlock()
 		err := g.archive.Sync(ctx)
+		if g.syncs != nil {
+			g.syncs.Inc()
+		}
 		g.mu.Lock()
 		g.running, g.done = false, id
 		if err != nil {

@@ -107,6 +107,9 @@ type metrics struct {
 	open   prometheus.Gauge
 	ops    *prometheus.CounterVec
 	bytes  prometheus.Counter
+	// syncs counts the group commit's syncs: C-STORE successes over
+	// syncs is the instances one sync covers.
+	syncs prometheus.Counter
 }
 
 // New builds the service.
@@ -129,9 +132,11 @@ func New(opt Options) (*Service, error) {
 		open:   prometheus.NewGauge(prometheus.GaugeOpts{Name: "gateway_dimse_associations_open", Help: "DICOM associations open."}),
 		ops:    prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gateway_dimse_operations_total", Help: "DIMSE operations, by command and status (hexadecimal)."}, []string{"command", "status"}),
 		bytes:  prometheus.NewCounter(prometheus.CounterOpts{Name: "gateway_dimse_stored_bytes_total", Help: "Bytes of data sets received by C-STORE."}),
+		syncs:  prometheus.NewCounter(prometheus.CounterOpts{Name: "gateway_dimse_commit_syncs_total", Help: "Syncs of the C-STORE group commit (each makes the instances of concurrent associations durable)."}),
 	}
+	s.gc.syncs = s.m.syncs
 	if opt.Registerer != nil {
-		for _, c := range []prometheus.Collector{s.m.assocs, s.m.open, s.m.ops, s.m.bytes} {
+		for _, c := range []prometheus.Collector{s.m.assocs, s.m.open, s.m.ops, s.m.bytes, s.m.syncs} {
 			if err := opt.Registerer.Register(c); err != nil {
 				return nil, fmt.Errorf("register DIMSE metrics: %w", err)
 			}
