@@ -112,7 +112,7 @@ cfind_all() {
 # the server's VmRSS sampled every 0.5 s (min, max, final).
 bigstore() {
 	local port=$1 called=$2 label=$3 pid=$4 start end sampler
-	(while kill -0 "$pid" 2>/dev/null; do awk '/^VmRSS/ {print $2}' "/proc/$pid/status"; sleep 0.5; done) > "$OUT/$label-rss.txt" 2>/dev/null &
+	(while kill -0 "$pid" 2>/dev/null; do awk '/^VmRSS/ {r = $2} /^RssAnon/ {a = $2} END {print r, a}' "/proc/$pid/status"; sleep 0.5; done) > "$OUT/$label-rss.txt" 2>/dev/null &
 	sampler=$!
 	echo "$label: load $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$OUT/summary.txt" >&2
 	start=$(date +%s.%N)
@@ -122,8 +122,9 @@ bigstore() {
 	kill "$sampler" 2>/dev/null; wait "$sampler" 2>/dev/null || true
 	local stored; stored=$(grep -c 'Received Store Response (Success)' "$OUT/$label.log" || true)
 	awk -v s="$start" -v e="$end" -v n="$stored" -v all="$BIG_N" -v mbs="$BIG_MB" -v l="$label" '
-		NR == 1 { min = $1; max = $1 } { if ($1 < min) min = $1; if ($1 > max) max = $1; last = $1; k++ }
-		END { printf "%s: %d of %d instances (%.0f MB) over one association in %.1f s = %.0f MB/s; VmRSS every 0.5 s (%d samples): min %.0f MB, max %.0f MB, final %.0f MB\n", l, n, all, mbs, e - s, mbs / (e - s), k, min / 1024, max / 1024, last / 1024 }' "$OUT/$label-rss.txt"
+		NR == 1 { min = $1; max = $1; amin = $2; amax = $2 }
+		{ if ($1 < min) min = $1; if ($1 > max) max = $1; if ($2 < amin) amin = $2; if ($2 > amax) amax = $2; last = $1; alast = $2; k++ }
+		END { printf "%s: %d of %d instances (%.0f MB) over one association in %.1f s = %.0f MB/s; VmRSS every 0.5 s (%d samples): min %.0f MB, max %.0f MB, final %.0f MB; of it RssAnon (heap, stacks) min %.0f, max %.0f, final %.0f MB\n", l, n, all, mbs, e - s, mbs / (e - s), k, min / 1024, max / 1024, last / 1024, amin / 1024, amax / 1024, alast / 1024 }' "$OUT/$label-rss.txt"
 	[ "$stored" = "$BIG_N" ]
 }
 
