@@ -167,6 +167,8 @@ func (s *Service) readForReindex(ctx context.Context, oi storage.ObjectInfo) (in
 	if err != nil {
 		return index.NewInstance{}, ra.read, err
 	}
+	// An object compressed at ingest says what was received (compress.go).
+	row.Received = receivedOf(h)
 	return index.NewInstance{
 		Instance: row, Meta: meta,
 		SeriesAttrs: pick(h.Dataset, seriesTags), StudyAttrs: pick(h.Dataset, studyTags),

@@ -63,14 +63,18 @@ type Options struct {
 	// InvalidError saying so, instead of holding a core for a scan of the
 	// whole archive. An offset must be below it.
 	MaxExamined int
-	// DefaultLimit is the page of a search that names no limit (0:
-	// DefaultPageLimit); past it Result.More is set, and the Warning
+	// DefaultLimit is the page of a search that names no limit and is
+	// not within one study (0: DefaultPageLimit); past it Result.More is set, and the Warning
 	// that more results exist tells the client to ask with offset.
 	DefaultLimit int
 	// Codecs decode (and encode) compressed pixel data for frames and
 	// instances asked for in another transfer syntax than the stored one;
 	// nil serves everything as stored only.
 	Codecs *codec.Set
+	// Compression, when set, says in which lossless syntax the storing
+	// party wants native pixel data stored (compress.go); Codecs must
+	// then have its encoder, or files are stored as received.
+	Compression Compression
 	// DecodedCacheBytes bounds the memory of recently decoded frames
 	// (0: DefaultDecodedCacheBytes; negative: no cache).
 	DecodedCacheBytes int64
@@ -78,10 +82,12 @@ type Options struct {
 
 // DefaultPageLimit is Options.DefaultLimit unless set: what a study list
 // without limit answers, as other archives bound it (Google's Healthcare
-// API answers 100 studies, dcm4chee refuses past its configured maximum),
-// so that a search of a province's archive without limit does not build
-// an answer of 10,000 studies.
-const DefaultPageLimit = 1000
+// API and Azure's DICOM service answer 100 studies, dcm4chee refuses past
+// its configured maximum), so that a search of a province's archive
+// without limit costs what a page costs, not an answer of thousands of
+// studies built, sent and decoded. Viewers page with limit (OHIF asks for
+// 25-101, the built-in list for 100).
+const DefaultPageLimit = 100
 
 // DefaultMaxExamined is Options.MaxExamined unless set: about a second of
 // one core with cold rows (a study row decodes in about 50 µs).
@@ -153,6 +159,8 @@ type Service struct {
 	// bounds the decodes running at once.
 	decoded     *frameCache
 	decodeSlots chan struct{}
+	// compress counts what compression at ingest did (compress.go).
+	compress compressStats
 }
 
 // New returns a Service over a store and an index.
@@ -270,11 +278,21 @@ var errStudyNotFound = fmt.Errorf("study %w: it does not exist or is not visible
 // checkStudy returns errStudyNotFound for a study that does not exist or
 // that the asking party may not see.
 func (s *Service) checkStudy(ctx context.Context, study string) error {
+	_, err := s.visibleStudy(ctx, study)
+	return err
+}
+
+// visibleStudy is checkStudy that returns the study row it read, for a
+// caller that needs it too (one read of the index, not two).
+func (s *Service) visibleStudy(ctx context.Context, study string) (*index.Study, error) {
 	st, err := s.db.Study(study)
 	if errors.Is(err, index.ErrNotFound) || (err == nil && !s.visible(ctx, st)) {
-		return errStudyNotFound
+		return nil, errStudyNotFound
 	}
-	return mapIndexErr(err)
+	if err != nil {
+		return nil, mapIndexErr(err)
+	}
+	return st, nil
 }
 
 // Recover runs at start: rows written after the last checkpoint may

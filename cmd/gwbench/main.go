@@ -19,6 +19,11 @@
 //	                                       that index, p50/p99, RSS, open time
 //	gwbench store gen -data DIR [flags]    small DICOM files of the same studies
 //	                                       in DIR/objects, for timing reindex
+//	gwbench cfind -addr HOST:PORT -corpus corpus.json [-n 400 -c 1]
+//	                                       study-level C-FIND p50/p99 over c
+//	                                       associations, answers checked
+//	gwbench bigstudy -out DIR [-bytes 1e9] one study of instances derived
+//	                                       from the 7.5 MB CR, as files
 //	gwbench corpus -out DIR [flags]        test studies derived from the
 //	                                       real files (internal/corpus), or
 //	                                       -phantom ones
@@ -76,6 +81,10 @@ func main() {
 		err = corpus.Main(args, os.Stdout, os.Stderr)
 	case "index":
 		err = indexBenchCmd(ctx, args)
+	case "cfind":
+		err = cfindCmd(ctx, args)
+	case "bigstudy":
+		err = bigStudyCmd(args)
 	case "store":
 		if len(args) == 0 || args[0] != "gen" {
 			err = fmt.Errorf("usage: gwbench store gen -data DIR [flags]")
@@ -96,7 +105,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, `usage: gwbench freeport | wait -url URL | rss -pid PID | bigstow -base URL [-pid PID] | series -base URL | frame -base URL | summary -dir DIR | corpus -out DIR | index gen|query -dir DIR | store gen -data DIR
+	fmt.Fprintln(os.Stderr, `usage: gwbench freeport | wait -url URL | rss -pid PID | bigstow -base URL [-pid PID] | series -base URL | frame -base URL | summary -dir DIR | corpus -out DIR | index gen|query -dir DIR | cfind -addr HOST:PORT -corpus FILE | bigstudy -out DIR | store gen -data DIR
 run "gwbench SUBCOMMAND -h" for the flags of one subcommand`)
 }
 
