@@ -24,35 +24,55 @@ type ReindexStats struct {
 // Reindex rebuilds the index rows of every instance in object storage. It
 // reads headers only (range reads up to the pixel data), so it costs a few
 // kilobytes per instance whatever the image size. progress, when not nil,
-// is called after each object with the number done and the total.
+// is called after each object with the number done and the total, 0 until
+// the listing has ended.
 //
-// Headers are read and parsed reindexWorkers at a time, a chunk of
-// objects after another, while the previous chunk's rows are written;
-// rows are written in key order (the feed's order does not depend on
-// which read finished first).
+// The listing is not held: objects flow from it to readers that read and
+// parse reindexWorkers headers at once, a chunk of objects after another,
+// while the previous chunk's rows are written; rows are written in key
+// order (the feed's order does not depend on which read finished first).
 func (s *Service) Reindex(ctx context.Context, progress func(done, total int)) (ReindexStats, error) {
-	var keys []storage.ObjectInfo
-	if err := s.store.List(ctx, storage.StudiesPrefix, func(oi storage.ObjectInfo) error {
-		if strings.HasSuffix(oi.Key, ".dcm") {
-			keys = append(keys, oi)
-		}
-		return nil
-	}); err != nil {
-		return ReindexStats{}, mapStoreErr(fmt.Errorf("list objects: %w", err))
-	}
-	st := ReindexStats{Objects: len(keys)}
 	ctx, cancel := context.WithCancel(ctx)
-	chunks := make(chan []reindexed, 1) // one chunk read ahead of the writer
-	defer func() {
-		// On an early return, the reader stops before Reindex does.
-		cancel()
-		for range chunks {
+	listed := make(chan storage.ObjectInfo, reindexChunk)
+	var listErr error
+	var total atomic.Int64
+	go func() {
+		defer close(listed)
+		n := 0
+		listErr = s.store.List(ctx, storage.StudiesPrefix, func(oi storage.ObjectInfo) error {
+			if !strings.HasSuffix(oi.Key, ".dcm") {
+				return nil
+			}
+			select {
+			case listed <- oi:
+				n++
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		})
+		if listErr == nil {
+			total.Store(int64(n))
 		}
 	}()
+	chunks := make(chan []reindexed, 1) // one chunk read ahead of the writer
 	go func() {
 		defer close(chunks)
-		for lo := 0; lo < len(keys); lo += reindexChunk {
-			c := s.readChunk(ctx, keys[lo:min(lo+reindexChunk, len(keys))])
+		keys := make([]storage.ObjectInfo, 0, reindexChunk)
+		for more := true; more; {
+			keys = keys[:0]
+			for len(keys) < reindexChunk {
+				oi, ok := <-listed
+				if !ok {
+					more = false
+					break
+				}
+				keys = append(keys, oi)
+			}
+			if len(keys) == 0 {
+				return
+			}
+			c := s.readChunk(ctx, keys)
 			select {
 			case chunks <- c:
 			case <-ctx.Done():
@@ -60,7 +80,16 @@ func (s *Service) Reindex(ctx context.Context, progress func(done, total int)) (
 			}
 		}
 	}()
-	done := 0
+	var st ReindexStats
+	defer func() {
+		// On an early return, the lister and the reader stop before
+		// Reindex does.
+		cancel()
+		for range chunks {
+		}
+		for range listed {
+		}
+	}()
 	for c := range chunks {
 		for _, r := range c {
 			if err := ctx.Err(); err != nil {
@@ -82,14 +111,18 @@ func (s *Service) Reindex(ctx context.Context, progress func(done, total int)) (
 				st.Failed++
 				s.log.Warn("reindex: object skipped", "key", r.key, "err", err)
 			}
-			done++
+			st.Objects++
 			if progress != nil {
-				progress(done, len(keys))
+				progress(st.Objects, int(total.Load()))
 			}
 		}
 	}
 	if err := ctx.Err(); err != nil {
 		return st, err
+	}
+	// The reader has closed chunks after the lister closed listed.
+	if listErr != nil {
+		return st, mapStoreErr(fmt.Errorf("list objects: %w", listErr))
 	}
 	if st.Indexed > 0 {
 		// New rows name no holder: the next start's holding pass

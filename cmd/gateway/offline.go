@@ -74,13 +74,20 @@ func openOffline(ctx context.Context, cfg Config, freshIndex bool, stderr io.Wri
 
 func (o *offline) Close() error { return o.db.Close() }
 
-// progressFunc returns a progress callback drawing a bar on w once the
-// total is known, and a function that finishes it.
+// progressFunc returns a progress callback drawing a bar on w (with the
+// total once it is known: 0 means not yet), and a function that finishes
+// it.
 func progressFunc(w io.Writer, label string) (func(done, total int), func()) {
 	var bar *progress.Bar
+	known := 0
 	return func(done, total int) {
 			if bar == nil {
 				bar = progress.New(w, int64(total), label)
+				known = total
+			}
+			if total != known { // a total known only once a listing has ended
+				bar.SetTotal(int64(total))
+				known = total
 			}
 			bar.Add(1)
 		}, func() {
