@@ -90,12 +90,8 @@ func str(vr, v string) *dcm.Element { return &dcm.Element{VR: vr, Value: []any{v
 func indexGen(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("index gen", flag.ContinueOnError)
 	dir := fs.String("dir", "", "index directory (created)")
-	studies := fs.Int("studies", 100000, "studies")
-	series := fs.Int("series", 2, "series per study")
-	instances := fs.Int("instances", 5, "instances per series")
-	hospitals := fs.Int("hospitals", 40, "hospitals")
-	patients := fs.Int("patients", 2000, "patients per hospital")
-	seed := fs.Uint64("seed", 1, "random seed")
+	var df drawFlags
+	df.bind(fs)
 	pgURL := fs.String("index", "", "write into this postgres:// index instead of a Badger folder (password from PGPASSWORD)")
 	writers := fs.Int("c", 1, "concurrent writers (one study each at a time; a postgres index gains from several)")
 	if err := fs.Parse(args); err != nil {
@@ -143,10 +139,10 @@ func indexGen(ctx context.Context, args []string, out io.Writer) error {
 		return first
 	}
 	meta := []byte(strings.Repeat("m", 600)) // about a compressed instance's metadata
-	draw := newStudyDraw(*seed, *hospitals, *patients, *series, *instances)
+	draw := df.draw()
 	t0 := time.Now()
 	n := 0
-	for i := range *studies {
+	for i := range df.studies {
 		if err := ctx.Err(); err != nil {
 			wait()
 			return err
@@ -185,7 +181,7 @@ func indexGen(ctx context.Context, args []string, out io.Writer) error {
 	if *pgURL != "" {
 		where = postgres.Redact(*pgURL)
 	}
-	fmt.Fprintf(out, "wrote %d studies, %d instances in %s (%.0f inst/s, %d writers), index %s\n", *studies, n, el.Round(time.Second), float64(n)/el.Seconds(), *writers, where)
+	fmt.Fprintf(out, "wrote %d studies, %d instances in %s (%.0f inst/s, %d writers), index %s\n", df.studies, n, el.Round(time.Second), float64(n)/el.Seconds(), *writers, where)
 	return nil
 }
 
@@ -207,6 +203,25 @@ type benchSeries struct {
 // benchSOPClass is the SOP class of every generated instance (CT Image
 // Storage).
 const benchSOPClass = "1.2.840.10008.5.1.4.1.1.2"
+
+// drawFlags are the flags of the archive both generators draw.
+type drawFlags struct {
+	studies, series, instances, hospitals, patients int
+	seed                                            uint64
+}
+
+func (d *drawFlags) bind(fs *flag.FlagSet) {
+	fs.IntVar(&d.studies, "studies", 100000, "studies")
+	fs.IntVar(&d.series, "series", 2, "series per study")
+	fs.IntVar(&d.instances, "instances", 5, "instances per series")
+	fs.IntVar(&d.hospitals, "hospitals", 40, "hospitals")
+	fs.IntVar(&d.patients, "patients", 2000, "patients per hospital")
+	fs.Uint64Var(&d.seed, "seed", 1, "random seed")
+}
+
+func (d drawFlags) draw() *studyDraw {
+	return newStudyDraw(d.seed, d.hospitals, d.patients, d.series, d.instances)
+}
 
 // studyDraw draws studies in order from one random source, so that "index
 // gen" and "store gen" with the same flags describe the same archive.

@@ -30,12 +30,8 @@ const benchPixels = 32
 func storeGen(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("store gen", flag.ContinueOnError)
 	dir := fs.String("data", "", "data folder of a gateway (objects are written under DIR/objects)")
-	studies := fs.Int("studies", 100000, "studies")
-	series := fs.Int("series", 2, "series per study")
-	instances := fs.Int("instances", 5, "instances per series")
-	hospitals := fs.Int("hospitals", 40, "hospitals")
-	patients := fs.Int("patients", 2000, "patients per hospital")
-	seed := fs.Uint64("seed", 1, "random seed")
+	var df drawFlags
+	df.bind(fs)
 	writers := fs.Int("c", 4, "concurrent writers (one study each at a time)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -43,11 +39,11 @@ func storeGen(ctx context.Context, args []string, out io.Writer) error {
 	if *dir == "" {
 		return fmt.Errorf("store gen: -data is required")
 	}
-	if *studies <= 0 || *series <= 0 || *instances <= 0 || *writers <= 0 {
+	if df.studies <= 0 || df.series <= 0 || df.instances <= 0 || *writers <= 0 {
 		return fmt.Errorf("store gen: -studies, -series, -instances and -c must be positive")
 	}
 	root := filepath.Join(*dir, "objects")
-	total := int64(*studies) * int64(*series) * int64(*instances)
+	total := int64(df.studies) * int64(df.series) * int64(df.instances)
 	bar := progress.New(out, total, "store gen")
 	work := make(chan benchStudy, *writers)
 	errs := make(chan error, *writers)
@@ -71,10 +67,10 @@ func storeGen(ctx context.Context, args []string, out io.Writer) error {
 			errs <- first
 		}()
 	}
-	draw := newStudyDraw(*seed, *hospitals, *patients, *series, *instances)
+	draw := df.draw()
 	t0 := time.Now()
 	var err error
-	for i := range *studies {
+	for i := range df.studies {
 		if err = ctx.Err(); err != nil {
 			break
 		}
@@ -92,7 +88,7 @@ func storeGen(ctx context.Context, args []string, out io.Writer) error {
 	bar.Finish()
 	el := time.Since(t0)
 	fmt.Fprintf(out, "wrote %d studies, %d instances (%.0f MB of files, %s on disk) in %s (%.0f inst/s, %d writers)\n",
-		*studies, total, float64(size.Load())/1e6, dirSize(root), el.Round(time.Second), float64(total)/el.Seconds(), *writers)
+		df.studies, total, float64(size.Load())/1e6, dirSize(root), el.Round(time.Second), float64(total)/el.Seconds(), *writers)
 	return nil
 }
 
