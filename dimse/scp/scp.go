@@ -300,10 +300,15 @@ func (s *Service) Store(ctx context.Context, a *dimse.Association, rq *dimse.Sto
 
 func (s *Service) storeDone(ctx context.Context, a *dimse.Association, rq *dimse.StoreRequest, st *archive.Stored, status uint16, comment string) (uint16, string) {
 	study, series := "", ""
+	detail := comment
 	if st != nil {
 		study, series = st.Study, st.Series
+		if st.Compressed != "" && !st.Duplicate {
+			// The audit says so; the answer is the same as for any store.
+			detail = "stored compressed at ingest in " + st.Compressed + " (" + dcm.SyntaxName(st.Compressed) + ")"
+		}
 	}
-	s.op(ctx, a, "C-STORE", status, comment, study, series, rq.SOPInstance)
+	s.op(ctx, a, "C-STORE", status, detail, study, series, rq.SOPInstance)
 	return status, clipComment(comment)
 }
 
