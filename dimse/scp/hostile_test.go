@@ -2,8 +2,15 @@ package scp_test
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"runtime"
 	"strings"
+	"time"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -17,38 +24,55 @@ import (
 	"github.com/imgcloud/gateway/internal/testutil/gwtest"
 )
 
-// TestStoreCommandDisagreesWithDataSet: a C-STORE-RQ whose Affected SOP
-// Instance or Class UID is not the data set's is refused with A900 (PS3.4
-// B.2.3; DCMTK's storescp answers the same) and stored under neither UID,
-// on an association that goes on.
-func TestStoreCommandDisagreesWithDataSet(t *testing.T) {
-	dir := t.TempDir()
+// storeService serves a gateway service over a real archive (folder store
+// and Badger under dir, archive spool in dir/tmp) to the store-only AE
+// PACS on 127.0.0.1.
+func storeService(t *testing.T, dir string, so dimse.Options) (net.Listener, *index.DB) {
+	t.Helper()
 	store, db := gwtest.StoreAndIndex(t, dir)
 	al, err := audit.Open(db, store, audit.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { al.Close(context.Background()) })
-	svc := archive.New(store, db, archive.Options{TempDir: dir, Visibility: archive.Unrestricted{}})
+	tmp := filepath.Join(dir, "tmp")
+	if err := os.MkdirAll(tmp, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	svc := archive.New(store, db, archive.Options{TempDir: tmp, Visibility: archive.Unrestricted{}})
 	aes, err := access.NewAEs([]access.AE{{AET: "PACS", Host: "127.0.0.1", Institution: "h1", Allow: []access.Operation{access.OpStore}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := scp.New(scp.Options{AEs: aes, Archive: svc, Audit: al, Registerer: prometheus.NewRegistry(),
-		Server: dimse.Options{SpoolDir: dir}})
+	s, err := scp.New(scp.Options{AEs: aes, Archive: svc, Audit: al, Registerer: prometheus.NewRegistry(), Server: so})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln := serveLoopback(t, s)
+	return serveLoopback(t, s), db
+}
+
+func dialPACS(t *testing.T, ln net.Listener, ts string, classes ...string) *dimse.Client {
+	t.Helper()
+	var pcs []dimse.PresentationContext
+	for _, c := range classes {
+		pcs = append(pcs, dimse.PresentationContext{AbstractSyntax: c, TransferSyntaxes: []string{ts}})
+	}
+	c, err := dimse.Dial(context.Background(), ln.Addr().String(), dimse.ClientOptions{CallingAE: "PACS", CalledAE: "ANY", Contexts: pcs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// TestStoreCommandDisagreesWithDataSet: a C-STORE-RQ whose Affected SOP
+// Instance or Class UID is not the data set's is refused with A900 (PS3.4
+// B.2.3; DCMTK's storescp answers the same) and stored under neither UID,
+// on an association that goes on.
+func TestStoreCommandDisagreesWithDataSet(t *testing.T) {
+	dir := t.TempDir()
+	ln, db := storeService(t, dir, dimse.Options{SpoolDir: dir})
 	const ct = "1.2.840.10008.5.1.4.1.1.2"
-	c, err := dimse.Dial(context.Background(), ln.Addr().String(), dimse.ClientOptions{CallingAE: "PACS", CalledAE: "ANY",
-		Contexts: []dimse.PresentationContext{
-			{AbstractSyntax: sc, TransferSyntaxes: []string{"1.2.840.10008.1.2.1"}},
-			{AbstractSyntax: ct, TransferSyntaxes: []string{"1.2.840.10008.1.2.1"}},
-		}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := dialPACS(t, ln, explicitLE, sc, ct)
 	defer c.Release()
 	ds := gwtest.Minimal("1.2.826.0.1.9.1", "1.2.826.0.1.9.2", "1.2.826.0.1.9.3") // Secondary Capture
 	for _, tc := range []struct{ name, class, sop, says string }{
@@ -71,4 +95,95 @@ func TestStoreCommandDisagreesWithDataSet(t *testing.T) {
 	if st, cm, err := c.Store(sc, "1.2.826.0.1.9.3", ds); st != 0 || err != nil {
 		t.Fatalf("the same data set with its own UIDs afterwards: %04X %q %v", st, cm, err)
 	}
+}
+
+const explicitLE = "1.2.840.10008.1.2.1"
+
+// TestStoreCutShort cuts a C-STORE data set at many byte offsets, with
+// an A-ABORT or a bare TCP close, on a service that admits two
+// associations at once: nothing is stored, no spool file stays (neither
+// the archive's nor the upper layer's), no goroutine is left, and the
+// slots are freed (a new association stores). A 9 MiB data set so that
+// the late cuts come after the archive spooled to a file.
+func TestStoreCutShort(t *testing.T) {
+	dir := t.TempDir()
+	ln, db := storeService(t, dir, dimse.Options{SpoolDir: filepath.Join(dir, "tmp"), MaxAssociations: 2, MaxPerCaller: 2})
+	const sop = "1.2.826.0.1.9.13"
+	ds := gwtest.Minimal("1.2.826.0.1.9.11", "1.2.826.0.1.9.12", sop)
+	us := func(elem, v uint16) []byte { return gwtest.Elem(0x0028, elem, "US", binary.LittleEndian.AppendUint16(nil, v)) }
+	ds = append(ds, us(0x0002, 1)...)
+	ds = append(ds, gwtest.Elem(0x0028, 0x0004, "CS", gwtest.Str("MONOCHROME2", ' '))...)
+	for _, e := range [][2]uint16{{0x0010, 3072}, {0x0011, 3072}, {0x0100, 8}, {0x0101, 8}, {0x0102, 7}, {0x0103, 0}} {
+		ds = append(ds, us(e[0], e[1])...)
+	}
+	pixels := make([]byte, 3072*3072)
+	for i := range pixels {
+		pixels[i] = byte(i * 7)
+	}
+	ds = append(ds, gwtest.Elem(0x7FE0, 0x0010, "OB", pixels)...)
+	base := runtime.NumGoroutine()
+	for _, cut := range []int{0, 1, 2, 7, 8, 100, 131, 200, 1 << 16, 8<<20 - 1, 8 << 20, 8<<20 + 1, len(ds) - len(pixels) - 12, len(ds) - 1, len(ds)} {
+		for _, abort := range []bool{true, false} {
+			c := dialPACS(t, ln, explicitLE, sc)
+			cmd := dimse.Command{}
+			cmd.SetString(dimse.TagAffectedSOPClassUID, sc)
+			cmd.SetU16(dimse.TagCommandField, dimse.CStoreRQ)
+			cmd.SetU16(dimse.TagMessageID, 1)
+			cmd.SetU16(dimse.TagPriority, 0)
+			cmd.SetU16(dimse.TagDataSetType, 0)
+			cmd.SetString(dimse.TagAffectedSOPInstance, sop)
+			id, _, _ := c.Context(sc)
+			if err := c.WritePDU(4, dimse.EncodePData(dimse.PDV{Context: id, Command: true, Last: true, Data: dimse.EncodeCommand(cmd)})); err != nil {
+				t.Fatal(err)
+			}
+			// The whole data set without its last fragment, when cut is
+			// len(ds): the peer stops just before saying it is complete.
+			for off := 0; off < cut; off += 16 << 10 {
+				end := min(cut, off+16<<10)
+				if err := c.WritePDU(4, dimse.EncodePData(dimse.PDV{Context: id, Data: ds[off:end]})); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if abort {
+				c.Abort()
+			} else {
+				c.Close()
+			}
+			settled(t, fmt.Sprintf("cut at %d (abort %v)", cut, abort), func() string {
+				if ents, _ := os.ReadDir(filepath.Join(dir, "tmp")); len(ents) > 0 {
+					return fmt.Sprintf("%d file(s) left in tmp, first %s", len(ents), ents[0].Name())
+				}
+				if n := runtime.NumGoroutine(); n > base {
+					return fmt.Sprintf("%d goroutines, %d before", n, base)
+				}
+				return ""
+			})
+			if _, err := db.InstanceBySOP(sop); !errors.Is(err, index.ErrNotFound) {
+				t.Fatalf("cut at %d (abort %v): instance in the index: %v", cut, abort, err)
+			}
+		}
+	}
+	// Both slots are free: two associations at once, one stores whole.
+	c1, c2 := dialPACS(t, ln, explicitLE, sc), dialPACS(t, ln, explicitLE, sc)
+	defer c2.Release()
+	if st, cm, err := c1.Store(sc, sop, ds); st != 0 || err != nil {
+		t.Fatalf("whole store after the cuts: %04X %q %v", st, cm, err)
+	}
+	c1.Release()
+	if ents, _ := os.ReadDir(filepath.Join(dir, "tmp")); len(ents) > 0 {
+		t.Errorf("%d file(s) left in tmp after a whole store", len(ents))
+	}
+}
+
+// settled polls check (which says what is wrong, or "") for up to 5 s.
+func settled(t *testing.T, what string, check func() string) {
+	t.Helper()
+	var why string
+	for range 250 {
+		if why = check(); why == "" {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("%s: %s", what, why)
 }
