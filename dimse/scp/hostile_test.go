@@ -187,3 +187,77 @@ func settled(t *testing.T, what string, check func() string) {
 	}
 	t.Fatalf("%s: %s", what, why)
 }
+
+// TestStoreHostileDataSets: a data set beyond the upper layer's bound
+// aborts the association and leaves nothing; one whose last element
+// declares more bytes than follow is answered C000 with a comment and the
+// association goes on; a C-STORE-RQ that announces a data set and is
+// followed by another command aborts, storing nothing.
+func TestStoreHostileDataSets(t *testing.T) {
+	dir := t.TempDir()
+	tmp := filepath.Join(dir, "tmp")
+	ln, db := storeService(t, dir, dimse.Options{SpoolDir: tmp, MaxDataSetBytes: 1 << 20})
+	empty := func(what string) {
+		settled(t, what, func() string {
+			if ents, _ := os.ReadDir(tmp); len(ents) > 0 {
+				return fmt.Sprintf("%d file(s) left in tmp", len(ents))
+			}
+			return ""
+		})
+	}
+	notStored := func(what, sop string) {
+		if _, err := db.InstanceBySOP(sop); !errors.Is(err, index.ErrNotFound) {
+			t.Errorf("%s: %s in the index: %v", what, sop, err)
+		}
+	}
+
+	big := gwtest.Minimal("1.2.826.0.1.9.21", "1.2.826.0.1.9.22", "1.2.826.0.1.9.23")
+	big = append(big, gwtest.Elem(0x0009, 0x1010, "OB", make([]byte, 2<<20))...)
+	c := dialPACS(t, ln, explicitLE, sc)
+	if st, cm, err := c.Store(sc, "1.2.826.0.1.9.23", big); err == nil {
+		t.Errorf("2 MiB data set with a 1 MiB bound: %04X %q, want the association aborted", st, cm)
+	}
+	c.Close()
+	empty("data set beyond the bound")
+	notStored("data set beyond the bound", "1.2.826.0.1.9.23")
+
+	lying := gwtest.Minimal("1.2.826.0.1.9.21", "1.2.826.0.1.9.22", "1.2.826.0.1.9.24")
+	lying = append(lying, gwtest.Elem(0x0009, 0x1010, "OB", make([]byte, 64))...)
+	binary.LittleEndian.PutUint32(lying[len(lying)-68:], 1000) // the OB length
+	c = dialPACS(t, ln, explicitLE, sc, scp.Verification)
+	if st, cm, err := c.Store(sc, "1.2.826.0.1.9.24", lying); err != nil || st != 0xC000 || cm == "" {
+		t.Errorf("element longer than the data set: %04X %q %v, want C000 with a comment", st, cm, err)
+	}
+	if st, err := c.Echo(); st != 0 || err != nil {
+		t.Errorf("echo after a C000: %04X %v", st, err)
+	}
+	c.Release()
+	empty("lying element length")
+	notStored("lying element length", "1.2.826.0.1.9.24")
+
+	c = dialPACS(t, ln, explicitLE, sc, scp.Verification)
+	cmd := dimse.Command{}
+	cmd.SetString(dimse.TagAffectedSOPClassUID, sc)
+	cmd.SetU16(dimse.TagCommandField, dimse.CStoreRQ)
+	cmd.SetU16(dimse.TagMessageID, 1)
+	cmd.SetU16(dimse.TagPriority, 0)
+	cmd.SetU16(dimse.TagDataSetType, 0)
+	cmd.SetString(dimse.TagAffectedSOPInstance, "1.2.826.0.1.9.25")
+	id, _, _ := c.Context(sc)
+	if err := c.WritePDU(4, dimse.EncodePData(dimse.PDV{Context: id, Command: true, Last: true, Data: dimse.EncodeCommand(cmd)})); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := c.Echo(); err == nil {
+		t.Errorf("a command where the C-STORE data set was due: echo answered %04X, want the association aborted", st)
+	}
+	c.Close()
+	empty("command instead of the data set")
+	notStored("command instead of the data set", "1.2.826.0.1.9.25")
+
+	c = dialPACS(t, ln, explicitLE, sc)
+	defer c.Release()
+	ok := gwtest.Minimal("1.2.826.0.1.9.21", "1.2.826.0.1.9.22", "1.2.826.0.1.9.26")
+	if st, cm, err := c.Store(sc, "1.2.826.0.1.9.26", ok); st != 0 || err != nil {
+		t.Fatalf("a good store afterwards: %04X %q %v", st, cm, err)
+	}
+}
