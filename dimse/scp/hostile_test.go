@@ -1,6 +1,7 @@
 package scp_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -18,6 +19,7 @@ import (
 	"github.com/imgcloud/gateway/access"
 	"github.com/imgcloud/gateway/archive"
 	"github.com/imgcloud/gateway/audit"
+	"github.com/imgcloud/gateway/codec/codecs"
 	"github.com/imgcloud/gateway/dimse"
 	"github.com/imgcloud/gateway/dimse/scp"
 	"github.com/imgcloud/gateway/index"
@@ -26,8 +28,9 @@ import (
 
 // storeService serves a gateway service over a real archive (folder store
 // and Badger under dir, archive spool in dir/tmp) to the store-only AE
-// PACS on 127.0.0.1.
-func storeService(t *testing.T, dir string, so dimse.Options) (net.Listener, *index.DB) {
+// PACS on 127.0.0.1; the archive is returned for stores by the other
+// path (STOW-RS).
+func storeService(t *testing.T, dir string, so dimse.Options, ao archive.Options) (net.Listener, *index.DB, *archive.Service) {
 	t.Helper()
 	store, db := gwtest.StoreAndIndex(t, dir)
 	al, err := audit.Open(db, store, audit.Options{})
@@ -39,7 +42,8 @@ func storeService(t *testing.T, dir string, so dimse.Options) (net.Listener, *in
 	if err := os.MkdirAll(tmp, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	svc := archive.New(store, db, archive.Options{TempDir: tmp, Visibility: archive.Unrestricted{}})
+	ao.TempDir, ao.Visibility = tmp, archive.Unrestricted{}
+	svc := archive.New(store, db, ao)
 	aes, err := access.NewAEs([]access.AE{{AET: "PACS", Host: "127.0.0.1", Institution: "h1", Allow: []access.Operation{access.OpStore}}})
 	if err != nil {
 		t.Fatal(err)
@@ -48,7 +52,7 @@ func storeService(t *testing.T, dir string, so dimse.Options) (net.Listener, *in
 	if err != nil {
 		t.Fatal(err)
 	}
-	return serveLoopback(t, s), db
+	return serveLoopback(t, s), db, svc
 }
 
 func dialPACS(t *testing.T, ln net.Listener, ts string, classes ...string) *dimse.Client {
@@ -70,7 +74,7 @@ func dialPACS(t *testing.T, ln net.Listener, ts string, classes ...string) *dims
 // on an association that goes on.
 func TestStoreCommandDisagreesWithDataSet(t *testing.T) {
 	dir := t.TempDir()
-	ln, db := storeService(t, dir, dimse.Options{SpoolDir: dir})
+	ln, db, _ := storeService(t, dir, dimse.Options{SpoolDir: dir}, archive.Options{})
 	const ct = "1.2.840.10008.5.1.4.1.1.2"
 	c := dialPACS(t, ln, explicitLE, sc, ct)
 	defer c.Release()
@@ -107,22 +111,12 @@ const explicitLE = "1.2.840.10008.1.2.1"
 // the late cuts come after the archive spooled to a file.
 func TestStoreCutShort(t *testing.T) {
 	dir := t.TempDir()
-	ln, db := storeService(t, dir, dimse.Options{SpoolDir: filepath.Join(dir, "tmp"), MaxAssociations: 2, MaxPerCaller: 2})
+	ln, db, _ := storeService(t, dir, dimse.Options{SpoolDir: filepath.Join(dir, "tmp"), MaxAssociations: 2, MaxPerCaller: 2}, archive.Options{})
 	const sop = "1.2.826.0.1.9.13"
-	ds := gwtest.Minimal("1.2.826.0.1.9.11", "1.2.826.0.1.9.12", sop)
-	us := func(elem, v uint16) []byte { return gwtest.Elem(0x0028, elem, "US", binary.LittleEndian.AppendUint16(nil, v)) }
-	ds = append(ds, us(0x0002, 1)...)
-	ds = append(ds, gwtest.Elem(0x0028, 0x0004, "CS", gwtest.Str("MONOCHROME2", ' '))...)
-	for _, e := range [][2]uint16{{0x0010, 3072}, {0x0011, 3072}, {0x0100, 8}, {0x0101, 8}, {0x0102, 7}, {0x0103, 0}} {
-		ds = append(ds, us(e[0], e[1])...)
-	}
-	pixels := make([]byte, 3072*3072)
-	for i := range pixels {
-		pixels[i] = byte(i * 7)
-	}
-	ds = append(ds, gwtest.Elem(0x7FE0, 0x0010, "OB", pixels)...)
+	ds := nativeImage("1.2.826.0.1.9.11", "1.2.826.0.1.9.12", sop, 3072, 3072)
+	pixels := 3072 * 3072
 	base := runtime.NumGoroutine()
-	for _, cut := range []int{0, 1, 2, 7, 8, 100, 131, 200, 1 << 16, 8<<20 - 1, 8 << 20, 8<<20 + 1, len(ds) - len(pixels) - 12, len(ds) - 1, len(ds)} {
+	for _, cut := range []int{0, 1, 2, 7, 8, 100, 131, 200, 1 << 16, 8<<20 - 1, 8 << 20, 8<<20 + 1, len(ds) - pixels - 12, len(ds) - 1, len(ds)} {
 		for _, abort := range []bool{true, false} {
 			c := dialPACS(t, ln, explicitLE, sc)
 			cmd := dimse.Command{}
@@ -175,6 +169,23 @@ func TestStoreCutShort(t *testing.T) {
 	}
 }
 
+// nativeImage is an 8-bit monochrome Secondary Capture data set with a
+// compressible pattern.
+func nativeImage(study, series, sop string, rows, cols int) []byte {
+	ds := gwtest.Minimal(study, series, sop)
+	us := func(elem, v uint16) []byte { return gwtest.Elem(0x0028, elem, "US", binary.LittleEndian.AppendUint16(nil, v)) }
+	ds = append(ds, us(0x0002, 1)...)
+	ds = append(ds, gwtest.Elem(0x0028, 0x0004, "CS", gwtest.Str("MONOCHROME2", ' '))...)
+	for _, e := range [][2]uint16{{0x0010, uint16(rows)}, {0x0011, uint16(cols)}, {0x0100, 8}, {0x0101, 8}, {0x0102, 7}, {0x0103, 0}} {
+		ds = append(ds, us(e[0], e[1])...)
+	}
+	pixels := make([]byte, rows*cols+rows*cols%2)
+	for i := range pixels {
+		pixels[i] = byte(i / 1000)
+	}
+	return append(ds, gwtest.Elem(0x7FE0, 0x0010, "OB", pixels)...)
+}
+
 // settled polls check (which says what is wrong, or "") for up to 5 s.
 func settled(t *testing.T, what string, check func() string) {
 	t.Helper()
@@ -196,7 +207,7 @@ func settled(t *testing.T, what string, check func() string) {
 func TestStoreHostileDataSets(t *testing.T) {
 	dir := t.TempDir()
 	tmp := filepath.Join(dir, "tmp")
-	ln, db := storeService(t, dir, dimse.Options{SpoolDir: tmp, MaxDataSetBytes: 1 << 20})
+	ln, db, _ := storeService(t, dir, dimse.Options{SpoolDir: tmp, MaxDataSetBytes: 1 << 20}, archive.Options{})
 	empty := func(what string) {
 		settled(t, what, func() string {
 			if ents, _ := os.ReadDir(tmp); len(ents) > 0 {
@@ -259,5 +270,39 @@ func TestStoreHostileDataSets(t *testing.T) {
 	ok := gwtest.Minimal("1.2.826.0.1.9.21", "1.2.826.0.1.9.22", "1.2.826.0.1.9.26")
 	if st, cm, err := c.Store(sc, "1.2.826.0.1.9.26", ok); st != 0 || err != nil {
 		t.Fatalf("a good store afterwards: %04X %q %v", st, cm, err)
+	}
+}
+
+// rle asks every instance stored compressed in RLE Lossless (an encoder
+// every build has).
+type rle struct{}
+
+func (rle) CompressAtIngest(context.Context) string { return "1.2.840.10008.1.2.5" }
+
+// TestCompressedStowThenCStore: with compression at ingest, an instance
+// stored through the archive's STOW path (the file as a modality wrote
+// it) and then sent again over C-STORE (the file meta the gateway makes
+// names another writer) is a duplicate: 0000, the compressed object kept.
+func TestCompressedStowThenCStore(t *testing.T) {
+	dir := t.TempDir()
+	ln, db, svc := storeService(t, dir, dimse.Options{SpoolDir: dir}, archive.Options{Codecs: codecs.New(), Compression: rle{}})
+	const sop = "1.2.826.0.1.9.33"
+	ds := nativeImage("1.2.826.0.1.9.31", "1.2.826.0.1.9.32", sop, 256, 256)
+	st, err := svc.Store(context.Background(), bytes.NewReader(gwtest.Part10(sc, sop, ds)), "")
+	if err != nil || st.Compressed == "" {
+		t.Fatalf("STOW path: %+v %v, want stored compressed", st, err)
+	}
+	before, err := db.InstanceBySOP(sop)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := dialPACS(t, ln, explicitLE, sc)
+	defer c.Release()
+	if st, cm, err := c.Store(sc, sop, ds); st != 0 || err != nil {
+		t.Fatalf("C-STORE of the same instance: %04X %q %v, want 0000 (a duplicate)", st, cm, err)
+	}
+	after, err := db.InstanceBySOP(sop)
+	if err != nil || after.CRC32C != before.CRC32C || after.TransferSyntax != before.TransferSyntax {
+		t.Fatalf("row after the re-send: %+v %v, want it unchanged (%+v)", after, err, before)
 	}
 }
