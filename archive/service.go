@@ -278,11 +278,21 @@ var errStudyNotFound = fmt.Errorf("study %w: it does not exist or is not visible
 // checkStudy returns errStudyNotFound for a study that does not exist or
 // that the asking party may not see.
 func (s *Service) checkStudy(ctx context.Context, study string) error {
+	_, err := s.visibleStudy(ctx, study)
+	return err
+}
+
+// visibleStudy is checkStudy that returns the study row it read, for a
+// caller that needs it too (one read of the index, not two).
+func (s *Service) visibleStudy(ctx context.Context, study string) (*index.Study, error) {
 	st, err := s.db.Study(study)
 	if errors.Is(err, index.ErrNotFound) || (err == nil && !s.visible(ctx, st)) {
-		return errStudyNotFound
+		return nil, errStudyNotFound
 	}
-	return mapIndexErr(err)
+	if err != nil {
+		return nil, mapIndexErr(err)
+	}
+	return st, nil
 }
 
 // Recover runs at start: rows written after the last checkpoint may

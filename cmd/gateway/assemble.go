@@ -257,10 +257,13 @@ func (g *gateway) openAccess(ctx context.Context, cfg Config, store storage.Stor
 	if cfg.Access.AuditKeyFile == "" {
 		cfg.Access.AuditKeyFile = filepath.Join(cfg.Data, "secrets", "audit-keys.json")
 	}
-	announce := func(token string) {
-		adminTokenBox(stdout, "First start: an admin token was created.", token, siteRoot(cfg), cfg.Data)
+	first := firstStart{site: siteRoot(cfg),
+		announce: func(token string) {
+			adminTokenBox(stdout, "First start: an admin token was created.", token, siteRoot(cfg), cfg.Data)
+		},
+		elsewhere: func(made firstAdmin) { elsewhereNote(stdout, made, cfg.Data) },
 	}
-	acc, err := setupAccess(ctx, cfg.Access, store, db, rec, announce, log)
+	acc, err := setupAccess(ctx, cfg.Access, store, db, rec, first, log)
 	if err != nil {
 		return nil, err
 	}

@@ -206,6 +206,24 @@ func testInstances(t *testing.T, db index.Store) {
 	if !st.Received.Equal(received.Add(-time.Hour)) {
 		t.Errorf("received %v, want the earliest %v", st.Received, received.Add(-time.Hour))
 	}
+	// A page of candidates read at once: in the order asked, nil for a
+	// study not indexed, a UID asked twice answered twice.
+	page, err := db.Studies([]string{"1.2", "9.9", "1.1", "1.2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, st := range page {
+		if st == nil {
+			got = append(got, "-")
+			continue
+		}
+		got = append(got, fmt.Sprintf("%s:%d", st.UID, st.Instances))
+	}
+	check(t, "studies of a page", got, []string{"1.2:1", "-", "1.1:3", "1.2:1"})
+	if page, err := db.Studies(nil); err != nil || len(page) != 0 {
+		t.Errorf("studies of no UID: %v, %v", page, err)
+	}
 	var series []string
 	for _, se := range db.SeriesOf("1.1") {
 		series = append(series, fmt.Sprintf("%s:%d", se.UID, se.Instances))
@@ -442,6 +460,23 @@ func testSecondaryKeys(t *testing.T, db index.Store) {
 	} {
 		if n := db.Estimate(c.kind, c.value, c.exact, c.max); n != c.want {
 			t.Errorf("estimate %s %q exact=%v max %d: %d, want %d", c.kind, c.value, c.exact, c.max, n, c.want)
+		}
+	}
+
+	for _, c := range []struct {
+		from, to  string
+		max, want int
+	}{
+		{"", "", 100, 5},                 // every study, the one without a date too
+		{"20241231", "20240101", 100, 3}, // a range of days
+		{"", "20250101", 100, 1},         // a date without a time is at its day
+		{"20240101", "20240101", 2, 2},   // capped
+		{"20231231", "20230101", 100, 0}, // none: the study without a date is below any
+		{"20231231", "", 100, 1},         // only it
+		{"2024", "2024", 100, 3},         // a year
+	} {
+		if n := db.EstimateOrder(c.from, c.to, c.max); n != c.want {
+			t.Errorf("estimate order %q..%q max %d: %d, want %d", c.from, c.to, c.max, n, c.want)
 		}
 	}
 
