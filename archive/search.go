@@ -442,6 +442,20 @@ func (s *Service) scan(ctx context.Context, q Query, skip int, emit func(row) bo
 		if q.Level == LevelStudy {
 			return emit(row{st: st})
 		}
+		// The instances of every series of a study are read in one call
+		// (one query on PostgreSQL, not one per series).
+		var bySeries map[string][]*index.Instance
+		if q.Level == LevelInstance && q.Series == "" {
+			all, err := s.db.Instances(st.UID, "")
+			if err != nil {
+				ferr = fmt.Errorf("%w: %w", ErrUnavailable, err)
+				return false
+			}
+			bySeries = make(map[string][]*index.Instance)
+			for _, in := range all {
+				bySeries[in.Series] = append(bySeries[in.Series], in)
+			}
+		}
 		for _, se := range s.db.SeriesOf(st.UID) {
 			if q.Series != "" && se.UID != q.Series {
 				continue
@@ -456,10 +470,13 @@ func (s *Service) scan(ctx context.Context, q Query, skip int, emit func(row) bo
 				}
 				continue
 			}
-			ins, err := s.db.Instances(st.UID, se.UID)
-			if err != nil {
-				ferr = fmt.Errorf("%w: %w", ErrUnavailable, err)
-				return false
+			ins := bySeries[se.UID]
+			if bySeries == nil {
+				var err error
+				if ins, err = s.db.Instances(st.UID, se.UID); err != nil {
+					ferr = fmt.Errorf("%w: %w", ErrUnavailable, err)
+					return false
+				}
 			}
 			for _, in := range ins {
 				if !more() {
