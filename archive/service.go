@@ -71,6 +71,10 @@ type Options struct {
 	// instances asked for in another transfer syntax than the stored one;
 	// nil serves everything as stored only.
 	Codecs *codec.Set
+	// Compression, when set, says in which lossless syntax the storing
+	// party wants native pixel data stored (compress.go); Codecs must
+	// then have its encoder, or files are stored as received.
+	Compression Compression
 	// DecodedCacheBytes bounds the memory of recently decoded frames
 	// (0: DefaultDecodedCacheBytes; negative: no cache).
 	DecodedCacheBytes int64
@@ -155,6 +159,8 @@ type Service struct {
 	// bounds the decodes running at once.
 	decoded     *frameCache
 	decodeSlots chan struct{}
+	// compress counts what compression at ingest did (compress.go).
+	compress compressStats
 }
 
 // New returns a Service over a store and an index.
