@@ -189,7 +189,12 @@ func TestDefaultPage(t *testing.T) {
 // pageCounter counts the index's reads of study rows and instance lists.
 type pageCounter struct {
 	index.Store
-	one, pages, rows, lists int
+	one, pages, rows, lists, seriesLists int
+}
+
+func (c *pageCounter) SeriesOf(study string) []*index.Series {
+	c.seriesLists++
+	return c.Store.SeriesOf(study)
 }
 
 func (c *pageCounter) Instances(study, series string) ([]*index.Instance, error) {
@@ -267,6 +272,16 @@ func TestCandidatesReadByPage(t *testing.T) {
 	}
 	if cnt.lists != 1 || !slices.Equal(got, want) {
 		t.Errorf("instances of a study of two series: %d lists read, %v; want 1, %v", cnt.lists, got, want)
+	}
+	// Series across studies: the series of a page of candidates in one
+	// read, none study by study.
+	cnt = &pageCounter{Store: db}
+	res, err = New(nil, cnt, Options{Visibility: Unrestricted{}}).Search(ctx, Query{Level: LevelSeries, Limit: 50}, Scope{})
+	if err != nil || len(res.Items) != 50 {
+		t.Fatalf("series across studies: %v, %v", res, err)
+	}
+	if cnt.seriesLists != 0 || cnt.pages != 1 {
+		t.Errorf("series across studies: %d series lists study by study, %d pages; want none and 1", cnt.seriesLists, cnt.pages)
 	}
 }
 
