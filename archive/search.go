@@ -435,14 +435,28 @@ func (s *Service) scan(ctx context.Context, q Query, skip int, emit func(row) bo
 	}
 	// visit feeds the rows of one visible candidate study to emit and
 	// reports whether to go on.
-	visit := func(st *index.Study) bool {
+	visit := func(st *index.Study, series []*index.Series) bool {
 		if !s.visible(ctx, st) {
 			return true
 		}
 		if q.Level == LevelStudy {
 			return emit(row{st: st})
 		}
-		for _, se := range s.db.SeriesOf(st.UID) {
+		// The instances of every series of a study are read in one call
+		// (one query on PostgreSQL, not one per series).
+		var bySeries map[string][]*index.Instance
+		if q.Level == LevelInstance && q.Series == "" {
+			all, err := s.db.Instances(st.UID, "")
+			if err != nil {
+				ferr = fmt.Errorf("%w: %w", ErrUnavailable, err)
+				return false
+			}
+			bySeries = make(map[string][]*index.Instance)
+			for _, in := range all {
+				bySeries[in.Series] = append(bySeries[in.Series], in)
+			}
+		}
+		for _, se := range series {
 			if q.Series != "" && se.UID != q.Series {
 				continue
 			}
@@ -456,10 +470,13 @@ func (s *Service) scan(ctx context.Context, q Query, skip int, emit func(row) bo
 				}
 				continue
 			}
-			ins, err := s.db.Instances(st.UID, se.UID)
-			if err != nil {
-				ferr = fmt.Errorf("%w: %w", ErrUnavailable, err)
-				return false
+			ins := bySeries[se.UID]
+			if bySeries == nil {
+				var err error
+				if ins, err = s.db.Instances(st.UID, se.UID); err != nil {
+					ferr = fmt.Errorf("%w: %w", ErrUnavailable, err)
+					return false
+				}
 			}
 			for _, in := range ins {
 				if !more() {
@@ -473,8 +490,9 @@ func (s *Service) scan(ctx context.Context, q Query, skip int, emit func(row) bo
 		}
 		return true
 	}
-	// Candidates are read a page at a time (index.Rows.Studies: one query
-	// on PostgreSQL instead of one per study): the first page as large as
+	// Candidates are read a page at a time (index.Rows.Studies, and below
+	// the study level SeriesOfStudies: one query each on PostgreSQL
+	// instead of one per study): the first page as large as
 	// the answer needs when every candidate matches, later ones twice as
 	// large. A page stops one candidate past the row bound, so that more
 	// stops where reading one by one would.
@@ -482,6 +500,10 @@ func (s *Service) scan(ctx context.Context, q Query, skip int, emit func(row) bo
 	page := make([]string, 0, size)
 	flush := func() bool {
 		sts, err := s.db.Studies(page)
+		var series map[string][]*index.Series // below the study level: the page's, in one read
+		if err == nil && q.Level != LevelStudy {
+			series, err = s.db.SeriesOfStudies(page)
+		}
 		page = page[:0]
 		if err != nil {
 			ferr = fmt.Errorf("%w: %w", ErrUnavailable, err)
@@ -493,7 +515,7 @@ func (s *Service) scan(ctx context.Context, q Query, skip int, emit func(row) bo
 			}
 			s.studiesRead.Add(1)
 			s.rowsRead.Add(1)
-			if st != nil && !visit(st) { // nil: removed since the key was read
+			if st != nil && !visit(st, series[st.UID]) { // nil: removed since the key was read
 				return false
 			}
 		}
