@@ -96,8 +96,9 @@ func TestGroupCommitWaitsForStorers(t *testing.T) {
 		a.mu.Unlock()
 		g.begin(who)
 		start := time.Now()
+		st := storeOne()
 		done := make(chan error)
-		go func() { done <- g.commit(ctx, "A", storeOne()) }()
+		go func() { done <- g.commit(ctx, "A", st) }()
 		time.Sleep(50 * time.Millisecond)
 		last()
 		if err := <-done; err != nil {
