@@ -3,16 +3,11 @@ package recognition
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/imgcloud/gateway/auth"
 	"github.com/imgcloud/gateway/codec"
-	"github.com/imgcloud/gateway/index"
-	"github.com/imgcloud/gateway/records"
-	"github.com/imgcloud/gateway/storage/storagetest"
 )
 
 // TestCompressAtIngestRule: the archive's compression rule gives the
@@ -21,27 +16,8 @@ import (
 // lossless syntax.
 func TestCompressAtIngestRule(t *testing.T) {
 	ctx := context.Background()
-	db, err := index.Open(index.Options{Dir: filepath.Join(t.TempDir(), "index")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	store := storagetest.NewMemory()
-	svc, err := New(ctx, db, records.New(store, db), Options{Now: func() time.Time { return corpusToday }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg, err := ExampleRegistry()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cat, err := DefaultCatalogue()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := svc.Import(ctx, reg, cat); err != nil {
-		t.Fatal(err)
-	}
+	svc, _, _ := emptyService(t)
+	reg := importDefaults(t, svc)
 	in, err := svc.Institution(reg.Institutions[0].ID)
 	if err != nil {
 		t.Fatal(err)
