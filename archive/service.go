@@ -140,6 +140,9 @@ type Service struct {
 	sopLocks [64]sync.Mutex
 	// holder names this service in the index's leases (claim.go).
 	holder string
+	// shared: the index serves several gateways (an index.Leaser), so
+	// objects are durable before their rows (putObject).
+	shared bool
 	// bufs recycles the memory STOW parts are spooled in (see spool.go).
 	// A channel rather than a sync.Pool: a pool is emptied by every other
 	// garbage collection, and a fresh buffer of megabytes must be zeroed.
@@ -182,6 +185,7 @@ func New(store storage.Store, db index.Store, opt Options) *Service {
 	}
 	s := &Service{store: store, db: db, opt: opt, log: opt.Logger, now: time.Now, planCap: estimateCap, mergeMax: maxMergedValues}
 	s.holder = newHolder()
+	_, s.shared = db.(index.Leaser)
 	s.bufs = make(chan *[]byte, spoolBuffers)
 	if opt.DecodedCacheBytes == 0 {
 		opt.DecodedCacheBytes = DefaultDecodedCacheBytes
