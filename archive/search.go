@@ -402,8 +402,10 @@ func (s *Service) scan(ctx context.Context, q Query, skip int, emit func(row) bo
 	pl := s.planFor(q)
 	// The visible plan is a part of the order scan, in the same order:
 	// it wins ties.
-	if vp := s.visiblePlan(ctx); vp != nil && vp.est <= pl.est {
-		pl = *vp
+	if vp := s.visiblePlan(ctx); vp != nil {
+		if n := vp.est(s.planCap); pl.est(n) >= n {
+			pl = *vp
+		}
 	}
 	run := pl.run
 	if q.Study != "" {
