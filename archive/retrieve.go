@@ -310,7 +310,8 @@ func (s *Service) WriteMetadata(ctx context.Context, w io.Writer, study, series,
 	}
 	var extra []byte
 	if st, err := s.db.Study(study); err == nil {
-		if ann := s.annotate(ctx, st); len(ann) > 0 {
+		ann := dcm.Dataset{}
+		if s.annotate(ctx, st, ann); len(ann) > 0 {
 			b, err := ann.AppendJSON(nil)
 			if err != nil {
 				return fmt.Errorf("encode annotation: %w", err)
