@@ -3,10 +3,13 @@ package archive
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/imgcloud/gateway/dcm"
 	"github.com/imgcloud/gateway/index"
 )
 
@@ -59,7 +62,7 @@ func TestDeepOffset(t *testing.T) {
 	fillIndex(t, db, 300, rand.New(rand.NewPCG(3, 4)))
 	ctx := context.Background()
 	s := New(nil, db, Options{Visibility: Unrestricted{}, MaxExamined: 280})
-	full, err := New(nil, db, Options{Visibility: Unrestricted{}}).Search(ctx, Query{}, Scope{})
+	full, err := New(nil, db, Options{Visibility: Unrestricted{}}).Search(ctx, Query{Limit: MaxLimit}, Scope{})
 	if err != nil || len(full.Items) != 300 {
 		t.Fatalf("full list: %v", err)
 	}
@@ -152,7 +155,7 @@ func TestSearchCount(t *testing.T) {
 		{Query{Limit: 5, Params: []Param{{"00081030", "*Brain*"}}}, 50},
 		{Query{Level: LevelSeries, Limit: 3, Params: []Param{{"00100020", "P3"}}}, 300},
 	} {
-		full, err := all.Search(ctx, Query{Level: c.q.Level, Params: c.q.Params}, Scope{})
+		full, err := all.Search(ctx, Query{Level: c.q.Level, Params: c.q.Params, Limit: MaxLimit}, Scope{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -205,5 +208,46 @@ func TestDefaultPage(t *testing.T) {
 	}
 	if New(nil, db, Options{}).opt.DefaultLimit != DefaultPageLimit {
 		t.Error("the default page is not DefaultPageLimit")
+	}
+}
+
+// TestDefaultPageWithinAStudy: the default page bounds searches that grow
+// with the archive, not the instances of one series or study, which a
+// viewer lists whole (a thin-slice CT has thousands).
+func TestDefaultPageWithinAStudy(t *testing.T) {
+	db, err := index.Open(index.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	const n = 250
+	study, series := "1.2.9.77", "1.2.9.77.1"
+	for k := range n {
+		sop := fmt.Sprintf("%s.%d", series, k)
+		err := db.PutInstance(index.NewInstance{
+			Instance:    &index.Instance{Study: study, Series: series, SOP: sop, Key: sop, Attrs: dcm.Dataset{"00200013": &dcm.Element{VR: "IS", Value: []any{float64(k)}}}},
+			Meta:        []byte("{}"),
+			SeriesAttrs: dcm.Dataset{"00080060": cs("CT")},
+			StudyAttrs:  dcm.Dataset{"0020000D": &dcm.Element{VR: "UI", Value: []any{study}}},
+			Modality:    "CT",
+			Received:    time.Unix(1700000000, 0),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := New(nil, db, Options{Visibility: Unrestricted{}, DefaultLimit: 100})
+	for _, q := range []Query{
+		{Level: LevelInstance, Study: study, Series: series},
+		{Level: LevelInstance, Study: study},
+	} {
+		res, err := s.Search(context.Background(), q, Scope{})
+		if err != nil || len(res.Items) != n || res.More {
+			t.Errorf("instances of %q/%q without limit: %d items (want %d), more %v, %v", q.Study, q.Series, len(res.Items), n, res != nil && res.More, err)
+		}
+	}
+	res, err := s.Search(context.Background(), Query{Level: LevelInstance}, Scope{})
+	if err != nil || len(res.Items) != 100 || !res.More {
+		t.Errorf("instances across studies without limit: %d items (want the page of 100), more %v, %v", len(res.Items), res != nil && res.More, err)
 	}
 }

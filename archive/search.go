@@ -207,6 +207,19 @@ func seeInstead(l Level, leftOut []string) string {
 	return ""
 }
 
+// defaultLimit is the page of a search that names no limit. A study list
+// (or a search of series or instances across studies) grows with the
+// archive: DefaultLimit, with the Warning that more exist. The series of
+// one study and the instances of one series or study are bounded by the
+// study, and a client listing them (a viewer loading a 3,000-slice CT)
+// expects them all: MaxLimit.
+func (s *Service) defaultLimit(q Query) int {
+	if (q.Level == LevelSeries && q.Study != "") || (q.Level == LevelInstance && (q.Study != "" || q.Series != "")) {
+		return MaxLimit
+	}
+	return s.opt.DefaultLimit
+}
+
 // Search answers a QIDO-RS query from the index alone; scope must be
 // this gateway (the zero Scope).
 func (s *Service) Search(ctx context.Context, q Query, scope Scope) (*Result, error) {
@@ -215,7 +228,7 @@ func (s *Service) Search(ctx context.Context, q Query, scope Scope) (*Result, er
 	}
 	switch {
 	case q.Limit <= 0:
-		q.Limit = s.opt.DefaultLimit
+		q.Limit = s.defaultLimit(q)
 	case q.Limit > MaxLimit:
 		q.Limit = MaxLimit
 	}

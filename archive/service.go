@@ -63,8 +63,8 @@ type Options struct {
 	// InvalidError saying so, instead of holding a core for a scan of the
 	// whole archive. An offset must be below it.
 	MaxExamined int
-	// DefaultLimit is the page of a search that names no limit (0:
-	// DefaultPageLimit); past it Result.More is set, and the Warning
+	// DefaultLimit is the page of a search that names no limit and is
+	// not within one study (0: DefaultPageLimit); past it Result.More is set, and the Warning
 	// that more results exist tells the client to ask with offset.
 	DefaultLimit int
 	// Codecs decode (and encode) compressed pixel data for frames and
@@ -78,10 +78,12 @@ type Options struct {
 
 // DefaultPageLimit is Options.DefaultLimit unless set: what a study list
 // without limit answers, as other archives bound it (Google's Healthcare
-// API answers 100 studies, dcm4chee refuses past its configured maximum),
-// so that a search of a province's archive without limit does not build
-// an answer of 10,000 studies.
-const DefaultPageLimit = 1000
+// API and Azure's DICOM service answer 100 studies, dcm4chee refuses past
+// its configured maximum), so that a search of a province's archive
+// without limit costs what a page costs, not an answer of thousands of
+// studies built, sent and decoded. Viewers page with limit (OHIF asks for
+// 25-101, the built-in list for 100).
+const DefaultPageLimit = 100
 
 // DefaultMaxExamined is Options.MaxExamined unless set: about a second of
 // one core with cold rows (a study row decodes in about 50 µs).

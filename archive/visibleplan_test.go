@@ -80,8 +80,10 @@ func TestVisiblePlan(t *testing.T) {
 	}
 	person := fmt.Sprintf("%064x", 7)
 	vis := access.NewVisibility(holdingFacts{persons: map[string]string{"P7": person}}, cons)
-	planned := New(nil, db, Options{Visibility: vis, MaxExamined: n})
-	scanned := New(nil, db, Options{Visibility: vis, MaxExamined: n})
+	// A page larger than any answer here: the searches without limit
+	// compare whole answers.
+	planned := New(nil, db, Options{Visibility: vis, MaxExamined: n, DefaultLimit: 1000})
+	scanned := New(nil, db, Options{Visibility: vis, MaxExamined: n, DefaultLimit: 1000})
 	scanned.scanAll = true
 	ctx := auth.WithPrincipal(context.Background(), auth.Principal{Role: auth.RoleClinician, Institution: "H1"})
 	admin := auth.WithPrincipal(context.Background(), auth.Principal{Role: auth.RoleAdmin})

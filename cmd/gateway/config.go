@@ -170,7 +170,7 @@ func bindServe(fs *flag.FlagSet, c *Config) {
 	int64v(fs, &c.MinFreeBytes, "min-free-bytes", "refuse writes (STOW, audit trail, records: 503) while a data volume has less free space than this")
 	int64v(fs, &c.IndexCacheBytes, "index-cache-bytes", "memory for the index's caches of decoded study, series and instance rows")
 	int64v(fs, &c.MemoryLimit, "memory-limit", "soft memory limit of the Go heap (0: three quarters of the cgroup's memory limit, else 512MiB, unless GOMEMLIMIT is set; -1: none)")
-	intv(fs, &c.QIDODefaultLimit, "qido-default-limit", "results of a QIDO search that names no limit; beyond, the Warning that more exist (limit may ask for up to 10000)")
+	intv(fs, &c.QIDODefaultLimit, "qido-default-limit", "results of a QIDO search that names no limit (study lists, searches across studies; the series and instances of one study are answered whole); beyond, the Warning that more exist (limit may ask for up to 10000)")
 	intv(fs, &c.QIDOScanLimit, "qido-scan-limit", "rows one search (QIDO, C-FIND) may examine, and the deepest offset: past it the page found so far is answered with a Warning, or 400 when it found nothing (a query no key narrows)")
 	intv(fs, &c.QIDOScanLimit, "search-max-studies", "the former name of --qido-scan-limit")
 	duration(fs, &c.PresignRedirect, "s3-presign-redirect", "with --store s3: redirect WADO-URI downloads to presigned URLs valid this long (0: off)")
