@@ -64,6 +64,19 @@ func fillIndex(t testing.TB, db *index.DB, n int, rng *rand.Rand) {
 	}
 }
 
+// filledIndex is an index in memory with n studies from fillIndex, closed
+// when the test ends.
+func filledIndex(t testing.TB, n int, rng *rand.Rand) *index.DB {
+	t.Helper()
+	db, err := index.Open(index.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	fillIndex(t, db, n, rng)
+	return db
+}
+
 // TestPlannerAgreesWithScan: whatever key the planner picks, the answer
 // (items, order, More) is the one a scan of every study in QIDO order
 // gives, for exact, list, wildcard, fuzzy and range keys at each level,
