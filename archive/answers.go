@@ -2,7 +2,6 @@ package archive
 
 import (
 	"context"
-	"fmt"
 	"hash/maphash"
 	"slices"
 	"strings"
@@ -110,9 +109,14 @@ func answerSig(tags []returnTag) string {
 func (s *Service) encodeStudy(ctx context.Context, b []byte, st *index.Study, tags []returnTag, sig string) ([]byte, error) {
 	e := s.answers.get(st, sig)
 	if e == nil {
+		ds := render(row{st: st}, tags, false)
 		var err error
-		if e, err = encodeMembers(render(row{st: st}, tags, false)); err != nil {
+		if e, err = encodeMembers(ds); err != nil {
 			return nil, err
+		}
+		if e == nil { // not all tags: encoded as a data set, uncached
+			s.annotate(ctx, st, ds)
+			return ds.AppendJSON(b)
 		}
 		e.uid, e.version, e.sig = st.UID, st.Version, sig
 		s.answers.put(e)
@@ -167,12 +171,13 @@ func (s *Service) encodeStudy(ctx context.Context, b []byte, st *index.Study, ta
 }
 
 // encodeMembers encodes each attribute of ds as a JSON object member, in
-// tag order.
+// tag order; nil if a key of ds is not a tag of 8 digits (the layout of
+// encodedStudy.tags).
 func encodeMembers(ds dcm.Dataset) (*encodedStudy, error) {
 	tags := make([]string, 0, len(ds))
 	for t := range ds {
 		if len(t) != 8 {
-			return nil, fmt.Errorf("attribute %q is not a tag", t)
+			return nil, nil
 		}
 		tags = append(tags, t)
 	}
