@@ -121,8 +121,15 @@ func (s *Service) encodeStudy(ctx context.Context, b []byte, st *index.Study, ta
 		e.uid, e.version, e.sig = st.UID, st.Version, sig
 		s.answers.put(e)
 	}
-	ann := dcm.Dataset{}
-	s.annotate(ctx, st, ann)
+	var ann dcm.Dataset
+	switch len(s.opt.Annotators) {
+	case 0:
+	case 1: // its block as it is (shared: only read here)
+		ann = s.opt.Annotators[0].AnnotateStudy(ctx, st)
+	default:
+		ann = dcm.Dataset{}
+		s.annotate(ctx, st, ann)
+	}
 	var scratch [16]string
 	extra := scratch[:0]
 	for t := range ann {
