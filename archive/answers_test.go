@@ -37,26 +37,7 @@ func TestEncodedAnswers(t *testing.T) {
 	q := Query{Params: []Param{{"00080061", "CT,MR,US"}}, Limit: 10, Include: []string{"00081030"}}
 	check := func(who string) []byte {
 		t.Helper()
-		ctx := context.WithValue(context.Background(), askingKey{}, who)
-		want, err := svc.Search(ctx, q, Scope{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		wj, _ := json.Marshal(want.Items)
-		eq := q
-		eq.Encoded = true
-		got, err := svc.Search(ctx, eq, Scope{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		gj := append(append([]byte("["), bytes.Join(got.Encoded, []byte(","))...), ']')
-		if !bytes.Equal(gj, wj) || len(got.Encoded) != 10 || !got.More {
-			t.Fatalf("asked by %s: encoded page (%d, more %v)\n%s\nwant\n%s", who, len(got.Encoded), got.More, gj, wj)
-		}
-		if !strings.Contains(string(gj), `"00100040":{"vr":"CS","Value":["O"]}`) || !strings.Contains(string(gj), `"`+who+`-`) {
-			t.Fatalf("asked by %s: the annotation is not in the answer: %s", who, gj)
-		}
-		return gj
+		return checkEncoded(t, svc, q, who)
 	}
 	a1 := check("alice")
 	if b := check("bob"); bytes.Equal(a1, b) {
@@ -115,4 +96,30 @@ func TestAnswerCacheBounded(t *testing.T) {
 	if c.used > answerBytes {
 		t.Fatalf("cache holds %d bytes, more than %d", c.used, answerBytes)
 	}
+}
+
+// checkEncoded checks that svc's encoded page for q, asked by who, is the
+// JSON of its data set page, with who's annotation, and returns it.
+func checkEncoded(t *testing.T, svc *Service, q Query, who string) []byte {
+	t.Helper()
+	ctx := context.WithValue(context.Background(), askingKey{}, who)
+	want, err := svc.Search(ctx, q, Scope{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wj, _ := json.Marshal(want.Items)
+	eq := q
+	eq.Encoded = true
+	got, err := svc.Search(ctx, eq, Scope{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gj := append(append([]byte("["), bytes.Join(got.Encoded, []byte(","))...), ']')
+	if !bytes.Equal(gj, wj) || len(got.Encoded) != 10 || !got.More {
+		t.Fatalf("asked by %s: encoded page (%d, more %v)\n%s\nwant\n%s", who, len(got.Encoded), got.More, gj, wj)
+	}
+	if !strings.Contains(string(gj), `"00100040":{"vr":"CS","Value":["O"]}`) || !strings.Contains(string(gj), `"`+who+`-`) {
+		t.Fatalf("asked by %s: the annotation is not in the answer: %s", who, gj)
+	}
+	return gj
 }
