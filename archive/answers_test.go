@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -32,7 +31,7 @@ func (askingAnnotator) AnnotateStudy(ctx context.Context, st *index.Study) dcm.D
 // data set page, with the annotation of whoever asks merged in tag order
 // (not cached with the study), and a study written since is encoded anew.
 func TestEncodedAnswers(t *testing.T) {
-	db := filledIndex(t, 60, rand.New(rand.NewPCG(5, 6)))
+	db := filledIndex(t, 60)
 	svc := New(nil, db, Options{Visibility: Unrestricted{}, Annotators: []Annotator{askingAnnotator{}}})
 	q := Query{Params: []Param{{"00080061", "CT,MR,US"}}, Limit: 10, Include: []string{"00081030"}}
 	check := func(who string) []byte {

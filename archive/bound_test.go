@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -18,12 +17,7 @@ import (
 // read as "no match"), having read at most the bound; below the study
 // level the bound counts series and instance rows too.
 func TestSearchBoundRefusesWhenNothingFound(t *testing.T) {
-	db, err := index.Open(index.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	fillIndex(t, db, 300, rand.New(rand.NewPCG(3, 4)))
+	db := filledIndex(t, 300)
 	ctx := context.Background()
 	s := New(nil, db, Options{Visibility: Unrestricted{}, MaxExamined: 50})
 	for _, q := range []Query{
@@ -54,12 +48,7 @@ func TestSearchBoundRefusesWhenNothingFound(t *testing.T) {
 // bound cannot reach is refused naming limit; a matcher's offset reads
 // rows, within the bound.
 func TestDeepOffset(t *testing.T) {
-	db, err := index.Open(index.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	fillIndex(t, db, 300, rand.New(rand.NewPCG(3, 4)))
+	db := filledIndex(t, 300)
 	ctx := context.Background()
 	s := New(nil, db, Options{Visibility: Unrestricted{}, MaxExamined: 280})
 	full, err := New(nil, db, Options{Visibility: Unrestricted{}}).Search(ctx, Query{Limit: MaxLimit}, Scope{})
@@ -107,12 +96,7 @@ func TestDeepOffset(t *testing.T) {
 // with the word's keys, so a bound that would stop a scan of every study
 // does not stop it.
 func TestDescriptionWordPlan(t *testing.T) {
-	db, err := index.Open(index.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	fillIndex(t, db, 300, rand.New(rand.NewPCG(3, 4)))
+	db := filledIndex(t, 300)
 	s := New(nil, db, Options{Visibility: Unrestricted{}, MaxExamined: 60})
 	for _, v := range []string{"*Brain*", "*BRAIN*", "*平扫*", "*rai*"} {
 		before := s.rowsRead.Load()
@@ -135,12 +119,7 @@ func TestDescriptionWordPlan(t *testing.T) {
 // one exact key are counted without reading rows past the page; a count
 // the bound stops is left out with a Warning, the page still whole.
 func TestSearchCount(t *testing.T) {
-	db, err := index.Open(index.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	fillIndex(t, db, 300, rand.New(rand.NewPCG(3, 4)))
+	db := filledIndex(t, 300)
 	ctx := context.Background()
 	all := New(nil, db, Options{Visibility: Unrestricted{}})
 	s := New(nil, db, Options{Visibility: Unrestricted{}, MaxExamined: 300})
@@ -191,12 +170,7 @@ func TestSearchCount(t *testing.T) {
 // TestDefaultPage: a search without limit answers DefaultLimit results
 // and says more exist; a limit asks for more, up to MaxLimit.
 func TestDefaultPage(t *testing.T) {
-	db, err := index.Open(index.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	fillIndex(t, db, 300, rand.New(rand.NewPCG(3, 4)))
+	db := filledIndex(t, 300)
 	s := New(nil, db, Options{Visibility: Unrestricted{}, DefaultLimit: 100})
 	res, err := s.Search(context.Background(), Query{}, Scope{})
 	if err != nil || len(res.Items) != 100 || !res.More {
@@ -208,6 +182,59 @@ func TestDefaultPage(t *testing.T) {
 	}
 	if New(nil, db, Options{}).opt.DefaultLimit != DefaultPageLimit {
 		t.Error("the default page is not DefaultPageLimit")
+	}
+}
+
+// pageCounter counts the index's reads of study rows.
+type pageCounter struct {
+	index.Store
+	one, pages, rows int
+}
+
+func (c *pageCounter) Study(uid string) (*index.Study, error) {
+	c.one++
+	return c.Store.Study(uid)
+}
+
+func (c *pageCounter) Studies(uids []string) ([]*index.Study, error) {
+	c.pages++
+	c.rows += len(uids)
+	return c.Store.Studies(uids)
+}
+
+// TestCandidatesReadByPage: a search reads its candidate studies a page
+// at a time, never one by one (one query per page on PostgreSQL): a page
+// of 100 that every candidate fills is one read of 101 rows; a matcher
+// that rejects most candidates reads pages that double, so 300
+// candidates take a handful of reads; a UID list is read once to plan,
+// once to answer.
+func TestCandidatesReadByPage(t *testing.T) {
+	db := filledIndex(t, 300)
+	ctx := context.Background()
+	for _, c := range []struct {
+		q                  Query
+		maxPages, wantRows int
+	}{
+		{Query{Limit: 100}, 1, 101},
+		{Query{Limit: 5, Params: []Param{{"00100010", "*Na*"}}}, 4, -1},
+		{Query{Limit: 10, Params: []Param{{"0020000D", "1.2.9.7\\1.2.9.9"}}}, 2, 4}, // the plan reads the list, the scan its candidates
+	} {
+		cnt := &pageCounter{Store: db}
+		s := New(nil, cnt, Options{Visibility: Unrestricted{}})
+		res, err := s.Search(ctx, c.q, Scope{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := New(nil, db, Options{Visibility: Unrestricted{}}).Search(ctx, c.q, Scope{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Items) != len(want.Items) || len(res.Items) == 0 {
+			t.Errorf("%v: %d items, want %d (and some)", c.q.Params, len(res.Items), len(want.Items))
+		}
+		if cnt.one != 0 || cnt.pages > c.maxPages || c.wantRows >= 0 && cnt.rows != c.wantRows {
+			t.Errorf("%v: %d single reads, %d pages of %d rows; want none, at most %d pages (%d rows)", c.q.Params, cnt.one, cnt.pages, cnt.rows, c.maxPages, c.wantRows)
+		}
 	}
 }
 

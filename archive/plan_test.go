@@ -64,16 +64,16 @@ func fillIndex(t testing.TB, db *index.DB, n int, rng *rand.Rand) {
 	}
 }
 
-// filledIndex is an index in memory with n studies from fillIndex, closed
-// when the test ends.
-func filledIndex(t testing.TB, n int, rng *rand.Rand) *index.DB {
+// filledIndex is a new in-memory index with n studies of fillIndex (one
+// seed for every test), closed with the test.
+func filledIndex(t testing.TB, n int) *index.DB {
 	t.Helper()
 	db, err := index.Open(index.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	fillIndex(t, db, n, rng)
+	fillIndex(t, db, n, rand.New(rand.NewPCG(3, 4)))
 	return db
 }
 
@@ -206,12 +206,7 @@ func TestPlannerAgreesWithScan(t *testing.T) {
 // MaxExamined studies and answers the page found so far with More and a
 // Warning naming narrower keys; a query a key narrows is not cut short.
 func TestSearchBoundedWhenNoKeyNarrows(t *testing.T) {
-	db, err := index.Open(index.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	fillIndex(t, db, 300, rand.New(rand.NewPCG(3, 4)))
+	db := filledIndex(t, 300)
 	ctx := context.Background()
 	full, err := New(nil, db, Options{Visibility: Unrestricted{}}).Search(ctx, Query{Params: []Param{{"00100010", "*ang*"}}}, Scope{})
 	if err != nil {

@@ -85,6 +85,8 @@ func (s *Service) reindexOne(ctx context.Context, oi storage.ObjectInfo) (int64,
 	if err != nil {
 		return ra.read, err
 	}
+	// An object compressed at ingest says what was received (compress.go).
+	row.Received = receivedOf(h)
 	err = s.db.PutInstance(index.NewInstance{
 		Instance: row, Meta: meta,
 		SeriesAttrs: pick(h.Dataset, seriesTags), StudyAttrs: pick(h.Dataset, studyTags),

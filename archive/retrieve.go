@@ -276,7 +276,8 @@ func (m *multiCloser) Close() error {
 // MetadataVersion identifies the current metadata of a study, series or
 // instance, for ETags.
 func (s *Service) MetadataVersion(ctx context.Context, study, series, sop string) (uint64, error) {
-	if err := s.checkStudy(ctx, study); err != nil {
+	st, err := s.visibleStudy(ctx, study)
+	if err != nil {
 		return 0, err
 	}
 	switch {
@@ -293,10 +294,6 @@ func (s *Service) MetadataVersion(ctx context.Context, study, series, sop string
 		}
 		return se.Version, nil
 	default:
-		st, err := s.db.Study(study)
-		if err != nil {
-			return 0, mapIndexErr(err)
-		}
 		return st.Version, nil
 	}
 }
@@ -305,25 +302,24 @@ func (s *Service) MetadataVersion(ctx context.Context, study, series, sop string
 // series or instance, precomputed at ingest, with base (the service root
 // the client used) in place of BasePlaceholder. It never reads objects.
 func (s *Service) WriteMetadata(ctx context.Context, w io.Writer, study, series, sop, base string) error {
-	if err := s.checkStudy(ctx, study); err != nil {
+	st, err := s.visibleStudy(ctx, study)
+	if err != nil {
 		return err
 	}
 	var extra []byte
-	if st, err := s.db.Study(study); err == nil {
-		ann := dcm.Dataset{}
-		if s.annotate(ctx, st, ann); len(ann) > 0 {
-			b, err := ann.AppendJSON(nil)
-			if err != nil {
-				return fmt.Errorf("encode annotation: %w", err)
-			}
-			// Spliced after each instance's opening brace: {"0011...":...,
-			extra = append(b[1:len(b)-1:len(b)-1], ',')
+	ann := dcm.Dataset{}
+	if s.annotate(ctx, st, ann); len(ann) > 0 {
+		b, err := ann.AppendJSON(nil)
+		if err != nil {
+			return fmt.Errorf("encode annotation: %w", err)
 		}
+		// Spliced after each instance's opening brace: {"0011...":...,
+		extra = append(b[1:len(b)-1:len(b)-1], ',')
 	}
 	// w is buffered by the caller: this writes many small pieces.
 	first := true
 	ph := []byte(BasePlaceholder)
-	err := s.db.Metadata(study, series, sop, func(js []byte) error {
+	err = s.db.Metadata(study, series, sop, func(js []byte) error {
 		sep := ","
 		if first {
 			sep = "["

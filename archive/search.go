@@ -468,23 +468,9 @@ func (s *Service) scan(ctx context.Context, q Query, skip int, emit func(row) bo
 		}
 		return true
 	}
-	err = run(func(uid string) bool {
-		if ferr = ctx.Err(); ferr != nil {
-			return false
-		}
-		if !more() {
-			return false
-		}
-		if skip > 0 {
-			skip--
-			return true
-		}
-		s.studiesRead.Add(1)
-		s.rowsRead.Add(1)
-		st, err := s.db.Study(uid)
-		if err != nil {
-			return true // no such study (or removed since): not an answer
-		}
+	// visit feeds the rows of one visible candidate study to emit and
+	// reports whether to go on.
+	visit := func(st *index.Study) bool {
 		if !s.visible(ctx, st) {
 			return true
 		}
@@ -521,7 +507,53 @@ func (s *Service) scan(ctx context.Context, q Query, skip int, emit func(row) bo
 			}
 		}
 		return true
+	}
+	// Candidates are read a page at a time (index.Rows.Studies: one query
+	// on PostgreSQL instead of one per study): the first page as large as
+	// the answer needs when every candidate matches, later ones twice as
+	// large. A page stops one candidate past the row bound, so that more
+	// stops where reading one by one would.
+	size := min(max(q.Limit+q.Offset-skip+1, 1), maxPage)
+	page := make([]string, 0, size)
+	flush := func() bool {
+		sts, err := s.db.Studies(page)
+		page = page[:0]
+		if err != nil {
+			ferr = fmt.Errorf("%w: %w", ErrUnavailable, err)
+			return false
+		}
+		for _, st := range sts {
+			if !more() {
+				return false
+			}
+			s.studiesRead.Add(1)
+			s.rowsRead.Add(1)
+			if st != nil && !visit(st) { // nil: removed since the key was read
+				return false
+			}
+		}
+		size = min(2*size, maxPage)
+		return true
+	}
+	err = run(func(uid string) bool {
+		if ferr = ctx.Err(); ferr != nil {
+			return false
+		}
+		if skip > 0 {
+			if !more() {
+				return false
+			}
+			skip--
+			return true
+		}
+		if page = append(page, uid); len(page) < size && examined+len(page) <= s.opt.MaxExamined {
+			return true
+		}
+		return flush()
 	})
+	if ferr == nil && err == nil && len(page) > 0 {
+		flush()
+	}
 	if ferr != nil {
 		return false, ferr
 	}
@@ -530,6 +562,9 @@ func (s *Service) scan(ctx context.Context, q Query, skip int, emit func(row) bo
 	}
 	return stopped, nil
 }
+
+// maxPage bounds the candidate studies a search reads at once.
+const maxPage = 256
 
 // returnTag is an attribute an answer carries, with the VR it has when
 // the row lacks it.

@@ -71,6 +71,10 @@ type Options struct {
 	// instances asked for in another transfer syntax than the stored one;
 	// nil serves everything as stored only.
 	Codecs *codec.Set
+	// Compression, when set, says in which lossless syntax the storing
+	// party wants native pixel data stored (compress.go); Codecs must
+	// then have its encoder, or files are stored as received.
+	Compression Compression
 	// DecodedCacheBytes bounds the memory of recently decoded frames
 	// (0: DefaultDecodedCacheBytes; negative: no cache).
 	DecodedCacheBytes int64
@@ -156,6 +160,8 @@ type Service struct {
 	// bounds the decodes running at once.
 	decoded     *frameCache
 	decodeSlots chan struct{}
+	// compress counts what compression at ingest did (compress.go).
+	compress compressStats
 }
 
 // New returns a Service over a store and an index.
@@ -273,11 +279,21 @@ var errStudyNotFound = fmt.Errorf("study %w: it does not exist or is not visible
 // checkStudy returns errStudyNotFound for a study that does not exist or
 // that the asking party may not see.
 func (s *Service) checkStudy(ctx context.Context, study string) error {
+	_, err := s.visibleStudy(ctx, study)
+	return err
+}
+
+// visibleStudy is checkStudy that returns the study row it read, for a
+// caller that needs it too (one read of the index, not two).
+func (s *Service) visibleStudy(ctx context.Context, study string) (*index.Study, error) {
 	st, err := s.db.Study(study)
 	if errors.Is(err, index.ErrNotFound) || (err == nil && !s.visible(ctx, st)) {
-		return errStudyNotFound
+		return nil, errStudyNotFound
 	}
-	return mapIndexErr(err)
+	if err != nil {
+		return nil, mapIndexErr(err)
+	}
+	return st, nil
 }
 
 // Recover runs at start: rows written after the last checkpoint may

@@ -32,6 +32,10 @@ type Stored struct {
 	// Duplicate is true when the same bytes were already stored.
 	Duplicate bool
 	Size      int64
+	// Compressed is the transfer syntax the instance was stored in when
+	// it was compressed at ingest (Options.Compression); "" when it was
+	// stored as received.
+	Compressed string
 }
 
 // StoreError describes one instance that was refused.
@@ -85,6 +89,13 @@ func (s *Service) Store(ctx context.Context, r io.Reader, expectStudy string) (*
 	}
 	s.noteIngest(h)
 	out := &Stored{Study: h.StudyUID, Series: h.SeriesUID, SOP: h.SOPUID, SOPClass: h.SOPClassUID, Size: size}
+	// Compressed before the lock: the work is per instance and may be long.
+	obj := sp
+	c := s.compressAtIngest(ctx, h, sp) // compress.go
+	if c != nil {
+		defer s.release(c.sp)
+		obj = c.sp
+	}
 
 	lock := &s.sopLocks[lockSlot(h.SOPUID)]
 	lock.Lock()
@@ -109,14 +120,24 @@ func (s *Service) Store(ctx context.Context, r io.Reader, expectStudy string) (*
 		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 
+	if c != nil {
+		// The row says where the stored object's bytes are; the metadata
+		// stays the received file's (with the ingest block).
+		h.TransferSyntax, h.Frames, h.Bulk = c.h.TransferSyntax, c.h.Frames, c.h.Bulk
+		size, sum = c.sp.size, c.sp.sum
+		out.Compressed = h.TransferSyntax
+	}
 	row, meta, err := s.indexRow(h, size, sum)
 	if err != nil {
 		return fail(ReasonProcessingFailure, err)
 	}
+	if c != nil {
+		row.Received = c.received
+	}
 	// Object first, index last: a crash in between leaves an orphan object
 	// (not acknowledged, picked up by reindex), never an index row without
 	// its object.
-	if err := s.putObject(ctx, row.Key, sp); err != nil {
+	if err := s.putObject(ctx, row.Key, obj); err != nil {
 		err = mapStoreErr(fmt.Errorf("store %s: %w", h.SOPUID, err))
 		if errors.Is(err, ErrUnavailable) {
 			return nil, err
@@ -192,6 +213,19 @@ func (s *Service) sameContent(ctx context.Context, prev *index.Instance, h *dcm.
 	if prev.Study != h.StudyUID || prev.Series != h.SeriesUID {
 		return false, nil
 	}
+	if r := prev.Received; r != nil {
+		// Compressed at ingest: the stored object is not what was
+		// received, the SHA-256 of the received data set is kept instead
+		// (as hard to forge as the bytes are to match).
+		if h.TransferSyntax != r.TransferSyntax {
+			return false, nil
+		}
+		d, err := dataSetDigest(io.NewSectionReader(sp.readerAt(), 0, sp.size))
+		if err != nil {
+			return false, nil
+		}
+		return d == r.DataSetSHA256, nil
+	}
 	rc, err := s.store.Get(ctx, prev.Key, 0, -1)
 	if err != nil {
 		return false, mapStoreErr(fmt.Errorf("compare with %s: %w", prev.Key, err))
@@ -214,8 +248,14 @@ func (s *Service) sameContent(ctx context.Context, prev *index.Instance, h *dcm.
 }
 
 // sameRow reports whether prev's row describes the spooled file: same
-// series, size and CRC-32C.
+// series, size and CRC-32C (of the file received, for a row of an
+// instance compressed at ingest).
 func sameRow(prev *index.Instance, h *dcm.Header, sp *spooled) bool {
+	if r := prev.Received; r != nil {
+		// Compressed at ingest by the other gateway: its row keeps what it
+		// received.
+		return prev.Study == h.StudyUID && prev.Series == h.SeriesUID && r.Size == sp.size && r.CRC32C == sp.sum
+	}
 	return prev.Study == h.StudyUID && prev.Series == h.SeriesUID && prev.Size == sp.size &&
 		(prev.CRC32C == "" || prev.CRC32C == sp.sum)
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/imgcloud/gateway/codec"
 	"github.com/imgcloud/gateway/dcm"
@@ -35,21 +34,7 @@ func (s *Service) Decodes(ts string) bool {
 }
 
 // codecFrame reads what the attributes of in say one frame is.
-func codecFrame(in *Instance) codec.Frame {
-	get := func(tag string, def int) int {
-		if v, ok := in.Attrs.Int(tag); ok {
-			return v
-		}
-		return def
-	}
-	f := codec.Frame{
-		Rows: get("00280010", 0), Columns: get("00280011", 0), Samples: get("00280002", 1),
-		BitsAllocated: get(tagBitsAllocated, 0), Signed: get("00280103", 0) == 1,
-		Photometric: strings.ToUpper(strings.TrimSpace(in.Attrs.String("00280004"))),
-	}
-	f.BitsStored = get("00280101", f.BitsAllocated)
-	return f
-}
+func codecFrame(in *Instance) codec.Frame { return frameOf(in.Attrs) }
 
 // tcPlan is how frames of an instance become another syntax.
 type tcPlan struct {

@@ -153,3 +153,22 @@ const (
 	HTJ2K             = "1.2.840.10008.1.2.4.203"
 	RLELossless       = "1.2.840.10008.1.2.5"
 )
+
+// Lossless returns the transfer syntax UID an operator names with a short
+// name in configuration (compress_at_ingest): "jpeg-ls-lossless",
+// "j2k-lossless" or "rle". Only lossless syntaxes have a name: whatever a
+// gateway compresses on its own decodes back to the pixels it received.
+func Lossless(name string) (string, bool) {
+	switch name {
+	case "jpeg-ls-lossless":
+		return JPEGLSLossless, true
+	case "j2k-lossless":
+		return JPEG2000Lossless, true
+	case "rle":
+		return RLELossless, true
+	}
+	return "", false
+}
+
+// LosslessNames are the names Lossless knows, for messages.
+const LosslessNames = "jpeg-ls-lossless, j2k-lossless, rle (or off)"

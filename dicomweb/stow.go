@@ -7,11 +7,14 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/imgcloud/gateway/archive"
 	"github.com/imgcloud/gateway/dcm"
+	"github.com/imgcloud/gateway/httpapi/guard"
 	"github.com/imgcloud/gateway/httpapi/respond"
 	"github.com/imgcloud/gateway/internal/idleread"
 	"github.com/imgcloud/gateway/internal/mpart"
@@ -89,6 +92,7 @@ func (h *handlers) stow(c echo.Context) error {
 			return err
 		}
 	}
+	noteCompressed(c, stored)
 	if reqErr != nil {
 		if len(stored) == 0 && len(failed) == 0 {
 			return reqErr
@@ -106,6 +110,24 @@ func (h *handlers) stow(c echo.Context) error {
 		return badRequest("the multipart body holds no parts: send one application/dicom part per instance")
 	}
 	return writeDICOMJSON(c, stowStatus(len(stored), len(failed)), h.stowResponse(c, study, stored, failed))
+}
+
+// noteCompressed tells the request's audit event how many instances were
+// stored compressed at ingest, and in which syntaxes; the answer is the
+// same as for any store.
+func noteCompressed(c echo.Context, stored []*archive.Stored) {
+	n, syntaxes := 0, []string{}
+	for _, st := range stored {
+		if st.Compressed != "" && !st.Duplicate {
+			n++
+			if !slices.Contains(syntaxes, st.Compressed) {
+				syntaxes = append(syntaxes, st.Compressed)
+			}
+		}
+	}
+	if n > 0 {
+		guard.SetNote(c, guard.Note{Detail: fmt.Sprintf("%d of %d instance(s) stored compressed at ingest in %s", n, len(stored), strings.Join(syntaxes, ", "))})
+	}
 }
 
 // cutItem is the FailedSOPSequence item for the part a STOW request failed

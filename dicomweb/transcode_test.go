@@ -195,25 +195,6 @@ func checkFrames(t *testing.T, what string, got, want [][]byte, lossy bool) {
 	}
 }
 
-// storedBits keeps the BitsStored low bits of each 16-bit word of frames.
-func storedBits(frames [][]byte, ds dcm.Dataset) [][]byte {
-	alloc, _ := ds.Int("00280100")
-	stored, ok := ds.Int("00280101")
-	if alloc != 16 || !ok || stored >= 16 {
-		return frames
-	}
-	mask := uint16(1)<<stored - 1
-	out := make([][]byte, len(frames))
-	for i, f := range frames {
-		out[i] = bytes.Clone(f)
-		for j := 0; j+1 < len(f); j += 2 {
-			w := (uint16(f[j]) | uint16(f[j+1])<<8) & mask
-			out[i][j], out[i][j+1] = byte(w), byte(w>>8)
-		}
-	}
-	return out
-}
-
 // sampleDiff is the largest difference of two native frames, sample by
 // sample (16-bit little endian words when BitsAllocated is 16).
 func sampleDiff(a, b []byte, ds dcm.Dataset) int {
@@ -372,7 +353,7 @@ func TestTranscodeEncode(t *testing.T) {
 				// Compared in the stored bits: the bits above HighBit of
 				// signed 12-bit samples are sign extension, which the
 				// codestream does not carry and decoders may not restore.
-				checkFrames(t, tool[0]+" of the encoded instance", storedBits(frames, h.Dataset), storedBits(want, h.Dataset), false)
+				checkFrames(t, tool[0]+" of the encoded instance", codectest.StoredBits(frames, h.Dataset), codectest.StoredBits(want, h.Dataset), false)
 			})
 		}
 	}

@@ -2,7 +2,8 @@
 // (PS3.7) on TCP: the PDU codec with a bound on every length, the
 // association state machine (ARTIM and idle timers), presentation context
 // negotiation, and DIMSE messages (command sets in implicit VR little
-// endian, fragments reassembled, data sets spooled to a file). It knows
+// endian, fragments reassembled; a C-STORE data set streamed to the
+// handler as it arrives, other data sets spooled). It knows
 // nothing of the archive: a Handler decides who may associate and what a
 // request does.
 package dimse

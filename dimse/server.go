@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"slices"
 	"sync"
 	"time"
 )
@@ -82,10 +83,12 @@ type StoreRequest struct {
 	Command               Command
 	SOPClass, SOPInstance string
 	TransferSyntax        string
-	// Data is the data set in TransferSyntax (no file meta information),
-	// spooled in full before the handler is called; Size bytes.
+	// Data is the data set in TransferSyntax (no file meta
+	// information), read from the association as it arrives: it ends
+	// with io.EOF only once the last fragment arrived, and fails if the
+	// association is aborted or breaks before. What the handler leaves
+	// unread is discarded before the response.
 	Data io.Reader
-	Size int64
 }
 
 // FindRequest is a C-FIND-RQ with its identifier.
@@ -299,11 +302,15 @@ type conn struct {
 	// message id (numbered with msgID, naction.go).
 	reports map[uint16]*EventReport
 
-	s    *Server
-	c    net.Conn
-	r    *bufio.Reader
-	a    *Association
-	peer uint32 // the peer's maximum P-DATA-TF length (0: none)
+	s *Server
+	c net.Conn
+	r *bufio.Reader
+	// pduLeft is what is left to read of the P-DATA-TF being read;
+	// chunk is a buffer for spooling data sets other than C-STORE's.
+	pduLeft int64
+	chunk   []byte
+	a       *Association
+	peer    uint32 // the peer's maximum P-DATA-TF length (0: none)
 
 	// wmu serialises writes (a message's PDUs are never interleaved) and
 	// guards op, the operation running beside the reader, and msgID, the
@@ -457,24 +464,26 @@ func (c *conn) established(ctx context.Context) error {
 			_ = c.c.SetReadDeadline(time.Now().Add(c.s.opt.IdleTimeout))
 		}
 		c.wmu.Unlock()
+		if c.pduLeft > 0 {
+			h, err := c.nextPDV()
+			if err == nil {
+				m, err = c.pdv(ctx, m, h)
+			}
+			if err != nil {
+				return c.fail(c.a.Log, err)
+			}
+			continue
+		}
 		typ, n, err := readPDUHeader(c.r, c.s.opt.MaxPDULength)
 		if err != nil {
 			return c.fail(c.a.Log, err)
 		}
 		switch typ {
 		case pduPData:
-			body := make([]byte, n)
-			if _, err := io.ReadFull(c.r, body); err != nil {
-				return c.fail(c.a.Log, fmt.Errorf("read P-DATA-TF: %w", err))
+			if n == 0 {
+				return c.fail(c.a.Log, protoErr(abortInvalidParam, "P-DATA-TF without a presentation data value"))
 			}
-			err := parsePData(body, func(v pdv) error {
-				var err error
-				m, err = c.pdv(ctx, m, v)
-				return err
-			})
-			if err != nil {
-				return c.fail(c.a.Log, err)
-			}
+			c.pduLeft = int64(n)
 		case pduReleaseRQ:
 			if _, err := io.CopyN(io.Discard, c.r, int64(n)); err != nil {
 				return c.fail(c.a.Log, err)
@@ -492,16 +501,19 @@ func (c *conn) established(ctx context.Context) error {
 			return nil
 		case pduAbort:
 			_, _ = io.CopyN(io.Discard, c.r, int64(n))
-			return errors.New("aborted by the peer (A-ABORT)")
+			return errPeerAborted
 		default:
 			return c.fail(c.a.Log, protoErr(abortUnexpectedPDU, "PDU type %#02x on an established association", typ))
 		}
 	}
 }
 
-// pdv adds one presentation data value to the message being assembled
-// and dispatches the message once complete.
-func (c *conn) pdv(ctx context.Context, m *message, v pdv) (*message, error) {
+// pdv reads one presentation data value into the message being
+// assembled and dispatches the message once complete. A C-STORE-RQ is
+// dispatched as soon as its command set is: its data set is streamed to
+// the handler (stream.go); the data sets of other requests (identifiers,
+// N-ACTION information) are spooled.
+func (c *conn) pdv(ctx context.Context, m *message, v pdvHead) (*message, error) {
 	if _, ok := c.a.ts[v.ctx]; !ok {
 		return m, protoErr(abortInvalidParam, "presentation context %d was not accepted on this association", v.ctx)
 	}
@@ -518,10 +530,14 @@ func (c *conn) pdv(ctx context.Context, m *message, v pdv) (*message, error) {
 		if m.rq != nil {
 			return m, protoErr(abortUnexpectedPDU, "command fragment where the data set was expected")
 		}
-		if len(m.cmd)+len(v.data) > maxCommandBytes {
+		if len(m.cmd)+v.n > maxCommandBytes {
 			return m, protoErr(abortInvalidParam, "command set larger than %d bytes", maxCommandBytes)
 		}
-		m.cmd = append(m.cmd, v.data...)
+		k := len(m.cmd)
+		m.cmd = slices.Grow(m.cmd, v.n)[:k+v.n]
+		if err := c.readValue(m.cmd[k:]); err != nil {
+			return m, err
+		}
 		if !v.last {
 			return m, nil
 		}
@@ -537,8 +553,11 @@ func (c *conn) pdv(ctx context.Context, m *message, v pdv) (*message, error) {
 			return m, protoErr(abortInvalidParam, "request without MessageID (0000,0110)")
 		}
 		m.rq, m.field, m.cmd = rq, field, nil
-		if !rq.HasDataSet() {
+		switch {
+		case !rq.HasDataSet():
 			return nil, c.dispatch(ctx, m)
+		case field == CStoreRQ:
+			return nil, c.store(ctx, m)
 		}
 		m.data = newSpool(c.s.opt.SpoolDir, c.s.opt.SpoolMemory)
 		return m, nil
@@ -546,11 +565,11 @@ func (c *conn) pdv(ctx context.Context, m *message, v pdv) (*message, error) {
 	if m.rq == nil {
 		return m, protoErr(abortUnexpectedPDU, "data set fragment before the command set is complete")
 	}
-	if m.data.size()+int64(len(v.data)) > c.s.opt.MaxDataSetBytes {
+	if m.data.size()+int64(v.n) > c.s.opt.MaxDataSetBytes {
 		return m, protoErr(abortInvalidParam, "data set larger than %d bytes", c.s.opt.MaxDataSetBytes)
 	}
-	if err := m.data.write(v.data); err != nil {
-		return m, fmt.Errorf("spool data set: %w", err)
+	if err := c.spoolValue(m.data, v.n); err != nil {
+		return m, err
 	}
 	if !v.last {
 		return m, nil
@@ -574,25 +593,8 @@ func (c *conn) dispatch(ctx context.Context, m *message) error {
 	case NEventReportRSP:
 		c.reported(m.rq)
 		return nil
-	case CStoreRQ:
-		rq := &StoreRequest{Command: m.rq, SOPClass: m.rq.String(TagAffectedSOPClassUID),
-			SOPInstance: m.rq.String(TagAffectedSOPInstance), TransferSyntax: c.a.ts[m.ctx]}
-		if m.data == nil {
-			return c.send(m.ctx, Response(m.rq, 0xC000, "C-STORE-RQ without a data set"), nil)
-		}
-		if rq.SOPClass == "" || rq.SOPInstance == "" {
-			return c.send(m.ctx, Response(m.rq, 0xC000, "C-STORE-RQ lacks AffectedSOPClassUID or AffectedSOPInstanceUID"), nil)
-		}
-		if rq.SOPClass != c.a.as[m.ctx] {
-			return c.send(m.ctx, Response(m.rq, 0xA900, "SOP class differs from the presentation context's abstract syntax"), nil)
-		}
-		r, err := m.data.reader()
-		if err != nil {
-			return c.send(m.ctx, Response(m.rq, 0xA700, "spool unreadable"), nil)
-		}
-		rq.Data, rq.Size = r, m.data.size()
-		status, comment := c.s.opt.Handler.Store(ctx, c.a, rq)
-		return c.send(m.ctx, Response(m.rq, status, comment), nil)
+	case CStoreRQ: // with a data set: store (stream.go)
+		return c.send(m.ctx, Response(m.rq, 0xC000, "C-STORE-RQ without a data set"), nil)
 	case CFindRQ, CMoveRQ, CGetRQ:
 		rt, ok := c.s.opt.Handler.(Retriever)
 		if m.field != CFindRQ && !ok {

@@ -3,10 +3,10 @@ package dimse_test
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"io"
 	"net"
-	"os"
 	"runtime"
 	"strconv"
 	"sync"
@@ -28,7 +28,14 @@ type recorder struct {
 	mu     sync.Mutex
 	stored map[string][]byte
 	closed []error
-	status uint16
+	// readErrs are the errors C-STORE data sets failed with.
+	readErrs []error
+	status   uint16
+	// refuse, when not 0, answers C-STORE without reading the data set.
+	refuse uint16
+	// discard reads data sets and keeps only their sizes.
+	discard bool
+	sizes   map[string]int64
 }
 
 func (h *recorder) Associate(ctx context.Context, a *dimse.Association) (context.Context, error) {
@@ -41,12 +48,27 @@ func (h *recorder) Associate(ctx context.Context, a *dimse.Association) (context
 func (h *recorder) Echo(context.Context, *dimse.Association) uint16 { return 0 }
 
 func (h *recorder) Store(_ context.Context, _ *dimse.Association, rq *dimse.StoreRequest) (uint16, string) {
-	b, err := io.ReadAll(rq.Data)
-	if err != nil || int64(len(b)) != rq.Size {
-		return 0xA700, "short spool"
+	if h.refuse != 0 {
+		return h.refuse, "refused"
 	}
+	if h.discard {
+		n, err := io.Copy(io.Discard, rq.Data)
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		if err != nil {
+			h.readErrs = append(h.readErrs, err)
+			return 0xA700, "data set unreadable"
+		}
+		h.sizes[rq.SOPInstance] = n
+		return 0, ""
+	}
+	b, err := io.ReadAll(rq.Data)
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if err != nil {
+		h.readErrs = append(h.readErrs, err)
+		return 0xA700, "data set unreadable"
+	}
 	if h.stored == nil {
 		h.stored = map[string][]byte{}
 	}
@@ -296,10 +318,10 @@ func TestMissingCommandFields(t *testing.T) {
 }
 
 // TestAbortMidStore: an association aborted in the middle of a data set
-// leaves nothing stored and no spool file.
+// fails the data set the handler is reading (so nothing is stored) and
+// answers nothing.
 func TestAbortMidStore(t *testing.T) {
-	spool := t.TempDir()
-	addr, h := start(t, dimse.Options{SpoolDir: spool, SpoolMemory: 16})
+	addr, h := start(t, dimse.Options{})
 	c := dial(t, addr, "QASCU")
 	id, _, _ := c.Context(ctSOP)
 	c.WritePDU(dimse.PDUPData, dimse.EncodePData(
@@ -314,8 +336,13 @@ func TestAbortMidStore(t *testing.T) {
 	if h.storedCount() != 0 {
 		t.Error("a data set cut by A-ABORT was stored")
 	}
-	if ents, _ := os.ReadDir(spool); len(ents) != 0 {
-		t.Errorf("spool files left: %v", ents)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.readErrs) != 1 {
+		t.Errorf("the handler saw %d failed data sets, want 1", len(h.readErrs))
+	}
+	if len(h.closed) != 1 || h.closed[0] == nil {
+		t.Errorf("association ended with %v, want the abort", h.closed)
 	}
 }
 
@@ -373,5 +400,119 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("condition not met in 5 s")
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestStoreStreamBroken: a data set that is cut short in any way while
+// the handler reads it (a fragment of another context, a command
+// fragment, an A-RELEASE-RQ, more bytes than allowed) aborts the
+// association; the handler's read fails, so nothing is stored or answered.
+func TestStoreStreamBroken(t *testing.T) {
+	addr, h := start(t, dimse.Options{MaxDataSetBytes: 1000})
+	for _, tc := range []struct {
+		name string
+		next func(c *dimse.Client, store, echo byte) error
+	}{
+		{"fragment on another context", func(c *dimse.Client, _, echo byte) error {
+			return c.WritePDU(dimse.PDUPData, dimse.EncodePData(dimse.PDV{Context: echo, Last: true, Data: []byte("xx")}))
+		}},
+		{"command fragment", func(c *dimse.Client, store, _ byte) error {
+			return c.WritePDU(dimse.PDUPData, dimse.EncodePData(dimse.PDV{Context: store, Command: true, Last: true, Data: []byte("xx")}))
+		}},
+		{"release", func(c *dimse.Client, _, _ byte) error { return c.WritePDU(0x05, make([]byte, 4)) }},
+		{"too large", func(c *dimse.Client, store, _ byte) error {
+			return c.WritePDU(dimse.PDUPData, dimse.EncodePData(dimse.PDV{Context: store, Last: true, Data: make([]byte, 1000)}))
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h.mu.Lock()
+			errs := len(h.readErrs)
+			h.mu.Unlock()
+			c := dial(t, addr, "QASCU")
+			defer c.Close()
+			store, _, _ := c.Context(ctSOP)
+			echo, _, _ := c.Context("1.2.840.10008.1.1")
+			c.WritePDU(dimse.PDUPData, dimse.EncodePData(
+				dimse.PDV{Context: store, Command: true, Last: true, Data: dimse.EncodeCommand(storeCommand("1.2.9"))},
+				dimse.PDV{Context: store, Data: []byte("0123456789")}))
+			if err := tc.next(c, store, echo); err != nil {
+				t.Fatal(err)
+			}
+			expectAbort(t, c)
+			waitFor(t, func() bool {
+				h.mu.Lock()
+				defer h.mu.Unlock()
+				return len(h.readErrs) == errs+1
+			})
+			if h.storedCount() != 0 {
+				t.Error("a broken data set was stored")
+			}
+		})
+	}
+}
+
+// TestStoreUnreadDataSet: a handler that answers without reading the
+// data set (a refusal) gets its answer sent once the data set has
+// arrived, and the association goes on.
+func TestStoreUnreadDataSet(t *testing.T) {
+	addr, h := start(t, dimse.Options{})
+	h.refuse = 0x0124
+	c := dial(t, addr, "QASCU")
+	defer c.Release()
+	data := bytes.Repeat([]byte("abcdefgh"), 100000) // several PDUs
+	if st, _, err := c.Store(ctSOP, "1.2.3", data); err != nil || st != 0x0124 {
+		t.Fatalf("store: status %04X, %v; want 0124", st, err)
+	}
+	if st, err := c.Echo(); err != nil || st != 0 {
+		t.Fatalf("echo after the refusal: %04X %v", st, err)
+	}
+}
+
+// TestStoreMemoryFlat: a 64 MiB data set read by the handler as it
+// arrives costs the server a few small buffers, not the data set: the
+// bytes allocated while it arrives stay far below its size (the server
+// neither reassembles nor spools a C-STORE data set).
+func TestStoreMemoryFlat(t *testing.T) {
+	addr, h := start(t, dimse.Options{})
+	h.discard, h.sizes = true, map[string]int64{}
+	c := dial(t, addr, "QASCU")
+	defer c.Release()
+	id, _, _ := c.Context(ctSOP)
+	const piece, pieces = 64 << 10, 1024
+	pdu := []byte{dimse.PDUPData, 0, 0, 0, 0, 0}
+	pdu = append(pdu, dimse.EncodePData(dimse.PDV{Context: id, Data: make([]byte, piece)})...)
+	binary.BigEndian.PutUint32(pdu[2:], uint32(len(pdu)-6))
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	if err := c.WritePDU(dimse.PDUPData, dimse.EncodePData(dimse.PDV{Context: id, Command: true, Last: true, Data: dimse.EncodeCommand(storeCommand("1.2.64"))})); err != nil {
+		t.Fatal(err)
+	}
+	for range pieces {
+		if err := c.WriteRaw(pdu); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.WritePDU(dimse.PDUPData, dimse.EncodePData(dimse.PDV{Context: id, Last: true})); err != nil {
+		t.Fatal(err)
+	}
+	rsp, err := c.ReadCommand()
+	if err != nil {
+		t.Fatal(err)
+	}
+	runtime.ReadMemStats(&after)
+	if st, _ := rsp.U16(dimse.TagStatus); st != 0 {
+		t.Fatalf("status %04X", st)
+	}
+	h.mu.Lock()
+	got := h.sizes["1.2.64"]
+	h.mu.Unlock()
+	if got != piece*pieces {
+		t.Fatalf("handler read %d bytes, want %d", got, piece*pieces)
+	}
+	alloc := after.TotalAlloc - before.TotalAlloc
+	t.Logf("%d bytes allocated while %d arrived", alloc, piece*pieces)
+	if alloc > 4<<20 {
+		t.Errorf("%d bytes allocated while a %d-byte data set arrived, want under 4 MiB", alloc, piece*pieces)
 	}
 }

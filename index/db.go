@@ -449,6 +449,24 @@ func (db *DB) Study(uid string) (*Study, error) {
 	return st, nil
 }
 
+// Studies returns the study rows of uids in their order, nil for each
+// that is not indexed. Rows come from the cache or from Badger one by one
+// (a read here costs no round trip).
+func (db *DB) Studies(uids []string) ([]*Study, error) {
+	out := make([]*Study, len(uids))
+	for i, uid := range uids {
+		st, err := db.Study(uid)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out[i] = st
+	}
+	return out, nil
+}
+
 func getStudy(txn *badger.Txn, uid string) (*Study, error) {
 	item, err := txn.Get(studyKey(uid))
 	if err != nil {

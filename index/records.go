@@ -25,8 +25,24 @@ type Instance struct {
 	TransferSyntax string         `json:"ts"`
 	Frames         dcm.FrameTable `json:"frames"`
 	Bulk           []dcm.BulkRef  `json:"bulk,omitempty"`
+	// Received describes the file as it was received when the stored
+	// object is not it (compressed at ingest); nil when it is.
+	Received *Received `json:"received,omitempty"`
 	// Seq orders instances by arrival; it makes ETags change on every write.
 	Seq uint64 `json:"seq"`
+}
+
+// Received is what the archive keeps of an instance it received in one
+// transfer syntax and stored in another (compressed at ingest): the size
+// and CRC-32C of the file as received, its transfer syntax, and the
+// SHA-256 of its data set (the bytes after the file meta), so that a
+// re-send of the same instance is a duplicate, not a conflict, though the
+// stored object differs.
+type Received struct {
+	Size           int64  `json:"size"`
+	CRC32C         string `json:"crc32c,omitempty"`
+	TransferSyntax string `json:"ts"`
+	DataSetSHA256  string `json:"ds_sha256"`
 }
 
 // Series is the index row of one series with its computed counts.

@@ -101,6 +101,9 @@ const elemBytes = 200
 
 func instanceSize(in *Instance) int {
 	n := 256 + elemBytes*len(in.Attrs) + 32*len(in.Bulk)
+	if in.Received != nil {
+		n += 160
+	}
 	for _, f := range in.Frames.Frames {
 		n += 24 + 16*len(f)
 	}

@@ -43,6 +43,14 @@ func (in *Instance) appendJSON(b []byte) ([]byte, error) {
 		}
 		b = append(b, ']')
 	}
+	if r := in.Received; r != nil {
+		b = strconv.AppendInt(append(b, `,"received":{"size":`...), r.Size, 10)
+		if r.CRC32C != "" {
+			b = field(b, ',', "crc32c", r.CRC32C)
+		}
+		b = field(b, ',', "ts", r.TransferSyntax)
+		b = append(field(b, ',', "ds_sha256", r.DataSetSHA256), '}')
+	}
 	b = strconv.AppendUint(append(b, `,"seq":`...), in.Seq, 10)
 	return append(b, '}'), nil
 }

@@ -50,6 +50,10 @@ func TestRowJSONSameAsEncodingJSON(t *testing.T) {
 		same(f+" instance with CRC-32C", &Instance{Study: h.StudyUID, Series: h.SeriesUID, SOP: h.SOPUID, Attrs: h.Dataset,
 			Key: "studies/" + h.StudyUID + "/x.dcm", Size: int64(len(b)), CRC32C: "0a1b2c3d", TransferSyntax: h.TransferSyntax,
 			Frames: h.Frames, Bulk: h.Bulk, Seq: 2})
+		same(f+" instance compressed at ingest", &Instance{Study: h.StudyUID, Series: h.SeriesUID, SOP: h.SOPUID, Attrs: h.Dataset,
+			Key: "studies/" + h.StudyUID + "/x.dcm", Size: int64(len(b)), CRC32C: "0a1b2c3d", TransferSyntax: h.TransferSyntax,
+			Frames: h.Frames, Bulk: h.Bulk, Seq: 3, Received: &Received{Size: 1 << 33, CRC32C: "<&>", TransferSyntax: "1.2.840.10008.1.2", DataSetSHA256: "ff00"}})
+		same(f+" received without CRC-32C (reindexed)", &Instance{Study: h.StudyUID, Received: &Received{Size: 9, TransferSyntax: "1.2", DataSetSHA256: "ab"}})
 		same(f+" series", &Series{Study: h.StudyUID, UID: h.SeriesUID, Attrs: h.Dataset, Instances: 3, Version: 7})
 		same(f+" study", &Study{UID: h.StudyUID, Attrs: h.Dataset, Modalities: []string{"CT", "PT"}, Series: 2, Instances: 9,
 			Version: 12, Received: time.Date(2026, 11, 26, 3, 4, 5, 123456789, time.UTC)})

@@ -325,6 +325,20 @@ func (db *DB) ScanOrder(from string, fn func(Cursor) bool) error {
 	return nil
 }
 
+// EstimateOrder counts the studies ScanOrder(from) visits down to the
+// DateTime to ("": to the end), up to max.
+func (db *DB) EstimateOrder(from, to string, max int) int {
+	n := 0
+	_ = db.ScanOrder(from, func(c Cursor) bool {
+		if to != "" && c.DateTime < to {
+			return false
+		}
+		n++
+		return n < max
+	})
+	return n
+}
+
 // Estimate counts the keys ScanKey would visit, up to max: the planner's
 // measure of how selective a key is.
 func (db *DB) Estimate(kind Kind, value string, exact bool, max int) int {

@@ -41,6 +41,10 @@ type Rows interface {
 	// SetHoldingsMark records mark; "" asks for a new pass.
 	SetHoldingsMark(mark string) error
 	Study(uid string) (*Study, error)
+	// Studies returns the rows of the studies of uids, in their order, nil
+	// for each that is not indexed: the query planner reads a page of
+	// candidates at once (one query on PostgreSQL, not one per study).
+	Studies(uids []string) ([]*Study, error)
 	// SeriesOf returns the series of a study by SeriesNumber, then UID.
 	SeriesOf(study string) []*Series
 	OneSeries(study, series string) (*Series, error)
@@ -65,6 +69,10 @@ type Keys interface {
 	ScanKey(kind Kind, value string, exact bool, fn func(Cursor) bool) error
 	ScanOrder(from string, fn func(Cursor) bool) error
 	Estimate(kind Kind, value string, exact bool, max int) int
+	// EstimateOrder counts the studies ScanOrder(from) visits before the
+	// first whose DateTime is below to ("": none is), up to max: the
+	// planner's measure of a StudyDate range.
+	EstimateOrder(from, to string, max int) int
 	ScanMerged(kind Kind, probes []Probe, maxValues int, fn func(Cursor) bool) (bool, error)
 	ScanUnion(keys []Key, fn func(Cursor) bool) error
 }

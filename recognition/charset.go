@@ -12,14 +12,20 @@ import (
 // the default_charset of the institution of the party storing, "" when it
 // has none or the party has no institution.
 func (s *Service) DefaultCharset(ctx context.Context) string {
-	p, ok := auth.FromContext(ctx)
-	if !ok || p.Institution == "" {
-		return ""
-	}
-	if in := s.state().institutions[p.Institution]; in != nil {
+	if in := s.storing(ctx); in != nil {
 		return in.DefaultCharset
 	}
 	return ""
+}
+
+// storing is the registered institution of the party in ctx, nil when it
+// has none.
+func (s *Service) storing(ctx context.Context) *Institution {
+	p, ok := auth.FromContext(ctx)
+	if !ok || p.Institution == "" {
+		return nil
+	}
+	return s.state().institutions[p.Institution]
 }
 
 // checkCharset refuses a default_charset the gateway cannot decode, so

@@ -61,6 +61,9 @@ func ParseRegistry(name string, b []byte) (*RegistryFile, error) {
 		if err := checkCharset(in); err != nil {
 			return &lineError{keyLine(n, "default_charset"), err}
 		}
+		if err := checkCompression(in); err != nil {
+			return &lineError{keyLine(n, "compress_at_ingest"), err}
+		}
 		if err := in.validate(); err != nil {
 			return err
 		}

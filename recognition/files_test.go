@@ -95,6 +95,7 @@ institutions:
     certification: {from: "2024-01-01", until: "2026-12-31"}
     regions: [YRD]
     default_charset: gb2312
+    compress_at_ingest: jpeg-ls-lossless
 `
 	if _, err := ParseRegistry("r.yaml", []byte(good)); err != nil {
 		t.Fatalf("good registry: %v", err)
@@ -106,7 +107,8 @@ institutions:
 		{"until before from", strings.Replace(good, "2026-12-31", "2023-12-31", 1), "is before from"},
 		{"bad kind", strings.Replace(good, "cross_province", "galaxy", 1), `r.yaml:2: invalid input: region YRD: kind "galaxy"`},
 		{"unknown charset", strings.Replace(good, "gb2312", "GB-99999", 1), `r.yaml:9: invalid input: institution a: default_charset "GB-99999" is not a character set`},
-		{"same name twice", good + "  - {id: b, name: 甲医院, province: \"310000\"}\n", `r.yaml:10: invalid input: institution b: name "甲医院" is also a name of a`},
+		{"lossy or unknown compression", strings.Replace(good, "jpeg-ls-lossless", "jpeg-baseline", 1), `r.yaml:10: invalid input: institution a: compress_at_ingest "jpeg-baseline" is not one of jpeg-ls-lossless, j2k-lossless, rle (or off)`},
+		{"same name twice", good + "  - {id: b, name: 甲医院, province: \"310000\"}\n", `r.yaml:11: invalid input: institution b: name "甲医院" is also a name of a`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

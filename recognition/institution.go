@@ -80,6 +80,11 @@ type Institution struct {
 	// --default-charset. A DICOM defined term or a common name
 	// (dcm.NormalizeCharset).
 	DefaultCharset string `json:"default_charset,omitempty" yaml:"default_charset,omitempty"`
+	// CompressAtIngest asks the archive to store the native (uncompressed)
+	// pixel data this institution sends compressed in a lossless syntax:
+	// jpeg-ls-lossless, j2k-lossless or rle; "" or off (the default)
+	// stores every file exactly as received (codec.Lossless).
+	CompressAtIngest string `json:"compress_at_ingest,omitempty" yaml:"compress_at_ingest,omitempty"`
 	// Line is where the institution was defined in a configuration file.
 	Line int `json:"-" yaml:"-"`
 }
@@ -130,6 +135,9 @@ func (in *Institution) validate() error {
 		return invalidf("institution %s: city %q is not a GB/T 2260 city code inside province %s", in.ID, in.City, in.Province)
 	}
 	if err := checkCharset(in); err != nil {
+		return err
+	}
+	if err := checkCompression(in); err != nil {
 		return err
 	}
 	for _, is := range in.Issuers {

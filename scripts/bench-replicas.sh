@@ -13,7 +13,8 @@
 # Each run starts from empty: a fresh data folder and a fresh database
 # (name a run once in RUNS).
 # "badger"/"postgres": one gateway, dwbench STOW (c=4), QIDO mix (qc=4,
-# limit 100), WADO (series metadata, frames), -server-pid. "lbN": N
+# limit 100), WADO (series metadata, frames), -server-pid, a phase at a
+# time with PostgreSQL's CPU over each (0 for badger). "lbN": N
 # replicas on one database and one folder store behind HAProxy; dwbench
 # STOW then QIDO through the balancer, and the CPU seconds of every
 # replica, of PostgreSQL (postmaster, backends, and exited backends) and
@@ -121,10 +122,16 @@ for run in $RUNS; do
 			"$BIN/gwbench" index gen "${GEN[@]}" -studies 9800 -series 2 -instances 5 | tail -n 1 | tee "$OUT/$run-gen.out" >&2
 		fi
 		start_gateway "$D" "${IX[@]}"
-		log "$run: dwbench stow,qido,wado (gateway pid $GW_PID)"
-		"$BIN/dwbench" -base "http://$GW_ADDR/dicomweb" "${DW[@]}" -phases stow,qido,wado -server-pid "$GW_PID" -label "$run" \
-			-json "$OUT/$run.json" > "$OUT/$run.out" 2>&1 || true
-		grep -E '^(stow|qido|wado|  )' "$OUT/$run.out" | grep -v '^  phase' >&2 || true
+		# A phase at a time, with the CPU of PostgreSQL over each too.
+		for phase in stow qido wado; do
+			p0=$(cpu "$PG_PID")
+			log "$run: dwbench $phase (gateway pid $GW_PID)"
+			"$BIN/dwbench" -base "http://$GW_ADDR/dicomweb" "${DW[@]}" -phases "$phase" -server-pid "$GW_PID" -label "$run" \
+				-json "$OUT/$run-$phase.json" > "$OUT/$run-$phase.out" 2>&1 || true
+			p1=$(cpu "$PG_PID")
+			echo "$run $phase: postgres $(echo "$p1 - $p0" | bc) s; load $(cat /proc/loadavg)" | tee -a "$OUT/cpu.txt" >&2
+			grep -E '^(stow|qido|wado|  |Server CPU)' "$OUT/$run-$phase.out" | grep -v '^  phase' >&2 || true
+		done
 		stop_pid "$GW_PID"
 		;;
 	lb*)

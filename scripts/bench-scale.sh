@@ -3,9 +3,9 @@
 # (../shared/bench: gencorpus + dwbench, copied and built here) on 200 and
 # on 20,000 single-instance studies, auth and audit on, same build, same
 # client. Per size, on a fresh gateway (folder store, Badger):
-#   STOW c=4 of the corpus; the QIDO mix c=4 with no limit (the issue's
-#   table) and with -qido-limit 100 (what OHIF asks); RSS after the queries;
-#   a restart and RSS 2 s after it is ready.
+#   STOW c=4 of the corpus; then, on the same process, the QIDO mix c=4
+#   with no limit (the issue's table) and with -qido-limit 100 (what OHIF
+#   asks); RSS after each; a restart and RSS 2 s after it is ready.
 # Not in CI (minutes, machine-sized). Prints one summary table.
 #
 # env: SIZES ("200 20000") OUT (results folder, kept) GATEWAY_FLAGS (extra
@@ -68,7 +68,7 @@ for n in $SIZES; do
 	"$BIN/dwbench" -base "$BASE" -corpus "$C" -header "$AUTH" -server-pid "$GW_PID" -c 4 -phases stow \
 		-json "$OUT/stow-$n.json" > "$OUT/stow-$n.out" 2>&1 || log "$n: STOW had errors (see stow-$n.out)"
 	echo "$(rss "$GW_PID")" > "$OUT/rss-stow-$n.txt"
-	stop; start "$D"
+	# The issue's table: the queries follow the STOW on the same process.
 	for lim in 0 100; do
 		log "$n: QIDO mix c=4, limit $lim (load $(cut -d' ' -f1 /proc/loadavg))"
 		"$BIN/dwbench" -base "$BASE" -corpus "$C" -header "$AUTH" -server-pid "$GW_PID" -qc 4 -phases qido \

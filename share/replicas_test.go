@@ -16,6 +16,22 @@ import (
 	"github.com/imgcloud/gateway/storage/storagetest"
 )
 
+// gateways opens n connections to the index at url, one per gateway,
+// closed with the test.
+func gateways(t *testing.T, url string, n int) []*postgres.DB {
+	t.Helper()
+	var dbs []*postgres.DB
+	for range n {
+		db, err := postgres.Open(context.Background(), postgres.Options{URL: url, MaxConns: 4})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		dbs = append(dbs, db)
+	}
+	return dbs
+}
+
 // TestCountsAcrossReplicas: three share services (gateways) on one
 // PostgreSQL index and one object store, with one key file, open the same
 // links at once: a link of 2 uses opens exactly twice, and wrong PINs
@@ -28,12 +44,7 @@ func TestCountsAcrossReplicas(t *testing.T) {
 	keyFile := filepath.Join(t.TempDir(), "share-keys.json")
 	now := func() time.Time { return time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC) }
 	var svcs []*share.Service
-	for range 3 {
-		db, err := postgres.Open(ctx, postgres.Options{URL: url, MaxConns: 4})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
+	for _, db := range gateways(t, url, 3) {
 		keys, err := share.LoadKeyring(keyFile, now)
 		if err != nil {
 			t.Fatal(err)
@@ -88,4 +99,79 @@ func count(errs []error, target error) int {
 		}
 	}
 	return n
+}
+
+// TestAddressFailuresAcrossReplicas: three gateways' counts of one
+// address on one PostgreSQL index are one count: 10 failures at once
+// spread over them block the address on all three, and the rate refills
+// it for all; other addresses are untouched; a bucket full again is
+// removed by the sweep.
+func TestAddressFailuresAcrossReplicas(t *testing.T) {
+	url := pgtest.Start(t).Database(t)
+	var mu sync.Mutex
+	clock := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
+	advance := func(d time.Duration) { mu.Lock(); clock = clock.Add(d); mu.Unlock() }
+	var fs []*share.AddressFailures
+	dbs := gateways(t, url, 3)
+	for _, db := range dbs {
+		fs = append(fs, share.NewAddressFailures(db, 1, 10, now))
+	}
+	blocked := func(f *share.AddressFailures, addr string) bool {
+		t.Helper()
+		b, err := f.Blocked(addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	const addr = "203.0.113.7"
+	var wg sync.WaitGroup
+	for i := range 9 {
+		wg.Go(func() {
+			if err := fs[i%3].Fail(addr); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	for i, f := range fs {
+		if blocked(f, addr) {
+			t.Fatalf("9 failures of 10 block the address on replica %d", i)
+		}
+	}
+	if err := fs[1].Fail(addr); err != nil {
+		t.Fatal(err)
+	}
+	for i, f := range fs {
+		if !blocked(f, addr) {
+			t.Errorf("10 failures over three replicas do not block the address on replica %d", i)
+		}
+	}
+	if blocked(fs[0], "2001:db8::1") {
+		t.Error("another address is blocked")
+	}
+	advance(time.Minute)
+	if blocked(fs[2], addr) {
+		t.Error("a minute later the address is still blocked (1 a minute)")
+	}
+	if err := fs[2].Fail(addr); err != nil {
+		t.Fatal(err)
+	}
+	if !blocked(fs[0], addr) {
+		t.Error("the failure a minute allowed, made through one replica, does not block it on another")
+	}
+	// Ten minutes refill the bucket: the next sweep (due every ten
+	// minutes, run by a failure) removes it.
+	advance(11 * time.Minute)
+	if err := fs[0].Fail("198.51.100.1"); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	if err := dbs[0].Records("share-failures", func(string, []byte) error { n++; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if n != 1 {
+		t.Errorf("%d buckets after the sweep, want 1 (the new address's)", n)
+	}
 }

@@ -84,10 +84,10 @@ type accessParts struct {
 }
 
 // setupAccess opens the token store and the audit trail, installs or
-// creates the admin token and loads the JWT issuer's keys;
-// announce shows the admin token created on first start (to the
-// terminal, never to the log).
-func setupAccess(ctx context.Context, cfg AccessConfig, store storage.Store, db index.Store, rec *records.Store, announce func(token string), log *slog.Logger) (*accessParts, error) {
+// creates the admin token and loads the JWT issuer's keys; first says
+// how to show the admin token created on first start (to the terminal,
+// never to the log) and the site it names.
+func setupAccess(ctx context.Context, cfg AccessConfig, store storage.Store, db index.Store, rec *records.Store, first firstStart, log *slog.Logger) (*accessParts, error) {
 	tokens := auth.NewTokens(rec, nil)
 	al, err := audit.Open(db, store, audit.Options{ExportEvery: cfg.AuditExport, AnchorEvery: cfg.AuditAnchorEvery, RetainFor: cfg.AuditRetention,
 		KeyFile: cfg.AuditKeyFile, Lease: leaseOf(db), Logger: log.With("component", "audit")})
@@ -103,14 +103,12 @@ func setupAccess(ctx context.Context, cfg AccessConfig, store storage.Store, db 
 		if err := installAdminToken(ctx, tokens, cfg.AdminToken, log); err != nil {
 			return nil, err
 		}
-	} else if empty, err := tokens.Empty(ctx); err != nil {
-		return nil, err
-	} else if empty {
-		clear, _, err := tokens.Create(ctx, auth.Principal{Role: auth.RoleAdmin, User: "admin"}, 0)
-		if err != nil {
+	} else {
+		first.tokens, first.rec, first.log = tokens, rec, log
+		first.lease, _ = db.(index.Leaser)
+		if err := first.makeFirstAdmin(ctx); err != nil {
 			return nil, err
 		}
-		announce(clear)
 	}
 	if cfg.JWT.JWKSFile != "" || cfg.JWT.JWKSURL != "" {
 		v, err := auth.NewJWTVerifier(ctx, cfg.JWT)

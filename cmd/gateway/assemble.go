@@ -103,6 +103,7 @@ func assemble(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 		return nil, err
 	}
 	gw.indexHoldings(p.rs, leaseOf(p.db), log)
+	warnCompression(log, p.rs.CompressionAsked(), p.codecs)
 	if p.archive, err = openArchive(ctx, cfg, store, p, log); err != nil {
 		return nil, err
 	}
@@ -121,6 +122,7 @@ func assemble(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 		}
 		return out
 	})
+	p.metrics.IngestCompression(func() []metrics.CompressionStat { return compressionStats(p.archive) })
 	if p.fed, err = setupFederation(cfg.Federation, cfg.Data, cfg.PublicURL, p.rs, p.metrics, stdout, log); err != nil { // federation.go
 		return nil, err
 	}
@@ -233,6 +235,8 @@ func openArchive(ctx context.Context, cfg Config, store storage.Store, p *parts,
 		// the recognition API.
 		Visibility: access.NewVisibility(p.rs, p.consents),
 		Codecs:     p.codecs,
+		// Institutions' compress_at_ingest (recognition), with p.codecs.
+		Compression: p.rs,
 	})
 	if checked, dropped, err := svc.Recover(ctx); err != nil {
 		return nil, fmt.Errorf("recover: %w", err)
@@ -253,10 +257,13 @@ func (g *gateway) openAccess(ctx context.Context, cfg Config, store storage.Stor
 	if cfg.Access.AuditKeyFile == "" {
 		cfg.Access.AuditKeyFile = filepath.Join(cfg.Data, "secrets", "audit-keys.json")
 	}
-	announce := func(token string) {
-		adminTokenBox(stdout, "First start: an admin token was created.", token, siteRoot(cfg), cfg.Data)
+	first := firstStart{site: siteRoot(cfg),
+		announce: func(token string) {
+			adminTokenBox(stdout, "First start: an admin token was created.", token, siteRoot(cfg), cfg.Data)
+		},
+		elsewhere: func(made firstAdmin) { elsewhereNote(stdout, made, cfg.Data) },
 	}
-	acc, err := setupAccess(ctx, cfg.Access, store, db, rec, announce, log)
+	acc, err := setupAccess(ctx, cfg.Access, store, db, rec, first, log)
 	if err != nil {
 		return nil, err
 	}
@@ -303,6 +310,8 @@ func httpServer(cfg Config, p *parts, log *slog.Logger) (*echo.Echo, *access.Pol
 		Viewer:          viewerstatic.FS(),
 		BodyIdleTimeout: cfg.BodyIdleTimeout, // slow-loris bodies: see internal/idleread
 		ReadyNotes:      codecNotes(p.codecs),
+		// The registry may change at run time: asked at each /readyz.
+		ReadyMore: func() []string { return compressionNotes(p.rs.CompressionAsked(), p.codecs) },
 	}
 	p.fed.wire(&sopt)
 	e := server.New(p.archive, sopt)

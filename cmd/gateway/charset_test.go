@@ -76,16 +76,7 @@ func TestChineseModalityThroughSTOW(t *testing.T) {
 	admin := "gw_ops_0123456789abcdefghijklmnop"
 	p := startGatewayArgs(t, t.TempDir(), "--admin-token", admin, "--institutions", reg)
 	root := strings.TrimSuffix(p.base, "/dicomweb")
-	token := func(role string) string {
-		b, _ := json.Marshal(map[string]string{"role": role, "institution": "zj-hosp", "user": role + "-1"})
-		resp, out := gwtest.Do(t, "POST", root+"/api/v1/admin/tokens", map[string]string{"Authorization": "Bearer " + admin, "Content-Type": "application/json"}, strings.NewReader(string(b)))
-		var tok struct{ Token string }
-		if resp.StatusCode != 201 || json.Unmarshal(out, &tok) != nil {
-			t.Fatalf("%s token: %d %s", role, resp.StatusCode, out)
-		}
-		return tok.Token
-	}
-	pacs, clinician := token("pacs"), token("clinician")
+	pacs, clinician := issueToken(t, root, admin, "pacs", "zj-hosp"), issueToken(t, root, admin, "clinician", "zj-hosp")
 
 	body, ct := gwtest.Multipart(gwtest.FileParts(t, main, badSeq))
 	resp, out := gwtest.Do(t, "POST", p.base+"/studies", map[string]string{"Authorization": "Bearer " + pacs, "Content-Type": ct}, strings.NewReader(string(body)))
@@ -162,4 +153,17 @@ func TestUnknownCharsetRefusedAtStart(t *testing.T) {
 			t.Errorf("%v: err %v, output %s; want it to stop with %q", tc.args, err, out, tc.want)
 		}
 	}
+}
+
+// issueToken asks the admin API of the gateway at root for a token of
+// role for a user of institution.
+func issueToken(t *testing.T, root, admin, role, institution string) string {
+	t.Helper()
+	b, _ := json.Marshal(map[string]string{"role": role, "institution": institution, "user": role + "-1"})
+	resp, out := gwtest.Do(t, "POST", root+"/api/v1/admin/tokens", map[string]string{"Authorization": "Bearer " + admin, "Content-Type": "application/json"}, strings.NewReader(string(b)))
+	var tok struct{ Token string }
+	if resp.StatusCode != 201 || json.Unmarshal(out, &tok) != nil {
+		t.Fatalf("%s token: %d %s", role, resp.StatusCode, out)
+	}
+	return tok.Token
 }

@@ -45,10 +45,16 @@ func dataSet(t *testing.T, b []byte) []byte {
 // wadoInstance retrieves one instance over WADO-RS.
 func wadoInstance(t *testing.T, base string, f corpus.File) []byte {
 	t.Helper()
-	resp, body := gwtest.Do(t, "GET", base+"/studies/"+f.StudyUID+"/series/"+f.SeriesUID+"/instances/"+f.SOPUID,
-		map[string]string{"Accept": `multipart/related; type="application/dicom"`}, nil)
+	return wadoPart(t, base+"/studies/"+f.StudyUID+"/series/"+f.SeriesUID+"/instances/"+f.SOPUID,
+		map[string]string{"Accept": `multipart/related; type="application/dicom"`})
+}
+
+// wadoPart is the first part of a multipart WADO-RS answer to GET url.
+func wadoPart(t *testing.T, url string, headers map[string]string) []byte {
+	t.Helper()
+	resp, body := gwtest.Do(t, "GET", url, headers, nil)
 	if resp.StatusCode != 200 {
-		t.Fatalf("WADO-RS %s: %d %s", f.SOPUID, resp.StatusCode, body)
+		t.Fatalf("WADO-RS %s: %d %s", url, resp.StatusCode, body)
 	}
 	_, params, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
 	if err != nil {

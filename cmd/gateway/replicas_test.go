@@ -10,11 +10,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/imgcloud/gateway/httpapi/shareapi"
 	"github.com/imgcloud/gateway/internal/corpus"
 	"github.com/imgcloud/gateway/internal/testutil/gwtest"
 	"github.com/imgcloud/gateway/internal/testutil/miniotest"
@@ -69,6 +71,90 @@ func within(t *testing.T, d time.Duration, what string, ok func() bool) time.Dur
 		time.Sleep(50 * time.Millisecond)
 	}
 	return time.Since(start)
+}
+
+// startAtOnce starts n gateways at once ("serve" with args(i) in env) and
+// waits until every one serves.
+func startAtOnce(t *testing.T, n int, env []string, args func(i int) []string) []*proc {
+	t.Helper()
+	procs := make([]*proc, n)
+	errs := make(chan error, n)
+	for i := range n {
+		addr := freeAddr(t)
+		cmd := exec.Command(gatewayBinary(t), append([]string{"serve", "--listen", addr}, args(i)...)...)
+		cmd.Env = env
+		log := &lockedBuffer{}
+		cmd.Stdout, cmd.Stderr = log, log
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		procs[i] = &proc{cmd: cmd, base: "http://" + addr + "/dicomweb", log: log}
+		t.Cleanup(procs[i].kill)
+		go func() {
+			if err := waitServing(addr, log); err != nil {
+				errs <- fmt.Errorf("replica %d: %v\n%s", i, err, log.String())
+				return
+			}
+			errs <- nil
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatalf("%d replicas started at once: %v", n, err)
+		}
+	}
+	return procs
+}
+
+// TestReplicaFirstAdminToken: three gateways with authentication started
+// at once on one empty PostgreSQL database make exactly one admin token:
+// one replica shows it, the other two say which replica did; the token
+// works through all three, and a replica started later shows none.
+func TestReplicaFirstAdminToken(t *testing.T) {
+	pg := pgtest.Start(t)
+	dbURL, data := pg.Database(t), t.TempDir()
+	args := func(int) []string { return []string{"--data", data} }
+	procs := startAtOnce(t, 3, pgEnv(dbURL), args)
+	tokenRe := regexp.MustCompile(`gw_[a-z0-9]+_[a-z0-9]+`)
+	var token string
+	shown, told := 0, 0
+	for i, p := range procs {
+		out := p.log.String()
+		switch {
+		case strings.Contains(out, "First start: an admin token was created."):
+			shown++
+			token = tokenRe.FindString(out)
+		case strings.Contains(out, "was created by another replica"):
+			told++
+			if tokenRe.MatchString(out) {
+				t.Errorf("replica %d shows a token though another made it:\n%s", i, out)
+			}
+		default:
+			t.Errorf("replica %d says nothing of the admin token:\n%s", i, out)
+		}
+	}
+	if shown != 1 || told != 2 || token == "" {
+		t.Fatalf("%d replicas showed an admin token, %d told of another's; want 1 and 2", shown, told)
+	}
+	id := strings.Split(token, "_")[1]
+	for i, p := range procs {
+		out := p.log.String()
+		if !strings.Contains(out, "admin token "+id+" was created by another replica") && !strings.Contains(out, token) {
+			t.Errorf("replica %d names another token than %s:\n%s", i, id, out)
+		}
+		resp, body := gwtest.Do(t, "GET", p.root()+"/api/v1/admin/tokens", map[string]string{"Authorization": "Bearer " + token}, nil)
+		var list []struct{ ID string }
+		if resp.StatusCode != http.StatusOK || json.Unmarshal(body, &list) != nil {
+			t.Fatalf("list tokens through replica %d: %d %s", i, resp.StatusCode, body)
+		}
+		if len(list) != 1 || list[0].ID != id {
+			t.Errorf("tokens seen through replica %d: %+v, want only %s", i, list, id)
+		}
+	}
+	late := startServe(t, pgEnv(dbURL), args(0)...)
+	if out := late.log.String(); tokenRe.MatchString(out) {
+		t.Errorf("a replica started later shows a token:\n%s", out)
+	}
 }
 
 // TestReplicaSecrets: two gateways on one PostgreSQL database, each with
@@ -140,31 +226,7 @@ func TestReplicaSecrets(t *testing.T) {
 	// (the person key's file is theirs together) agree on one set too.
 	dbURL2, data2 := pg.Database(t), t.TempDir()
 	dirs := []string{t.TempDir(), t.TempDir()}
-	addrs := []string{freeAddr(t), freeAddr(t)}
-	errs := make(chan error, 2)
-	for i := range 2 {
-		cmd := exec.Command(gatewayBinary(t), append([]string{"serve", "--listen", addrs[i], "--data", data2, "--no-auth"}, keys(dirs[i])...)...)
-		cmd.Env = pgEnv(dbURL2)
-		log := &lockedBuffer{}
-		cmd.Stdout, cmd.Stderr = log, log
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		p := &proc{cmd: cmd, base: "http://" + addrs[i] + "/dicomweb", log: log}
-		t.Cleanup(p.kill)
-		go func() {
-			if err := waitServing(addrs[i], log); err != nil {
-				errs <- fmt.Errorf("replica %d: %v\n%s", i, err, log.String())
-				return
-			}
-			errs <- nil
-		}()
-	}
-	for range 2 {
-		if err := <-errs; err != nil {
-			t.Fatalf("two replicas started at once: %v", err)
-		}
-	}
+	startAtOnce(t, 2, pgEnv(dbURL2), func(i int) []string { return append([]string{"--data", data2, "--no-auth"}, keys(dirs[i])...) })
 	for _, name := range []string{"share-keys.json", "audit-keys.json"} {
 		x, errA := os.ReadFile(filepath.Join(dirs[0], name))
 		y, errB := os.ReadFile(filepath.Join(dirs[1], name))
@@ -455,6 +517,27 @@ func TestReplicaLimits(t *testing.T) {
 			t.Errorf("three wrong PINs over three replicas did not lock the link: the right PIN opens it through replica %d", i)
 		}
 	}
+
+	// Invalid links spread over the replicas: the address's failures are
+	// counted once, the wrong PINs above among them, and it is refused
+	// after the burst of one gateway (a count per replica would allow it
+	// three times as many).
+	tries := 0
+	for ; tries < 3*shareapi.DefaultFailureBurst; tries++ {
+		resp, _ := gwtest.Do(t, "GET", ps[tries%3].root()+"/s/not-a-link-"+strconv.Itoa(tries), nil, nil)
+		if resp.StatusCode == http.StatusTooManyRequests {
+			break
+		}
+	}
+	if tries >= shareapi.DefaultFailureBurst {
+		t.Errorf("an address refused after %d invalid links over three replicas (and the wrong PINs); one gateway refuses it within %d failures", tries, shareapi.DefaultFailureBurst)
+	}
+	for i, p := range ps {
+		if resp, out := gwtest.Do(t, "GET", p.root()+"/s/not-a-link", nil, nil); resp.StatusCode != http.StatusTooManyRequests {
+			t.Errorf("replica %d answers an address that used up its failures on the others: %d %s", i, resp.StatusCode, out)
+		}
+	}
+	t.Logf("address refused after %d invalid links (and the wrong PINs before)", tries)
 }
 
 // TestReplicasOnMinIO: three gateways, each with its own --data, on one

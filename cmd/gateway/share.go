@@ -58,7 +58,12 @@ func setupShares(cfg Config, svc *archive.Service, db index.Store, rs *recogniti
 	}
 	secrets.onChange("share-keys", keys.Reload)
 	shares := share.New(acc.rec, keys, share.Options{MaxLifetime: sc.MaxLifetime, SessionLifetime: sc.Session})
-	api := shareapi.New(shareapi.Options{
+	var fails shareapi.Failures // one gateway: counted in memory
+	if _, shared := db.(index.Leaser); shared {
+		// Replicas count each address's failures once, in the index.
+		fails = share.NewAddressFailures(db, shareapi.DefaultFailuresPerMinute, shareapi.DefaultFailureBurst, nil)
+	}
+	api := shareapi.New(shareapi.Options{Failures: fails,
 		Shares: shares, Archive: svc, Owners: studyOwners{db: db, rs: rs},
 		PublicURL: strings.TrimSuffix(strings.TrimRight(cfg.PublicURL, "/"), "/dicomweb"), TrustForwarded: cfg.TrustForwarded,
 		SecureCookie: sc.SecureCookie, PageOnOpen: true, Logger: log.With("component", "share"),

@@ -17,6 +17,11 @@
 //	                                       index.PutInstance (no objects)
 //	gwbench index query -dir DIR           archive searches of each kind on
 //	                                       that index, p50/p99, RSS, open time
+//	gwbench cfind -addr HOST:PORT -corpus corpus.json [-n 400 -c 1]
+//	                                       study-level C-FIND p50/p99 over c
+//	                                       associations, answers checked
+//	gwbench bigstudy -out DIR [-bytes 1e9] one study of instances derived
+//	                                       from the 7.5 MB CR, as files
 //	gwbench corpus -out DIR [flags]        test studies derived from the
 //	                                       real files (internal/corpus), or
 //	                                       -phantom ones
@@ -74,6 +79,10 @@ func main() {
 		err = corpus.Main(args, os.Stdout, os.Stderr)
 	case "index":
 		err = indexBenchCmd(ctx, args)
+	case "cfind":
+		err = cfindCmd(ctx, args)
+	case "bigstudy":
+		err = bigStudyCmd(args)
 	case "-h", "-help", "--help", "help":
 		usage()
 		return
@@ -88,7 +97,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, `usage: gwbench freeport | wait -url URL | rss -pid PID | bigstow -base URL [-pid PID] | series -base URL | frame -base URL | summary -dir DIR | corpus -out DIR | index gen|query -dir DIR
+	fmt.Fprintln(os.Stderr, `usage: gwbench freeport | wait -url URL | rss -pid PID | bigstow -base URL [-pid PID] | series -base URL | frame -base URL | summary -dir DIR | corpus -out DIR | index gen|query -dir DIR | cfind -addr HOST:PORT -corpus FILE | bigstudy -out DIR
 run "gwbench SUBCOMMAND -h" for the flags of one subcommand`)
 }
 

@@ -85,4 +85,36 @@ func TestGroupCommitWaitsForStorers(t *testing.T) {
 	if len(g.recent) != 3 {
 		t.Errorf("recent %v after A left", g.recent)
 	}
+
+	// An instance still arriving (begun, not yet stored) is waited for
+	// past the linger; one given up ends the wait at once.
+	g = newGroupCommit(a)
+	g.linger, g.inflightWait = time.Millisecond, time.Second
+	inflight := func(last func(), who string) (int, time.Duration) {
+		a.mu.Lock()
+		a.syncs = 0
+		a.mu.Unlock()
+		g.begin(who)
+		start := time.Now()
+		done := make(chan error)
+		go func() { done <- g.commit(ctx, "A", storeOne()) }()
+		time.Sleep(50 * time.Millisecond)
+		last()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		return a.syncs, time.Since(start)
+	}
+	if got, el := inflight(func() {
+		if err := g.commit(ctx, "B", storeOne()); err != nil {
+			t.Error(err)
+		}
+	}, "B"); got != 1 || el > 900*time.Millisecond {
+		t.Errorf("an instance in flight: %d syncs in %s, want one for both, before the wait's bound", got, el)
+	}
+	if got, el := inflight(func() { g.abandon("C") }, "C"); got != 1 || el > 900*time.Millisecond {
+		t.Errorf("an instance given up: %d syncs in %s, want the commit at once", got, el)
+	}
 }

@@ -50,7 +50,10 @@ func (h *storeSCP) Store(_ context.Context, _ *dimse.Association, rq *dimse.Stor
 	if h.gate != nil {
 		<-h.gate
 	}
-	b, _ := io.ReadAll(rq.Data)
+	b, err := io.ReadAll(rq.Data)
+	if err != nil { // the association broke mid data set
+		return 0xA700, err.Error()
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.got[rq.SOPInstance], h.ts[rq.SOPInstance] = b, rq.TransferSyntax

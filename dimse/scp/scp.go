@@ -107,6 +107,9 @@ type metrics struct {
 	open   prometheus.Gauge
 	ops    *prometheus.CounterVec
 	bytes  prometheus.Counter
+	// syncs counts the group commit's syncs: C-STORE successes over
+	// syncs is the instances one sync covers.
+	syncs prometheus.Counter
 }
 
 // New builds the service.
@@ -129,9 +132,11 @@ func New(opt Options) (*Service, error) {
 		open:   prometheus.NewGauge(prometheus.GaugeOpts{Name: "gateway_dimse_associations_open", Help: "DICOM associations open."}),
 		ops:    prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gateway_dimse_operations_total", Help: "DIMSE operations, by command and status (hexadecimal)."}, []string{"command", "status"}),
 		bytes:  prometheus.NewCounter(prometheus.CounterOpts{Name: "gateway_dimse_stored_bytes_total", Help: "Bytes of data sets received by C-STORE."}),
+		syncs:  prometheus.NewCounter(prometheus.CounterOpts{Name: "gateway_dimse_commit_syncs_total", Help: "Syncs of the C-STORE group commit (each makes the instances of concurrent associations durable)."}),
 	}
+	s.gc.syncs = s.m.syncs
 	if opt.Registerer != nil {
-		for _, c := range []prometheus.Collector{s.m.assocs, s.m.open, s.m.ops, s.m.bytes} {
+		for _, c := range []prometheus.Collector{s.m.assocs, s.m.open, s.m.ops, s.m.bytes, s.m.syncs} {
 			if err := opt.Registerer.Register(c); err != nil {
 				return nil, fmt.Errorf("register DIMSE metrics: %w", err)
 			}
@@ -261,20 +266,25 @@ func (s *Service) Echo(ctx context.Context, a *dimse.Association) uint16 {
 // answers success only once it is durable (archive.Commit).
 func (s *Service) Store(ctx context.Context, a *dimse.Association, rq *dimse.StoreRequest) (uint16, string) {
 	ss := sessionOf(ctx)
-	s.m.bytes.Add(float64(rq.Size))
+	// From now until it joins a commit (or fails) a commit of other
+	// associations may wait for this instance (commit.go).
+	s.gc.begin(ss)
+	defer s.gc.abandon(ss)
+	data := &counted{r: rq.Data}
+	defer func() { s.m.bytes.Add(float64(data.n)) }()
 	p, err := ss.ae.Principal(access.OpStore)
 	if err != nil {
 		return s.storeDone(ctx, a, rq, nil, 0x0124, err.Error())
 	}
 	ctx = auth.WithPrincipal(ctx, p)
 	meta := fileMeta(rq, a.RQ.CallingAE)
-	st, err := s.opt.Archive.Store(ctx, io.MultiReader(strings.NewReader(meta), rq.Data), "")
+	st, err := s.opt.Archive.Store(ctx, io.MultiReader(strings.NewReader(meta), data), "")
 	if err == nil && !st.Duplicate {
 		err = s.gc.commit(context.WithoutCancel(ctx), ss, st)
 	}
 	if err != nil {
 		status, comment := storeStatus(err)
-		if status == 0x0110 && !isStoreError(err) {
+		if status == 0x0110 && !isStoreError(err) && !errors.Is(err, archive.ErrBadBody) {
 			a.Log.Error("C-STORE failed", "sop", rq.SOPInstance, "err", err)
 		} else {
 			a.Log.Info("C-STORE refused", "sop", rq.SOPInstance, "status", fmt.Sprintf("%04X", status), "err", err)
@@ -290,11 +300,28 @@ func (s *Service) Store(ctx context.Context, a *dimse.Association, rq *dimse.Sto
 
 func (s *Service) storeDone(ctx context.Context, a *dimse.Association, rq *dimse.StoreRequest, st *archive.Stored, status uint16, comment string) (uint16, string) {
 	study, series := "", ""
+	detail := comment
 	if st != nil {
 		study, series = st.Study, st.Series
+		if st.Compressed != "" && !st.Duplicate {
+			// The audit says so; the answer is the same as for any store.
+			detail = "stored compressed at ingest in " + st.Compressed + " (" + dcm.SyntaxName(st.Compressed) + ")"
+		}
 	}
-	s.op(ctx, a, "C-STORE", status, comment, study, series, rq.SOPInstance)
+	s.op(ctx, a, "C-STORE", status, detail, study, series, rq.SOPInstance)
 	return status, clipComment(comment)
+}
+
+// counted counts the bytes of a data set as they are read.
+type counted struct {
+	r io.Reader
+	n int64
+}
+
+func (c *counted) Read(b []byte) (int, error) {
+	n, err := c.r.Read(b)
+	c.n += int64(n)
+	return n, err
 }
 
 func isStoreError(err error) bool {
@@ -322,6 +349,10 @@ func storeStatus(err error) (uint16, string) {
 		return 0xC000, se.Err.Error()
 	}
 	switch {
+	case errors.Is(err, archive.ErrBadBody):
+		// The association broke or was aborted mid data set: nothing
+		// was stored and no response can be sent (audited as such).
+		return 0x0110, "data set not received in full"
 	case errors.Is(err, archive.ErrUnavailable):
 		return 0xA700, "storage unavailable, retry later"
 	case errors.Is(err, archive.ErrTooLarge):

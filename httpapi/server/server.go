@@ -48,6 +48,9 @@ type Options struct {
 	// ReadyNotes are lines /readyz adds to its answer when ready (what
 	// this build cannot do, e.g. the compressed syntaxes it cannot decode).
 	ReadyNotes []string
+	// ReadyMore, when set, adds lines computed at each /readyz (settings
+	// that change at run time, e.g. a compression no encoder can do).
+	ReadyMore func() []string
 	// BodyIdleTimeout cuts a request body when less than
 	// idleread.MinProgress bytes arrive in that long (408); zero: off.
 	BodyIdleTimeout time.Duration
@@ -159,6 +162,12 @@ func New(svc *archive.Service, opt Options) *echo.Echo {
 		defer cancel()
 		if err := svc.Ready(ctx); err != nil {
 			return c.String(http.StatusServiceUnavailable, "not ready: "+err.Error()+"\n")
+		}
+		if opt.ReadyMore != nil {
+			more := opt.ReadyMore()
+			if len(more) > 0 {
+				return c.String(http.StatusOK, ready+strings.Join(more, "\n")+"\n")
+			}
 		}
 		return c.String(http.StatusOK, ready)
 	})

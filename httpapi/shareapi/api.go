@@ -45,9 +45,11 @@ type Options struct {
 	// requests over TLS get it anyway.
 	SecureCookie bool
 	// FailuresPerMinute and FailureBurst limit invalid links and wrong
-	// PINs from one address (default 1 a minute after a burst of 10).
+	// PINs from one address (default 1 a minute after a burst of 10),
+	// counted in Failures, or in memory when it is nil.
 	FailuresPerMinute float64
 	FailureBurst      int
+	Failures          Failures
 	// PageOnOpen answers the POST that opens a link with the share page
 	// itself (asked of the viewer mounted on the same server, see
 	// viewer.OpenAnswer) instead of a 303 to it: a round trip less
@@ -57,10 +59,17 @@ type Options struct {
 	Logger     *slog.Logger
 }
 
+// The failures one address may make at share links: a burst, then a
+// rate (Options.FailuresPerMinute, FailureBurst when not set).
+const (
+	DefaultFailuresPerMinute = 1
+	DefaultFailureBurst      = 10
+)
+
 // API holds the handlers.
 type API struct {
 	opt   Options
-	fails *failures
+	fails Failures
 }
 
 // New returns the API.
@@ -72,12 +81,16 @@ func New(opt Options) *API {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
 	if opt.FailuresPerMinute <= 0 {
-		opt.FailuresPerMinute = 1
+		opt.FailuresPerMinute = DefaultFailuresPerMinute
 	}
 	if opt.FailureBurst <= 0 {
-		opt.FailureBurst = 10
+		opt.FailureBurst = DefaultFailureBurst
 	}
-	return &API{opt: opt, fails: newFailures(opt.FailuresPerMinute, opt.FailureBurst)}
+	fails := opt.Failures
+	if fails == nil {
+		fails = newLocalFailures(opt.FailuresPerMinute, opt.FailureBurst, opt.Now)
+	}
+	return &API{opt: opt, fails: fails}
 }
 
 // Register mounts the JSON API on the /api/v1 group.

@@ -6,18 +6,29 @@ import (
 	"github.com/imgcloud/gateway/internal/ratelimit"
 )
 
-// failures limits invalid links and wrong PINs per client address: each
-// failure takes a token from the address's bucket; an empty bucket makes
-// every share request from it answer 429 until it refills. An address
-// quiet for an hour is forgotten.
-type failures struct{ k *ratelimit.Keyed }
-
-func newFailures(perMinute float64, burst int) *failures {
-	return &failures{ratelimit.New(perMinute/60, burst, time.Hour)}
+// Failures limits invalid links and wrong PINs per client address: each
+// failure counts against the address; one that has used up its failures
+// is answered 429 on every share request until its allowance refills.
+// share.AddressFailures counts in an index replicas share; without one,
+// each gateway counts in memory.
+type Failures interface {
+	// Blocked reports whether addr has used up its failures.
+	Blocked(addr string) (bool, error)
+	// Fail counts one failure of addr.
+	Fail(addr string) error
 }
 
-// blocked reports whether addr has used up its failures.
-func (f *failures) blocked(addr string, now time.Time) bool { return f.k.Empty(addr, now) }
+// localFailures counts in memory, a token bucket per address; an address
+// quiet for an hour is forgotten.
+type localFailures struct {
+	k   *ratelimit.Keyed
+	now func() time.Time
+}
 
-// fail counts one failure of addr.
-func (f *failures) fail(addr string, now time.Time) { f.k.Allow(addr, now) }
+func newLocalFailures(perMinute float64, burst int, now func() time.Time) *localFailures {
+	return &localFailures{ratelimit.New(perMinute/60, burst, time.Hour), now}
+}
+
+func (f *localFailures) Blocked(addr string) (bool, error) { return f.k.Empty(addr, f.now()), nil }
+
+func (f *localFailures) Fail(addr string) error { f.k.Allow(addr, f.now()); return nil }

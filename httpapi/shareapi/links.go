@@ -26,7 +26,10 @@ const CookieName = "gw_share"
 // without patient data, with an Open button. Chat apps fetch links to
 // build previews, so this neither uses the link up nor sets a session.
 func (a *API) landing(c echo.Context) error {
-	if a.fails.blocked(c.RealIP(), a.opt.Now()) {
+	if blocked, err := a.blocked(c); err != nil || blocked {
+		if err != nil {
+			return err
+		}
 		guard.SetNote(c, guard.Note{Detail: "share link rate limited"})
 		return render(c, pageTooMany)
 	}
@@ -91,7 +94,10 @@ func formAction(c echo.Context) string {
 // there (303).
 func (a *API) open(c echo.Context) error {
 	now := a.opt.Now()
-	if a.fails.blocked(c.RealIP(), now) {
+	if blocked, err := a.blocked(c); err != nil || blocked {
+		if err != nil {
+			return err
+		}
 		guard.SetNote(c, guard.Note{Detail: "share link rate limited"})
 		return render(c, pageTooMany)
 	}
@@ -113,7 +119,7 @@ func (a *API) open(c echo.Context) error {
 		p.Status, p.cause = 0, err
 		return render(c, p)
 	case errors.Is(err, share.ErrWrongPIN):
-		a.fails.fail(c.RealIP(), now)
+		a.fail(c)
 		guard.SetNote(c, guard.Note{Study: sh.Study, Detail: "share " + sh.ID + " open: PIN wrong"})
 		left := a.opt.Shares.Remaining(sh)
 		p := a.form(c, sh, fmt.Sprintf("访问码错误，还可尝试 %d 次", left), fmt.Sprintf("Wrong PIN; %d attempts left", left))
@@ -121,7 +127,7 @@ func (a *API) open(c echo.Context) error {
 		return render(c, p)
 	case err != nil:
 		if errors.Is(err, share.ErrLocked) && sh != nil && sh.FailedPINs > 0 {
-			a.fails.fail(c.RealIP(), now) // this very attempt locked it
+			a.fail(c) // this very attempt locked it
 		}
 		return a.failed(c, sh, "open", err)
 	}
@@ -208,13 +214,32 @@ func truncate(s string, n int) string {
 	return s
 }
 
+// blocked reports whether the client's address has used up its failures.
+func (a *API) blocked(c echo.Context) (bool, error) {
+	b, err := a.fails.Blocked(c.RealIP())
+	if err != nil {
+		return false, fmt.Errorf("share link failures of the address: %w", err)
+	}
+	return b, nil
+}
+
+// fail counts a failure of the client's address. One that cannot be
+// counted (the index away) is logged; the answer stands.
+func (a *API) fail(c echo.Context) {
+	if err := a.fails.Fail(c.RealIP()); err != nil {
+		a.opt.Logger.Error("count a share link failure", "err", err, "request_id", c.Response().Header().Get(echo.HeaderXRequestID))
+	}
+}
+
 // invalid answers any other path under /s/.
 func (a *API) invalid(c echo.Context) error {
-	now := a.opt.Now()
-	if a.fails.blocked(c.RealIP(), now) {
+	if blocked, err := a.blocked(c); err != nil || blocked {
+		if err != nil {
+			return err
+		}
 		return render(c, pageTooMany)
 	}
-	a.fails.fail(c.RealIP(), now)
+	a.fail(c)
 	guard.SetNote(c, guard.Note{Detail: "share link invalid"})
 	return render(c, pageInvalid)
 }
@@ -225,7 +250,7 @@ func (a *API) failed(c echo.Context, sh *share.Share, what string, err error) er
 	p, reason := pageError, "error"
 	switch {
 	case errors.Is(err, share.ErrInvalidToken):
-		a.fails.fail(c.RealIP(), a.opt.Now())
+		a.fail(c)
 		p, reason = pageInvalid, "invalid"
 	case errors.Is(err, share.ErrExpired):
 		p, reason = pageExpired, "expired"

@@ -23,6 +23,7 @@ func Run(t *testing.T, open func(t *testing.T) index.Store) {
 		fn   func(t *testing.T, db index.Store)
 	}{
 		{"Instances", testInstances},
+		{"Received", testReceived},
 		{"Delete", testDelete},
 		{"Metadata", testMetadata},
 		{"SecondaryKeys", testSecondaryKeys},
@@ -84,6 +85,56 @@ func (i inst) put(db index.Store) error {
 		Modality:    i.modality,
 		Received:    r,
 	})
+}
+
+// testReceived: the row of an instance compressed at ingest keeps what
+// was received (size, checksum, syntax, data set digest) through every
+// read: by SOP, by path, in listings, and in the ExistsError of a second
+// store, which is what duplicate detection compares.
+func testReceived(t *testing.T, db index.Store) {
+	want := index.Received{Size: 5 << 30, CRC32C: "0a1b2c3d", TransferSyntax: "1.2.840.10008.1.2", DataSetSHA256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"}
+	row := func() *index.Instance {
+		return &index.Instance{Study: "2.1", Series: "2.1.1", SOP: "2.1.1.1", Attrs: attrs("00200013", "1"),
+			Key: "k/2.1.1.1", Size: 1234, CRC32C: "deadbeef", TransferSyntax: "1.2.840.10008.1.2.4.80",
+			Frames:   dcm.FrameTable{Encapsulated: true, Frames: [][]dcm.Range{{{Offset: 400, Length: 834}}}},
+			Received: &index.Received{Size: want.Size, CRC32C: want.CRC32C, TransferSyntax: want.TransferSyntax, DataSetSHA256: want.DataSetSHA256}}
+	}
+	put := func() error {
+		return db.PutInstance(index.NewInstance{Instance: row(), Meta: []byte(`{}`), SeriesAttrs: attrs("00080060", "CT"), Modality: "CT", Received: received})
+	}
+	if err := put(); err != nil {
+		t.Fatal(err)
+	}
+	same := func(what string, in *index.Instance) {
+		t.Helper()
+		if in.Received == nil || *in.Received != want || in.Size != 1234 || in.CRC32C != "deadbeef" {
+			t.Errorf("%s: size %d crc %s received %+v, want 1234 deadbeef %+v", what, in.Size, in.CRC32C, in.Received, want)
+		}
+	}
+	in, err := db.InstanceBySOP("2.1.1.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	same("by SOP", in)
+	if in, err = db.Instance("2.1", "2.1.1", "2.1.1.1"); err != nil {
+		t.Fatal(err)
+	}
+	same("by path", in)
+	list, err := db.Instances("2.1", "")
+	if err != nil || len(list) != 1 {
+		t.Fatalf("list: %v %v", list, err)
+	}
+	same("listed", list[0])
+	var ex *index.ExistsError
+	if err := put(); !errors.As(err, &ex) {
+		t.Fatalf("second put: %v", err)
+	}
+	same("existing", ex.Existing)
+	// A row without it stays without it.
+	mustPut(t, db, inst{study: "2.2", series: "2.2.1", sop: "2.2.1.1", modality: "MR", instNo: "1"})
+	if in, err := db.InstanceBySOP("2.2.1.1"); err != nil || in.Received != nil {
+		t.Errorf("plain row: %+v %v", in, err)
+	}
 }
 
 func mustPut(t *testing.T, db index.Store, ins ...inst) {
@@ -154,6 +205,24 @@ func testInstances(t *testing.T, db index.Store) {
 	check(t, "modalities", st.Modalities, []string{"CT", "PT"})
 	if !st.Received.Equal(received.Add(-time.Hour)) {
 		t.Errorf("received %v, want the earliest %v", st.Received, received.Add(-time.Hour))
+	}
+	// A page of candidates read at once: in the order asked, nil for a
+	// study not indexed, a UID asked twice answered twice.
+	page, err := db.Studies([]string{"1.2", "9.9", "1.1", "1.2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, st := range page {
+		if st == nil {
+			got = append(got, "-")
+			continue
+		}
+		got = append(got, fmt.Sprintf("%s:%d", st.UID, st.Instances))
+	}
+	check(t, "studies of a page", got, []string{"1.2:1", "-", "1.1:3", "1.2:1"})
+	if page, err := db.Studies(nil); err != nil || len(page) != 0 {
+		t.Errorf("studies of no UID: %v, %v", page, err)
 	}
 	var series []string
 	for _, se := range db.SeriesOf("1.1") {
@@ -391,6 +460,23 @@ func testSecondaryKeys(t *testing.T, db index.Store) {
 	} {
 		if n := db.Estimate(c.kind, c.value, c.exact, c.max); n != c.want {
 			t.Errorf("estimate %s %q exact=%v max %d: %d, want %d", c.kind, c.value, c.exact, c.max, n, c.want)
+		}
+	}
+
+	for _, c := range []struct {
+		from, to  string
+		max, want int
+	}{
+		{"", "", 100, 5},                 // every study, the one without a date too
+		{"20241231", "20240101", 100, 3}, // a range of days
+		{"", "20250101", 100, 1},         // a date without a time is at its day
+		{"20240101", "20240101", 2, 2},   // capped
+		{"20231231", "20230101", 100, 0}, // none: the study without a date is below any
+		{"20231231", "", 100, 1},         // only it
+		{"2024", "2024", 100, 3},         // a year
+	} {
+		if n := db.EstimateOrder(c.from, c.to, c.max); n != c.want {
+			t.Errorf("estimate order %q..%q max %d: %d, want %d", c.from, c.to, c.max, n, c.want)
 		}
 	}
 

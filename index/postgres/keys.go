@@ -164,6 +164,28 @@ func (db *DB) ScanOrder(from string, fn func(index.Cursor) bool) error {
 	}
 }
 
+// EstimateOrder counts the studies ScanOrder(from) visits down to the
+// DateTime to ("": to the end), up to max, in one bounded count. The
+// order key is the DateTime with each byte inverted, 0xFF, then the UID
+// (index.OrderOf): a DateTime at or above to has an order key below
+// OrderFrom(to) followed by two 0xFF bytes (digits and dots are below
+// 0xFF), one below it does not.
+func (db *DB) EstimateOrder(from, to string, max int) int {
+	ctx, cancel := db.ctx()
+	defer cancel()
+	cond, args := `ord >= $1`, []any{[]byte(index.OrderFrom(from)), max}
+	if to != "" {
+		cond, args = cond+` AND ord < $3`, append(args, []byte(index.OrderFrom(to)+"\xff\xff"))
+	}
+	var n int
+	err := db.pool.QueryRow(ctx, `SELECT count(*) FROM (SELECT 1 FROM studies WHERE `+cond+` LIMIT $2) AS capped`, args...).Scan(&n)
+	if err != nil {
+		db.log.Error("estimate study order", "err", err)
+		return max // unknown: as unselective as allowed
+	}
+	return n
+}
+
 // Estimate counts the keys ScanKey would visit, up to max.
 func (db *DB) Estimate(kind index.Kind, value string, exact bool, max int) int {
 	ctx, cancel := db.ctx()

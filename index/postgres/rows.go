@@ -49,6 +49,42 @@ func (db *DB) Study(uid string) (*index.Study, error) {
 	return getStudy(ctx, db.pool, uid, false)
 }
 
+// Studies returns the study rows of uids in their order, nil for each
+// that is not indexed, in one query.
+func (db *DB) Studies(uids []string) ([]*index.Study, error) {
+	if len(uids) == 0 {
+		return nil, nil
+	}
+	ctx, cancel := db.ctx()
+	defer cancel()
+	rows, err := db.pool.Query(ctx, `SELECT uid, row_json FROM studies WHERE uid = ANY($1)`, uids)
+	if err != nil {
+		return nil, fmt.Errorf("get %d studies: %w", len(uids), err)
+	}
+	defer rows.Close()
+	found := make(map[string]*index.Study, len(uids))
+	for rows.Next() {
+		var uid string
+		var b []byte
+		if err := rows.Scan(&uid, &b); err != nil {
+			return nil, fmt.Errorf("get %d studies: %w", len(uids), err)
+		}
+		st, err := decode[index.Study](b, "study "+uid)
+		if err != nil {
+			return nil, err
+		}
+		found[uid] = st
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("get %d studies: %w", len(uids), err)
+	}
+	out := make([]*index.Study, len(uids))
+	for i, uid := range uids {
+		out[i] = found[uid]
+	}
+	return out, nil
+}
+
 func seriesOf(ctx context.Context, q querier, study string) ([]*index.Series, error) {
 	rows, err := q.Query(ctx, `SELECT row_json FROM series WHERE study = $1`, study)
 	if err != nil {

@@ -99,6 +99,50 @@ func (c *cacheCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
+// CompressionStat is what compression at ingest did for one transfer
+// syntax asked (archive.CompressionStat).
+type CompressionStat struct {
+	Syntax            string
+	Instances         map[string]uint64 // by outcome
+	BytesIn, BytesOut uint64
+	Seconds           float64
+}
+
+// IngestCompression exports the instances by syntax and outcome, the
+// bytes received and stored of those compressed (their ratio is the
+// saving) and the time spent, read through stats at each scrape.
+func (m *Metrics) IngestCompression(stats func() []CompressionStat) {
+	m.Registry.MustRegister(&compressionCollector{stats: stats,
+		instances: prometheus.NewDesc("gateway_ingest_compression_instances_total", "Instances whose storing institution asks for compression at ingest, by syntax asked and outcome (compressed, already_compressed, not_eligible, no_encoder, encode_failed, mismatch, not_smaller).", []string{"syntax", "outcome"}, nil),
+		in:        prometheus.NewDesc("gateway_ingest_compression_received_bytes_total", "Bytes received of the instances stored compressed at ingest.", []string{"syntax"}, nil),
+		out:       prometheus.NewDesc("gateway_ingest_compression_stored_bytes_total", "Bytes stored of the instances stored compressed at ingest.", []string{"syntax"}, nil),
+		seconds:   prometheus.NewDesc("gateway_ingest_compression_seconds_total", "Time spent encoding and verifying at ingest.", []string{"syntax"}, nil),
+	})
+}
+
+type compressionCollector struct {
+	stats                       func() []CompressionStat
+	instances, in, out, seconds *prometheus.Desc
+}
+
+func (c *compressionCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.instances
+	ch <- c.in
+	ch <- c.out
+	ch <- c.seconds
+}
+
+func (c *compressionCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, s := range c.stats() {
+		for o, n := range s.Instances {
+			ch <- prometheus.MustNewConstMetric(c.instances, prometheus.CounterValue, float64(n), s.Syntax, o)
+		}
+		ch <- prometheus.MustNewConstMetric(c.in, prometheus.CounterValue, float64(s.BytesIn), s.Syntax)
+		ch <- prometheus.MustNewConstMetric(c.out, prometheus.CounterValue, float64(s.BytesOut), s.Syntax)
+		ch <- prometheus.MustNewConstMetric(c.seconds, prometheus.CounterValue, s.Seconds, s.Syntax)
+	}
+}
+
 // Middleware records request durations by route template (never by raw
 // path, which holds UIDs).
 func (m *Metrics) Middleware(next echo.HandlerFunc) echo.HandlerFunc {

@@ -118,6 +118,33 @@ func Files(t testing.TB, syntaxes ...string) []File {
 	return out
 }
 
+// Native is one native original (Explicit VR Little Endian).
+type Native struct {
+	Name, Path string
+}
+
+// Natives returns the native originals the compressed files are made
+// from: the real files converted by dcmconv and the synthesised ones.
+func Natives(t testing.TB) []Native {
+	t.Helper()
+	mu.Lock()
+	defer mu.Unlock()
+	prepare(t)
+	out := make([]Native, len(sources))
+	for i, s := range sources {
+		out[i] = Native{Name: s.name, Path: s.path}
+	}
+	return out
+}
+
+// Run runs a tool the package needs (skipping, or failing in CI, when it
+// is not installed) and returns its output.
+func Run(t testing.TB, name string, args ...string) []byte {
+	t.Helper()
+	need(t, name)
+	return run(t, name, args...)
+}
+
 // Main runs the tests, removes the generated files and exits: call it
 // from TestMain.
 func Main(m *testing.M) {
@@ -447,6 +474,26 @@ func samples(px []byte, f codec.Frame) []int {
 		out[i] = int(v)
 		if f.Signed {
 			out[i] = int(int16(v))
+		}
+	}
+	return out
+}
+
+// StoredBits keeps the BitsStored low bits of each 16-bit word of frames:
+// what a decoder that does not sign-extend (DCMTK) gives is compared so.
+func StoredBits(frames [][]byte, ds dcm.Dataset) [][]byte {
+	alloc, _ := ds.Int("00280100")
+	stored, ok := ds.Int("00280101")
+	if alloc != 16 || !ok || stored >= 16 {
+		return frames
+	}
+	mask := uint16(1)<<stored - 1
+	out := make([][]byte, len(frames))
+	for i, f := range frames {
+		out[i] = bytes.Clone(f)
+		for j := 0; j+1 < len(f); j += 2 {
+			w := (uint16(f[j]) | uint16(f[j+1])<<8) & mask
+			out[i][j], out[i][j+1] = byte(w), byte(w>>8)
 		}
 	}
 	return out
