@@ -202,17 +202,25 @@ func (s *Service) StoreExpect(ctx context.Context, r io.Reader, want Expect) (*S
 // putObject stores the spooled instance: written or moved into place
 // without waiting for the disk when the store can (Commit then makes it
 // durable with the others), copied with Put otherwise.
+//
+// On an index shared by several gateways (replicas on PostgreSQL sharing
+// one folder store) the object is made durable here, before its row: the
+// checkpoint is one for all replicas, so another replica's commit may
+// carry it past this row before this gateway has synced the object, and
+// Recover would then never check the row after a crash of the machine.
+// Put (S3) is durable when it returns.
 func (s *Service) putObject(ctx context.Context, key string, sp *spooled) error {
 	if m, ok := s.store.(storage.Mover); ok {
+		var err error
 		if sp.file == nil {
-			return m.WriteIn(ctx, key, sp.mem)
-		}
-		err := m.MoveIn(ctx, key, sp.file, sp.size)
-		if err == nil {
+			err = m.WriteIn(ctx, key, sp.mem)
+		} else if err = m.MoveIn(ctx, key, sp.file, sp.size); err == nil {
 			sp.moved = true
-			return nil
 		}
-		if !errors.Is(err, storage.ErrCannotMove) {
+		if err == nil && s.shared {
+			err = m.Sync(ctx)
+		}
+		if err == nil || sp.file == nil || !errors.Is(err, storage.ErrCannotMove) {
 			return err
 		}
 	}
