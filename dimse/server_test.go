@@ -226,16 +226,7 @@ func TestHugePDUAborted(t *testing.T) {
 }
 
 // storeCommand is a C-STORE-RQ command set.
-func storeCommand(sop string) dimse.Command {
-	cmd := dimse.Command{}
-	cmd.SetString(dimse.TagAffectedSOPClassUID, ctSOP)
-	cmd.SetU16(dimse.TagCommandField, dimse.CStoreRQ)
-	cmd.SetU16(dimse.TagMessageID, 7)
-	cmd.SetU16(dimse.TagPriority, 0)
-	cmd.SetU16(dimse.TagDataSetType, 0)
-	cmd.SetString(dimse.TagAffectedSOPInstance, sop)
-	return cmd
-}
+func storeCommand(sop string) dimse.Command { return dimse.StoreRQ(ctSOP, sop, 7) }
 
 // TestFragmentsAtEveryBoundary splits the command set and the data set of
 // a C-STORE at every byte boundary, in separate P-DATA-TF PDUs and in one.

@@ -11,8 +11,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"time"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -119,13 +119,7 @@ func TestStoreCutShort(t *testing.T) {
 	for _, cut := range []int{0, 1, 2, 7, 8, 100, 131, 200, 1 << 16, 8<<20 - 1, 8 << 20, 8<<20 + 1, len(ds) - pixels - 12, len(ds) - 1, len(ds)} {
 		for _, abort := range []bool{true, false} {
 			c := dialPACS(t, ln, explicitLE, sc)
-			cmd := dimse.Command{}
-			cmd.SetString(dimse.TagAffectedSOPClassUID, sc)
-			cmd.SetU16(dimse.TagCommandField, dimse.CStoreRQ)
-			cmd.SetU16(dimse.TagMessageID, 1)
-			cmd.SetU16(dimse.TagPriority, 0)
-			cmd.SetU16(dimse.TagDataSetType, 0)
-			cmd.SetString(dimse.TagAffectedSOPInstance, sop)
+			cmd := dimse.StoreRQ(sc, sop, 1)
 			id, _, _ := c.Context(sc)
 			if err := c.WritePDU(4, dimse.EncodePData(dimse.PDV{Context: id, Command: true, Last: true, Data: dimse.EncodeCommand(cmd)})); err != nil {
 				t.Fatal(err)
@@ -173,7 +167,9 @@ func TestStoreCutShort(t *testing.T) {
 // compressible pattern.
 func nativeImage(study, series, sop string, rows, cols int) []byte {
 	ds := gwtest.Minimal(study, series, sop)
-	us := func(elem, v uint16) []byte { return gwtest.Elem(0x0028, elem, "US", binary.LittleEndian.AppendUint16(nil, v)) }
+	us := func(elem, v uint16) []byte {
+		return gwtest.Elem(0x0028, elem, "US", binary.LittleEndian.AppendUint16(nil, v))
+	}
 	ds = append(ds, us(0x0002, 1)...)
 	ds = append(ds, gwtest.Elem(0x0028, 0x0004, "CS", gwtest.Str("MONOCHROME2", ' '))...)
 	for _, e := range [][2]uint16{{0x0010, uint16(rows)}, {0x0011, uint16(cols)}, {0x0100, 8}, {0x0101, 8}, {0x0102, 7}, {0x0103, 0}} {
@@ -247,13 +243,7 @@ func TestStoreHostileDataSets(t *testing.T) {
 	notStored("lying element length", "1.2.826.0.1.9.24")
 
 	c = dialPACS(t, ln, explicitLE, sc, scp.Verification)
-	cmd := dimse.Command{}
-	cmd.SetString(dimse.TagAffectedSOPClassUID, sc)
-	cmd.SetU16(dimse.TagCommandField, dimse.CStoreRQ)
-	cmd.SetU16(dimse.TagMessageID, 1)
-	cmd.SetU16(dimse.TagPriority, 0)
-	cmd.SetU16(dimse.TagDataSetType, 0)
-	cmd.SetString(dimse.TagAffectedSOPInstance, "1.2.826.0.1.9.25")
+	cmd := dimse.StoreRQ(sc, "1.2.826.0.1.9.25", 1)
 	id, _, _ := c.Context(sc)
 	if err := c.WritePDU(4, dimse.EncodePData(dimse.PDV{Context: id, Command: true, Last: true, Data: dimse.EncodeCommand(cmd)})); err != nil {
 		t.Fatal(err)
