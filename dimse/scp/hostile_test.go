@@ -296,3 +296,32 @@ func TestCompressedStowThenCStore(t *testing.T) {
 		t.Fatalf("row after the re-send: %+v %v, want it unchanged (%+v)", after, err, before)
 	}
 }
+
+// TestStoreDataSetNotInItsSyntax: a native Explicit VR Little Endian data
+// set sent on a context negotiated as Deflated, JPEG-LS or Big Endian is
+// refused with a comment (not stored as if it were right), and the
+// association goes on.
+func TestStoreDataSetNotInItsSyntax(t *testing.T) {
+	dir := t.TempDir()
+	ln, db, _ := storeService(t, dir, dimse.Options{SpoolDir: dir}, archive.Options{})
+	for i, ts := range []string{"1.2.840.10008.1.2.1.99", "1.2.840.10008.1.2.4.80", "1.2.840.10008.1.2.2"} {
+		sop := fmt.Sprintf("1.2.826.0.1.9.4%d", i)
+		c, err := dimse.Dial(context.Background(), ln.Addr().String(), dimse.ClientOptions{CallingAE: "PACS", CalledAE: "ANY",
+			Contexts: []dimse.PresentationContext{{AbstractSyntax: sc, TransferSyntaxes: []string{ts}},
+				{AbstractSyntax: scp.Verification, TransferSyntaxes: []string{explicitLE}}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, cm, err := c.Store(sc, sop, nativeImage("1.2.826.0.1.9.41", "1.2.826.0.1.9.42", sop, 64, 64))
+		if err != nil || st == 0 || cm == "" {
+			t.Errorf("native data set on a %s context: %04X %q %v, want a refusal with a comment", ts, st, cm, err)
+		}
+		if st, err := c.Echo(); st != 0 || err != nil {
+			t.Errorf("echo after the refusal: %04X %v", st, err)
+		}
+		c.Release()
+		if _, err := db.InstanceBySOP(sop); !errors.Is(err, index.ErrNotFound) {
+			t.Errorf("%s: stored: %v", ts, err)
+		}
+	}
+}
