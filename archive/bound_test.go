@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -185,10 +186,20 @@ func TestDefaultPage(t *testing.T) {
 	}
 }
 
-// pageCounter counts the index's reads of study rows.
+// pageCounter counts the index's reads of study rows and instance lists.
 type pageCounter struct {
 	index.Store
-	one, pages, rows int
+	one, pages, rows, lists, seriesLists int
+}
+
+func (c *pageCounter) SeriesOf(study string) []*index.Series {
+	c.seriesLists++
+	return c.Store.SeriesOf(study)
+}
+
+func (c *pageCounter) Instances(study, series string) ([]*index.Instance, error) {
+	c.lists++
+	return c.Store.Instances(study, series)
 }
 
 func (c *pageCounter) Study(uid string) (*index.Study, error) {
@@ -235,6 +246,42 @@ func TestCandidatesReadByPage(t *testing.T) {
 		if cnt.one != 0 || cnt.pages > c.maxPages || c.wantRows >= 0 && cnt.rows != c.wantRows {
 			t.Errorf("%v: %d single reads, %d pages of %d rows; want none, at most %d pages (%d rows)", c.q.Params, cnt.one, cnt.pages, cnt.rows, c.maxPages, c.wantRows)
 		}
+	}
+	// The instances of a study of two series: one list, not one per
+	// series, in the order of the series.
+	var study string
+	for i := 0; study == ""; i++ {
+		if uid := fmt.Sprintf("1.2.9.%d", i); len(db.SeriesOf(uid)) == 2 {
+			study = uid
+		}
+	}
+	cnt := &pageCounter{Store: db}
+	res, err := New(nil, cnt, Options{Visibility: Unrestricted{}}).Search(ctx, Query{Level: LevelInstance, Study: study}, Scope{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got, want []string
+	for _, ds := range res.Items {
+		got = append(got, ds.String("00080018"))
+	}
+	for _, se := range db.SeriesOf(study) {
+		ins, _ := db.Instances(study, se.UID)
+		for _, in := range ins {
+			want = append(want, in.SOP)
+		}
+	}
+	if cnt.lists != 1 || !slices.Equal(got, want) {
+		t.Errorf("instances of a study of two series: %d lists read, %v; want 1, %v", cnt.lists, got, want)
+	}
+	// Series across studies: the series of a page of candidates in one
+	// read, none study by study.
+	cnt = &pageCounter{Store: db}
+	res, err = New(nil, cnt, Options{Visibility: Unrestricted{}}).Search(ctx, Query{Level: LevelSeries, Limit: 50}, Scope{})
+	if err != nil || len(res.Items) != 50 {
+		t.Fatalf("series across studies: %v, %v", res, err)
+	}
+	if cnt.seriesLists != 0 || cnt.pages != 1 {
+		t.Errorf("series across studies: %d series lists study by study, %d pages; want none and 1", cnt.seriesLists, cnt.pages)
 	}
 }
 

@@ -245,10 +245,10 @@ func (s *Service) ingestPlan(h *dcm.Header, sp *spooled) (*ingestPlan, string) {
 		// Encoders take interleaved samples; re-laying the planes would
 		// not give back the received bytes.
 		return nil, "colour by plane (PlanarConfiguration 1)"
-	case h.Dataset["00880200"] != nil:
-		// An icon would have to be compressed too (PS3.5 8.2).
-		return nil, "an Icon Image Sequence"
 	}
+	// An Icon Image Sequence stays as received, native inside the
+	// compressed file, as GDCM's gdcmconv writes it (DCMTK compresses
+	// icons too); decoders of the file's pixel data read past it.
 	for i, fr := range h.Frames.Frames {
 		var n int64
 		for _, r := range fr {

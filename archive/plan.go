@@ -18,12 +18,14 @@ import (
 // (PatientID=123, AccessionNumber, ModalitiesInStudy, a case-folded
 // PatientName) streams its studies in answer order, so limit stops it
 // early; a StudyDate range is a range of the order key and streams too; a
-// UID list, several values or a prefix (PatientName=zhang*) yields studies
-// out of order, which are sorted by their order keys, which the keys carry:
-// no row is read to sort; past estimateCap candidates the streams of its
-// distinct values (up to maxMergedValues) are merged in order instead. The
-// planner counts each plan's keys up to estimateCap and takes the
-// smallest, a key over the order scan on a tie.
+// UID list, several values or a prefix (PatientName=zhang*) merges the
+// streams of its distinct values (up to maxMergedValues) in order; past
+// that, up to estimateCap candidates are sorted by their order keys, which
+// the keys carry (no row is read to sort), and more are left to the order
+// scan. When several plans compete the planner counts their keys, each up
+// to the fewest counted so far (at most estimateCap), and takes the
+// smallest, a key over the order scan on a tie; a single key is taken
+// uncounted.
 // Without a key the order key itself is scanned: newest first, without
 // sorting the archive.
 //
@@ -42,10 +44,41 @@ const maxMergedValues = 64
 
 type plan struct {
 	name string
-	est  int
+	// est counts the plan's candidates up to max (and returns max when
+	// there are as many or more). Plans are counted only when they compete:
+	// counting is a key scan of its own, up to estimateCap keys, which at
+	// a million studies cost more than the page it chose (BENCHMARKS.md).
+	est func(max int) int
 	// run calls fn with candidate study UIDs in answer order until fn
 	// returns false.
 	run func(fn func(uid string) bool) error
+}
+
+// known is an est of a count already made.
+func known(n int) func(int) int { return func(max int) int { return min(n, max) } }
+
+// cheapest returns the plan of plans with the fewest candidates, counting
+// each only up to the fewest so far; the first of equals wins, except
+// over base (the order scan; nil for none), which any key beats on a
+// tie: so one plan against base is taken without counting.
+func cheapest(plans []plan, base *plan, cap int) *plan {
+	switch {
+	case len(plans) == 0:
+		return base
+	case len(plans) == 1:
+		return &plans[0]
+	}
+	best, bestEst, tieWins := base, cap, true
+	if base == nil {
+		best, bestEst, tieWins = &plans[0], plans[0].est(cap), false
+		plans = plans[1:]
+	}
+	for i := range plans {
+		if n := plans[i].est(bestEst); n < bestEst || n == bestEst && tieWins {
+			best, bestEst, tieWins = &plans[i], n, false
+		}
+	}
+	return best
 }
 
 // keyOf maps the query keys that have a secondary index to its kind. The
@@ -80,9 +113,9 @@ func overridden(l Level, tag string) bool {
 
 // planFor returns the cheapest plan for a query's study candidates.
 func (s *Service) planFor(q Query) plan {
-	best := plan{name: "order", est: s.planCap, run: s.orderScan}
+	order := plan{name: "order", est: known(s.planCap), run: s.orderScan}
 	if s.scanAll {
-		return best
+		return order
 	}
 	var plans []plan
 	for _, p := range q.Params {
@@ -107,12 +140,7 @@ func (s *Service) planFor(q Query) plan {
 			plans = append(plans, *pl)
 		}
 	}
-	for _, pl := range plans {
-		if pl.est < best.est || pl.est == best.est && best.name == "order" {
-			best = pl
-		}
-	}
-	return best
+	return *cheapest(plans, &order, s.planCap)
 }
 
 // Narrower is a Visibility that can name, for the party in ctx, index
@@ -147,12 +175,14 @@ func (s *Service) visiblePlan(ctx context.Context) *plan {
 			keys = append(keys, index.Key{Kind: index.KindPatientID, Value: id})
 		}
 	}
-	est := 0
-	for _, k := range keys {
-		if est += s.db.Estimate(k.Kind, k.Value, true, s.planCap); est >= s.planCap {
-			est = s.planCap
-			break
+	est := func(max int) int {
+		n := 0
+		for _, k := range keys {
+			if n += s.db.Estimate(k.Kind, k.Value, true, max-n); n >= max {
+				return max
+			}
 		}
+		return n
 	}
 	return &plan{name: "visible", est: est, run: func(fn func(string) bool) error {
 		return s.db.ScanUnion(keys, func(c index.Cursor) bool { return fn(c.UID) })
@@ -172,7 +202,7 @@ func (s *Service) uidPlan(v string) *plan {
 			cs = append(cs, index.OrderOf(st))
 		}
 	}
-	return &plan{name: "uid", est: len(cs), run: sortedRun(cs)}
+	return &plan{name: "uid", est: known(len(cs)), run: sortedRun(cs)}
 }
 
 // datePlan scans the order key from the range's last day to its first.
@@ -190,7 +220,8 @@ func (s *Service) datePlan(v string) *plan {
 			return fn(c.UID)
 		})
 	}
-	return &plan{name: "date", est: s.db.EstimateOrder(hi, lo, s.planCap), run: run}
+	est := func(max int) int { return s.db.EstimateOrder(hi, lo, max) }
+	return &plan{name: "date", est: est, run: run}
 }
 
 // valuePlan is a plan over one kind of key for a matcher's value: the
@@ -240,58 +271,57 @@ type probe struct {
 // pattern's words, the one whose prefix scan counts fewest keys. It is nil
 // for a pattern without letters or digits.
 func (s *Service) wordPlan(value string) *plan {
-	var best *plan
+	var plans []plan
 	for _, w := range index.WordProbes(value) {
-		if pl := s.probesPlan(index.KindWord, []probe{{w, false}}); pl != nil && (best == nil || pl.est < best.est) {
-			best = pl
-		}
+		plans = append(plans, *s.probesPlan(index.KindWord, []probe{{w, false}}))
 	}
-	return best
+	return cheapest(plans, nil, s.planCap)
 }
 
 // probesPlan streams the studies with a key of kind matching any probe.
 func (s *Service) probesPlan(kind index.Kind, probes []probe) *plan {
+	est := func(max int) int {
+		n := 0
+		for _, pr := range probes {
+			if n += s.db.Estimate(kind, pr.v, pr.exact, max-n); n >= max {
+				return max
+			}
+		}
+		return n
+	}
 	if len(probes) == 1 && probes[0].exact {
 		pr := probes[0]
-		return &plan{
-			name: string(kind),
-			est:  s.db.Estimate(kind, pr.v, true, s.planCap),
-			run: func(fn func(string) bool) error {
-				return s.db.ScanKey(kind, pr.v, true, func(c index.Cursor) bool { return fn(c.UID) })
-			},
-		}
-	}
-	est := 0
-	for _, pr := range probes {
-		est += s.db.Estimate(kind, pr.v, pr.exact, s.planCap)
-	}
-	if est >= s.planCap {
-		// Many candidates: merge the values' streams, each in order, when
-		// they are few values (zhang* covers a few dozen names); else the
-		// order scan, which limit stops early.
-		ps := make([]index.Probe, len(probes))
-		for i, pr := range probes {
-			ps[i] = index.Probe{Value: pr.v, Exact: pr.exact}
-		}
-		return &plan{name: string(kind) + "*", est: s.planCap, run: func(fn func(string) bool) error {
-			merged, err := s.db.ScanMerged(kind, ps, s.mergeMax, func(c index.Cursor) bool { return fn(c.UID) })
-			if err != nil || merged {
-				return err
-			}
-			return s.orderScan(fn)
+		return &plan{name: string(kind), est: est, run: func(fn func(string) bool) error {
+			return s.db.ScanKey(kind, pr.v, true, func(c index.Cursor) bool { return fn(c.UID) })
 		}}
 	}
-	// Few candidates: collect their cursors and sort them by order key.
-	var cs []index.Cursor
-	for _, pr := range probes {
-		if err := s.db.ScanKey(kind, pr.v, pr.exact, func(c index.Cursor) bool {
-			cs = append(cs, c)
-			return true
-		}); err != nil {
-			return nil
-		}
+	ps := make([]index.Probe, len(probes))
+	for i, pr := range probes {
+		ps[i] = index.Probe{Value: pr.v, Exact: pr.exact}
 	}
-	return &plan{name: string(kind) + "*", est: est, run: sortedRun(cs)}
+	return &plan{name: string(kind) + "*", est: est, run: func(fn func(string) bool) error {
+		// Few values (zhang* covers a few dozen names): merge their
+		// streams, each in order, so that limit stops early.
+		merged, err := s.db.ScanMerged(kind, ps, s.mergeMax, func(c index.Cursor) bool { return fn(c.UID) })
+		if err != nil || merged {
+			return err
+		}
+		// Many values: few candidates are sorted by their order keys, many
+		// left to the order scan, which limit stops early.
+		if est(s.planCap) >= s.planCap {
+			return s.orderScan(fn)
+		}
+		var cs []index.Cursor
+		for _, pr := range probes {
+			if err := s.db.ScanKey(kind, pr.v, pr.exact, func(c index.Cursor) bool {
+				cs = append(cs, c)
+				return true
+			}); err != nil {
+				return err
+			}
+		}
+		return sortedRun(cs)(fn)
+	}}
 }
 
 // sortedRun streams cursors in answer order, each study once.

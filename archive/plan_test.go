@@ -1,6 +1,7 @@
 package archive
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -162,6 +163,23 @@ func TestPlannerAgreesWithScan(t *testing.T) {
 			if string(wj) != string(gj) || want.More != got.More {
 				t.Errorf("caps %v, query %d %+v (plan %s): planned answer (%d items, more %v) differs from the scan (%d, %v)",
 					caps, i, q, planned.planFor(q).name, len(got.Items), got.More, len(want.Items), want.More)
+			}
+			// The encoded page is the same JSON, encoded once and then
+			// from the cache of encoded answers.
+			eq := q
+			eq.Encoded = true
+			for range 2 {
+				enc, err := planned.Search(ctx, eq, Scope{})
+				if err != nil {
+					t.Fatalf("query %d encoded: %v", i, err)
+				}
+				ej := "[" + string(bytes.Join(enc.Encoded, []byte(","))) + "]"
+				if len(want.Items) == 0 {
+					ej = "null"
+				}
+				if ej != string(wj) || len(enc.Items) != 0 || enc.More != want.More {
+					t.Fatalf("query %d %+v encoded:\n%s\nwant\n%s", i, q, ej, wj)
+				}
 			}
 			if len(want.Items) == 0 && q.Offset < 390 && !slices.Contains(empty, i) {
 				t.Errorf("query %d %+v finds nothing: a useless case", i, q)

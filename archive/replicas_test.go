@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -165,6 +166,95 @@ func TestSameUIDDifferentBytesAcrossReplicas(t *testing.T) {
 		rc.Close()
 		if !bytes.Equal(got, bodies[won]) {
 			t.Fatalf("%s: the object is not the bytes of the store that won (the loser wrote over it)", f.SOPUID)
+		}
+	}
+}
+
+// syncLog is a folder store that records, in one log with the index
+// below, when objects are written and when they are synced.
+type syncLog struct {
+	*file.Store
+	mu     *sync.Mutex
+	events *[]string
+}
+
+func (s syncLog) add(e string) { s.mu.Lock(); *s.events = append(*s.events, e); s.mu.Unlock() }
+
+func (s syncLog) MoveIn(ctx context.Context, key string, f *os.File, size int64) error {
+	s.add("object")
+	return s.Store.MoveIn(ctx, key, f, size)
+}
+
+func (s syncLog) WriteIn(ctx context.Context, key string, data []byte) error {
+	s.add("object")
+	return s.Store.WriteIn(ctx, key, data)
+}
+
+func (s syncLog) Sync(ctx context.Context) error { s.add("sync"); return s.Store.Sync(ctx) }
+
+// rowLog records the index rows in the same log; it keeps the index's
+// leases when it has them (embedding the Leaser too).
+type rowLog struct {
+	index.Store
+	log syncLog
+}
+
+func (r rowLog) PutInstance(ni index.NewInstance) error {
+	r.log.add("row")
+	return r.Store.PutInstance(ni)
+}
+
+type leasedRowLog struct {
+	rowLog
+	index.Leaser
+}
+
+// TestSharedIndexSyncsObjectBeforeRow: on an index several gateways share
+// (PostgreSQL), an object of the folder store is synced before its row is
+// written, since another replica's commit may move the one checkpoint
+// past the row before this gateway syncs; alone on Badger the object
+// waits for the commit, which syncs many at once.
+func TestSharedIndexSyncsObjectBeforeRow(t *testing.T) {
+	ctx := context.Background()
+	man, err := corpus.Generate(t.TempDir(), corpus.Options{Studies: 1, SeriesPerStudy: 1, InstancesPerSeries: 1, Seed: 11,
+		Today: time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := pgtest.Start(t)
+	pg, err := postgres.Open(ctx, postgres.Options{URL: srv.Database(t), MaxConns: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pg.Close() })
+	dir := t.TempDir()
+	_, fstore, badgerDB := newArchive(t, dir, dir)
+	for _, c := range []struct {
+		name string
+		db   func(syncLog) index.Store
+		want []string
+	}{
+		{"PostgreSQL, shared", func(l syncLog) index.Store { return leasedRowLog{rowLog{pg, l}, pg} }, []string{"object", "sync", "row"}},
+		{"Badger, alone", func(l syncLog) index.Store { return rowLog{badgerDB, l} }, []string{"object", "row"}},
+	} {
+		var events []string
+		l := syncLog{fstore, &sync.Mutex{}, &events}
+		svc := archive.New(l, c.db(l), archive.Options{TempDir: dir, Visibility: archive.Unrestricted{}})
+		if _, err := svc.Store(ctx, mustOpen(t, man.Abs(man.Files[0])), ""); err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if !slices.Equal(events, c.want) {
+			t.Errorf("%s: %v, want %v", c.name, events, c.want)
+		}
+		// Both: the commit makes the whole instance durable.
+		if err := svc.Sync(ctx); err != nil {
+			t.Fatalf("%s: sync: %v", c.name, err)
+		}
+		if n := len(events); events[n-1] != "sync" {
+			t.Errorf("%s: the commit did not sync the store: %v", c.name, events)
+		}
+		if _, err := pg.InstanceBySOP(man.Files[0].SOPUID); c.name == "PostgreSQL, shared" && err != nil {
+			t.Errorf("%s: the row is not in PostgreSQL: %v", c.name, err)
 		}
 	}
 }

@@ -307,7 +307,8 @@ func (s *Service) WriteMetadata(ctx context.Context, w io.Writer, study, series,
 		return err
 	}
 	var extra []byte
-	if ann := s.annotate(ctx, st); len(ann) > 0 {
+	ann := dcm.Dataset{}
+	if s.annotate(ctx, st, ann); len(ann) > 0 {
 		b, err := ann.AppendJSON(nil)
 		if err != nil {
 			return fmt.Errorf("encode annotation: %w", err)

@@ -140,6 +140,9 @@ type Service struct {
 	sopLocks [64]sync.Mutex
 	// holder names this service in the index's leases (claim.go).
 	holder string
+	// shared: the index serves several gateways (an index.Leaser), so
+	// objects are durable before their rows (putObject).
+	shared bool
 	// bufs recycles the memory STOW parts are spooled in (see spool.go).
 	// A channel rather than a sync.Pool: a pool is emptied by every other
 	// garbage collection, and a fresh buffer of megabytes must be zeroed.
@@ -150,6 +153,7 @@ type Service struct {
 	// planCap and mergeMax are estimateCap and maxMergedValues; tests
 	// lower them to reach every plan with few studies.
 	planCap, mergeMax int
+	answers           *answerCache
 	// studiesRead counts the study rows searches read (tests see how far
 	// a plan walked).
 	studiesRead atomic.Int64
@@ -180,8 +184,9 @@ func New(store storage.Store, db index.Store, opt Options) *Service {
 	if opt.DefaultLimit <= 0 || opt.DefaultLimit > MaxLimit {
 		opt.DefaultLimit = DefaultPageLimit
 	}
-	s := &Service{store: store, db: db, opt: opt, log: opt.Logger, now: time.Now, planCap: estimateCap, mergeMax: maxMergedValues}
+	s := &Service{store: store, db: db, opt: opt, log: opt.Logger, now: time.Now, planCap: estimateCap, mergeMax: maxMergedValues, answers: newAnswerCache()}
 	s.holder = newHolder()
+	_, s.shared = db.(index.Leaser)
 	s.bufs = make(chan *[]byte, spoolBuffers)
 	if opt.DecodedCacheBytes == 0 {
 		opt.DecodedCacheBytes = DefaultDecodedCacheBytes
@@ -383,18 +388,13 @@ const (
 	recoverWorkers = 16
 )
 
-// annotate merges the annotators' attributes for a study.
-func (s *Service) annotate(ctx context.Context, st *index.Study) dcm.Dataset {
-	if len(s.opt.Annotators) == 0 {
-		return nil
-	}
-	out := dcm.Dataset{}
+// annotate adds the annotators' attributes for a study to into.
+func (s *Service) annotate(ctx context.Context, st *index.Study, into dcm.Dataset) {
 	for _, a := range s.opt.Annotators {
 		for t, e := range a.AnnotateStudy(ctx, st) {
-			out[t] = e
+			into[t] = e
 		}
 	}
-	return out
 }
 
 // Ready reports whether object storage answers (a missing probe object is

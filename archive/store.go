@@ -54,6 +54,23 @@ func (e *StoreError) Unwrap() error { return e.Err }
 // about the instance are *StoreError (the request may go on with the next
 // part); other errors mean the request cannot go on.
 func (s *Service) Store(ctx context.Context, r io.Reader, expectStudy string) (*Stored, error) {
+	return s.StoreExpect(ctx, r, Expect{Study: expectStudy})
+}
+
+// Expect is what the storing party said of the instance before sending
+// it; each UID that is not empty must be the data set's.
+type Expect struct {
+	// Study is the study of the STOW-RS URL.
+	Study string
+	// SOP and SOPClass are a C-STORE-RQ's Affected SOP Instance and
+	// Class UID (PS3.7 9.3.1.1: they name the data set's).
+	SOP, SOPClass string
+}
+
+// StoreExpect is Store with the instance checked against what the storing
+// party said of it (before anything is stored).
+func (s *Service) StoreExpect(ctx context.Context, r io.Reader, want Expect) (*Stored, error) {
+	expectStudy := want.Study
 	if err := s.checkSpace(); err != nil {
 		return nil, err
 	}
@@ -78,6 +95,13 @@ func (s *Service) Store(ctx context.Context, r io.Reader, expectStudy string) (*
 	}
 	if expectStudy != "" && h.StudyUID != expectStudy {
 		return fail(ReasonStudyUIDMismatch, invalid("StudyInstanceUID", "instance %s belongs to study %s, not %s named in the URL", h.SOPUID, h.StudyUID, expectStudy))
+	}
+	// A900: the data set does not match what the command says it is.
+	if want.SOP != "" && h.SOPUID != want.SOP {
+		return fail(ReasonSOPClassNotMatched, invalid("", "data set's SOPInstanceUID is %s, not the command's %s", h.SOPUID, want.SOP))
+	}
+	if want.SOPClass != "" && h.SOPClassUID != want.SOPClass {
+		return fail(ReasonSOPClassNotMatched, invalid("", "data set's SOPClassUID is %s, not the command's %s", h.SOPClassUID, want.SOPClass))
 	}
 	if s.opt.Admission != nil {
 		if err := s.opt.Admission.Admit(ctx, h.Dataset); err != nil {
@@ -178,17 +202,25 @@ func (s *Service) Store(ctx context.Context, r io.Reader, expectStudy string) (*
 // putObject stores the spooled instance: written or moved into place
 // without waiting for the disk when the store can (Commit then makes it
 // durable with the others), copied with Put otherwise.
+//
+// On an index shared by several gateways (replicas on PostgreSQL sharing
+// one folder store) the object is made durable here, before its row: the
+// checkpoint is one for all replicas, so another replica's commit may
+// carry it past this row before this gateway has synced the object, and
+// Recover would then never check the row after a crash of the machine.
+// Put (S3) is durable when it returns.
 func (s *Service) putObject(ctx context.Context, key string, sp *spooled) error {
 	if m, ok := s.store.(storage.Mover); ok {
+		var err error
 		if sp.file == nil {
-			return m.WriteIn(ctx, key, sp.mem)
-		}
-		err := m.MoveIn(ctx, key, sp.file, sp.size)
-		if err == nil {
+			err = m.WriteIn(ctx, key, sp.mem)
+		} else if err = m.MoveIn(ctx, key, sp.file, sp.size); err == nil {
 			sp.moved = true
-			return nil
 		}
-		if !errors.Is(err, storage.ErrCannotMove) {
+		if err == nil && s.shared {
+			err = m.Sync(ctx)
+		}
+		if err == nil || sp.file == nil || !errors.Is(err, storage.ErrCannotMove) {
 			return err
 		}
 	}

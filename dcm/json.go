@@ -47,6 +47,9 @@ func appendObject[V any](b []byte, m map[string]V, enc func(V, []byte) ([]byte, 
 // MarshalJSON encodes one element (see Dataset.MarshalJSON).
 func (e *Element) MarshalJSON() ([]byte, error) { return e.appendJSON(nil) }
 
+// AppendJSON appends the element's DICOM JSON to b.
+func (e *Element) AppendJSON(b []byte) ([]byte, error) { return e.appendJSON(b) }
+
 func (e *Element) appendJSON(b []byte) ([]byte, error) {
 	if e == nil {
 		return append(b, "null"...), nil

@@ -76,6 +76,9 @@ func (h *handlers) qido(level archive.Level) echo.HandlerFunc {
 		q.Study, q.Series = c.Param("study"), c.Param("series")
 		// A federated total would be this gateway's alone: not counted.
 		q.Count = !scope.Federated && prefersCount(c.Request().Header)
+		// The archive encodes its own answers (from its cache of encoded
+		// studies); a federated answer is merged from data sets.
+		q.Encoded = !scope.Federated
 		res, err := h.search.Search(c.Request().Context(), q, scope)
 		if err != nil {
 			return err
@@ -101,7 +104,8 @@ func (h *handlers) qido(level archive.Level) echo.HandlerFunc {
 
 // writeResults writes the answer's JSON array as it encodes it, one
 // result at a time (an answer of thousands of studies is never held
-// whole): this gateway's results, with base in place of the placeholder,
+// whole): this gateway's results (data sets, or the archive's own
+// encoding of them), with base in place of the placeholder,
 // then the other gateways' as they came (their URLs are set already and
 // are not this gateway's to rewrite). An error after the first bytes cuts
 // the answer short, which a client sees as invalid JSON.
@@ -114,16 +118,14 @@ func writeResults(c echo.Context, res *archive.Result, base string) error {
 	ph, root := []byte(archive.BasePlaceholder), []byte(base)
 	bw.WriteByte('[')
 	n := 0
-	for _, it := range res.Items {
-		var err error
-		if buf, err = it.AppendJSON(buf[:0]); err != nil {
-			return fmt.Errorf("encode answer: %w", err)
-		}
+	// write writes one of this gateway's answers; false: the client went
+	// away.
+	write := func(js []byte) bool {
 		if n > 0 {
 			bw.WriteByte(',')
 		}
 		n++
-		rest := buf
+		rest := js
 		for {
 			i := bytes.Index(rest, ph)
 			if i < 0 {
@@ -133,8 +135,21 @@ func writeResults(c echo.Context, res *archive.Result, base string) error {
 			bw.Write(root)
 			rest = rest[i+len(ph):]
 		}
-		if _, err := bw.Write(rest); err != nil {
-			return nil // the client went away
+		_, err := bw.Write(rest)
+		return err == nil
+	}
+	for _, it := range res.Items {
+		var err error
+		if buf, err = it.AppendJSON(buf[:0]); err != nil {
+			return fmt.Errorf("encode answer: %w", err)
+		}
+		if !write(buf) {
+			return nil
+		}
+	}
+	for _, js := range res.Encoded {
+		if !write(js) {
+			return nil
 		}
 	}
 	for _, r := range res.Remote {

@@ -333,12 +333,7 @@ func (c *Client) Store(sopClass, sopInstance string, data []byte) (uint16, strin
 	if !ok {
 		return 0, "", fmt.Errorf("SOP class %s was not accepted", sopClass)
 	}
-	cmd := Command{}
-	cmd.SetString(TagAffectedSOPClassUID, sopClass)
-	cmd.SetU16(TagCommandField, CStoreRQ)
-	cmd.SetU16(TagMessageID, c.nextID())
-	cmd.SetU16(TagPriority, 0)
-	cmd.SetString(TagAffectedSOPInstance, sopInstance)
+	cmd := StoreRQ(sopClass, sopInstance, c.nextID())
 	if err := c.SendMessage(id, cmd, data); err != nil {
 		return 0, "", err
 	}
@@ -357,19 +352,26 @@ func (c *Client) Accepted(id byte) (abstract, ts string, ok bool) {
 	return c.as[id], ts, ok
 }
 
+// StoreRQ is a C-STORE-RQ command set at medium priority announcing a
+// data set (tests send it by hand to cut the data set short).
+func StoreRQ(sopClass, sopInstance string, msgID uint16) Command {
+	cmd := Command{}
+	cmd.SetString(TagAffectedSOPClassUID, sopClass)
+	cmd.SetU16(TagCommandField, CStoreRQ)
+	cmd.SetU16(TagMessageID, msgID)
+	cmd.SetU16(TagPriority, 0)
+	cmd.SetU16(TagDataSetType, 0)
+	cmd.SetString(TagAffectedSOPInstance, sopInstance)
+	return cmd
+}
+
 // StoreFrom sends C-STORE on presentation context id with the data set
 // read from data (in the context's transfer syntax, no file meta
 // information), streamed in PDVs; a C-MOVE sub-operation names its
 // originator (moveAE "" otherwise). It returns the status and comment;
 // an error leaves the association unusable.
 func (c *Client) StoreFrom(id byte, sopClass, sopInstance, moveAE string, moveID uint16, data io.Reader) (uint16, string, error) {
-	cmd := Command{}
-	cmd.SetString(TagAffectedSOPClassUID, sopClass)
-	cmd.SetU16(TagCommandField, CStoreRQ)
-	cmd.SetU16(TagMessageID, c.nextID())
-	cmd.SetU16(TagPriority, 0)
-	cmd.SetU16(TagDataSetType, 0)
-	cmd.SetString(TagAffectedSOPInstance, sopInstance)
+	cmd := StoreRQ(sopClass, sopInstance, c.nextID())
 	if moveAE != "" {
 		cmd.SetString(TagMoveOriginatorAE, moveAE)
 		cmd.SetU16(TagMoveOriginatorID, moveID)

@@ -105,7 +105,7 @@ func syntaxes(as string) []string {
 	return nil
 }
 
-func start(t *testing.T, opt dimse.Options) (string, *recorder) {
+func start(t testing.TB, opt dimse.Options) (string, *recorder) {
 	t.Helper()
 	h := &recorder{}
 	opt.Handler, opt.Syntaxes = h, syntaxes
@@ -138,7 +138,7 @@ var proposal = []dimse.PresentationContext{
 	{AbstractSyntax: "1.2.3.4.5.6", TransferSyntaxes: []string{explicitLE}}, // not supported
 }
 
-func dial(t *testing.T, addr, calling string) *dimse.Client {
+func dial(t testing.TB, addr, calling string) *dimse.Client {
 	t.Helper()
 	c, err := dimse.Dial(context.Background(), addr, dimse.ClientOptions{CallingAE: calling, CalledAE: "IMGCLOUD", Contexts: proposal, Timeout: 5 * time.Second})
 	if err != nil {
@@ -226,16 +226,7 @@ func TestHugePDUAborted(t *testing.T) {
 }
 
 // storeCommand is a C-STORE-RQ command set.
-func storeCommand(sop string) dimse.Command {
-	cmd := dimse.Command{}
-	cmd.SetString(dimse.TagAffectedSOPClassUID, ctSOP)
-	cmd.SetU16(dimse.TagCommandField, dimse.CStoreRQ)
-	cmd.SetU16(dimse.TagMessageID, 7)
-	cmd.SetU16(dimse.TagPriority, 0)
-	cmd.SetU16(dimse.TagDataSetType, 0)
-	cmd.SetString(dimse.TagAffectedSOPInstance, sop)
-	return cmd
-}
+func storeCommand(sop string) dimse.Command { return dimse.StoreRQ(ctSOP, sop, 7) }
 
 // TestFragmentsAtEveryBoundary splits the command set and the data set of
 // a C-STORE at every byte boundary, in separate P-DATA-TF PDUs and in one.

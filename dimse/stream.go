@@ -90,7 +90,11 @@ func (d *dataStream) Read(p []byte) (int, error) {
 		if d.last {
 			return 0, io.EOF
 		}
-		d.err = d.next()
+		if d.err = d.next(); errors.Is(d.err, io.EOF) {
+			// The peer closed the connection between two PDUs: only the
+			// fragment marked last ends a data set.
+			d.err = fmt.Errorf("connection closed before the data set's last fragment: %w", io.ErrUnexpectedEOF)
+		}
 	}
 	if d.err != nil {
 		return 0, d.err

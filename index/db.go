@@ -515,6 +515,18 @@ func (db *DB) SeriesOf(study string) []*Series {
 	return out
 }
 
+// SeriesOfStudies returns the series of each of studies, from the cache
+// or Badger one study at a time (no round trip to save here).
+func (db *DB) SeriesOfStudies(studies []string) (map[string][]*Series, error) {
+	out := make(map[string][]*Series, len(studies))
+	for _, st := range studies {
+		if ss := db.SeriesOf(st); len(ss) > 0 {
+			out[st] = ss
+		}
+	}
+	return out, nil
+}
+
 func sortSeries(out []*Series) {
 	sort.Slice(out, func(i, j int) bool {
 		ni, _ := out[i].Attrs.Int("00200011")

@@ -47,6 +47,10 @@ type Rows interface {
 	Studies(uids []string) ([]*Study, error)
 	// SeriesOf returns the series of a study by SeriesNumber, then UID.
 	SeriesOf(study string) []*Series
+	// SeriesOfStudies returns the series of each of studies (a page of a
+	// search's candidates), each list as SeriesOf orders it; a study
+	// without series has none in the map.
+	SeriesOfStudies(studies []string) (map[string][]*Series, error)
 	OneSeries(study, series string) (*Series, error)
 	// Instances returns the instances of a study (series "") or series,
 	// by series UID, InstanceNumber, then SOP Instance UID.

@@ -3,15 +3,11 @@ package recognition
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/imgcloud/gateway/index"
 	"github.com/imgcloud/gateway/records"
 	"github.com/imgcloud/gateway/storage"
-	"github.com/imgcloud/gateway/storage/storagetest"
 )
 
 // TestDefaults: the shipped catalogue and sample registry parse, and the
@@ -124,16 +120,7 @@ institutions:
 // before anything is written; export gives back what was imported.
 func TestImportAllOrNothing(t *testing.T) {
 	ctx := context.Background()
-	db, err := index.Open(index.Options{Dir: filepath.Join(t.TempDir(), "index")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	store := storagetest.NewMemory()
-	svc, err := New(ctx, db, records.New(store, db), Options{Now: func() time.Time { return corpusToday }})
-	if err != nil {
-		t.Fatal(err)
-	}
+	svc, db, store := emptyService(t)
 	reg, _ := ExampleRegistry()
 	bad, err := ParseCatalogue("c.yaml", []byte(`items:
   - code: CT01

@@ -61,17 +61,7 @@ func newFixture(t *testing.T, keep func(corpus.Study) bool) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg, err := ExampleRegistry()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cat, err := DefaultCatalogue()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := fx.svc.Import(ctx, reg, cat); err != nil {
-		t.Fatal(err)
-	}
+	importDefaults(t, fx.svc)
 	arc := archive.New(store, db, archive.Options{TempDir: dir, Visibility: archive.Unrestricted{}, Observers: []archive.Observer{fx.svc}, Annotators: []archive.Annotator{fx.svc}})
 	for _, st := range man.Studies() {
 		if keep != nil && !keep(st) {
@@ -120,4 +110,38 @@ func at(t *testing.T, iso string, n int) time.Time {
 		t.Fatal(err)
 	}
 	return d.AddDate(0, 0, n).Add(12 * time.Hour)
+}
+
+// importDefaults loads the sample registry and the default catalogue.
+func importDefaults(t *testing.T, svc *Service) *RegistryFile {
+	t.Helper()
+	reg, err := ExampleRegistry()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat, err := DefaultCatalogue()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.Import(context.Background(), reg, cat); err != nil {
+		t.Fatal(err)
+	}
+	return reg
+}
+
+// emptyService is a Service over an empty index and store (returned
+// too), on the day of the corpus.
+func emptyService(t *testing.T) (*Service, *index.DB, *storagetest.Memory) {
+	t.Helper()
+	db, err := index.Open(index.Options{Dir: filepath.Join(t.TempDir(), "index")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	store := storagetest.NewMemory()
+	svc, err := New(context.Background(), db, records.New(store, db), Options{Now: func() time.Time { return corpusToday }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return svc, db, store
 }

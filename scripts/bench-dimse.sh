@@ -111,20 +111,22 @@ cfind_all() {
 # bigstore PORT CALLED LABEL PID: the big study over one association,
 # the server's VmRSS sampled every 0.5 s (min, max, final).
 bigstore() {
-	local port=$1 called=$2 label=$3 pid=$4 start end sampler
+	local port=$1 called=$2 label=$3 pid=$4 start end sampler u0 s0 u1 s1
+	read -r u0 s0 < <(cpu "$pid")
 	(while kill -0 "$pid" 2>/dev/null; do awk '/^VmRSS/ {r = $2} /^RssAnon/ {a = $2} END {print r, a}' "/proc/$pid/status"; sleep 0.5; done) > "$OUT/$label-rss.txt" 2>/dev/null &
 	sampler=$!
 	echo "$label: load $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$OUT/summary.txt" >&2
 	start=$(date +%s.%N)
 	TCP_NODELAY=1 storescu -v -aet BENCH -aec "$called" +sd +r +sp '*.dcm' 127.0.0.1 "$port" "$WORK/bigstudy" > "$OUT/$label.log" 2>&1 || { echo "$label: storescu failed (log in $OUT)" >&2; kill "$sampler"; return 1; }
 	end=$(date +%s.%N)
+	read -r u1 s1 < <(cpu "$pid")
 	sleep 1
 	kill "$sampler" 2>/dev/null; wait "$sampler" 2>/dev/null || true
 	local stored; stored=$(grep -c 'Received Store Response (Success)' "$OUT/$label.log" || true)
-	awk -v s="$start" -v e="$end" -v n="$stored" -v all="$BIG_N" -v mbs="$BIG_MB" -v l="$label" '
+	awk -v s="$start" -v e="$end" -v n="$stored" -v all="$BIG_N" -v mbs="$BIG_MB" -v l="$label" -v cpu="$(echo "$u1 - $u0 + $s1 - $s0" | bc)" '
 		NR == 1 { min = $1; max = $1; amin = $2; amax = $2 }
 		{ if ($1 < min) min = $1; if ($1 > max) max = $1; if ($2 < amin) amin = $2; if ($2 > amax) amax = $2; last = $1; alast = $2; k++ }
-		END { printf "%s: %d of %d instances (%.0f MB) over one association in %.1f s = %.0f MB/s; VmRSS every 0.5 s (%d samples): min %.0f MB, max %.0f MB, final %.0f MB; of it RssAnon (heap, stacks) min %.0f, max %.0f, final %.0f MB\n", l, n, all, mbs, e - s, mbs / (e - s), k, min / 1024, max / 1024, last / 1024, amin / 1024, amax / 1024, alast / 1024 }' "$OUT/$label-rss.txt"
+		END { printf "%s: %d of %d instances (%.0f MB) over one association in %.1f s = %.0f MB/s; VmRSS every 0.5 s (%d samples): min %.0f MB, max %.0f MB, final %.0f MB; of it RssAnon (heap, stacks) min %.0f, max %.0f, final %.0f MB; server CPU %.2f s (%.1f ms per MB)\n", l, n, all, mbs, e - s, mbs / (e - s), k, min / 1024, max / 1024, last / 1024, amin / 1024, amax / 1024, alast / 1024, cpu, cpu * 1000 / mbs }' "$OUT/$label-rss.txt"
 	[ "$stored" = "$BIG_N" ]
 }
 
@@ -192,6 +194,12 @@ if [ "$BIG_BYTES" != 0 ]; then
 	bigstore "$DICOM_PORT" IMGCLOUD gw-big "$GW_PID" | tee -a "$OUT/summary.txt" >&2
 	kill -TERM "$GW_PID"; wait "$GW_PID" 2>/dev/null || true
 	rm -rf "$WORK/gw-big"
+	if [ -n "${BASE_BIN:-}" ]; then
+		start_gateway "$WORK/base-big" "$BASE_BIN"
+		bigstore "$DICOM_PORT" IMGCLOUD base-big "$GW_PID" | tee -a "$OUT/summary.txt" >&2
+		kill -TERM "$GW_PID"; wait "$GW_PID" 2>/dev/null || true
+		rm -rf "$WORK/base-big"
+	fi
 	if [ "${SKIP_ORTHANC:-0}" != 1 ]; then
 		start_orthanc
 		bigstore "$DPORT" ORTHANC orthanc-big "$ORTHANC_PID" | tee -a "$OUT/summary.txt" >&2

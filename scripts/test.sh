@@ -52,7 +52,7 @@ echo "== fuzz (brief; see docs/testing.md for long runs)"
 # minimising a new input fails with "context deadline exceeded".
 FUZZTIME="${FUZZTIME:-20000x}"
 for target in "FuzzReadHeader ./dcm" "FuzzValidUID ./dcm" "FuzzParseQuery ./dicomweb" "FuzzAccept ./dicomweb" \
-              "FuzzSTOW ./dicomweb" "FuzzReader ./internal/mpart" "FuzzVerify ./auth" "FuzzTokenDecode ./share" "FuzzPeerRequest ./federation" "FuzzDataSet ./dcm" "FuzzPDU ./dimse" \
+              "FuzzSTOW ./dicomweb" "FuzzReader ./internal/mpart" "FuzzVerify ./auth" "FuzzTokenDecode ./share" "FuzzPeerRequest ./federation" "FuzzDataSet ./dcm" "FuzzPDU ./dimse" "FuzzStoreStream ./dimse" \
               "FuzzDecode ./codec/jpeg" "FuzzDecode ./codec/openjpeg" "FuzzDecode ./codec/charls" "FuzzDecode ./codec/rle" \
               "FuzzRewriteHead ./dcm"; do
   set -- $target

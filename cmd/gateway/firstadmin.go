@@ -129,7 +129,15 @@ func (f firstStart) create(ctx context.Context, holder string) error {
 func (f firstStart) startedTogether(ctx context.Context) error {
 	var made firstAdmin
 	err := f.rec.Get(ctx, kindFirstStart, idFirstAdmin, &made)
-	if errors.Is(err, records.ErrNotFound) || err == nil && time.Since(made.Created) > firstAdminWait {
+	if errors.Is(err, records.ErrNotFound) {
+		// The token may be one another replica is making right now, its
+		// record not written yet: that replica still holds the lease.
+		if n, lerr := f.lease.Live(firstAdminLease); lerr == nil && n > 0 {
+			return f.madeElsewhere(ctx)
+		}
+		return nil
+	}
+	if err == nil && time.Since(made.Created) > firstAdminWait {
 		return nil
 	}
 	if err != nil {

@@ -39,6 +39,10 @@ const (
 	// secretPoll is how often a replica compares its key files with the
 	// shared copies.
 	secretPoll = 250 * time.Millisecond
+	// secretSettle times secretSettleEvery is how long a replica waits
+	// for a key file that differs from the shared copy to become it.
+	secretSettle      = 20
+	secretSettleEvery = 100 * time.Millisecond
 )
 
 // errSecretDiffers refuses the start of a replica whose key file holds
@@ -136,6 +140,13 @@ func (s *secrets) open(name, path string, create func() error) error {
 				return fmt.Errorf("%s: %w", name, err)
 			}
 			agreed = shared.Content
+		case attempt < secretSettle:
+			// Replicas started at once on one folder: the file may be
+			// another's, made before it lost the race to publish and
+			// about to be replaced by the shared copy. A file that still
+			// differs a moment later is refused.
+			time.Sleep(secretSettleEvery)
+			continue
 		default:
 			return fmt.Errorf("%s: %s %w (in the index): give every replica the same file, or remove this one to take theirs", name, path, errSecretDiffers)
 		}

@@ -28,10 +28,10 @@ type timedArchive struct {
 	store, commit atomic.Int64
 }
 
-func (a *timedArchive) Store(ctx context.Context, r io.Reader, study string) (*archive.Stored, error) {
+func (a *timedArchive) StoreExpect(ctx context.Context, r io.Reader, want archive.Expect) (*archive.Stored, error) {
 	t := time.Now()
 	defer func() { a.store.Add(int64(time.Since(t))) }()
-	return a.Service.Store(ctx, r, study)
+	return a.Service.StoreExpect(ctx, r, want)
 }
 
 func (a *timedArchive) Sync(ctx context.Context) error {

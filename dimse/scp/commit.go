@@ -26,7 +26,10 @@ type groupCommit struct {
 	failed  map[uint64]error
 	// inflight are the associations receiving or storing an instance
 	// that has not joined a batch yet: a commit waits up to inflightWait
-	// for them, since they are about to join.
+	// for them, since they are about to join. The value says a commit
+	// already waited that long for the instance: it is not waited for
+	// again, so that a peer sending slowly (a slow link, or one byte at a
+	// time) delays one commit of the others, not every one.
 	inflight     map[any]bool
 	inflightWait time.Duration
 	// recent is, for each storing association, the last batch it joined:
@@ -76,7 +79,7 @@ func (g *groupCommit) poke() {
 // commit; commit or abandon ends that.
 func (g *groupCommit) begin(who any) {
 	g.mu.Lock()
-	g.inflight[who] = true
+	g.inflight[who] = false
 	g.poke()
 	g.mu.Unlock()
 }
@@ -85,7 +88,7 @@ func (g *groupCommit) begin(who any) {
 // duplicate, a broken association).
 func (g *groupCommit) abandon(who any) {
 	g.mu.Lock()
-	if g.inflight[who] {
+	if _, ok := g.inflight[who]; ok {
 		delete(g.inflight, who)
 		g.poke()
 	}
@@ -101,6 +104,17 @@ func (g *groupCommit) leave(who any) {
 	g.mu.Unlock()
 }
 
+// unwaited counts the instances in flight no commit waited for yet.
+func (g *groupCommit) unwaited() int {
+	n := 0
+	for _, waited := range g.inflight {
+		if !waited {
+			n++
+		}
+	}
+	return n
+}
+
 // active counts the associations in this batch or one of the two before.
 func (g *groupCommit) active() int {
 	n := 0
@@ -112,9 +126,9 @@ func (g *groupCommit) active() int {
 	return n
 }
 
-// lingerFor waits (mu held) while instances are in flight, up to
-// inflightWait, or while fewer instances are pending than associations
-// were active lately, up to linger.
+// lingerFor waits (mu held) while instances not waited for yet are in
+// flight, up to inflightWait, or while fewer instances are pending than
+// associations were active lately, up to linger.
 func (g *groupCommit) lingerFor() {
 	start := time.Now()
 	timer := time.NewTimer(time.Hour)
@@ -123,11 +137,14 @@ func (g *groupCommit) lingerFor() {
 		var wait time.Duration
 		since := time.Since(start)
 		switch {
-		case len(g.inflight) > 0 && since < g.inflightWait:
+		case g.unwaited() > 0 && since < g.inflightWait:
 			wait = g.inflightWait - since
 		case len(g.pending)+len(g.inflight) < g.active() && since < g.linger:
 			wait = g.linger - since
 		default:
+			for w := range g.inflight { // waited for in full (or not at all)
+				g.inflight[w] = true
+			}
 			return
 		}
 		timer.Reset(wait)

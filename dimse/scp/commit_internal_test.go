@@ -96,8 +96,9 @@ func TestGroupCommitWaitsForStorers(t *testing.T) {
 		a.mu.Unlock()
 		g.begin(who)
 		start := time.Now()
+		st := storeOne()
 		done := make(chan error)
-		go func() { done <- g.commit(ctx, "A", storeOne()) }()
+		go func() { done <- g.commit(ctx, "A", st) }()
 		time.Sleep(50 * time.Millisecond)
 		last()
 		if err := <-done; err != nil {
@@ -116,5 +117,26 @@ func TestGroupCommitWaitsForStorers(t *testing.T) {
 	}
 	if got, el := inflight(func() { g.abandon("C") }, "C"); got != 1 || el > 900*time.Millisecond {
 		t.Errorf("an instance given up: %d syncs in %s, want the commit at once", got, el)
+	}
+
+	// An instance that stays in flight (a peer sending slowly) is waited
+	// for by one commit, not by each: three commits of A take one wait.
+	g = newGroupCommit(a)
+	g.linger, g.inflightWait = time.Millisecond, time.Second
+	g.begin("SLOW")
+	start = time.Now()
+	for range 3 {
+		if err := g.commit(ctx, "A", storeOne()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if el := time.Since(start); el > 1900*time.Millisecond {
+		t.Errorf("three commits beside a stalled instance took %s, want one wait of 1 s", el)
+	}
+	// Its next instance is waited for again.
+	g.abandon("SLOW")
+	g.begin("SLOW")
+	if g.unwaited() != 1 {
+		t.Errorf("a new instance in flight: %d not waited for, want 1", g.unwaited())
 	}
 }

@@ -36,7 +36,7 @@ const Verification = "1.2.840.10008.1.1"
 // Archive is what the service needs of archive.Service.
 type Archive interface {
 	Durable(ctx context.Context, sop string) (*archive.Instance, error)
-	Store(ctx context.Context, r io.Reader, expectStudy string) (*archive.Stored, error)
+	StoreExpect(ctx context.Context, r io.Reader, want archive.Expect) (*archive.Stored, error)
 	Sync(ctx context.Context) error
 	Notify(ctx context.Context, stored []*archive.Stored)
 	Search(ctx context.Context, q archive.Query, scope archive.Scope) (*archive.Result, error)
@@ -278,7 +278,8 @@ func (s *Service) Store(ctx context.Context, a *dimse.Association, rq *dimse.Sto
 	}
 	ctx = auth.WithPrincipal(ctx, p)
 	meta := fileMeta(rq, a.RQ.CallingAE)
-	st, err := s.opt.Archive.Store(ctx, io.MultiReader(strings.NewReader(meta), data), "")
+	st, err := s.opt.Archive.StoreExpect(ctx, io.MultiReader(strings.NewReader(meta), data),
+		archive.Expect{SOP: rq.SOPInstance, SOPClass: rq.SOPClass})
 	if err == nil && !st.Duplicate {
 		err = s.gc.commit(context.WithoutCancel(ctx), ss, st)
 	}

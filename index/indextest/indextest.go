@@ -229,6 +229,22 @@ func testInstances(t *testing.T, db index.Store) {
 		series = append(series, fmt.Sprintf("%s:%d", se.UID, se.Instances))
 	}
 	check(t, "series by number", series, []string{"1.1.1:2", "1.1.2:1"})
+	bySt, err := db.SeriesOfStudies([]string{"1.1", "7.7", "1.2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var of11, of12 []string
+	for _, se := range bySt["1.1"] {
+		of11 = append(of11, se.UID)
+	}
+	for _, se := range bySt["1.2"] {
+		of12 = append(of12, se.UID)
+	}
+	check(t, "series of studies: 1.1 by number", of11, []string{"1.1.1", "1.1.2"})
+	check(t, "series of studies: 1.2", of12, []string{"1.2.1"})
+	if _, ok := bySt["7.7"]; ok || len(bySt) != 2 {
+		t.Errorf("series of studies: %d studies, a missing one listed: %v", len(bySt), ok)
+	}
 	if se, err := db.OneSeries("1.1", "1.1.2"); err != nil || se.Attrs.String("00080060") != "PT" {
 		t.Errorf("one series: %+v, %v", se, err)
 	}

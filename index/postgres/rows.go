@@ -106,6 +106,12 @@ func seriesOf(ctx context.Context, q querier, study string) ([]*index.Series, er
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list series of %s: %w", study, err)
 	}
+	sortSeries(out)
+	return out, nil
+}
+
+// sortSeries orders series by SeriesNumber, then UID.
+func sortSeries(out []*index.Series) {
 	sort.Slice(out, func(i, j int) bool {
 		ni, _ := out[i].Attrs.Int("00200011")
 		nj, _ := out[j].Attrs.Int("00200011")
@@ -114,6 +120,39 @@ func seriesOf(ctx context.Context, q querier, study string) ([]*index.Series, er
 		}
 		return out[i].UID < out[j].UID
 	})
+}
+
+// SeriesOfStudies returns the series of each of studies in one query.
+func (db *DB) SeriesOfStudies(studies []string) (map[string][]*index.Series, error) {
+	out := make(map[string][]*index.Series, len(studies))
+	if len(studies) == 0 {
+		return out, nil
+	}
+	ctx, cancel := db.ctx()
+	defer cancel()
+	rows, err := db.pool.Query(ctx, `SELECT study, row_json FROM series WHERE study = ANY($1)`, studies)
+	if err != nil {
+		return nil, fmt.Errorf("list series of %d studies: %w", len(studies), err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var study string
+		var b []byte
+		if err := rows.Scan(&study, &b); err != nil {
+			return nil, fmt.Errorf("list series of %d studies: %w", len(studies), err)
+		}
+		se, err := decode[index.Series](b, "series of "+study)
+		if err != nil {
+			return nil, err
+		}
+		out[study] = append(out[study], se)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list series of %d studies: %w", len(studies), err)
+	}
+	for _, ss := range out {
+		sortSeries(ss)
+	}
 	return out, nil
 }
 

@@ -1,0 +1,124 @@
+package archive
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/imgcloud/gateway/dcm"
+	"github.com/imgcloud/gateway/index"
+)
+
+type askingKey struct{}
+
+// askingAnnotator annotates every study with who asks (from the context)
+// and replaces its PatientSex, as recognition's block varies by asker.
+type askingAnnotator struct{}
+
+func (askingAnnotator) AnnotateStudy(ctx context.Context, st *index.Study) dcm.Dataset {
+	who, _ := ctx.Value(askingKey{}).(string)
+	return dcm.Dataset{
+		"00110010": {VR: "LO", Value: []any{"TEST"}},
+		"00111001": {VR: "CS", Value: []any{who + "-" + st.UID}},
+		"00100040": {VR: "CS", Value: []any{"O"}},
+	}
+}
+
+// TestEncodedAnswers: the encoded page (Query.Encoded) is the JSON of the
+// data set page, with the annotation of whoever asks merged in tag order
+// (not cached with the study), and a study written since is encoded anew.
+func TestEncodedAnswers(t *testing.T) {
+	db := filledIndex(t, 60)
+	svc := New(nil, db, Options{Visibility: Unrestricted{}, Annotators: []Annotator{askingAnnotator{}}})
+	q := Query{Params: []Param{{"00080061", "CT,MR,US"}}, Limit: 10, Include: []string{"00081030"}}
+	check := func(who string) []byte {
+		t.Helper()
+		return checkEncoded(t, svc, q, who)
+	}
+	a1 := check("alice")
+	if b := check("bob"); bytes.Equal(a1, b) {
+		t.Fatal("bob got alice's annotations")
+	}
+	if a2 := check("alice"); !bytes.Equal(a1, a2) {
+		t.Fatal("the same query answered differently from the cache")
+	}
+	// One more instance in the first study changes its counts.
+	var page []json.RawMessage
+	if err := json.Unmarshal(a1, &page); err != nil {
+		t.Fatal(err)
+	}
+	var ds dcm.Dataset
+	if err := json.Unmarshal(page[0], &ds); err != nil {
+		t.Fatal(err)
+	}
+	uid := ds.String("0020000D")
+	st, err := db.Study(uid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.PutInstance(index.NewInstance{
+		Instance:    &index.Instance{Study: uid, Series: uid + ".77", SOP: uid + ".77.1", Key: uid + ".77.1", Attrs: dcm.Dataset{}},
+		Meta:        []byte("{}"),
+		SeriesAttrs: dcm.Dataset{"00080060": cs("CT")},
+		StudyAttrs:  st.Attrs,
+		Modality:    "CT",
+		Received:    time.Unix(1700000000, 0),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a3 := check("alice")
+	if bytes.Equal(a1, a3) {
+		t.Fatal("a study written since was answered from the cache")
+	}
+}
+
+// TestAnswerCacheBounded: the cache keeps neither an answer over
+// answerMax nor more than answerBytes in all.
+func TestAnswerCacheBounded(t *testing.T) {
+	c := newAnswerCache()
+	st := &index.Study{UID: "1.2.3", Version: 1}
+	c.put(&encodedStudy{uid: st.UID, version: 1, sig: "s", js: make([]byte, answerMax)})
+	if c.get(st, "s") != nil {
+		t.Fatal("an answer over answerMax was kept")
+	}
+	c.put(&encodedStudy{uid: st.UID, version: 1, sig: "s", js: make([]byte, 100)})
+	if c.get(st, "s") == nil || c.get(st, "t") != nil || c.get(&index.Study{UID: st.UID, Version: 2}, "s") != nil {
+		t.Fatal("get does not tell entries apart by version and signature")
+	}
+	for i := range answerSlots {
+		c.put(&encodedStudy{uid: "1.9." + strings.Repeat("1", i%7) + string(rune('a'+i%26)) + string(rune('a'+i/26%26)) + string(rune('a'+i/676)), version: 1, js: make([]byte, answerMax-200)})
+	}
+	if c.used > answerBytes {
+		t.Fatalf("cache holds %d bytes, more than %d", c.used, answerBytes)
+	}
+}
+
+// checkEncoded checks that svc's encoded page for q, asked by who, is the
+// JSON of its data set page, with who's annotation, and returns it.
+func checkEncoded(t *testing.T, svc *Service, q Query, who string) []byte {
+	t.Helper()
+	ctx := context.WithValue(context.Background(), askingKey{}, who)
+	want, err := svc.Search(ctx, q, Scope{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wj, _ := json.Marshal(want.Items)
+	eq := q
+	eq.Encoded = true
+	got, err := svc.Search(ctx, eq, Scope{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gj := append(append([]byte("["), bytes.Join(got.Encoded, []byte(","))...), ']')
+	if !bytes.Equal(gj, wj) || len(got.Encoded) != 10 || !got.More {
+		t.Fatalf("asked by %s: encoded page (%d, more %v)\n%s\nwant\n%s", who, len(got.Encoded), got.More, gj, wj)
+	}
+	if !strings.Contains(string(gj), `"00100040":{"vr":"CS","Value":["O"]}`) || !strings.Contains(string(gj), `"`+who+`-`) {
+		t.Fatalf("asked by %s: the annotation is not in the answer: %s", who, gj)
+	}
+	return gj
+}
