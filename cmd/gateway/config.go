@@ -169,7 +169,7 @@ func bindServe(fs *flag.FlagSet, c *Config) {
 	str(fs, &c.DefaultCharset, "default-charset", "character set of text in files that name none (or one their bytes do not fit), for institutions without a default_charset, e.g. GB18030")
 	int64v(fs, &c.MinFreeBytes, "min-free-bytes", "refuse writes (STOW, audit trail, records: 503) while a data volume has less free space than this")
 	int64v(fs, &c.IndexCacheBytes, "index-cache-bytes", "memory for the index's caches of decoded study, series and instance rows")
-	int64v(fs, &c.MemoryLimit, "memory-limit", "soft memory limit of the Go heap (0: three quarters of the cgroup's memory limit, else 192MiB, unless GOMEMLIMIT is set; -1: none)")
+	int64v(fs, &c.MemoryLimit, "memory-limit", "soft memory limit of the Go heap (0: three quarters of the cgroup's memory limit, else 512MiB, unless GOMEMLIMIT is set; -1: none)")
 	intv(fs, &c.QIDODefaultLimit, "qido-default-limit", "results of a QIDO search that names no limit (study lists, searches across studies; the series and instances of one study are answered whole); beyond, the Warning that more exist (limit may ask for up to 10000)")
 	intv(fs, &c.QIDOScanLimit, "qido-scan-limit", "rows one search (QIDO, C-FIND) may examine, and the deepest offset: past it the page found so far is answered with a Warning, or 400 when it found nothing (a query no key narrows)")
 	intv(fs, &c.QIDOScanLimit, "search-max-studies", "the former name of --qido-scan-limit")

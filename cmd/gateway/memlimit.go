@@ -13,12 +13,16 @@ import (
 // DefaultMemoryLimit is the soft memory limit of serve, reindex and fsck
 // (Go's runtime/debug.SetMemoryLimit) when neither --memory-limit,
 // GOMEMLIMIT nor a cgroup limit says otherwise. The row caches and
-// Badger's caches are bounded (about 100 MB together by default, which is
-// most of the live heap at 1 M instances): twice that lets the collector
-// run about as often as GOGC's default would, while the heap left by large
-// answers or a compaction does not double on top of them. The index's
-// memory-mapped tables come on top, as file-backed RSS (BENCHMARKS.md).
-const DefaultMemoryLimit = 192 << 20
+// Badger's caches are bounded (about 100 MB together by default), but
+// Badger's flushes and compactions hold their table buffers live for
+// seconds after a large ingest (about 430 MB right after 20,000 instances
+// STOWed at once): below that the collector runs without pause and
+// queries cost five times their CPU (13.4 against 2.3 ms per QIDO
+// request, BENCHMARKS.md), so the default leaves room above it. 192 MiB
+// keeps a 1 M archive under 300 MB of RSS where ingest comes in small
+// batches. The index's memory-mapped tables come on top, as file-backed
+// RSS.
+const DefaultMemoryLimit = 512 << 20
 
 // cgroupShare is the part of a cgroup's memory limit the Go heap may use:
 // the rest is for Badger's memory-mapped tables and the page cache.
