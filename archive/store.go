@@ -211,16 +211,11 @@ func (s *Service) StoreExpect(ctx context.Context, r io.Reader, want Expect) (*S
 // Put (S3) is durable when it returns.
 func (s *Service) putObject(ctx context.Context, key string, sp *spooled) error {
 	if m, ok := s.store.(storage.Mover); ok {
-		var err error
-		if sp.file == nil {
-			err = m.WriteIn(ctx, key, sp.mem)
-		} else if err = m.MoveIn(ctx, key, sp.file, sp.size); err == nil {
-			sp.moved = true
-		}
-		if err == nil && s.shared {
-			err = m.Sync(ctx)
-		}
-		if err == nil || sp.file == nil || !errors.Is(err, storage.ErrCannotMove) {
+		err := moveObject(ctx, m, key, sp)
+		if !errors.Is(err, storage.ErrCannotMove) {
+			if err == nil && s.shared {
+				err = m.Sync(ctx)
+			}
 			return err
 		}
 	}
@@ -231,6 +226,18 @@ func (s *Service) putObject(ctx context.Context, key string, sp *spooled) error 
 		return fmt.Errorf("rewind spool: %w", err)
 	}
 	return s.store.Put(ctx, key, sp.file, sp.size)
+}
+
+// moveObject writes or moves the spooled instance into place without
+// waiting for the disk; storage.ErrCannotMove when the spool file is on
+// another volume.
+func moveObject(ctx context.Context, m storage.Mover, key string, sp *spooled) error {
+	if sp.file == nil {
+		return m.WriteIn(ctx, key, sp.mem)
+	}
+	err := m.MoveIn(ctx, key, sp.file, sp.size)
+	sp.moved = err == nil
+	return err
 }
 
 // sameContent reports whether the spooled part is the instance already
