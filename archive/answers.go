@@ -2,14 +2,13 @@ package archive
 
 import (
 	"context"
+	"fmt"
 	"hash/maphash"
-	"slices"
 	"strings"
 	"sync"
 
 	"github.com/imgcloud/gateway/dcm"
 	"github.com/imgcloud/gateway/index"
-	"github.com/imgcloud/gateway/internal/jsonappend"
 )
 
 // Encoded answers. Building a study's answer (a data set of the returned
@@ -42,20 +41,16 @@ type answerCache struct {
 	used  int
 }
 
-// encodedStudy is one study's encoded attributes, in tag order, separated
-// by commas: member i (`"tag":{...}`) ends at ends[i] in js and is that of
-// the tag tags[8i:8i+8] (tags are 8 hexadecimal digits). It is shared:
-// never modified.
+// encodedStudy is one study's encoded attributes. It is shared: never
+// modified.
 type encodedStudy struct {
 	uid     string
 	version uint64
 	sig     string // the returned attributes it was encoded for
-	tags    string
-	js      []byte
-	ends    []int32
+	m       *dcm.Members
 }
 
-func (e *encodedStudy) size() int { return len(e.uid) + len(e.tags) + len(e.js) + 4*len(e.ends) + 96 }
+func (e *encodedStudy) size() int { return len(e.uid) + len(e.sig) + e.m.Size() + 64 }
 
 func newAnswerCache() *answerCache {
 	return &answerCache{seed: maphash.MakeSeed(), slots: make([]*encodedStudy, answerSlots)}
@@ -103,6 +98,12 @@ func answerSig(tags []returnTag) string {
 	return b.String()
 }
 
+// MembersAnnotator is an Annotator that keeps its blocks encoded
+// (recognition does): a page merges them into the answers as they are.
+type MembersAnnotator interface {
+	AnnotateStudyMembers(ctx context.Context, st *index.Study) (*dcm.Members, error)
+}
+
 // encodeStudy appends the study-level answer for st (the attributes of
 // tags, sorted by tag, whose signature is sig, and the annotators' block)
 // to b as one JSON object.
@@ -110,98 +111,40 @@ func (s *Service) encodeStudy(ctx context.Context, b []byte, st *index.Study, ta
 	e := s.answers.get(st, sig)
 	if e == nil {
 		ds := render(row{st: st}, tags, false)
-		var err error
-		if e, err = encodeMembers(ds); err != nil {
+		m, err := dcm.EncodeMembers(ds)
+		if err != nil {
 			return nil, err
 		}
-		if e == nil { // not all tags: encoded as a data set, uncached
+		if m == nil { // not all tags: encoded as a data set, uncached
 			s.annotate(ctx, st, ds)
 			return ds.AppendJSON(b)
 		}
-		e.uid, e.version, e.sig = st.UID, st.Version, sig
+		e = &encodedStudy{uid: st.UID, version: st.Version, sig: sig, m: m}
 		s.answers.put(e)
 	}
-	var ann dcm.Dataset
-	switch len(s.opt.Annotators) {
-	case 0:
-	case 1: // its block as it is (shared: only read here)
-		ann = s.opt.Annotators[0].AnnotateStudy(ctx, st)
-	default:
-		ann = dcm.Dataset{}
-		s.annotate(ctx, st, ann)
+	ann, err := s.annotationMembers(ctx, st)
+	if err != nil {
+		return nil, err
 	}
-	var scratch [16]string
-	extra := scratch[:0]
-	for t := range ann {
-		extra = append(extra, t)
-	}
-	slices.Sort(extra)
-	// Merge the two in tag order; an annotation replaces an attribute of
-	// the same tag, as it does in a data set.
-	b = append(b, '{')
-	i, n := 0, len(e.ends)
-	begin := func(i int) int32 { // of member i, past the comma before it
-		if i == 0 {
-			return 0
-		}
-		return e.ends[i-1] + 1
-	}
-	sep := func() {
-		if b[len(b)-1] != '{' {
-			b = append(b, ',')
-		}
-	}
-	for _, t := range extra {
-		i0 := i
-		for i < n && e.tags[8*i:8*i+8] < t {
-			i++
-		}
-		if i > i0 {
-			sep()
-			b = append(b, e.js[begin(i0):e.ends[i-1]]...)
-		}
-		if i < n && e.tags[8*i:8*i+8] == t {
-			i++
-		}
-		sep()
-		b = append(jsonappend.String(b, t), ':')
-		var err error
-		if b, err = ann[t].AppendJSON(b); err != nil {
-			return nil, err
-		}
-	}
-	if i < n {
-		sep()
-		b = append(b, e.js[begin(i):]...)
-	}
-	return append(b, '}'), nil
+	return e.m.AppendObject(b, ann), nil
 }
 
-// encodeMembers encodes each attribute of ds as a JSON object member, in
-// tag order; nil if a key of ds is not a tag of 8 digits (the layout of
-// encodedStudy.tags).
-func encodeMembers(ds dcm.Dataset) (*encodedStudy, error) {
-	tags := make([]string, 0, len(ds))
-	for t := range ds {
-		if len(t) != 8 {
-			return nil, nil
+// annotationMembers is the annotators' block of st, encoded: as the one
+// annotator keeps it, or encoded here.
+func (s *Service) annotationMembers(ctx context.Context, st *index.Study) (*dcm.Members, error) {
+	switch len(s.opt.Annotators) {
+	case 0:
+		return nil, nil
+	case 1:
+		if ma, ok := s.opt.Annotators[0].(MembersAnnotator); ok {
+			return ma.AnnotateStudyMembers(ctx, st)
 		}
-		tags = append(tags, t)
 	}
-	slices.Sort(tags)
-	e := &encodedStudy{tags: strings.Join(tags, ""), ends: make([]int32, len(tags))}
-	var buf []byte
-	for i, t := range tags {
-		if i > 0 {
-			buf = append(buf, ',')
-		}
-		buf = append(jsonappend.String(buf, t), ':')
-		var err error
-		if buf, err = ds[t].AppendJSON(buf); err != nil {
-			return nil, err
-		}
-		e.ends[i] = int32(len(buf))
+	ann := dcm.Dataset{}
+	s.annotate(ctx, st, ann)
+	m, err := dcm.EncodeMembers(ann)
+	if err == nil && m == nil {
+		err = fmt.Errorf("an annotation of study %s has a key that is not a tag", st.UID)
 	}
-	e.js = buf
-	return e, nil
+	return m, err
 }

@@ -27,6 +27,25 @@ func (askingAnnotator) AnnotateStudy(ctx context.Context, st *index.Study) dcm.D
 	}
 }
 
+// membersAnnotator is askingAnnotator keeping its block encoded, as
+// recognition does (MembersAnnotator).
+type membersAnnotator struct{ askingAnnotator }
+
+func (a membersAnnotator) AnnotateStudyMembers(ctx context.Context, st *index.Study) (*dcm.Members, error) {
+	return dcm.EncodeMembers(a.AnnotateStudy(ctx, st))
+}
+
+// TestEncodedAnswersFromEncodedBlocks: an annotator's encoded block gives
+// the page its data set block gives.
+func TestEncodedAnswersFromEncodedBlocks(t *testing.T) {
+	db := filledIndex(t, 30)
+	svc := New(nil, db, Options{Visibility: Unrestricted{}, Annotators: []Annotator{membersAnnotator{}}})
+	q := Query{Params: []Param{{"00080061", "CT,MR,US"}}, Limit: 10, Include: []string{"00081030"}}
+	if a, b := checkEncoded(t, svc, q, "alice"), checkEncoded(t, svc, q, "bob"); bytes.Equal(a, b) {
+		t.Fatal("bob got alice's annotations")
+	}
+}
+
 // TestEncodedAnswers: the encoded page (Query.Encoded) is the JSON of the
 // data set page, with the annotation of whoever asks merged in tag order
 // (not cached with the study), and a study written since is encoded anew.
@@ -81,16 +100,17 @@ func TestEncodedAnswers(t *testing.T) {
 func TestAnswerCacheBounded(t *testing.T) {
 	c := newAnswerCache()
 	st := &index.Study{UID: "1.2.3", Version: 1}
-	c.put(&encodedStudy{uid: st.UID, version: 1, sig: "s", js: make([]byte, answerMax)})
+	c.put(&encodedStudy{uid: st.UID, version: 1, sig: "s", m: membersOf(t, answerMax)})
 	if c.get(st, "s") != nil {
 		t.Fatal("an answer over answerMax was kept")
 	}
-	c.put(&encodedStudy{uid: st.UID, version: 1, sig: "s", js: make([]byte, 100)})
+	c.put(&encodedStudy{uid: st.UID, version: 1, sig: "s", m: membersOf(t, 100)})
 	if c.get(st, "s") == nil || c.get(st, "t") != nil || c.get(&index.Study{UID: st.UID, Version: 2}, "s") != nil {
 		t.Fatal("get does not tell entries apart by version and signature")
 	}
+	big := membersOf(t, answerMax-300)
 	for i := range answerSlots {
-		c.put(&encodedStudy{uid: "1.9." + strings.Repeat("1", i%7) + string(rune('a'+i%26)) + string(rune('a'+i/26%26)) + string(rune('a'+i/676)), version: 1, js: make([]byte, answerMax-200)})
+		c.put(&encodedStudy{uid: "1.9." + strings.Repeat("1", i%7) + string(rune('a'+i%26)) + string(rune('a'+i/26%26)) + string(rune('a'+i/676)), version: 1, m: big})
 	}
 	if c.used > answerBytes {
 		t.Fatalf("cache holds %d bytes, more than %d", c.used, answerBytes)
@@ -121,4 +141,14 @@ func checkEncoded(t *testing.T, svc *Service, q Query, who string) []byte {
 		t.Fatalf("asked by %s: the annotation is not in the answer: %s", who, gj)
 	}
 	return gj
+}
+
+// membersOf encodes one attribute of about n bytes.
+func membersOf(t *testing.T, n int) *dcm.Members {
+	t.Helper()
+	m, err := dcm.EncodeMembers(dcm.Dataset{"00081030": {VR: "LO", Value: []any{strings.Repeat("a", n)}}})
+	if err != nil || m == nil {
+		t.Fatal(err)
+	}
+	return m
 }

@@ -300,7 +300,12 @@ func (s *Service) Search(ctx context.Context, q Query, scope Scope) (*Result, er
 	sig := answerSig(rt)
 	var buf []byte // the encoded page, which res.Encoded slices
 	if q.Encoded {
-		buf = make([]byte, 0, 32<<10)
+		// A study answer is about 1.3 KB: a page sized once, not grown.
+		n := 32 << 10
+		if q.Level == LevelStudy {
+			n = max(n, min(q.Limit, 200)*1536)
+		}
+		buf = make([]byte, 0, n)
 	}
 	var eerr error
 	page := func() int { return len(res.Items) + len(res.Encoded) }

@@ -61,6 +61,7 @@ type DB struct {
 	dir     string
 	minFree int64
 	chunk   int // Options.migrateChunk
+	collect int // ScanMerged's collectMax (tests lower it)
 
 	mu     sync.RWMutex // guards seq and counts; writers hold it across a commit
 	seq    uint64
@@ -170,7 +171,7 @@ func Open(opt Options) (*DB, error) {
 	if opt.migrateChunk <= 0 {
 		opt.migrateChunk = migrateChunk
 	}
-	db := &DB{bdb: bdb, log: log, dir: opt.Dir, minFree: opt.MinFreeBytes, chunk: opt.migrateChunk,
+	db := &DB{bdb: bdb, log: log, dir: opt.Dir, minFree: opt.MinFreeBytes, chunk: opt.migrateChunk, collect: collectMax,
 		rows: newLRU(n/2, instanceSize), studyC: newLRU(n/3, studySize), seriesC: newLRU(n/6, seriesListSize)}
 	if err := db.load(); err != nil {
 		bdb.Close()

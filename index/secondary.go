@@ -370,25 +370,29 @@ type Probe struct {
 }
 
 // ScanMerged streams the studies with a key of kind matching any probe in
-// QIDO order, each once, by merging one cursor per distinct value: a
-// prefix such as "zhang" covers a few dozen names, each of which streams
-// in order. It returns false, having called fn for nothing, when the
-// probes cover more than maxValues distinct values (the caller plans
-// otherwise).
+// QIDO order, each once. Few keys (up to collectMax: "wang" at 20,000
+// studies) are read with one iterator and sorted by their order keys;
+// more are merged with one cursor per distinct value (a prefix such as
+// "zhang" covers a few dozen names, each of which streams in order), so
+// that a limit stops early. It returns false, having called fn for
+// nothing, when the probes cover more than maxValues distinct values (the
+// caller plans otherwise).
 func (db *DB) ScanMerged(kind Kind, probes []Probe, maxValues int, fn func(Cursor) bool) (bool, error) {
 	base := prefixSecondary + string(kind) + "/"
 	merged := true
 	err := db.bdb.View(func(txn *badger.Txn) error {
 		var values []string
+		// Collected while there are few: cursor per value would cost a seek
+		// in every table of the tree for a handful of keys each.
+		var cs []Cursor
+		collecting := true
 		for _, p := range probes {
-			if p.Exact {
-				if !slices.Contains(values, p.Value) {
-					values = append(values, p.Value)
-				}
-				continue
-			}
 			prefix := []byte(base + p.Value)
+			if p.Exact {
+				prefix = append(prefix, 0)
+			}
 			it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
+			var last []byte
 			for it.Seek(prefix); it.ValidForPrefix(prefix); {
 				k := it.Item().Key()[len(base):]
 				i := bytes.IndexByte(k, 0)
@@ -396,20 +400,41 @@ func (db *DB) ScanMerged(kind Kind, probes []Probe, maxValues int, fn func(Curso
 					it.Next()
 					continue
 				}
-				v := string(k[:i])
-				if !slices.Contains(values, v) {
-					values = append(values, v)
+				if !bytes.Equal(k[:i], last) {
+					last = append(last[:0], k[:i]...)
+					if v := string(last); !slices.Contains(values, v) {
+						values = append(values, v)
+					}
+					if len(values) > maxValues {
+						break
+					}
 				}
-				if len(values) > maxValues {
-					break
+				if collecting && len(cs) < db.collect {
+					dt, uid := decodeOrder(k[i+1:])
+					cs = append(cs, Cursor{UID: uid, Order: string(k[i+1:]), DateTime: dt})
+					it.Next()
+					continue
 				}
-				it.Seek([]byte(base + v + "\x01")) // past every key of v
+				collecting, cs = false, nil
+				it.Seek([]byte(base + string(last) + "\x01")) // past every key of this value
 			}
 			it.Close()
 			if len(values) > maxValues {
 				merged = false
 				return nil
 			}
+		}
+		if collecting {
+			slices.SortFunc(cs, func(a, b Cursor) int { return strings.Compare(a.Order, b.Order) })
+			for i, c := range cs {
+				if i > 0 && c.Order == cs[i-1].Order {
+					continue // the same study under another value
+				}
+				if !fn(c) {
+					return nil
+				}
+			}
+			return nil
 		}
 		prefixes := make([][]byte, len(values))
 		for i, v := range values {
@@ -422,6 +447,9 @@ func (db *DB) ScanMerged(kind Kind, probes []Probe, maxValues int, fn func(Curso
 	}
 	return merged, nil
 }
+
+// collectMax is how many keys ScanMerged sorts rather than merges.
+const collectMax = 2048
 
 // Key is one exact value of one kind of key.
 type Key struct {

@@ -274,3 +274,51 @@ func TestDescriptionWords(t *testing.T) {
 		}
 	}
 }
+
+// TestScanMergedSortsOrMerges: a name prefix streams its studies in QIDO
+// order, each once, whether its keys are few enough to be sorted or so
+// many that one cursor per value is merged, and a limit stops either.
+func TestScanMergedSortsOrMerges(t *testing.T) {
+	db, err := Open(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	// 60 studies under 7 names starting with "wang", some with a Han group
+	// that also matches a Han probe; 10 under another surname.
+	for i := 0; i < 70; i++ {
+		name := dcm.PersonName{Alphabetic: fmt.Sprintf("Wang^G%d", i%7), Ideographic: "王^" + fmt.Sprint(i%3)}
+		if i >= 60 {
+			name = dcm.PersonName{Alphabetic: fmt.Sprintf("Li^G%d", i%7)}
+		}
+		uid := fmt.Sprintf("1.%d", i)
+		putStudy(t, db, uid, uid+".1", uid+".1.1", "CT", studyAttrs(fmt.Sprintf("202401%02d", 1+i%28), fmt.Sprintf("%02d00", i%24), "P", "A", name))
+	}
+	var want []string
+	for _, uid := range order(t, db, "") {
+		var n int
+		fmt.Sscanf(uid, "1.%d", &n)
+		if n < 60 {
+			want = append(want, uid)
+		}
+	}
+	probes := []Probe{{Value: FoldName("wang")}, {Value: FoldName("王")}}
+	for _, collect := range []int{collectMax, 5} {
+		db.collect = collect
+		var got []string
+		merged, err := db.ScanMerged(KindName, probes, 100, func(c Cursor) bool { got = append(got, c.UID); return true })
+		if err != nil || !merged {
+			t.Fatalf("collect %d: merged %v, %v", collect, merged, err)
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("collect %d:\n got %v\nwant %v", collect, got, want)
+		}
+		got = got[:0]
+		if _, err := db.ScanMerged(KindName, probes, 100, func(c Cursor) bool { got = append(got, c.UID); return len(got) < 9 }); err != nil || !slices.Equal(got, want[:9]) {
+			t.Fatalf("collect %d, stopped at 9: got %v (%v), want %v", collect, got, err, want[:9])
+		}
+		if merged, _ := db.ScanMerged(KindName, probes, 3, func(Cursor) bool { t.Fatal("called past maxValues"); return false }); merged {
+			t.Fatalf("collect %d: merged with more values than maxValues", collect)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package recognition
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"time"
 
@@ -30,41 +31,66 @@ const (
 // institution and day, then served from a cache: QIDO asks for it on every
 // study row of every answer.
 func (s *Service) AnnotateStudy(ctx context.Context, st *index.Study) dcm.Dataset {
+	b, _ := s.block(ctx, st)
+	return b.tag.Block()
+}
+
+// AnnotateStudyMembers is AnnotateStudy's block encoded as DICOM JSON
+// members (archive.MembersAnnotator): a QIDO page merges it into each
+// answer as it is, and the cache keeps bytes, not elements.
+func (s *Service) AnnotateStudyMembers(ctx context.Context, st *index.Study) (*dcm.Members, error) {
+	b, err := s.block(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	return b.members, nil
+}
+
+// block is the cached block of st for the institution in ctx, computed
+// when missing or stale.
+func (s *Service) block(ctx context.Context, st *index.Study) (*cachedBlock, error) {
 	asking, now, state := AskingFrom(ctx), s.opt.Now(), s.state()
 	day := day(now)
-	key := st.UID + "|" + asking
+	key := blockKey{st.UID, asking}
 	if v, ok := s.blocks.Load(key); ok {
 		if b := v.(*cachedBlock); b.version == st.Version && b.state == state && b.day.Equal(day) {
-			return b.block
+			return b, nil
 		}
 	}
 	f := factsOf(st, s.db.SeriesOf(st.UID))
 	t := state.evaluate(f, s.eligibility(ctx, st.UID), asking, now)
-	block := t.Block()
+	m, err := dcm.EncodeMembers(t.Block())
+	if err != nil {
+		return nil, fmt.Errorf("encode the recognition block of study %s: %w", st.UID, err)
+	}
+	b := &cachedBlock{version: st.Version, state: state, day: day, tag: &t, members: m}
 	if s.blockCount.Add(1) > maxCachedBlocks {
 		// Bounded: start afresh rather than grow without end.
 		s.blocks.Clear()
 		s.blockCount.Store(0)
 	}
-	s.blocks.Store(key, &cachedBlock{version: st.Version, state: state, day: day, block: block})
-	return block
+	s.blocks.Store(key, b)
+	return b, nil
 }
 
+// blockKey names a cached block: a study as one institution sees it.
+type blockKey struct{ study, asking string }
+
 // maxCachedBlocks bounds the annotation cache (studies x asking
-// institutions), and the eligibility and claim caches. A block is one to
-// two kilobytes, so 200,000 of them (the former bound) could hold 300 MB
-// at a province's scale, more than the row caches; 20,000 cover the pages
-// a day's study lists reread, and a miss costs a series list and a record
-// read.
+// institutions), and the eligibility and claim caches. A cached block is
+// its tag and its encoded members, under a kilobyte, so 20,000 of them
+// (the pages a day's study lists reread) hold about 15 MB; a miss costs a
+// series list and a record read.
 const maxCachedBlocks = 20000
 
 // cachedBlock is one computed private block and what it was computed from.
-// The block is shared: callers must not modify it.
+// It is shared: callers must not modify it.
 type cachedBlock struct {
 	version uint64
 	state   *state
 	day     time.Time
-	block   dcm.Dataset
+	tag     *Tag
+	members *dcm.Members
 }
 
 // Block encodes the tag as the private DICOM block.
