@@ -152,3 +152,33 @@ func membersOf(t *testing.T, n int) *dcm.Members {
 	}
 	return m
 }
+
+// TestReleasedPagesReused: a released page's buffer serves the next
+// search without changing any answer, and releasing twice gives the
+// buffer back once (two later pages never share it).
+func TestReleasedPagesReused(t *testing.T) {
+	db := filledIndex(t, 40)
+	svc := New(nil, db, Options{Visibility: Unrestricted{}, Annotators: []Annotator{membersAnnotator{}}})
+	ctx := context.WithValue(context.Background(), askingKey{}, "alice")
+	search := func(mods string) (*Result, []byte) {
+		t.Helper()
+		res, err := svc.Search(ctx, Query{Params: []Param{{"00080061", mods}}, Limit: 20, Encoded: true}, Scope{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res, bytes.Join(res.Encoded, []byte(","))
+	}
+	r1, want1 := search("CT")
+	r1.Release()
+	r1.Release()
+	r2, want2 := search("MR")
+	r3, got1 := search("CT") // r2 still held: r3 must not write into its buffer
+	if !bytes.Equal(got1, want1) {
+		t.Fatal("a page encoded into a reused buffer differs")
+	}
+	if got2 := bytes.Join(r2.Encoded, []byte(",")); !bytes.Equal(got2, want2) {
+		t.Fatal("a page still held was overwritten by a later search")
+	}
+	r2.Release()
+	r3.Release()
+}

@@ -79,6 +79,19 @@ type Result struct {
 	// else by matching the rows, within Options.MaxExamined.
 	Total   int
 	Counted bool
+
+	// release returns the page's buffer (Encoded's bytes) for reuse.
+	release func()
+}
+
+// Release says the caller is done with Encoded, whose bytes are then
+// reused for another page. Calling it is optional (without it the buffer
+// is collected); using Encoded after it is not allowed.
+func (r *Result) Release() {
+	if r != nil && r.release != nil {
+		r.release()
+		r.release, r.Encoded = nil, nil
+	}
 }
 
 // MaxLimit bounds one page of results.
@@ -305,7 +318,17 @@ func (s *Service) Search(ctx context.Context, q Query, scope Scope) (*Result, er
 		if q.Level == LevelStudy {
 			n = max(n, min(q.Limit, 200)*1536)
 		}
-		buf = make([]byte, 0, n)
+		if p, _ := s.pages.Get().(*[]byte); p != nil && cap(*p) >= n {
+			buf = (*p)[:0]
+		} else {
+			buf = make([]byte, 0, n)
+		}
+		defer func() {
+			// The page's buffer goes back to the pool when the caller is
+			// done with it (Release); the last one appended is what grew.
+			b := buf
+			res.release = func() { s.pages.Put(&b) }
+		}()
 	}
 	var eerr error
 	page := func() int { return len(res.Items) + len(res.Encoded) }

@@ -154,6 +154,7 @@ type Service struct {
 	// lower them to reach every plan with few studies.
 	planCap, mergeMax int
 	answers           *answerCache
+	pages             sync.Pool // *[]byte: encoded QIDO pages, reused (Result.Release)
 	// studiesRead counts the study rows searches read (tests see how far
 	// a plan walked).
 	studiesRead atomic.Int64

@@ -7,6 +7,7 @@ package dicomweb
 import (
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -68,6 +69,8 @@ type handlers struct {
 	search archive.Searcher
 	opt    Options
 	log    *slog.Logger
+	// writers are the buffered writers of QIDO answers, reused.
+	writers sync.Pool
 }
 
 // Register mounts the DICOMweb routes on g (the service root, /dicomweb).
