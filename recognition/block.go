@@ -31,7 +31,7 @@ const (
 // institution and day, then served from a cache: QIDO asks for it on every
 // study row of every answer.
 func (s *Service) AnnotateStudy(ctx context.Context, st *index.Study) dcm.Dataset {
-	b, _ := s.block(ctx, st)
+	b, _ := s.block(ctx, st) // an encoding error leaves the tag: its data set needs no encoding
 	return b.tag.Block()
 }
 
@@ -47,7 +47,8 @@ func (s *Service) AnnotateStudyMembers(ctx context.Context, st *index.Study) (*d
 }
 
 // block is the cached block of st for the institution in ctx, computed
-// when missing or stale.
+// when missing or stale. It is never nil: when the block cannot be
+// encoded, it holds the tag alone (uncached) with the error.
 func (s *Service) block(ctx context.Context, st *index.Study) (*cachedBlock, error) {
 	asking, now, state := AskingFrom(ctx), s.opt.Now(), s.state()
 	day := day(now)
@@ -61,7 +62,7 @@ func (s *Service) block(ctx context.Context, st *index.Study) (*cachedBlock, err
 	t := state.evaluate(f, s.eligibility(ctx, st.UID), asking, now)
 	m, err := dcm.EncodeMembers(t.Block())
 	if err != nil {
-		return nil, fmt.Errorf("encode the recognition block of study %s: %w", st.UID, err)
+		return &cachedBlock{tag: &t}, fmt.Errorf("encode the recognition block of study %s: %w", st.UID, err)
 	}
 	b := &cachedBlock{version: st.Version, state: state, day: day, tag: &t, members: m}
 	if s.blockCount.Add(1) > maxCachedBlocks {
